@@ -1,0 +1,299 @@
+"""Typed configuration: dataclasses loaded from YAML, unknown keys rejected.
+
+Every default lives here and only here. A run writes its resolved config next to its outputs
+(``save_config``), and checkpoints embed the same JSON, so a model can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or dict does not match the dataclass schema."""
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the world model (encoder, predictors, probes)."""
+
+    image_size: int = 64
+    patch_size: int = 8
+    embed_dim: int = 128
+    depth: int = 4
+    num_heads: int = 4
+    mlp_ratio: float = 2.0
+    # The compact latent the dynamics predictor and planner work on: pooled image part + proprio
+    # part. One pooled token instead of 64 patch tokens is ~100x cheaper per planning step.
+    image_latent_dim: int = 64
+    proprio_latent_dim: int = 32
+    joint_names: List[str] = field(default_factory=lambda: ['joint_x', 'joint_y'])
+    use_joint_velocity: bool = True
+    action_dim: int = 2
+    action_names: List[str] = field(default_factory=list)
+    predictor_embed_dim: int = 64
+    predictor_depth: int = 2
+    predictor_num_heads: int = 4
+    dynamics_hidden_dim: int = 256
+    dynamics_depth: int = 2
+    dynamics_ensemble_size: int = 1
+    idm_hidden_dim: int = 128
+    pose_probe: bool = False
+
+    def __post_init__(self) -> None:
+        _require(self.image_size > 0 and self.patch_size > 0, 'image_size and patch_size > 0')
+        _require(self.image_size % self.patch_size == 0,
+                 f'image_size {self.image_size} must be divisible by patch_size {self.patch_size}')
+        _require(self.embed_dim % self.num_heads == 0,
+                 f'embed_dim {self.embed_dim} must be divisible by num_heads {self.num_heads}')
+        _require(self.predictor_embed_dim % self.predictor_num_heads == 0,
+                 'predictor_embed_dim must be divisible by predictor_num_heads')
+        for name in ('depth', 'image_latent_dim', 'action_dim', 'predictor_depth',
+                     'dynamics_hidden_dim', 'dynamics_depth', 'dynamics_ensemble_size'):
+            _require(getattr(self, name) > 0, f'{name} must be > 0')
+        _require(self.proprio_latent_dim >= 0, 'proprio_latent_dim must be >= 0')
+        _require(len(set(self.joint_names)) == len(self.joint_names), 'joint_names must be unique')
+        _require(not self.action_names or len(self.action_names) == self.action_dim,
+                 'action_names must be empty or have action_dim entries')
+        _require(self.proprio_latent_dim == 0 or len(self.joint_names) > 0,
+                 'proprio_latent_dim > 0 needs joint_names')
+
+    @property
+    def num_patches(self) -> int:
+        """Number of patch tokens per frame."""
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def state_dim(self) -> int:
+        """Size of the proprio vector ``s``: joint positions, then velocities if used."""
+        return len(self.joint_names) * (2 if self.use_joint_velocity else 1)
+
+    @property
+    def latent_dim(self) -> int:
+        """Size of the compact latent ``z`` = [image part, proprio part]."""
+        return self.image_latent_dim + (self.proprio_latent_dim if self.state_dim else 0)
+
+
+@dataclass
+class MaskConfig:
+    """I-JEPA multi-block masking (Assran et al. 2023, sec. 3): 4 targets, 1 context block."""
+
+    num_target_blocks: int = 4
+    target_scale: Tuple[float, float] = (0.15, 0.2)
+    target_aspect_ratio: Tuple[float, float] = (0.75, 1.5)
+    context_scale: Tuple[float, float] = (0.85, 1.0)
+    min_context_patches: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ('target_scale', 'target_aspect_ratio', 'context_scale'):
+            lo, hi = getattr(self, name)
+            _require(0 < lo <= hi, f'{name} must satisfy 0 < low <= high, got {(lo, hi)}')
+        _require(self.target_scale[1] <= 1 and self.context_scale[1] <= 1, 'scales must be <= 1')
+        _require(self.num_target_blocks >= 1, 'num_target_blocks must be >= 1')
+
+
+@dataclass
+class LossConfig:
+    """Weights of each loss term; 0 switches a term off."""
+
+    masked_prediction: float = 1.0      # I-JEPA: masked patches of the same frame
+    future_prediction: float = 1.0      # V-JEPA: patches of the next frame
+    dynamics_teacher_forcing: float = 1.0  # V-JEPA 2-AC: one step from the true latent
+    dynamics_rollout: float = 1.0       # V-JEPA 2-AC: several steps from own predictions
+    rollout_steps: int = 3
+    variance: float = 1.0               # VICReg variance hinge on per-dim std
+    covariance: float = 0.04            # VICReg off-diagonal covariance
+    variance_target_std: float = 1.0
+    inverse_dynamics: float = 1.0       # predict a_t from (z_t, z_t+1): keeps the robot in z
+    probe: float = 1.0                  # probes on detached latents (no effect on the encoder)
+    stop_gradient: bool = True          # targets from the EMA encoder without gradient
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float):
+                _require(value >= 0, f'loss weight {f.name} must be >= 0')
+        _require(self.rollout_steps >= 1, 'rollout_steps must be >= 1')
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up and cosine decay; EMA momentum ramps linearly."""
+
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    warmup_steps: int = 100
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    ema_momentum_start: float = 0.99
+    ema_momentum_end: float = 0.999
+
+    def __post_init__(self) -> None:
+        _require(self.steps > 0 and self.batch_size > 0, 'steps and batch_size must be > 0')
+        _require(self.lr > 0 and 0 <= self.min_lr <= self.lr, 'need 0 <= min_lr <= lr, lr > 0')
+        _require(0 <= self.ema_momentum_start <= self.ema_momentum_end <= 1,
+                 'need 0 <= ema_momentum_start <= ema_momentum_end <= 1')
+        _require(self.warmup_steps >= 0, 'warmup_steps must be >= 0')
+
+
+@dataclass
+class DataConfig:
+    """Where clips come from and how long they are."""
+
+    clip_length: int = 4
+    source: str = 'synthetic'           # 'synthetic' or 'rosbag'
+    synthetic_episodes: int = 256
+    synthetic_steps: int = 32
+    synthetic_distractor: str = 'moving'  # 'moving', 'static' or 'none'
+    validation_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        _require(self.clip_length >= 2, 'clip_length must be >= 2')
+        _require(self.source in ('synthetic', 'rosbag'), f'unknown data source {self.source!r}')
+        _require(self.synthetic_distractor in ('moving', 'static', 'none'),
+                 f'unknown synthetic_distractor {self.synthetic_distractor!r}')
+        _require(0 <= self.validation_fraction < 1, 'validation_fraction must be in [0, 1)')
+
+
+@dataclass
+class TrainConfig:
+    """Run-level settings."""
+
+    seed: int = 0
+    device: str = 'cpu'
+    dtype: str = 'float32'
+    num_threads: int = 0                # 0 = leave torch's default
+    log_every: int = 50
+    checkpoint_every: int = 500
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything needed to rebuild a model and rerun its training."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _require(self.data.clip_length > self.loss.rollout_steps,
+                 f'data.clip_length ({self.data.clip_length}) must exceed loss.rollout_steps '
+                 f'({self.loss.rollout_steps})')
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+T = TypeVar('T')
+
+
+def from_dict(cls: Type[T], data: Optional[Dict[str, Any]], where: str = '') -> T:
+    """Build dataclass ``cls`` from a (nested) dict, rejecting unknown keys and wrong types."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f'{where or cls.__name__}: expected a mapping, got {type(data).__name__}')
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f'{where or cls.__name__}: unknown key(s) {unknown}; '
+                          f'allowed: {sorted(known)}')
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f'{where}.{name}' if where else name)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f'{where or cls.__name__}: {exc}') from None
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin in (list, List):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f'{where}: expected a list, got {value!r}')
+        return [_coerce(args[0], v, f'{where}[{i}]') for i, v in enumerate(value)]
+    if origin in (tuple, Tuple):
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f'{where}: expected a list of {len(args)} values, got {value!r}')
+        return tuple(_coerce(a, v, f'{where}[{i}]') for i, (a, v) in enumerate(zip(args, value)))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f'{where}: expected true/false, got {value!r}')
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f'{where}: expected an integer, got {value!r}')
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f'{where}: expected a number, got {value!r}')
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f'{where}: expected a string, got {value!r}')
+        return value
+    raise ConfigError(f'{where}: unsupported config type {hint!r}')
+
+
+def to_dict(config: Any) -> Dict[str, Any]:
+    """Plain-dict form of a config dataclass (tuples become lists, for YAML/JSON)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Load an ExperimentConfig from YAML; missing sections keep their defaults."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f'cannot read config {path}: {exc}') from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f'config {path} is not valid YAML: {exc}') from None
+    try:
+        return from_dict(ExperimentConfig, data)
+    except ConfigError as exc:
+        raise ConfigError(f'{path}: {exc}') from None
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (what a run actually used)."""
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def config_to_json(config: ExperimentConfig) -> str:
+    """Compact JSON, as embedded in checkpoint metadata."""
+    return json.dumps(to_dict(config), sort_keys=True)
+
+
+def config_from_json(text: str) -> ExperimentConfig:
+    """Inverse of ``config_to_json``."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f'embedded config is not valid JSON: {exc}') from None
+    return from_dict(ExperimentConfig, data)

@@ -1,0 +1,350 @@
+"""Sampling-based planning in the latent space of a JEPA world model.
+
+The planner optimises an action sequence ``a`` of length ``H`` by rolling a learned latent
+dynamics ``step(z, a) -> z_next`` forward for many sampled sequences at once and scoring the
+predicted latents with an objective (lower is better). Two refit rules share one rollout:
+
+* CEM (cross-entropy method): refit a diagonal Gaussian to the lowest-cost elites. V-JEPA 2-AC
+  (Assran et al. 2025) plans this way and keeps each action inside an L1 ball, which we expose
+  as ``trust_region_l1``.
+* MPPI (Williams et al. 2017): refit to a softmax(-cost / temperature) weighted average. As in
+  TD-MPC2 (Hansen et al. 2024) the weights are taken over the top ``num_elites`` samples, and
+  the previous solution warm-starts the next call; PLDM (Sobal et al. 2025) also plans with
+  MPPI in a learned latent space.
+
+Tensor names follow the package: ``z`` latent, ``a`` action, ``s`` proprioception. The module
+is pure PyTorch: it never imports ROS.
+"""
+
+from dataclasses import dataclass, field
+import math
+from typing import Callable, List, Optional, Sequence, Union
+
+import torch
+
+StepFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+ObjectiveFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+BoundLike = Union[torch.Tensor, Sequence[float]]
+
+_METHODS = ('cem', 'mppi')
+
+
+@dataclass
+class PlannerConfig:
+    """Hyper-parameters of :class:`LatentPlanner`.
+
+    Attributes:
+        method: 'cem' (elite refit) or 'mppi' (temperature-weighted refit).
+        horizon: Planned steps ``H``.
+        num_samples: Action sequences sampled per iteration ``N`` (one is the current mean).
+        num_iterations: Refit iterations per call of :meth:`LatentPlanner.plan`.
+        num_elites: Lowest-cost samples used by the refit (CEM and MPPI).
+        init_std: Sampling std at the start of every plan, in action units.
+        min_std: Lower clamp on the std so the search never collapses completely.
+        temperature: MPPI temperature in cost units; lower is greedier.
+        momentum: Fraction of the previous mean/std kept at each refit (0 = no smoothing).
+        trust_region_l1: Radius of the per-step L1 ball around the previous action;
+            None or 0 disables it.
+        seed: Seed of the sampling generator; None draws a non-deterministic seed.
+    """
+
+    method: str = 'cem'
+    horizon: int = 8
+    num_samples: int = 256
+    num_iterations: int = 3
+    num_elites: int = 32
+    init_std: float = 0.5
+    min_std: float = 0.05
+    temperature: float = 0.5
+    momentum: float = 0.1
+    trust_region_l1: Optional[float] = None
+    seed: Optional[int] = 0
+
+    def __post_init__(self) -> None:
+        """Validate the values; raise ValueError with the offending field."""
+        if self.method not in _METHODS:
+            raise ValueError(f'method must be one of {_METHODS}, got {self.method!r}')
+        for name, low in (('horizon', 1), ('num_samples', 2), ('num_iterations', 1),
+                          ('num_elites', 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
+        if self.num_elites > self.num_samples:
+            raise ValueError(f'num_elites ({self.num_elites}) must be <= num_samples '
+                             f'({self.num_samples})')
+        if not (math.isfinite(self.init_std) and self.init_std > 0):
+            raise ValueError(f'init_std must be finite and > 0, got {self.init_std!r}')
+        if not (math.isfinite(self.min_std) and 0 <= self.min_std <= self.init_std):
+            raise ValueError(f'min_std must be in [0, init_std={self.init_std}], '
+                             f'got {self.min_std!r}')
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f'temperature must be finite and > 0, got {self.temperature!r}')
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f'momentum must be in [0, 1), got {self.momentum!r}')
+        tr = self.trust_region_l1
+        if tr is not None and not (math.isfinite(tr) and tr >= 0):
+            raise ValueError(f'trust_region_l1 must be None or finite >= 0, got {tr!r}')
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, int) or self.seed < 0):
+            raise ValueError(f'seed must be None or an int >= 0, got {self.seed!r}')
+
+
+class ActionBounds:
+    """Per-dimension box ``low <= a <= high`` on the action.
+
+    Args:
+        low: Lower bounds, tensor or sequence of length ``A``.
+        high: Upper bounds, tensor or sequence of length ``A``.
+
+    Raises:
+        ValueError: If shapes differ, are not 1-D, values are not finite, or ``low >= high``.
+    """
+
+    def __init__(self, low: BoundLike, high: BoundLike) -> None:
+        self.low = torch.as_tensor(low, dtype=torch.float64).detach().cpu()
+        self.high = torch.as_tensor(high, dtype=torch.float64).detach().cpu()
+        if self.low.ndim != 1 or self.low.shape != self.high.shape or self.low.numel() == 0:
+            raise ValueError(f'low and high must be 1-D of equal length, got shapes '
+                             f'{tuple(self.low.shape)} and {tuple(self.high.shape)}')
+        if not (torch.isfinite(self.low).all() and torch.isfinite(self.high).all()):
+            raise ValueError('action bounds must be finite')
+        if not bool((self.low < self.high).all()):
+            raise ValueError(f'need low < high in every dimension, got low={self.low.tolist()}'
+                             f' high={self.high.tolist()}')
+
+    @property
+    def dim(self) -> int:
+        """Action dimension ``A``."""
+        return int(self.low.numel())
+
+
+def project_l1_ball(delta: torch.Tensor, radius: Union[float, torch.Tensor]) -> torch.Tensor:
+    """Euclidean projection of each row of ``delta`` onto the L1 ball of ``radius``.
+
+    Exact sort-based algorithm of Duchi et al. 2008 ("Efficient projections onto the l1-ball
+    for learning in high dimensions"), O(A log A) per row and fully batched.
+
+    Args:
+        delta: Vectors ``[..., A]``.
+        radius: Ball radius >= 0, a float or a tensor broadcastable to ``delta.shape[:-1]``.
+
+    Returns:
+        Tensor ``[..., A]``: the nearest point (in L2) with ``||x||_1 <= radius``; rows already
+        inside the ball are returned unchanged.
+    """
+    radius = torch.as_tensor(radius, dtype=delta.dtype, device=delta.device)
+    if bool((radius < 0).any()):
+        raise ValueError('radius must be >= 0')
+    radius = radius.unsqueeze(-1)  # [..., 1] against the action dim
+    mag = delta.abs()
+    u, _ = torch.sort(mag, dim=-1, descending=True)
+    cssv = u.cumsum(dim=-1) - radius
+    j = torch.arange(1, delta.shape[-1] + 1, device=delta.device, dtype=delta.dtype)
+    # rho = number of coordinates that stay non-zero; u_j > (cssv_j - r) / j is true for a
+    # prefix of the sorted magnitudes, so counting it gives rho directly.
+    rho = (u * j > cssv).sum(dim=-1, keepdim=True).clamp_min(1)
+    theta = cssv.gather(-1, rho - 1) / rho.to(delta.dtype)
+    projected = torch.sign(delta) * (mag - theta).clamp_min(0)
+    inside = mag.sum(dim=-1, keepdim=True) <= radius
+    return torch.where(inside, delta, projected)
+
+
+@dataclass
+class PlanResult:
+    """Output of :meth:`LatentPlanner.plan`.
+
+    Attributes:
+        actions: Planned sequence ``[H, A]`` (the lower-cost of the final mean and the best
+            sample seen).
+        first_action: ``actions[0]``, shape ``[A]``; the action to execute now.
+        cost: Objective value of ``actions``.
+        latents: Predicted latents ``[H, Z]`` along ``actions`` (``latents[t]`` follows
+            ``actions[t]``).
+        iterations: Refit iterations run.
+        iteration_costs: Lowest sampled cost at each iteration.
+    """
+
+    actions: torch.Tensor
+    first_action: torch.Tensor
+    cost: float
+    latents: torch.Tensor
+    iterations: int
+    iteration_costs: List[float] = field(default_factory=list)
+
+
+class LatentPlanner:
+    """CEM / MPPI planner over a batched latent dynamics model.
+
+    Args:
+        config: Planner hyper-parameters.
+        action_dim: Action dimension ``A``.
+        bounds: Box constraint on every action; its dimension must equal ``action_dim``.
+        device: Device for sampling and rollouts; None follows ``z0`` at plan time.
+        dtype: Floating dtype of the actions; None follows ``z0`` at plan time.
+    """
+
+    def __init__(self, config: PlannerConfig, action_dim: int, bounds: ActionBounds,
+                 device: Optional[Union[str, torch.device]] = None,
+                 dtype: Optional[torch.dtype] = None) -> None:
+        if action_dim < 1:
+            raise ValueError(f'action_dim must be >= 1, got {action_dim}')
+        if bounds.dim != action_dim:
+            raise ValueError(f'bounds have dimension {bounds.dim}, expected {action_dim}')
+        if dtype is not None and not dtype.is_floating_point:
+            raise ValueError(f'dtype must be floating point, got {dtype}')
+        self.config = config
+        self.action_dim = action_dim
+        self.bounds = bounds
+        self.device = torch.device(device) if device is not None else None
+        self.dtype = dtype
+        self._gen: Optional[torch.Generator] = None
+        self._prev_mean: Optional[torch.Tensor] = None
+
+    def reset(self) -> None:
+        """Drop the warm start and re-seed the generator (e.g. at an episode boundary)."""
+        self._prev_mean = None
+        self._gen = None
+
+    def _generator(self, device: torch.device) -> torch.Generator:
+        if self._gen is None or self._gen.device != device:
+            self._gen = torch.Generator(device=device)
+            if self.config.seed is None:
+                self._gen.seed()
+            else:
+                self._gen.manual_seed(self.config.seed)
+        return self._gen
+
+    def _feasible(self, a: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
+                  prev: Optional[torch.Tensor]) -> torch.Tensor:
+        """Clip ``a [N, H, A]`` to the box and, if enabled, into the per-step L1 ball."""
+        a = torch.clamp(a, low, high)
+        radius = self.config.trust_region_l1
+        if not radius:
+            return a
+        steps = []
+        ref = prev
+        for t in range(a.shape[1]):
+            a_t = a[:, t]
+            if ref is not None:
+                # ref and a_t lie in the box and the projection only shrinks each coordinate
+                # of a_t - ref, so the result stays in the box; the clamp guards round-off.
+                a_t = torch.clamp(ref + project_l1_ball(a_t - ref, radius), low, high)
+            steps.append(a_t)
+            ref = a_t
+        return torch.stack(steps, dim=1)
+
+    @staticmethod
+    def _rollout(z0: torch.Tensor, a: torch.Tensor, step: StepFn) -> torch.Tensor:
+        """Roll ``step`` from ``z0 [Z]`` under ``a [N, H, A]``; returns ``[N, H, Z]``."""
+        n = a.shape[0]
+        z = z0.unsqueeze(0).expand(n, -1)
+        traj = []
+        for t in range(a.shape[1]):
+            z = step(z, a[:, t])
+            if z.ndim != 2 or z.shape[0] != n:
+                raise ValueError(f'step must return [N={n}, Z], got {tuple(z.shape)}')
+            traj.append(z)
+        return torch.stack(traj, dim=1)
+
+    @staticmethod
+    def _evaluate(objective: ObjectiveFn, z_traj: torch.Tensor,
+                  a: torch.Tensor) -> torch.Tensor:
+        cost = objective(z_traj, a)
+        if cost.shape != (a.shape[0],):
+            raise ValueError(f'objective must return [N={a.shape[0]}], got '
+                             f'{tuple(cost.shape)}')
+        # A NaN from a diverging rollout must never win the argmin or poison the refit.
+        return torch.nan_to_num(cost, nan=math.inf)
+
+    def _refit(self, a: torch.Tensor, cost: torch.Tensor):
+        """New (mean, std) ``[H, A]`` from samples ``a [N, H, A]`` and their ``cost [N]``."""
+        cfg = self.config
+        elite_cost, idx = torch.topk(cost, cfg.num_elites, largest=False)
+        elites = a[idx]
+        if cfg.method == 'cem':
+            w = torch.full_like(elite_cost, 1.0 / cfg.num_elites)
+        else:
+            # Shift by the minimum so exp() cannot overflow; all-inf costs fall back to uniform.
+            logits = -(elite_cost - elite_cost[0]) / cfg.temperature
+            logits = torch.nan_to_num(logits, nan=0.0, neginf=-1e30)
+            w = torch.softmax(logits, dim=0)
+        w = w.view(-1, 1, 1)
+        mean = (w * elites).sum(dim=0)
+        std = ((w * (elites - mean) ** 2).sum(dim=0)).sqrt()
+        return mean, std
+
+    @torch.no_grad()
+    def plan(self, z0: torch.Tensor, step: StepFn, objective: ObjectiveFn,
+             prev_action: Optional[torch.Tensor] = None) -> PlanResult:
+        """Plan an action sequence from latent ``z0``.
+
+        Args:
+            z0: Current latent, ``[Z]`` or ``[1, Z]``.
+            step: Batched dynamics ``step(z [B, Z], a [B, A]) -> z_next [B, Z]``.
+            objective: ``objective(z_traj [N, H, Z], a_traj [N, H, A]) -> cost [N]``, lower
+                is better.
+            prev_action: Last executed action ``[A]``; the centre of the step-0 trust region.
+
+        Returns:
+            The :class:`PlanResult`; its mean also warm-starts the next call.
+        """
+        cfg = self.config
+        if z0.ndim == 2 and z0.shape[0] == 1:
+            z0 = z0[0]
+        if z0.ndim != 1:
+            raise ValueError(f'z0 must be [Z] or [1, Z], got {tuple(z0.shape)}')
+        device = self.device if self.device is not None else z0.device
+        dtype = self.dtype if self.dtype is not None else (
+            z0.dtype if z0.dtype.is_floating_point else torch.get_default_dtype())
+        z0 = z0.to(device=device)
+        gen = self._generator(device)
+        low = self.bounds.low.to(device=device, dtype=dtype)
+        high = self.bounds.high.to(device=device, dtype=dtype)
+        h, n, dim_a = cfg.horizon, cfg.num_samples, self.action_dim
+        prev = None
+        if prev_action is not None:
+            prev = prev_action.to(device=device, dtype=dtype).reshape(dim_a)
+            prev = torch.clamp(prev, low, high)
+
+        if self._prev_mean is not None:
+            # Warm start (TD-MPC2): shift the last mean by one step, repeat the final action.
+            last = self._prev_mean.to(device=device, dtype=dtype)
+            mean = torch.cat([last[1:], last[-1:]], dim=0)
+        else:
+            mean = ((low + high) / 2).expand(h, dim_a).clone()
+        # Every refit is a convex combination of feasible sequences, and box and L1-ball
+        # constraints are convex, so a feasible start keeps every later mean feasible.
+        mean = self._feasible(mean.unsqueeze(0), low, high, prev)[0]
+        std = torch.full((h, dim_a), cfg.init_std, device=device, dtype=dtype)
+
+        best_costs, best_actions, best_latents = [], [], []
+        for _ in range(cfg.num_iterations):
+            eps = torch.randn((n, h, dim_a), generator=gen, device=device, dtype=dtype)
+            a = mean + std * eps
+            a[0] = mean  # keep the incumbent so the warm start can only help
+            a = self._feasible(a, low, high, prev)
+            z_traj = self._rollout(z0, a, step)
+            cost = self._evaluate(objective, z_traj, a)
+            i_best = torch.argmin(cost).view(1)
+            best_costs.append(cost.index_select(0, i_best))
+            best_actions.append(a.index_select(0, i_best))
+            best_latents.append(z_traj.index_select(0, i_best))
+            new_mean, new_std = self._refit(a, cost)
+            mean = cfg.momentum * mean + (1 - cfg.momentum) * new_mean
+            std = (cfg.momentum * std + (1 - cfg.momentum) * new_std).clamp_min(cfg.min_std)
+
+        # Guard against round-off pushing the averaged mean a hair outside the constraints.
+        mean = self._feasible(mean.unsqueeze(0), low, high, prev)
+        z_mean = self._rollout(z0, mean, step)
+        cost_mean = self._evaluate(objective, z_mean, mean)
+        self._prev_mean = mean[0]
+
+        costs = torch.cat(best_costs + [cost_mean])
+        actions = torch.cat(best_actions + [mean])
+        latents = torch.cat(best_latents + [z_mean])
+        k = int(torch.argmin(costs).item())
+        plan = actions[k]
+        iteration_costs = torch.cat(best_costs).tolist()
+        return PlanResult(actions=plan, first_action=plan[0], cost=float(costs[k].item()),
+                          latents=latents[k], iterations=cfg.num_iterations,
+                          iteration_costs=iteration_costs)

@@ -1,0 +1,260 @@
+"""Training: the JEPA losses in one step function, and a resumable trainer.
+
+Step, in the order of the papers:
+  1. encode every frame of each clip with the online encoder (grad) and the EMA target (no grad);
+  2. I-JEPA: predict masked patches of frame 0 from its context block (Assran et al. 2023);
+  3. V-JEPA: predict the same patch positions in frame 1 (Bardes et al. 2024);
+  4. V-JEPA 2-AC: teacher-forced one-step dynamics plus a multi-step rollout, L1 (Assran et al.
+     2025, sec. 3.2);
+  5. VICReg variance/covariance on z and inverse dynamics on the image part of z (PLDM; eb_jepa
+     collapsed to 1% success without inverse dynamics);
+  6. probes on detached z.
+Batches and masks come from generators seeded by (seed, step), and the EMA momentum and the
+learning rate are functions of the step, so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
+from .config import ExperimentConfig, save_config
+from .data import Batch, ClipSampler, Episode, normalization_stats
+from .ema import ema_momentum, ema_update
+from .losses import (feature_prediction_loss, latent_l1, vicreg_covariance_loss,
+                     vicreg_variance_loss)
+from .masks import MaskBatch, sample_masks
+from .metrics import effective_rank
+from .vit import gather_tokens
+from .world_model import WorldModel
+
+log = logging.getLogger(__name__)
+
+DTYPES = {'float32': torch.float32, 'float64': torch.float64, 'bfloat16': torch.bfloat16}
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    """'float32' -> torch.float32, with a clear error for unknown names."""
+    if name not in DTYPES:
+        raise ValueError(f'unknown dtype {name!r}; choose one of {sorted(DTYPES)}')
+    return DTYPES[name]
+
+
+def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
+                   cfg: ExperimentConfig) -> Dict[str, Tensor]:
+    """All loss terms (unweighted) and health metrics for one batch.
+
+    batch.o [B, L, 3, H, W], batch.s [B, L, S], batch.a [B, L, A]; masks index frame-0 patches.
+    Returns a dict with every term, ``total`` (weighted sum) and detached metrics.
+    """
+    w = cfg.loss
+    b, length = batch.o.shape[:2]
+    o = batch.o.flatten(0, 1)                                     # [B*L, 3, H, W]
+    has_s = model.cfg.state_dim > 0
+    s_norm = model.normalize_state(batch.s) if has_s else None    # [B, L, S]
+    s_flat = s_norm.flatten(0, 1) if has_s else None
+    a_norm = model.normalize_action(batch.a)                      # [B, L, A]
+
+    tokens = model.patch_tokens(o)                                # [B*L, N, D]
+    z = model.encoder.latent_from_tokens(tokens, s_flat).view(b, length, -1)  # [B, L, Z]
+    if w.stop_gradient:
+        with torch.no_grad():
+            tgt_tokens = model.patch_tokens(o, target=True)
+            z_tgt = model.target_encoder.latent_from_tokens(tgt_tokens, s_flat)
+    else:
+        # Ablation: targets from the online encoder with gradient (no EMA, no stop-gradient).
+        tgt_tokens, z_tgt = tokens, z.flatten(0, 1)
+    tgt_tokens = tgt_tokens.view(b, length, *tokens.shape[1:])   # [B, L, N, D]
+    z_tgt = z_tgt.view(b, length, -1)                             # [B, L, Z]
+    out: Dict[str, Tensor] = {}
+    zero = z.new_zeros(())
+
+    if w.masked_prediction > 0 or w.future_prediction > 0:
+        context = model.patch_tokens(batch.o[:, 0], keep_idx=masks.context)  # [B, K, D]
+        pred = model.masked_predictor
+        out['masked_prediction'] = feature_prediction_loss(
+            pred(context, masks.context, masks.target, 0),
+            gather_tokens(tgt_tokens[:, 0], masks.target)) if w.masked_prediction > 0 else zero
+        out['future_prediction'] = feature_prediction_loss(
+            pred(context, masks.context, masks.target, 1),
+            gather_tokens(tgt_tokens[:, 1], masks.target)) if w.future_prediction > 0 else zero
+    else:
+        out['masked_prediction'] = out['future_prediction'] = zero
+
+    # Teacher forcing: every member predicts z_{t+1} from the true z_t.
+    z_in, a_in = z[:, :-1].flatten(0, 1), a_norm[:, :-1].flatten(0, 1)
+    tf_pred = model.dynamics(z_in, a_in)                          # [E, B*(L-1), Z]
+    out['dynamics_teacher_forcing'] = latent_l1(tf_pred, z_tgt[:, 1:].flatten(0, 1))
+    # Rollout: each member feeds back its own predictions for rollout_steps steps.
+    z_roll = z[:, 0].unsqueeze(0).expand(len(model.dynamics.members), -1, -1)  # [E, B, Z]
+    roll = zero
+    for k in range(w.rollout_steps):
+        z_roll = model.dynamics.step_members(z_roll, a_norm[:, k])
+        roll = roll + latent_l1(z_roll, z_tgt[:, k + 1])
+    out['dynamics_rollout'] = roll / w.rollout_steps
+
+    z_flat = z.flatten(0, 1)                                      # [B*L, Z]
+    out['variance'] = vicreg_variance_loss(z_flat, w.variance_target_std)
+    out['covariance'] = vicreg_covariance_loss(z_flat)
+    a_hat = model.inverse_dynamics(z[:, :-1], z[:, 1:])           # [B, L-1, A]
+    out['inverse_dynamics'] = F.mse_loss(a_hat, a_norm[:, :-1])
+    out['probe'] = (F.mse_loss(model.state_probe(z_flat.detach()), s_flat)
+                    if has_s else zero)
+
+    out['total'] = sum(getattr(w, name) * out[name] for name in LOSS_TERMS)
+    with torch.no_grad():
+        std = z_flat.float().std(dim=0)
+        out['z_std_mean'] = std.mean()
+        out['z_std_min'] = std.min()
+        out['effective_rank'] = torch.tensor(effective_rank(z_flat))
+        out['effective_rank_image'] = torch.tensor(effective_rank(model.image_part(z_flat)))
+    return out
+
+
+LOSS_TERMS = ('masked_prediction', 'future_prediction', 'dynamics_teacher_forcing',
+              'dynamics_rollout', 'variance', 'covariance', 'inverse_dynamics', 'probe')
+
+
+def learning_rate(step: int, cfg: ExperimentConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr."""
+    o = cfg.optim
+    if step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    frac = min((step - o.warmup_steps) / max(o.steps - o.warmup_steps, 1), 1.0)
+    return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1 + math.cos(math.pi * frac))
+
+
+def _generator(seed: int, step: int, stream: int) -> torch.Generator:
+    # A distinct, reproducible stream per (seed, step, purpose): resume needs no saved RNG state.
+    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 7 + stream) % (2 ** 63))
+
+
+@dataclass
+class TrainState:
+    """Where a run is."""
+
+    step: int = 0
+    history: Optional[List[Dict[str, float]]] = None
+
+
+class Trainer:
+    """Owns model, optimizer and sampler; ``run`` trains, ``save``/``resume`` checkpoint."""
+
+    def __init__(self, config: ExperimentConfig, episodes: Sequence[Episode],
+                 device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32,
+                 out_dir: Optional[str | Path] = None, model: Optional[WorldModel] = None) -> None:
+        self.config = config
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.out_dir = Path(out_dir) if out_dir else None
+        if config.train.num_threads > 0:
+            torch.set_num_threads(config.train.num_threads)
+        self.sampler = ClipSampler(episodes, config.data.clip_length)
+        self._check_episode_shapes(episodes)
+        if model is None:
+            torch.manual_seed(config.train.seed)
+            model = WorldModel(config.model)
+            model.set_normalization(*normalization_stats(episodes))
+        self.model = model.to(self.device, self.dtype)
+        decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.dim() < 2]
+        self.optimizer = torch.optim.AdamW(
+            [{'params': decay, 'weight_decay': config.optim.weight_decay},
+             {'params': no_decay, 'weight_decay': 0.0}], lr=config.optim.lr)
+        self.state = TrainState(step=0, history=[])
+        if self.out_dir:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, self.out_dir / 'config.yaml')
+
+    def _check_episode_shapes(self, episodes: Sequence[Episode]) -> None:
+        m = self.config.model
+        ep = episodes[0]
+        if ep.images.shape[1:3] != (m.image_size, m.image_size):
+            raise ValueError(f'episode images are {ep.images.shape[1:3]}, model expects '
+                             f'{m.image_size}x{m.image_size}; resize when building episodes')
+        if ep.s.shape[1] != m.state_dim or ep.a.shape[1] != m.action_dim:
+            raise ValueError(f'episodes have s dim {ep.s.shape[1]} / a dim {ep.a.shape[1]}, '
+                             f'model expects {m.state_dim} / {m.action_dim}')
+
+    def train_step(self) -> Dict[str, float]:
+        """One optimisation step at ``self.state.step``; returns scalar logs."""
+        cfg, step = self.config, self.state.step
+        self.model.train()
+        batch = self.sampler.sample(cfg.optim.batch_size, _generator(cfg.train.seed, step, 0))
+        batch = batch.to(self.device, self.dtype)
+        grid = cfg.model.image_size // cfg.model.patch_size
+        masks = sample_masks(cfg.optim.batch_size, grid, cfg.mask,
+                             _generator(cfg.train.seed, step, 1))
+        masks = MaskBatch(masks.context.to(self.device), masks.target.to(self.device))
+        lr = learning_rate(step, cfg)
+        for group in self.optimizer.param_groups:
+            group['lr'] = lr
+        terms = compute_losses(self.model, batch, masks, cfg)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms['total'].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+        self.optimizer.step()
+        momentum = ema_momentum(step, cfg.optim.steps, cfg.optim.ema_momentum_start,
+                                cfg.optim.ema_momentum_end)
+        if cfg.loss.stop_gradient:
+            ema_update(self.model.target_encoder, self.model.encoder, momentum)
+        else:
+            self.model.target_encoder.load_state_dict(self.model.encoder.state_dict())
+        self.state.step += 1
+        logs = {k: float(v.detach()) for k, v in terms.items()}
+        logs.update(step=step, lr=lr, ema_momentum=momentum, grad_norm=float(grad_norm))
+        return logs
+
+    def run(self, steps: Optional[int] = None,
+            callback: Optional[Callable[[Dict[str, float]], None]] = None) -> List[Dict]:
+        """Train until ``steps`` (default config.optim.steps) total steps are done."""
+        cfg = self.config
+        end = cfg.optim.steps if steps is None else steps
+        started = time.monotonic()
+        while self.state.step < end:
+            logs = self.train_step()
+            if not math.isfinite(logs['total']):
+                raise FloatingPointError(f'loss became {logs["total"]} at step {logs["step"]}')
+            step = self.state.step
+            if step % cfg.train.log_every == 0 or step == end:
+                logs['elapsed_s'] = time.monotonic() - started
+                self.state.history.append(logs)
+                self._write_log(logs)
+                if callback is not None:
+                    callback(logs)
+            if self.out_dir and (step % cfg.train.checkpoint_every == 0 or step == end):
+                self.save(self.out_dir / 'checkpoint.safetensors')
+        return self.state.history
+
+    def _write_log(self, logs: Dict[str, float]) -> None:
+        log.info('step %d total %.4f erank %.1f', logs['step'], logs['total'],
+                 logs['effective_rank'])
+        if self.out_dir:
+            with open(self.out_dir / 'metrics.jsonl', 'a') as f:
+                f.write(json.dumps(logs) + '\n')
+
+    def save(self, path: str | Path) -> Path:
+        """Checkpoint model + optimizer + step (enough to resume exactly)."""
+        return save_checkpoint(path, self.model, self.config, self.state.step, self.optimizer)
+
+    @classmethod
+    def resume(cls, path: str | Path, episodes: Sequence[Episode],
+               device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32,
+               out_dir: Optional[str | Path] = None) -> 'Trainer':
+        """Continue a run from a training checkpoint (same config, same data)."""
+        loaded = load_checkpoint(path, device, dtype)
+        trainer = cls(loaded.config, episodes, device, dtype, out_dir, model=loaded.model)
+        if loaded.optimizer_state:
+            restore_optimizer(trainer.optimizer, loaded.optimizer_state)
+        trainer.state.step = loaded.step
+        return trainer

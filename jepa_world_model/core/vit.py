@@ -1,0 +1,164 @@
+"""A small Vision Transformer: patch-token encoder, attention pooling and the masked predictor.
+
+Shapes use B batch, N patch tokens, D width. Positions are fixed 2-D sine-cosine embeddings
+(as in I-JEPA), so a token keeps its place when masking drops its neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def sincos_position_embedding(grid_size: int, dim: int) -> Tensor:
+    """Fixed 2-D sine-cosine position embedding. Returns [grid_size**2, dim] (row-major)."""
+    if dim % 4 != 0:
+        raise ValueError(f'position embedding width {dim} must be divisible by 4')
+    coords = torch.arange(grid_size, dtype=torch.float64)
+    yy, xx = torch.meshgrid(coords, coords, indexing='ij')
+    quarter = dim // 4
+    omega = 1.0 / (10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter))
+    out = []
+    for axis in (yy.reshape(-1), xx.reshape(-1)):
+        angles = axis[:, None] * omega[None, :]           # [N, dim/4]
+        out += [torch.sin(angles), torch.cos(angles)]
+    return torch.cat(out, dim=1).float()                  # [N, dim]
+
+
+def gather_tokens(x: Tensor, idx: Tensor) -> Tensor:
+    """Select tokens by index. x [B, N, D], idx [B, K] (long) -> [B, K, D]."""
+    return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block (multi-head self-attention + MLP)."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x [B, N, D] -> [B, N, D]."""
+        b, n, d = x.shape
+        qkv = self.qkv(self.norm1(x)).reshape(b, n, 3, self.num_heads, d // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)              # each [B, H, N, D/H]
+        attn = F.scaled_dot_product_attention(q, k, v)    # [B, H, N, D/H]
+        x = x + self.proj(attn.transpose(1, 2).reshape(b, n, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class ViTEncoder(nn.Module):
+    """Image -> patch tokens. Optionally encodes only the kept (context) patches."""
+
+    def __init__(self, image_size: int, patch_size: int, dim: int, depth: int, num_heads: int,
+                 mlp_ratio: float, in_channels: int = 3) -> None:
+        super().__init__()
+        self.grid_size = image_size // patch_size
+        self.patch_embed = nn.Conv2d(in_channels, dim, kernel_size=patch_size, stride=patch_size)
+        self.register_buffer('pos_embed', sincos_position_embedding(self.grid_size, dim),
+                             persistent=False)
+        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, images: Tensor, keep_idx: Optional[Tensor] = None) -> Tensor:
+        """images [B, C, H, W] (normalised), keep_idx [B, K] or None -> tokens [B, K or N, D]."""
+        x = self.patch_embed(images).flatten(2).transpose(1, 2)   # [B, N, D]
+        x = x + self.pos_embed.to(x.dtype)
+        if keep_idx is not None:
+            x = gather_tokens(x, keep_idx)                        # [B, K, D]
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
+class AttentionPool(nn.Module):
+    """A few learned queries attend over all patch tokens: [B, N, D] -> [B, out_dim].
+
+    This is the compact latent that makes CPU planning feasible: the dynamics predictor then
+    costs one vector per sample instead of N tokens. Several queries let different objects (the
+    robot, a distractor) each get their own slot instead of being averaged together.
+    """
+
+    def __init__(self, dim: int, num_heads: int, out_dim: int, num_queries: int = 4) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.query = nn.Parameter(torch.randn(1, num_queries, dim))
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.out = nn.Sequential(nn.LayerNorm(num_queries * dim),
+                                 nn.Linear(num_queries * dim, out_dim))
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """tokens [B, N, D] -> [B, out_dim]."""
+        b, n, d = tokens.shape
+        h, q_n = self.num_heads, self.query.shape[1]
+        kv = self.kv(tokens).reshape(b, n, 2, h, d // h).permute(2, 0, 3, 1, 4)  # [2, B, H, N, d]
+        q = self.query.expand(b, -1, -1).reshape(b, q_n, h, d // h).transpose(1, 2)  # [B,H,Q,d]
+        pooled = F.scaled_dot_product_attention(q, kv[0], kv[1])  # [B, H, Q, d]
+        return self.out(pooled.transpose(1, 2).reshape(b, q_n * d))
+
+
+class MaskedPredictor(nn.Module):
+    """Narrow transformer predicting target-patch features from context tokens.
+
+    Used for I-JEPA (targets in the same frame, ``time_offset`` 0) and V-JEPA-style future
+    prediction (targets in the next frame, ``time_offset`` 1): mask tokens carry the target's
+    position and a learned time embedding (Assran et al. 2023; Bardes et al. 2024).
+    """
+
+    def __init__(self, grid_size: int, encoder_dim: int, dim: int, depth: int, num_heads: int,
+                 mlp_ratio: float, max_time_offset: int = 1) -> None:
+        super().__init__()
+        self.embed = nn.Linear(encoder_dim, dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.mask_token, std=0.02)
+        self.time_embed = nn.Embedding(max_time_offset + 1, dim)
+        nn.init.zeros_(self.time_embed.weight)
+        self.register_buffer('pos_embed', sincos_position_embedding(grid_size, dim),
+                             persistent=False)
+        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, encoder_dim)
+        self.max_time_offset = max_time_offset
+
+    def forward(self, context: Tensor, context_idx: Tensor, target_idx: Tensor,
+                time_offset: int = 0) -> Tensor:
+        """Predict target tokens.
+
+        Args:
+            context: [B, K, D_enc] context-encoder tokens.
+            context_idx: [B, K] patch index of each context token.
+            target_idx: [B, M] patch indices to predict.
+            time_offset: 0 = same frame, 1 = next frame.
+
+        Returns:
+            [B, M, D_enc] predicted target features.
+        """
+        if not 0 <= time_offset <= self.max_time_offset:
+            raise ValueError(f'time_offset {time_offset} outside [0, {self.max_time_offset}]')
+        b, m = target_idx.shape
+        pos = self.pos_embed.to(context.dtype).unsqueeze(0).expand(b, -1, -1)  # [B, N, P]
+        x = self.embed(context) + gather_tokens(pos, context_idx)              # [B, K, P]
+        t = self.time_embed.weight[time_offset].to(context.dtype)
+        queries = self.mask_token.expand(b, m, -1) + gather_tokens(pos, target_idx) + t  # [B, M, P]
+        x = torch.cat([x, queries], dim=1)                                      # [B, K+M, P]
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x[:, -m:]))
+
+
+def init_weights(module: nn.Module) -> None:
+    """Truncated-normal linear weights, zero biases (the ViT/I-JEPA initialisation)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

@@ -1,0 +1,310 @@
+"""Conversions between ``sensor_msgs`` image messages and numpy RGB arrays.
+
+The default path is a self-contained numpy + OpenCV converter that handles the
+encodings a robot camera normally publishes (``rgb8``, ``bgr8``, ``rgba8``,
+``bgra8``, ``mono8`` and ``mono16``). If ``cv_bridge`` is importable (it comes
+with a system ROS 2 install) it is used only as a fallback for encodings this
+module does not know, e.g. Bayer or YUV; it is never required.
+
+All functions return freshly allocated, C-contiguous ``uint8`` arrays in RGB
+channel order with shape ``(H, W, 3)``; they never return views into message
+buffers. Problems with a message raise :class:`ImageConversionError`, a
+:class:`ValueError`, with a message naming the encoding and the sizes involved.
+"""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+try:  # Optional: only present with a system ROS 2 install.
+    from cv_bridge import CvBridge as _CvBridge
+    from cv_bridge import CvBridgeError as _CvBridgeError
+except ImportError:  # pragma: no cover - depends on the environment
+    _CvBridge = None
+    _CvBridgeError = TypeError
+
+__all__ = ['ImageConversionError', 'SUPPORTED_ENCODINGS', 'image_msg_to_rgb',
+           'compressed_msg_to_rgb', 'rgb_to_image_msg', 'rgb_to_compressed_msg',
+           'resize_for_model']
+
+
+class ImageConversionError(ValueError):
+    """Raised when an image message cannot be converted to or from an array."""
+
+
+# encoding -> (channels, bytes per channel, source channel of R, G, B)
+_ENCODINGS: Dict[str, Tuple[int, int, List[int]]] = {
+    'rgb8': (3, 1, [0, 1, 2]),
+    'bgr8': (3, 1, [2, 1, 0]),
+    'rgba8': (4, 1, [0, 1, 2]),
+    'bgra8': (4, 1, [2, 1, 0]),
+    'mono8': (1, 1, [0, 0, 0]),
+    'mono16': (1, 2, [0, 0, 0]),
+}
+SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+# OpenCV conversion from RGB for each encoding other than rgb8.
+_FROM_RGB = {'bgr8': cv2.COLOR_RGB2BGR, 'rgba8': cv2.COLOR_RGB2RGBA,
+             'bgra8': cv2.COLOR_RGB2BGRA, 'mono8': cv2.COLOR_RGB2GRAY,
+             'mono16': cv2.COLOR_RGB2GRAY}
+
+_bridge: Optional[Any] = None  # CvBridge instance, created on first use
+
+
+def _as_uint8_buffer(data: Any, what: str) -> np.ndarray:
+    """View message data (bytes, array.array, list, ndarray) as flat uint8."""
+    try:
+        if isinstance(data, np.ndarray) and data.dtype == np.uint8:
+            return data.reshape(-1)
+        if isinstance(data, (list, tuple, np.ndarray)):
+            values = np.asarray(data).reshape(-1)
+            if values.size and (values.dtype.kind not in 'iub' or values.min() < 0
+                                or values.max() > 255):
+                raise ValueError('values are not all integers in 0..255')
+            return values.astype(np.uint8)
+        return np.frombuffer(data, dtype=np.uint8)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ImageConversionError(
+            f'{what}: data of type {type(data).__name__} is not a byte buffer ({exc})') from exc
+
+
+def _check_rgb(rgb: Any, func: str) -> np.ndarray:
+    """Validate an HxWx3 uint8 RGB array and return it as an ndarray."""
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageConversionError(f'{func}: expected a non-empty HxWx3 array, got '
+                                   f'shape {arr.shape}')
+    if arr.dtype != np.uint8:
+        raise ImageConversionError(f'{func}: expected dtype uint8, got {arr.dtype}')
+    return arr
+
+
+def _convert_with_bridge(msg: Image, encoding: str) -> np.ndarray:
+    """Convert an encoding we do not handle ourselves through cv_bridge, if present."""
+    global _bridge
+    if _CvBridge is None:
+        raise ImageConversionError(
+            f"unsupported image encoding '{encoding}' (supported: "
+            f"{', '.join(SUPPORTED_ENCODINGS)}; cv_bridge is not installed)")
+    if _bridge is None:
+        _bridge = _CvBridge()
+    try:
+        out = _bridge.imgmsg_to_cv2(msg, desired_encoding='rgb8')
+    except (_CvBridgeError, cv2.error, TypeError, ValueError) as exc:
+        raise ImageConversionError(
+            f"cv_bridge could not convert image encoding '{encoding}': {exc}") from exc
+    return _check_rgb(np.array(out, dtype=np.uint8, copy=True), 'cv_bridge')
+
+
+def image_msg_to_rgb(msg: Image) -> np.ndarray:
+    """Convert a ``sensor_msgs/Image`` to an RGB array.
+
+    Row padding (``step`` larger than the packed row size) is skipped. For
+    ``mono16`` the byte order follows ``is_bigendian`` and the 16-bit values
+    are reduced to 8 bits by keeping the most significant byte (``v >> 8``),
+    i.e. a fixed linear scaling of the full 16-bit range, not a per-image
+    normalisation, so brightness is stable across frames. Grey images are
+    replicated into three equal channels; alpha channels are dropped.
+
+    Args:
+        msg: The image message. ``msg.data`` may be ``bytes``, ``bytearray``,
+            ``array.array``, a list of ints or a numpy array.
+
+    Returns:
+        A new ``(height, width, 3)`` uint8 array in RGB order.
+
+    Raises:
+        ImageConversionError: On an unknown encoding, zero width or height,
+            ``step`` smaller than a packed row or too little data.
+    """
+    raw_encoding = str(msg.encoding)
+    encoding = raw_encoding.strip().lower()
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ImageConversionError(
+            f"image has zero size: width={width}, height={height} (encoding '{raw_encoding}')")
+    if encoding not in _ENCODINGS:
+        return _convert_with_bridge(msg, raw_encoding)
+    channels, depth, order = _ENCODINGS[encoding]
+    row_bytes = width * channels * depth
+    if step < row_bytes:
+        raise ImageConversionError(
+            f"step {step} is smaller than one packed row of {row_bytes} bytes "
+            f"(width={width} x {channels} channel(s) x {depth} byte(s), encoding '{encoding}')")
+    buf = _as_uint8_buffer(msg.data, 'image_msg_to_rgb')
+    needed = step * height
+    if buf.size < needed:
+        raise ImageConversionError(
+            f'image data too short: {buf.size} bytes < step {step} x height {height} = '
+            f"{needed} (width={width}, encoding '{encoding}')")
+    rows = buf[:needed].reshape(height, step)[:, :row_bytes]
+    if depth == 2:
+        dtype = np.dtype('>u2') if msg.is_bigendian else np.dtype('<u2')
+        mono16 = np.ascontiguousarray(rows).view(dtype)
+        pixels = (mono16 >> 8).astype(np.uint8).reshape(height, width, 1)
+    else:
+        pixels = rows.reshape(height, width, channels)
+    return np.ascontiguousarray(pixels[:, :, order])  # fancy indexing copies
+
+
+def _check_format(fmt: str) -> None:
+    """Reject format strings that name neither JPEG nor PNG (empty is allowed)."""
+    low = fmt.lower()
+    if 'compresseddepth' in low:
+        raise ImageConversionError(f"compressedDepth images are not supported (format '{fmt}')")
+    if low.strip() and not any(codec in low for codec in ('png', 'jpeg', 'jpg')):
+        raise ImageConversionError(
+            f"unsupported compressed image format '{fmt}' (expected jpeg or png)")
+
+
+def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """Decode a ``sensor_msgs/CompressedImage`` (JPEG or PNG) to an RGB array.
+
+    ``msg.format`` may be a bare codec (``"jpeg"``, ``"png"``) or the
+    image_transport form such as ``"rgb8; jpeg compressed bgr8"``; an empty
+    format lets OpenCV detect the codec from the data. Grey or alpha images
+    are decoded to three channels; 16-bit PNGs are reduced to 8 bits.
+
+    Args:
+        msg: The compressed image message.
+
+    Returns:
+        A new ``(height, width, 3)`` uint8 array in RGB order.
+
+    Raises:
+        ImageConversionError: On an unsupported format, empty or corrupt data.
+    """
+    fmt = str(msg.format)
+    _check_format(fmt)
+    buf = _as_uint8_buffer(msg.data, 'compressed_msg_to_rgb')
+    if buf.size == 0:
+        raise ImageConversionError(f"compressed image (format '{fmt}') has no data")
+    try:
+        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ImageConversionError(
+            f"could not decode compressed image (format '{fmt}', {buf.size} bytes): "
+            f'{exc}') from exc
+    if bgr is None or bgr.size == 0:
+        raise ImageConversionError(
+            f"could not decode compressed image (format '{fmt}', {buf.size} bytes): "
+            'corrupt or unsupported data')
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def rgb_to_image_msg(rgb: np.ndarray, encoding: str = 'rgb8',
+                     header: Optional[Header] = None) -> Image:
+    """Build a ``sensor_msgs/Image`` from an RGB array.
+
+    The rows are packed (``step = width * channels * bytes``). Alpha is set
+    to 255; mono encodings use OpenCV's RGB->grey weights, and ``mono16`` is
+    written little-endian with ``v16 = v8 * 257`` so that
+    :func:`image_msg_to_rgb` recovers the 8-bit grey value exactly.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 array in RGB order.
+        encoding: One of :data:`SUPPORTED_ENCODINGS`.
+        header: Optional header to copy into the message.
+
+    Returns:
+        The image message.
+
+    Raises:
+        ImageConversionError: If ``rgb`` is not HxWx3 uint8 or the encoding is
+            not supported.
+    """
+    arr = np.ascontiguousarray(_check_rgb(rgb, 'rgb_to_image_msg'))
+    enc = encoding.strip().lower()
+    if enc not in _ENCODINGS:
+        raise ImageConversionError(
+            f"unsupported image encoding '{encoding}' (supported: "
+            f"{', '.join(SUPPORTED_ENCODINGS)})")
+    out = arr if enc == 'rgb8' else cv2.cvtColor(arr, _FROM_RGB[enc])
+    if enc == 'mono16':
+        out = (out.astype(np.uint16) * 257).astype('<u2')
+    channels, depth, _ = _ENCODINGS[enc]
+    msg = Image()
+    if header is not None:
+        msg.header = header
+    msg.height, msg.width = int(arr.shape[0]), int(arr.shape[1])
+    msg.encoding = enc
+    msg.is_bigendian = 0
+    msg.step = msg.width * channels * depth
+    msg.data = np.ascontiguousarray(out).tobytes()
+    return msg
+
+
+def rgb_to_compressed_msg(rgb: np.ndarray, fmt: str = 'jpeg',
+                          header: Optional[Header] = None,
+                          jpeg_quality: int = 90) -> CompressedImage:
+    """Encode an RGB array into a ``sensor_msgs/CompressedImage``.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 array in RGB order.
+        fmt: ``"jpeg"`` (alias ``"jpg"``) or ``"png"``.
+        header: Optional header to copy into the message.
+        jpeg_quality: JPEG quality 0-100 (ignored for PNG).
+
+    Returns:
+        The compressed image message; ``format`` is ``"jpeg"`` or ``"png"``.
+
+    Raises:
+        ImageConversionError: If ``rgb`` is invalid, the format unsupported or
+            encoding fails.
+    """
+    arr = _check_rgb(rgb, 'rgb_to_compressed_msg')
+    codec = {'jpg': 'jpeg'}.get(fmt.strip().lower(), fmt.strip().lower())
+    if codec not in ('jpeg', 'png'):
+        raise ImageConversionError(
+            f"unsupported compressed image format '{fmt}' (expected jpeg or png)")
+    bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
+    if codec == 'jpeg':
+        params = [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)]
+        ok, encoded = cv2.imencode('.jpg', bgr, params)
+    else:
+        ok, encoded = cv2.imencode('.png', bgr)
+    if not ok:
+        raise ImageConversionError(f"OpenCV failed to encode a {arr.shape} image as {codec}")
+    msg = CompressedImage()
+    if header is not None:
+        msg.header = header
+    msg.format = codec
+    msg.data = encoded.tobytes()
+    return msg
+
+
+def resize_for_model(rgb: np.ndarray, size: int, mode: str = 'center_crop') -> np.ndarray:
+    """Resize an RGB image to the square model input size.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 array.
+        size: Output side length in pixels (> 0).
+        mode: ``"center_crop"`` crops the largest centred square first (keeps
+            the aspect ratio); ``"stretch"`` resizes the whole image,
+            distorting the aspect ratio.
+
+    Returns:
+        A new ``(size, size, 3)`` uint8 array (resampled with INTER_AREA).
+
+    Raises:
+        ImageConversionError: On an invalid image.
+        ValueError: On a non-positive ``size`` or an unknown ``mode``.
+    """
+    arr = _check_rgb(rgb, 'resize_for_model')
+    size = int(size)
+    if size <= 0:
+        raise ValueError(f'resize_for_model: size must be positive, got {size}')
+    if mode == 'center_crop':
+        h, w = arr.shape[:2]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        arr = arr[top:top + side, left:left + side]
+    elif mode != 'stretch':
+        raise ValueError(
+            f"resize_for_model: mode must be 'center_crop' or 'stretch', got '{mode}'")
+    arr = np.ascontiguousarray(arr)
+    if arr.shape[0] == size and arr.shape[1] == size:
+        return arr.copy()
+    return cv2.resize(arr, (size, size), interpolation=cv2.INTER_AREA)
