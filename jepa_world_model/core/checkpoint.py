@@ -73,7 +73,7 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, flat: Dict[str, torch.Te
     if unknown:
         raise CheckpointError(f'optimizer state names parameters {unknown[:5]} that the '
                               f'optimizer does not have')
-    state['state'] = per_param
+    state['state'] = {i: per_param[i] for i in sorted(per_param)}
     optimizer.load_state_dict(state)
 
 

@@ -207,7 +207,8 @@ def from_dict(cls: Type[T], data: Optional[Dict[str, Any]], where: str = '') -> 
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f'{where or cls.__name__}: expected a mapping, got {type(data).__name__}')
+        raise ConfigError(f'{where or cls.__name__}: expected a mapping, '
+                          f'got {type(data).__name__}')
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - known)

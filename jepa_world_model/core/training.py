@@ -118,6 +118,10 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
         out['z_std_min'] = std.min()
         out['effective_rank'] = torch.tensor(effective_rank(z_flat))
         out['effective_rank_image'] = torch.tensor(effective_rank(model.image_part(z_flat)))
+        # Absolute latent errors start near 0 because an untrained encoder maps every frame to
+        # nearly the same z; relative to "nothing changes" they are scale-free.
+        copy = latent_l1(z_tgt[:, :-1], z_tgt[:, 1:]).clamp_min(1e-8)
+        out['dynamics_relative'] = out['dynamics_teacher_forcing'].detach() / copy
     return out
 
 

@@ -148,7 +148,8 @@ class MaskedPredictor(nn.Module):
         pos = self.pos_embed.to(context.dtype).unsqueeze(0).expand(b, -1, -1)  # [B, N, P]
         x = self.embed(context) + gather_tokens(pos, context_idx)              # [B, K, P]
         t = self.time_embed.weight[time_offset].to(context.dtype)
-        queries = self.mask_token.expand(b, m, -1) + gather_tokens(pos, target_idx) + t  # [B, M, P]
+        queries = self.mask_token.expand(b, m, -1) + gather_tokens(pos, target_idx)  # [B, M, P]
+        queries = queries + t
         x = torch.cat([x, queries], dim=1)                                      # [B, K+M, P]
         for block in self.blocks:
             x = block(x)

@@ -1,0 +1,50 @@
+"""ament_python build script for jepa_world_model (also works with plain pip)."""
+
+from glob import glob
+import os
+
+from setuptools import find_packages, setup
+
+package_name = 'jepa_world_model'
+share_dir = os.path.join('share', package_name)
+
+
+def _files(pattern):
+    """Return the regular files matching ``pattern``, sorted (empty list if none)."""
+    return sorted(path for path in glob(pattern) if os.path.isfile(path))
+
+
+data_files = [
+    ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+    (share_dir, ['package.xml']),
+    (os.path.join(share_dir, 'launch'), _files(os.path.join('launch', '*.launch.py'))),
+    (os.path.join(share_dir, 'config'), _files(os.path.join('config', '*.yaml'))),
+]
+# Shipped model files (weights, configs); the directory may be empty or absent.
+model_files = _files(os.path.join('models', '*'))
+if model_files:
+    data_files.append((os.path.join(share_dir, 'models'), model_files))
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    data_files=data_files,
+    # Like other ROS 2 Python packages, Python dependencies are declared in package.xml
+    # (rosdep) and requirements*.txt (pip), not here.
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='jepa_world_model maintainers',
+    maintainer_email='maintainer@example.com',
+    description='JEPA world model for ROS 2 robots: PyTorch core plus thin rclpy nodes.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'jepa-world-model = jepa_world_model.cli:main',
+            'world_model_node = jepa_world_model.ros.world_model_node:main',
+            'sim_node = jepa_world_model.ros.sim_node:main',
+            'planner_node = jepa_world_model.ros.planner_node:main',
+        ],
+    },
+)

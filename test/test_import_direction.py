@@ -1,0 +1,180 @@
+"""The core layer must not depend on ROS: imports only go ros -> core.
+
+Two checks over every module under ``jepa_world_model/core``:
+
+* static: parse the source (no import) and reject imports of rclpy, ROS message/interface
+  packages (``*_msgs``, ``*_srvs``, ``*_interfaces``), cv_bridge, launch*, and
+  ``jepa_world_model.ros`` (absolute, relative, or via ``importlib.import_module('...')``);
+* dynamic: import each module in a fresh interpreter whose import system refuses those
+  names, so transitive imports are caught too.
+"""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = 'jepa_world_model'
+CORE_DIR = os.path.join(REPO_ROOT, PACKAGE, 'core')
+FORBIDDEN_EXACT = ('rclpy', 'cv_bridge', 'launch', 'message_filters', 'ament_index_python',
+                   'jepa_world_model.ros')
+FORBIDDEN_PREFIXES = ('launch_',)
+FORBIDDEN_SUFFIXES = ('_msgs', '_srvs', '_interfaces')
+
+
+def is_forbidden(name):
+    """Tell whether importing the dotted module ``name`` is off limits for the core."""
+    top = name.split('.')[0]
+    for exact in FORBIDDEN_EXACT:
+        if name == exact or name.startswith(exact + '.'):
+            return True
+    return top.startswith(FORBIDDEN_PREFIXES) or top.endswith(FORBIDDEN_SUFFIXES)
+
+
+def core_modules():
+    """Return ``[(dotted_name, path)]`` for every Python file under jepa_world_model/core."""
+    modules = []
+    for dirpath, dirnames, filenames in os.walk(CORE_DIR):
+        dirnames[:] = sorted(d for d in dirnames if d != '__pycache__')
+        for filename in sorted(filenames):
+            if not filename.endswith('.py'):
+                continue
+            path = os.path.join(dirpath, filename)
+            rel = os.path.relpath(path, REPO_ROOT)[:-len('.py')].split(os.sep)
+            if rel[-1] == '__init__':
+                rel = rel[:-1]
+            modules.append(('.'.join(rel), path))
+    return modules
+
+
+def _resolve_relative(module_name, is_package, level, target):
+    """Turn ``from <level dots><target> import ...`` inside ``module_name`` absolute."""
+    parts = module_name.split('.')
+    base = parts if is_package else parts[:-1]
+    if level > 1:
+        base = base[:-(level - 1)]
+    return '.'.join(base + ([target] if target else []))
+
+
+def imported_names(module_name, path):
+    """Return ``[(lineno, dotted_name)]`` of every module ``path`` imports (static)."""
+    with open(path, encoding='utf-8') as handle:
+        tree = ast.parse(handle.read(), filename=path)
+    is_package = os.path.basename(path) == '__init__.py'
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = _resolve_relative(module_name, is_package, node.level, node.module)
+            else:
+                base = node.module
+            found.append((node.lineno, base))
+            # "from pkg import sub" may import the submodule pkg.sub.
+            found.extend((node.lineno, base + '.' + alias.name) for alias in node.names
+                         if alias.name != '*')
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = getattr(func, 'attr', None) or getattr(func, 'id', None)
+            first = node.args[0]
+            if name in ('import_module', '__import__') and isinstance(first, ast.Constant) \
+                    and isinstance(first.value, str):
+                found.append((node.lineno, first.value))
+    return found
+
+
+def test_forbidden_name_rules():
+    """The name filter catches ROS names and leaves ordinary libraries alone."""
+    for name in ('rclpy', 'rclpy.node', 'sensor_msgs.msg', 'std_srvs.srv', 'cv_bridge',
+                 'launch', 'launch_ros.actions', 'rcl_interfaces.msg',
+                 'jepa_world_model.ros', 'jepa_world_model.ros.world_model_node'):
+        assert is_forbidden(name), name
+    for name in ('torch', 'numpy', 'yaml', 'jepa_world_model.core.model',
+                 'jepa_world_model.rosbag_tools', 'launcher', 'os.path'):
+        assert not is_forbidden(name), name
+
+
+def test_core_package_exists():
+    """The core package is there (otherwise the checks below would be vacuous)."""
+    assert any(name == PACKAGE + '.core' for name, _ in core_modules())
+
+
+@pytest.mark.parametrize('module_name, path', core_modules(),
+                         ids=[name for name, _ in core_modules()])
+def test_core_module_has_no_ros_imports(module_name, path):
+    """Static check of one core module."""
+    bad = ['line %d: %s' % (lineno, name)
+           for lineno, name in imported_names(module_name, path) if is_forbidden(name)]
+    assert not bad, '%s imports ROS-layer modules:\n%s' % (module_name, '\n'.join(bad))
+
+
+_GUARDED_IMPORT = r'''
+import importlib, importlib.abc, json, sys, traceback
+
+FORBIDDEN_EXACT = {exact!r}
+FORBIDDEN_PREFIXES = {prefixes!r}
+FORBIDDEN_SUFFIXES = {suffixes!r}
+attempts = []
+
+
+def is_forbidden(name):
+    top = name.split('.')[0]
+    for exact in FORBIDDEN_EXACT:
+        if name == exact or name.startswith(exact + '.'):
+            return True
+    return top.startswith(FORBIDDEN_PREFIXES) or top.endswith(FORBIDDEN_SUFFIXES)
+
+
+class Guard(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if is_forbidden(fullname):
+            attempts.append(fullname)
+            raise ImportError('core must not import %s' % fullname)
+        return None
+
+
+for name in list(sys.modules):
+    if is_forbidden(name):
+        del sys.modules[name]
+sys.meta_path.insert(0, Guard())
+results = {{}}
+for module in {modules!r}:
+    before = len(attempts)
+    try:
+        importlib.import_module(module)
+        error = None
+    except Exception:
+        error = traceback.format_exc(limit=8)
+    results[module] = {{'error': error, 'forbidden': attempts[before:]}}
+leaked = sorted(name for name in sys.modules if is_forbidden(name))
+print('JSON:' + json.dumps({{'results': results, 'leaked': leaked}}))
+'''
+
+
+def test_core_modules_import_without_ros():
+    """Import every core module in a subprocess that refuses ROS imports."""
+    modules = [name for name, _ in core_modules()]
+    code = _GUARDED_IMPORT.format(exact=FORBIDDEN_EXACT, prefixes=FORBIDDEN_PREFIXES,
+                                  suffixes=FORBIDDEN_SUFFIXES, modules=modules)
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=240)
+    lines = [line for line in result.stdout.splitlines() if line.startswith('JSON:')]
+    assert result.returncode == 0 and lines, result.stdout + result.stderr
+    report = json.loads(lines[-1][len('JSON:'):])
+
+    problems = []
+    for module, outcome in sorted(report['results'].items()):
+        if outcome['forbidden']:
+            problems.append('%s tried to import %s' % (module, ', '.join(outcome['forbidden'])))
+        elif outcome['error']:
+            problems.append('%s failed to import:\n%s' % (module, outcome['error']))
+    if report['leaked']:
+        problems.append('ROS modules loaded anyway: %s' % ', '.join(report['leaked']))
+    assert not problems, '\n'.join(problems)

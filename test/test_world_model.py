@@ -1,0 +1,76 @@
+"""World-model API: shapes, determinism, target encoder, errors."""
+
+import pytest
+import torch
+
+from jepa_world_model.core.config import ModelConfig
+from jepa_world_model.core.world_model import WorldModel
+
+CFG = ModelConfig(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
+                  image_latent_dim=16, proprio_latent_dim=8, predictor_embed_dim=32,
+                  predictor_num_heads=2, dynamics_hidden_dim=64, dynamics_ensemble_size=3,
+                  pose_probe=True)
+
+
+def make(seed=0):
+    torch.manual_seed(seed)
+    return WorldModel(CFG).eval()
+
+
+def test_shapes_of_every_method():
+    model = make()
+    b, z_dim = 5, CFG.latent_dim
+    o, s, a = torch.rand(b, 3, 32, 32), torch.randn(b, 4), torch.randn(b, 2)
+    z = model.encode(o, s)
+    assert z.shape == (b, z_dim) == model.encode(o, s, target=True).shape
+    assert model.patch_tokens(o).shape == (b, CFG.num_patches, CFG.embed_dim)
+    assert model.predict(z, a).shape == (b, z_dim)
+    assert model.predict_ensemble(z, a).shape == (3, b, z_dim)
+    assert model.rollout(z, torch.randn(b, 6, 2)).shape == (b, 6, z_dim)
+    assert model.disagreement(z, a).shape == (b,)
+    assert model.inverse_dynamics(z, z).shape == (b, 2)
+    assert model.probe_state(z).shape == (b, 4)
+    assert model.probe_joint_positions(z).shape == (b, 2)
+    assert model.probe_pose(z).shape == (b, 3)
+    assert model.image_part(z).shape == (b, CFG.image_latent_dim)
+
+
+def test_seeded_construction_and_outputs_are_deterministic():
+    o, s = torch.rand(2, 3, 32, 32), torch.randn(2, 4)
+    assert torch.equal(make(1).encode(o, s), make(1).encode(o, s))
+    assert not torch.equal(make(1).encode(o, s), make(2).encode(o, s))
+
+
+def test_target_encoder_is_frozen_and_starts_equal_to_online():
+    model = make()
+    assert not any(p.requires_grad for p in model.target_encoder.parameters())
+    model.train()
+    assert not model.target_encoder.training
+    o, s = torch.rand(2, 3, 32, 32), torch.randn(2, 4)
+    assert torch.allclose(model.encode(o, s), model.encode(o, s, target=True))
+
+
+def test_bad_inputs_raise_clear_errors():
+    model = make()
+    with pytest.raises(ValueError, match=r'\[B, 3, 32, 32\]'):
+        model.encode(torch.rand(1, 3, 16, 16), torch.randn(1, 4))
+    with pytest.raises(ValueError, match='proprio'):
+        model.encode(torch.rand(1, 3, 32, 32), None)
+
+
+def test_actions_and_states_are_normalised_with_stored_statistics():
+    model = make()
+    model.set_normalization(torch.tensor([1.0, 2, 3, 4]), torch.tensor([2.0, 2, 2, 0.0]),
+                            torch.tensor([0.5, -0.5]), torch.tensor([0.1, 0.2]))
+    s = torch.tensor([[3.0, 4, 5, 4]])
+    assert torch.allclose(model.normalize_state(s), torch.tensor([[1.0, 1, 1, 0]]))
+    assert float(model.state_std[-1]) > 0   # constant channels are floored, never divide by 0
+    a = torch.tensor([[0.6, -0.3]])
+    assert torch.allclose(model.denormalize_action(model.normalize_action(a)), a)
+
+
+def test_parameter_counts_are_reported():
+    counts = make().parameter_counts()
+    assert counts['total_trainable'] == sum(
+        v for k, v in counts.items() if k not in ('total_trainable', 'target_encoder'))
+    assert counts['target_encoder'] == counts['encoder']
