@@ -50,3 +50,11 @@ def test_ema_update_matches_formula_and_schedule():
 def test_freeze_disables_gradients():
     m = freeze(torch.nn.Linear(2, 2))
     assert not any(p.requires_grad for p in m.parameters()) and not m.training
+
+
+def test_tiny_grids_always_keep_context_and_targets():
+    for seed in range(50):
+        masks = sample_masks(4, 2, MaskConfig(), torch.Generator().manual_seed(seed))
+        assert masks.context.shape[1] >= 1 and masks.target.shape[1] >= 1
+        for ctx, tgt in zip(masks.context, masks.target):
+            assert set(ctx.tolist()).isdisjoint(tgt.tolist())

@@ -66,10 +66,15 @@ def sample_masks(batch_size: int, grid: int, cfg: MaskConfig, gen: torch.Generat
             if int(context.sum()) >= cfg.min_context_patches:
                 break
         else:
-            # Pathological configs (targets cover everything): keep the context non-empty.
+            # Tiny grids: the targets can cover everything. Hand one target patch (or more, up
+            # to min_context_patches) back to the context so the predictor has something to see.
             context = ~target
             if not context.any():
-                raise ValueError('mask config leaves no context patches')
+                flat = target.flatten().nonzero().squeeze(1)
+                give = flat[torch.randperm(len(flat), generator=gen)[:max(
+                    1, min(cfg.min_context_patches, len(flat) - 1))]]
+                target.view(-1)[give] = False
+                context.view(-1)[give] = True
         contexts.append(context.flatten().nonzero().squeeze(1))
         targets.append(target.flatten().nonzero().squeeze(1))
     return MaskBatch(_trim(contexts, gen), _trim(targets, gen))

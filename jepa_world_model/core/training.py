@@ -30,6 +30,7 @@ from torch import Tensor
 from .checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
 from .config import ExperimentConfig, save_config
 from .data import Batch, ClipSampler, Episode, normalization_stats
+from .distributed import DistributedContext, average_gradients, broadcast_parameters
 from .ema import ema_momentum, ema_update
 from .losses import (feature_prediction_loss, latent_l1, vicreg_covariance_loss,
                      vicreg_variance_loss)
@@ -156,8 +157,10 @@ class Trainer:
 
     def __init__(self, config: ExperimentConfig, episodes: Sequence[Episode],
                  device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32,
-                 out_dir: Optional[str | Path] = None, model: Optional[WorldModel] = None) -> None:
+                 out_dir: Optional[str | Path] = None, model: Optional[WorldModel] = None,
+                 dist_ctx: Optional[DistributedContext] = None) -> None:
         self.config = config
+        self.dist = dist_ctx or DistributedContext()
         self.device = torch.device(device)
         self.dtype = dtype
         self.out_dir = Path(out_dir) if out_dir else None
@@ -170,13 +173,15 @@ class Trainer:
             model = WorldModel(config.model)
             model.set_normalization(*normalization_stats(episodes))
         self.model = model.to(self.device, self.dtype)
+        if self.dist.enabled:
+            broadcast_parameters(self.model)
         decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.dim() >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.dim() < 2]
         self.optimizer = torch.optim.AdamW(
             [{'params': decay, 'weight_decay': config.optim.weight_decay},
              {'params': no_decay, 'weight_decay': 0.0}], lr=config.optim.lr)
         self.state = TrainState(step=0, history=[])
-        if self.out_dir:
+        if self.out_dir and self.dist.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.out_dir / 'config.yaml')
 
@@ -194,11 +199,12 @@ class Trainer:
         """One optimisation step at ``self.state.step``; returns scalar logs."""
         cfg, step = self.config, self.state.step
         self.model.train()
-        batch = self.sampler.sample(cfg.optim.batch_size, _generator(cfg.train.seed, step, 0))
+        # Each rank draws its own batch; rank 0 draws what a single-process run draws.
+        seed = cfg.train.seed + 7919 * self.dist.rank
+        batch = self.sampler.sample(cfg.optim.batch_size, _generator(seed, step, 0))
         batch = batch.to(self.device, self.dtype)
         grid = cfg.model.image_size // cfg.model.patch_size
-        masks = sample_masks(cfg.optim.batch_size, grid, cfg.mask,
-                             _generator(cfg.train.seed, step, 1))
+        masks = sample_masks(cfg.optim.batch_size, grid, cfg.mask, _generator(seed, step, 1))
         masks = MaskBatch(masks.context.to(self.device), masks.target.to(self.device))
         lr = learning_rate(step, cfg)
         for group in self.optimizer.param_groups:
@@ -206,6 +212,8 @@ class Trainer:
         terms = compute_losses(self.model, batch, masks, cfg)
         self.optimizer.zero_grad(set_to_none=True)
         terms['total'].backward()
+        if self.dist.enabled:
+            average_gradients(self.model.parameters(), self.dist.world_size)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
         self.optimizer.step()
         momentum = ema_momentum(step, cfg.optim.steps, cfg.optim.ema_momentum_start,
@@ -236,14 +244,15 @@ class Trainer:
                 self._write_log(logs)
                 if callback is not None:
                     callback(logs)
-            if self.out_dir and (step % cfg.train.checkpoint_every == 0 or step == end):
+            if self.out_dir and self.dist.is_main and (step % cfg.train.checkpoint_every == 0
+                                                       or step == end):
                 self.save(self.out_dir / 'checkpoint.safetensors')
         return self.state.history
 
     def _write_log(self, logs: Dict[str, float]) -> None:
         log.info('step %d total %.4f erank %.1f', logs['step'], logs['total'],
                  logs['effective_rank'])
-        if self.out_dir:
+        if self.out_dir and self.dist.is_main:
             with open(self.out_dir / 'metrics.jsonl', 'a') as f:
                 f.write(json.dumps(logs) + '\n')
 
@@ -254,10 +263,12 @@ class Trainer:
     @classmethod
     def resume(cls, path: str | Path, episodes: Sequence[Episode],
                device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32,
-               out_dir: Optional[str | Path] = None) -> 'Trainer':
+               out_dir: Optional[str | Path] = None,
+               dist_ctx: Optional[DistributedContext] = None) -> 'Trainer':
         """Continue a run from a training checkpoint (same config, same data)."""
         loaded = load_checkpoint(path, device, dtype)
-        trainer = cls(loaded.config, episodes, device, dtype, out_dir, model=loaded.model)
+        trainer = cls(loaded.config, episodes, device, dtype, out_dir, model=loaded.model,
+                      dist_ctx=dist_ctx)
         if loaded.optimizer_state:
             restore_optimizer(trainer.optimizer, loaded.optimizer_state)
         trainer.state.step = loaded.step
