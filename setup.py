@@ -29,6 +29,8 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*']),
+    # MuJoCo models of the embedded simulator, loaded with importlib.resources.
+    package_data={package_name + '.sim': ['assets/*.xml']},
     data_files=data_files,
     # Like other ROS 2 Python packages, Python dependencies are declared in package.xml
     # (rosdep) and requirements*.txt (pip), not here.

@@ -1,0 +1,364 @@
+"""``sim_node``: an embedded MuJoCo robot that looks like a real one over ROS 2.
+
+It publishes what a camera driver, ``joint_state_broadcaster``, ``diff_drive_controller``
+and a ``ros_gz_bridge`` clock bridge would, and accepts the commands their controllers
+take, so the world-model and planner nodes run unchanged against it (docs/simulation.md).
+
+Every timer tick applies the newest command for one control period (``1 / rate_hz`` of
+simulated time), then publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``),
+``image``, ``camera_info``, ``~/contact`` and ``~/collision``, all stamped with the
+simulation time. Commands older than ``command_timeout`` (simulated seconds) become a
+zero action; malformed commands are counted, logged (throttled) and ignored.
+"""
+
+from .ros_env import ensure_ros_libraries
+
+try:  # Must run before rclpy is imported: it may re-execute the interpreter.
+    ensure_ros_libraries()
+except RuntimeError as _exc:
+    raise ImportError(str(_exc)) from _exc
+
+import math  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+from typing import Any, List, Optional  # noqa: E402
+
+from geometry_msgs.msg import TransformStamped, Twist, TwistStamped  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+import numpy as np  # noqa: E402
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange  # noqa: E402
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult  # noqa: E402
+import rclpy  # noqa: E402
+from rclpy.clock import Clock, ClockType  # noqa: E402
+from rclpy.exceptions import ParameterException  # noqa: E402
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy  # noqa: E402
+from rosgraph_msgs.msg import Clock as ClockMsg  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
+from std_msgs.msg import Bool, Float64MultiArray, Header  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory  # noqa: E402
+
+from ..sim.robots import make_robot, ROBOTS, SimObservation  # noqa: E402
+from .image_conversion import rgb_to_image_msg  # noqa: E402
+from .joint_state_conversion import arrays_to_joint_state, seconds_to_stamp  # noqa: E402
+
+try:  # tf2_msgs is optional (no wheel in every environment): /tf only when present.
+    from tf2_msgs.msg import TFMessage  # noqa: E402
+except ImportError:   # pragma: no cover - depends on the environment
+    TFMessage = None
+
+__all__ = ['SimNode', 'SimParameterError', 'main']
+
+_FRAME_RE = re.compile(r'^[A-Za-z_][\w/]*$')
+# (default, description, read_only, (low, high) or None)
+PARAMETERS = {
+    'robot': ('arm', "Robot: 'arm' (3-DoF planar arm) or 'mobile_base' (diff drive)", True,
+              None),
+    'image_size': (64, 'Side of the square camera image [px]', True, (16, 512)),
+    'rate_hz': (10.0, 'Control and publish rate [Hz]; one tick = 1/rate_hz simulated s',
+                True, (0.5, 100.0)),
+    'seed': (0, 'Seed of the first episode (~/reset uses seed+1, seed+2, ...)', True,
+             (0, 2 ** 31 - 1)),
+    'use_twist_stamped': (False, 'cmd_vel is geometry_msgs/TwistStamped, not Twist', True,
+                          None),
+    'camera_frame': ('camera_optical_frame', 'frame_id of image and camera_info', True, None),
+    'publish_clock': (True, 'Publish rosgraph_msgs/Clock on /clock (for use_sim_time)', True,
+                      None),
+    'command_timeout': (0.5, 'Commands older than this [simulated s] become a zero action',
+                        False, (0.01, 60.0)),
+    'position_gain': (2.0, 'P gain [1/s] toward JointTrajectory positions', False,
+                      (0.1, 50.0)),
+}
+TF_QOS = QoSProfile(depth=100)          # as tf2_ros' TransformBroadcaster
+STATE_QOS = QoSProfile(depth=10)        # joint_states/odom: reliable, like ros2_control
+# Best effort accepts both reliable and best-effort command publishers.
+COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+LOG_THROTTLE_S = 5.0
+
+
+class SimParameterError(ValueError):
+    """A parameter value is invalid (the node does not start)."""
+
+
+def _descriptor(name: str) -> ParameterDescriptor:
+    default, text, read_only, bounds = PARAMETERS[name]
+    desc = ParameterDescriptor(description=text, read_only=read_only)
+    if bounds and isinstance(default, int) and not isinstance(default, bool):
+        desc.integer_range = [IntegerRange(from_value=bounds[0], to_value=bounds[1], step=0)]
+    elif bounds:
+        desc.floating_point_range = [FloatingPointRange(
+            from_value=float(bounds[0]), to_value=float(bounds[1]), step=0.0)]
+    return desc
+
+
+def validate_parameter(name: str, value: Any) -> Optional[str]:
+    """Reason why ``value`` is invalid for ``name`` (ranges are checked by rclpy), or None."""
+    if name == 'robot' and value not in ROBOTS:
+        return f'robot must be one of {sorted(ROBOTS)}, got {value!r}'
+    if name == 'camera_frame' and not _FRAME_RE.match(value):
+        return f'camera_frame must be a frame name like camera_optical_frame, got {value!r}'
+    return None
+
+
+class SimNode(Node):
+    """Runs a :mod:`jepa_world_model.sim` robot and exposes it like a real robot.
+
+    All callbacks are in the node's default (mutually exclusive) callback group, so the
+    tick, the command callbacks and ``~/reset`` never run concurrently, even under a
+    multi-threaded executor: the command state needs no lock.
+    """
+
+    def __init__(self, node_name: str = 'sim_node', **kwargs: Any) -> None:
+        """Declare and validate parameters, create the robot, topics and the tick timer.
+
+        Raises:
+            SimParameterError: An invalid parameter value.
+            rclpy.exceptions.ParameterException: An override out of range or of bad type.
+        """
+        super().__init__(node_name, **kwargs)
+        self.robot = None
+        try:
+            self._setup()
+        except Exception:   # leave nothing behind in the context, then report
+            if self.robot is not None:
+                self.robot.close()
+            self.destroy_node()
+            raise
+
+    def _setup(self) -> None:
+        for name, spec in PARAMETERS.items():
+            self.declare_parameter(name, spec[0], _descriptor(name))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        for name, value in p.items():
+            reason = validate_parameter(name, value)
+            if reason:
+                raise SimParameterError(reason)
+        self.command_timeout, self.position_gain = p['command_timeout'], p['position_gain']
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.camera_frame = p['camera_frame']
+        self.robot = make_robot(p['robot'], image_size=p['image_size'],
+                                control_dt=1.0 / p['rate_hz'])
+        self.seed, self.episode = p['seed'], 0
+        self.bad_commands = 0
+        self._time_offset = 0.0     # keeps published time monotonic across ~/reset
+        self._velocity: Optional[np.ndarray] = None
+        self._velocity_time = -math.inf
+        self._goal: Optional[np.ndarray] = None
+        self._goal_deadline = -math.inf
+        self._obs = self.robot.reset(self.seed)   # renders once: fails early without GL
+        self._camera_info = self._make_camera_info()
+        self._create_interfaces(p)
+        # Steady (wall) clock: the node is the time source, so it must not wait on /clock.
+        self._timer = self.create_timer(1.0 / p['rate_hz'], self._tick,
+                                        clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.get_logger().info(
+            f'{self.robot.name}: {self.robot.image_size}px camera, {p["rate_hz"]:g} Hz, '
+            f'joints {list(self.robot.joint_names)}, actions {list(self.robot.action_names)}')
+
+    # ------------------------------------------------------------------ set-up
+
+    def _create_interfaces(self, p: dict) -> None:
+        pub = self.create_publisher
+        self._clock_pub = pub(ClockMsg, '/clock', 10) if p['publish_clock'] else None
+        self._image_pub = pub(Image, 'image', qos_profile_sensor_data)
+        self._info_pub = pub(CameraInfo, 'camera_info', qos_profile_sensor_data)
+        self._joint_pub = pub(JointState, 'joint_states', STATE_QOS)
+        self._contact_pub = pub(Bool, '~/contact', STATE_QOS)
+        self._collision_pub = pub(Bool, '~/collision', STATE_QOS)
+        self._odom_pub = self._tf_pub = None
+        sub = self.create_subscription
+        if self.robot.name == 'mobile_base':
+            self._odom_pub = pub(Odometry, 'odom', STATE_QOS)
+            if TFMessage is not None:
+                self._tf_pub = pub(TFMessage, '/tf', TF_QOS)
+            else:
+                self.get_logger().info('tf2_msgs is not importable: odom -> base_link is '
+                                       'published on odom only, not on /tf', once=True)
+            stamped = p['use_twist_stamped']
+            sub(TwistStamped if stamped else Twist, 'cmd_vel',
+                self._on_twist_stamped if stamped else self._on_twist, COMMAND_QOS)
+        else:
+            sub(JointTrajectory, 'joint_trajectory', self._on_trajectory, COMMAND_QOS)
+            sub(Float64MultiArray, 'commands', self._on_commands, COMMAND_QOS)
+        self.create_service(Trigger, '~/reset', self._on_reset)
+
+    def _make_camera_info(self) -> CameraInfo:
+        fx, fy, cx, cy, width, height = self.robot.camera_intrinsics()
+        info = CameraInfo(width=int(width), height=int(height), distortion_model='plumb_bob')
+        info.d = [0.0] * 5
+        info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+        return info
+
+    def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
+        for param in params:
+            reason = validate_parameter(param.name, param.value)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+        for param in params:
+            if param.name in ('command_timeout', 'position_gain'):
+                setattr(self, param.name, float(param.value))
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ commands
+
+    @property
+    def sim_time(self) -> float:
+        """Simulated time of the current state [s] (monotonic across resets)."""
+        return self._time_offset + self._obs.time
+
+    def _reject(self, kind: str, reason: str) -> None:
+        self.bad_commands += 1
+        self.get_logger().warning(f'ignored {kind}: {reason} ({self.bad_commands} bad '
+                                  'commands so far)', throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _set_velocity(self, values: np.ndarray) -> None:
+        self._velocity, self._velocity_time = values, self.sim_time
+        self._goal = None   # the newest command wins
+
+    def _on_twist(self, msg: Twist) -> None:
+        values = np.array([msg.linear.x, msg.linear.y, msg.linear.z,
+                           msg.angular.x, msg.angular.y, msg.angular.z])
+        if not np.all(np.isfinite(values)):
+            self._reject('cmd_vel', f'non-finite values {values.tolist()}')
+            return
+        # A diff-drive base uses linear.x and angular.z only, like diff_drive_controller.
+        self._set_velocity(values[[0, 5]])
+
+    def _on_twist_stamped(self, msg: TwistStamped) -> None:
+        self._on_twist(msg.twist)
+
+    def _on_commands(self, msg: Float64MultiArray) -> None:
+        values = np.asarray(msg.data, dtype=np.float64)
+        joints = len(self.robot.joint_names)
+        if values.shape != (joints,):
+            self._reject('commands', f'{values.size} values for {joints} joints '
+                         f'{list(self.robot.joint_names)}')
+        elif not np.all(np.isfinite(values)):
+            self._reject('commands', f'non-finite values {values.tolist()}')
+        else:
+            self._set_velocity(values)
+
+    def _on_trajectory(self, msg: JointTrajectory) -> None:
+        names = list(msg.joint_names)
+        if not msg.points:   # as joint_trajectory_controller: empty cancels the goal
+            self._goal = self._velocity = None
+            return
+        known = list(self.robot.joint_names)
+        if sorted(names) != sorted(known):
+            self._reject('joint_trajectory', f'joint_names {names} must list each of {known}')
+            return
+        order = [names.index(name) for name in known]
+        point = msg.points[0]
+        velocities, positions = np.asarray(point.velocities), np.asarray(point.positions)
+        if velocities.size == len(names):
+            values, is_goal = velocities[order], False
+        elif positions.size == len(names):
+            values, is_goal = positions[order], True
+        else:
+            self._reject('joint_trajectory', 'the first point needs one velocity or one '
+                         f'position per joint, got {velocities.size} and {positions.size}')
+            return
+        if not np.all(np.isfinite(values)):
+            self._reject('joint_trajectory', f'non-finite values {values.tolist()}')
+        elif not is_goal:
+            self._set_velocity(values)
+        else:
+            # Position goals stay active for their time_from_start plus the timeout.
+            duration = point.time_from_start.sec + point.time_from_start.nanosec * 1e-9
+            self._velocity, self._goal = None, values
+            self._goal_deadline = self.sim_time + max(0.0, duration) + self.command_timeout
+
+    def current_action(self) -> np.ndarray:
+        """The action for the next tick: fresh command, active position goal, else zero."""
+        now = self.sim_time
+        if self._velocity is not None and now - self._velocity_time <= self.command_timeout:
+            return self._velocity.copy()
+        if self._goal is not None and now <= self._goal_deadline:
+            return self.position_gain * (self._goal - self._obs.q)
+        return np.zeros(self.robot.action_dim)
+
+    # ------------------------------------------------------------------ tick
+
+    def _tick(self) -> None:
+        self._obs = self.robot.step(self.current_action())
+        self.publish(self._obs)
+
+    def publish(self, obs: SimObservation) -> None:
+        """Publish one observation on every output topic, stamped with simulated time."""
+        stamp = seconds_to_stamp(self.sim_time)
+        if self._clock_pub is not None:   # first, so sim-time consumers see time advance
+            self._clock_pub.publish(ClockMsg(clock=stamp))
+        self._joint_pub.publish(arrays_to_joint_state(
+            self.robot.joint_names, obs.q, obs.dq, Header(stamp=stamp, frame_id='base_link')))
+        if self._odom_pub is not None:
+            self._publish_odometry(obs, stamp)
+        camera_header = Header(stamp=stamp, frame_id=self.camera_frame)
+        self._image_pub.publish(rgb_to_image_msg(obs.image, 'rgb8', camera_header))
+        self._camera_info.header = camera_header
+        self._info_pub.publish(self._camera_info)
+        self._contact_pub.publish(Bool(data=obs.contact))
+        self._collision_pub.publish(Bool(data=obs.collision))
+
+    def _publish_odometry(self, obs: SimObservation, stamp: Any) -> None:
+        x, y, yaw = (float(v) for v in obs.base_pose)
+        odom = Odometry(header=Header(stamp=stamp, frame_id='odom'), child_frame_id='base_link')
+        odom.pose.pose.position.x, odom.pose.pose.position.y = x, y
+        odom.pose.pose.orientation.z = math.sin(0.5 * yaw)
+        odom.pose.pose.orientation.w = math.cos(0.5 * yaw)
+        odom.twist.twist.linear.x = float(obs.base_twist[0])
+        odom.twist.twist.angular.z = float(obs.base_twist[1])
+        # Diagonal as diff_drive_controller's defaults (the sim pose is ground truth).
+        for i, var in enumerate((0.001, 0.001, 0.001, 0.001, 0.001, 0.01)):
+            odom.pose.covariance[7 * i] = odom.twist.covariance[7 * i] = var
+        self._odom_pub.publish(odom)
+        if self._tf_pub is not None:
+            tf = TransformStamped(header=odom.header, child_frame_id='base_link')
+            tf.transform.translation.x, tf.transform.translation.y = x, y
+            tf.transform.rotation = odom.pose.pose.orientation
+            self._tf_pub.publish(TFMessage(transforms=[tf]))
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Any:
+        self.episode += 1
+        self._time_offset = self.sim_time + self.robot.dt
+        self._goal = self._velocity = None
+        self._obs = self.robot.reset(self.seed + self.episode)
+        response.success = True
+        response.message = f'episode {self.episode}, seed {self.seed + self.episode}'
+        return response
+
+    def close(self) -> None:
+        """Stop the timer and free the renderer (call before destroy_node)."""
+        self.destroy_timer(self._timer)
+        self.robot.close()
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Entry point of ``ros2 run jepa_world_model sim_node``; always shuts down."""
+    ensure_ros_libraries()
+    rclpy.init(args=args)
+    node: Optional[SimNode] = None
+    executor = SingleThreadedExecutor()
+    try:
+        node = SimNode()
+        executor.add_node(node)
+        executor.spin()
+    except (SimParameterError, ParameterException) as exc:
+        rclpy.logging.get_logger('sim_node').fatal(f'invalid parameter: {exc}')
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        executor.shutdown(timeout_sec=2.0)
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
