@@ -3,6 +3,8 @@
 Examples:
     jepa-world-model train --config config/gantry_tiny.yaml --out runs/gantry_tiny
     jepa-world-model train --config config/gantry_tiny.yaml --out runs/gantry_tiny --resume
+    jepa-world-model record --robot gantry --out bags/gantry --episodes 200 --steps 32
+    jepa-world-model train --bag bags/gantry --config config/gantry_tiny.yaml --out runs/bag
     jepa-world-model evaluate --checkpoint runs/gantry_tiny/checkpoint.safetensors
     jepa-world-model info --checkpoint models/gantry_tiny.safetensors
     jepa-world-model demo --out outputs/demo
@@ -11,21 +13,23 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from .bags.errors import BagDatasetError, BagWriteError, RecordError
 from .core.checkpoint import CheckpointError, describe, load_checkpoint
-from .core.config import ConfigError, ExperimentConfig, load_config, to_dict
-from .core.data import split_episodes
+from .core.config import BagConfig, ConfigError, ExperimentConfig, from_dict, load_config, to_dict
+from .core.data import Episode, split_episodes
 from .core.evaluation import prediction_report, probe_report
 from .core.synthetic import SceneSpec, generate_episodes
-from .core.training import Trainer, resolve_dtype
+from .core.training import LOSS_TERMS, Trainer, resolve_dtype
 
 log = logging.getLogger('jepa_world_model')
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -38,13 +42,100 @@ def synthetic_data(cfg: ExperimentConfig, seed: int):
                              cfg.data.synthetic_distractor)
 
 
+def _bags(module: str):
+    """Import a ``jepa_world_model.bags`` module; rosbags is a pip-only dependency."""
+    try:
+        return importlib.import_module(f'jepa_world_model.bags.{module}')
+    except ImportError as exc:
+        raise ConfigError(f'rosbag support needs rosbags and opencv-python ({exc}); '
+                          f'pip install rosbags opencv-python-headless') from exc
+
+
+def load_episodes(cfg: ExperimentConfig) -> Tuple[List[Episode], Optional[Dict[str, Any]]]:
+    """All episodes for ``cfg.data.source``, and the bag read report (None for synthetic)."""
+    if cfg.data.source == 'synthetic':
+        return synthetic_data(cfg, cfg.train.seed), None
+    if not cfg.data.bag.paths:
+        raise ConfigError('data.source is rosbag but no bags are given: pass --bag DIR or set '
+                          'data.bag.paths')
+    reader = _bags('reader')
+    episodes, report = reader.read_bag_episodes(cfg.data.bag.paths,
+                                                reader.BagDatasetConfig.from_experiment(cfg))
+    sys.stderr.write(f'[data] {report.episodes} episodes, {report.frames} frames from '
+                     f'{report.bags} bag(s)\n{report.summary()}\n')
+    return episodes, report.to_dict()
+
+
 def load_training_data(cfg: ExperimentConfig):
     """Episodes for ``cfg.data.source`` (train, validation)."""
-    if cfg.data.source != 'synthetic':
-        raise ConfigError(f'data.source {cfg.data.source!r} is not supported by this version; '
-                          f'use data.source: synthetic')
-    episodes = synthetic_data(cfg, cfg.train.seed)
+    episodes, _ = load_episodes(cfg)
     return split_episodes(episodes, cfg.data.validation_fraction, cfg.train.seed)
+
+
+def apply_bag_args(cfg: ExperimentConfig, args: argparse.Namespace) -> None:
+    """``--bag`` and the topic flags override ``data.bag`` (validated like the YAML)."""
+    flags = {'paths': [str(Path(p).resolve()) for p in args.bag] if args.bag else None,
+             'image_topic': args.image_topic, 'joint_state_topic': args.joint_state_topic,
+             'action_source': args.action_source, 'action_topic': args.action_topic,
+             'action_fields': args.action_fields, 'frame_rate': args.frame_rate}
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if overrides:
+        merged = dict(to_dict(cfg.data.bag), **overrides)
+        cfg.data.bag = from_dict(BagConfig, merged, 'data.bag')
+    if args.bag:
+        cfg.data.source = 'rosbag'
+
+
+class MetricsLogger:
+    """Sends every logged loss term and collapse metric to TensorBoard when it is installed.
+
+    The Trainer always writes OUT/metrics.jsonl; without the tensorboard package this says so
+    once and does nothing else.
+    """
+
+    COLLAPSE = ('z_std_mean', 'z_std_min', 'effective_rank', 'effective_rank_image',
+                'dynamics_relative')
+
+    def __init__(self, out_dir: Path, writer_factory=None, enabled: bool = True) -> None:
+        self.writer = None
+        if not enabled:         # e.g. ranks other than 0 of a data-parallel run
+            return
+        if writer_factory is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter as writer_factory
+            except ImportError:
+                sys.stderr.write(f'[train] tensorboard is not installed: metrics go to '
+                                 f'{out_dir / "metrics.jsonl"} only (pip install tensorboard '
+                                 f'for TensorBoard logs)\n')
+                return
+        self.writer = writer_factory(log_dir=str(out_dir / 'tensorboard'))
+
+    def __call__(self, logs: Dict[str, float]) -> None:
+        """Log one entry of the Trainer's history."""
+        if self.writer is None:
+            return
+        for key, value in logs.items():
+            if key == 'step' or not isinstance(value, (int, float)):
+                continue
+            group = ('loss' if key in LOSS_TERMS or key == 'total'
+                     else 'collapse' if key in self.COLLAPSE else 'train')
+            self.writer.add_scalar(f'{group}/{key}', value, logs['step'] + 1)
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        if self.writer is not None:
+            self.writer.close()
+
+
+def evaluation_report(model, train_eps: Sequence[Episode],
+                      val_eps: Sequence[Episode]) -> Dict[str, Any]:
+    """Probes and multi-step prediction on validation episodes (horizons they are long
+    enough for: bag episodes can be short)."""
+    report: Dict[str, Any] = {'probes': probe_report(model, train_eps[:64], val_eps)}
+    horizons = [h for h in (1, 2, 3, 4, 5) if h < max(len(ep) for ep in val_eps)]
+    if horizons:
+        report['prediction'] = prediction_report(model, val_eps, horizons)
+    return report
 
 
 def _progress(total: int):
@@ -65,7 +156,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.steps is not None:
         cfg.optim.steps = args.steps
-    train_eps, val_eps = load_training_data(cfg)
+    apply_bag_args(cfg, args)
+    episodes, data_report = load_episodes(cfg)
+    train_eps, val_eps = split_episodes(episodes, cfg.data.validation_fraction, cfg.train.seed)
     out = Path(args.out)
     ckpt = out / 'checkpoint.safetensors'
     device, dtype = args.device or cfg.train.device, resolve_dtype(args.dtype or cfg.train.dtype)
@@ -77,20 +170,53 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise SystemExit(f'{ckpt} exists: pass --resume to continue it, or choose '
                              f'another --out')
         trainer = Trainer(cfg, train_eps, device, dtype, out_dir=out)
+    progress = _progress(cfg.optim.steps)
+    metrics = MetricsLogger(out, enabled=trainer.dist.is_main)
     try:
-        trainer.run(callback=_progress(cfg.optim.steps))
+        trainer.run(callback=lambda logs: (progress(logs), metrics(logs)))
     except KeyboardInterrupt:
         trainer.save(ckpt)
         sys.stderr.write(f'\ninterrupted: saved {ckpt} at step {trainer.state.step}; '
                          f'rerun with --resume\n')
         return 130
+    finally:
+        metrics.close()
     sys.stderr.write('\n')
-    report = {'step': trainer.state.step, 'checkpoint': str(ckpt)}
+    report = {'step': trainer.state.step, 'checkpoint': str(ckpt), 'data_source': cfg.data.source,
+              'episodes': {'train': len(train_eps), 'validation': len(val_eps)}}
+    if data_report is not None:
+        report['bag_read'] = data_report
     if val_eps:
-        report['probes'] = probe_report(trainer.model, train_eps[:64], val_eps)
-        report['prediction'] = prediction_report(trainer.model, val_eps)
+        report.update(evaluation_report(trainer.model, train_eps, val_eps))
     (out / 'report.json').write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Drive a simulated robot with an exploration policy and write a rosbag2."""
+    recording = _bags('recording')
+    cfg = load_config(args.config) if args.config else ExperimentConfig()
+    size = args.image_size or cfg.model.image_size
+    robot = recording.make_robot(args.robot, size)
+    try:
+        topics = recording.topics_for(args.robot, robot, cfg.data.bag, args.action_topic or '')
+        summary = recording.record(
+            robot, lambda seed: recording.make_policy(args.policy, robot, seed), args.out,
+            args.episodes, args.steps, topics, args.storage, args.seed,
+            info={'robot': args.robot, 'policy': args.policy})
+    finally:
+        robot.close()
+    # The settings a training config needs to read this bag back.
+    summary['train_config'] = {
+        'model': {'image_size': size, 'joint_names': list(robot.joint_names),
+                  'action_dim': len(robot.action_names),
+                  'action_names': list(robot.action_names)},
+        'data': {'source': 'rosbag', 'bag': {
+            'image_topic': topics.image, 'joint_state_topic': topics.joint_states,
+            'action_source': 'topic', 'action_topic': topics.action,
+            'action_fields': list(topics.action_fields)}}}
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -158,7 +284,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--resume', action='store_true', help='continue OUT/checkpoint.safetensors')
     p.add_argument('--device', help='override train.device (cpu, cuda, cuda:1)')
     p.add_argument('--dtype', help='override train.dtype')
+    g = p.add_argument_group('rosbag2 data (override the config\'s data.bag)')
+    g.add_argument('--bag', nargs='+', metavar='DIR',
+                   help='train on these bags (or directories of bags): data.source rosbag')
+    g.add_argument('--image-topic')
+    g.add_argument('--joint-state-topic')
+    g.add_argument('--action-source', choices=['topic', 'joint_state_delta'])
+    g.add_argument('--action-topic')
+    g.add_argument('--action-fields', nargs='+', metavar='FIELD',
+                   help='Twist fields in model action order, e.g. linear.x angular.z')
+    g.add_argument('--frame-rate', type=float, help='resample frames to this rate (Hz)')
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser('record', help='record a simulated robot into a rosbag2')
+    p.add_argument('--robot', default='gantry', help='gantry, arm or mobile_base')
+    p.add_argument('--out', required=True, type=Path, help='bag directory to create')
+    p.add_argument('--episodes', type=int, default=10)
+    p.add_argument('--steps', type=int, default=32, help='frames per episode')
+    p.add_argument('--policy', default='random', help='exploration policy')
+    p.add_argument('--storage', choices=['mcap', 'sqlite3'], default='mcap')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--image-size', type=int, help='default: the config\'s model.image_size')
+    p.add_argument('--config', type=Path, help='take topics and image size from this config')
+    p.add_argument('--action-topic', help='default: data.bag.action_topic, /cmd_vel for bases')
+    p.set_defaults(func=cmd_record)
     p = sub.add_parser('evaluate', help='probe and prediction scores on generated episodes')
     p.add_argument('--checkpoint', required=True, type=Path)
     p.add_argument('--episodes', type=int, default=40)
@@ -182,7 +330,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         format='%(levelname)s %(name)s: %(message)s')
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, FileNotFoundError) as exc:
+    except (ConfigError, CheckpointError, FileNotFoundError, BagDatasetError, BagWriteError,
+            RecordError) as exc:
         sys.stderr.write(f'jepa-world-model: error: {exc}\n')
         return 2
 

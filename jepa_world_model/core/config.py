@@ -147,6 +147,43 @@ class OptimConfig:
 
 
 @dataclass
+class BagConfig:
+    """How rosbag2 recordings become episodes (``data.source: rosbag``; docs/datasets.md).
+
+    Joint order, velocity use and image size come from ``model``; this section says where
+    the data is and how frames, joint states and commands are aligned.
+    """
+
+    paths: List[str] = field(default_factory=list)  # bag dirs, or dirs of bags; --bag overrides
+    image_topic: str = '/camera/image_raw'     # sensor_msgs/Image or CompressedImage
+    joint_state_topic: str = '/joint_states'
+    action_source: str = 'topic'        # 'topic' or 'joint_state_delta' (a[t] = q[t+1] - q[t])
+    action_topic: str = '/commands'     # Float64MultiArray, Twist or TwistStamped
+    action_fields: List[str] = field(default_factory=list)  # Twist*: e.g. [linear.x, angular.z]
+    command_timeout_s: float = 0.0      # an older command counts as zero (stop); 0: held
+    stamp_source: str = 'header'        # 'header' (receive time if none) or 'receive'
+    frame_rate: float = 0.0             # resample images to this rate (Hz); 0: every image
+    resize_mode: str = 'center_crop'    # or 'stretch'
+    max_skew_s: float = 0.05            # image <-> nearest joint state
+    max_gap_s: float = 0.5              # a longer pause between frames splits the episode
+    min_episode_length: int = 2         # the CLI also drops episodes shorter than clip_length
+
+    def __post_init__(self) -> None:
+        _require(self.action_source in ('topic', 'joint_state_delta'),
+                 f'unknown action_source {self.action_source!r}; use topic or joint_state_delta')
+        _require(self.action_source != 'topic' or bool(self.action_topic),
+                 'action_source topic needs an action_topic')
+        _require(self.stamp_source in ('header', 'receive'),
+                 f'unknown stamp_source {self.stamp_source!r}; use header or receive')
+        _require(self.resize_mode in ('center_crop', 'stretch'),
+                 f'unknown resize_mode {self.resize_mode!r}; use center_crop or stretch')
+        _require(self.frame_rate >= 0 and self.command_timeout_s >= 0 and self.max_skew_s >= 0,
+                 'frame_rate, command_timeout_s and max_skew_s must be >= 0')
+        _require(self.max_gap_s > 0, 'max_gap_s must be > 0')
+        _require(self.min_episode_length >= 1, 'min_episode_length must be >= 1')
+
+
+@dataclass
 class DataConfig:
     """Where clips come from and how long they are."""
 
@@ -156,6 +193,7 @@ class DataConfig:
     synthetic_steps: int = 32
     synthetic_distractor: str = 'moving'  # 'moving', 'static' or 'none'
     validation_fraction: float = 0.1
+    bag: BagConfig = field(default_factory=BagConfig)
 
     def __post_init__(self) -> None:
         _require(self.clip_length >= 2, 'clip_length must be >= 2')

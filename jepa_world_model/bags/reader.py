@@ -1,0 +1,421 @@
+"""Turn rosbag2 recordings (MCAP or sqlite3) into aligned :class:`Episode` lists.
+
+Alignment rules (docs/datasets.md has the long form):
+
+* Time: a message's stamp is its ``header.stamp`` when it has a non-zero one (with
+  ``stamp_source: header``), otherwise the bag's receive time. Each topic is sorted by stamp;
+  out-of-order messages are counted, repeated stamps are dropped and counted.
+* Frames: every decodable image is a frame (``frame_rate`` > 0 resamples to that rate, the
+  image nearest each grid time within half a period). A frame takes the joint state nearest
+  in time; without one within ``max_skew_s`` it is skipped and counted, never paired with a
+  farther state.
+* Episodes: wherever consecutive frames are more than ``max_gap_s`` apart (a pause, a reset,
+  dropped frames, skipped frames) the episode is split. Episodes never span two bags.
+  Episodes shorter than ``min_episode_length`` are dropped and counted.
+* Actions: ``a[t]`` is the command in force between frame t and t + 1. With
+  ``action_source: topic`` that is the latest command stamped at or before frame t (zero
+  before the first one, or when older than ``command_timeout_s`` > 0); a command sent after
+  frame t first counts for frame t + 1. With ``joint_state_delta``, ``a[t] = q[t+1] - q[t]``
+  of the paired joint states (``a[-1]`` = 0, unused).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+import logging
+from pathlib import Path
+import struct
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import apsw
+import numpy as np
+from rosbags.rosbag2 import Reader, ReaderError
+from rosbags.serde import SerdeError
+
+from ..core.config import BagConfig, ExperimentConfig, ModelConfig
+from ..core.data import Episode
+from .errors import BagDatasetError
+from .images import decode_image, IMAGE_TYPES, ImageDecodeError, resize_square
+from .writer import TWIST_FIELDS, typestore
+
+__all__ = ['BagDatasetError', 'BagDatasetConfig', 'ReadReport', 'read_bag_episodes',
+           'expand_bag_paths', 'COMMAND_TYPES']
+
+log = logging.getLogger(__name__)
+JOINT_STATE_TYPE = 'sensor_msgs/msg/JointState'
+ARRAY_TYPES = ('std_msgs/msg/Float64MultiArray', 'std_msgs/msg/Float32MultiArray')
+COMMAND_TYPES = ARRAY_TYPES + ('geometry_msgs/msg/Twist', 'geometry_msgs/msg/TwistStamped')
+# rosbags' storage parsers let low-level errors through on damaged files (seen: OSError,
+# struct.error, OverflowError, UnicodeDecodeError, apsw.CorruptError while iterating).
+_BAG_ERRORS = (ReaderError, SerdeError, apsw.Error, OSError, struct.error, ValueError,
+               OverflowError, IndexError, EOFError)
+
+
+@dataclass
+class BagDatasetConfig(BagConfig):
+    """:class:`BagConfig` plus what the model fixes: joint order, velocity use, image size."""
+
+    joint_names: List[str] = field(default_factory=list)  # empty: first JointState's order
+    use_joint_velocity: bool = ModelConfig.use_joint_velocity
+    image_size: int = ModelConfig.image_size
+    action_dim: int = 0                 # 0: whatever the commands give; else checked
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.image_size <= 0 or self.action_dim < 0:
+            raise BagDatasetError('image_size must be > 0 and action_dim >= 0')
+
+    @classmethod
+    def from_experiment(cls, cfg: ExperimentConfig) -> 'BagDatasetConfig':
+        """The reader settings a training run uses (episodes shorter than a clip dropped)."""
+        bag = dataclasses.asdict(cfg.data.bag)
+        bag['min_episode_length'] = max(bag['min_episode_length'], cfg.data.clip_length)
+        m = cfg.model
+        return cls(**bag, joint_names=list(m.joint_names),
+                   use_joint_velocity=m.use_joint_velocity, image_size=m.image_size,
+                   action_dim=m.action_dim)
+
+
+@dataclass
+class ReadReport:
+    """What happened to every message; nothing is dropped without being counted here."""
+
+    bags: int = 0
+    images_read: int = 0
+    decode_failures: int = 0
+    joint_states_read: int = 0
+    joint_states_incomplete: int = 0    # lacking a model joint (or velocities when used)
+    commands_read: int = 0
+    out_of_order: Dict[str, int] = field(default_factory=dict)   # per topic, sorted back
+    duplicates: Dict[str, int] = field(default_factory=dict)     # per topic, dropped
+    frames_resampled_out: int = 0
+    frames_without_joint_state: int = 0
+    frames_without_command: int = 0     # zero action used (none yet, or timed out)
+    gaps: int = 0                       # episode splits at gaps > max_gap_s
+    episodes_too_short: int = 0
+    frames_in_short_episodes: int = 0
+    episodes: int = 0
+    frames: int = 0
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain dict (for report.json)."""
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        """One line per non-zero count."""
+        lines = []
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if v}
+            if value:
+                lines.append(f'  {key}: {value}')
+        return '\n'.join(lines)
+
+    def _count(self, name: str, topic: str, n: int) -> None:
+        table = getattr(self, name)
+        table[topic] = table.get(topic, 0) + int(n)
+
+
+@dataclass
+class _Streams:
+    """Messages of one bag, as stamps (int ns) and values, in bag order."""
+
+    image_t: List[int] = field(default_factory=list)
+    images: List[np.ndarray] = field(default_factory=list)
+    joint_t: List[int] = field(default_factory=list)
+    q: List[np.ndarray] = field(default_factory=list)
+    dq: List[np.ndarray] = field(default_factory=list)
+    cmd_t: List[int] = field(default_factory=list)
+    cmds: List[np.ndarray] = field(default_factory=list)
+
+
+def expand_bag_paths(paths: Sequence[str | Path]) -> List[Path]:
+    """Bag directories: each path is a bag (has metadata.yaml), a file inside one, or a
+    directory of bags (its sub-directories with metadata.yaml, sorted by name)."""
+    out: List[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file() and (path.parent / 'metadata.yaml').is_file():
+            path = path.parent
+        if (path / 'metadata.yaml').is_file():
+            out.append(path)
+            continue
+        subs = sorted(d for d in path.iterdir() if (d / 'metadata.yaml').is_file()) \
+            if path.is_dir() else []
+        if not subs:
+            raise BagDatasetError(
+                f'{path}: not a rosbag2 directory (no metadata.yaml) and no bag directories '
+                f'inside it; a recording that crashed may need `ros2 bag reindex {path}`')
+        out.extend(subs)
+    return out
+
+
+def read_bag_episodes(paths: Sequence[str | Path],
+                      cfg: BagDatasetConfig) -> Tuple[List[Episode], ReadReport]:
+    """Read every bag in ``paths`` (or ``cfg.paths`` when empty) into episodes.
+
+    Returns:
+        ``(episodes, report)``. Episode extras: ``stamp_ns`` [T] int64 frame stamps.
+
+    Raises:
+        BagDatasetError: Unreadable or corrupt bag (names the file), a missing topic (lists
+            the topics present), unusable messages, or no episode at all.
+    """
+    bags = expand_bag_paths(list(paths) or cfg.paths)
+    if not bags:
+        raise BagDatasetError('no bag paths given')
+    report = ReadReport()
+    joint_names = list(cfg.joint_names)
+    episodes: List[Episode] = []
+    for path in bags:
+        streams, joint_names = _read_bag(path, cfg, joint_names, report)
+        width = _command_width(streams, cfg, joint_names, path)
+        episodes += _episodes(streams, cfg, report, width)
+        report.bags += 1
+    report.episodes, report.frames = len(episodes), sum(len(ep) for ep in episodes)
+    if not episodes:
+        raise BagDatasetError(f'no episode of at least {cfg.min_episode_length} frames in '
+                              f'{[str(b) for b in bags]}:\n{report.summary()}')
+    log.info('read %d episodes (%d frames) from %d bag(s):\n%s', report.episodes,
+             report.frames, report.bags, report.summary())
+    return episodes, report
+
+
+def _read_bag(path: Path, cfg: BagDatasetConfig, joint_names: List[str],
+              report: ReadReport) -> Tuple[_Streams, List[str]]:
+    """One pass over the bag: decode images, map joint states, extract commands."""
+    streams = _Streams()
+    index_cache: Dict[Tuple[str, ...], Optional[np.ndarray]] = {}
+    try:
+        with Reader(path) as reader:
+            present = {c.topic: c.msgtype for c in reader.connections}
+            kinds = _check_topics(path, cfg, present)
+            conns = [c for c in reader.connections if c.topic in kinds]
+            for conn, log_ns, raw in reader.messages(connections=conns):
+                msg = typestore().deserialize_cdr(raw, conn.msgtype)
+                stamp = _stamp_ns(msg, log_ns, cfg.stamp_source)
+                kind = kinds[conn.topic]
+                if kind == 'image':
+                    _add_image(streams, msg, conn.msgtype, stamp, cfg, report)
+                elif kind == 'joint':
+                    if not joint_names and len(msg.name):
+                        joint_names = list(msg.name)
+                    _add_joint_state(streams, msg, stamp, joint_names, cfg, index_cache,
+                                     report)
+                else:
+                    streams.cmd_t.append(stamp)
+                    streams.cmds.append(_command(msg, conn.msgtype, cfg.action_fields))
+                    report.commands_read += 1
+    except BagDatasetError:
+        raise
+    except _BAG_ERRORS as exc:
+        raise BagDatasetError(f'{path}: cannot read bag, it may be corrupt or truncated '
+                              f'({type(exc).__name__}: {exc})') from exc
+    if not streams.joint_t:
+        raise BagDatasetError(
+            f'{path}: none of {report.joint_states_incomplete} message(s) on '
+            f'{cfg.joint_state_topic} has all joints {joint_names}'
+            + (' with velocities (set model.use_joint_velocity: false if the robot publishes '
+               'none)' if cfg.use_joint_velocity else ''))
+    return streams, joint_names
+
+
+def _check_topics(path: Path, cfg: BagDatasetConfig,
+                  present: Dict[str, str]) -> Dict[str, str]:
+    """topic -> 'image' | 'joint' | 'action'; errors name the topic and list what is there."""
+    wanted = {cfg.image_topic: ('image', IMAGE_TYPES),
+              cfg.joint_state_topic: ('joint', (JOINT_STATE_TYPE,))}
+    if cfg.action_source == 'topic':
+        wanted[cfg.action_topic] = ('action', COMMAND_TYPES)
+    listing = ', '.join(f'{t} ({m})' for t, m in sorted(present.items())) or 'none'
+    for topic, (_, types) in wanted.items():
+        if topic not in present:
+            raise BagDatasetError(f'{path}: topic {topic} is not in the bag; topics present: '
+                                  f'{listing}')
+        if present[topic] not in types:
+            raise BagDatasetError(f'{path}: topic {topic} has type {present[topic]}; '
+                                  f'expected one of {list(types)}')
+    if cfg.action_source == 'topic':
+        twist = 'Twist' in present[cfg.action_topic]
+        bad = [f for f in cfg.action_fields if f not in TWIST_FIELDS]
+        if twist and (not cfg.action_fields or bad):
+            raise BagDatasetError(f'{cfg.action_topic} is {present[cfg.action_topic]}: set '
+                                  f'action_fields to fields from {list(TWIST_FIELDS)} in '
+                                  f'model action order (got {cfg.action_fields})')
+        if not twist and cfg.action_fields:
+            raise BagDatasetError(f'action_fields apply to Twist commands; '
+                                  f'{present[cfg.action_topic]} uses all of its data')
+    return {topic: kind for topic, (kind, _) in wanted.items()}
+
+
+def _stamp_ns(msg: Any, log_ns: int, source: str) -> int:
+    header = getattr(msg, 'header', None) if source == 'header' else None
+    if header is not None:
+        ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+        if ns > 0:      # an unset stamp is 0: fall back to the receive time
+            return ns
+    return int(log_ns)
+
+
+def _add_image(streams: _Streams, msg: Any, msgtype: str, stamp: int, cfg: BagDatasetConfig,
+               report: ReadReport) -> None:
+    report.images_read += 1
+    try:
+        rgb = decode_image(msg, msgtype)
+    except ImageDecodeError as exc:
+        report.decode_failures += 1
+        log.debug('skipping image at %d ns: %s', stamp, exc)
+        return
+    # Resize while reading: keeping full-resolution frames of a long bag would not fit memory.
+    streams.images.append(resize_square(rgb, cfg.image_size, cfg.resize_mode))
+    streams.image_t.append(stamp)
+
+
+def _add_joint_state(streams: _Streams, msg: Any, stamp: int, joint_names: List[str],
+                     cfg: BagDatasetConfig, cache: Dict, report: ReadReport) -> None:
+    report.joint_states_read += 1
+    names = tuple(msg.name)
+    if names not in cache:
+        where = {n: i for i, n in enumerate(names)}
+        cache[names] = (np.array([where[j] for j in joint_names])
+                        if all(j in where for j in joint_names) else None)
+    idx = cache[names]
+    position, velocity = np.asarray(msg.position), np.asarray(msg.velocity)
+    usable = (idx is not None and len(position) == len(names)
+              and (not cfg.use_joint_velocity or len(velocity) == len(names)))
+    if not usable:
+        report.joint_states_incomplete += 1
+        return
+    streams.joint_t.append(stamp)
+    streams.q.append(position[idx].astype(np.float64))
+    streams.dq.append(velocity[idx].astype(np.float64) if cfg.use_joint_velocity
+                      else np.zeros(0))
+
+
+def _command(msg: Any, msgtype: str, fields: List[str]) -> np.ndarray:
+    """The command vector: all data of an array message, or the listed Twist fields."""
+    if msgtype in ARRAY_TYPES:
+        return np.asarray(msg.data, dtype=np.float64).reshape(-1)
+    twist = msg.twist if msgtype.endswith('TwistStamped') else msg
+    parts = [f.split('.') for f in fields]
+    return np.array([getattr(getattr(twist, p), a) for p, a in parts], dtype=np.float64)
+
+
+def _command_width(streams: _Streams, cfg: BagDatasetConfig, joint_names: List[str],
+                   path: Path) -> int:
+    """Action size, checked to be the same for every command and to match ``action_dim``."""
+    if cfg.action_source == 'joint_state_delta':
+        width = len(joint_names)
+    else:
+        widths = sorted({len(c) for c in streams.cmds})
+        if len(widths) > 1:
+            raise BagDatasetError(f'{path}: commands on {cfg.action_topic} have different '
+                                  f'lengths {widths}')
+        width = widths[0] if widths else (cfg.action_dim or len(cfg.action_fields))
+        if not width:
+            raise BagDatasetError(f'{path}: no commands on {cfg.action_topic}, so the action '
+                                  f'size is unknown; set the model action_dim')
+    if cfg.action_dim and width != cfg.action_dim:
+        raise BagDatasetError(f'{path}: actions from {cfg.action_source} '
+                              f'{cfg.action_topic if cfg.action_source == "topic" else ""} '
+                              f'have {width} values; the model expects action_dim '
+                              f'{cfg.action_dim}')
+    return width
+
+
+def _sorted_unique(stamps: List[int], topic: str, report: ReadReport) -> np.ndarray:
+    """Indices that put a topic in stamp order with repeated stamps dropped (counted)."""
+    t = np.asarray(stamps, dtype=np.int64)
+    if len(t) == 0:
+        return np.zeros(0, dtype=np.int64)
+    report._count('out_of_order', topic, np.sum(t[1:] < np.maximum.accumulate(t)[:-1]))
+    order = np.argsort(t, kind='stable')
+    keep = np.ones(len(t), dtype=bool)
+    keep[1:] = t[order][1:] != t[order][:-1]
+    report._count('duplicates', topic, np.sum(~keep))
+    return order[keep]
+
+
+def _split(t: np.ndarray, max_gap_ns: int) -> List[np.ndarray]:
+    """Positions into ``t`` (sorted) as runs without a gap larger than ``max_gap_ns``."""
+    cuts = np.flatnonzero(np.diff(t) > max_gap_ns) + 1
+    return np.split(np.arange(len(t)), cuts)
+
+
+def _resample(t: np.ndarray, rate: float) -> np.ndarray:
+    """Positions of the frames nearest a ``rate`` Hz grid (each used once, within half a
+    period of its grid time); all positions when ``rate`` is 0."""
+    if rate <= 0 or len(t) == 0:
+        return np.arange(len(t))
+    period = 1e9 / rate
+    rel = t - t[0]          # small ints: float64 holds them exactly, epoch ns it would not
+    grid = np.arange(int(rel[-1] // period) + 1) * period
+    pick = _nearest(rel, grid)
+    ok = np.abs(rel[pick] - grid) <= period / 2
+    return np.unique(pick[ok])
+
+
+def _nearest(t: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Index of the element of sorted ``t`` nearest each query (ties: the earlier one)."""
+    hi = np.clip(np.searchsorted(t, query), 0, len(t) - 1)
+    lo = np.clip(hi - 1, 0, len(t) - 1)
+    return np.where(np.abs(t[hi] - query) < np.abs(t[lo] - query), hi, lo)
+
+
+def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
+              width: int) -> List[Episode]:
+    img_order = _sorted_unique(streams.image_t, cfg.image_topic, report)
+    js_order = _sorted_unique(streams.joint_t, cfg.joint_state_topic, report)
+    img_t = np.asarray(streams.image_t, dtype=np.int64)[img_order]
+    js_t = np.asarray(streams.joint_t, dtype=np.int64)[js_order]
+    q = np.stack(streams.q)[js_order]
+    dq = np.stack(streams.dq)[js_order]
+    if cfg.action_source == 'topic' and streams.cmd_t:
+        cmd_order = _sorted_unique(streams.cmd_t, cfg.action_topic, report)
+        cmd_t = np.asarray(streams.cmd_t, dtype=np.int64)[cmd_order]
+        cmds = np.stack(streams.cmds)[cmd_order]
+    else:
+        cmd_t, cmds = np.zeros(0, dtype=np.int64), np.zeros((0, width))
+    max_gap = int(cfg.max_gap_s * 1e9)
+    out: List[Episode] = []
+    segments = _split(img_t, max_gap)
+    report.gaps += len(segments) - 1
+    for seg in segments:
+        frames = seg[_resample(img_t[seg], cfg.frame_rate)]
+        report.frames_resampled_out += len(seg) - len(frames)
+        js = _nearest(js_t, img_t[frames])
+        ok = np.abs(js_t[js] - img_t[frames]) <= int(cfg.max_skew_s * 1e9)
+        report.frames_without_joint_state += int(np.sum(~ok))
+        frames, js = frames[ok], js[ok]
+        # Skipped frames can open a gap of their own; split there too.
+        pieces = _split(img_t[frames], max_gap)
+        report.gaps += len(pieces) - 1
+        for piece in pieces:
+            if len(piece) < cfg.min_episode_length:
+                report.episodes_too_short += 1
+                report.frames_in_short_episodes += len(piece)
+                continue
+            f, j = frames[piece], js[piece]
+            a = _actions(img_t[f], q[j], cmd_t, cmds, width, cfg, report)
+            s = np.concatenate([q[j], dq[j]], axis=1) if cfg.use_joint_velocity else q[j]
+            out.append(Episode(images=np.stack([streams.images[i] for i in img_order[f]]),
+                               s=s.astype(np.float32), a=a.astype(np.float32),
+                               extras={'stamp_ns': img_t[f]}))
+    return out
+
+
+def _actions(frame_t: np.ndarray, q: np.ndarray, cmd_t: np.ndarray, cmds: np.ndarray,
+             width: int, cfg: BagDatasetConfig, report: ReadReport) -> np.ndarray:
+    """a[t], the action in force between frame t and t + 1 (see the module docstring)."""
+    a = np.zeros((len(frame_t), width))
+    if cfg.action_source == 'joint_state_delta':
+        a[:-1] = np.diff(q, axis=0)
+        return a
+    k = np.searchsorted(cmd_t, frame_t, side='right') - 1    # latest command at or before
+    valid = k >= 0
+    if cfg.command_timeout_s > 0 and len(cmd_t):
+        valid &= frame_t - cmd_t[np.maximum(k, 0)] <= int(cfg.command_timeout_s * 1e9)
+    a[valid] = cmds[k[valid]]
+    report.frames_without_command += int(np.sum(~valid))
+    return a
