@@ -16,6 +16,7 @@ import argparse
 import importlib
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from .bags.errors import BagDatasetError, BagWriteError, RecordError
 from .core.checkpoint import CheckpointError, describe, load_checkpoint
 from .core.config import BagConfig, ConfigError, ExperimentConfig, from_dict, load_config, to_dict
 from .core.data import Episode, split_episodes
+from .core.distributed import init_from_env, local_device
 from .core.evaluation import prediction_report, probe_report
 from .core.synthetic import SceneSpec, generate_episodes
 from .core.training import LOSS_TERMS, Trainer, resolve_dtype
@@ -152,6 +154,10 @@ def _progress(total: int):
     return callback
 
 
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.steps is not None:
@@ -161,26 +167,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_eps, val_eps = split_episodes(episodes, cfg.data.validation_fraction, cfg.train.seed)
     out = Path(args.out)
     ckpt = out / 'checkpoint.safetensors'
-    device, dtype = args.device or cfg.train.device, resolve_dtype(args.dtype or cfg.train.dtype)
+    # Under torchrun every rank runs this command; without it this is a one-process run.
+    dist_ctx = init_from_env(args.device or cfg.train.device)
+    device = local_device(args.device or cfg.train.device, dist_ctx)
+    dtype = resolve_dtype(args.dtype or cfg.train.dtype)
     if args.resume and ckpt.exists():
-        trainer = Trainer.resume(ckpt, train_eps, device, dtype, out_dir=out)
+        trainer = Trainer.resume(ckpt, train_eps, device, dtype, out_dir=out, dist_ctx=dist_ctx)
         log.info('resumed %s at step %d', ckpt, trainer.state.step)
     else:
         if ckpt.exists() and not args.resume:
             raise SystemExit(f'{ckpt} exists: pass --resume to continue it, or choose '
                              f'another --out')
-        trainer = Trainer(cfg, train_eps, device, dtype, out_dir=out)
-    progress = _progress(cfg.optim.steps)
+        trainer = Trainer(cfg, train_eps, device, dtype, out_dir=out, dist_ctx=dist_ctx)
+    progress = _progress(cfg.optim.steps) if dist_ctx.is_main else None
     metrics = MetricsLogger(out, enabled=trainer.dist.is_main)
+
+    def on_log(logs):
+        if progress is not None:
+            progress(logs)
+        metrics(logs)
+
+    # A SIGTERM (a scheduler, `kill`, a container stop) saves like Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        trainer.run(callback=lambda logs: (progress(logs), metrics(logs)))
+        trainer.run(callback=on_log)
     except KeyboardInterrupt:
-        trainer.save(ckpt)
-        sys.stderr.write(f'\ninterrupted: saved {ckpt} at step {trainer.state.step}; '
-                         f'rerun with --resume\n')
+        if dist_ctx.is_main:
+            trainer.save(ckpt)
+            sys.stderr.write(f'\ninterrupted: saved {ckpt} at step {trainer.state.step}; '
+                             f'rerun with --resume\n')
         return 130
     finally:
+        signal.signal(signal.SIGTERM, previous)
         metrics.close()
+    if not dist_ctx.is_main:
+        return 0
     sys.stderr.write('\n')
     report = {'step': trainer.state.step, 'checkpoint': str(ckpt), 'data_source': cfg.data.source,
               'episodes': {'train': len(train_eps), 'validation': len(val_eps)}}
