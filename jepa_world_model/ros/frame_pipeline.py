@@ -1,0 +1,255 @@
+"""The per-message logic of ``world_model_node``, without ROS entities.
+
+:class:`FramePipeline` owns what exists while the node is active: the joint-state history,
+the action source, the latest-frame slot and the statistics. The node's subscription
+callbacks hand messages to it (cheap, never blocking), its worker thread calls
+:meth:`FramePipeline.process` on the newest frame and publishes what comes back. Every
+rejected input is counted under a reason and logged (throttled per reason).
+
+Threads: callbacks run on executor threads, :meth:`process` on the worker. ``lock`` guards
+the frame slot, the joint history and the statistics; ``model_lock`` guards the runtime, which
+the worker, the services and the parameter callback share. Each acquisition has a timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from std_msgs.msg import Header
+
+from ..core.inference import StepResult, WorldModelRuntime
+from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError, WindowStats
+from .action_sources import ActionError, ActionSource
+from .joint_state_conversion import stamp_to_seconds
+from .node_io import image_to_model_rgb, InputError, joint_state_arrays
+from .node_parameters import NodeSettings
+
+__all__ = ['FramePipeline', 'TIME_RESET_S', 'LOCK_TIMEOUT_S']
+
+#: A stamp this far behind the newest one, yet fresh on the node clock, means the clock was
+#: reset (simulation restart, bag loop): histories are cleared instead of rejecting forever.
+TIME_RESET_S = 1.0
+LOCK_TIMEOUT_S = 1.0
+#: Counters that are not rejections (they do not turn diagnostics to WARN).
+NOT_REJECTIONS = ('images_received', 'predictions', 'dropped_frames', 'skipped_disabled',
+                  'skipped_rate', 'time_reset_images', 'time_reset_joint_states')
+
+
+class FramePipeline:
+    """Latest-frame inference over synchronised image, joint-state and action inputs.
+
+    Args:
+        runtime: The loaded model.
+        action: Where the action comes from.
+        settings: Parameter snapshot (replace ``settings`` to change it at runtime).
+        counters: Event counters shared with the node (they outlive activations).
+        warn: Logger function for (throttled) warnings.
+        now: Node clock in seconds (ROS time: follows /clock with use_sim_time).
+        model_lock: Lock guarding ``runtime``.
+    """
+
+    def __init__(self, runtime: WorldModelRuntime, action: ActionSource, settings: NodeSettings,
+                 counters: Counters, warn: Callable[[str], None], now: Callable[[], float],
+                 model_lock: threading.Lock) -> None:
+        self.runtime, self.action, self.settings = runtime, action, settings
+        self.counters, self._warn, self._now = counters, warn, now
+        self.model_lock = model_lock
+        self.lock = threading.Lock()
+        self.joint_names = list(runtime.joint_names)
+        history = max(2.0, 4 * settings.model_step_period + settings.max_skew)
+        self.buffer = JointStateBuffer(len(self.joint_names), settings.max_skew,
+                                       settings.sync_mode == 'interpolate', history)
+        self.rates = {k: RateMeter() for k in ('image', 'joint_states', 'action', 'prediction')}
+        self.latency, self.inference, self.skew, self.surprise = (WindowStats(1000)
+                                                                  for _ in range(4))
+        self.started = time.monotonic()
+        self.last_prediction: Optional[float] = None   # monotonic
+        self.last_result: Optional[StepResult] = None
+        self.stamps: Dict[str, float] = {}              # newest used input stamps
+        self.received: Dict[str, float] = {}            # monotonic arrival per input
+        self._pending: Optional[Tuple[Any, float]] = None
+        self._last_stamp: Optional[float] = None        # newest processed image stamp
+        self._last_processed = 0.0
+        self._log_times: Dict[str, float] = {}
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def reject(self, reason: str, message: str) -> None:
+        """Count a rejected input under ``reason`` and log it (once per throttle period)."""
+        now = time.monotonic()
+        count = self.counters.add(reason, message, now)
+        last = self._log_times.get(reason)
+        if last is None or now - last >= self.settings.log_throttle_period:
+            self._log_times[reason] = now
+            self._warn(f'{reason} (#{count}): {message}')
+
+    # -- subscription callbacks (executor threads) -------------------------------------------
+    def on_image(self, msg: Any) -> None:
+        """Keep only the newest frame; a frame replaced before processing is dropped."""
+        now = time.monotonic()
+        self.counters.add('images_received')
+        with self.lock:
+            if self._pending is not None:
+                self.counters.add('dropped_frames')
+            self._pending = (msg, now)
+            self.rates['image'].tick(now)
+            self.received['image'] = now
+
+    def take_frame(self) -> Optional[Tuple[Any, float]]:
+        """Newest unprocessed ``(message, arrival time)``, or None."""
+        with self.lock:
+            item, self._pending = self._pending, None
+        return item
+
+    def on_joint_state(self, msg: Any) -> None:
+        """Validate a JointState and add it to the sync history."""
+        stamp = stamp_to_seconds(msg.header.stamp)
+        self.received['joint_states'] = time.monotonic()
+        try:
+            position, velocity = joint_state_arrays(msg, self.joint_names)
+        except InputError as exc:
+            if exc.reason != 'joint_state_unrelated':   # e.g. a separately published gripper
+                self.reject(exc.reason, str(exc))
+            return
+        with self.lock:
+            newest = self.buffer.latest_stamp
+            if (newest is not None and stamp < newest - TIME_RESET_S
+                    and abs(self._now() - stamp) <= self.settings.stale_timeout):
+                self.buffer.clear()
+                self.counters.add('time_reset_joint_states')
+            result = self.buffer.push(stamp, position, velocity)
+            if result == 'ok':
+                self.rates['joint_states'].tick(time.monotonic())
+                self.stamps['joint_states'] = stamp
+        if result != 'ok':
+            self.reject(f'joint_state_{result}', f'joint state stamp {stamp:.6f} is '
+                        f'{result.replace("_", " ")} (newest {newest:.6f})')
+
+    def on_action(self, msg: Any) -> None:
+        """Store the action of a command message."""
+        try:
+            self.action.on_message(msg, self._now())
+        except ActionError as exc:
+            self.reject('action_invalid', str(exc))
+            return
+        with self.lock:
+            now = time.monotonic()
+            self.rates['action'].tick(now)
+            self.received['action'] = now
+
+    # -- worker ----------------------------------------------------------------------------
+    def process(self, msg: Any, received: float) -> Optional[Tuple[Header, StepResult]]:
+        """Run the model on one frame; None if it was skipped or rejected (and counted)."""
+        s, runtime = self.settings, self.runtime
+        if not s.enabled:
+            self.counters.add('skipped_disabled')
+            return None
+        if s.max_prediction_rate > 0 and received - self._last_processed < (
+                1.0 / s.max_prediction_rate):
+            self.counters.add('skipped_rate')
+            return None
+        stamp, now = stamp_to_seconds(msg.header.stamp), self._now()
+        if not self._check_image_time(stamp, now, s):
+            return None
+        try:
+            rgb = image_to_model_rgb(msg, s.image_transport == 'compressed', runtime.image_size,
+                                     s.resize_mode)
+        except InputError as exc:
+            return self.reject(exc.reason, str(exc))
+        with self.lock:
+            try:
+                joints = self.buffer.sample(stamp, s.max_skew)
+                action = self.action.current(now, self.buffer, stamp, s.model_step_period,
+                                             s.max_skew)
+            except SyncError as exc:
+                return self.reject(f'sync_{exc.reason}', str(exc))
+            except ActionError as exc:
+                return self.reject('action_unavailable', str(exc))
+        if not self.model_lock.acquire(timeout=LOCK_TIMEOUT_S):
+            return self.reject('model_busy', f'runtime lock not free within {LOCK_TIMEOUT_S} s')
+        try:
+            result = runtime.step(rgb, runtime.make_state(joints.position, joints.velocity),
+                                  action, s.horizon, stamp, s.model_step_period)
+        except (ValueError, RuntimeError) as exc:   # e.g. CUDA out of memory
+            return self.reject('inference_error', str(exc))
+        finally:
+            self.model_lock.release()
+        with self.lock:
+            self._last_stamp, self._last_processed = stamp, received
+            self.last_result = result
+            self.stamps['image'] = stamp
+            self.skew.add(joints.skew * 1e3)
+            self.inference.add(result.compute_ms)
+            if result.surprise is not None:
+                self.surprise.add(result.surprise)
+        return Header(stamp=msg.header.stamp, frame_id=msg.header.frame_id), result
+
+    def published(self, received: float) -> None:
+        """Record that the outputs of a frame that arrived at ``received`` are out."""
+        done = time.monotonic()
+        self.counters.add('predictions')
+        with self.lock:
+            self.last_prediction = done
+            self.latency.add((done - received) * 1e3)
+            self.rates['prediction'].tick(done)
+
+    def _check_image_time(self, stamp: float, now: float, s: NodeSettings) -> bool:
+        """Reject stale, duplicate and out-of-order images; detect clock resets."""
+        if now == 0.0:
+            self.reject('image_stale', 'ROS time is 0: use_sim_time is set but no /clock yet')
+            return False
+        if abs(now - stamp) > s.stale_timeout:
+            where = 'old' if now > stamp else 'in the future'
+            self.reject('image_stale', f'image stamp is {abs(now - stamp):.3f} s {where} '
+                        f'(stale_timeout {s.stale_timeout} s; clocks in sync? use_sim_time?)')
+            return False
+        last = self._last_stamp
+        if last is not None and stamp < last - TIME_RESET_S:
+            self._warn(f'time jumped back {last - stamp:.1f} s: resetting the model history')
+            self.counters.add('time_reset_images')
+            self._last_stamp = None
+            if self.model_lock.acquire(timeout=LOCK_TIMEOUT_S):
+                try:
+                    self.runtime.reset()
+                finally:
+                    self.model_lock.release()
+        elif last is not None and stamp <= last:
+            kind = 'duplicate' if stamp == last else 'out_of_order'
+            self.reject(f'image_{kind}', f'image stamp {stamp:.6f} is {kind.replace("_", " ")} '
+                        f'(last processed {last:.6f})')
+            return False
+        return True
+
+    def capture_goal(self) -> Tuple[bool, str]:
+        """Make the latest observation the goal latent; ``(success, message)``."""
+        if not self.model_lock.acquire(timeout=LOCK_TIMEOUT_S):
+            return False, 'model busy, try again'
+        try:
+            ok = self.runtime.capture_goal()
+        finally:
+            self.model_lock.release()
+        return ok, ('goal captured from the latest observation' if ok
+                    else 'no observation processed yet')
+
+    def apply(self, new: NodeSettings, scale: Any = None) -> None:
+        """Apply validated runtime settings (never fails; call with ``model_lock`` held)."""
+        self.action.timeout = new.action_timeout
+        if scale is not None:
+            self.action.scale = scale
+        self.buffer.interpolate = new.sync_mode == 'interpolate'
+        self.settings = new
+
+    def health_fields(self) -> Dict[str, Any]:
+        """The pipeline's part of a :class:`~.node_diagnostics.HealthSnapshot`."""
+        mono, now = time.monotonic(), self._now()
+        with self.lock:
+            return {
+                'since_prediction': mono - (self.last_prediction or self.started),
+                'rates': {k: r.rate(mono) for k, r in self.rates.items()},
+                'ages': {k: now - v for k, v in self.stamps.items()},
+                'since_received': {k: mono - v for k, v in self.received.items()},
+                'latency_ms': self.latency.summary(), 'inference_ms': self.inference.summary(),
+                'skew_ms': self.skew.summary(),
+                'surprise': {f'window_{k}': v for k, v in self.surprise.summary().items()},
+            }
