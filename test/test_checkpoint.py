@@ -112,3 +112,14 @@ def test_missing_and_unexpected_tensors_and_bad_metadata(saved, tmp_path):
     save_file(nan, str(tmp_path / 'nan.safetensors'), metadata=meta)
     with pytest.raises(CheckpointError, match='NaN'):
         load_checkpoint(tmp_path / 'nan.safetensors')
+
+
+def test_export_drops_optimizer_state_and_keeps_weights(saved, tmp_path):
+    from jepa_world_model.core.checkpoint import export_model
+    model, _, path = saved
+    out = export_model(path, tmp_path / 'shipped.safetensors')
+    loaded = load_checkpoint(out)
+    assert loaded.optimizer_state is None and loaded.step == 42
+    assert out.stat().st_size < path.stat().st_size
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.model.state_dict()[key]), key

@@ -155,3 +155,9 @@ def describe(path: str | Path) -> Dict[str, object]:
         keys = list(f.keys())
     return {'path': str(path), 'step': int(metadata['step']),
             'config': json.loads(metadata['config']), 'num_tensors': len(keys)}
+
+
+def export_model(src: str | Path, dst: str | Path) -> Path:
+    """Copy a training checkpoint without its optimizer state (what a robot needs to ship)."""
+    loaded = load_checkpoint(src)
+    return save_checkpoint(dst, loaded.model, loaded.config, loaded.step)
