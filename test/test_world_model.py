@@ -74,3 +74,21 @@ def test_parameter_counts_are_reported():
     assert counts['total_trainable'] == sum(
         v for k, v in counts.items() if k not in ('total_trainable', 'target_encoder'))
     assert counts['target_encoder'] == counts['encoder']
+
+
+def test_baseline_report_shapes_and_exact_constant_velocity_on_linear_motion():
+    import numpy as np
+    from jepa_world_model.core.data import Episode
+    from jepa_world_model.core.evaluation import baseline_report
+    model = make()
+    t = 12
+    q = np.stack([np.linspace(0, 1, t), np.linspace(1, 0, t)], 1).astype(np.float32)
+    s = np.concatenate([q, np.gradient(q, axis=0)], 1).astype(np.float32)
+    images = (np.random.default_rng(0).random((t, 32, 32, 3)) * 255).astype(np.uint8)
+    ep = Episode(images, s, np.zeros((t, 2), np.float32))
+    report = baseline_report(model, [ep], horizons=(1, 2, 4))
+    assert report['horizons'] == [1, 2, 4]
+    # Linear joint motion: the constant-velocity baseline is exact, copying is not.
+    assert max(report['const_vel_joint_abs_error']) < 1e-5
+    assert min(report['copy_joint_abs_error']) > 0.05
+    assert all(np.isfinite(report['model_latent_l1']))

@@ -126,3 +126,52 @@ def prediction_report(model: WorldModel, episodes: Sequence[Episode],
     return {'horizons': list(horizons), 'model_latent_l1': mean(model_err),
             'copy_baseline_latent_l1': mean(copy_err), 'model_joint_abs_error': mean(joint_err),
             'copy_baseline_joint_abs_error': mean(copy_joint_err)}
+
+
+@torch.no_grad()
+def baseline_report(model: WorldModel, episodes: Sequence[Episode],
+                    horizons: Sequence[int] = (1, 2, 4, 8)) -> Dict[str, List[float]]:
+    """Model rollouts against "nothing changes" and constant-velocity baselines.
+
+    For each start t (t >= 1, so a velocity exists) and horizon h, compares with the target
+    latent of frame t + h:
+      * model: ``rollout(z_t, a_t..a_{t+h-1})``;
+      * copy: the target latent of frame t;
+      * constant velocity: ``z̄_t + h (z̄_t - z̄_{t-1})``.
+    The same three predictions are made for joint positions: the probe on the model's rollout,
+    ``q_t``, and ``q_t + h (q_t - q_{t-1})``. Errors are mean absolute values.
+    """
+    model.eval()
+    max_h = max(horizons)
+    n_joints = len(model.cfg.joint_names)
+    dtype = next(model.parameters()).dtype
+    keys = ('model_latent_l1', 'copy_latent_l1', 'const_vel_latent_l1',
+            'model_joint_abs_error', 'copy_joint_abs_error', 'const_vel_joint_abs_error')
+    acc = {k: {h: [] for h in horizons} for k in keys}
+    for ep in episodes:
+        if len(ep) <= max_h + 1:
+            continue
+        z = encode_episode(model, ep).to(dtype)
+        z_tgt = encode_episode(model, ep, target=True).to(dtype)
+        a = torch.from_numpy(ep.a).to(dtype)
+        q = torch.from_numpy(ep.s[:, :n_joints]).to(dtype)
+        starts = torch.arange(1, len(ep) - max_h)
+        a_seq = torch.stack([a[starts + k] for k in range(max_h)], dim=1)     # [N, H, A]
+        pred = model.rollout(z[starts], a_seq)                                 # [N, H, Z]
+        for h in horizons:
+            truth, q_true = z_tgt[starts + h], q[starts + h]
+            z_cv = z_tgt[starts] + h * (z_tgt[starts] - z_tgt[starts - 1])
+            q_cv = q[starts] + h * (q[starts] - q[starts - 1])
+            acc['model_latent_l1'][h].append((pred[:, h - 1] - truth).abs().mean(-1))
+            acc['copy_latent_l1'][h].append((z_tgt[starts] - truth).abs().mean(-1))
+            acc['const_vel_latent_l1'][h].append((z_cv - truth).abs().mean(-1))
+            q_model = model.probe_joint_positions(pred[:, h - 1])
+            acc['model_joint_abs_error'][h].append((q_model - q_true).abs().mean(-1))
+            acc['copy_joint_abs_error'][h].append((q[starts] - q_true).abs().mean(-1))
+            acc['const_vel_joint_abs_error'][h].append((q_cv - q_true).abs().mean(-1))
+    if not acc['model_latent_l1'][horizons[0]]:
+        raise ValueError(f'no episode is longer than {max_h + 1} frames')
+    out: Dict[str, List[float]] = {'horizons': list(horizons)}
+    for k in keys:
+        out[k] = [float(torch.cat(acc[k][h]).mean()) for h in horizons]
+    return out
