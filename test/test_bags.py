@@ -395,3 +395,39 @@ def test_metrics_logger_sends_losses_and_collapse_metrics_to_tensorboard(tmp_pat
     logger({'step': 4, 'total': 1.0, 'variance': 0.5, 'effective_rank': 3.0, 'lr': 0.1})
     assert scalars == [('loss/total', 1.0, 5), ('loss/variance', 0.5, 5),
                        ('collapse/effective_rank', 3.0, 5), ('train/lr', 0.1, 5)]
+
+
+def test_odometry_and_flags_become_label_extras_and_train_the_pose_probe(tmp_path):
+    """Odometry -> base_pose, Bool topics -> 0/1 extras; the pose probe then gets a loss."""
+    from jepa_world_model.bags.reader import BagDatasetConfig, read_bag_episodes
+    from jepa_world_model.cli import main
+    bag = tmp_path / 'base'
+    assert main(['record', '--robot', 'mobile_base', '--out', str(bag), '--episodes', '2',
+                 '--steps', '8', '--policy', 'scripted', '--seed', '3']) == 0
+    cfg = BagDatasetConfig(image_topic='/camera/image_raw', joint_state_topic='/joint_states',
+                           action_topic='/cmd_vel', action_fields=['linear.x', 'angular.z'],
+                           odometry_topic='/odom', flag_topics=['/collision', '/contact'],
+                           joint_names=['wheel_left_joint', 'wheel_right_joint'],
+                           image_size=32)
+    episodes, _ = read_bag_episodes([bag], cfg)
+    assert len(episodes) == 2
+    for ep in episodes:
+        pose = ep.extras['base_pose']
+        assert pose.shape == (len(ep), 3) and np.isfinite(pose).all()
+        assert np.abs(pose[:, 2]).max() <= np.pi + 1e-6
+        assert set(np.unique(ep.extras['collision'])) <= {0.0, 1.0}
+        assert ep.extras['contact'].shape == (len(ep),)
+    # Poses move with the base: the robot drove somewhere.
+    assert np.ptp(episodes[0].extras['base_pose'][:, :2], axis=0).max() > 0.01
+    from jepa_world_model.core.config import ExperimentConfig, from_dict
+    from jepa_world_model.core.training import Trainer
+    tiny = from_dict(ExperimentConfig, {
+        'model': dict(image_size=32, patch_size=8, embed_dim=16, depth=1, num_heads=2,
+                      image_latent_dim=8, proprio_latent_dim=4, predictor_embed_dim=16,
+                      predictor_num_heads=2, dynamics_hidden_dim=32, pose_probe=True,
+                      joint_names=['wheel_left_joint', 'wheel_right_joint']),
+        'optim': {'steps': 2, 'batch_size': 4}, 'train': {'num_threads': 1}})
+    trainer = Trainer(tiny, episodes)
+    before = trainer.model.pose_probe.weight.detach().clone()
+    trainer.run()
+    assert not torch.equal(before, trainer.model.pose_probe.weight)

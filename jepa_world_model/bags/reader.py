@@ -128,6 +128,9 @@ class _Streams:
     dq: List[np.ndarray] = field(default_factory=list)
     cmd_t: List[int] = field(default_factory=list)
     cmds: List[np.ndarray] = field(default_factory=list)
+    pose_t: List[int] = field(default_factory=list)
+    poses: List[np.ndarray] = field(default_factory=list)
+    flags: Dict[str, Tuple[List[int], List[float]]] = field(default_factory=dict)
 
 
 def expand_bag_paths(paths: Sequence[str | Path]) -> List[Path]:
@@ -203,6 +206,13 @@ def _read_bag(path: Path, cfg: BagDatasetConfig, joint_names: List[str],
                         joint_names = list(msg.name)
                     _add_joint_state(streams, msg, stamp, joint_names, cfg, index_cache,
                                      report)
+                elif kind == 'odometry':
+                    streams.pose_t.append(stamp)
+                    streams.poses.append(_pose(msg))
+                elif kind.startswith('flag:'):
+                    stamps, values = streams.flags.setdefault(kind[5:], ([], []))
+                    stamps.append(stamp)
+                    values.append(float(bool(msg.data)))
                 else:
                     streams.cmd_t.append(stamp)
                     streams.cmds.append(_command(msg, conn.msgtype, cfg.action_fields))
@@ -228,6 +238,10 @@ def _check_topics(path: Path, cfg: BagDatasetConfig,
               cfg.joint_state_topic: ('joint', (JOINT_STATE_TYPE,))}
     if cfg.action_source == 'topic':
         wanted[cfg.action_topic] = ('action', COMMAND_TYPES)
+    if cfg.odometry_topic:
+        wanted[cfg.odometry_topic] = ('odometry', ('nav_msgs/msg/Odometry',))
+    for topic in cfg.flag_topics:
+        wanted[topic] = (f'flag:{flag_name(topic)}', ('std_msgs/msg/Bool',))
     listing = ', '.join(f'{t} ({m})' for t, m in sorted(present.items())) or 'none'
     for topic, (_, types) in wanted.items():
         if topic not in present:
@@ -247,6 +261,35 @@ def _check_topics(path: Path, cfg: BagDatasetConfig,
             raise BagDatasetError(f'action_fields apply to Twist commands; '
                                   f'{present[cfg.action_topic]} uses all of its data')
     return {topic: kind for topic, (kind, _) in wanted.items()}
+
+
+def flag_name(topic: str) -> str:
+    """Episode extra name of a Bool topic: its last segment ('/sim/collision' -> 'collision')."""
+    return topic.rstrip('/').rsplit('/', 1)[-1]
+
+
+def _pose(msg: Any) -> np.ndarray:
+    """(x, y, yaw) of an Odometry message; yaw from the orientation quaternion."""
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    yaw = np.arctan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+    return np.array([p.x, p.y, yaw], dtype=np.float64)
+
+
+def _labels(streams: _Streams, frame_t: np.ndarray) -> Dict[str, np.ndarray]:
+    """Label extras at the frame stamps: nearest pose, latest flag at or before the frame."""
+    out: Dict[str, np.ndarray] = {}
+    if streams.pose_t:
+        order = np.argsort(np.asarray(streams.pose_t), kind='stable')
+        pose_t = np.asarray(streams.pose_t, dtype=np.int64)[order]
+        out['base_pose'] = np.stack(streams.poses)[order][_nearest(pose_t, frame_t)].astype(
+            np.float32)
+    for name, (stamps, values) in streams.flags.items():
+        order = np.argsort(np.asarray(stamps), kind='stable')
+        t = np.asarray(stamps, dtype=np.int64)[order]
+        k = np.searchsorted(t, frame_t, side='right') - 1
+        v = np.asarray(values, dtype=np.float32)[order]
+        out[name] = np.where(k >= 0, v[np.maximum(k, 0)], 0.0).astype(np.float32)
+    return out
 
 
 def _stamp_ns(msg: Any, log_ns: int, source: str) -> int:
@@ -401,7 +444,7 @@ def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
             s = np.concatenate([q[j], dq[j]], axis=1) if cfg.use_joint_velocity else q[j]
             out.append(Episode(images=np.stack([streams.images[i] for i in img_order[f]]),
                                s=s.astype(np.float32), a=a.astype(np.float32),
-                               extras={'stamp_ns': img_t[f]}))
+                               extras={'stamp_ns': img_t[f], **_labels(streams, img_t[f])}))
     return out
 
 

@@ -167,6 +167,11 @@ class BagConfig:
     max_skew_s: float = 0.05            # image <-> nearest joint state
     max_gap_s: float = 0.5              # a longer pause between frames splits the episode
     min_episode_length: int = 2         # the CLI also drops episodes shorter than clip_length
+    # Optional labels read into Episode.extras (never model inputs): nav_msgs/Odometry ->
+    # 'base_pose' (x, y, yaw; trains the pose probe) and std_msgs/Bool topics -> one 0/1 extra
+    # each, named after the topic's last segment (e.g. /collision -> 'collision').
+    odometry_topic: str = ''
+    flag_topics: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _require(self.action_source in ('topic', 'joint_state_delta'),

@@ -8,7 +8,7 @@ caller-owned generator seeded by the training step, so a resumed run draws the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -52,15 +52,22 @@ class Episode:
 
 @dataclass
 class Batch:
-    """A batch of clips. o [B, L, 3, H, W] float in [0, 1]; s [B, L, S]; a [B, L, A]."""
+    """A batch of clips. o [B, L, 3, H, W] float in [0, 1]; s [B, L, S]; a [B, L, A].
+
+    ``pose`` [B, L, 3] (x, y, yaw) is present when every episode has a 'base_pose' extra; it
+    only trains the pose probe.
+    """
 
     o: Tensor
     s: Tensor
     a: Tensor
+    pose: Optional[Tensor] = None
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> 'Batch':
         """Move to a device/dtype."""
-        return Batch(self.o.to(device, dtype), self.s.to(device, dtype), self.a.to(device, dtype))
+        pose = None if self.pose is None else self.pose.to(device, dtype)
+        return Batch(self.o.to(device, dtype), self.s.to(device, dtype),
+                     self.a.to(device, dtype), pose)
 
 
 def images_to_tensor(images: np.ndarray) -> Tensor:
@@ -83,6 +90,7 @@ class ClipSampler:
         if not starts:
             raise ValueError(f'no episode is long enough for clips of {clip_length} frames')
         self.index = np.asarray(starts, dtype=np.int64)
+        self.has_pose = all('base_pose' in ep.extras for ep in self.episodes)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -95,14 +103,17 @@ class ClipSampler:
     def gather(self, picks: np.ndarray) -> Batch:
         """Clips at the given positions of ``self.index``."""
         length = self.clip_length
-        o, s, a = [], [], []
+        o, s, a, pose = [], [], [], []
         for e, t in self.index[picks]:
             ep = self.episodes[e]
             o.append(ep.images[t:t + length])
             s.append(ep.s[t:t + length])
             a.append(ep.a[t:t + length])
+            if self.has_pose:
+                pose.append(ep.extras['base_pose'][t:t + length])
         return Batch(images_to_tensor(np.stack(o)), torch.from_numpy(np.stack(s)).float(),
-                     torch.from_numpy(np.stack(a)).float())
+                     torch.from_numpy(np.stack(a)).float(),
+                     torch.from_numpy(np.stack(pose)).float() if pose else None)
 
 
 def normalization_stats(episodes: Sequence[Episode]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -111,6 +111,9 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     out['inverse_dynamics'] = F.mse_loss(a_hat, a_norm[:, :-1])
     out['probe'] = (F.mse_loss(model.state_probe(z_flat.detach()), s_flat)
                     if has_s else zero)
+    if model.pose_probe is not None and batch.pose is not None:
+        out['probe'] = out['probe'] + pose_loss(model.probe_pose(z_flat.detach()),
+                                                batch.pose.flatten(0, 1))
 
     out['total'] = sum(getattr(w, name) * out[name] for name in LOSS_TERMS)
     with torch.no_grad():
@@ -124,6 +127,12 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
         copy = latent_l1(z_tgt[:, :-1], z_tgt[:, 1:]).clamp_min(1e-8)
         out['dynamics_relative'] = out['dynamics_teacher_forcing'].detach() / copy
     return out
+
+
+def pose_loss(pred: Tensor, pose: Tensor) -> Tensor:
+    """MSE on x, y and on the wrapped yaw difference. pred, pose [N, 3] (x, y, yaw)."""
+    d_yaw = torch.atan2(torch.sin(pred[:, 2] - pose[:, 2]), torch.cos(pred[:, 2] - pose[:, 2]))
+    return F.mse_loss(pred[:, :2], pose[:, :2]) + d_yaw.pow(2).mean()
 
 
 LOSS_TERMS = ('masked_prediction', 'future_prediction', 'dynamics_teacher_forcing',
