@@ -8,6 +8,8 @@ Examples:
     jepa-world-model evaluate --checkpoint runs/gantry_tiny/checkpoint.safetensors
     jepa-world-model info --checkpoint models/gantry_tiny.safetensors
     jepa-world-model demo --out outputs/demo
+    jepa-world-model demo --duration 30 --model runs/arm_tiny/checkpoint.safetensors
+    jepa-world-model demo-synthetic --out outputs/demo_synthetic
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .core.config import BagConfig, ConfigError, ExperimentConfig, from_dict, lo
 from .core.data import Episode, split_episodes
 from .core.distributed import init_from_env, local_device
 from .core.evaluation import prediction_report, probe_report
+from .core.probes import refit_probes
 from .core.synthetic import SceneSpec, generate_episodes
 from .core.training import LOSS_TERMS, Trainer, resolve_dtype
 
@@ -203,8 +206,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not dist_ctx.is_main:
         return 0
     sys.stderr.write('\n')
+    # The probes lag the encoder during training; a closed-form refit on the final latents.
+    probe_fit = refit_probes(trainer.model, train_eps)
+    trainer.save(ckpt)
     report = {'step': trainer.state.step, 'checkpoint': str(ckpt), 'data_source': cfg.data.source,
-              'episodes': {'train': len(train_eps), 'validation': len(val_eps)}}
+              'episodes': {'train': len(train_eps), 'validation': len(val_eps)},
+              'probe_refit_r2': probe_fit}
     if data_report is not None:
         report['bag_read'] = data_report
     if val_eps:
@@ -263,6 +270,24 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The world model predicting the simulated arm live over ROS 2 (docs/demo.md)."""
+    from .demo.run_demo import DemoError, DemoOptions, run_demo   # imports ROS lazily
+    opts = DemoOptions(out=args.out, robot=args.robot, duration=args.duration,
+                       model=args.model, seed=args.seed, horizon=args.horizon,
+                       gif_seconds=args.gif_seconds, startup_timeout=args.startup_timeout,
+                       animation='demo.mp4' if args.mp4 else 'demo.gif')
+    try:
+        run_demo(opts)
+    except DemoError as exc:
+        sys.stderr.write(f'jepa-world-model demo: error: {exc}\n')
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write('\n[demo] interrupted: all nodes stopped\n')
+        return 130
+    return 0
+
+
+def cmd_demo_synthetic(args: argparse.Namespace) -> int:
     """Train the tiny model on generated scenes and report what it learned."""
     cfg = load_config(PACKAGE_ROOT / 'config' / 'gantry_tiny.yaml'
                       if args.config is None else args.config)
@@ -336,11 +361,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('info', help='print a checkpoint\'s config, step and sizes')
     p.add_argument('--checkpoint', required=True, type=Path)
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser('demo', help='train the tiny model on generated scenes and report')
+    p = sub.add_parser('demo', help='run world_model_node against the simulated arm over ROS 2 '
+                       'and report its prediction error and surprise (docs/demo.md)')
     p.add_argument('--out', type=Path, default=Path('outputs/demo'))
+    p.add_argument('--robot', default='arm', choices=['arm'])
+    p.add_argument('--duration', type=float, default=60.0,
+                   help='simulated seconds to record once the model predicts (default 60)')
+    p.add_argument('--model', type=Path,
+                   help='checkpoint (default: the shipped models/arm_tiny.safetensors)')
+    p.add_argument('--seed', type=int, default=0, help='simulator and policy seed')
+    p.add_argument('--horizon', type=int, default=10, help='predicted steps H (0.1 s each)')
+    p.add_argument('--gif-seconds', type=float, default=20.0, help='animation clip length')
+    p.add_argument('--startup-timeout', type=float, default=120.0,
+                   help='wall seconds each node may take to come up')
+    p.add_argument('--mp4', action='store_true',
+                   help='write demo.mp4 instead of demo.gif (needs imageio-ffmpeg)')
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser('demo-synthetic',
+                       help='train the tiny model on generated gantry scenes and report')
+    p.add_argument('--out', type=Path, default=Path('outputs/demo_synthetic'))
     p.add_argument('--steps', type=int, default=800)
     p.add_argument('--config', type=Path)
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo_synthetic)
     return parser
 
 

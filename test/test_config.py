@@ -15,7 +15,8 @@ def test_defaults_are_valid_and_derived_sizes_follow():
     cfg = ExperimentConfig()
     assert cfg.model.num_patches == (cfg.model.image_size // cfg.model.patch_size) ** 2
     assert cfg.model.state_dim == 2 * len(cfg.model.joint_names)
-    assert cfg.model.latent_dim == cfg.model.image_latent_dim + cfg.model.proprio_latent_dim
+    m = cfg.model
+    assert m.latent_dim == m.image_latent_dim + m.state_dim + m.proprio_latent_dim
 
 
 def test_shipped_training_config_loads():

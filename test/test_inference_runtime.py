@@ -70,7 +70,7 @@ def test_model_facts(runtime):
     """The runtime exposes what the node needs to know about the model."""
     assert runtime.joint_names == JOINTS
     assert runtime.action_dim == 2 and runtime.image_size == 32 and runtime.has_pose
-    assert runtime.latent_dim == 24 and runtime.parameter_count > 0
+    assert runtime.latent_dim == 28 and runtime.parameter_count > 0
     assert runtime.device == torch.device('cpu') and not runtime.has_goal
 
 
@@ -92,7 +92,7 @@ def test_step_shapes(runtime):
     result = runtime.step(frame(1), state(runtime), np.array([0.5, 0.0]), horizon=7)
     assert result.positions.shape == (7, 2) and result.velocities.shape == (7, 2)
     assert result.poses.shape == (8, 3)
-    assert result.z.shape == (24,) and result.z_obs.shape == (24,)
+    assert result.z.shape == (28,) and result.z_obs.shape == (28,)
     assert np.isfinite(result.positions).all() and result.compute_ms > 0
     assert result.surprise_raw is None and result.surprise is None   # nothing to compare yet
     assert result.goal_distance is None

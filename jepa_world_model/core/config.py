@@ -78,8 +78,10 @@ class ModelConfig:
 
     @property
     def latent_dim(self) -> int:
-        """Size of the compact latent ``z`` = [image part, proprio part]."""
-        return self.image_latent_dim + (self.proprio_latent_dim if self.state_dim else 0)
+        """Size of ``z`` = [image part, normalised s, proprio embedding]."""
+        if not self.state_dim:
+            return self.image_latent_dim
+        return self.image_latent_dim + self.state_dim + self.proprio_latent_dim
 
 
 @dataclass

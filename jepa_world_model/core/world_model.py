@@ -2,7 +2,8 @@
 
 Tensor names: ``o`` image [B, 3, H, W] float in [0, 1]; ``s`` proprio [B, S] in physical units
 (joint positions, then velocities, in ``config.joint_names`` order); ``a`` action [B, A] in
-physical units; ``z`` compact latent [B, Z] = [pooled image part, proprio part].
+physical units; ``z`` compact latent [B, Z] = [pooled image part, normalised s, proprio
+embedding].
 
 The dynamics are ``z_{t+1} = f(z_t, a_t)``. The proprio state ``s_t`` enters through the proprio
 part of ``z_t`` (V-JEPA 2-AC feeds it as a separate token; with one pooled token a slice of the
@@ -45,17 +46,22 @@ class ObservationEncoder(nn.Module):
         self.vit = ViTEncoder(cfg.image_size, cfg.patch_size, cfg.embed_dim, cfg.depth,
                               cfg.num_heads, cfg.mlp_ratio)
         self.pool = AttentionPool(cfg.embed_dim, cfg.num_heads, cfg.image_latent_dim)
+        self.state_dim = cfg.state_dim
         self.proprio = (mlp(cfg.state_dim, 2 * cfg.proprio_latent_dim, cfg.proprio_latent_dim, 1)
                         if cfg.state_dim and cfg.proprio_latent_dim else None)
 
     def latent_from_tokens(self, tokens: Tensor, s_norm: Optional[Tensor]) -> Tensor:
         """tokens [B, N, D], s_norm [B, S] (normalised) or None -> z [B, Z]."""
         z_img = self.pool(tokens)
-        if self.proprio is None:
+        if not self.state_dim:
             return z_img
         if s_norm is None:
             raise ValueError('this model needs the proprio state s')
-        return torch.cat([z_img, self.proprio(s_norm)], dim=-1)
+        # The normalised state itself is part of z (V-JEPA 2-AC feeds the state as its own
+        # token): predicted latents then carry predicted joint states linearly, and the
+        # embedding next to it gives the dynamics a non-linear view of the same state.
+        parts = [z_img, s_norm] + ([self.proprio(s_norm)] if self.proprio is not None else [])
+        return torch.cat(parts, dim=-1)
 
 
 class DynamicsEnsemble(nn.Module):
