@@ -33,6 +33,7 @@ from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.exceptions import ParameterException  # noqa: E402
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
+from rclpy._rclpy_pybind11 import RCLError  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock as ClockMsg  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
@@ -284,6 +285,10 @@ class SimNode(Node):
     # ------------------------------------------------------------------ tick
 
     def _tick(self) -> None:
+        # A SIGINT shuts the context down while a timer callback may still be due: publishing
+        # then would raise, so a shutting-down node just stops ticking.
+        if not self.context.ok():
+            return
         self._obs = self.robot.step(self.current_action())
         self.publish(self._obs)
 
@@ -351,6 +356,10 @@ def main(args: Optional[List[str]] = None) -> int:
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RCLError:
+        # The same shutdown race inside rcl (context invalidated mid-publish) is a clean stop.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.close()

@@ -1,0 +1,117 @@
+"""The demo's PNG plots (matplotlib, Agg backend: no display needed) and its animation file.
+
+* ``joints.png``: each joint's measured angle over the run, with the model's predictions
+  for horizons 1, H/2 and H drawn at the time they were predicted *for*; collisions shaded.
+* ``error_vs_horizon.png``: mean absolute joint error per horizon, model vs baselines.
+* ``surprise.png``: ``~/surprise`` over time with collision onsets and contact shaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+import matplotlib
+
+matplotlib.use('Agg')   # before pyplot: headless machines and CI have no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .analysis import onsets, Recording  # noqa: E402
+
+__all__ = ['plot_joint_trajectories', 'plot_error_vs_horizon', 'plot_surprise',
+           'write_animation']
+
+
+def _shade(ax, t: np.ndarray, flags: np.ndarray, dt: float, color: str, label: str) -> None:
+    """Shade the intervals where ``flags`` is set (one label for the legend)."""
+    t, flags = np.asarray(t, float), np.asarray(flags, bool)
+    first = True
+    for start in onsets(t, flags):
+        after = (t >= start) & ~flags
+        end = t[np.argmax(after)] if after.any() else t[-1] + dt
+        ax.axvspan(start, end, color=color, alpha=0.25, lw=0, label=label if first else None)
+        first = False
+
+
+def plot_joint_trajectories(rec: Recording, path: Path, dt: float) -> Path:
+    """Measured joint angles and the predictions for horizons 1, H/2 and H."""
+    steps = len(rec.pred_dt)
+    picks = sorted({1, max(1, steps // 2), steps}) if steps else []
+    colors = plt.cm.viridis(np.linspace(0.15, 0.85, max(len(picks), 1)))
+    fig, axes = plt.subplots(len(rec.joint_names), 1, figsize=(11, 2.4 * len(rec.joint_names)),
+                             sharex=True, squeeze=False)
+    for j, name in enumerate(rec.joint_names):
+        ax = axes[j, 0]
+        _shade(ax, rec.flag_t, rec.collision, dt, 'red', 'collision')
+        ax.plot(rec.joint_t, rec.q[:, j], color='black', lw=1.4, label='actual')
+        for color, k in zip(colors, picks):
+            ax.plot(rec.pred_t + rec.pred_dt[k - 1], rec.pred_q[:, k - 1, j], '.', ms=2.5,
+                    color=color, label=f'predicted {rec.pred_dt[k - 1]:.1f} s ahead')
+        ax.set_ylabel(f'{name} [rad]')
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc='upper right', fontsize=8, ncol=len(picks) + 2)
+    axes[-1, 0].set_xlabel('simulation time [s]')
+    fig.suptitle('Joint angles: measured vs world_model_node predictions (plotted at the '
+                 'time they predict)')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_error_vs_horizon(errors: Dict[str, Any], path: Path) -> Path:
+    """Mean absolute joint error [rad] vs horizon: model and the two baselines."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    h = np.asarray(errors['horizon_s'], float)
+    for key, label, style in (('model', 'world model', 'o-'),
+                              ('constant_velocity', 'constant velocity', 's--'),
+                              ('nothing_changes', 'nothing changes (q_t)', '^:')):
+        ax.plot(h, np.asarray(errors[key], float), style, label=label)
+    ax.set_xlabel('horizon [s]')
+    ax.set_ylabel('mean |q_pred - q_actual| [rad]')
+    ax.set_title('Joint prediction error by horizon')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_surprise(rec: Recording, path: Path, dt: float,
+                  window: Sequence[float] = (0.2, 1.0)) -> Path:
+    """``~/surprise`` over time, collision onsets as red lines, contact shaded."""
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    _shade(ax, rec.flag_t, rec.contact, dt, 'orange', 'contact')
+    first = True
+    for onset in onsets(rec.flag_t, rec.collision):
+        ax.axvline(onset, color='red', lw=1.0, alpha=0.8,
+                   label='collision onset' if first else None)
+        ax.axvspan(onset - window[0], onset + window[1], color='red', alpha=0.08, lw=0)
+        first = False
+    ax.plot(rec.surprise_t, rec.surprise, color='tab:blue', lw=1.0, label='~/surprise')
+    ax.axhline(1.0, color='grey', lw=0.8, ls='--')
+    ax.set_xlabel('simulation time [s]')
+    ax.set_ylabel('surprise (1 = usual)')
+    ax.set_title('Surprise of world_model_node; shaded red: window counted as "around an '
+                 'onset"')
+    ax.grid(alpha=0.3)
+    ax.legend(loc='upper right', fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_animation(frames: List[np.ndarray], path: Path, fps: float) -> Path:
+    """Write frames as a looping GIF (or MP4 when ``path`` ends in .mp4, needs ffmpeg)."""
+    import imageio.v3 as iio   # imported here: only the animation needs it
+    if not frames:
+        raise ValueError('no frames to write')
+    if path.suffix.lower() == '.mp4':
+        iio.imwrite(path, np.stack(frames), fps=fps, codec='libx264')
+    else:
+        iio.imwrite(path, np.stack(frames), duration=1000.0 / fps, loop=0)
+    return path

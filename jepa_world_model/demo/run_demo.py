@@ -1,0 +1,328 @@
+"""``jepa-world-model demo``: the world model predicting a simulated arm live over ROS 2.
+
+1. ``sim_node`` (robot ``arm``, publishes ``/clock``) and ``world_model_node`` (autostart,
+   ``use_sim_time``, the arm model, actions from the simulator's ``commands`` topic) start
+   as separate processes in namespace ``/demo`` on a private ``ROS_DOMAIN_ID``.
+2. In this process a driver node moves the arm (:class:`~.policy.DemoArmPolicy`: random
+   reaches, and reaches into the obstacle block so that collisions happen), and a recorder
+   node collects images, joint states, predictions, surprise and collision flags over DDS.
+3. After ``duration`` seconds of simulated time everything stops (also on Ctrl-C, SIGTERM
+   or an error; every wait is bounded) and the recording is analysed: prediction error
+   by horizon against two baselines, surprise around collisions, plots and an animation.
+
+docs/demo.md describes the outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+import json
+import os
+from pathlib import Path
+import signal
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..core.checkpoint import CheckpointError, read_metadata
+from ..core.config import config_from_json, ConfigError
+from ..resources import default_model_path, model_search_paths
+from . import analysis
+from .kinematics import ArmKinematics
+from .policy import DemoArmPolicy
+from .processes import demo_environment, NodeProcess, ros_arguments
+
+__all__ = ['DemoError', 'DemoOptions', 'ARM_MODEL', 'resolve_model', 'run_demo']
+
+ARM_MODEL = 'arm_tiny.safetensors'
+NAMESPACE = '/demo'
+TRAIN_RECIPE = (
+    'jepa-world-model record --robot arm --out bags/arm --episodes 160 --steps 40 '
+    '--policy noisy\n  jepa-world-model train --bag bags/arm --config config/arm_tiny.yaml '
+    '--out runs/arm_tiny')
+#: Seconds between progress lines.
+PROGRESS_EVERY_S = 10.0
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run or did not complete (the message says why and what to do)."""
+
+
+@dataclass
+class DemoOptions:
+    """Settings of one demo run (the CLI flags)."""
+
+    out: Path
+    robot: str = 'arm'
+    duration: float = 60.0          # simulated seconds of predictions to record
+    model: Optional[Path] = None    # default: the shipped arm model
+    seed: int = 0
+    horizon: int = 10               # predicted steps H
+    rate_hz: float = 10.0           # simulator control rate = model step rate
+    startup_timeout: float = 120.0  # wall seconds for each node to come up
+    gif_seconds: float = 20.0       # length of the animation clip
+    animation: str = 'demo.gif'     # or demo.mp4 (needs imageio-ffmpeg)
+
+
+def resolve_model(path: Optional[Path]) -> Path:
+    """The checkpoint to run: ``path``, else the shipped arm model; DemoError if missing."""
+    if path is not None:
+        if not Path(path).is_file():
+            raise DemoError(f'model not found: {path}')
+        return Path(path)
+    found = default_model_path(ARM_MODEL)
+    if found.is_file():
+        return found
+    searched = '\n'.join(f'  {p}' for p in model_search_paths(ARM_MODEL))
+    trained = Path('runs/arm_tiny/checkpoint.safetensors')
+    hint = (f'\n{trained} exists: run the demo with --model {trained}' if trained.is_file()
+            else '')
+    raise DemoError(f'the arm model {ARM_MODEL} is not installed; searched:\n{searched}\n'
+                    f'Train it (docs/models.md), then pass --model or copy it to models/:\n'
+                    f'  {TRAIN_RECIPE}{hint}')
+
+
+def check_model(path: Path, joint_names: Tuple[str, ...], action_dim: int) -> Dict[str, Any]:
+    """The model's facts from its metadata; DemoError when it is not an arm model."""
+    try:
+        meta = read_metadata(path)
+        cfg = config_from_json(meta['config'])
+    except (CheckpointError, ConfigError) as exc:
+        raise DemoError(f'cannot use {path}: {exc}') from None
+    m = cfg.model
+    if tuple(m.joint_names) != tuple(joint_names) or m.action_dim != action_dim:
+        raise DemoError(f'{path} is a model for joints {m.joint_names} with {m.action_dim} '
+                        f'actions; the arm needs joints {list(joint_names)} and '
+                        f'{action_dim} joint velocity actions. Train one:\n  {TRAIN_RECIPE}')
+    return {'path': str(path), 'step': int(meta['step']), 'joints': list(m.joint_names),
+            'action_dim': m.action_dim, 'image_size': m.image_size}
+
+
+def _spin_until(executor: Any, procs: List[NodeProcess], done: Callable[[], bool],
+                timeout: float, what: str, progress: Optional[Callable[[], None]] = None
+                ) -> bool:
+    """Spin until ``done()``; DemoError if a node exits, False after ``timeout`` wall s."""
+    deadline = time.monotonic() + timeout
+    next_report = time.monotonic() + PROGRESS_EVERY_S
+    while not done():
+        for proc in procs:
+            if not proc.running():
+                raise DemoError(f'{proc.name} exited with code {proc.proc.returncode} while '
+                                f'waiting for {what}; its log ({proc.log_path}) ends:\n'
+                                f'{proc.log_tail()}')
+        now = time.monotonic()
+        if now > deadline:
+            return False
+        if progress is not None and now >= next_report:
+            progress()
+            next_report = now + PROGRESS_EVERY_S
+        executor.spin_once(timeout_sec=0.05)
+    return True
+
+
+def _record(opts: DemoOptions, model: Dict[str, Any], kin: ArmKinematics,
+            env: Dict[str, str], echo: Callable[[str], None]):
+    """Run the nodes and return ``(Recording, run facts)``; always stops every process."""
+    import rclpy   # importable: run_demo called ensure_ros_libraries
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from .nodes import DriverNode, RecorderNode
+
+    dt = 1.0 / opts.rate_hz
+    logs = opts.out / 'logs'
+    policy = DemoArmPolicy(kin.joint_limits, kin.action_low, kin.action_high,
+                           kin.obstacle_xy, kin.link_lengths(), seed=opts.seed,
+                           obstacle_every=4)
+    sim_params = {'robot': 'arm', 'image_size': model['image_size'],
+                  'rate_hz': float(opts.rate_hz), 'seed': opts.seed}
+    # Actions: the velocity commands the driver sends to the simulator's `commands`
+    # (forward_command_controller style); in the same namespace no remap is needed.
+    wm_params = {'model_path': model['path'], 'autostart': True, 'use_sim_time': True,
+                 'action_source': 'float64_multi_array', 'horizon': opts.horizon,
+                 'model_step_period': dt, 'num_threads': 1}
+    procs: List[NodeProcess] = []
+    context = Context()
+    executor = None
+    nodes: List[Any] = []
+    started = time.monotonic()
+    try:
+        procs.append(NodeProcess('sim_node', 'jepa_world_model.ros.sim_node',
+                                 ros_arguments(NAMESPACE, sim_params), env,
+                                 logs / 'sim_node.log'))
+        procs.append(NodeProcess('world_model_node', 'jepa_world_model.ros.world_model_node',
+                                 ros_arguments(NAMESPACE, wm_params), env,
+                                 logs / 'world_model_node.log'))
+        rclpy.init(context=context, domain_id=int(env['ROS_DOMAIN_ID']))
+        executor = SingleThreadedExecutor(context=context)
+        driver = DriverNode(policy, model['joints'], NAMESPACE, context=context)
+        recorder = RecorderNode(model['joints'], NAMESPACE, context=context)
+        nodes = [driver, recorder]
+        for node in nodes:
+            executor.add_node(node)
+        echo(f'[demo] started sim_node and world_model_node (ROS_DOMAIN_ID '
+             f'{env["ROS_DOMAIN_ID"]}, logs in {logs}); waiting for them...')
+        for stream, what in (('joint', 'the simulator\'s joint states'),
+                             ('pred', 'world_model_node\'s first prediction')):
+            if not _spin_until(executor, procs, lambda s=stream: recorder.counts()[s] > 0,
+                               opts.startup_timeout, what):
+                raise DemoError(f'no {what} within {opts.startup_timeout:.0f} s; see the logs '
+                                f'in {logs}')
+        t0 = recorder.latest_stamp('pred')
+        startup = time.monotonic() - started
+        echo(f'[demo] predicting after {startup:.1f} s; recording '
+             f'{opts.duration:g} s of simulated time (the arm moves, the model predicts)')
+
+        def elapsed() -> float:
+            return (recorder.latest_stamp('joint') or t0) - t0
+
+        def progress() -> None:
+            counts = recorder.counts()
+            echo(f'[demo]   sim {elapsed():5.1f} s: {counts["pred"]} predictions, '
+                 f'{counts["surprise"]} surprise values, {driver.sent} commands')
+
+        # Simulated time may run slower than wall time on a loaded machine: cap the wait.
+        wall_cap = max(2.0 * opts.duration, opts.duration + 60.0)
+        if not _spin_until(executor, procs, lambda: elapsed() >= opts.duration, wall_cap,
+                           'the recording', progress):
+            echo(f'[demo] warning: only {elapsed():.1f} s of simulated time in '
+                 f'{wall_cap:.0f} s of wall time; analysing what was recorded')
+        driver.stop()
+        _spin_until(executor, procs, lambda: False, 0.3, 'the last messages')
+        facts = {'sim_seconds': elapsed(), 'first_prediction_stamp': t0,
+                 'startup_wall_seconds': startup, 'commands_sent': driver.sent,
+                 'messages': recorder.counts(), 'ros_domain_id': int(env['ROS_DOMAIN_ID'])}
+        return recorder.recording(), facts
+    finally:
+        for proc in reversed(procs):
+            code = proc.stop()
+            if code not in (0, None):
+                echo(f'[demo] {proc.name} exited with code {code} (log: {proc.log_path})')
+        for node in nodes:
+            node.destroy_node()
+        if executor is not None:
+            executor.shutdown(timeout_sec=2.0)
+        rclpy.try_shutdown(context=context)
+
+
+def _analyse(rec: analysis.Recording, opts: DemoOptions, kin: ArmKinematics,
+             echo: Callable[[str], None]) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """Errors, surprise statistics, plots and the animation; (report parts, files)."""
+    from . import plots
+    from .overlay import animation_frames
+
+    dt = 1.0 / opts.rate_hz
+    if len(rec.pred_t) == 0 or len(rec.joint_t) == 0:
+        raise DemoError('nothing to analyse: no predictions or joint states were recorded')
+    gap = 0.5 * dt   # stamps lie on the simulator's step grid
+    errors = analysis.horizon_errors(rec, gap)
+    surprise = analysis.surprise_windows(rec, gap)
+    out = opts.out
+    files = {'joints_png': plots.plot_joint_trajectories(rec, out / 'joints.png', dt),
+             'error_png': plots.plot_error_vs_horizon(errors, out / 'error_vs_horizon.png'),
+             'surprise_png': plots.plot_surprise(rec, out / 'surprise.png', dt)}
+    if rec.images is not None and len(rec.images):
+        start = rec.surprise_t[0] if len(rec.surprise_t) else rec.pred_t[0]
+        clip = analysis.choose_clip(rec.image_t, analysis.onsets(rec.flag_t, rec.collision),
+                                    opts.gif_seconds, start_s=start)
+        frames = animation_frames(rec, kin, clip, dt)
+        for name in dict.fromkeys([opts.animation, 'demo.gif']):
+            try:
+                files['animation'] = plots.write_animation(frames, out / name, opts.rate_hz)
+            except (ImportError, OSError, RuntimeError, ValueError) as exc:
+                # e.g. .mp4 without an ffmpeg plugin: fall back to the GIF.
+                echo(f'[demo] warning: could not write {name}: {exc}')
+                continue
+            echo(f'[demo] animation: {len(frames)} frames of t = '
+                 f'{rec.image_t[clip][0]:.1f} .. {rec.image_t[clip][-1]:.1f} s')
+            break
+    np.savez_compressed(out / 'recording.npz', **{
+        k: v for k, v in asdict(rec).items() if v is not None})
+    files['recording'] = out / 'recording.npz'
+    replay = analysis.command_replay(rec, _model_predictor(opts, len(rec.pred_dt)))
+    return {'prediction_error': errors, 'surprise': surprise, 'command_used': replay}, \
+        {k: str(v) for k, v in files.items()}
+
+
+def _model_predictor(opts: DemoOptions, horizon: int) -> Callable[..., np.ndarray]:
+    """``predict(image, q, dq, action)``: the node's joint rollout, replayed here."""
+    import torch
+    from ..core.inference import WorldModelRuntime
+    torch.set_num_threads(1)   # as the node: one thread on a shared CPU
+    runtime = WorldModelRuntime.from_path(str(resolve_model(opts.model)))
+
+    def predict(image, q, dq, action):
+        state = runtime.make_state(q, dq)
+        return runtime.step(image, state, np.asarray(action, float), horizon).positions
+    return predict
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)   # progress must show up at once also through a pipe or tee
+
+
+def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[str, Any]:
+    """Run the whole demo; returns the report (also written to ``opts.out/report.json``).
+
+    Raises:
+        DemoError: missing or unsuitable model, a node that fails to start or dies, no data.
+        KeyboardInterrupt: Ctrl-C or SIGTERM (after every process was stopped).
+    """
+    from ..ros.ros_env import ensure_ros_libraries
+    try:   # before anything else: it may re-execute this interpreter
+        ensure_ros_libraries()
+    except RuntimeError as exc:
+        raise DemoError(str(exc)) from None
+    if opts.robot != 'arm':
+        raise DemoError(f'the demo supports robot "arm" only, not {opts.robot!r}')
+    if opts.duration <= 0 or opts.horizon < 1 or opts.rate_hz <= 0:
+        raise DemoError('duration, horizon and rate must be positive')
+    started = time.monotonic()
+    env = demo_environment(os.environ)
+    # This process joins the same DDS domain and discovery scope as its children.
+    for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
+        if key in env:
+            os.environ[key] = env[key]
+    kin = ArmKinematics(64)
+    model = check_model(resolve_model(opts.model), kin.joint_names, len(kin.action_low))
+    if model['image_size'] != kin.image_size:
+        kin = ArmKinematics(model['image_size'])
+    opts.out = Path(opts.out)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    echo(f'[demo] model {model["path"]} (step {model["step"]}), robot arm, '
+         f'{opts.duration:g} s, horizon {opts.horizon} x {1.0 / opts.rate_hz:g} s')
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
+    try:
+        rec, facts = _record(opts, model, kin, env, echo)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    parts, files = _analyse(rec, opts, kin, echo)
+    facts.update({'wall_seconds': time.monotonic() - started, 'frames': len(rec.image_t),
+                  'joint_states': len(rec.joint_t), 'predictions': len(rec.pred_t),
+                  'surprise_samples': len(rec.surprise_t),
+                  'collision_steps': int(np.sum(rec.collision)),
+                  'contact_steps': int(np.sum(rec.contact))})
+    report = {'robot': 'arm', 'model': model,
+              'settings': {'duration_s': opts.duration, 'rate_hz': opts.rate_hz,
+                           'horizon': opts.horizon, 'model_step_period': 1.0 / opts.rate_hz,
+                           'seed': opts.seed, 'namespace': NAMESPACE},
+              'run': facts, **parts, 'files': files}
+    report = analysis.json_safe(report)
+    (opts.out / 'report.json').write_text(json.dumps(report, indent=2))
+    for line in analysis.format_summary(report['prediction_error'], report['surprise']):
+        echo(line)
+    used = report['command_used']
+    if used['frames']:
+        echo(f'[demo] command used by world_model_node, replayed on {used["frames"]} frames '
+             f'where it matters: the one for the frame {used["fresh"]}, the previous one '
+             f'{used["previous"]} (it arrives after the image), neither {used["neither"]}')
+    echo(f'[demo] wrote {opts.out / "report.json"}, ' + ', '.join(
+        Path(p).name for p in files.values()) + f' in {facts["wall_seconds"]:.0f} s')
+    return report
