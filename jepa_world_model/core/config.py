@@ -114,7 +114,10 @@ class LossConfig:
     variance: float = 1.0               # VICReg variance hinge on per-dim std
     covariance: float = 0.04            # VICReg off-diagonal covariance
     variance_target_std: float = 1.0
-    inverse_dynamics: float = 1.0       # predict a_t from (z_t, z_t+1): keeps the robot in z
+    # Predict a_t from the image parts of (z_t, z_t+1): keeps the robot in z. Weight 3 makes the
+    # robot appear in the latent after ~300 steps on generated scenes for every seed we tried;
+    # at 1.0 that moment varied from ~250 to >800 steps with the initialisation.
+    inverse_dynamics: float = 3.0
     probe: float = 1.0                  # probes on detached latents (no effect on the encoder)
     stop_gradient: bool = True          # targets from the EMA encoder without gradient
 

@@ -35,7 +35,7 @@ def encode_episode(model: WorldModel, episode: Episode, target: bool = False,
 
 def _stack(model: WorldModel, episodes: Sequence[Episode], image_only: bool) -> Tensor:
     z = torch.cat([encode_episode(model, ep) for ep in episodes])
-    return model.image_part(z) if image_only else z
+    return model.image_part(z) if image_only else model.learned_part(z)
 
 
 def probe_report(model: WorldModel, train: Sequence[Episode], test: Sequence[Episode],
@@ -44,7 +44,8 @@ def probe_report(model: WorldModel, train: Sequence[Episode], test: Sequence[Epi
 
     Returns R^2 for the robot's position and for the distractor's position, and the accuracy of
     a 4-way motion-direction classifier on (z_t, z_{t+1}) pairs. With ``image_only`` the probes
-    read only the pooled-image part of z, so proprio input cannot do the vision's job.
+    read only the pooled-image part of z, so proprio input cannot do the vision's job; without
+    it they read everything the encoder learned (z minus the raw state slice).
     """
     report: Dict[str, float] = {}
     z_tr, z_te = _stack(model, train, image_only), _stack(model, test, image_only)
@@ -72,7 +73,7 @@ def _direction_pairs(model: WorldModel, episodes: Sequence[Episode], image_only:
     feats, labels = [], []
     for ep in episodes:
         z = encode_episode(model, ep)
-        z = model.image_part(z) if image_only else z
+        z = model.image_part(z) if image_only else model.learned_part(z)
         y = torch.from_numpy(motion_direction_labels(ep))
         keep = y >= 0
         feats.append(torch.cat([z[:-1], z[1:]], dim=1)[keep])

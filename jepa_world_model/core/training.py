@@ -105,8 +105,11 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     out['dynamics_rollout'] = roll / w.rollout_steps
 
     z_flat = z.flatten(0, 1)                                      # [B*L, Z]
-    out['variance'] = vicreg_variance_loss(z_flat, w.variance_target_std)
-    out['covariance'] = vicreg_covariance_loss(z_flat)
+    # VICReg only on what the encoder learns: the state slice of z is the input itself, and a
+    # covariance penalty against it would push the image part to *ignore* the robot.
+    z_learned = model.learned_part(z_flat)
+    out['variance'] = vicreg_variance_loss(z_learned, w.variance_target_std)
+    out['covariance'] = vicreg_covariance_loss(z_learned)
     a_hat = model.inverse_dynamics(z[:, :-1], z[:, 1:])           # [B, L-1, A]
     out['inverse_dynamics'] = F.mse_loss(a_hat, a_norm[:, :-1])
     out['probe'] = (F.mse_loss(model.state_probe(z_flat.detach()), s_flat)
@@ -117,10 +120,10 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
 
     out['total'] = sum(getattr(w, name) * out[name] for name in LOSS_TERMS)
     with torch.no_grad():
-        std = z_flat.float().std(dim=0)
+        std = z_learned.float().std(dim=0)
         out['z_std_mean'] = std.mean()
         out['z_std_min'] = std.min()
-        out['effective_rank'] = torch.tensor(effective_rank(z_flat))
+        out['effective_rank'] = torch.tensor(effective_rank(z_learned))
         out['effective_rank_image'] = torch.tensor(effective_rank(model.image_part(z_flat)))
         # Absolute latent errors start near 0 because an untrained encoder maps every frame to
         # nearly the same z; relative to "nothing changes" they are scale-free.

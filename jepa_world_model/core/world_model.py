@@ -168,6 +168,16 @@ class WorldModel(nn.Module):
         s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
         return enc.latent_from_tokens(tokens, s_norm)
 
+    def learned_part(self, z: Tensor) -> Tensor:
+        """z without the normalised-state slice: what the encoder learns (and could collapse).
+
+        z [..., Z] -> [..., image_latent_dim + proprio_latent_dim].
+        """
+        if not self.cfg.state_dim:
+            return z
+        start = self.cfg.image_latent_dim
+        return torch.cat([z[..., :start], z[..., start + self.cfg.state_dim:]], dim=-1)
+
     def image_part(self, z: Tensor) -> Tensor:
         """z [..., Z] -> the pooled-image slice [..., image_latent_dim]."""
         return z[..., :self.cfg.image_latent_dim]
