@@ -5,6 +5,7 @@ distractor) is shared by the tests in this module; a deliberately broken run sho
 Thresholds and measured values are recorded in docs/world_model.md.
 """
 
+import json
 import os
 
 import numpy as np
@@ -47,6 +48,14 @@ def trained(data):
     return trainer
 
 
+def _record(name, value):
+    """Append measured figures to $JWM_EVIDENCE_OUT (JSON lines) for docs/world_model.md."""
+    path = os.environ.get('JWM_EVIDENCE_OUT')
+    if path:
+        with open(path, 'a') as f:
+            f.write(json.dumps({name: value}) + '\n')
+
+
 def _early_late(history, key):
     values = [h[key] for h in history]
     return np.mean(values[:2]), np.mean(values[-3:])
@@ -55,6 +64,8 @@ def _early_late(history, key):
 @pytest.mark.slow
 def test_training_lowers_the_loss_terms(trained):
     hist = trained.state.history
+    keys = ('step', 'total', 'inverse_dynamics', 'dynamics_relative', 'effective_rank')
+    _record('history', [{k: h[k] for k in keys} for h in hist])
     for key in ('total', 'masked_prediction', 'future_prediction', 'inverse_dynamics',
                 'variance', 'probe', 'dynamics_relative'):
         early, late = _early_late(hist, key)
@@ -67,6 +78,7 @@ def test_training_lowers_the_loss_terms(trained):
 def test_latents_do_not_collapse(trained, data):
     _, test = data
     report = probe_report(trained.model, test[:15], test[15:], image_only=False)
+    _record('healthy_run_learned_part', report)
     assert report['std_mean'] > 0.5
     assert report['effective_rank'] > 6.0   # of 48 dimensions
 
@@ -76,6 +88,7 @@ def test_probes_find_the_robot_and_its_motion_direction(trained, data):
     train, test = data
     report = probe_report(trained.model, train[:60], test, image_only=True)
     print('probe report (image part of z):', report)
+    _record('probes_image_part', report)
     assert report['robot_pos_r2'] > 0.9
     assert report['direction_accuracy'] >= 0.95
     assert report['direction_samples_test'] > 200
@@ -88,6 +101,7 @@ def test_predictor_beats_the_copy_baseline_at_horizons_1_to_5(trained, data):
     _, test = data
     report = prediction_report(trained.model, test, horizons=(1, 2, 3, 4, 5))
     print('prediction report:', report)
+    _record('prediction', report)
     for h, m, c in zip(report['horizons'], report['model_latent_l1'],
                        report['copy_baseline_latent_l1']):
         assert m < c, f'horizon {h}: model {m:.4f} vs copy {c:.4f}'
@@ -103,6 +117,7 @@ def test_broken_configuration_collapses(data):
     broken.run()
     report = probe_report(broken.model, test[:15], test[15:], image_only=True)
     print('collapsed run:', report)
+    _record('broken_run', report)
     assert report['std_mean'] < 0.05 or report['effective_rank'] < 2.0
 
 
