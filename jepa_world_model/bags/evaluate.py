@@ -87,7 +87,9 @@ def evaluate_on_bags(checkpoint: str | Path, bags: Sequence[str | Path],
 def beats_baselines(prediction: Dict[str, List[float]]) -> Dict[str, bool]:
     """Per metric: does the model beat both baselines at every horizon?"""
     out = {}
-    for space in ('latent_l1', 'joint_abs_error'):
+    for space in ('latent_l1', 'joint_abs_error', 'position_error'):
+        if f'model_{space}' not in prediction:
+            continue
         m = prediction[f'model_{space}']
         out[space] = all(v < min(c, k) for v, c, k in zip(
             m, prediction[f'copy_{space}'], prediction[f'const_vel_{space}']))

@@ -140,14 +140,17 @@ def baseline_report(model: WorldModel, episodes: Sequence[Episode],
       * copy: the target latent of frame t;
       * constant velocity: ``z̄_t + h (z̄_t - z̄_{t-1})``.
     The same three predictions are made for joint positions: the probe on the model's rollout,
-    ``q_t``, and ``q_t + h (q_t - q_{t-1})``. Errors are mean absolute values.
+    ``q_t``, and ``q_t + h (q_t - q_{t-1})``; and, for models with a pose probe and episodes
+    with a 'base_pose' extra, for the base position (Euclidean error in metres). Errors are
+    mean absolute values.
     """
     model.eval()
     max_h = max(horizons)
     n_joints = len(model.cfg.joint_names)
     dtype = next(model.parameters()).dtype
     keys = ('model_latent_l1', 'copy_latent_l1', 'const_vel_latent_l1',
-            'model_joint_abs_error', 'copy_joint_abs_error', 'const_vel_joint_abs_error')
+            'model_joint_abs_error', 'copy_joint_abs_error', 'const_vel_joint_abs_error',
+            'model_position_error', 'copy_position_error', 'const_vel_position_error')
     acc = {k: {h: [] for h in horizons} for k in keys}
     for ep in episodes:
         if len(ep) <= max_h + 1:
@@ -170,9 +173,19 @@ def baseline_report(model: WorldModel, episodes: Sequence[Episode],
             acc['model_joint_abs_error'][h].append((q_model - q_true).abs().mean(-1))
             acc['copy_joint_abs_error'][h].append((q[starts] - q_true).abs().mean(-1))
             acc['const_vel_joint_abs_error'][h].append((q_cv - q_true).abs().mean(-1))
+            if model.pose_probe is not None and 'base_pose' in ep.extras:
+                # Base position (x, y) in metres through the pose probe: Euclidean error.
+                xy = torch.from_numpy(ep.extras['base_pose'][:, :2]).to(dtype)
+                xy_true = xy[starts + h]
+                xy_cv = xy[starts] + h * (xy[starts] - xy[starts - 1])
+                xy_model = model.probe_pose(pred[:, h - 1])[:, :2]
+                for name, guess in (('model', xy_model), ('copy', xy[starts]),
+                                    ('const_vel', xy_cv)):
+                    acc[f'{name}_position_error'][h].append((guess - xy_true).norm(dim=-1))
     if not acc['model_latent_l1'][horizons[0]]:
         raise ValueError(f'no episode is longer than {max_h + 1} frames')
     out: Dict[str, List[float]] = {'horizons': list(horizons)}
     for k in keys:
-        out[k] = [float(torch.cat(acc[k][h]).mean()) for h in horizons]
+        if acc[k][horizons[0]]:
+            out[k] = [float(torch.cat(acc[k][h]).mean()) for h in horizons]
     return out
