@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('demo', help='run world_model_node against the simulated arm over ROS 2 '
                        'and report its prediction error and surprise (docs/demo.md)')
     p.add_argument('--out', type=Path, default=Path('outputs/demo'))
-    p.add_argument('--robot', default='arm', choices=['arm'])
+    p.add_argument('--robot', default='arm', choices=['arm', 'mobile_base'])
     p.add_argument('--duration', type=float, default=60.0,
                    help='simulated seconds to record once the model predicts (default 60)')
     p.add_argument('--model', type=Path,

@@ -1,9 +1,9 @@
 """``jepa-world-model demo``: its analysis on synthetic data with known answers, and live runs.
 
-The unit tests need neither ROS nor a model. The two ``ros``/``slow`` tests run the real
-command in a subprocess against a randomly initialised arm model (what is measured is the
-plumbing, not the model's quality): one complete 15 s run, and one interrupted with
-SIGINT that must leave no node process behind.
+The unit tests need neither ROS nor a model. The ``ros``/``slow`` tests run the real
+command in a subprocess against randomly initialised models (what is measured is the
+plumbing, not the model's quality): a complete 15 s run with the arm and one with the
+mobile base, and an arm run interrupted with SIGINT that must leave no node process behind.
 """
 
 import json
@@ -22,6 +22,9 @@ import pytest
 
 from jepa_world_model.demo import analysis
 from jepa_world_model.demo.analysis import Recording
+from jepa_world_model.demo.base_analysis import path_errors, PathRecording, unicycle_rollout
+from jepa_world_model.demo.base_geometry import BaseRoom
+from jepa_world_model.demo.base_policy import DemoBasePolicy
 from jepa_world_model.demo.policy import DemoArmPolicy, planar_ik
 from jepa_world_model.demo.processes import demo_environment, ros_arguments
 
@@ -203,9 +206,11 @@ def test_process_environment_and_arguments():
     assert 1 <= int(env['ROS_DOMAIN_ID']) <= 101 and env['OMP_NUM_THREADS'] == '1'
     assert env['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
     assert demo_environment({'ROS_DOMAIN_ID': '7'})['ROS_DOMAIN_ID'] == '7'
-    args = ros_arguments('/demo', {'rate_hz': 10.0, 'autostart': True, 'seed': 3})
+    args = ros_arguments('/demo', {'rate_hz': 10.0, 'autostart': True, 'seed': 3,
+                                   'action_fields': ['linear.x', 'angular.z']})
     assert args == ['--ros-args', '-r', '__ns:=/demo', '-p', 'rate_hz:=10.0',
-                    '-p', 'autostart:=true', '-p', 'seed:=3']
+                    '-p', 'autostart:=true', '-p', 'seed:=3',
+                    '-p', 'action_fields:=[linear.x,angular.z]']
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -266,6 +271,119 @@ def test_cli_keeps_the_synthetic_demo():
     assert args.func.__name__ == 'cmd_demo' and args.robot == 'arm'
 
 
+# ----------------------------------------------------------------------------- mobile base
+
+def small_room():
+    """The simulator's room as numbers (no MuJoCo): walls at +-1.5 m, one pillar."""
+    return BaseRoom(half_extent=1.5, obstacles=np.array([[0.75, 0.7, 0.3]]), robot_radius=0.22,
+                    camera_pos=np.array([0.0, 0.0, 6.0]),
+                    intrinsics=(113.46, 113.46, 32.0, 32.0, 64, 64),
+                    action_low=np.array([-0.5, -1.5]), action_high=np.array([0.8, 1.5]))
+
+
+def circle_recording(steps=80, horizon=5, v=0.4, w=0.5, probe_offset=(0.05, 0.0)):
+    """Odometry of a robot on a circle; predicted paths exact plus a constant offset."""
+    t = np.arange(steps) * DT
+    start = np.array([[0.2, -0.3, 0.4]])
+    pose = unicycle_rollout(start, [[v, w]], t)[0]
+    dts = np.arange(horizon + 1) * DT
+    truth = np.stack([unicycle_rollout(start, [[v, w]], ti + dts)[0] for ti in t])
+    path = truth + np.array([*probe_offset, 0.0])
+    return PathRecording(odom_t=t, odom_pose=pose, odom_twist=np.tile([v, w], (steps, 1)),
+                         path_t=t.copy(), path_pose=path, path_dt=dts)
+
+
+def test_unicycle_rollout_follows_the_arc():
+    # Half a turn at v = 1 m/s, w = 1 rad/s: a circle of radius 1 to the left.
+    out = unicycle_rollout([[0.0, 0.0, 0.0]], [[1.0, 1.0]], [0.0, math.pi / 2, math.pi])[0]
+    assert np.allclose(out[1], [1.0, 1.0, math.pi / 2]) and np.allclose(out[2, :2], [0, 2])
+    line = unicycle_rollout([[1.0, 2.0, math.pi / 2]], [[0.5, 0.0]], [2.0])[0, 0]
+    assert np.allclose(line, [1.0, 3.0, math.pi / 2])
+
+
+def test_path_errors_score_the_model_and_the_odometry_baselines():
+    rec = circle_recording(probe_offset=(0.03, -0.04))
+    err = path_errors(rec, max_gap=0.5 * DT)
+    assert err['horizon_steps'] == [1, 2, 3, 4, 5] and err['pairs'] == [79, 78, 77, 76, 75]
+    assert err['model_now'] == pytest.approx(0.05) and err['model_now_yaw'] < 1e-9
+    assert np.allclose(err['model'], 0.05)                 # the probe's offset at every k
+    assert np.allclose(err['model_anchored'], 0.0, atol=1e-9)
+    assert np.allclose(err['constant_velocity'], 0.0, atol=1e-9)   # constant twist
+    # Nothing changes: the chord of the arc, 2 (v / w) sin(w k dt / 2).
+    chord = 2 * 0.4 / 0.5 * np.sin(0.5 * 0.5 * DT * np.arange(1, 6))
+    assert np.allclose(err['nothing_changes'], chord, atol=1e-6)
+    assert np.allclose(err['nothing_changes_yaw'], 0.5 * DT * np.arange(1, 6))
+    # Yaw wraps: a path a full turn off is right.
+    rec.path_pose[..., 2] += 2 * math.pi
+    assert np.allclose(path_errors(rec, 0.05)['model_yaw'], 0.0, atol=1e-9)
+
+
+def test_room_projection_matches_the_rendered_robot():
+    room = BaseRoom.from_sim(64)
+    assert np.allclose(room.project(np.zeros(2)), [32.0, 32.0])
+    from jepa_world_model.sim.robots import make_robot
+    with make_robot('mobile_base', image_size=64) as robot:
+        for seed in range(3):
+            obs = robot.reset(seed=seed)
+            img = obs.image.astype(int)
+            blue = (img[..., 2] > 150) & (img[..., 0] < 80) & (img[..., 1] < 120)
+            yellow = (img[..., 0] > 200) & (img[..., 1] > 180) & (img[..., 2] < 80)
+            rows, cols = np.nonzero(blue | yellow)   # the disc with its heading marker
+            centre = np.array([cols.mean(), rows.mean()]) + 0.5   # pixel centres
+            assert np.allclose(room.project(obs.base_pose[:2]), centre, atol=0.5), seed
+
+
+def test_base_policy_wanders_bumps_and_backs_off():
+    room = small_room()
+    policy = DemoBasePolicy(room, seed=0, bump_every=2)
+    pose, twist = np.array([-0.8, -0.8, 0.0]), np.zeros(2)
+    kinds, backing, hits = [], 0, 0
+    for _ in range(600):
+        blocked = not room.is_free(pose[:2], room.robot_radius)
+        action = policy(pose, twist, blocked)
+        assert np.all(action >= room.action_low) and np.all(action <= room.action_high)
+        kinds.append(policy.goal_kind)
+        hits += blocked
+        backing += blocked and action[0] < 0
+        new = unicycle_rollout(pose, action, [DT])[0, 0]
+        # A stall: the robot does not move into the wall or the pillar.
+        moved = room.is_free(new[:2], room.robot_radius - 0.01) or action[0] < 0
+        twist = action if moved else np.array([0.0, action[1]])
+        pose = new if moved else np.r_[pose[:2], new[2]]
+    assert kinds[0] == 'random' and 'bump' in kinds and policy.bumps_planned >= 3
+    assert hits > 0 and backing > 0   # it ran into things and backed off
+
+
+def test_base_plots_and_animation_are_written(tmp_path):
+    from jepa_world_model.demo import plots
+    from jepa_world_model.demo.base_overlay import base_animation_frames
+    rec = _rich_recording()
+    rec.joint_names = ['wheel_left_joint', 'wheel_right_joint']
+    rec.q, rec.dq, rec.pred_q = rec.q[:, :2], rec.dq[:, :2], rec.pred_q[..., :2]
+    base = circle_recording(steps=60, horizon=4)
+    room = small_room()
+    err = path_errors(base, 0.05)
+    assert plots.plot_error_vs_horizon(err, tmp_path / 'p.png', ylabel='m').stat().st_size > 1000
+    assert plots.plot_base_path(rec, base, room, tmp_path / 'top.png').stat().st_size > 1000
+    frames = base_animation_frames(rec, base, room, slice(20, 30), DT)
+    assert len(frames) == 10 and frames[0].shape == (256, 256 + 320, 3)
+    # The predicted path is drawn in cyan where the robot is.
+    u, v = np.round(room.project(base.path_pose[25, 0], 4)).astype(int)
+    assert tuple(frames[5][v, u]) == (0, 230, 255)
+
+
+def test_base_model_and_cli_option():
+    from jepa_world_model.cli import build_parser
+    from jepa_world_model.demo import run_demo
+    args = build_parser().parse_args(['demo', '--robot', 'mobile_base'])
+    assert args.robot == 'mobile_base'
+    with pytest.raises(run_demo.DemoError,
+                       match='(?s)the mobile_base needs.*record --robot mobile_base'):
+        run_demo.check_model(
+            run_demo.resolve_model(None, 'arm'), ('wheel_left_joint', 'wheel_right_joint'), 2,
+            'mobile_base')
+
+
 # ----------------------------------------------------------------------------- live runs
 
 @pytest.fixture(scope='module')
@@ -281,12 +399,27 @@ def random_arm_model(tmp_path_factory):
     return save_checkpoint(path, WorldModel(cfg.model), cfg, 0)
 
 
-def _demo_process(out, model, duration):
+@pytest.fixture(scope='module')
+def random_base_model(tmp_path_factory):
+    """A randomly initialised model with the base's wheels, (v, w) actions and pose probe."""
+    import torch
+    from jepa_world_model.core.checkpoint import save_checkpoint
+    from jepa_world_model.core.config import load_config
+    from jepa_world_model.core.world_model import WorldModel
+    cfg = load_config(os.path.join(REPO_ROOT, 'config', 'mobile_base_tiny.yaml'))
+    assert cfg.model.pose_probe   # ~/predicted_path is published
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('model') / 'base_random.safetensors'
+    return save_checkpoint(path, WorldModel(cfg.model), cfg, 0)
+
+
+def _demo_process(out, model, duration, robot='arm'):
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     env.pop('PYTHONUNBUFFERED', None)   # the demo must flush its progress lines itself
     return subprocess.Popen(
         [sys.executable, '-m', 'jepa_world_model.cli', 'demo', '--out', str(out),
-         '--duration', str(duration), '--model', str(model), '--gif-seconds', '8'],
+         '--duration', str(duration), '--model', str(model), '--gif-seconds', '8',
+         '--robot', robot],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -331,6 +464,39 @@ def test_demo_end_to_end(tmp_path, random_arm_model):
     used = report['command_used']   # the replay reproduces the node's predictions
     assert used['frames'] > 10 and used['neither'] <= 0.1 * used['frames']
     assert not _node_processes_using(random_arm_model)
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_base_demo_end_to_end(tmp_path, random_base_model):
+    proc = _demo_process(tmp_path / 'out', random_base_model, 15, robot='mobile_base')
+    try:
+        output, _ = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    out = tmp_path / 'out'
+    for name in ('report.json', 'demo.gif', 'joints.png', 'error_vs_horizon.png',
+                 'surprise.png', 'path_error_vs_horizon.png', 'path.png'):
+        assert (out / name).stat().st_size > 1000, name
+    report = json.loads((out / 'report.json').read_text())
+    assert report['robot'] == 'mobile_base'
+    assert report['model']['joints'] == ['wheel_left_joint', 'wheel_right_joint']
+    assert report['run']['sim_seconds'] >= 14.0 and report['run']['commands_sent'] > 100
+    wheels, path = report['prediction_error'], report['path_error']
+    assert min(wheels['pairs']) > 50 and min(path['pairs']) > 50
+    for key in ('model', 'model_anchored', 'constant_velocity', 'nothing_changes'):
+        assert all(isinstance(v, float) and math.isfinite(v) for v in path[key]), key
+        assert len(path[key]) == 10
+    assert all(math.isfinite(v) for v in wheels['model'] + wheels['constant_velocity'])
+    # The robot moved (the driver's Twist reached sim_node) ...
+    assert path['nothing_changes'][-1] > 0.05
+    # ... and over one step the odometry twist tells how (later the driver turns).
+    assert path['constant_velocity'][0] < 0.5 * path['nothing_changes'][0]
+    assert report['surprise']['free_motion']['count'] > 10
+    assert 'predicted path' in output
+    assert not _node_processes_using(random_base_model)
 
 
 @pytest.mark.ros

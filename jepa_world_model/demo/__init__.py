@@ -1,7 +1,9 @@
-"""The end-to-end demo: a simulated arm, ``world_model_node`` and an analysis of its output.
+"""The end-to-end demo: a simulated arm or mobile base, ``world_model_node`` and an analysis.
 
 ``run_demo`` (ROS orchestration) starts ``sim_node`` and ``world_model_node`` as processes,
-drives the arm and records every topic over DDS; ``analysis``, ``plots``, ``overlay``,
-``kinematics`` and ``policy`` are pure functions and classes without rclpy, unit-tested on
-synthetic data (test/test_demo.py). docs/demo.md explains the outputs.
+drives the arm or the mobile base (``base_demo``, ``base_nodes``) and records every topic
+over DDS; ``analysis``, ``plots``, ``overlay``, ``kinematics``, ``policy`` and their base
+counterparts ``base_analysis``, ``base_overlay``, ``base_geometry`` and ``base_policy`` are
+pure functions and classes without rclpy, unit-tested on synthetic data
+(test/test_demo.py). docs/demo.md explains the outputs.
 """

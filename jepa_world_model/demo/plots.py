@@ -4,12 +4,13 @@
   for horizons 1, H/2 and H drawn at the time they were predicted *for*; collisions shaded.
 * ``error_vs_horizon.png``: mean absolute joint error per horizon, model vs baselines.
 * ``surprise.png``: ``~/surprise`` over time with collision onsets and contact shaded.
+* ``path.png`` (mobile base): top view of the odometry path and the predicted positions.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 import matplotlib
 
@@ -21,7 +22,12 @@ import numpy as np  # noqa: E402
 from .analysis import onsets, Recording  # noqa: E402
 
 __all__ = ['plot_joint_trajectories', 'plot_error_vs_horizon', 'plot_surprise',
-           'write_animation']
+           'plot_base_path', 'write_animation', 'ERROR_CURVES']
+
+#: (key in the error dict, legend label, line style) of the error-by-horizon plot.
+ERROR_CURVES = (('model', 'world model', 'o-'),
+                ('constant_velocity', 'constant velocity', 's--'),
+                ('nothing_changes', 'nothing changes (q_t)', '^:'))
 
 
 def _shade(ax, t: np.ndarray, flags: np.ndarray, dt: float, color: str, label: str) -> None:
@@ -61,17 +67,18 @@ def plot_joint_trajectories(rec: Recording, path: Path, dt: float) -> Path:
     return path
 
 
-def plot_error_vs_horizon(errors: Dict[str, Any], path: Path) -> Path:
-    """Mean absolute joint error [rad] vs horizon: model and the two baselines."""
+def plot_error_vs_horizon(errors: Dict[str, Any], path: Path,
+                          ylabel: str = 'mean |q_pred - q_actual| [rad]',
+                          title: str = 'Joint prediction error by horizon',
+                          curves: Sequence[Tuple[str, str, str]] = ERROR_CURVES) -> Path:
+    """Mean error vs horizon: model and baselines (``curves``: key, label, style)."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     h = np.asarray(errors['horizon_s'], float)
-    for key, label, style in (('model', 'world model', 'o-'),
-                              ('constant_velocity', 'constant velocity', 's--'),
-                              ('nothing_changes', 'nothing changes (q_t)', '^:')):
+    for key, label, style in curves:
         ax.plot(h, np.asarray(errors[key], float), style, label=label)
     ax.set_xlabel('horizon [s]')
-    ax.set_ylabel('mean |q_pred - q_actual| [rad]')
-    ax.set_title('Joint prediction error by horizon')
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -97,6 +104,44 @@ def plot_surprise(rec: Recording, path: Path, dt: float,
     ax.set_ylabel('surprise (1 = usual)')
     ax.set_title('Surprise of world_model_node; shaded red: window counted as "around an '
                  'onset"')
+    ax.grid(alpha=0.3)
+    ax.legend(loc='upper right', fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_base_path(rec: Recording, base: Any, room: Any, path: Path) -> Path:
+    """Top view: the odometry path, the model's H-ahead positions, collision onsets.
+
+    ``base`` is a :class:`~.base_analysis.PathRecording`, ``room`` a
+    :class:`~.base_geometry.BaseRoom`.
+    """
+    half_extent, obstacles = room.half_extent, room.obstacles
+    odom_t, odom_pose = base.odom_t, base.odom_pose
+    fig, ax = plt.subplots(figsize=(6.2, 6.2))
+    wall = plt.Rectangle((-half_extent, -half_extent), 2 * half_extent, 2 * half_extent,
+                         fill=False, color='dimgrey', lw=2)
+    ax.add_patch(wall)
+    for x, y, r in np.asarray(obstacles, float).reshape(-1, 3):
+        ax.add_patch(plt.Circle((x, y), r, color='saddlebrown', alpha=0.3, lw=0))
+    ax.plot(odom_pose[:, 0], odom_pose[:, 1], color='black', lw=1.0, label='odometry')
+    if len(base.path_t):
+        ax.plot(base.path_pose[:, -1, 0], base.path_pose[:, -1, 1], '.', ms=2.5,
+                color='tab:cyan', label=f'predicted {base.path_dt[-1]:.1f} s ahead')
+    hits = onsets(rec.flag_t, rec.collision)
+    if len(hits) and len(odom_t):
+        at = np.clip(np.searchsorted(odom_t, hits), 0, len(odom_t) - 1)
+        ax.plot(odom_pose[at, 0], odom_pose[at, 1], 'x', color='red', ms=7,
+                label='collision onset')
+    lim = half_extent + 0.15
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect('equal')
+    ax.set_xlabel('x [m]')
+    ax.set_ylabel('y [m]')
+    ax.set_title('Base path (odometry) and the model\'s predictions')
     ax.grid(alpha=0.3)
     ax.legend(loc='upper right', fontsize=8)
     fig.tight_layout()

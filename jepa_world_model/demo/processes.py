@@ -51,6 +51,8 @@ def _ros_value(value: object) -> str:
         return 'true' if value else 'false'
     if isinstance(value, float):
         return repr(value)   # always has a decimal point: ROS 2 rejects ints for doubles
+    if isinstance(value, (list, tuple)):
+        return '[' + ','.join(_ros_value(v) for v in value) + ']'   # a YAML list
     return str(value)
 
 

@@ -1,14 +1,18 @@
-"""``jepa-world-model demo``: the world model predicting a simulated arm live over ROS 2.
+"""``jepa-world-model demo``: the world model predicting a simulated robot live over ROS 2.
 
-1. ``sim_node`` (robot ``arm``, publishes ``/clock``) and ``world_model_node`` (autostart,
-   ``use_sim_time``, the arm model, actions from the simulator's ``commands`` topic) start
-   as separate processes in namespace ``/demo`` on a private ``ROS_DOMAIN_ID``.
-2. In this process a driver node moves the arm (:class:`~.policy.DemoArmPolicy`: random
-   reaches, and reaches into the obstacle block so that collisions happen), and a recorder
-   node collects images, joint states, predictions, surprise and collision flags over DDS.
+1. ``sim_node`` (robot ``arm`` or ``mobile_base``, publishes ``/clock``) and
+   ``world_model_node`` (autostart, ``use_sim_time``, the robot's model, actions from the
+   simulator's ``commands`` or ``cmd_vel`` topic) start as separate processes in namespace
+   ``/demo`` on a private ``ROS_DOMAIN_ID``.
+2. In this process a driver node moves the robot (:class:`~.policy.DemoArmPolicy`: random
+   reaches, and reaches into the obstacle block; :class:`~.base_policy.DemoBasePolicy`:
+   wandering, and drives into furniture and walls), and a recorder node collects images,
+   joint states, predictions, surprise and collision flags (and odometry and predicted
+   paths for the base) over DDS.
 3. After ``duration`` seconds of simulated time everything stops (also on Ctrl-C, SIGTERM
    or an error; every wait is bounded) and the recording is analysed: prediction error
    by horizon against two baselines, surprise around collisions, plots and an animation.
+   The base-specific parts are in :mod:`.base_demo`.
 
 docs/demo.md describes the outputs.
 """
@@ -29,7 +33,8 @@ import numpy as np
 from ..core.checkpoint import CheckpointError, read_metadata
 from ..core.config import config_from_json, ConfigError
 from ..resources import default_model_path, model_search_paths
-from . import analysis
+from . import analysis, base_demo
+from .base_geometry import BaseRoom
 from .kinematics import ArmKinematics
 from .policy import DemoArmPolicy
 from .processes import demo_environment, NodeProcess, ros_arguments
@@ -42,6 +47,9 @@ TRAIN_RECIPE = (
     'jepa-world-model record --robot arm --out bags/arm --episodes 160 --steps 40 '
     '--policy noisy\n  jepa-world-model train --bag bags/arm --config config/arm_tiny.yaml '
     '--out runs/arm_tiny')
+#: robot -> (shipped model file, how to train it)
+MODELS = {'arm': (ARM_MODEL, TRAIN_RECIPE),
+          'mobile_base': (base_demo.BASE_MODEL, base_demo.BASE_RECIPE)}
 #: Seconds between progress lines.
 PROGRESS_EVERY_S = 10.0
 
@@ -57,7 +65,7 @@ class DemoOptions:
     out: Path
     robot: str = 'arm'
     duration: float = 60.0          # simulated seconds of predictions to record
-    model: Optional[Path] = None    # default: the shipped arm model
+    model: Optional[Path] = None    # default: the robot's shipped model
     seed: int = 0
     horizon: int = 10               # predicted steps H
     rate_hz: float = 10.0           # simulator control rate = model step rate
@@ -66,26 +74,28 @@ class DemoOptions:
     animation: str = 'demo.gif'     # or demo.mp4 (needs imageio-ffmpeg)
 
 
-def resolve_model(path: Optional[Path]) -> Path:
-    """The checkpoint to run: ``path``, else the shipped arm model; DemoError if missing."""
+def resolve_model(path: Optional[Path], robot: str = 'arm') -> Path:
+    """The checkpoint to run: ``path``, else the robot's shipped model; DemoError if missing."""
     if path is not None:
         if not Path(path).is_file():
             raise DemoError(f'model not found: {path}')
         return Path(path)
-    found = default_model_path(ARM_MODEL)
+    name, recipe = MODELS[robot]
+    found = default_model_path(name)
     if found.is_file():
         return found
-    searched = '\n'.join(f'  {p}' for p in model_search_paths(ARM_MODEL))
-    trained = Path('runs/arm_tiny/checkpoint.safetensors')
+    searched = '\n'.join(f'  {p}' for p in model_search_paths(name))
+    trained = Path('runs') / Path(name).stem / 'checkpoint.safetensors'
     hint = (f'\n{trained} exists: run the demo with --model {trained}' if trained.is_file()
             else '')
-    raise DemoError(f'the arm model {ARM_MODEL} is not installed; searched:\n{searched}\n'
+    raise DemoError(f'the {robot} model {name} is not installed; searched:\n{searched}\n'
                     f'Train it (docs/models.md), then pass --model or copy it to models/:\n'
-                    f'  {TRAIN_RECIPE}{hint}')
+                    f'  {recipe}{hint}')
 
 
-def check_model(path: Path, joint_names: Tuple[str, ...], action_dim: int) -> Dict[str, Any]:
-    """The model's facts from its metadata; DemoError when it is not an arm model."""
+def check_model(path: Path, joint_names: Tuple[str, ...], action_dim: int,
+                robot: str = 'arm') -> Dict[str, Any]:
+    """The model's facts from its metadata; DemoError when it is not a model of ``robot``."""
     try:
         meta = read_metadata(path)
         cfg = config_from_json(meta['config'])
@@ -94,8 +104,8 @@ def check_model(path: Path, joint_names: Tuple[str, ...], action_dim: int) -> Di
     m = cfg.model
     if tuple(m.joint_names) != tuple(joint_names) or m.action_dim != action_dim:
         raise DemoError(f'{path} is a model for joints {m.joint_names} with {m.action_dim} '
-                        f'actions; the arm needs joints {list(joint_names)} and '
-                        f'{action_dim} joint velocity actions. Train one:\n  {TRAIN_RECIPE}')
+                        f'actions; the {robot} needs joints {list(joint_names)} and '
+                        f'{action_dim} velocity actions. Train one:\n  {MODELS[robot][1]}')
     return {'path': str(path), 'step': int(meta['step']), 'joints': list(m.joint_names),
             'action_dim': m.action_dim, 'image_size': m.image_size}
 
@@ -122,26 +132,39 @@ def _spin_until(executor: Any, procs: List[NodeProcess], done: Callable[[], bool
     return True
 
 
-def _record(opts: DemoOptions, model: Dict[str, Any], kin: ArmKinematics,
-            env: Dict[str, str], echo: Callable[[str], None]):
-    """Run the nodes and return ``(Recording, run facts)``; always stops every process."""
-    import rclpy   # importable: run_demo called ensure_ros_libraries
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
+def _make_nodes(opts: DemoOptions, model: Dict[str, Any], geometry: Any, context: Any):
+    """``(driver, recorder)`` nodes for ``opts.robot`` (after ensure_ros_libraries)."""
+    if opts.robot == 'mobile_base':
+        return base_demo.make_nodes(geometry, model['joints'], NAMESPACE, opts.seed, context)
     from .nodes import DriverNode, RecorderNode
-
-    dt = 1.0 / opts.rate_hz
-    logs = opts.out / 'logs'
+    kin = geometry
     policy = DemoArmPolicy(kin.joint_limits, kin.action_low, kin.action_high,
                            kin.obstacle_xy, kin.link_lengths(), seed=opts.seed,
                            obstacle_every=4)
-    sim_params = {'robot': 'arm', 'image_size': model['image_size'],
+    return (DriverNode(policy, model['joints'], NAMESPACE, context=context),
+            RecorderNode(model['joints'], NAMESPACE, context=context))
+
+
+def _record(opts: DemoOptions, model: Dict[str, Any], geometry: Any,
+            env: Dict[str, str], echo: Callable[[str], None]):
+    """Run the nodes; ``(Recording, PathRecording or None, run facts)``; stops every process."""
+    import rclpy   # importable: run_demo called ensure_ros_libraries
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+
+    dt = 1.0 / opts.rate_hz
+    logs = opts.out / 'logs'
+    sim_params = {'robot': opts.robot, 'image_size': model['image_size'],
                   'rate_hz': float(opts.rate_hz), 'seed': opts.seed}
-    # Actions: the velocity commands the driver sends to the simulator's `commands`
+    # Arm actions: the velocity commands the driver sends to the simulator's `commands`
     # (forward_command_controller style); in the same namespace no remap is needed.
     wm_params = {'model_path': model['path'], 'autostart': True, 'use_sim_time': True,
                  'action_source': 'float64_multi_array', 'horizon': opts.horizon,
                  'model_step_period': dt, 'num_threads': 1}
+    if opts.robot == 'mobile_base':   # base actions: the Twist on cmd_vel
+        sim_extra, wm_extra = base_demo.parameters()
+        sim_params.update(sim_extra)
+        wm_params.update(wm_extra)
     procs: List[NodeProcess] = []
     context = Context()
     executor = None
@@ -156,8 +179,7 @@ def _record(opts: DemoOptions, model: Dict[str, Any], kin: ArmKinematics,
                                  logs / 'world_model_node.log'))
         rclpy.init(context=context, domain_id=int(env['ROS_DOMAIN_ID']))
         executor = SingleThreadedExecutor(context=context)
-        driver = DriverNode(policy, model['joints'], NAMESPACE, context=context)
-        recorder = RecorderNode(model['joints'], NAMESPACE, context=context)
+        driver, recorder = _make_nodes(opts, model, geometry, context)
         nodes = [driver, recorder]
         for node in nodes:
             executor.add_node(node)
@@ -172,7 +194,8 @@ def _record(opts: DemoOptions, model: Dict[str, Any], kin: ArmKinematics,
         t0 = recorder.latest_stamp('pred')
         startup = time.monotonic() - started
         echo(f'[demo] predicting after {startup:.1f} s; recording '
-             f'{opts.duration:g} s of simulated time (the arm moves, the model predicts)')
+             f'{opts.duration:g} s of simulated time (the robot moves, the model '
+             f'predicts)')
 
         def elapsed() -> float:
             return (recorder.latest_stamp('joint') or t0) - t0
@@ -193,7 +216,8 @@ def _record(opts: DemoOptions, model: Dict[str, Any], kin: ArmKinematics,
         facts = {'sim_seconds': elapsed(), 'first_prediction_stamp': t0,
                  'startup_wall_seconds': startup, 'commands_sent': driver.sent,
                  'messages': recorder.counts(), 'ros_domain_id': int(env['ROS_DOMAIN_ID'])}
-        return recorder.recording(), facts
+        base = recorder.path_recording() if opts.robot == 'mobile_base' else None
+        return recorder.recording(), base, facts
     finally:
         for proc in reversed(procs):
             code = proc.stop()
@@ -206,11 +230,10 @@ def _record(opts: DemoOptions, model: Dict[str, Any], kin: ArmKinematics,
         rclpy.try_shutdown(context=context)
 
 
-def _analyse(rec: analysis.Recording, opts: DemoOptions, kin: ArmKinematics,
+def _analyse(rec: analysis.Recording, base: Optional[Any], opts: DemoOptions, geometry: Any,
              echo: Callable[[str], None]) -> Tuple[Dict[str, Any], Dict[str, str]]:
     """Errors, surprise statistics, plots and the animation; (report parts, files)."""
     from . import plots
-    from .overlay import animation_frames
 
     dt = 1.0 / opts.rate_hz
     if len(rec.pred_t) == 0 or len(rec.joint_t) == 0:
@@ -222,11 +245,20 @@ def _analyse(rec: analysis.Recording, opts: DemoOptions, kin: ArmKinematics,
     files = {'joints_png': plots.plot_joint_trajectories(rec, out / 'joints.png', dt),
              'error_png': plots.plot_error_vs_horizon(errors, out / 'error_vs_horizon.png'),
              'surprise_png': plots.plot_surprise(rec, out / 'surprise.png', dt)}
+    parts: Dict[str, Any] = {}
+    if base is not None:
+        parts['path_error'], more = base_demo.analyse_path(rec, base, geometry, out, gap)
+        files.update(more)
     if rec.images is not None and len(rec.images):
         start = rec.surprise_t[0] if len(rec.surprise_t) else rec.pred_t[0]
         clip = analysis.choose_clip(rec.image_t, analysis.onsets(rec.flag_t, rec.collision),
                                     opts.gif_seconds, start_s=start)
-        frames = animation_frames(rec, kin, clip, dt)
+        if base is not None:
+            from .base_overlay import base_animation_frames
+            frames = base_animation_frames(rec, base, geometry, clip, dt)
+        else:
+            from .overlay import animation_frames
+            frames = animation_frames(rec, geometry, clip, dt)
         for name in dict.fromkeys([opts.animation, 'demo.gif']):
             try:
                 files['animation'] = plots.write_animation(frames, out / name, opts.rate_hz)
@@ -237,12 +269,14 @@ def _analyse(rec: analysis.Recording, opts: DemoOptions, kin: ArmKinematics,
             echo(f'[demo] animation: {len(frames)} frames of t = '
                  f'{rec.image_t[clip][0]:.1f} .. {rec.image_t[clip][-1]:.1f} s')
             break
-    np.savez_compressed(out / 'recording.npz', **{
-        k: v for k, v in asdict(rec).items() if v is not None})
+    arrays = {k: v for k, v in asdict(rec).items() if v is not None}
+    if base is not None:
+        arrays.update(base_demo.path_arrays(base))
+    np.savez_compressed(out / 'recording.npz', **arrays)
     files['recording'] = out / 'recording.npz'
     replay = analysis.command_replay(rec, _model_predictor(opts, len(rec.pred_dt)))
-    return {'prediction_error': errors, 'surprise': surprise, 'command_used': replay}, \
-        {k: str(v) for k, v in files.items()}
+    parts.update({'prediction_error': errors, 'surprise': surprise, 'command_used': replay})
+    return parts, {k: str(v) for k, v in files.items()}
 
 
 def _model_predictor(opts: DemoOptions, horizon: int) -> Callable[..., np.ndarray]:
@@ -250,7 +284,7 @@ def _model_predictor(opts: DemoOptions, horizon: int) -> Callable[..., np.ndarra
     import torch
     from ..core.inference import WorldModelRuntime
     torch.set_num_threads(1)   # as the node: one thread on a shared CPU
-    runtime = WorldModelRuntime.from_path(str(resolve_model(opts.model)))
+    runtime = WorldModelRuntime.from_path(str(resolve_model(opts.model, opts.robot)))
 
     def predict(image, q, dq, action):
         state = runtime.make_state(q, dq)
@@ -278,8 +312,8 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
         ensure_ros_libraries()
     except RuntimeError as exc:
         raise DemoError(str(exc)) from None
-    if opts.robot != 'arm':
-        raise DemoError(f'the demo supports robot "arm" only, not {opts.robot!r}')
+    if opts.robot not in MODELS:
+        raise DemoError(f'the demo supports the robots {sorted(MODELS)}, not {opts.robot!r}')
     if opts.duration <= 0 or opts.horizon < 1 or opts.rate_hz <= 0:
         raise DemoError('duration, horizon and rate must be positive')
     started = time.monotonic()
@@ -288,28 +322,31 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
     for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
         if key in env:
             os.environ[key] = env[key]
-    kin = ArmKinematics(64)
-    model = check_model(resolve_model(opts.model), kin.joint_names, len(kin.action_low))
-    if model['image_size'] != kin.image_size:
-        kin = ArmKinematics(model['image_size'])
+    make_geometry = BaseRoom.from_sim if opts.robot == 'mobile_base' else ArmKinematics
+    geometry = make_geometry(64)   # ArmKinematics or BaseRoom: drawing and driving
+    joints = base_demo.BASE_JOINTS if opts.robot == 'mobile_base' else geometry.joint_names
+    model = check_model(resolve_model(opts.model, opts.robot), tuple(joints),
+                        len(geometry.action_low), opts.robot)
+    if model['image_size'] != geometry.image_size:
+        geometry = make_geometry(model['image_size'])
     opts.out = Path(opts.out)
     opts.out.mkdir(parents=True, exist_ok=True)
-    echo(f'[demo] model {model["path"]} (step {model["step"]}), robot arm, '
+    echo(f'[demo] model {model["path"]} (step {model["step"]}), robot {opts.robot}, '
          f'{opts.duration:g} s, horizon {opts.horizon} x {1.0 / opts.rate_hz:g} s')
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
     try:
-        rec, facts = _record(opts, model, kin, env, echo)
+        rec, base, facts = _record(opts, model, geometry, env, echo)
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
-    parts, files = _analyse(rec, opts, kin, echo)
+    parts, files = _analyse(rec, base, opts, geometry, echo)
     facts.update({'wall_seconds': time.monotonic() - started, 'frames': len(rec.image_t),
                   'joint_states': len(rec.joint_t), 'predictions': len(rec.pred_t),
                   'surprise_samples': len(rec.surprise_t),
                   'collision_steps': int(np.sum(rec.collision)),
                   'contact_steps': int(np.sum(rec.contact))})
-    report = {'robot': 'arm', 'model': model,
+    report = {'robot': opts.robot, 'model': model,
               'settings': {'duration_s': opts.duration, 'rate_hz': opts.rate_hz,
                            'horizon': opts.horizon, 'model_step_period': 1.0 / opts.rate_hz,
                            'seed': opts.seed, 'namespace': NAMESPACE},
@@ -318,6 +355,9 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
     (opts.out / 'report.json').write_text(json.dumps(report, indent=2))
     for line in analysis.format_summary(report['prediction_error'], report['surprise']):
         echo(line)
+    if 'path_error' in report:
+        for line in base_demo.format_path_summary(report['path_error']):
+            echo(line)
     used = report['command_used']
     if used['frames']:
         echo(f'[demo] command used by world_model_node, replayed on {used["frames"]} frames '
