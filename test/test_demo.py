@@ -518,7 +518,7 @@ def test_demo_ctrl_c_stops_every_node(tmp_path, random_arm_model):
                 assert proc.poll() is None, ''.join(seen)
         assert _node_processes_using(random_arm_model)   # world_model_node is running
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
+        assert proc.wait(timeout=90) == 130
     finally:
         if proc.poll() is None:
             proc.kill()

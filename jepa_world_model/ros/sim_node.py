@@ -285,10 +285,6 @@ class SimNode(Node):
     # ------------------------------------------------------------------ tick
 
     def _tick(self) -> None:
-        # A SIGINT shuts the context down while a timer callback may still be due: publishing
-        # then would raise, so a shutting-down node just stops ticking.
-        if not self.context.ok():
-            return
         self._obs = self.robot.step(self.current_action())
         self.publish(self._obs)
 
