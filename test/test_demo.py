@@ -438,6 +438,7 @@ def _node_processes_using(model):
 
 
 @pytest.mark.ros
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path, random_arm_model):
     proc = _demo_process(tmp_path / 'out', random_arm_model, 15)
@@ -467,6 +468,7 @@ def test_demo_end_to_end(tmp_path, random_arm_model):
 
 
 @pytest.mark.ros
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 @pytest.mark.slow
 def test_base_demo_end_to_end(tmp_path, random_base_model):
     proc = _demo_process(tmp_path / 'out', random_base_model, 15, robot='mobile_base')
@@ -500,6 +502,7 @@ def test_base_demo_end_to_end(tmp_path, random_base_model):
 
 
 @pytest.mark.ros
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 @pytest.mark.slow
 def test_demo_ctrl_c_stops_every_node(tmp_path, random_arm_model):
     proc = _demo_process(tmp_path / 'out', random_arm_model, 60)
