@@ -438,6 +438,7 @@ def _node_processes_using(model):
 
 
 @pytest.mark.ros
+@pytest.mark.dds_timing
 @pytest.mark.flaky(reruns=2, reruns_delay=2)
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path, random_arm_model):
@@ -468,6 +469,7 @@ def test_demo_end_to_end(tmp_path, random_arm_model):
 
 
 @pytest.mark.ros
+@pytest.mark.dds_timing
 @pytest.mark.flaky(reruns=2, reruns_delay=2)
 @pytest.mark.slow
 def test_base_demo_end_to_end(tmp_path, random_base_model):
@@ -502,6 +504,7 @@ def test_base_demo_end_to_end(tmp_path, random_base_model):
 
 
 @pytest.mark.ros
+@pytest.mark.dds_timing
 @pytest.mark.flaky(reruns=2, reruns_delay=2)
 @pytest.mark.slow
 def test_demo_ctrl_c_stops_every_node(tmp_path, random_arm_model):

@@ -51,7 +51,8 @@ except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros
 
 # Real DDS and wall-clock timing on a shared 2-core machine: a timing flake gets two more
 # tries (pytest-rerunfailures); a real fault fails all three.
-pytestmark = [pytest.mark.ros, pytest.mark.flaky(reruns=2, reruns_delay=2)]
+pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
+              pytest.mark.flaky(reruns=2, reruns_delay=2)]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOINTS = ['joint_a', 'joint_b']
