@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BOOTSTRAP := scripts/bootstrap.sh
 
-.PHONY: help venv demo test test-all bench clean distclean
+.PHONY: help venv demo test bench clean distclean
 
 help:
 	@echo "make demo       set up .venv, then run the end-to-end demo into outputs/demo"
@@ -24,10 +24,6 @@ demo: venv
 
 # JWM_REQUIRE_ROS=1: after bootstrap rclpy must import, so ROS tests fail instead of skip.
 test: venv
-	JWM_REQUIRE_ROS=1 $(PY) -m pytest -q -m "not dds_timing"
-
-# Everything, including the timing-sensitive real-DDS node/sim/demo tests (see README).
-test-all: venv
 	JWM_REQUIRE_ROS=1 $(PY) -m pytest -q
 
 bench: venv

@@ -1,7 +1,7 @@
 """sim_node over real DDS: topics a real robot would publish, commands, bad input, shutdown.
 
-The node under test runs in this process on its own rclpy context, spun by a
-MultiThreadedExecutor in a background thread together with a probe node that subscribes
+The node under test runs in this process on its own rclpy context, spun by an executor
+in a background thread (test/ros_graph.py) together with a probe node that subscribes
 and publishes through DDS like any other ROS 2 process would. One test starts the real
 entry point in a subprocess. Each test has its own namespace; every wait is bounded.
 """
@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -22,8 +21,6 @@ try:
     from geometry_msgs.msg import Twist, TwistStamped
     from nav_msgs.msg import Odometry
     import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data, QoSProfile
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -34,6 +31,7 @@ try:
     from rclpy.exceptions import ParameterException
 
     from jepa_world_model.ros.sim_node import SimNode, SimParameterError
+    from ros_graph import Graph, wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
@@ -47,30 +45,14 @@ TIMEOUT = 10.0
 ARM_JOINTS = ['joint1', 'joint2', 'joint3']
 
 
-def wait_for(predicate, timeout=TIMEOUT, poll=0.02):
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(poll)
-
-
 @pytest.fixture(scope='module')
 def graph(ros_domain_id):
-    """A context with a MultiThreadedExecutor spinning in a background thread."""
-    context = Context()
-    rclpy.init(context=context, domain_id=ros_domain_id)
-    executor = MultiThreadedExecutor(num_threads=3, context=context)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
+    """(context, executor) of a graph spinning in a background thread."""
+    g = Graph(ros_domain_id)
     try:
-        yield context, executor
+        yield g.context, g.executor
     finally:
-        executor.shutdown(timeout_sec=5.0)
-        thread.join(timeout=5.0)
-        rclpy.try_shutdown(context=context)
+        g.close()
 
 
 class Probe:

@@ -1,7 +1,7 @@
 """world_model_node over real DDS (Fast DDS): predictions, lifecycle, bad inputs, parameters.
 
-The node under test runs in this process on its own rclpy context, spun by a
-MultiThreadedExecutor in a background thread; separate feeder nodes publish images, joint
+The node under test runs in this process on its own rclpy context, spun by an executor in
+a background thread (test/ros_graph.py); separate feeder nodes publish images, joint
 states and commands through DDS exactly as a camera driver and joint_state_broadcaster would.
 One test starts the real entry point (``python -m ...world_model_node``) in a subprocess and
 drives it through the lifecycle services, as nav2_lifecycle_manager or ``ros2 lifecycle`` do.
@@ -32,8 +32,6 @@ try:
     from nav_msgs.msg import Path
     from rcl_interfaces.srv import SetParameters
     import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
     from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -46,6 +44,7 @@ try:
     from jepa_world_model.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
     from jepa_world_model.ros.node_diagnostics import assess
     from jepa_world_model.ros.world_model_node import WorldModelNode
+    from ros_graph import Graph, wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
@@ -59,16 +58,6 @@ JOINTS = ['joint_a', 'joint_b']
 TIMEOUT = 10.0
 RELIABLE = None if 'QoSProfile' not in globals() else QoSProfile(
     depth=50, reliability=ReliabilityPolicy.RELIABLE)
-
-
-def wait_for(predicate, timeout=TIMEOUT, poll=0.02):
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(poll)
 
 
 def stamp_key(stamp):
@@ -95,29 +84,6 @@ def ckpt(tmp_path_factory):
         pose_probe=True))
     path = tmp_path_factory.mktemp('wm') / 'tiny.safetensors'
     return save_checkpoint(path, WorldModel(config.model), config, step=7)
-
-
-class Graph:
-    """One rclpy context with a MultiThreadedExecutor spinning in a background thread."""
-
-    def __init__(self, domain_id):
-        self.context = Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        try:
-            self.executor.spin()
-        except Exception:  # noqa: BLE001 - the context is shut down under a spinning executor
-            pass
-
-    def close(self):
-        """Stop spinning (bounded) and shut the context down."""
-        self.executor.shutdown(timeout_sec=5.0)
-        self.thread.join(timeout=5.0)
-        rclpy.try_shutdown(context=self.context)
 
 
 @pytest.fixture(scope='module')
