@@ -162,6 +162,63 @@ def test_surprise_matches_by_stamp_whatever_the_frame_rate(runtime):
     assert gap.surprise_raw is None
 
 
+def test_surprise_uses_the_actions_really_applied(runtime):
+    """With ``a_applied`` the surprise re-predicts from the earlier latent with the commands
+    that were in effect, not the (stale) one the earlier frame rolled out with."""
+    model = runtime.model
+    stale, applied = np.array([0.0, 0.0], np.float32), np.array([0.8, -0.5], np.float32)
+    first_applied = np.array([-0.4, 0.2], np.float32)
+    kwargs = dict(horizon=5, step_period=0.1)
+    runtime.step(frame(40), state(runtime), stale, stamp=50.0, a_applied=first_applied,
+                 **kwargs)
+    one = runtime.step(frame(41), state(runtime), stale, stamp=50.1, a_applied=applied,
+                       **kwargs)
+    with torch.inference_mode():
+        s = torch.from_numpy(state(runtime)).unsqueeze(0)
+        z0 = model.encode(runtime.preprocess(frame(40)), s)
+        z1 = model.encode(runtime.preprocess(frame(41)), s)
+        obs1 = model.encode(runtime.preprocess(frame(41)), s, target=True)
+        with_applied = model.predict(z0, torch.from_numpy(applied).unsqueeze(0))
+        with_stale = model.predict(z0, torch.from_numpy(stale).unsqueeze(0))
+    assert one.surprise_steps == 1
+    assert one.surprise_raw == pytest.approx(float((with_applied - obs1).abs().mean()),
+                                             rel=1e-5)
+    assert abs(one.surprise_raw - float((with_stale - obs1).abs().mean())) > 1e-4
+    # Each frame's surprise uses the command in effect when that frame arrived.
+    runtime.reset()
+    runtime.step(frame(40), state(runtime), stale, stamp=60.0, a_applied=stale, **kwargs)
+    runtime.step(frame(41), state(runtime), stale, stamp=60.1, a_applied=applied, **kwargs)
+    last = np.array([0.1, 0.9], np.float32)
+    two = runtime.step(frame(42), state(runtime), stale, stamp=60.2, a_applied=last, **kwargs)
+    assert two.surprise_steps == 1
+    with torch.inference_mode():
+        obs2 = model.encode(runtime.preprocess(frame(42)), s, target=True)
+        expected = model.predict(z1, torch.from_numpy(last).unsqueeze(0))
+    assert two.surprise_raw == pytest.approx(float((expected - obs2).abs().mean()), rel=1e-5)
+    # k = 2: a 5 Hz camera; the middle step has no frame, so both steps use ``last``.
+    runtime.reset()
+    runtime.step(frame(40), state(runtime), stale, stamp=70.0, a_applied=stale, **kwargs)
+    slow = runtime.step(frame(42), state(runtime), stale, stamp=70.2, a_applied=last,
+                        **kwargs)
+    with torch.inference_mode():
+        a2 = torch.from_numpy(last).expand(1, 2, 2)
+        expected = model.rollout(z0, a2)[:, -1]
+    assert slow.surprise_steps == 2
+    assert slow.surprise_raw == pytest.approx(float((expected - obs2).abs().mean()), rel=1e-5)
+    # k = 2 with a frame near the middle (60.13, off the step grid by 0.3 steps, so 70.2 is
+    # matched with 70.0 at k = 2): step 1 uses that frame's command, step 2 ``last``.
+    runtime.reset()
+    runtime.step(frame(40), state(runtime), stale, stamp=80.0, a_applied=stale, **kwargs)
+    runtime.step(frame(41), state(runtime), stale, stamp=80.13, a_applied=applied, **kwargs)
+    mixed = runtime.step(frame(42), state(runtime), stale, stamp=80.2, a_applied=last,
+                         **kwargs)
+    with torch.inference_mode():
+        a_seq = torch.stack([torch.from_numpy(applied), torch.from_numpy(last)]).unsqueeze(0)
+        expected = model.rollout(z0, a_seq)[:, -1]
+    assert mixed.surprise_steps == 2
+    assert mixed.surprise_raw == pytest.approx(float((expected - obs2).abs().mean()), rel=1e-5)
+
+
 def test_surprise_normalised_to_one_for_a_steady_scene(runtime):
     """Identical frames give identical raw errors, so the normalised surprise is exactly 1."""
     out = [runtime.step(frame(5), state(runtime), np.zeros(2), horizon=2) for _ in range(8)]

@@ -17,22 +17,23 @@ Tensor names: ``z`` latent [B, Z], ``a`` action [B, A], ``s`` proprio [B, S] (jo
 positions, then velocities when ``config.use_joint_velocity``, in ``config.joint_names``
 order; S = J or 2J). Images are uint8 RGB [H, W, 3] already at the model's input size.
 
-Which earlier prediction a frame is compared with: every frame stores its rollout,
-``rollout[k-1]`` being the prediction for ``stamp + k * step_period``. A new frame at stamp
-``t`` is compared with the stored (frame, k) whose target time is closest to ``t``, within
-half a step. So the surprise is a proper k-step prediction error whatever the camera rate
-(30 Hz camera, 0.1 s model step: the frame three back, k = 1). Without stamps (``stamp`` or
-``step_period`` None) the previous frame's one-step prediction is used.
+Which earlier prediction a frame is compared with: every frame is remembered with its
+latent ``z``, its rollout and the action applied just before it arrived. A new frame at stamp
+``t`` is compared with the remembered frame ``p`` and step count ``k`` whose target time
+``stamp_p + k * step_period`` is closest to ``t``, within half a step. So the surprise is a
+proper k-step prediction error whatever the camera rate (30 Hz camera, 0.1 s model step:
+the frame three back, k = 1). Without stamps (``stamp`` or ``step_period`` None) the previous
+frame's one-step prediction is used.
 
-Normalisation (:class:`SurpriseNormalizer`): each latent dimension's error is divided by
-its median over the last ``window`` frames, the per-dimension ratios are averaged, and the
-result is divided by its own running median, so 1.0 means "as predictable as usual" and a
-threshold of 3-5 flags collisions, slips, pushes and failed grasps. Medians ignore up to half
-the window being anomalous, so a short event does not raise the baseline; an anomaly that
-lasts longer than half the window becomes the new normal, which is intended (the scene has
-changed). The per-dimension step keeps inherently unpredictable dimensions (an object that
-moves on its own) from drowning the robot's. ``surprise_raw`` stays the plain L1 error, and a
-fixed scale (e.g. the median L1 error on validation data) can replace the running statistics.
+Which actions that prediction uses: a driver that reacts to frames publishes the command for
+frame ``p`` a few milliseconds *after* frame ``p`` arrived, so the rollout made at ``p``
+usually holds the previous command. When the caller passes ``a_applied`` (the command in
+effect when a frame arrived, i.e. what the robot did since the frame before), the k-step
+prediction is recomputed from ``z_p`` with the actions that were really applied: step ``j``
+uses ``a_applied`` of the frame that closed it. Without ``a_applied`` the stored rollout is
+used.
+
+Normalisation: :class:`~jepa_world_model.core.surprise.SurpriseNormalizer`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from torch import Tensor
 
 from .checkpoint import LoadedCheckpoint, load_checkpoint
 from .config import ModelConfig
+from .surprise import SurpriseNormalizer
 
 __all__ = ['SurpriseNormalizer', 'StepResult', 'WorldModelRuntime', 'resolve_device',
            'DTYPES']
@@ -84,102 +86,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class SurpriseNormalizer:
-    """Running robust normalisation of per-dimension prediction errors.
+@dataclass
+class _Remembered:
+    """A processed frame, kept to score later frames against (tensors on the device)."""
 
-    ``update(err)`` takes the absolute error per latent dimension ``|z_pred - z_obs|`` [Z] and
-    returns ``mean_d(err_d / s_d) / c``, where ``s_d`` is the median error of dimension ``d``
-    over the last ``window`` frames and ``c`` the median of that same score over the window,
-    so a typical frame scores 1.0. Dividing per dimension first matters: some latent
-    dimensions are always hard to predict (an object moving on its own, sensor noise) and
-    would otherwise drown the dimensions that track the robot, which are normally predicted
-    well and jump when something unexpected happens to it. ``s_d`` is floored at 1 % of the
-    median ``s_d``, so no dimension weighs more than a hundred typical ones.
-
-    Each frame is scored against the statistics *before* it joins the window, so an anomaly
-    never dampens itself. The statistics are refreshed every ``refresh`` frames (cheap).
-
-    Args:
-        window: Number of recent frames the statistics cover.
-        min_samples: Frames needed before values are reported (calibration).
-        fixed_scale: If > 0, no running statistics: ``mean_d(err_d) / fixed_scale``, i.e. the
-            plain L1 error in units of e.g. the median validation error.
-        refresh: Frames between statistics updates.
-    """
-
-    def __init__(self, window: int = 300, min_samples: int = 30, fixed_scale: float = 0.0,
-                 refresh: int = 10) -> None:
-        if window < 1 or min_samples < 1 or refresh < 1:
-            raise ValueError('window, min_samples and refresh must be >= 1')
-        if fixed_scale < 0:
-            raise ValueError('fixed_scale must be >= 0')
-        self.min_samples = min(int(min_samples), int(window))
-        self.fixed_scale = float(fixed_scale)
-        self.refresh = int(refresh)
-        self._errors: Deque[np.ndarray] = deque(maxlen=int(window))
-        self._dim_scale: Optional[np.ndarray] = None
-        self._score_scale = float('nan')
-        self._since_refresh = 0
-
-    @property
-    def calibrated(self) -> bool:
-        """True once normalised values are reported."""
-        return self.fixed_scale > 0 or len(self._errors) >= self.min_samples
-
-    @property
-    def scale(self) -> float:
-        """Current overall divisor ``c`` (``fixed_scale`` if set; NaN while calibrating)."""
-        if self.fixed_scale > 0:
-            return self.fixed_scale
-        return self._score_scale if self._dim_scale is not None else float('nan')
-
-    def _refresh(self) -> None:
-        errors = np.stack(self._errors)                               # [W, Z]
-        dim = np.median(errors, axis=0)
-        floor = max(0.01 * float(np.median(dim)), 1e-9)
-        self._dim_scale = np.maximum(dim, floor)
-        self._score_scale = max(float(np.median((errors / self._dim_scale).mean(axis=1))),
-                                1e-9)
-        self._since_refresh = 0
-
-    def update(self, err: np.ndarray) -> Optional[float]:
-        """Score one frame's error vector [Z], then add it to the window.
-
-        Returns:
-            The normalised surprise, or None while calibrating.
-        """
-        err = np.abs(np.asarray(err, dtype=np.float64).reshape(-1))
-        if self.fixed_scale > 0:
-            out: Optional[float] = float(err.mean()) / self.fixed_scale
-        elif len(self._errors) >= self.min_samples:
-            if self._dim_scale is None or self._since_refresh >= self.refresh \
-                    or self._dim_scale.shape != err.shape:
-                self._refresh()
-            out = float((err / self._dim_scale).mean()) / self._score_scale
-        else:
-            out = None
-        self._errors.append(err)
-        self._since_refresh += 1
-        return out
-
-    def reconfigure(self, window: int, min_samples: int, fixed_scale: float) -> None:
-        """Change the settings, keeping the most recent ``window`` frames.
-
-        Raises:
-            ValueError: Invalid settings (nothing is changed then).
-        """
-        if window < 1 or min_samples < 1 or fixed_scale < 0:
-            raise ValueError('need window >= 1, min_samples >= 1 and fixed_scale >= 0')
-        self._errors = deque(self._errors, maxlen=int(window))
-        self.min_samples = min(int(min_samples), int(window))
-        self.fixed_scale = float(fixed_scale)
-        self._dim_scale = None
-
-    def reset(self) -> None:
-        """Forget the window (calibration starts again)."""
-        self._errors.clear()
-        self._dim_scale = None
-        self._score_scale = float('nan')
+    key: float                    # stamp (s), or frame index without stamps
+    z: Tensor                     # [Z] online latent, the start of its rollout
+    rollout: Tensor               # [H, Z] predicted latents for steps 1..H
+    a_applied: Optional[Tensor]   # [A] action in effect when the frame arrived
 
 
 @dataclass
@@ -234,8 +148,7 @@ class WorldModelRuntime:
         self.dtype = dtype
         self.model = checkpoint.model.to(device=self.device, dtype=dtype).eval()
         self.normalizer = normalizer or SurpriseNormalizer()
-        # (stamp or frame index, [H, Z] rollout predicted from that frame)
-        self._history: Deque[Tuple[float, Tensor]] = deque(maxlen=512)
+        self._history: Deque[_Remembered] = deque(maxlen=512)
         self._frame_index = 0
         self._goal: Optional[Tensor] = None
         self._last_obs: Optional[Tensor] = None
@@ -323,8 +236,8 @@ class WorldModelRuntime:
         return torch.from_numpy(arr).to(device=self.device, dtype=self.dtype).unsqueeze(0)
 
     def step(self, rgb: np.ndarray, s: np.ndarray, a: np.ndarray, horizon: int = 10,
-             stamp: Optional[float] = None,
-             step_period: Optional[float] = None) -> StepResult:
+             stamp: Optional[float] = None, step_period: Optional[float] = None,
+             a_applied: Optional[np.ndarray] = None) -> StepResult:
         """Process one frame.
 
         Args:
@@ -335,6 +248,8 @@ class WorldModelRuntime:
             stamp: Frame time (s); with ``step_period`` selects the matching earlier
                 prediction for the surprise (see the module docstring).
             step_period: Seconds per model step.
+            a_applied: [A] action in effect when this frame arrived (what the robot did since
+                the previous frame); used to re-predict this frame for the surprise.
 
         Returns:
             The frame's :class:`StepResult`.
@@ -349,11 +264,13 @@ class WorldModelRuntime:
         cfg = self.config
         s_t = self._vector(s, cfg.state_dim, 's') if cfg.state_dim else None
         a_t = self._vector(a, cfg.action_dim, 'a')
+        applied = (self._vector(a_applied, cfg.action_dim, 'a_applied')[0]
+                   if a_applied is not None else None)
         with torch.inference_mode():
             z = self.model.encode(o, s_t)                          # [1, Z]
             z_obs = self.model.encode(o, s_t, target=True)         # [1, Z]
             key = self._key(stamp, step_period)
-            err, k = self._prediction_error(z_obs[0], key, step_period)
+            err, k = self._prediction_error(z_obs[0], key, step_period, applied)
             z_roll = self.model.rollout(z, a_t.unsqueeze(1).expand(1, horizon, -1))  # [1,H,Z]
             state = (self.model.probe_state(z_roll[0]) if self.model.state_probe is not None
                      else None)                                    # [H, S]
@@ -361,7 +278,7 @@ class WorldModelRuntime:
                      if self.has_pose else None)                   # [H + 1, 3]
             goal = (float((z_obs[0] - self._goal).abs().mean()) if self._goal is not None
                     else None)
-        self._remember(key, z_roll[0], step_period)
+        self._remember(_Remembered(key, z[0], z_roll[0], applied), step_period)
         self._last_obs = z_obs[0]
         raw = float(err.mean()) if err is not None else None
         surprise = self.normalizer.update(err) if err is not None else None
@@ -386,34 +303,53 @@ class WorldModelRuntime:
             return float(stamp)
         return float(self._frame_index)
 
-    def _prediction_error(self, z_obs: Tensor, key: float,
-                          step_period: Optional[float]) -> Tuple[Optional[np.ndarray], int]:
+    def _prediction_error(self, z_obs: Tensor, key: float, step_period: Optional[float],
+                          applied: Optional[Tensor]) -> Tuple[Optional[np.ndarray], int]:
         """``|prediction - z_obs|`` [Z] for the best-matching earlier prediction, and its k."""
         if not self._history:
             return None, 0
         period = step_period if step_period else 1.0
-        best: Optional[Tuple[float, int, Tensor]] = None
-        for past_key, rollout in reversed(self._history):
-            if past_key >= key:
+        best: Optional[Tuple[float, int, _Remembered]] = None
+        for past in reversed(self._history):
+            if past.key >= key:
                 continue
-            k = int(round((key - past_key) / period))
-            if k < 1 or k > rollout.shape[0]:
+            k = int(round((key - past.key) / period))
+            if k < 1 or k > past.rollout.shape[0]:
                 continue
             # Timing errors within 0.1 % of a step tie (stamps are floats); then the most
             # recent frame (smallest k) wins, its prediction being the most informed.
-            err = round(abs(past_key + k * period - key) / period, 3)
+            err = round(abs(past.key + k * period - key) / period, 3)
             if err <= 0.5 and (best is None or (err, k) < (best[0], best[1])):
-                best = (err, k, rollout[k - 1])
+                best = (err, k, past)
         if best is None:
             return None, 0
-        return (best[2] - z_obs).abs().float().cpu().numpy(), best[1]
+        _, k, past = best
+        if applied is None:
+            z_pred = past.rollout[k - 1]
+        else:
+            a_seq = self._applied_actions(past.key, k, period, applied)       # [k, A]
+            z_pred = self.model.rollout(past.z.unsqueeze(0), a_seq.unsqueeze(0))[0, -1]
+        return (z_pred - z_obs).abs().float().cpu().numpy(), k
 
-    def _remember(self, key: float, rollout: Tensor, step_period: Optional[float]) -> None:
-        self._history.append((key, rollout))
+    def _applied_actions(self, start: float, k: int, period: float, last: Tensor) -> Tensor:
+        """[k, A] actions applied over the k steps after ``start``: step j uses
+        ``a_applied`` of the remembered frame closest to ``start + j * period`` (within half
+        a step); the final step, and any step without such a frame, uses ``last``."""
+        actions = [last] * k
+        for j in range(1, k):
+            target = start + j * period
+            for past in self._history:
+                if past.a_applied is not None and abs(past.key - target) <= 0.5 * period:
+                    actions[j - 1] = past.a_applied
+                    break
+        return torch.stack(actions)
+
+    def _remember(self, entry: _Remembered, step_period: Optional[float]) -> None:
+        self._history.append(entry)
         period = step_period if step_period else 1.0
         # Entries whose whole rollout lies in the past can never match again.
-        while self._history and (self._history[0][0] + self._history[0][1].shape[0] * period
-                                 + 0.5 * period < key):
+        while self._history and (self._history[0].key + self._history[0].rollout.shape[0]
+                                 * period + 0.5 * period < entry.key):
             self._history.popleft()
 
     def capture_goal(self) -> bool:

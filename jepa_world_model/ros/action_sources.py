@@ -263,6 +263,13 @@ class ActionSource:
             return np.zeros(self.action_dim, np.float32)
         return latest[0].copy()
 
+    def in_effect(self, now: float) -> Optional[np.ndarray]:
+        """The commanded action at ``now`` -> float32 [A], or None for sources that are not
+        commands (``joint_delta`` and ``zero`` derive their action at the frame itself)."""
+        if self.source in ('joint_delta', 'zero'):
+            return None
+        return self.current(now)
+
     def age(self, now: float) -> Optional[float]:
         """Seconds since the last command message, or None if none arrived."""
         latest = self._latest

@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
+import numpy as np
+
 from std_msgs.msg import Header
 
 from ..core.inference import StepResult, WorldModelRuntime
@@ -69,7 +71,8 @@ class FramePipeline:
         self.last_result: Optional[StepResult] = None
         self.stamps: Dict[str, float] = {}              # newest used input stamps
         self.received: Dict[str, float] = {}            # monotonic arrival per input
-        self._pending: Optional[Tuple[Any, float]] = None
+        # (image message, monotonic arrival, action in effect at arrival or None)
+        self._pending: Optional[Tuple[Any, float, Optional[np.ndarray]]] = None
         self._last_stamp: Optional[float] = None        # newest processed image stamp
         self._last_processed = 0.0
         self._log_times: Dict[str, float] = {}
@@ -86,18 +89,24 @@ class FramePipeline:
 
     # -- subscription callbacks (executor threads) -------------------------------------------
     def on_image(self, msg: Any) -> None:
-        """Keep only the newest frame; a frame replaced before processing is dropped."""
+        """Keep only the newest frame; a frame replaced before processing is dropped.
+
+        The command in effect right now is kept with the frame: it is what the robot did
+        since the previous frame, which the surprise needs. By the time the worker runs, a
+        driver that reacts to this frame may already have sent the next command.
+        """
         now = time.monotonic()
+        applied = self.action.in_effect(self._now())
         self.counters.add('images_received')
         with self.lock:
             if self._pending is not None:
                 self.counters.add('dropped_frames')
-            self._pending = (msg, now)
+            self._pending = (msg, now, applied)
             self.rates['image'].tick(now)
             self.received['image'] = now
 
-    def take_frame(self) -> Optional[Tuple[Any, float]]:
-        """Newest unprocessed ``(message, arrival time)``, or None."""
+    def take_frame(self) -> Optional[Tuple[Any, float, Optional[np.ndarray]]]:
+        """Newest unprocessed ``(message, arrival time, action in effect then)``, or None."""
         with self.lock:
             item, self._pending = self._pending, None
         return item
@@ -139,8 +148,13 @@ class FramePipeline:
             self.received['action'] = now
 
     # -- worker ----------------------------------------------------------------------------
-    def process(self, msg: Any, received: float) -> Optional[Tuple[Header, StepResult]]:
-        """Run the model on one frame; None if it was skipped or rejected (and counted)."""
+    def process(self, msg: Any, received: float, applied: Optional[np.ndarray] = None
+                ) -> Optional[Tuple[Header, StepResult]]:
+        """Run the model on one frame; None if it was skipped or rejected (and counted).
+
+        ``applied`` is the command in effect when the frame arrived (see :meth:`on_image`);
+        without it (joint_delta, zero) the frame's own action is what was applied.
+        """
         s, runtime = self.settings, self.runtime
         if not s.enabled:
             self.counters.add('skipped_disabled')
@@ -170,7 +184,8 @@ class FramePipeline:
             return self.reject('model_busy', f'runtime lock not free within {LOCK_TIMEOUT_S} s')
         try:
             result = runtime.step(rgb, runtime.make_state(joints.position, joints.velocity),
-                                  action, s.horizon, stamp, s.model_step_period)
+                                  action, s.horizon, stamp, s.model_step_period,
+                                  a_applied=applied if applied is not None else action)
         except (ValueError, RuntimeError) as exc:   # e.g. CUDA out of memory
             return self.reject('inference_error', str(exc))
         finally:
