@@ -431,3 +431,17 @@ def test_odometry_and_flags_become_label_extras_and_train_the_pose_probe(tmp_pat
     before = trainer.model.pose_probe.weight.detach().clone()
     trainer.run()
     assert not torch.equal(before, trainer.model.pose_probe.weight)
+    # pose_in_state: the same bag read for a base model whose s holds wheel velocities and
+    # the odometry pose (core/state_layout.py) instead of unbounded wheel angles.
+    import dataclasses
+    pose_cfg = dataclasses.replace(cfg, use_joint_position=False, pose_in_state=True)
+    pose_eps, _ = read_bag_episodes([bag], pose_cfg)
+    for ep, plain in zip(pose_eps, episodes):
+        pose = ep.extras['base_pose']
+        assert ep.s.shape == (len(ep), 6)
+        assert np.allclose(ep.s[:, :2], plain.s[:, 2:4])           # wheel velocities
+        assert np.allclose(ep.s[:, 2:4], pose[:, :2], atol=1e-5)   # x, y
+        assert np.allclose(ep.s[:, 4], np.cos(pose[:, 2]), atol=1e-5)
+        assert np.allclose(ep.s[:, 5], np.sin(pose[:, 2]), atol=1e-5)
+    with pytest.raises(BagDatasetError, match='odometry_topic'):
+        dataclasses.replace(cfg, pose_in_state=True, odometry_topic='')

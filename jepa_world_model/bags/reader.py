@@ -35,6 +35,7 @@ from rosbags.serde import SerdeError
 
 from ..core.config import BagConfig, ExperimentConfig, ModelConfig
 from ..core.data import Episode
+from ..core.state_layout import assemble_state, planar_pose, state_slices
 from .errors import BagDatasetError
 from .images import decode_image, IMAGE_TYPES, ImageDecodeError, resize_square
 from .writer import TWIST_FIELDS, typestore
@@ -57,7 +58,9 @@ class BagDatasetConfig(BagConfig):
     """:class:`BagConfig` plus what the model fixes: joint order, velocity use, image size."""
 
     joint_names: List[str] = field(default_factory=list)  # empty: first JointState's order
+    use_joint_position: bool = ModelConfig.use_joint_position
     use_joint_velocity: bool = ModelConfig.use_joint_velocity
+    pose_in_state: bool = ModelConfig.pose_in_state   # s gets the odometry pose
     image_size: int = ModelConfig.image_size
     action_dim: int = 0                 # 0: whatever the commands give; else checked
 
@@ -65,6 +68,9 @@ class BagDatasetConfig(BagConfig):
         super().__post_init__()
         if self.image_size <= 0 or self.action_dim < 0:
             raise BagDatasetError('image_size must be > 0 and action_dim >= 0')
+        if self.pose_in_state and not self.odometry_topic:
+            raise BagDatasetError('model.pose_in_state needs data.bag.odometry_topic (the '
+                                  'nav_msgs/Odometry topic the pose comes from)')
 
     @classmethod
     def from_experiment(cls, cfg: ExperimentConfig) -> 'BagDatasetConfig':
@@ -73,8 +79,9 @@ class BagDatasetConfig(BagConfig):
         bag['min_episode_length'] = max(bag['min_episode_length'], cfg.data.clip_length)
         m = cfg.model
         return cls(**bag, joint_names=list(m.joint_names),
-                   use_joint_velocity=m.use_joint_velocity, image_size=m.image_size,
-                   action_dim=m.action_dim)
+                   use_joint_position=m.use_joint_position,
+                   use_joint_velocity=m.use_joint_velocity, pose_in_state=m.pose_in_state,
+                   image_size=m.image_size, action_dim=m.action_dim)
 
 
 @dataclass
@@ -270,9 +277,7 @@ def flag_name(topic: str) -> str:
 
 def _pose(msg: Any) -> np.ndarray:
     """(x, y, yaw) of an Odometry message; yaw from the orientation quaternion."""
-    p, q = msg.pose.pose.position, msg.pose.pose.orientation
-    yaw = np.arctan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-    return np.array([p.x, p.y, yaw], dtype=np.float64)
+    return planar_pose(msg.pose.pose.position, msg.pose.pose.orientation)
 
 
 def _labels(streams: _Streams, frame_t: np.ndarray) -> Dict[str, np.ndarray]:
@@ -441,10 +446,17 @@ def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
                 continue
             f, j = frames[piece], js[piece]
             a = _actions(img_t[f], q[j], cmd_t, cmds, width, cfg, report)
-            s = np.concatenate([q[j], dq[j]], axis=1) if cfg.use_joint_velocity else q[j]
+            labels = _labels(streams, img_t[f])
+            if cfg.pose_in_state and 'base_pose' not in labels:
+                raise BagDatasetError(f'model.pose_in_state: no nav_msgs/Odometry on '
+                                      f'{cfg.odometry_topic!r}')
+            layout = state_slices(cfg.use_joint_position, cfg.use_joint_velocity,
+                                  cfg.pose_in_state, q.shape[1])
+            s = assemble_state(layout, q[j], dq[j] if cfg.use_joint_velocity else None,
+                               labels.get('base_pose'))
             out.append(Episode(images=np.stack([streams.images[i] for i in img_order[f]]),
-                               s=s.astype(np.float32), a=a.astype(np.float32),
-                               extras={'stamp_ns': img_t[f], **_labels(streams, img_t[f])}))
+                               s=s, a=a.astype(np.float32),
+                               extras={'stamp_ns': img_t[f], **labels}))
     return out
 
 

@@ -16,6 +16,8 @@ from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
 
 import yaml
 
+from .state_layout import state_dim, state_slices
+
 
 class ConfigError(ValueError):
     """A config file or dict does not match the dataclass schema."""
@@ -36,7 +38,10 @@ class ModelConfig:
     image_latent_dim: int = 64
     proprio_latent_dim: int = 32
     joint_names: List[str] = field(default_factory=lambda: ['joint_x', 'joint_y'])
+    # What s holds (core/state_layout.py): joint positions, velocities, odometry pose.
+    use_joint_position: bool = True
     use_joint_velocity: bool = True
+    pose_in_state: bool = False
     action_dim: int = 2
     action_names: List[str] = field(default_factory=list)
     predictor_embed_dim: int = 64
@@ -46,7 +51,10 @@ class ModelConfig:
     dynamics_depth: int = 2
     dynamics_ensemble_size: int = 1
     idm_hidden_dim: int = 128
-    pose_probe: bool = False
+    pose_probe: bool = False            # linear (x, y, yaw) read-out; not with pose_in_state
+    # Per-frame 0/1 labels (Episode extras, e.g. collision, contact) a logistic risk probe
+    # learns to predict from z; the planner's risk term (core/goals.py).
+    risk_labels: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _require(self.image_size > 0 and self.patch_size > 0, 'image_size and patch_size > 0')
@@ -63,8 +71,12 @@ class ModelConfig:
         _require(len(set(self.joint_names)) == len(self.joint_names), 'joint_names must be unique')
         _require(not self.action_names or len(self.action_names) == self.action_dim,
                  'action_names must be empty or have action_dim entries')
-        _require(self.proprio_latent_dim == 0 or len(self.joint_names) > 0,
-                 'proprio_latent_dim > 0 needs joint_names')
+        _require(self.proprio_latent_dim == 0 or self.state_dim > 0,
+                 'proprio_latent_dim > 0 needs a state (joint_names or pose_in_state)')
+        _require(not (self.pose_probe and self.pose_in_state),
+                 'pose_probe and pose_in_state exclude each other: with pose_in_state the '
+                 'pose is read from the predicted state')
+        _require(len(set(self.risk_labels)) == len(self.risk_labels), 'risk_labels must be unique')
 
     @property
     def num_patches(self) -> int:
@@ -72,9 +84,21 @@ class ModelConfig:
         return (self.image_size // self.patch_size) ** 2
 
     @property
+    def state_slices(self) -> Dict[str, slice]:
+        """Slices of ``s`` by part ('position', 'velocity', 'pose'); core/state_layout.py."""
+        return state_slices(self.use_joint_position, self.use_joint_velocity,
+                            self.pose_in_state, len(self.joint_names))
+
+    @property
     def state_dim(self) -> int:
-        """Size of the proprio vector ``s``: joint positions, then velocities if used."""
-        return len(self.joint_names) * (2 if self.use_joint_velocity else 1)
+        """Size of the proprio vector ``s`` (core/state_layout.py)."""
+        return state_dim(self.use_joint_position, self.use_joint_velocity, self.pose_in_state,
+                         len(self.joint_names))
+
+    @property
+    def has_pose(self) -> bool:
+        """True when the model outputs a base pose (pose probe or pose in the state)."""
+        return self.pose_probe or self.pose_in_state
 
     @property
     def latent_dim(self) -> int:

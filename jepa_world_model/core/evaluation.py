@@ -6,7 +6,7 @@ salient object) and that the action-conditioned predictor knows how actions move
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -96,7 +96,7 @@ def prediction_report(model: WorldModel, episodes: Sequence[Episode],
     copy_err = {h: [] for h in horizons}
     joint_err = {h: [] for h in horizons}
     copy_joint_err = {h: [] for h in horizons}
-    n_joints = len(model.cfg.joint_names)
+    part = joint_slice(model)
     dtype = next(model.parameters()).dtype
     for ep in episodes:
         if len(ep) <= max_h:
@@ -113,11 +113,11 @@ def prediction_report(model: WorldModel, episodes: Sequence[Episode],
             model_err[h].append((pred[:, h - 1] - truth).abs().mean(-1))
             copy_err[h].append(torch.minimum((z[starts] - truth).abs().mean(-1),
                                              (z_tgt[starts] - truth).abs().mean(-1)))
-            if n_joints:
-                q_true = s[starts + h, :n_joints]
-                q_pred = model.probe_joint_positions(pred[:, h - 1])
+            if part is not None:
+                q_true = s[starts + h, part]
+                q_pred = model.probe_state(pred[:, h - 1])[:, part]
                 joint_err[h].append((q_pred - q_true).abs().mean(-1))
-                copy_joint_err[h].append((s[starts, :n_joints] - q_true).abs().mean(-1))
+                copy_joint_err[h].append((s[starts, part] - q_true).abs().mean(-1))
     if not model_err[horizons[0]]:
         raise ValueError(f'no episode is longer than the largest horizon {max_h}')
 
@@ -127,6 +127,13 @@ def prediction_report(model: WorldModel, episodes: Sequence[Episode],
     return {'horizons': list(horizons), 'model_latent_l1': mean(model_err),
             'copy_baseline_latent_l1': mean(copy_err), 'model_joint_abs_error': mean(joint_err),
             'copy_baseline_joint_abs_error': mean(copy_joint_err)}
+
+
+def joint_slice(model: WorldModel) -> Optional[slice]:
+    """Slice of s the joint errors are measured on: positions, else velocities (a mobile
+    base keeps only wheel velocities in s, core/state_layout.py), else None."""
+    slices = model.cfg.state_slices
+    return slices.get('position', slices.get('velocity'))
 
 
 @torch.no_grad()
@@ -139,14 +146,15 @@ def baseline_report(model: WorldModel, episodes: Sequence[Episode],
       * model: ``rollout(z_t, a_t..a_{t+h-1})``;
       * copy: the target latent of frame t;
       * constant velocity: ``z̄_t + h (z̄_t - z̄_{t-1})``.
-    The same three predictions are made for joint positions: the probe on the model's rollout,
-    ``q_t``, and ``q_t + h (q_t - q_{t-1})``; and, for models with a pose probe and episodes
+    The same three predictions are made for joint positions (velocities for a model without
+    positions in s): the probe on the model's rollout,
+    ``q_t``, and ``q_t + h (q_t - q_{t-1})``; and, for models with a pose output and episodes
     with a 'base_pose' extra, for the base position (Euclidean error in metres). Errors are
     mean absolute values.
     """
     model.eval()
     max_h = max(horizons)
-    n_joints = len(model.cfg.joint_names)
+    part = joint_slice(model)
     dtype = next(model.parameters()).dtype
     keys = ('model_latent_l1', 'copy_latent_l1', 'const_vel_latent_l1',
             'model_joint_abs_error', 'copy_joint_abs_error', 'const_vel_joint_abs_error',
@@ -158,7 +166,7 @@ def baseline_report(model: WorldModel, episodes: Sequence[Episode],
         z = encode_episode(model, ep).to(dtype)
         z_tgt = encode_episode(model, ep, target=True).to(dtype)
         a = torch.from_numpy(ep.a).to(dtype)
-        q = torch.from_numpy(ep.s[:, :n_joints]).to(dtype)
+        q = torch.from_numpy(ep.s[:, part if part is not None else slice(0, 0)]).to(dtype)
         starts = torch.arange(1, len(ep) - max_h)
         a_seq = torch.stack([a[starts + k] for k in range(max_h)], dim=1)     # [N, H, A]
         pred = model.rollout(z[starts], a_seq)                                 # [N, H, Z]
@@ -169,12 +177,13 @@ def baseline_report(model: WorldModel, episodes: Sequence[Episode],
             acc['model_latent_l1'][h].append((pred[:, h - 1] - truth).abs().mean(-1))
             acc['copy_latent_l1'][h].append((z_tgt[starts] - truth).abs().mean(-1))
             acc['const_vel_latent_l1'][h].append((z_cv - truth).abs().mean(-1))
-            q_model = model.probe_joint_positions(pred[:, h - 1])
-            acc['model_joint_abs_error'][h].append((q_model - q_true).abs().mean(-1))
-            acc['copy_joint_abs_error'][h].append((q[starts] - q_true).abs().mean(-1))
-            acc['const_vel_joint_abs_error'][h].append((q_cv - q_true).abs().mean(-1))
-            if model.pose_probe is not None and 'base_pose' in ep.extras:
-                # Base position (x, y) in metres through the pose probe: Euclidean error.
+            if part is not None:
+                q_model = model.probe_state(pred[:, h - 1])[:, part]
+                acc['model_joint_abs_error'][h].append((q_model - q_true).abs().mean(-1))
+                acc['copy_joint_abs_error'][h].append((q[starts] - q_true).abs().mean(-1))
+                acc['const_vel_joint_abs_error'][h].append((q_cv - q_true).abs().mean(-1))
+            if model.has_pose and 'base_pose' in ep.extras:
+                # Base position (x, y) in metres through the pose read-out: Euclidean error.
                 xy = torch.from_numpy(ep.extras['base_pose'][:, :2]).to(dtype)
                 xy_true = xy[starts + h]
                 xy_cv = xy[starts] + h * (xy[starts] - xy[starts - 1])

@@ -14,8 +14,8 @@ benchmarked on its own. Per frame it
    has a pose probe.
 
 Tensor names: ``z`` latent [B, Z], ``a`` action [B, A], ``s`` proprio [B, S] (joint
-positions, then velocities when ``config.use_joint_velocity``, in ``config.joint_names``
-order; S = J or 2J). Images are uint8 RGB [H, W, 3] already at the model's input size.
+positions, velocities and the odometry pose as the config selects, core/state_layout.py).
+Images are uint8 RGB [H, W, 3] already at the model's input size.
 
 Which earlier prediction a frame is compared with: every frame is remembered with its
 latent ``z``, its rollout and the action applied just before it arrived. A new frame at stamp
@@ -50,6 +50,7 @@ from torch import Tensor
 
 from .checkpoint import LoadedCheckpoint, load_checkpoint
 from .config import ModelConfig
+from .state_layout import assemble_state
 from .surprise import SurpriseNormalizer
 
 __all__ = ['SurpriseNormalizer', 'StepResult', 'WorldModelRuntime', 'resolve_device',
@@ -103,7 +104,8 @@ class StepResult:
     Attributes:
         z: [Z] online latent of this frame.
         z_obs: [Z] target-encoder latent of this frame.
-        positions: [H, J] predicted joint positions for steps 1..H.
+        positions: [H, J] predicted joint positions for steps 1..H, or None without joint
+            positions in s.
         velocities: [H, J] predicted joint velocities, or None without velocity in s.
         poses: [H + 1, 3] base pose (x, y, yaw) now and at steps 1..H, or None without a
             pose probe.
@@ -117,7 +119,7 @@ class StepResult:
 
     z: np.ndarray
     z_obs: np.ndarray
-    positions: np.ndarray
+    positions: Optional[np.ndarray]
     velocities: Optional[np.ndarray]
     poses: Optional[np.ndarray]
     surprise_raw: Optional[float]
@@ -187,7 +189,7 @@ class WorldModelRuntime:
     @property
     def has_pose(self) -> bool:
         """True when the model has a base-pose probe."""
-        return self.model.pose_probe is not None
+        return self.model.has_pose
 
     @property
     def latent_dim(self) -> int:
@@ -218,14 +220,26 @@ class WorldModelRuntime:
         o = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
         return o.permute(2, 0, 1).unsqueeze(0).to(self.dtype).div_(255.0)
 
-    def make_state(self, position: np.ndarray, velocity: Optional[np.ndarray]) -> np.ndarray:
-        """Assemble s [S] from positions [J] and velocities [J] as the model expects."""
-        position = np.asarray(position, dtype=np.float32).reshape(-1)
-        if not self.config.use_joint_velocity:
-            return position
-        if velocity is None:
-            velocity = np.zeros_like(position)
-        return np.concatenate([position, np.asarray(velocity, np.float32).reshape(-1)])
+    @property
+    def needs_pose(self) -> bool:
+        """True when s contains the odometry pose (pass ``pose`` to :meth:`make_state`)."""
+        return self.config.pose_in_state
+
+    def make_state(self, position: Optional[np.ndarray], velocity: Optional[np.ndarray],
+                   pose: Optional[np.ndarray] = None) -> np.ndarray:
+        """Assemble s [S] as the model expects (core/state_layout.py).
+
+        Args:
+            position: [J] joint positions.
+            velocity: [J] joint velocities, or None (zeros, for drivers without velocities).
+            pose: (x, y, yaw) base pose from odometry, for models with ``pose_in_state``.
+
+        Raises:
+            ValueError: A part the model needs is missing or has the wrong size.
+        """
+        if velocity is None and position is not None:
+            velocity = np.zeros_like(np.asarray(position, dtype=np.float32))
+        return assemble_state(self.config.state_slices, position, velocity, pose).reshape(-1)
 
     def _vector(self, values: np.ndarray, size: int, what: str) -> Tensor:
         arr = np.asarray(values, dtype=np.float32).reshape(-1)
@@ -282,13 +296,14 @@ class WorldModelRuntime:
         self._last_obs = z_obs[0]
         raw = float(err.mean()) if err is not None else None
         surprise = self.normalizer.update(err) if err is not None else None
-        n_joints = len(cfg.joint_names)
+        positions = velocities = None
         if state is not None:
             state_np = state.float().cpu().numpy()
-            positions = state_np[:, :n_joints]
-            velocities = state_np[:, n_joints:2 * n_joints] if cfg.use_joint_velocity else None
-        else:
-            positions, velocities = np.zeros((horizon, 0), np.float32), None
+            slices = cfg.state_slices
+            if 'position' in slices:
+                positions = state_np[:, slices['position']]
+            if 'velocity' in slices:
+                velocities = state_np[:, slices['velocity']]
         return StepResult(
             z=z[0].float().cpu().numpy(), z_obs=z_obs[0].float().cpu().numpy(),
             positions=positions, velocities=velocities,

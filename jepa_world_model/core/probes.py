@@ -30,17 +30,24 @@ def _ridge(x: torch.Tensor, y: torch.Tensor, ridge: float):
 @torch.no_grad()
 def refit_probes(model: WorldModel, episodes: Sequence[Episode],
                  ridge: float = 1e-4) -> Dict[str, float]:
-    """Refit ``state_probe`` (and ``pose_probe`` when episodes carry 'base_pose') in place.
+    """Refit ``state_probe``, ``pose_probe`` (episodes with 'base_pose') and ``risk_probe``
+    (episodes with every ``risk_labels`` extra) in place.
 
-    Returns the training-set R^2 of each refitted probe.
+    Returns the training-set R^2 of each refitted linear probe and, for the risk probe, the
+    mean predicted probability on frames with and without each event.
     """
-    zs, states, poses = [], [], []
+    zs, states, poses, risks = [], [], [], []
+    labels = list(model.cfg.risk_labels)
     for ep in episodes:
         for target in (False, True):
             zs.append(encode_episode(model, ep, target=target).double())
             states.append(torch.from_numpy(ep.s).double())
             if 'base_pose' in ep.extras:
                 poses.append(torch.from_numpy(ep.extras['base_pose']).double())
+            if labels and all(name in ep.extras for name in labels):
+                risks.append(torch.from_numpy(np.stack(
+                    [np.asarray(ep.extras[name], np.float64).reshape(-1) for name in labels],
+                    axis=1)))
     z = torch.cat(zs)
     scores: Dict[str, float] = {}
     if model.state_probe is not None:
@@ -48,7 +55,43 @@ def refit_probes(model: WorldModel, episodes: Sequence[Episode],
         scores['state_probe_r2'] = _assign(model.state_probe, z, s_norm, ridge)
     if model.pose_probe is not None and len(poses) == len(zs):
         scores['pose_probe_r2'] = _assign(model.pose_probe, z, torch.cat(poses), ridge)
+    if model.risk_probe is not None and len(risks) == len(zs):
+        y = (torch.cat(risks) > 0.5).double()
+        prob = _fit_logistic(model.risk_probe, z, y, ridge=1e-3)
+        for k, name in enumerate(labels):
+            pos = y[:, k] > 0.5
+            scores[f'risk_{name}_mean_p_event'] = float(prob[pos, k].mean()) if pos.any() \
+                else float('nan')
+            scores[f'risk_{name}_mean_p_free'] = float(prob[~pos, k].mean()) if (~pos).any() \
+                else float('nan')
     return scores
+
+
+def _fit_logistic(layer: torch.nn.Linear, z: torch.Tensor, y: torch.Tensor, ridge: float,
+                  iterations: int = 200) -> torch.Tensor:
+    """L2-regularised logistic regression of y [N, K] in {0, 1} on z [N, Z], written into
+    ``layer``; returns the fitted probabilities [N, K]. z is standardised for the fit (LBFGS
+    converges in a few dozen steps then) and the scaling is folded back into the weights."""
+    mean, std = z.mean(0), z.std(0).clamp_min(1e-6)
+    x = (z - mean) / std
+    w = torch.zeros(y.shape[1], z.shape[1], dtype=z.dtype, requires_grad=True)
+    b = torch.zeros(y.shape[1], dtype=z.dtype, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=iterations, line_search_fn='strong_wolfe')
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(x @ w.T + b, y) \
+            + ridge * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    w_raw = (w / std).detach()
+    b_raw = (b - (w * mean / std).sum(1)).detach()
+    layer.weight.copy_(w_raw.to(layer.weight))
+    layer.bias.copy_(b_raw.to(layer.bias))
+    return torch.sigmoid(z @ w_raw.T + b_raw)
 
 
 def _assign(layer: torch.nn.Linear, z: torch.Tensor, y: torch.Tensor, ridge: float) -> float:

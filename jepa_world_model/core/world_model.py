@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .ema import freeze
+from .state_layout import pose_from_state
 from .vit import AttentionPool, MaskedPredictor, ViTEncoder, init_weights
 
 # Images are normalised with fixed constants (mean 0.5, std 0.25), not dataset statistics,
@@ -102,6 +103,9 @@ class WorldModel(nn.Module):
         # Probes train on detached latents: they read z out, they never shape it.
         self.state_probe = nn.Linear(cfg.latent_dim, cfg.state_dim) if cfg.state_dim else None
         self.pose_probe = nn.Linear(cfg.latent_dim, 3) if cfg.pose_probe else None
+        # Logistic read-out of contact/collision labels; fitted on frozen latents (probes.py).
+        self.risk_probe = (nn.Linear(cfg.latent_dim, len(cfg.risk_labels)) if cfg.risk_labels
+                           else None)
         init_weights(self.encoder.vit)
         init_weights(self.masked_predictor)
         self.target_encoder = freeze(copy.deepcopy(self.encoder))
@@ -228,13 +232,33 @@ class WorldModel(nn.Module):
 
     def probe_joint_positions(self, z: Tensor) -> Tensor:
         """z [..., Z] -> joint positions [..., J] in config.joint_names order."""
-        return self.probe_state(z)[..., :len(self.cfg.joint_names)]
+        slices = self.cfg.state_slices
+        if 'position' not in slices:
+            raise ValueError('this model has no joint positions in its state')
+        return self.probe_state(z)[..., slices['position']]
+
+    @property
+    def has_pose(self) -> bool:
+        """True when :meth:`probe_pose` works (pose probe, or pose in the state)."""
+        return self.cfg.has_pose
 
     def probe_pose(self, z: Tensor) -> Tensor:
-        """Base pose (x, y, yaw) decoded from z. z [..., Z] -> [..., 3]."""
+        """Base pose (x, y, yaw) decoded from z. z [..., Z] -> [..., 3].
+
+        With ``pose_in_state`` the pose is read from the state part of z (cos/sin yaw, so it
+        never wraps); otherwise the linear pose probe reads it.
+        """
+        if self.cfg.pose_in_state:
+            return pose_from_state(self.probe_state(z), self.cfg.state_slices)
         if self.pose_probe is None:
-            raise ValueError('this model was built without a pose probe (model.pose_probe)')
+            raise ValueError('this model has no base pose (model.pose_probe / pose_in_state)')
         return self.pose_probe(z)
+
+    def probe_risk(self, z: Tensor) -> Tensor:
+        """Probability of each ``config.risk_labels`` event. z [..., Z] -> [..., K] in [0, 1]."""
+        if self.risk_probe is None:
+            raise ValueError('this model has no risk probe (model.risk_labels is empty)')
+        return torch.sigmoid(self.risk_probe(z))
 
     # -- utilities -------------------------------------------------------------------------
     def _check_image(self, o: Tensor) -> None:
@@ -251,7 +275,8 @@ class WorldModel(nn.Module):
             'masked_predictor': count(self.masked_predictor),
             'dynamics': count(self.dynamics),
             'inverse_dynamics': count(self.inverse_dynamics_head),
-            'probes': count(self.state_probe) + count(self.pose_probe),
+            'probes': (count(self.state_probe) + count(self.pose_probe)
+                       + count(self.risk_probe)),
             'target_encoder': count(self.target_encoder),
         }
         counts['total_trainable'] = sum(v for k, v in counts.items() if k != 'target_encoder')

@@ -22,6 +22,7 @@ import numpy as np
 from std_msgs.msg import Header
 
 from ..core.inference import StepResult, WorldModelRuntime
+from ..core.state_layout import planar_pose, POSE_STATE_DIM
 from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError, WindowStats
 from .action_sources import ActionError, ActionSource
 from .joint_state_conversion import stamp_to_seconds
@@ -63,6 +64,11 @@ class FramePipeline:
         history = max(2.0, 4 * settings.model_step_period + settings.max_skew)
         self.buffer = JointStateBuffer(len(self.joint_names), settings.max_skew,
                                        settings.sync_mode == 'interpolate', history)
+        # Odometry pose as (x, y, cos yaw, sin yaw), so interpolation never crosses the yaw
+        # wrap; only for models with the pose in s (core/state_layout.py).
+        self.odom = (JointStateBuffer(POSE_STATE_DIM, settings.max_skew,
+                                      settings.sync_mode == 'interpolate', history)
+                     if runtime.needs_pose else None)
         self.rates = {k: RateMeter() for k in ('image', 'joint_states', 'action', 'prediction')}
         self.latency, self.inference, self.skew, self.surprise = (WindowStats(1000)
                                                                   for _ in range(4))
@@ -135,6 +141,35 @@ class FramePipeline:
             self.reject(f'joint_state_{result}', f'joint state stamp {stamp:.6f} is '
                         f'{result.replace("_", " ")} (newest {newest:.6f})')
 
+    def on_odometry(self, msg: Any) -> None:
+        """Validate a nav_msgs/Odometry and add its planar pose to the sync history."""
+        if self.odom is None:
+            return
+        stamp = stamp_to_seconds(msg.header.stamp)
+        self.received['odom'] = time.monotonic()
+        x, y, yaw = planar_pose(msg.pose.pose.position, msg.pose.pose.orientation)
+        pose = np.array([x, y, np.cos(yaw), np.sin(yaw)])
+        if not np.isfinite(pose).all():
+            return self.reject('odom_nonfinite', f'odometry pose {pose.tolist()} is not finite')
+        with self.lock:
+            newest = self.odom.latest_stamp
+            result = self.odom.push(stamp, pose, np.zeros_like(pose))
+            if result == 'ok':
+                self.stamps['odom'] = stamp
+        if result != 'ok':
+            self.reject(f'odom_{result}', f'odometry stamp {stamp:.6f} is '
+                        f'{result.replace("_", " ")} (newest {newest:.6f})')
+
+    def _pose_at(self, stamp: float, max_skew: float) -> Optional[np.ndarray]:
+        """(x, y, yaw) at ``stamp`` for pose models, else None (raises SyncError)."""
+        if self.odom is None:
+            return None
+        try:
+            x, y, c, s = self.odom.sample(stamp, max_skew).position
+        except SyncError as exc:
+            raise SyncError(f'odom_{exc.reason}', f'odometry: {exc}', exc.skew) from None
+        return np.array([x, y, np.arctan2(s, c)])
+
     def on_action(self, msg: Any) -> None:
         """Store the action of a command message."""
         try:
@@ -174,6 +209,7 @@ class FramePipeline:
         with self.lock:
             try:
                 joints = self.buffer.sample(stamp, s.max_skew)
+                pose = self._pose_at(stamp, s.max_skew)
                 action = self.action.current(now, self.buffer, stamp, s.model_step_period,
                                              s.max_skew)
             except SyncError as exc:
@@ -183,7 +219,8 @@ class FramePipeline:
         if not self.model_lock.acquire(timeout=LOCK_TIMEOUT_S):
             return self.reject('model_busy', f'runtime lock not free within {LOCK_TIMEOUT_S} s')
         try:
-            result = runtime.step(rgb, runtime.make_state(joints.position, joints.velocity),
+            result = runtime.step(rgb, runtime.make_state(joints.position, joints.velocity,
+                                                          pose),
                                   action, s.horizon, stamp, s.model_step_period,
                                   a_applied=applied if applied is not None else action)
         except (ValueError, RuntimeError) as exc:   # e.g. CUDA out of memory

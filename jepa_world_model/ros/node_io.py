@@ -134,24 +134,32 @@ def duration_msg(seconds: float) -> Duration:
     return Duration(sec=sec, nanosec=nanosec)
 
 
-def trajectory_msg(header: Header, joint_names: Sequence[str], positions: np.ndarray,
-                   velocities: Optional[np.ndarray], step_period: float) -> JointTrajectory:
+def trajectory_msg(header: Header, joint_names: Sequence[str],
+                   positions: Optional[np.ndarray], velocities: Optional[np.ndarray],
+                   step_period: float) -> JointTrajectory:
     """Predicted joint trajectory: point k (0-based) at ``(k + 1) * step_period``.
 
     Args:
         header: Stamp and frame of the input image.
         joint_names: J names in model order.
-        positions: [H, J] predicted positions.
-        velocities: [H, J] predicted velocities or None.
+        positions: [H, J] predicted positions, or None (a model with velocities only).
+        velocities: [H, J] predicted velocities, or None.
         step_period: Seconds per model step.
+
+    Raises:
+        ValueError: Neither positions nor velocities.
     """
+    if positions is None and velocities is None:
+        raise ValueError('a trajectory needs positions or velocities')
     msg = JointTrajectory()
     msg.header = header
     msg.joint_names = list(joint_names)
     points = []
-    for k in range(positions.shape[0]):
+    horizon = (positions if positions is not None else velocities).shape[0]
+    for k in range(horizon):
         point = JointTrajectoryPoint()
-        point.positions = positions[k].astype(np.float64).tolist()
+        if positions is not None:
+            point.positions = positions[k].astype(np.float64).tolist()
         if velocities is not None:
             point.velocities = velocities[k].astype(np.float64).tolist()
         point.time_from_start = duration_msg((k + 1) * step_period)

@@ -25,7 +25,7 @@ import time  # noqa: E402
 from typing import Any, Dict, List, Optional  # noqa: E402
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from nav_msgs.msg import Path  # noqa: E402
+from nav_msgs.msg import Odometry, Path  # noqa: E402
 import numpy as np  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 import rclpy  # noqa: E402
@@ -144,7 +144,8 @@ class WorldModelNode(LifecycleNode):
         try:  # the first call initialises kernels: keep that out of the first frame's latency
             size = runtime.image_size
             runtime.step(np.zeros((size, size, 3), np.uint8),
-                         runtime.make_state(np.zeros(len(facts.joint_names)), None),
+                         runtime.make_state(np.zeros(len(facts.joint_names)), None,
+                                            np.zeros(3) if runtime.needs_pose else None),
                          np.zeros(facts.action_dim))
             runtime.reset()
         except (ValueError, RuntimeError) as exc:
@@ -191,6 +192,11 @@ class WorldModelNode(LifecycleNode):
                 JointState, 'joint_states', pipeline.on_joint_state,
                 _qos(s.joint_states_reliability, s.joint_states_qos_depth),
                 callback_group=self._io_group)]
+        if pipeline.odom is not None:   # the model's state holds the odometry pose
+            self._subs.append(self.create_subscription(
+                Odometry, 'odom', pipeline.on_odometry,
+                _qos(s.joint_states_reliability, s.joint_states_qos_depth),
+                callback_group=self._io_group))
         if self._action.message_type is not None:
             self._subs.append(self.create_subscription(
                 self._action.message_type, s.action_topic or self._action.default_topic,
