@@ -407,7 +407,7 @@ def random_base_model(tmp_path_factory):
     from jepa_world_model.core.config import load_config
     from jepa_world_model.core.world_model import WorldModel
     cfg = load_config(os.path.join(REPO_ROOT, 'config', 'mobile_base_tiny.yaml'))
-    assert cfg.model.pose_probe   # ~/predicted_path is published
+    assert cfg.model.has_pose   # ~/predicted_path is published
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp('model') / 'base_random.safetensors'
     return save_checkpoint(path, WorldModel(cfg.model), cfg, 0)
