@@ -111,3 +111,35 @@ def test_refit_probes_recovers_joint_positions_linearly_present_in_z():
     # The proprio slice of z is a smooth embedding of s: a linear read-out gets most of it.
     assert scores['state_probe_r2'] > 0.8
     assert not torch.allclose(before, model.probe_state(z))
+
+
+def test_image_state_head_trains_the_visual_latent():
+    """With image_state_head, a loss reads joint positions from the image part alone and its
+    gradient reaches the encoder (so the visual latent must encode the robot's pose). Without
+    the head the term is absent (zero). (What it buys is measured on the arm model:
+    docs/models.md, image-part joint read-out.)"""
+    import dataclasses
+    from jepa_world_model.core.config import ExperimentConfig, from_dict
+    from jepa_world_model.core.synthetic import generate_episodes, SceneSpec
+    from jepa_world_model.core.training import Trainer
+    model_cfg = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
+                     image_latent_dim=16, proprio_latent_dim=8, predictor_embed_dim=32,
+                     predictor_num_heads=2, dynamics_hidden_dim=32, image_state_head=True)
+    cfg = from_dict(ExperimentConfig, {
+        'model': model_cfg, 'optim': {'steps': 2, 'batch_size': 8, 'warmup_steps': 1},
+        'train': {'num_threads': 1, 'seed': 0}})
+    episodes = generate_episodes(6, 20, seed=0, spec=SceneSpec(image_size=32))
+    trainer = Trainer(cfg, episodes)
+    first = trainer.train_step()
+    assert first['image_state'] > 0
+    head = trainer.model.image_state_head
+    assert all(p.grad is not None for p in head.parameters())
+    assert trainer.model.encoder.vit.patch_embed.weight.grad is not None
+    before = trainer.model.encoder.vit.patch_embed.weight.detach().clone()
+    trainer.train_step()
+    assert not torch.equal(before, trainer.model.encoder.vit.patch_embed.weight)
+    z = torch.zeros(3, trainer.model.cfg.latent_dim)
+    assert trainer.model.image_joint_positions(z).shape == (3, 2)
+    plain = Trainer(dataclasses.replace(cfg, model=dataclasses.replace(
+        cfg.model, image_state_head=False)), episodes)
+    assert plain.train_step()['image_state'] == 0.0

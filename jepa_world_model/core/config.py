@@ -52,6 +52,10 @@ class ModelConfig:
     dynamics_ensemble_size: int = 1
     idm_hidden_dim: int = 128
     pose_probe: bool = False            # linear (x, y, yaw) read-out; not with pose_in_state
+    # A head that predicts the joint positions from the image part of z alone, trained with
+    # gradient into the encoder (loss.image_state): makes the *visual* latent encode the
+    # robot's configuration, which goal-image planning needs (the image of a goal has no s).
+    image_state_head: bool = False
     # Per-frame 0/1 labels (Episode extras, e.g. collision, contact) a logistic risk probe
     # learns to predict from z; the planner's risk term (core/goals.py).
     risk_labels: List[str] = field(default_factory=list)
@@ -77,6 +81,8 @@ class ModelConfig:
                  'pose_probe and pose_in_state exclude each other: with pose_in_state the '
                  'pose is read from the predicted state')
         _require(len(set(self.risk_labels)) == len(self.risk_labels), 'risk_labels must be unique')
+        _require(not self.image_state_head or 'position' in self.state_slices,
+                 'image_state_head needs joint positions in the state')
 
     @property
     def num_patches(self) -> int:
@@ -142,6 +148,7 @@ class LossConfig:
     # robot appear in the latent after ~300 steps on generated scenes for every seed we tried;
     # at 1.0 that moment varied from ~250 to >800 steps with the initialisation.
     inverse_dynamics: float = 3.0
+    image_state: float = 1.0            # joint positions from the image part (image_state_head)
     probe: float = 1.0                  # probes on detached latents (no effect on the encoder)
     stop_gradient: bool = True          # targets from the EMA encoder without gradient
 

@@ -112,6 +112,12 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     out['covariance'] = vicreg_covariance_loss(z_learned)
     a_hat = model.inverse_dynamics(z[:, :-1], z[:, 1:])           # [B, L-1, A]
     out['inverse_dynamics'] = F.mse_loss(a_hat, a_norm[:, :-1])
+    if model.image_state_head is not None:
+        positions = s_flat[:, model.cfg.state_slices['position']]
+        out['image_state'] = F.mse_loss(model.image_joint_positions(z_flat, normalized=True),
+                                        positions)
+    else:
+        out['image_state'] = zero
     out['probe'] = (F.mse_loss(model.state_probe(z_flat.detach()), s_flat)
                     if has_s else zero)
     if model.pose_probe is not None and batch.pose is not None:
@@ -139,7 +145,8 @@ def pose_loss(pred: Tensor, pose: Tensor) -> Tensor:
 
 
 LOSS_TERMS = ('masked_prediction', 'future_prediction', 'dynamics_teacher_forcing',
-              'dynamics_rollout', 'variance', 'covariance', 'inverse_dynamics', 'probe')
+              'dynamics_rollout', 'variance', 'covariance', 'inverse_dynamics', 'image_state',
+              'probe')
 
 
 def learning_rate(step: int, cfg: ExperimentConfig) -> float:

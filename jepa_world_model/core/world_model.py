@@ -100,6 +100,9 @@ class WorldModel(nn.Module):
         # robot move (calibration.md: without it the ViT tracked the static target instead).
         self.inverse_dynamics_head = mlp(2 * cfg.image_latent_dim, cfg.idm_hidden_dim,
                                          cfg.action_dim, 1)
+        self.image_state_head = (
+            mlp(cfg.image_latent_dim, cfg.idm_hidden_dim, len(cfg.joint_names), 1)
+            if cfg.image_state_head else None)
         # Probes train on detached latents: they read z out, they never shape it.
         self.state_probe = nn.Linear(cfg.latent_dim, cfg.state_dim) if cfg.state_dim else None
         self.pose_probe = nn.Linear(cfg.latent_dim, 3) if cfg.pose_probe else None
@@ -224,6 +227,19 @@ class WorldModel(nn.Module):
             torch.cat([self.image_part(z), self.image_part(z_next)], dim=-1))
 
     # -- probes ----------------------------------------------------------------------------
+    def image_joint_positions(self, z: Tensor, normalized: bool = False) -> Tensor:
+        """Joint positions read from the image part of z alone (``image_state_head``).
+
+        z [..., Z] -> [..., J], physical units (normalised units when ``normalized``).
+        """
+        if self.image_state_head is None:
+            raise ValueError('this model has no image_state_head')
+        q_norm = self.image_state_head(self.image_part(z))
+        if normalized:
+            return q_norm
+        part = self.cfg.state_slices['position']
+        return q_norm * self.state_std[part] + self.state_mean[part]
+
     def probe_state(self, z: Tensor) -> Tensor:
         """Joint positions (then velocities) decoded from z. z [..., Z] -> s [..., S] physical."""
         if self.state_probe is None:
@@ -275,6 +291,7 @@ class WorldModel(nn.Module):
             'masked_predictor': count(self.masked_predictor),
             'dynamics': count(self.dynamics),
             'inverse_dynamics': count(self.inverse_dynamics_head),
+            'image_state': count(self.image_state_head),
             'probes': (count(self.state_probe) + count(self.pose_probe)
                        + count(self.risk_probe)),
             'target_encoder': count(self.target_encoder),

@@ -39,8 +39,10 @@ class Recording:
     Attributes:
         joint_names: Model joint order.
         joint_t, q, dq: Joint-state stamps [N], positions [N, J], velocities [N, J].
-        pred_t, pred_q, pred_dt: Prediction stamps [M], predicted positions [M, H, J] and
+        pred_t, pred_q, pred_dt: Prediction stamps [M], predicted joint values [M, H, J] and
             each point's ``time_from_start`` [H] (same for every prediction).
+        pred_kind: What ``pred_q`` holds: ``'position'``, or ``'velocity'`` for models whose
+            state has joint velocities only (the mobile base: wheel angles grow unbounded).
         surprise_t, surprise: Stamps and values of ``~/surprise`` [K].
         flag_t, collision, contact: Stamps and flags of the simulator's Bools [F].
         image_t, images: Camera frame stamps [I] and frames [I, h, w, 3] uint8.
@@ -67,6 +69,12 @@ class Recording:
     pred_src: np.ndarray = field(default_factory=lambda: np.zeros(0))
     command_src: np.ndarray = field(default_factory=lambda: np.zeros(0))
     commands: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    pred_kind: str = 'position'
+
+    @property
+    def measured(self) -> np.ndarray:
+        """The measured joint values [N, J] that ``pred_q`` predicts (q or dq)."""
+        return self.q if self.pred_kind == 'position' else self.dq
 
 
 def interpolate_at(stamps: np.ndarray, values: np.ndarray, query: np.ndarray,
@@ -156,8 +164,9 @@ def horizon_errors(rec: Recording, max_gap: float) -> Dict[str, Any]:
     names = list(rec.joint_names)
     result = {key: [] for key in ('model', 'constant_velocity', 'nothing_changes', 'pairs')}
     per_joint: Dict[str, List[float]] = {name: [] for name in names}
+    velocity = rec.pred_kind == 'velocity'
     for k in range(steps):
-        truth, ok = interpolate_at(rec.joint_t, rec.q, pred_t + dts[k], max_gap)
+        truth, ok = interpolate_at(rec.joint_t, rec.measured, pred_t + dts[k], max_gap)
         use = ok & ok0 & okv
         n = int(use.sum())
         result['pairs'].append(n)
@@ -168,8 +177,11 @@ def horizon_errors(rec: Recording, max_gap: float) -> Dict[str, Any]:
                 per_joint[name].append(math.nan)
             continue
         err_model = np.abs(pred_q[use, k] - truth[use])
-        err_cv = np.abs(q0[use] + dts[k] * dq0[use] - truth[use])
-        err_copy = np.abs(q0[use] - truth[use])
+        if velocity:   # predicted velocities: both baselines keep the current velocity
+            err_cv = err_copy = np.abs(dq0[use] - truth[use])
+        else:
+            err_cv = np.abs(q0[use] + dts[k] * dq0[use] - truth[use])
+            err_copy = np.abs(q0[use] - truth[use])
         result['model'].append(float(err_model.mean()))
         result['constant_velocity'].append(float(err_cv.mean()))
         result['nothing_changes'].append(float(err_copy.mean()))

@@ -90,6 +90,7 @@ class RecorderNode(Node):
         super().__init__('demo_recorder', namespace=namespace, **kwargs)
         self.joint_names = list(joint_names)
         self._lock = threading.Lock()
+        self.pred_kind = 'position'   # or 'velocity' (see Recording.pred_kind)
         self.data: Dict[str, List] = {key: [] for key in (
             'joint', 'image', 'pred', 'surprise', 'collision', 'contact', 'command')}
         sub = self.create_subscription
@@ -129,7 +130,14 @@ class RecorderNode(Node):
         if not msg.points or not all(n in names for n in self.joint_names):
             return
         order = [names.index(n) for n in self.joint_names]
-        q = np.array([np.asarray(p.positions, float)[order] for p in msg.points])
+        # Models without joint positions in s (the base) predict velocities only.
+        kind = 'position' if all(len(p.positions) == len(names) for p in msg.points) else \
+            'velocity'
+        values = [p.positions if kind == 'position' else p.velocities for p in msg.points]
+        if not all(len(v) == len(names) for v in values):
+            return
+        self.pred_kind = kind
+        q = np.array([np.asarray(v, float)[order] for v in values])
         dts = np.array([p.time_from_start.sec + 1e-9 * p.time_from_start.nanosec
                         for p in msg.points])
         with self._lock:
@@ -210,4 +218,4 @@ class RecorderNode(Node):
             joint_src=j_src, pred_src=p_src,
             command_src=np.array([r[0] for r in data['command']]),
             commands=np.array([r[1] for r in data['command']]).reshape(
-                len(data['command']), -1))
+                len(data['command']), -1), pred_kind=self.pred_kind)

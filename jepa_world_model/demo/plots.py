@@ -51,11 +51,11 @@ def plot_joint_trajectories(rec: Recording, path: Path, dt: float) -> Path:
     for j, name in enumerate(rec.joint_names):
         ax = axes[j, 0]
         _shade(ax, rec.flag_t, rec.collision, dt, 'red', 'collision')
-        ax.plot(rec.joint_t, rec.q[:, j], color='black', lw=1.4, label='actual')
+        ax.plot(rec.joint_t, rec.measured[:, j], color='black', lw=1.4, label='actual')
         for color, k in zip(colors, picks):
             ax.plot(rec.pred_t + rec.pred_dt[k - 1], rec.pred_q[:, k - 1, j], '.', ms=2.5,
                     color=color, label=f'predicted {rec.pred_dt[k - 1]:.1f} s ahead')
-        ax.set_ylabel(f'{name} [rad]')
+        ax.set_ylabel(f'{name} [rad]' if rec.pred_kind == 'position' else f'{name} [rad/s]')
         ax.grid(alpha=0.3)
     axes[0, 0].legend(loc='upper right', fontsize=8, ncol=len(picks) + 2)
     axes[-1, 0].set_xlabel('simulation time [s]')

@@ -274,21 +274,27 @@ def _analyse(rec: analysis.Recording, base: Optional[Any], opts: DemoOptions, ge
         arrays.update(base_demo.path_arrays(base))
     np.savez_compressed(out / 'recording.npz', **arrays)
     files['recording'] = out / 'recording.npz'
-    replay = analysis.command_replay(rec, _model_predictor(opts, len(rec.pred_dt)))
+    predictor = _model_predictor(opts, len(rec.pred_dt))
+    replay = (analysis.command_replay(rec, predictor) if predictor is not None else
+              {'skipped': 'the model state holds the odometry pose, not recorded per frame'})
     parts.update({'prediction_error': errors, 'surprise': surprise, 'command_used': replay})
     return parts, {k: str(v) for k, v in files.items()}
 
 
-def _model_predictor(opts: DemoOptions, horizon: int) -> Callable[..., np.ndarray]:
-    """``predict(image, q, dq, action)``: the node's joint rollout, replayed here."""
+def _model_predictor(opts: DemoOptions, horizon: int) -> Optional[Callable[..., np.ndarray]]:
+    """``predict(image, q, dq, action)``: the node's joint rollout, replayed here; None for
+    models whose state holds the odometry pose (the recording has no pose per frame)."""
     import torch
     from ..core.inference import WorldModelRuntime
     torch.set_num_threads(1)   # as the node: one thread on a shared CPU
     runtime = WorldModelRuntime.from_path(str(resolve_model(opts.model, opts.robot)))
+    if runtime.needs_pose:
+        return None
 
     def predict(image, q, dq, action):
         state = runtime.make_state(q, dq)
-        return runtime.step(image, state, np.asarray(action, float), horizon).positions
+        result = runtime.step(image, state, np.asarray(action, float), horizon)
+        return result.positions if result.positions is not None else result.velocities
     return predict
 
 
@@ -359,10 +365,12 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
         for line in base_demo.format_path_summary(report['path_error']):
             echo(line)
     used = report['command_used']
-    if used['frames']:
-        echo(f'[demo] command used by world_model_node, replayed on {used["frames"]} frames '
-             f'where it matters: the one for the frame {used["fresh"]}, the previous one '
-             f'{used["previous"]} (it arrives after the image), neither {used["neither"]}')
+    if used.get('frames'):
+        echo(f'[demo] command held by world_model_node\'s rollouts, replayed on '
+             f'{used["frames"]} frames where it matters: the one for the frame '
+             f'{used["fresh"]}, the previous one {used["previous"]} (it arrives after the '
+             f'image; the surprise re-predicts with the applied one), neither '
+             f'{used["neither"]}')
     echo(f'[demo] wrote {opts.out / "report.json"}, ' + ', '.join(
         Path(p).name for p in files.values()) + f' in {facts["wall_seconds"]:.0f} s')
     return report
