@@ -1,0 +1,216 @@
+"""Plug planner_node into a running Nav2 stack through twist_mux, in front of collision_monitor.
+
+This file does not start Nav2. Launch it next to your own nav2_bringup (same namespace,
+same use_sim_time). It starts:
+
+* planner_node (and optionally world_model_node), managed by a nav2_lifecycle_manager
+  instance of their own, ``lifecycle_manager_jepa``, with bond disabled;
+* twist_mux with config/twist_mux_jepa.yaml: Nav2's ``cmd_vel_smoothed`` (priority 10),
+  the planner's recommendation (priority 50, stale after 0.3 s) and teleop (priority
+  100) in, the winner out on ``mux_output_topic``;
+* optionally (``with_collision_monitor``) a collision_monitor reading
+  ``mux_output_topic``, for bringups that do not run one. Otherwise set
+  ``cmd_vel_in_topic: cmd_vel_mux`` in the collision_monitor section of your Nav2 params
+  file, so that the safety layer stays the last node before the base:
+
+    controller_server -> velocity_smoother -> cmd_vel_smoothed -+
+    planner_node ~/recommended_cmd_vel -> cmd_vel_jepa ---------+-> twist_mux -> cmd_vel_mux
+    teleop -> cmd_vel_teleop -----------------------------------+
+    cmd_vel_mux -> collision_monitor -> cmd_vel -> base controller
+
+Arguments:
+    namespace: Namespace of every node started here; use Nav2's.
+    use_sim_time: Follow /clock.
+    autostart: lifecycle_manager_jepa configures and activates its nodes at startup.
+    params_file: planner_node parameters (default: share/jepa_world_model/config/planner.yaml).
+    with_world_model: Also start (and manage) world_model_node.
+    world_model_params_file: world_model_node parameters.
+    twist_mux_params_file: twist_mux parameters (default: config/twist_mux_jepa.yaml).
+    image_topic, joint_states_topic, odom_topic: Inputs of the planner (and world model).
+    recommended_cmd_vel_topic: Where ``~/recommended_cmd_vel`` goes; must be the topic of
+        twist_mux's ``jepa_planner`` input.
+    mux_output_topic: twist_mux output; collision_monitor's ``cmd_vel_in_topic``.
+    use_twist_stamped: TwistStamped instead of Twist for the planner and twist_mux (must
+        match Nav2's ``enable_stamped_cmd_vel``).
+    with_collision_monitor: Start a collision_monitor here (not when Nav2 runs one).
+    collision_monitor_params_file: Its parameters (polygons, observation sources).
+    cmd_vel_out_topic: Its output to the base.
+
+Example (next to ``ros2 launch nav2_bringup navigation_launch.py params_file:=...``):
+    ros2 launch jepa_world_model nav2_composition.launch.py \
+        image_topic:=/camera/image_raw odom_topic:=/odom use_sim_time:=true
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition, UnlessCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = 'jepa_world_model'
+
+
+def generate_launch_description():
+    """Declare the arguments, the JEPA nodes, twist_mux and the lifecycle managers."""
+    namespace = LaunchConfiguration('namespace')
+    use_sim_time = LaunchConfiguration('use_sim_time')
+    autostart = LaunchConfiguration('autostart')
+    params_file = LaunchConfiguration('params_file')
+    with_world_model = LaunchConfiguration('with_world_model')
+    world_model_params_file = LaunchConfiguration('world_model_params_file')
+    twist_mux_params_file = LaunchConfiguration('twist_mux_params_file')
+    image_topic = LaunchConfiguration('image_topic')
+    joint_states_topic = LaunchConfiguration('joint_states_topic')
+    odom_topic = LaunchConfiguration('odom_topic')
+    recommended_cmd_vel_topic = LaunchConfiguration('recommended_cmd_vel_topic')
+    mux_output_topic = LaunchConfiguration('mux_output_topic')
+    use_twist_stamped = LaunchConfiguration('use_twist_stamped')
+    with_collision_monitor = LaunchConfiguration('with_collision_monitor')
+    collision_monitor_params_file = LaunchConfiguration('collision_monitor_params_file')
+    cmd_vel_out_topic = LaunchConfiguration('cmd_vel_out_topic')
+
+    config = [FindPackageShare(PACKAGE), 'config']
+    arguments = [
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='Namespace of all nodes (use the Nav2 one)'),
+        DeclareLaunchArgument('use_sim_time', default_value='false',
+                              description='Use /clock (simulation or bag replay)'),
+        DeclareLaunchArgument('autostart', default_value='true',
+                              description='lifecycle_manager_jepa activates its nodes'),
+        DeclareLaunchArgument(
+            'params_file',
+            default_value=PathJoinSubstitution(config + ['planner.yaml']),
+            description='Parameter file (ros__parameters under planner_node)'),
+        DeclareLaunchArgument('with_world_model', default_value='false',
+                              description='Also start world_model_node'),
+        DeclareLaunchArgument(
+            'world_model_params_file',
+            default_value=PathJoinSubstitution(config + ['world_model.yaml']),
+            description='Parameter file (ros__parameters under world_model_node)'),
+        DeclareLaunchArgument(
+            'twist_mux_params_file',
+            default_value=PathJoinSubstitution(config + ['twist_mux_jepa.yaml']),
+            description='twist_mux topics/locks (ros__parameters under twist_mux)'),
+        DeclareLaunchArgument('image_topic', default_value='image',
+                              description='Camera image topic (sensor_msgs/Image)'),
+        DeclareLaunchArgument('joint_states_topic', default_value='joint_states',
+                              description='sensor_msgs/JointState topic'),
+        DeclareLaunchArgument('odom_topic', default_value='odom',
+                              description='nav_msgs/Odometry topic'),
+        DeclareLaunchArgument(
+            'recommended_cmd_vel_topic', default_value='cmd_vel_jepa',
+            description="Planner recommendation; twist_mux's jepa_planner input topic"),
+        DeclareLaunchArgument(
+            'mux_output_topic', default_value='cmd_vel_mux',
+            description="twist_mux output = collision_monitor's cmd_vel_in_topic"),
+        DeclareLaunchArgument('use_twist_stamped', default_value='false',
+                              description='TwistStamped on planner and twist_mux'),
+        DeclareLaunchArgument('with_collision_monitor', default_value='false',
+                              description='Start a collision_monitor after twist_mux'),
+        DeclareLaunchArgument(
+            'collision_monitor_params_file',
+            default_value=PathJoinSubstitution([FindPackageShare('nav2_bringup'), 'params',
+                                                'nav2_params.yaml']),
+            description='collision_monitor parameters (polygons, observation sources)'),
+        DeclareLaunchArgument('cmd_vel_out_topic', default_value='cmd_vel',
+                              description='collision_monitor output to the base'),
+    ]
+
+    # Managed nodes are plain Nodes: lifecycle_manager_jepa drives their transitions
+    # through the <node>/change_state services, and their own autostart stays off.
+    planner = Node(
+        package=PACKAGE,
+        executable='planner_node',
+        name='planner_node',
+        namespace=namespace,
+        output='screen',
+        parameters=[params_file, {'use_sim_time': use_sim_time, 'autostart': False,
+                                  'output': 'cmd_vel',
+                                  'use_twist_stamped': use_twist_stamped}],
+        remappings=[
+            ('image', image_topic),
+            ('joint_states', joint_states_topic),
+            ('odom', odom_topic),
+            ('~/recommended_cmd_vel', recommended_cmd_vel_topic),
+        ],
+    )
+    world_model = Node(
+        package=PACKAGE,
+        executable='world_model_node',
+        name='world_model_node',
+        namespace=namespace,
+        output='screen',
+        parameters=[world_model_params_file,
+                    {'use_sim_time': use_sim_time, 'autostart': False}],
+        remappings=[
+            ('image', image_topic),
+            ('image/compressed', [image_topic, '/compressed']),
+            ('joint_states', joint_states_topic),
+            # The world model conditions on what the base really executed.
+            ('cmd_vel', cmd_vel_out_topic),
+        ],
+        condition=IfCondition(with_world_model),
+    )
+
+    # bond_timeout 0.0 turns bonding off for this manager only. After activating a node,
+    # nav2_lifecycle_manager waits for a bond heartbeat from it and, with bonding on,
+    # fails the bringup for nodes that never send one. planner_node and world_model_node
+    # are rclpy lifecycle nodes without a bond, so they get a manager of their own and
+    # Nav2's managers keep their bonds. Without a bond, a crashed node is not detected by
+    # the manager; twist_mux's timeout still hands the base back to Nav2.
+    def lifecycle_manager(node_names, condition):
+        return Node(
+            package='nav2_lifecycle_manager',
+            executable='lifecycle_manager',
+            name='lifecycle_manager_jepa',
+            namespace=namespace,
+            output='screen',
+            parameters=[{'use_sim_time': use_sim_time, 'autostart': autostart,
+                         'node_names': node_names, 'bond_timeout': 0.0}],
+            condition=condition,
+        )
+
+    # The planner is activated last: it only starts recommending once the rest is up.
+    managers = [
+        lifecycle_manager(['world_model_node', 'planner_node'], IfCondition(with_world_model)),
+        lifecycle_manager(['planner_node'], UnlessCondition(with_world_model)),
+    ]
+
+    twist_mux = Node(
+        package='twist_mux',
+        executable='twist_mux',
+        name='twist_mux',
+        namespace=namespace,
+        output='screen',
+        parameters=[twist_mux_params_file,
+                    {'use_sim_time': use_sim_time, 'use_stamped': use_twist_stamped}],
+        remappings=[('cmd_vel_out', mux_output_topic)],
+    )
+
+    # Only for bringups without a collision_monitor (Humble's nav2_bringup, custom stacks).
+    # Nav2 nodes do bond, so this one gets a normally bonded manager.
+    collision_monitor = Node(
+        package='nav2_collision_monitor',
+        executable='collision_monitor',
+        name='collision_monitor',
+        namespace=namespace,
+        output='screen',
+        parameters=[collision_monitor_params_file,
+                    {'use_sim_time': use_sim_time, 'cmd_vel_in_topic': mux_output_topic,
+                     'cmd_vel_out_topic': cmd_vel_out_topic}],
+        condition=IfCondition(with_collision_monitor),
+    )
+    safety_manager = Node(
+        package='nav2_lifecycle_manager',
+        executable='lifecycle_manager',
+        name='lifecycle_manager_jepa_safety',
+        namespace=namespace,
+        output='screen',
+        parameters=[{'use_sim_time': use_sim_time, 'autostart': autostart,
+                     'node_names': ['collision_monitor']}],
+        condition=IfCondition(with_collision_monitor),
+    )
+
+    return LaunchDescription(arguments + [planner, world_model, twist_mux] + managers
+                             + [collision_monitor, safety_manager])
