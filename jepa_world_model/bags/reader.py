@@ -36,6 +36,7 @@ from rosbags.serde import SerdeError
 from ..core.config import BagConfig, ExperimentConfig, ModelConfig
 from ..core.data import Episode
 from ..core.state_layout import assemble_state, planar_pose, state_slices
+from .time_alignment import nearest_index, resample_to_rate, split_at_gaps
 from .errors import BagDatasetError
 from .images import decode_image, IMAGE_TYPES, ImageDecodeError, resize_square
 from .writer import TWIST_FIELDS, typestore
@@ -286,7 +287,7 @@ def _labels(streams: _Streams, frame_t: np.ndarray) -> Dict[str, np.ndarray]:
     if streams.pose_t:
         order = np.argsort(np.asarray(streams.pose_t), kind='stable')
         pose_t = np.asarray(streams.pose_t, dtype=np.int64)[order]
-        out['base_pose'] = np.stack(streams.poses)[order][_nearest(pose_t, frame_t)].astype(
+        out['base_pose'] = np.stack(streams.poses)[order][nearest_index(pose_t, frame_t)].astype(
             np.float32)
     for name, (stamps, values) in streams.flags.items():
         order = np.argsort(np.asarray(stamps), kind='stable')
@@ -385,32 +386,6 @@ def _sorted_unique(stamps: List[int], topic: str, report: ReadReport) -> np.ndar
     return order[keep]
 
 
-def _split(t: np.ndarray, max_gap_ns: int) -> List[np.ndarray]:
-    """Positions into ``t`` (sorted) as runs without a gap larger than ``max_gap_ns``."""
-    cuts = np.flatnonzero(np.diff(t) > max_gap_ns) + 1
-    return np.split(np.arange(len(t)), cuts)
-
-
-def _resample(t: np.ndarray, rate: float) -> np.ndarray:
-    """Positions of the frames nearest a ``rate`` Hz grid (each used once, within half a
-    period of its grid time); all positions when ``rate`` is 0."""
-    if rate <= 0 or len(t) == 0:
-        return np.arange(len(t))
-    period = 1e9 / rate
-    rel = t - t[0]          # small ints: float64 holds them exactly, epoch ns it would not
-    grid = np.arange(int(rel[-1] // period) + 1) * period
-    pick = _nearest(rel, grid)
-    ok = np.abs(rel[pick] - grid) <= period / 2
-    return np.unique(pick[ok])
-
-
-def _nearest(t: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Index of the element of sorted ``t`` nearest each query (ties: the earlier one)."""
-    hi = np.clip(np.searchsorted(t, query), 0, len(t) - 1)
-    lo = np.clip(hi - 1, 0, len(t) - 1)
-    return np.where(np.abs(t[hi] - query) < np.abs(t[lo] - query), hi, lo)
-
-
 def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
               width: int) -> List[Episode]:
     img_order = _sorted_unique(streams.image_t, cfg.image_topic, report)
@@ -427,17 +402,17 @@ def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
         cmd_t, cmds = np.zeros(0, dtype=np.int64), np.zeros((0, width))
     max_gap = int(cfg.max_gap_s * 1e9)
     out: List[Episode] = []
-    segments = _split(img_t, max_gap)
+    segments = split_at_gaps(img_t, max_gap)
     report.gaps += len(segments) - 1
     for seg in segments:
-        frames = seg[_resample(img_t[seg], cfg.frame_rate)]
+        frames = seg[resample_to_rate(img_t[seg], cfg.frame_rate)]
         report.frames_resampled_out += len(seg) - len(frames)
-        js = _nearest(js_t, img_t[frames])
+        js = nearest_index(js_t, img_t[frames])
         ok = np.abs(js_t[js] - img_t[frames]) <= int(cfg.max_skew_s * 1e9)
         report.frames_without_joint_state += int(np.sum(~ok))
         frames, js = frames[ok], js[ok]
         # Skipped frames can open a gap of their own; split there too.
-        pieces = _split(img_t[frames], max_gap)
+        pieces = split_at_gaps(img_t[frames], max_gap)
         report.gaps += len(pieces) - 1
         for piece in pieces:
             if len(piece) < cfg.min_episode_length:
