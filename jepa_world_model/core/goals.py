@@ -1,0 +1,343 @@
+"""Goals for latent planning: the planner objective per goal kind, and when a goal is reached.
+
+Four kinds of goal, each scored on the predicted latents ``z_traj`` [N, H, Z]:
+
+* ``joint_state``: target joint positions [J], compared with the joint positions the state
+  probe reads from each predicted latent (:func:`~.objectives.state_goal_objective`).
+* ``pose``: target base pose (x, y and optionally yaw), compared with ``model.probe_pose``.
+  The heading enters as (cos, sin), so its squared error ``2 - 2 cos(dyaw)`` never wraps.
+* ``latent``: a captured goal latent [Z] (the observation at capture time); L1 distance on
+  the whole latent, as V-JEPA 2-AC scores image goals.
+* ``image``: a goal image's latent. Only the image part of ``z`` is compared
+  (``model.image_part``): a goal image comes without proprioception, so the state part of its
+  latent would be made up.
+
+Optional extra terms: a risk penalty from ``model.probe_risk`` (models with a risk probe) and
+an ensemble-disagreement penalty (models with ``dynamics_ensemble_size > 1``). A weight set
+for a term the model cannot provide is left out and reported in :attr:`Objective.skipped`.
+
+Goal latents come from the EMA target encoder: predicted latents are trained to match the
+target encoder's, so that is the space the planner's distances live in. Pure PyTorch, no ROS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from typing import Any, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from .objectives import (ensemble_disagreement_objective, latent_goal_objective, ObjectiveFn,
+                         risk_objective, state_goal_objective, sum_objectives)
+
+__all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
+           'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'GoalTolerance',
+           'goal_reached', 'PlanAssessment', 'assess_plan', 'has_risk_probe', 'ensemble_size']
+
+GOAL_KINDS = ('joint_state', 'pose', 'latent', 'image')
+
+
+class GoalError(ValueError):
+    """A goal is malformed or does not fit the model."""
+
+
+def _finite_vector(values: Any, what: str, size: Optional[int] = None) -> Tensor:
+    t = torch.as_tensor(values, dtype=torch.float32).detach().reshape(-1).cpu()
+    if size is not None and t.numel() != size:
+        raise GoalError(f'{what} has {t.numel()} values, expected {size}')
+    if t.numel() == 0 or not bool(torch.isfinite(t).all()):
+        raise GoalError(f'{what} must be non-empty and finite, got {t.tolist()}')
+    return t
+
+
+def has_risk_probe(model: Any) -> bool:
+    """True when ``model.probe_risk`` can be called (models trained with risk labels)."""
+    return getattr(model, 'risk_probe', None) is not None and hasattr(model, 'probe_risk')
+
+
+def ensemble_size(model: Any) -> int:
+    """Number of dynamics ensemble members (1 without an ensemble)."""
+    return int(getattr(model.cfg, 'dynamics_ensemble_size', 1))
+
+
+def _has_pose(model: Any) -> bool:
+    return bool(getattr(model, 'has_pose', getattr(model, 'pose_probe', None) is not None))
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A planning goal (build it with the functions below).
+
+    Attributes:
+        kind: One of :data:`GOAL_KINDS`.
+        target: joint_state [J] positions; pose [3] (x, y, yaw); latent [Z]; image [Zi].
+        weights: joint_state: [J] per-joint weights (None: ones).
+        yaw_weight: pose: weight of the heading error relative to x and y (0: heading free).
+    """
+
+    kind: str
+    target: Tensor
+    weights: Optional[Tensor] = None
+    yaw_weight: float = 0.0
+
+
+def joint_state_goal(q: Sequence[float], weights: Optional[Sequence[float]] = None) -> Goal:
+    """Goal joint positions ``q`` [J] (model joint order); ``weights`` [J] >= 0."""
+    target = _finite_vector(q, 'goal joint positions')
+    w = None if weights is None else _finite_vector(weights, 'joint weights', target.numel())
+    if w is not None and bool((w < 0).any()):
+        raise GoalError(f'joint weights must be >= 0, got {w.tolist()}')
+    return Goal('joint_state', target, w)
+
+
+def pose_goal(x: float, y: float, yaw: Optional[float] = None, yaw_weight: float = 1.0) -> Goal:
+    """Goal base pose; ``yaw`` None (or ``yaw_weight`` 0) leaves the heading free."""
+    use_yaw = yaw is not None and yaw_weight > 0
+    target = _finite_vector([x, y, yaw if use_yaw else 0.0], 'goal pose')
+    if not (math.isfinite(yaw_weight) and yaw_weight >= 0):
+        raise GoalError(f'yaw_weight must be finite and >= 0, got {yaw_weight!r}')
+    return Goal('pose', target, yaw_weight=float(yaw_weight) if use_yaw else 0.0)
+
+
+def latent_goal(z_goal: Tensor) -> Goal:
+    """A captured latent [Z] (target encoder) as the goal."""
+    return Goal('latent', _finite_vector(z_goal, 'goal latent'))
+
+
+@torch.no_grad()
+def image_goal(model: Any, o: Tensor) -> Goal:
+    """Encode goal image ``o`` [1, 3, S, S] in [0, 1]; the goal is its image part [Zi].
+
+    The encoder needs some ``s`` for models with proprioception; zeros are passed, which only
+    affects the state part of the latent, the part this goal ignores.
+    """
+    state_dim = int(model.cfg.state_dim)
+    s = (torch.zeros(o.shape[0], state_dim, dtype=o.dtype, device=o.device)
+         if state_dim else None)
+    z = model.encode(o, s, target=True)
+    return Goal('image', _finite_vector(model.image_part(z)[0], 'goal image latent'))
+
+
+def _check_fits(goal: Goal, model: Any) -> None:
+    cfg = model.cfg
+    if goal.kind not in GOAL_KINDS:
+        raise GoalError(f'unknown goal kind {goal.kind!r}; use one of {GOAL_KINDS}')
+    if goal.kind == 'joint_state':
+        slices = getattr(cfg, 'state_slices', None)
+        has_positions = ('position' in slices) if slices is not None else bool(cfg.joint_names)
+        if not has_positions or model.state_probe is None:
+            raise GoalError('joint goals need a model with joint positions in its state')
+        if goal.target.numel() != len(cfg.joint_names):
+            raise GoalError(f'joint goal has {goal.target.numel()} positions, the model has '
+                            f'{len(cfg.joint_names)} joints {list(cfg.joint_names)}')
+    elif goal.kind == 'pose' and not _has_pose(model):
+        raise GoalError('pose goals need a model with a pose output (pose probe or pose in '
+                        'the state)')
+    elif goal.kind == 'latent' and goal.target.numel() != cfg.latent_dim:
+        raise GoalError(f'goal latent has {goal.target.numel()} values, the model latent has '
+                        f'{cfg.latent_dim}')
+    elif goal.kind == 'image' and goal.target.numel() != cfg.image_latent_dim:
+        raise GoalError(f'goal image latent has {goal.target.numel()} values, expected '
+                        f'{cfg.image_latent_dim}')
+
+
+def _pose_features(pose: Tensor) -> Tensor:
+    """(x, y, yaw) [..., 3] -> (x, y, cos yaw, sin yaw) [..., 4]."""
+    return torch.cat([pose[..., :2], torch.cos(pose[..., 2:3]), torch.sin(pose[..., 2:3])],
+                     dim=-1)
+
+
+class _EnsembleMembers:
+    """Per-member step functions over one shared ``predict_ensemble`` call.
+
+    ``ensemble_disagreement_objective`` calls every member on the same ``(z, a)`` tensors;
+    computing all members once and handing out slices costs E member passes instead of E^2.
+    The cache is keyed on tensor identity and holds the last inputs, so it is never stale.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self._key: Optional[Tuple[Tensor, Tensor]] = None
+        self._preds: Optional[Tensor] = None
+
+    def step(self, member: int):
+        def fn(z: Tensor, a: Tensor) -> Tensor:
+            if self._key is None or self._key[0] is not z or self._key[1] is not a:
+                self._preds, self._key = self.model.predict_ensemble(z, a), (z, a)
+            return self._preds[member]
+        return fn
+
+
+@dataclass(frozen=True)
+class ObjectiveTerms:
+    """Weights of the optional terms (0 leaves a term out).
+
+    Attributes:
+        risk_weight: Cost per unit of predicted event probability, summed over the horizon
+            (the most likely of the model's risk labels at each step).
+        disagreement_weight: Cost per unit of ensemble variance, summed over the horizon.
+    """
+
+    risk_weight: float = 0.0
+    disagreement_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A built objective ``fn(z_traj [N, H, Z], a_traj [N, H, A]) -> cost [N]``.
+
+    Attributes:
+        fn: The objective.
+        terms: Terms in use, e.g. ``('goal', 'risk')``.
+        skipped: Weighted terms the model cannot provide (no risk probe, one member).
+    """
+
+    fn: ObjectiveFn
+    terms: Tuple[str, ...]
+    skipped: Tuple[str, ...]
+
+
+def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTerms()
+                    ) -> Objective:
+    """The planner objective for ``goal`` on ``model``, lower is better.
+
+    Raises:
+        GoalError: The goal does not fit the model (kind, sizes, missing pose output), or a
+            weight is negative.
+    """
+    _check_fits(goal, model)
+    if terms.risk_weight < 0 or terms.disagreement_weight < 0:
+        raise GoalError('risk_weight and disagreement_weight must be >= 0')
+    if goal.kind == 'joint_state':
+        goal_fn = state_goal_objective(model.probe_joint_positions, goal.target, goal.weights)
+    elif goal.kind == 'pose':
+        w = torch.tensor([1.0, 1.0, goal.yaw_weight, goal.yaw_weight])
+        goal_fn = state_goal_objective(lambda z: _pose_features(model.probe_pose(z)),
+                                       _pose_features(goal.target), w)
+    elif goal.kind == 'latent':
+        goal_fn = latent_goal_objective(goal.target, p=1)
+    else:
+        image_fn = latent_goal_objective(goal.target, p=1)
+
+        def goal_fn(z_traj: Tensor, a_traj: Tensor) -> Tensor:
+            return image_fn(model.image_part(z_traj), a_traj)
+
+    parts: List[Tuple[float, ObjectiveFn]] = [(1.0, goal_fn)]
+    used, skipped = ['goal'], []
+    if terms.risk_weight > 0:
+        if has_risk_probe(model):
+            parts.append((1.0, risk_objective(lambda z: model.probe_risk(z).amax(dim=-1),
+                                              terms.risk_weight)))
+            used.append('risk')
+        else:
+            skipped.append('risk')
+    if terms.disagreement_weight > 0:
+        size = ensemble_size(model)
+        if size > 1:
+            members = _EnsembleMembers(model)
+            parts.append((1.0, ensemble_disagreement_objective(
+                [members.step(e) for e in range(size)], terms.disagreement_weight)))
+            used.append('disagreement')
+        else:
+            skipped.append('disagreement')
+    fn = goal_fn if len(parts) == 1 else sum_objectives(parts)
+    return Objective(fn, tuple(used), tuple(skipped))
+
+
+@dataclass(frozen=True)
+class GoalTolerance:
+    """When a goal counts as reached.
+
+    Attributes:
+        joint: Largest |q - q_goal| over the joints (rad or m).
+        position: Planar distance to a pose goal (m).
+        yaw: Heading error of a pose goal with a heading (rad).
+        latent: Mean |z - z_goal| over the compared latent dims (latent and image goals).
+    """
+
+    joint: float = 0.05
+    position: float = 0.1
+    yaw: float = 0.2
+    latent: float = 0.1
+
+
+@torch.no_grad()
+def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
+                 z_obs: Optional[Tensor] = None, q: Optional[Sequence[float]] = None,
+                 pose: Optional[Sequence[float]] = None) -> Tuple[bool, float]:
+    """Whether the current observation satisfies ``goal``, and its distance to it.
+
+    Measured values are preferred over probes: joint goals use ``q`` [J] when given, pose
+    goals ``pose`` (x, y, yaw) from odometry; otherwise the probes read ``z_obs`` [Z] (the
+    target-encoder latent of the current observation). Latent and image goals need ``z_obs``.
+
+    Returns:
+        ``(reached, distance)``: distance is the max joint error, the planar distance, or the
+        mean latent L1 distance.
+
+    Raises:
+        GoalError: Neither a measurement nor ``z_obs`` and ``model`` to read it from.
+    """
+    def probe(fn_name: str) -> Tensor:
+        if model is None or z_obs is None:
+            raise GoalError(f'{goal.kind} goal check needs a measurement or z_obs and model')
+        return getattr(model, fn_name)(z_obs.reshape(1, -1))[0].float().cpu()
+
+    if goal.kind == 'joint_state':
+        now = (_finite_vector(q, 'joint positions', goal.target.numel()) if q is not None
+               else probe('probe_joint_positions'))
+        dist = float((now - goal.target).abs().max())
+        return dist <= tolerance.joint, dist
+    if goal.kind == 'pose':
+        now = _finite_vector(pose, 'pose', 3) if pose is not None else probe('probe_pose')
+        dist = float(torch.hypot(now[0] - goal.target[0], now[1] - goal.target[1]))
+        reached = dist <= tolerance.position
+        if goal.yaw_weight > 0:
+            dyaw = math.remainder(float(now[2] - goal.target[2]), 2 * math.pi)
+            reached = reached and abs(dyaw) <= tolerance.yaw
+        return reached, dist
+    if z_obs is None or (goal.kind == 'image' and model is None):
+        raise GoalError(f'{goal.kind} goal check needs z_obs (and the model for images)')
+    z = z_obs.reshape(-1).float().cpu()
+    if goal.kind == 'image':
+        z = model.image_part(z)
+    if z.numel() != goal.target.numel():
+        raise GoalError(f'latent has {z.numel()} values, the goal {goal.target.numel()}')
+    dist = float((z - goal.target).abs().mean())
+    return dist <= tolerance.latent, dist
+
+
+@dataclass(frozen=True)
+class PlanAssessment:
+    """Safety figures of a chosen plan.
+
+    Attributes:
+        risk: Highest predicted event probability over the plan's steps and risk labels, or
+            None without a risk probe.
+        disagreement: Highest ensemble disagreement (``WorldModel.disagreement``: std across
+            members, mean over Z) over the plan's steps, or None with one member.
+    """
+
+    risk: Optional[float]
+    disagreement: Optional[float]
+
+
+@torch.no_grad()
+def assess_plan(model: Any, z0: Tensor, latents: Tensor, actions: Tensor) -> PlanAssessment:
+    """Risk and disagreement along a plan.
+
+    Args:
+        model: The world model.
+        z0: [Z] latent the plan starts from.
+        latents: [H, Z] predicted latents (``latents[t]`` follows ``actions[t]``).
+        actions: [H, A] planned actions.
+    """
+    risk = disagreement = None
+    if has_risk_probe(model):
+        risk = float(model.probe_risk(latents).max())
+    if ensemble_size(model) > 1:
+        starts = torch.cat([z0.reshape(1, -1).to(latents), latents[:-1]], dim=0)
+        disagreement = float(model.disagreement(starts, actions.to(latents)).max())
+    return PlanAssessment(risk, disagreement)

@@ -1,0 +1,229 @@
+"""Tests of jepa_world_model.core.goals: objectives per goal kind, extra terms, goal checks.
+
+A tiny randomly initialised WorldModel (the size used in test_inference_runtime.py) stands in
+for a trained one; where a test needs to know what a probe reads, the probe's weights are set
+by hand so the expected cost can be computed independently.
+"""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from jepa_world_model.core.config import ModelConfig
+from jepa_world_model.core.goals import (assess_plan, build_objective, Goal, GoalError,
+                                         GoalTolerance, goal_reached, image_goal,
+                                         joint_state_goal, latent_goal, ObjectiveTerms,
+                                         pose_goal)
+from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
+from jepa_world_model.core.world_model import WorldModel
+
+JOINTS = ['joint_a', 'joint_b']
+HAS_RISK = 'risk_labels' in {f.name for f in dataclasses.fields(ModelConfig)}
+needs_risk = pytest.mark.skipif(not HAS_RISK, reason='ModelConfig has no risk_labels yet')
+
+
+def tiny_model(seed=0, **overrides):
+    """A tiny random model (Z = 16 image + 4 state + 8 proprio = 28)."""
+    kwargs = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
+                  image_latent_dim=16, proprio_latent_dim=8, joint_names=list(JOINTS),
+                  action_dim=2, predictor_embed_dim=32, predictor_depth=1,
+                  predictor_num_heads=2, dynamics_hidden_dim=32, idm_hidden_dim=16,
+                  pose_probe=True)
+    kwargs.update(overrides)
+    torch.manual_seed(seed)
+    return WorldModel(ModelConfig(**kwargs)).eval().requires_grad_(False)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One torch thread: fastest for tiny models on a shared CPU; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope='module')
+def model():
+    """Tiny model with a pose probe whose output is z[..., :3] (set by hand)."""
+    m = tiny_model()
+    with torch.no_grad():
+        m.pose_probe.weight.zero_()
+        m.pose_probe.weight[:, :3] = torch.eye(3)
+        m.pose_probe.bias.zero_()
+    return m
+
+
+def trajs(model, n=5, h=4, seed=1):
+    """Random latent and action trajectories [n, h, Z] and [n, h, A]."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, h, model.cfg.latent_dim, generator=g),
+            torch.randn(n, h, model.cfg.action_dim, generator=g))
+
+
+def test_joint_goal_cost_is_probe_squared_error_summed_over_horizon(model):
+    """The joint objective equals sum_t sum_j (probe_j(z_t) - q_j)^2, computed directly."""
+    z, a = trajs(model)
+    q = torch.tensor([0.4, -0.3])
+    objective = build_objective(joint_state_goal(q), model)
+    assert objective.terms == ('goal',) and objective.skipped == ()
+    expected = ((model.probe_joint_positions(z) - q) ** 2).sum(-1).sum(-1)
+    torch.testing.assert_close(objective.fn(z, a), expected)
+
+
+def test_pose_goal_heading_wraps_and_is_optional(model):
+    """Heading error across +-pi is small; without a heading the cost ignores yaw."""
+    z, a = trajs(model, n=2, h=1)
+    z[:, 0, :3] = torch.tensor([1.0, 2.0, -math.pi + 0.01])
+    with_yaw = build_objective(pose_goal(1.0, 2.0, math.pi - 0.01, yaw_weight=1.0), model)
+    cost = with_yaw.fn(z, a)
+    assert float(cost.max()) == pytest.approx(2 - 2 * math.cos(0.02), abs=1e-5)
+    z[1, 0, 2] = 0.0                       # half a turn off: large heading cost
+    expected = 2 - 2 * math.cos(math.pi - 0.01)
+    assert float(with_yaw.fn(z, a)[1]) == pytest.approx(expected, abs=1e-5)
+    free = build_objective(pose_goal(1.0, 2.0), model)
+    torch.testing.assert_close(free.fn(z, a), torch.zeros(2), atol=1e-6, rtol=0)
+    z[1, 0, 0] = 4.0                       # 3 m off in x
+    assert float(free.fn(z, a)[1]) == pytest.approx(9.0, abs=1e-4)
+
+
+def test_latent_goal_uses_the_whole_latent_and_image_goal_only_the_image_part(model):
+    """Changing the state part moves the latent-goal cost but not the image-goal cost."""
+    z, a = trajs(model, n=1, h=3)
+    zi = model.cfg.image_latent_dim
+    latent = build_objective(latent_goal(z[0, -1]), model)
+    image = build_objective(Goal('image', z[0, -1, :zi].clone()), model)
+    expected = (z[0] - z[0, -1]).abs().sum(-1).sum()
+    assert float(latent.fn(z, a)[0]) == pytest.approx(float(expected), rel=1e-5)
+    before_image = float(image.fn(z, a)[0])
+    z2 = z.clone()
+    z2[..., zi:] += 5.0                    # state and proprio part only
+    assert float(image.fn(z2, a)[0]) == pytest.approx(before_image, rel=1e-6)
+    assert float(latent.fn(z2, a)[0]) > float(latent.fn(z, a)[0]) + 1.0
+    z2[..., :zi] += 1.0
+    assert float(image.fn(z2, a)[0]) > before_image + 1.0
+
+
+def test_image_goal_encodes_only_what_the_image_shows(model):
+    """The goal image latent is the target encoder's image part, whatever s would be."""
+    o = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    goal = image_goal(model, o)
+    assert goal.kind == 'image' and goal.target.shape == (model.cfg.image_latent_dim,)
+    with torch.no_grad():
+        z = model.encode(o, torch.randn(1, model.cfg.state_dim), target=True)
+    torch.testing.assert_close(goal.target, model.image_part(z)[0])
+
+
+def test_planning_toward_a_joint_goal_beats_random_actions(model):
+    """With the built objective, CEM finds plans far cheaper than random action sequences."""
+    z0 = torch.randn(model.cfg.latent_dim, generator=torch.Generator().manual_seed(4))
+    objective = build_objective(joint_state_goal([0.5, -0.5]), model)
+    planner = LatentPlanner(PlannerConfig(horizon=4, num_samples=64, num_iterations=4,
+                                          num_elites=8, seed=0), 2,
+                            ActionBounds([-2.0, -2.0], [2.0, 2.0]))
+    with torch.no_grad():
+        result = planner.plan(z0, model.predict, objective.fn)
+        a_rand = torch.rand(64, 4, 2, generator=torch.Generator().manual_seed(5)) * 4 - 2
+        z_rand = model.rollout(z0.expand(64, -1), a_rand)
+        random_costs = objective.fn(z_rand, a_rand)
+    assert result.cost < float(random_costs.quantile(0.1))
+
+
+@needs_risk
+def test_risk_term_adds_weighted_max_event_probability():
+    """risk cost = weight * sum_t max_k probe_risk; without a probe the term is skipped."""
+    m = tiny_model(risk_labels=['collision', 'contact'])
+    z, a = trajs(m)
+    goal = joint_state_goal([0.0, 0.0])
+    base = build_objective(goal, m).fn(z, a)
+    with_risk = build_objective(goal, m, ObjectiveTerms(risk_weight=3.0))
+    assert with_risk.terms == ('goal', 'risk')
+    expected = base + 3.0 * m.probe_risk(z).amax(-1).sum(-1)
+    torch.testing.assert_close(with_risk.fn(z, a), expected)
+    plain = tiny_model()
+    skipped = build_objective(goal, plain, ObjectiveTerms(risk_weight=3.0))
+    assert skipped.terms == ('goal',) and skipped.skipped == ('risk',)
+
+
+def test_disagreement_term_calls_the_ensemble_once_per_evaluation(monkeypatch):
+    """Ensemble of 3: variance term added, one predict_ensemble call per cost evaluation."""
+    m = tiny_model(dynamics_ensemble_size=3)
+    z, a = trajs(m)
+    goal = joint_state_goal([0.0, 0.0])
+    base = build_objective(goal, m).fn(z, a)
+    calls = []
+    original = m.predict_ensemble
+    monkeypatch.setattr(m, 'predict_ensemble', lambda *args: calls.append(1) or original(*args))
+    objective = build_objective(goal, m, ObjectiveTerms(disagreement_weight=2.0))
+    cost = objective.fn(z, a)
+    assert objective.terms == ('goal', 'disagreement') and len(calls) == 1
+    preds = original(z[:, :-1].reshape(-1, z.shape[-1]), a[:, 1:].reshape(-1, 2))
+    var = preds.var(dim=0, correction=0).mean(-1).reshape(5, 3).sum(-1)
+    torch.testing.assert_close(cost, base + 2.0 * var)
+    single = build_objective(goal, tiny_model(), ObjectiveTerms(disagreement_weight=2.0))
+    assert single.skipped == ('disagreement',)
+
+
+def test_goal_reached_with_measurements_probes_and_tolerances(model):
+    """Tolerances per kind; measured q/pose preferred, probes used otherwise."""
+    tol = GoalTolerance(joint=0.05, position=0.1, yaw=0.2, latent=0.1)
+    goal = joint_state_goal([0.5, -0.5])
+    assert goal_reached(goal, tol, q=[0.53, -0.47]) == (True, pytest.approx(0.03, abs=1e-6))
+    assert not goal_reached(goal, tol, q=[0.5, -0.6])[0]
+    z = torch.zeros(model.cfg.latent_dim)
+    z[:3] = torch.tensor([1.0, 1.0, math.pi - 0.05])
+    heading = pose_goal(1.05, 1.0, -math.pi + 0.05)
+    assert goal_reached(heading, tol, model, z_obs=z) == (True, pytest.approx(0.05, abs=1e-6))
+    assert not goal_reached(heading, tol, pose=[1.0, 1.0, 0.0])[0]     # heading off by pi
+    assert goal_reached(pose_goal(1.0, 1.0), tol, pose=[1.0, 1.05, 0.0])[0]
+    assert not goal_reached(pose_goal(1.0, 1.0), tol, pose=[1.2, 1.0, 0.0])[0]
+    probed = model.probe_joint_positions(z.reshape(1, -1))[0].detach()
+    assert goal_reached(joint_state_goal(probed + 0.01), tol, model, z_obs=z)[0]
+    target = torch.zeros(model.cfg.latent_dim)
+    assert goal_reached(latent_goal(target), tol, z_obs=target + 0.05)[0]
+    assert not goal_reached(latent_goal(target), tol, z_obs=target + 0.2)[0]
+    img = Goal('image', torch.zeros(model.cfg.image_latent_dim))
+    far_state = torch.zeros(model.cfg.latent_dim)
+    far_state[model.cfg.image_latent_dim:] = 10.0
+    assert goal_reached(img, tol, model, z_obs=far_state) == (True, 0.0)
+
+
+def test_goals_that_do_not_fit_the_model_are_rejected(model):
+    """Wrong sizes, NaN, missing pose output and missing measurements raise GoalError."""
+    no_pose = tiny_model(pose_probe=False)
+    cases = [
+        lambda: build_objective(joint_state_goal([0.1, 0.2, 0.3]), model),
+        lambda: build_objective(pose_goal(1.0, 2.0), no_pose),
+        lambda: build_objective(latent_goal(torch.zeros(5)), model),
+        lambda: build_objective(Goal('image', torch.zeros(5)), model),
+        lambda: build_objective(Goal('smell', torch.zeros(2)), model),
+        lambda: build_objective(joint_state_goal([0.0, 0.0]), model,
+                                ObjectiveTerms(risk_weight=-1.0)),
+        lambda: joint_state_goal([0.0, float('nan')]),
+        lambda: joint_state_goal([0.0, 0.0], weights=[1.0, -1.0]),
+        lambda: pose_goal(float('inf'), 0.0),
+        lambda: goal_reached(joint_state_goal([0.0, 0.0]), GoalTolerance()),
+        lambda: goal_reached(latent_goal(torch.zeros(3)), GoalTolerance()),
+    ]
+    for case in cases:
+        with pytest.raises(GoalError):
+            case()
+
+
+def test_assess_plan_reports_risk_and_disagreement_only_when_available():
+    """None without a risk probe / ensemble; otherwise the maxima along the plan."""
+    plain = tiny_model()
+    z, a = trajs(plain, n=1)
+    figures = assess_plan(plain, z[0, 0], z[0], a[0])
+    assert figures.risk is None and figures.disagreement is None
+    ens = tiny_model(dynamics_ensemble_size=3)
+    figures = assess_plan(ens, z[0, 0], z[0], a[0])
+    starts = torch.cat([z[0, :1], z[0, :-1]])
+    assert figures.disagreement == pytest.approx(float(ens.disagreement(starts, a[0]).max()))
+    if HAS_RISK:
+        risky = tiny_model(risk_labels=['collision'])
+        figures = assess_plan(risky, z[0, 0], z[0], a[0])
+        assert figures.risk == pytest.approx(float(risky.probe_risk(z[0]).max()))
+        assert 0.0 <= figures.risk <= 1.0
