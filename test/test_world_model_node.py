@@ -20,12 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_world_model.core.checkpoint import save_checkpoint
-from jepa_world_model.core.config import ExperimentConfig, ModelConfig
-from jepa_world_model.core.world_model import WorldModel
-
 try:
-    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from diagnostic_msgs.msg import DiagnosticStatus
     from geometry_msgs.msg import Twist
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState, GetState
@@ -34,7 +30,7 @@ try:
     import rclpy
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
-    from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+    from rclpy.qos import qos_profile_sensor_data
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CompressedImage, Image, JointState
     from std_msgs.msg import Float32, Float32MultiArray
@@ -44,7 +40,9 @@ try:
     from jepa_world_model.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
     from jepa_world_model.ros.node_diagnostics import assess
     from jepa_world_model.ros.world_model_node import WorldModelNode
-    from ros_graph import Graph, wait_for
+    from ros_feeders import graph_fixture, one_thread  # noqa: F401 - pytest fixtures
+    from ros_feeders import FeederNode, JOINTS, save_tiny, stamp_key, start_node
+    from ros_graph import wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
@@ -54,79 +52,29 @@ pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
               pytest.mark.flaky(reruns=2, reruns_delay=2)]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-JOINTS = ['joint_a', 'joint_b']
 TIMEOUT = 10.0
-RELIABLE = None if 'QoSProfile' not in globals() else QoSProfile(
-    depth=50, reliability=ReliabilityPolicy.RELIABLE)
-
-
-def stamp_key(stamp):
-    """(sec, nanosec) of a builtin_interfaces/Time."""
-    return stamp.sec, stamp.nanosec
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """The node sets torch to 1 thread (its default); restore the session's value after."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope='module')
 def ckpt(tmp_path_factory):
     """A tiny random model with joints joint_a/joint_b, 2-D action and a pose probe."""
-    torch.manual_seed(0)
-    config = ExperimentConfig(model=ModelConfig(
-        image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, image_latent_dim=16,
-        proprio_latent_dim=8, joint_names=list(JOINTS), action_dim=2, predictor_embed_dim=32,
-        predictor_depth=1, predictor_num_heads=2, dynamics_hidden_dim=32, idm_hidden_dim=16,
-        pose_probe=True))
-    path = tmp_path_factory.mktemp('wm') / 'tiny.safetensors'
-    return save_checkpoint(path, WorldModel(config.model), config, step=7)
+    return save_tiny(tmp_path_factory, 'wm', 'tiny', 7, pose_probe=True)
 
 
-@pytest.fixture(scope='module')
-def graph(ros_domain_id):
-    """The module's executor thread and context."""
-    g = Graph(ros_domain_id)
-    try:
-        yield g
-    finally:
-        g.close()
-
-
-class Feeder:
+class Feeder(FeederNode):
     """Publishes camera images, joint states and commands; collects the node's outputs."""
 
     def __init__(self, graph, ns, node_name='world_model_node'):
-        self.graph, self.ns = graph, ns
-        self.node = rclpy.create_node('feeder', namespace=ns, context=graph.context)
+        super().__init__(graph, ns, node_name, {
+            'trajectory': (JointTrajectory, 'predicted_joint_trajectory'),
+            'path': (Path, 'predicted_path'), 'surprise': (Float32, 'surprise'),
+            'latent': (Float32MultiArray, 'latent')}, depth=50)
         pub = self.node.create_publisher
-        self.image_pub = pub(Image, 'image', qos_profile_sensor_data)
         self.compressed_pub = pub(CompressedImage, 'image/compressed', qos_profile_sensor_data)
-        self.joint_pub = pub(JointState, 'joint_states', qos_profile_sensor_data)
         self.cmd_pub = pub(Twist, 'cmd_vel', 10)
-        self.out = {name: [] for name in ('trajectory', 'path', 'surprise', 'latent', 'diag')}
-        sub, prefix = self.node.create_subscription, f'{node_name}/'
-        for name, mtype, topic in (('trajectory', JointTrajectory, 'predicted_joint_trajectory'),
-                                   ('path', Path, 'predicted_path'),
-                                   ('surprise', Float32, 'surprise'),
-                                   ('latent', Float32MultiArray, 'latent')):
-            sub(mtype, prefix + topic, self.out[name].append, RELIABLE)
-        full_name = f'{ns}/{node_name}'.lstrip('/')
-        sub(DiagnosticArray, '/diagnostics', lambda m: self.out['diag'].extend(
-            s for s in m.status if s.name.startswith(full_name + ':')), RELIABLE)
-        graph.executor.add_node(self.node)
         self._joints_on = threading.Event()
-        self._closed = threading.Event()
         self.joint_names = ['extra_joint', 'joint_b', 'joint_a']   # any order, extra joint
-        self._thread = threading.Thread(target=self._joint_loop, daemon=True)
-        self._thread.start()
-
-    def now(self):
-        """Current time of the feeder's clock as a builtin_interfaces/Time."""
-        return self.node.get_clock().now().to_msg()
+        self.start_loop()
 
     def joint_state(self, stamp=None, names=None, positions=None, velocities=None):
         """Publish one JointState (default: all joints, positions following time)."""
@@ -140,7 +88,7 @@ class Feeder:
         self.joint_pub.publish(msg)
         return msg.header.stamp
 
-    def _joint_loop(self):
+    def _loop(self):
         while not self._closed.is_set():
             if self._joints_on.is_set():
                 self.joint_state()
@@ -175,13 +123,6 @@ class Feeder:
         """Trajectories whose stamp is ``key``."""
         return [m for m in self.out['trajectory'] if stamp_key(m.header.stamp) == key]
 
-    def close(self):
-        """Stop the stream thread and destroy the node."""
-        self._closed.set()
-        self._thread.join(timeout=2.0)
-        self.graph.executor.remove_node(self.node)
-        self.node.destroy_node()
-
 
 def make_node(graph, ckpt, ns, activate=True, **overrides):
     """A WorldModelNode in ``ns`` with test-friendly parameters, added to the executor."""
@@ -189,13 +130,7 @@ def make_node(graph, ckpt, ns, activate=True, **overrides):
                   stale_timeout=2.0, stall_error_timeout=4.0, surprise_window=20,
                   surprise_min_samples=3, diagnostics_period=0.2, log_throttle_period=0.2)
     values.update(overrides)
-    node = WorldModelNode(context=graph.context, namespace=ns,
-                          parameter_overrides=[Parameter(k, value=v) for k, v in values.items()])
-    if activate:
-        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
-    graph.executor.add_node(node)
-    return node
+    return start_node(graph, WorldModelNode, ns, values, activate)
 
 
 def close_node(graph, node):
@@ -518,35 +453,26 @@ def test_parameter_validation_rejects_bad_values(rig):
     assert 'horizon' in future.result().results[0].reason and node.settings.horizon == 5
 
 
-def call(feeder, srv_type, name, request):
-    """Call a service of the node under test through DDS; return the response."""
-    client = feeder.node.create_client(srv_type, f'world_model_node/{name}')
-    assert client.wait_for_service(timeout_sec=TIMEOUT), name
-    future = client.call_async(request)
-    assert wait_for(future.done), name
-    return future.result()
-
-
 def test_capture_goal_and_enable_services(rig):
     """~/capture_goal needs an observation; ~/enable stops and resumes predictions."""
     node, feeder = rig
     feeder.start_joints()
-    response = call(feeder, Trigger, 'capture_goal', Trigger.Request())
+    response = feeder.call(Trigger, 'capture_goal', Trigger.Request())
     assert not response.success and 'no observation' in response.message
     key = feeder.image(seed=1)
     assert wait_for(lambda: feeder.predictions_for(key))
-    assert call(feeder, Trigger, 'capture_goal', Trigger.Request()).success
+    assert feeder.call(Trigger, 'capture_goal', Trigger.Request()).success
     key = feeder.image(seed=2)
     assert wait_for(lambda: feeder.predictions_for(key))
     assert node.health().goal_distance > 0
-    response = call(feeder, SetBool, 'enable', SetBool.Request(data=False))
+    response = feeder.call(SetBool, 'enable', SetBool.Request(data=False))
     assert response.success and node.settings.enabled is False
     count = len(feeder.out['trajectory'])
     stream_images(feeder, 4, 20.0)
     assert counted(node, 'skipped_disabled', timeout=3.0)
     assert len(feeder.out['trajectory']) == count
     assert assess(node.health()) == (DiagnosticStatus.OK, 'disabled through ~/enable')
-    assert call(feeder, SetBool, 'enable', SetBool.Request(data=True)).success
+    assert feeder.call(SetBool, 'enable', SetBool.Request(data=True)).success
     key = feeder.image(seed=3)
     assert wait_for(lambda: feeder.predictions_for(key))
 
@@ -606,7 +532,7 @@ def test_entry_point_in_a_subprocess_driven_through_lifecycle_services(graph, ck
 
         assert not transition(Transition.TRANSITION_CONFIGURE)   # bad checkpoint path
         assert state() == 'unconfigured'
-        response = call(feeder, SetParameters, 'set_parameters', SetParameters.Request(
+        response = feeder.call(SetParameters, 'set_parameters', SetParameters.Request(
             parameters=[Parameter('model_path', value=str(ckpt)).to_parameter_msg()]))
         assert response.results[0].successful
         assert transition(Transition.TRANSITION_CONFIGURE) and state() == 'inactive'

@@ -15,35 +15,24 @@ When a change takes effect (``PARAMS[name].applies``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 import math
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.exceptions import ParameterUninitializedException
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.parameter import Parameter
 
-from .action_sources import ACTION_SOURCES, TRAJECTORY_FIELDS, TWIST_FIELDS
+from .action_sources import ACTION_SOURCES, TRAJECTORY_FIELDS
+from .parameter_table import (check_value, declare_table, ModelFacts, parameter_descriptor,
+                              parameter_updates, ParamSpec, read_table, SettingsSnapshot)
 
+# ParamSpec, ModelFacts and parameter_updates live in parameter_table (shared with the
+# planner); they stay importable from here, where world_model_node takes them from.
 __all__ = ['ParamSpec', 'PARAMS', 'NodeSettings', 'ModelFacts', 'declare_parameters',
-           'read_settings', 'validate_updates', 'validate_value']
+           'read_settings', 'validate_updates', 'validate_value', 'parameter_updates']
 
 RELIABILITY = ('best_effort', 'reliable')
-_DEVICE_RE = re.compile(r'^(cpu|auto|cuda(:\d+)?)$')
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter: default (``None`` = typed, no default), limits and when it applies."""
-
-    default: Any
-    description: str
-    applies: str = 'runtime'
-    low: Optional[float] = None
-    high: Optional[float] = None
-    choices: Optional[Tuple[str, ...]] = None
-    ptype: Optional[Parameter.Type] = None   # only for parameters without a default
 
 
 PARAMS: Dict[str, ParamSpec] = {
@@ -124,7 +113,7 @@ PARAMS: Dict[str, ParamSpec] = {
 
 
 @dataclass(frozen=True)
-class NodeSettings:
+class NodeSettings(SettingsSnapshot):
     """Snapshot of every parameter value (attribute names = parameter names)."""
 
     model_path: str = ''
@@ -162,39 +151,10 @@ class NodeSettings:
     diagnostics_period: float = 1.0
     log_throttle_period: float = 5.0
 
-    def with_updates(self, updates: Mapping[str, Any]) -> 'NodeSettings':
-        """A copy with ``updates`` applied (lists become tuples, None becomes ())."""
-        clean = {}
-        for name, value in updates.items():
-            if value is None or (isinstance(value, Iterable)
-                                 and not isinstance(value, (str, bytes))):
-                value = tuple(value or ())
-            clean[name] = value
-        return replace(self, **clean)
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """What cross-checks need to know about the loaded model."""
-
-    action_dim: int
-    joint_names: Tuple[str, ...]
-
 
 def descriptor(name: str) -> ParameterDescriptor:
     """The ``ParameterDescriptor`` of ``name`` (description, range, read-only)."""
-    spec = PARAMS[name]
-    text = f'{spec.description} [applies: {spec.applies}]'
-    if spec.choices:
-        text += f' (one of: {", ".join(spec.choices)})'
-    desc = ParameterDescriptor(description=text, read_only=spec.applies == 'startup')
-    if spec.low is not None and isinstance(spec.default, int):
-        desc.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high),
-                                           step=0)]
-    elif spec.low is not None:
-        desc.floating_point_range = [FloatingPointRange(from_value=float(spec.low),
-                                                        to_value=float(spec.high), step=0.0)]
-    return desc
+    return parameter_descriptor(PARAMS[name])
 
 
 def declare_parameters(node: Any) -> None:
@@ -204,72 +164,22 @@ def declare_parameters(node: Any) -> None:
         rclpy.exceptions.InvalidParameterValueException: An override is out of range.
         rclpy.exceptions.InvalidParameterTypeException: An override has the wrong type.
     """
-    for name, spec in PARAMS.items():
-        default = spec.ptype if spec.default is None else spec.default
-        node.declare_parameter(name, default, descriptor(name))
+    declare_table(node, PARAMS)
 
 
 def read_settings(node: Any) -> NodeSettings:
     """Current parameter values of ``node`` as :class:`NodeSettings`."""
-    values = {}
-    for name in PARAMS:
-        try:
-            values[name] = node.get_parameter(name).value
-        except ParameterUninitializedException:   # typed parameter without a value
-            values[name] = None
-    return NodeSettings().with_updates(values)
-
-
-def _type_error(name: str, value: Any) -> Optional[str]:
-    expected = PARAMS[name].default
-    if expected is None:
-        ok = value is None or (isinstance(value, (list, tuple))
-                               and all(isinstance(v, str) for v in value))
-        return None if ok else f'{name} must be a list of strings'
-    if isinstance(expected, bool):
-        return None if isinstance(value, bool) else f'{name} must be true or false'
-    if isinstance(expected, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f'{name} must be an integer'
-    if isinstance(expected, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else f'{name} must be a number'
-    if isinstance(expected, str):
-        return None if isinstance(value, str) else f'{name} must be a string'
-    item = type(expected[0])
-    ok = isinstance(value, (list, tuple)) and all(
-        isinstance(v, item) or (item is float and isinstance(v, int) and not isinstance(v, bool))
-        for v in value)
-    return None if ok else f'{name} must be a list of {item.__name__}'
+    return NodeSettings().with_updates(read_table(node, PARAMS))
 
 
 def validate_value(name: str, value: Any) -> Optional[str]:
     """Check one value on its own; return the reason it is invalid, or None."""
-    if name not in PARAMS:
-        return f'unknown parameter {name!r}'
-    reason = _type_error(name, value)
+    reason = check_value(PARAMS, name, value)
     if reason:
         return reason
-    spec = PARAMS[name]
-    if isinstance(value, float) and not math.isfinite(value):
-        return f'{name} must be finite, got {value}'
-    if spec.low is not None and not isinstance(value, (bool, list, tuple)):
-        if not spec.low <= value <= spec.high:
-            return f'{name} must be in [{spec.low}, {spec.high}], got {value}'
-    if spec.choices and value not in spec.choices:
-        return f'{name} must be one of {list(spec.choices)}, got {value!r}'
-    if name == 'device' and not _DEVICE_RE.match(value.strip().lower()):
-        return f"device must be cpu, cuda, cuda:N or auto, got {value!r}"
-    if name == 'action_fields':
-        bad = [f for f in value if f not in TWIST_FIELDS]
-        if bad or not value or len(set(value)) != len(value):
-            return (f'action_fields must be distinct names from {list(TWIST_FIELDS)}, got '
-                    f'{list(value)}')
     if name == 'action_scale':
         if len(value) == 0 or not all(math.isfinite(v) for v in value):
             return f'action_scale must hold 1 or action_dim finite values, got {list(value)}'
-    if name == 'action_joint_names' and value and len(set(value)) != len(value):
-        return f'action_joint_names has duplicates: {list(value)}'
     if name in ('action_topic',) and value and not re.match(r'^[~/A-Za-z_][\w/~{}]*$', value):
         return f'{name} {value!r} is not a valid topic name'
     return None
@@ -321,17 +231,6 @@ def check_against_model(settings: NodeSettings, model: ModelFacts) -> Optional[s
         return (f'action_source joint_delta needs as many model joints '
                 f'({len(model.joint_names)}) as action dims ({model.action_dim})')
     return None
-
-
-def parameter_updates(params: Sequence[Parameter]) -> Dict[str, Any]:
-    """``[rclpy Parameter]`` -> ``{name: python value}`` (NOT_SET becomes None)."""
-    out = {}
-    for param in params:
-        value = param.value
-        if isinstance(value, (list, tuple)) or type(value).__name__ == 'array':
-            value = list(value)
-        out[param.name] = value
-    return out
 
 
 def settings_names() -> List[str]:

@@ -1,0 +1,63 @@
+"""Goal messages of ``planner_node`` -> :class:`~jepa_world_model.core.goals.Goal`.
+
+Each function validates one kind of goal message and raises
+:class:`~.node_io.InputError` with a ``goal_*`` reason, the counter the node increments, so a
+bad goal is counted apart from the camera's and joint states' own counters and the old goal
+stays. The objectives built from a goal are in :mod:`~jepa_world_model.core.goals`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from geometry_msgs.msg import PoseStamped
+import numpy as np
+from sensor_msgs.msg import Image, JointState
+import torch
+
+from ..core.command_limits import CommandLimits
+from ..core.goals import Goal, image_goal, joint_state_goal, pose_goal
+from ..core.inference import WorldModelRuntime
+from ..core.state_layout import planar_pose
+from .node_io import image_to_model_rgb, InputError, joint_state_arrays
+
+__all__ = ['joint_goal_from_msg', 'pose_goal_from_msg', 'image_goal_from_msg']
+
+
+def joint_goal_from_msg(msg: JointState, joint_names: Sequence[str],
+                        action_joints: Sequence[str], limits: CommandLimits) -> Goal:
+    """A joint-state goal in model order; it must lie within the joint position limits."""
+    try:
+        q, _ = joint_state_arrays(msg, joint_names)
+    except InputError as exc:
+        raise InputError('goal_' + exc.reason, str(exc)) from None
+    idx = [list(joint_names).index(j) for j in action_joints]
+    if limits.has_positions and not (np.all(q[idx] >= limits.position_min)
+                                     and np.all(q[idx] <= limits.position_max)):
+        raise InputError('goal_out_of_limits', f'goal {q.tolist()} is outside the joint '
+                         'position limits')
+    return joint_state_goal(q)
+
+
+def pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
+                       yaw_weight: float) -> Goal:
+    """A planar pose goal in ``path_frame_id``; heading only when ``yaw_weight`` is set."""
+    frame = msg.header.frame_id
+    if not has_pose:
+        raise InputError('goal_pose_unsupported', 'the model has no pose output; use '
+                         'goal_joint_state, goal_image or capture_goal')
+    if frame and path_frame_id and frame != path_frame_id:
+        raise InputError('goal_pose_wrong_frame', f'goal frame {frame!r} is not '
+                         f'path_frame_id {path_frame_id!r} (no TF lookup here)')
+    x, y, yaw = planar_pose(msg.pose.position, msg.pose.orientation)
+    return pose_goal(x, y, yaw if yaw_weight else None, yaw_weight)
+
+
+def image_goal_from_msg(msg: Image, runtime: WorldModelRuntime, resize_mode: str) -> Goal:
+    """The latent of a goal image, as the model's target encoder sees it."""
+    try:
+        rgb = image_to_model_rgb(msg, False, runtime.image_size, resize_mode)
+    except InputError as exc:   # counted apart from the camera's image_* counters
+        raise InputError('goal_' + exc.reason, str(exc)) from None
+    with torch.inference_mode():
+        return image_goal(runtime.model, runtime.preprocess(rgb))

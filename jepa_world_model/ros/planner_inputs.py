@@ -1,0 +1,155 @@
+"""What ``planner_node`` plans from: the newest camera frame with its joint state and pose.
+
+:class:`PlannerInputs` keeps the newest image (one reference swap, nothing queued), a short
+joint-state history and, for models with the pose in their state, an odometry history.
+:meth:`PlannerInputs.observe` pairs the frame with the joint state (and pose) at its stamp and
+turns them into model inputs, or raises :class:`~.node_io.InputError` with the counter name
+of what is missing, stale, unreadable or unsynchronised (the node stops on it).
+
+Threads: every callback of the node is in its default, mutually exclusive group, so the
+subscriptions, goal callbacks and the plan timer never run concurrently and the histories
+need no lock of their own.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence
+
+import numpy as np
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+import torch
+
+from ..core.inference import WorldModelRuntime
+from ..core.state_layout import planar_pose
+from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError
+from .frame_pipeline import TIME_RESET_S
+from .joint_state_conversion import stamp_to_seconds
+from .node_io import image_to_model_rgb, InputError, joint_state_arrays
+
+__all__ = ['Observation', 'PlannerInputs']
+
+
+class Observation(NamedTuple):
+    """A synchronised observation: image header, q [J], pose (x, y, yaw) or None, o, s."""
+
+    header: Header
+    q: np.ndarray
+    pose: Optional[np.ndarray]
+    o: torch.Tensor           # [1, 3, S, S]
+    s: Optional[torch.Tensor]  # [1, state_dim] or None
+
+
+class PlannerInputs:
+    """Newest frame, joint-state and odometry histories; synchronised observations.
+
+    Args:
+        joint_names: The model's joints, in model order (none: no joint state is needed).
+        max_skew: Largest image / joint-state stamp distance (s) when the buffers are made.
+        settings: Returns the node's current settings (``stale_timeout``, ``max_skew``,
+            ``resize_mode``); read on each call, so parameter changes apply at once.
+        counters: Event counters shared with the node.
+        reject: Counts (and logs, throttled) a rejected input: ``reject(reason, message)``.
+        now: Node clock in seconds (ROS time: follows /clock with use_sim_time).
+        rates: The node's rate meters; ``'image'`` and ``'joint_states'`` are ticked here.
+    """
+
+    def __init__(self, joint_names: Sequence[str], max_skew: float,
+                 settings: Callable[[], Any], counters: Counters,
+                 reject: Callable[[str, str], None], now: Callable[[], float],
+                 rates: Dict[str, RateMeter]) -> None:
+        self.joint_names = tuple(joint_names)
+        self._settings, self._counters, self._reject, self._now = settings, counters, reject, now
+        self._rates = rates
+        self.image: Optional[Image] = None
+        self.joints = JointStateBuffer(len(self.joint_names), max_skew, True, 2.0)
+        # Yaw is not blended: interpolating an angle across the wrap would point backwards.
+        self.odom = JointStateBuffer(3, max_skew, False, 2.0)
+        self._last_stamp: Optional[float] = None
+
+    # -- subscription callbacks ------------------------------------------------------------
+    def on_image(self, msg: Image) -> None:
+        """Keep the newest frame (one reference swap: the timer takes the newest)."""
+        self._counters.add('images_received')
+        self._rates['image'].tick(time.monotonic())
+        self.image = msg
+
+    def on_joint_state(self, msg: Any) -> None:
+        """Validate a JointState and add it to the joint history."""
+        try:
+            q, dq = joint_state_arrays(msg, self.joint_names)
+        except InputError as exc:
+            if exc.reason != 'joint_state_unrelated':   # e.g. a separately published gripper
+                self._reject(exc.reason, str(exc))
+            return
+        self._push(self.joints, 'joint_state', stamp_to_seconds(msg.header.stamp), q, dq)
+
+    def on_odometry(self, msg: Any) -> None:
+        """Validate a nav_msgs/Odometry and add its planar pose to the odometry history."""
+        pose = planar_pose(msg.pose.pose.position, msg.pose.pose.orientation)
+        if not np.isfinite(pose).all():
+            return self._reject('odom_nonfinite', f'odometry pose {pose.tolist()} is not finite')
+        self._push(self.odom, 'odom', stamp_to_seconds(msg.header.stamp), pose, np.zeros(3))
+
+    def _push(self, buffer: JointStateBuffer, what: str, stamp: float, position: np.ndarray,
+              velocity: Optional[np.ndarray]) -> None:
+        newest = buffer.latest_stamp
+        if newest is not None and stamp < newest - TIME_RESET_S and \
+                abs(self._now() - stamp) <= self._settings().stale_timeout:
+            buffer.clear()   # simulation restart or bag loop: do not reject forever
+            self._counters.add(f'time_reset_{what}')
+        result = buffer.push(stamp, position, velocity)
+        if result != 'ok':
+            self._reject(f'{what}_{result}', f'{what} stamp {stamp:.6f} is '
+                         f'{result.replace("_", " ")} (newest {newest:.6f})')
+        elif what == 'joint_state':
+            self._rates['joint_states'].tick(time.monotonic())
+
+    # -- for the plan timer and the stop command --------------------------------------------
+    @property
+    def frame_id(self) -> str:
+        """frame_id of the newest image ('' before the first one)."""
+        return self.image.header.frame_id if self.image is not None else ''
+
+    def newest_q(self) -> Optional[np.ndarray]:
+        """Model-ordered positions [J] of the newest joint state, or None before the first."""
+        newest = self.joints.latest_stamp
+        return self.joints.sample(newest).position if newest is not None else None
+
+    def observe(self, runtime: WorldModelRuntime, require_new: bool) -> Optional[Observation]:
+        """Newest synchronised observation; None if ``require_new`` and no new frame.
+
+        Raises:
+            InputError: Missing, stale, unreadable or unsynchronised inputs; ``reason`` is
+                the counter name.
+        """
+        s, image, now = self._settings(), self.image, self._now()
+        if image is None:
+            raise InputError('no_image', 'no image received yet')
+        stamp = stamp_to_seconds(image.header.stamp)
+        if now == 0.0 or abs(now - stamp) > s.stale_timeout:
+            raise InputError('image_stale', f'image stamp is {now - stamp:.3f} s from the node '
+                             f'clock (stale_timeout {s.stale_timeout} s)')
+        newest = self.joints.latest_stamp
+        if self.joint_names and (newest is None or now - newest > s.stale_timeout):
+            raise InputError('joint_states_stale', 'no joint state within stale_timeout '
+                             f'{s.stale_timeout} s')
+        if require_new:
+            if stamp == self._last_stamp:
+                self._counters.add('no_new_image')
+                return None
+            self._last_stamp = stamp   # consumed even if unusable: one stop per bad frame
+        rgb = image_to_model_rgb(image, False, runtime.image_size, s.resize_mode)
+        try:
+            joints = self.joints.sample(stamp, s.max_skew) if self.joint_names else None
+            pose = self.odom.sample(stamp, s.max_skew).position if runtime.needs_pose else None
+        except SyncError as exc:
+            raise InputError(f'sync_{exc.reason}', str(exc)) from None
+        q = joints.position if joints is not None else np.zeros(0)
+        dq = joints.velocity if joints is not None else None
+        state = runtime.make_state(q, dq, pose)
+        s_t = (torch.from_numpy(state).to(runtime.device, runtime.dtype)[None]
+               if runtime.config.state_dim else None)
+        header = Header(stamp=image.header.stamp, frame_id=image.header.frame_id)
+        return Observation(header, q, pose, runtime.preprocess(rgb), s_t)

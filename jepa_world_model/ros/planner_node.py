@@ -1,0 +1,314 @@
+"""``planner_node``: recommends robot commands by planning in a JEPA world model's latent space.
+
+A timer at ``plan_rate_hz`` takes the newest camera frame with the joint state (and, for models
+with the pose in their state, the odometry pose) at its stamp (:mod:`.planner_inputs`), plans
+toward the current goal (:mod:`.planner_step`) and publishes the first planned command, held
+to :mod:`~jepa_world_model.core.command_limits`, as a Twist/TwistStamped, a JointTrajectory or
+a Float64MultiArray (``output``), stamped with the image it came from
+(:mod:`.planner_outputs`). Goals: ``~/goal_joint_state``, ``~/goal_pose``, ``~/goal_image``
+(:mod:`.planner_goals`) or ``~/capture_goal`` (the current view).
+
+Safety stops publish one zero command per tick and say why on ``~/status`` and
+``/diagnostics``: stale or unusable inputs (``stale_inputs``), a plan slower than
+``max_plan_time`` (``overrun``), predicted risk or ensemble disagreement over their limits
+(``risk_too_high``, ``uncertainty_too_high``). ``goal_reached`` publishes zero too;
+``~/enable false`` and deactivation publish a single zero, then nothing.
+
+Lifecycle and threading follow ``world_model_node``: configure loads the checkpoint (FAILURE
+with a log line on a bad one), activate creates subscriptions and the plan timer. Planning
+runs in the timer callback; every lock acquisition has a timeout. This module holds the
+lifecycle, the parameter callback and the diagnostics; the goal and plan-timer callbacks are
+:class:`~.planner_core.PlannerCore`'s.
+"""
+
+from .ros_env import ensure_ros_libraries
+
+try:  # Must run before rclpy is imported: it may re-execute the interpreter.
+    ensure_ros_libraries()
+except RuntimeError as _exc:
+    raise ImportError(str(_exc)) from _exc
+
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Any, List, Optional  # noqa: E402
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from rcl_interfaces.msg import SetParametersResult  # noqa: E402
+import rclpy  # noqa: E402
+from rclpy.clock import Clock, ClockType  # noqa: E402
+from rclpy.exceptions import ParameterException  # noqa: E402
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
+from rclpy._rclpy_pybind11 import InvalidHandle  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from std_srvs.srv import SetBool, Trigger  # noqa: E402
+import torch  # noqa: E402
+
+from ..core.checkpoint import CheckpointError  # noqa: E402
+from ..core.goals import GoalError  # noqa: E402
+from ..core.inference import WorldModelRuntime  # noqa: E402
+from ..resources import default_model_path  # noqa: E402
+from .frame_pipeline import LOCK_TIMEOUT_S  # noqa: E402
+from .parameter_table import parameter_updates  # noqa: E402
+from .planner_core import PlannerCore  # noqa: E402
+from .planner_outputs import assess, count_rejections, diagnostic_array  # noqa: E402
+from .planner_outputs import PlannerOutputs  # noqa: E402
+from .planner_parameters import PARAMS, PlannerFacts, planner_config  # noqa: E402
+from .planner_parameters import validate_updates  # noqa: E402
+from .planner_step import unusable_stops, warm_up  # noqa: E402
+
+SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+DEFAULT_MODEL = 'arm_tiny.safetensors'
+_SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.BEST_EFFORT)
+_STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                        reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+class PlannerNode(PlannerCore):
+    """Lifecycle node that plans toward a goal and publishes limited command recommendations.
+
+    The goals, the plan tick and the outputs are :class:`~.planner_core.PlannerCore`'s; this
+    class adds the lifecycle transitions, the parameter callback and ``/diagnostics``.
+    """
+
+    def __init__(self, node_name: str = 'planner_node', **kwargs: Any) -> None:
+        """Declare parameters and diagnostics; nothing is loaded before configure."""
+        super().__init__(node_name, **kwargs)
+        self._config_error = ''
+        self._subs: List[Any] = []
+        self._services: List[Any] = []
+        self._timer = None
+        self._rejected_reported = 0
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        # Steady clock: diagnostics keep flowing while simulated time is paused or absent.
+        self._diag_timer = self.create_timer(self.settings.diagnostics_period,
+                                             self._publish_diagnostics,
+                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _fail(self, reason: str) -> TransitionCallbackReturn:
+        self._config_error = reason
+        self.get_logger().error(f'configure failed: {reason}')
+        self._release()
+        return FAILURE
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the checkpoint, check it against the parameters, create outputs."""
+        s = self.settings
+        path = s.model_path or str(default_model_path(DEFAULT_MODEL))
+        if s.num_threads:
+            torch.set_num_threads(s.num_threads)
+        try:
+            runtime = WorldModelRuntime.from_path(path, s.device, s.dtype)
+        except CheckpointError as exc:
+            return self._fail(f'cannot load checkpoint: {exc}')
+        except (ValueError, RuntimeError, OSError) as exc:
+            return self._fail(f'cannot load {path} on {s.device}/{s.dtype}: {exc}')
+        facts = PlannerFacts(runtime.action_dim, tuple(runtime.joint_names))
+        reason = validate_updates({}, s, facts)
+        if reason:
+            return self._fail(f'{path} does not fit the parameters: {reason}')
+        self.runtime, self._facts = runtime, facts
+        try:
+            self._rebuild(s, planner=True)
+            warm_up(self._planner, runtime)
+        except (ValueError, RuntimeError) as exc:
+            return self._fail(f'warm-up plan failed on {s.device}: {exc}')
+        self._config_error, self.goal, self._objective = '', None, None
+        self.counters.reset()
+        self._reset_inputs()
+        self._create_outputs(s)
+        self._state = 'inactive'
+        for term in unusable_stops(s, runtime.model):
+            self.get_logger().warning(f'max_{term} is set but the model has no {term} '
+                                      'output: that stop can never trigger')
+        self.get_logger().info(f'configured: {path} on {s.device}; output {s.output}; '
+                               f'action [{facts.action_dim}]; joints {list(facts.joint_names)}')
+        return SUCCESS
+
+    def _create_outputs(self, s: Any) -> None:
+        self._outputs = PlannerOutputs(self, s, self.runtime.has_pose, self.counters)
+        self._services = [self.create_service(Trigger, '~/capture_goal', self._on_capture),
+                          self.create_service(SetBool, '~/enable', self._on_enable)]
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the inputs and goals, start the plan timer."""
+        self._reset_inputs()
+        sub, inputs = self.create_subscription, self._inputs
+        self._subs = [sub(Image, 'image', inputs.on_image, _SENSOR_QOS),
+                      sub(JointState, 'joint_states', inputs.on_joint_state, _STATE_QOS),
+                      sub(Image, '~/goal_image', self._on_goal_image, 1),
+                      sub(PoseStamped, '~/goal_pose', self._on_goal_pose, 1),
+                      sub(JointState, '~/goal_joint_state', self._on_goal_joint_state, 1)]
+        if self.runtime.needs_pose:   # the model's state holds the odometry pose
+            self._subs.append(sub(Odometry, 'odom', inputs.on_odometry, _STATE_QOS))
+        # The limiter's dt is the period the timer really runs at: plan_rate_hz changes only
+        # take effect here, and a larger dt would allow larger command steps.
+        self._period = 1.0 / self.settings.plan_rate_hz
+        self._timer = self.create_timer(self._period, self._on_timer)
+        self._state = 'active'
+        self.get_logger().info('active: ' + ', '.join(s.topic_name for s in self._subs))
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Publish one zero command, forget the goal, stop the timer and subscriptions.
+
+        The goal is dropped so that a later activation never starts motion by itself.
+        """
+        if self._lock.acquire(timeout=LOCK_TIMEOUT_S):
+            try:
+                self._publish_stop('inactive', 'deactivated')
+                self.goal = self._objective = None
+            finally:
+                self._lock.release()
+        self._stop_processing()
+        self._state = 'inactive'
+        return super().on_deactivate(state)
+
+    def _stop_processing(self) -> None:
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._timer, self._subs = None, []
+
+    def _release(self) -> None:
+        self._stop_processing()
+        if self._outputs is not None:
+            self._outputs.destroy()
+        for srv in self._services:
+            self.destroy_service(srv)
+        self._outputs, self._services = None, []
+        cuda = self.runtime is not None and self.runtime.device.type == 'cuda'
+        self.runtime = self._facts = self._planner = self._limits = None
+        self.goal = self._objective = None
+        if cuda:
+            torch.cuda.empty_cache()
+
+    def _release_to(self, state: str) -> TransitionCallbackReturn:
+        self._release()
+        self._state = state
+        return SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model, publishers and services."""
+        return self._release_to('unconfigured')
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything, from any state."""
+        return self._release_to('finalized')
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition raised: release everything and return to unconfigured."""
+        return self._release_to('unconfigured')
+
+    # -- parameters ------------------------------------------------------------------------
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> Any:
+        result = self.set_parameters([Parameter('enabled', value=bool(request.data))])[0]
+        response.success = result.successful
+        response.message = result.reason or ('enabled' if request.data else 'disabled')
+        return response
+
+    def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
+        """Validate the whole batch and build what it changes; apply all of it or none."""
+        # Parameters that are not the planner's (use_sim_time, QoS overrides) are rclpy's.
+        updates = {k: v for k, v in parameter_updates(params).items() if k in PARAMS}
+        if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
+            return SetParametersResult(successful=False, reason='planner busy, try again')
+        try:
+            reason = validate_updates(updates, self.settings, self._facts)
+            old, new = self.settings, self.settings.with_updates(updates)
+            if reason is None and self.runtime is not None:
+                keep = (self._planner, self._limits, self._objective)
+                try:   # builds into the node; restored below if anything fails
+                    self._rebuild(new, planner_config(new) != planner_config(old)
+                                  or new.velocity_min != old.velocity_min
+                                  or new.velocity_max != old.velocity_max)
+                except (ValueError, GoalError) as exc:
+                    self._planner, self._limits, self._objective = keep
+                    reason = str(exc)
+            if reason:
+                self.get_logger().warning(f'parameter change rejected: {reason}')
+                return SetParametersResult(successful=False, reason=reason)
+            self.settings = new
+            if old.enabled != new.enabled and self._state == 'active':
+                if new.enabled:
+                    self._planner.reset()
+                else:
+                    self._publish_stop('disabled', 'disabled through ~/enable')
+            later = [n for n in updates if PARAMS[n].applies in ('configure', 'activate')]
+            if later and self._state != 'unconfigured':
+                self.get_logger().info(f'{later} take effect at the next configure/activate')
+            return SetParametersResult(successful=True)
+        finally:
+            self._lock.release()
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def diagnostics(self) -> DiagnosticArray:
+        """The node's ``/diagnostics`` message: level, why, and the figures behind it."""
+        counts = self.counters.snapshot()
+        rejected = count_rejections(counts)
+        new_rejections, self._rejected_reported = (rejected - self._rejected_reported,
+                                                   rejected)
+        level, message = assess(self._state, self._config_error, self.status,
+                                self.status_detail, new_rejections)
+        mono = time.monotonic()
+        values = [('lifecycle_state', self._state), ('enabled', self.settings.enabled),
+                  ('status', self.status), ('status_detail', self.status_detail),
+                  ('goal', self.goal.kind if self.goal is not None else ''),
+                  ('objective_terms', ','.join(self._objective.terms)
+                   if self._objective else ''), ('config_error', self._config_error)]
+        values += [(f'last.{k}', v) for k, v in self.plans.last.items()]
+        values += [(f'plan_ms.{k}', v) for k, v in self.plans.plan_ms.summary().items()]
+        values += [(f'rate_hz.{k}', r.rate(mono)) for k, r in self.rates.items()]
+        values += [(f'count.{k}', v) for k, v in sorted(counts.items())]
+        if self.runtime is not None:
+            values.append(('model.path', str(self.runtime.checkpoint.path)))
+        name = self.get_fully_qualified_name().lstrip('/') + ': planner'
+        return diagnostic_array(name, self.settings.device, level, message, values,
+                                self.get_clock().now().to_msg())
+
+    def _publish_diagnostics(self) -> None:
+        try:
+            self._diag_pub.publish(self.diagnostics())
+        except InvalidHandle:
+            pass   # destroy_node() ran under this callback (shutdown)
+
+
+def main(args: Optional[List[str]] = None) -> int:
+    """Entry point of ``ros2 run jepa_world_model planner_node``; always shuts down.
+
+    SingleThreadedExecutor: rclpy 7.1's MultiThreadedExecutor starves timers next to busy
+    subscriptions (test/ros_graph.py), and the plan timer is this node's heartbeat.
+    """
+    ensure_ros_libraries()
+    rclpy.init(args=args)
+    node: Optional[PlannerNode] = None
+    executor = SingleThreadedExecutor()
+    try:
+        node = PlannerNode()
+        if node.settings.autostart and node.trigger_configure() == SUCCESS:
+            node.trigger_activate()
+        executor.add_node(node)
+        executor.spin()
+    except ParameterException as exc:
+        rclpy.logging.get_logger('planner_node').fatal(f'invalid parameter: {exc}')
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        executor.shutdown(timeout_sec=2.0)
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""One plan of ``planner_node``: the goal check, the plan, and the checks that stop it.
+
+:meth:`PlanStep.run` encodes a synchronised observation, says whether the goal is reached
+(measured joints or odometry when the goal is of that kind, else the target-encoder latent),
+plans toward it with :class:`~jepa_world_model.core.planner.LatentPlanner`, and raises
+:class:`PlanStop` when the plan must not be followed: it took longer than ``max_plan_time``
+(``overrun``), or its predicted risk or ensemble disagreement is over its limit
+(``risk_too_high``, ``uncertainty_too_high``). The figures behind those decisions are kept
+for diagnostics (``last``, ``plan_ms``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from ..core.goals import assess_plan, ensemble_size, Goal, goal_reached, has_risk_probe
+from ..core.inference import WorldModelRuntime
+from ..core.planner import LatentPlanner
+from ..core.streams import WindowStats
+from .planner_inputs import Observation
+from .planner_parameters import goal_tolerance
+
+__all__ = ['PlanStop', 'PlanOutcome', 'PlanStep', 'warm_up', 'unusable_stops']
+
+
+class PlanStop(Exception):
+    """A safety stop: ``status`` for ~/status, ``reason`` (counter) and text for diagnostics."""
+
+    def __init__(self, status: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason = status, reason
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """A plan to follow: ``actions`` [H, A], its ``cost``, base ``poses`` [H + 1, 3] or None."""
+
+    actions: np.ndarray
+    cost: float
+    poses: Optional[np.ndarray]
+
+
+class PlanStep:
+    """Plans from observations and keeps the figures of the latest one for diagnostics."""
+
+    def __init__(self) -> None:
+        self.last: Dict[str, Any] = {}
+        self.plan_ms = WindowStats(1000)
+
+    def run(self, runtime: WorldModelRuntime, planner: LatentPlanner, goal: Goal,
+            objective: Any, s: Any, obs: Observation, prev: np.ndarray, started: float,
+            with_poses: bool) -> Optional[PlanOutcome]:
+        """Plan from ``obs`` toward ``goal``; None when the goal is reached.
+
+        Args:
+            runtime: The loaded model.
+            planner: The planner (warm-started from its previous plan).
+            goal: The goal; ``objective`` is the objective built from it.
+            objective: The goal's objective (``objective.fn`` is the cost).
+            s: The planner settings.
+            obs: The synchronised observation.
+            prev: [A] the previous command: the centre of the trust region.
+            started: ``time.perf_counter()`` when the tick started (``max_plan_time``).
+            with_poses: Also predict the base poses along the plan (``~/planned_path``).
+
+        Raises:
+            PlanStop: The plan overran ``max_plan_time``, or is too risky or too uncertain.
+        """
+        model, q = runtime.model, obs.q
+        with torch.inference_mode():
+            z = model.encode(obs.o, obs.s)[0]
+            # Measured joints and odometry beat probes for the goal check; the target encoder
+            # only runs when the check needs a latent.
+            measured = {'joint_state': q.size > 0, 'pose': obs.pose is not None}
+            z_obs = (None if measured.get(goal.kind)
+                     else model.encode(obs.o, obs.s, target=True)[0])
+            reached, dist = goal_reached(goal, goal_tolerance(s), model, z_obs, q=(
+                q if goal.kind == 'joint_state' and q.size else None), pose=obs.pose)
+            self.last['goal_distance'] = dist
+            if reached:
+                return None
+            a_prev = torch.as_tensor(prev, dtype=runtime.dtype, device=runtime.device)
+            result = planner.plan(z, model.predict, objective.fn, a_prev)
+            elapsed = time.perf_counter() - started
+            self.plan_ms.add(elapsed * 1e3)
+            if elapsed > s.max_plan_time:
+                raise PlanStop('overrun', 'plan_overrun', f'plan took {elapsed * 1e3:.1f} ms > '
+                               f'max_plan_time {s.max_plan_time * 1e3:.1f} ms')
+            figures = assess_plan(model, z, result.latents, result.actions)
+            self.last.update(cost=result.cost, risk=figures.risk,
+                             disagreement=figures.disagreement)
+            if s.max_risk > 0 and figures.risk is not None and figures.risk > s.max_risk:
+                raise PlanStop('risk_too_high', 'plan_risk', f'predicted risk '
+                               f'{figures.risk:.3f} > max_risk {s.max_risk}')
+            if s.max_disagreement > 0 and figures.disagreement is not None \
+                    and figures.disagreement > s.max_disagreement:
+                raise PlanStop('uncertainty_too_high', 'plan_uncertainty', 'ensemble '
+                               f'disagreement {figures.disagreement:.3f} > max_disagreement '
+                               f'{s.max_disagreement}')
+            poses = (model.probe_pose(torch.cat([z[None], result.latents])).float().cpu().numpy()
+                     if with_poses else None)
+        return PlanOutcome(result.actions.float().cpu().numpy(), float(result.cost), poses)
+
+
+def warm_up(planner: LatentPlanner, runtime: WorldModelRuntime) -> None:
+    """Run one throw-away plan: the first plan initialises kernels, keep that out of the
+    first tick. The planner is reset after it."""
+    z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
+    with torch.inference_mode():
+        planner.plan(z, runtime.model.predict, lambda zt, a: zt.abs().sum((1, 2)))
+    planner.reset()
+
+
+def unusable_stops(s: Any, model: Any) -> List[str]:
+    """Terms of the stops that are set (``max_risk``, ``max_disagreement``) but that the
+    model has no output for, so they can never trigger."""
+    return [term for term, limit, has in (
+        ('risk', s.max_risk, has_risk_probe(model)),
+        ('disagreement', s.max_disagreement, ensemble_size(model) > 1)) if limit > 0 and not has]
