@@ -36,10 +36,7 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
-import rclpy  # noqa: E402
 from rclpy.clock import Clock, ClockType  # noqa: E402
-from rclpy.exceptions import ParameterException  # noqa: E402
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy._rclpy_pybind11 import InvalidHandle  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
@@ -48,6 +45,7 @@ from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 import torch  # noqa: E402
 
+from .node_main import run_node  # noqa: E402
 from ..core.checkpoint import CheckpointError  # noqa: E402
 from ..core.goals import GoalError  # noqa: E402
 from ..core.inference import WorldModelRuntime  # noqa: E402
@@ -282,32 +280,14 @@ class PlannerNode(PlannerCore):
 
 
 def main(args: Optional[List[str]] = None) -> int:
-    """Entry point of ``ros2 run jepa_world_model planner_node``; always shuts down.
+    """Entry point of ``ros2 run jepa_world_model planner_node``; always shuts down."""
+    return run_node('planner_node', PlannerNode, args, start=_autostart)
 
-    SingleThreadedExecutor: rclpy 7.1's MultiThreadedExecutor starves timers next to busy
-    subscriptions (test/ros_graph.py), and the plan timer is this node's heartbeat.
-    """
-    ensure_ros_libraries()
-    rclpy.init(args=args)
-    node: Optional[PlannerNode] = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = PlannerNode()
-        if node.settings.autostart and node.trigger_configure() == SUCCESS:
-            node.trigger_activate()
-        executor.add_node(node)
-        executor.spin()
-    except ParameterException as exc:
-        rclpy.logging.get_logger('planner_node').fatal(f'invalid parameter: {exc}')
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        executor.shutdown(timeout_sec=2.0)
-        rclpy.try_shutdown()
-    return 0
+
+def _autostart(node: 'PlannerNode') -> None:
+    """Configure and activate at start when the ``autostart`` parameter says so."""
+    if node.settings.autostart and node.trigger_configure() == SUCCESS:
+        node.trigger_activate()
 
 
 if __name__ == '__main__':

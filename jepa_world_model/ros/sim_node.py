@@ -28,12 +28,8 @@ from nav_msgs.msg import Odometry  # noqa: E402
 import numpy as np  # noqa: E402
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange  # noqa: E402
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult  # noqa: E402
-import rclpy  # noqa: E402
 from rclpy.clock import Clock, ClockType  # noqa: E402
-from rclpy.exceptions import ParameterException  # noqa: E402
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from rclpy._rclpy_pybind11 import RCLError  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock as ClockMsg  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
@@ -41,6 +37,7 @@ from std_msgs.msg import Bool, Float64MultiArray, Header  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
+from .node_main import run_node  # noqa: E402
 from ..sim.robots import make_robot, ROBOTS, SimObservation  # noqa: E402
 from .image_conversion import rgb_to_image_msg  # noqa: E402
 from .joint_state_conversion import arrays_to_joint_state, seconds_to_stamp  # noqa: E402
@@ -339,30 +336,8 @@ class SimNode(Node):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Entry point of ``ros2 run jepa_world_model sim_node``; always shuts down."""
-    ensure_ros_libraries()
-    rclpy.init(args=args)
-    node: Optional[SimNode] = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = SimNode()
-        executor.add_node(node)
-        executor.spin()
-    except (SimParameterError, ParameterException) as exc:
-        rclpy.logging.get_logger('sim_node').fatal(f'invalid parameter: {exc}')
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RCLError:
-        # The same shutdown race inside rcl (context invalidated mid-publish) is a clean stop.
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        executor.shutdown(timeout_sec=2.0)
-        rclpy.try_shutdown()
-    return 0
+    return run_node('sim_node', SimNode, args, release=SimNode.close,
+                    parameter_errors=(SimParameterError,))
 
 
 if __name__ == '__main__':

@@ -18,7 +18,6 @@ try:  # Must run before rclpy is imported: it may re-execute the interpreter.
 except RuntimeError as _exc:
     raise ImportError(str(_exc)) from _exc
 
-import os  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -28,12 +27,8 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from nav_msgs.msg import Odometry, Path  # noqa: E402
 import numpy as np  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
-import rclpy  # noqa: E402
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
 from rclpy.clock import Clock, ClockType  # noqa: E402
-from rclpy.exceptions import ParameterException  # noqa: E402
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import LifecycleNode, LifecycleState  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
@@ -45,6 +40,7 @@ from std_srvs.srv import SetBool, Trigger  # noqa: E402
 import torch  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
+from .node_main import run_node  # noqa: E402
 from ..core.checkpoint import CheckpointError  # noqa: E402
 from ..core.inference import SurpriseNormalizer, WorldModelRuntime  # noqa: E402
 from ..core.streams import Counters  # noqa: E402
@@ -398,46 +394,16 @@ class WorldModelNode(LifecycleNode):
                                                       self.get_clock().now().to_msg()))
 
 
-def make_executor(kind: str) -> Any:
-    """Executor for ``main``: ``single`` (default) or ``multi``.
-
-    Every callback of the node is short (inference runs on its own worker thread), so one
-    executor thread is enough; rclpy's single-threaded executor also costs the least CPU
-    (docs/node_benchmark.md: half the CPU and latency of the multi-threaded one).
-    """
-    if kind == 'multi':
-        return MultiThreadedExecutor(num_threads=2)
-    return SingleThreadedExecutor()
-
-
 def main(args: Optional[List[str]] = None) -> int:
-    """Entry point of ``ros2 run jepa_world_model world_model_node``; always shuts down.
+    """Entry point of ``ros2 run jepa_world_model world_model_node``; always shuts down."""
+    return run_node('world_model_node', WorldModelNode, args, start=_autostart,
+                    release=WorldModelNode.release)
 
-    The executor can be chosen with the environment variable ``JWM_EXECUTOR``
-    (``single`` or ``multi``; see :func:`make_executor`).
-    """
-    ensure_ros_libraries()
-    rclpy.init(args=args)
-    node: Optional[WorldModelNode] = None
-    executor = make_executor(os.environ.get('JWM_EXECUTOR', 'single'))
-    try:
-        node = WorldModelNode()
-        if node.settings.autostart and node.trigger_configure() == SUCCESS:
-            node.trigger_activate()
-        executor.add_node(node)
-        executor.spin()
-    except ParameterException as exc:
-        rclpy.logging.get_logger('world_model_node').fatal(f'invalid parameter: {exc}')
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.release()
-            node.destroy_node()
-        executor.shutdown(timeout_sec=_JOIN_TIMEOUT_S)
-        rclpy.try_shutdown()
-    return 0
+
+def _autostart(node: WorldModelNode) -> None:
+    """Configure and activate at start when the ``autostart`` parameter says so."""
+    if node.settings.autostart and node.trigger_configure() == SUCCESS:
+        node.trigger_activate()
 
 
 if __name__ == '__main__':
