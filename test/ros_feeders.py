@@ -12,7 +12,6 @@ is the fixture ``graph``: under its own name, test arguments named ``graph`` wou
 import).
 """
 
-import dataclasses
 import threading
 
 import pytest
@@ -25,18 +24,9 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 
-from jepa_world_model.core.checkpoint import save_checkpoint
-from jepa_world_model.core.config import ExperimentConfig, ModelConfig
-from jepa_world_model.core.world_model import WorldModel
 from ros_graph import Graph, wait_for
+from tiny_models import JOINTS, save_tiny as save_shared  # noqa: F401 - JOINTS re-exported
 
-JOINTS = ['joint_a', 'joint_b']
-MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
-#: A tiny random model: joints joint_a/joint_b, 2-D action; fast enough for every test.
-TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
-            image_latent_dim=16, proprio_latent_dim=8, joint_names=list(JOINTS), action_dim=2,
-            predictor_embed_dim=32, predictor_depth=1, predictor_num_heads=2,
-            dynamics_hidden_dim=32, idm_hidden_dim=16)
 SERVICE_TIMEOUT = 10.0
 
 
@@ -64,14 +54,9 @@ def graph_fixture(ros_domain_id):
 
 
 def save_tiny(tmp_path_factory, folder, name, step, **overrides):
-    """Save a tiny random model (TINY with ``overrides``); skip if the config lacks a field."""
-    missing = set(overrides) - MODEL_FIELDS
-    if missing:
-        pytest.skip(f'ModelConfig has no {sorted(missing)} in this checkout')
-    torch.manual_seed(0)
-    config = ExperimentConfig(model=ModelConfig(**dict(TINY, **overrides)))
+    """Save the shared tiny random model (with ``overrides``) in a fresh temporary folder."""
     path = tmp_path_factory.mktemp(folder) / f'{name}.safetensors'
-    return save_checkpoint(path, WorldModel(config.model), config, step=step)
+    return save_shared(path, seed=0, step=step, **overrides)
 
 
 def start_node(graph, node_class, ns, values, activate=True):

@@ -5,35 +5,22 @@ for a trained one; where a test needs to know what a probe reads, the probe's we
 by hand so the expected cost can be computed independently.
 """
 
-import dataclasses
 import math
 
 import pytest
 import torch
 
-from jepa_world_model.core.config import ModelConfig
 from jepa_world_model.core.goals import (assess_plan, build_objective, Goal, GoalError,
                                          GoalTolerance, goal_reached, image_goal,
                                          joint_state_goal, latent_goal, ObjectiveTerms,
                                          pose_goal)
 from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
-from jepa_world_model.core.world_model import WorldModel
-
-JOINTS = ['joint_a', 'joint_b']
-HAS_RISK = 'risk_labels' in {f.name for f in dataclasses.fields(ModelConfig)}
-needs_risk = pytest.mark.skipif(not HAS_RISK, reason='ModelConfig has no risk_labels yet')
+from tiny_models import tiny_model as shared_tiny_model
 
 
 def tiny_model(seed=0, **overrides):
-    """A tiny random model (Z = 16 image + 4 state + 8 proprio = 28)."""
-    kwargs = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
-                  image_latent_dim=16, proprio_latent_dim=8, joint_names=list(JOINTS),
-                  action_dim=2, predictor_embed_dim=32, predictor_depth=1,
-                  predictor_num_heads=2, dynamics_hidden_dim=32, idm_hidden_dim=16,
-                  pose_probe=True)
-    kwargs.update(overrides)
-    torch.manual_seed(seed)
-    return WorldModel(ModelConfig(**kwargs)).eval().requires_grad_(False)
+    """The shared tiny model with a pose probe, frozen (Z = 16 + 4 + 8 = 28)."""
+    return shared_tiny_model(seed, **dict({'pose_probe': True}, **overrides)).requires_grad_(False)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -131,7 +118,6 @@ def test_planning_toward_a_joint_goal_beats_random_actions(model):
     assert result.cost < float(random_costs.quantile(0.1))
 
 
-@needs_risk
 def test_risk_term_adds_weighted_max_event_probability():
     """risk cost = weight * sum_t max_k probe_risk; without a probe the term is skipped."""
     m = tiny_model(risk_labels=['collision', 'contact'])
@@ -222,8 +208,7 @@ def test_assess_plan_reports_risk_and_disagreement_only_when_available():
     figures = assess_plan(ens, z[0, 0], z[0], a[0])
     starts = torch.cat([z[0, :1], z[0, :-1]])
     assert figures.disagreement == pytest.approx(float(ens.disagreement(starts, a[0]).max()))
-    if HAS_RISK:
-        risky = tiny_model(risk_labels=['collision'])
-        figures = assess_plan(risky, z[0, 0], z[0], a[0])
-        assert figures.risk == pytest.approx(float(risky.probe_risk(z[0]).max()))
-        assert 0.0 <= figures.risk <= 1.0
+    risky = tiny_model(risk_labels=['collision'])
+    figures = assess_plan(risky, z[0, 0], z[0], a[0])
+    assert figures.risk == pytest.approx(float(risky.probe_risk(z[0]).max()))
+    assert 0.0 <= figures.risk <= 1.0

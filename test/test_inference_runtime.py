@@ -8,31 +8,15 @@ import pytest
 import torch
 
 from jepa_world_model import resources
-from jepa_world_model.core.checkpoint import CheckpointError, save_checkpoint
-from jepa_world_model.core.config import ExperimentConfig, ModelConfig
+from jepa_world_model.core.checkpoint import CheckpointError
 from jepa_world_model.core.inference import (resolve_device, SurpriseNormalizer,
                                              WorldModelRuntime)
-from jepa_world_model.core.world_model import WorldModel
-
-JOINTS = ['joint_a', 'joint_b']
-
-
-def tiny_config(**overrides):
-    """A model small enough to build, save and run in a few milliseconds."""
-    kwargs = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
-                  image_latent_dim=16, proprio_latent_dim=8, joint_names=list(JOINTS),
-                  action_dim=2, predictor_embed_dim=32, predictor_depth=1,
-                  predictor_num_heads=2, dynamics_hidden_dim=32, idm_hidden_dim=16,
-                  pose_probe=True)
-    kwargs.update(overrides)
-    return ExperimentConfig(model=ModelConfig(**kwargs))
+from tiny_models import JOINTS, save_tiny as save_shared
 
 
 def save_tiny(path, seed=0, **overrides):
-    """Save a randomly initialised tiny model to ``path``; return the path."""
-    torch.manual_seed(seed)
-    config = tiny_config(**overrides)
-    return save_checkpoint(path, WorldModel(config.model), config, step=0)
+    """The shared tiny model with a pose probe (``overrides`` change it), saved to ``path``."""
+    return save_shared(path, seed, **dict({'pose_probe': True}, **overrides))
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -1,0 +1,35 @@
+"""The tiny random world model the fast tests share (no ROS needed).
+
+Z = 16 image + 4 state (2 joint positions, 2 velocities) + 8 proprio embedding = 28; builds,
+saves and runs in milliseconds.
+"""
+
+import torch
+
+from jepa_world_model.core.checkpoint import save_checkpoint
+from jepa_world_model.core.config import ExperimentConfig, ModelConfig
+from jepa_world_model.core.world_model import WorldModel
+
+JOINTS = ['joint_a', 'joint_b']
+TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
+            image_latent_dim=16, proprio_latent_dim=8, joint_names=list(JOINTS), action_dim=2,
+            predictor_embed_dim=32, predictor_depth=1, predictor_num_heads=2,
+            dynamics_hidden_dim=32, idm_hidden_dim=16)
+
+
+def tiny_config(**overrides) -> ExperimentConfig:
+    """An experiment config whose model is TINY with ``overrides``."""
+    return ExperimentConfig(model=ModelConfig(**dict(TINY, **overrides)))
+
+
+def tiny_model(seed=0, **overrides) -> WorldModel:
+    """A seeded random TINY model (``overrides`` change the config), in eval mode."""
+    torch.manual_seed(seed)
+    return WorldModel(tiny_config(**overrides).model).eval()
+
+
+def save_tiny(path, seed=0, step=0, **overrides):
+    """Save a seeded random TINY model to ``path``; return the path."""
+    config = tiny_config(**overrides)
+    torch.manual_seed(seed)
+    return save_checkpoint(path, WorldModel(config.model), config, step=step)
