@@ -42,115 +42,73 @@ Example (next to ``ros2 launch nav2_bringup navigation_launch.py params_file:=..
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition, UnlessCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-PACKAGE = 'jepa_world_model'
+from jepa_world_model.launch_support import (launch_arguments, package_config, package_node,
+                                             params_file_argument)
 
 
 def generate_launch_description():
     """Declare the arguments, the JEPA nodes, twist_mux and the lifecycle managers."""
-    namespace = LaunchConfiguration('namespace')
-    use_sim_time = LaunchConfiguration('use_sim_time')
-    autostart = LaunchConfiguration('autostart')
-    params_file = LaunchConfiguration('params_file')
-    with_world_model = LaunchConfiguration('with_world_model')
-    world_model_params_file = LaunchConfiguration('world_model_params_file')
-    twist_mux_params_file = LaunchConfiguration('twist_mux_params_file')
-    image_topic = LaunchConfiguration('image_topic')
-    joint_states_topic = LaunchConfiguration('joint_states_topic')
-    odom_topic = LaunchConfiguration('odom_topic')
-    recommended_cmd_vel_topic = LaunchConfiguration('recommended_cmd_vel_topic')
-    mux_output_topic = LaunchConfiguration('mux_output_topic')
-    use_twist_stamped = LaunchConfiguration('use_twist_stamped')
-    with_collision_monitor = LaunchConfiguration('with_collision_monitor')
-    collision_monitor_params_file = LaunchConfiguration('collision_monitor_params_file')
-    cmd_vel_out_topic = LaunchConfiguration('cmd_vel_out_topic')
-
-    config = [FindPackageShare(PACKAGE), 'config']
-    arguments = [
-        DeclareLaunchArgument('namespace', default_value='',
-                              description='Namespace of all nodes (use the Nav2 one)'),
-        DeclareLaunchArgument('use_sim_time', default_value='false',
-                              description='Use /clock (simulation or bag replay)'),
-        DeclareLaunchArgument('autostart', default_value='true',
-                              description='lifecycle_manager_jepa activates its nodes'),
-        DeclareLaunchArgument(
-            'params_file',
-            default_value=PathJoinSubstitution(config + ['planner.yaml']),
-            description='Parameter file (ros__parameters under planner_node)'),
-        DeclareLaunchArgument('with_world_model', default_value='false',
-                              description='Also start world_model_node'),
-        DeclareLaunchArgument(
-            'world_model_params_file',
-            default_value=PathJoinSubstitution(config + ['world_model.yaml']),
-            description='Parameter file (ros__parameters under world_model_node)'),
-        DeclareLaunchArgument(
-            'twist_mux_params_file',
-            default_value=PathJoinSubstitution(config + ['twist_mux_jepa.yaml']),
-            description='twist_mux topics/locks (ros__parameters under twist_mux)'),
-        DeclareLaunchArgument('image_topic', default_value='image',
-                              description='Camera image topic (sensor_msgs/Image)'),
-        DeclareLaunchArgument('joint_states_topic', default_value='joint_states',
-                              description='sensor_msgs/JointState topic'),
-        DeclareLaunchArgument('odom_topic', default_value='odom',
-                              description='nav_msgs/Odometry topic'),
-        DeclareLaunchArgument(
-            'recommended_cmd_vel_topic', default_value='cmd_vel_jepa',
-            description="Planner recommendation; twist_mux's jepa_planner input topic"),
-        DeclareLaunchArgument(
-            'mux_output_topic', default_value='cmd_vel_mux',
-            description="twist_mux output = collision_monitor's cmd_vel_in_topic"),
-        DeclareLaunchArgument('use_twist_stamped', default_value='false',
-                              description='TwistStamped on planner and twist_mux'),
-        DeclareLaunchArgument('with_collision_monitor', default_value='false',
-                              description='Start a collision_monitor after twist_mux'),
-        DeclareLaunchArgument(
-            'collision_monitor_params_file',
-            default_value=PathJoinSubstitution([FindPackageShare('nav2_bringup'), 'params',
-                                                'nav2_params.yaml']),
-            description='collision_monitor parameters (polygons, observation sources)'),
-        DeclareLaunchArgument('cmd_vel_out_topic', default_value='cmd_vel',
-                              description='collision_monitor output to the base'),
-    ]
+    arguments, arg = launch_arguments(
+        ('namespace', '', 'Namespace of all nodes (use the Nav2 one)'),
+        'use_sim_time',
+        ('autostart', 'true', 'lifecycle_manager_jepa activates its nodes'),
+        params_file_argument('params_file', 'planner.yaml', 'planner_node'),
+        'with_world_model',
+        params_file_argument('world_model_params_file', 'world_model.yaml',
+                             'world_model_node'),
+        ('twist_mux_params_file', package_config('twist_mux_jepa.yaml'),
+         'twist_mux topics/locks (ros__parameters under twist_mux)'),
+        'image_topic', 'joint_states_topic',
+        ('odom_topic', 'odom', 'nav_msgs/Odometry topic'),
+        ('recommended_cmd_vel_topic', 'cmd_vel_jepa',
+         "Planner recommendation; twist_mux's jepa_planner input topic"),
+        ('mux_output_topic', 'cmd_vel_mux',
+         "twist_mux output = collision_monitor's cmd_vel_in_topic"),
+        ('use_twist_stamped', 'false', 'TwistStamped on planner and twist_mux'),
+        ('with_collision_monitor', 'false', 'Start a collision_monitor after twist_mux'),
+        ('collision_monitor_params_file',
+         PathJoinSubstitution([FindPackageShare('nav2_bringup'), 'params',
+                               'nav2_params.yaml']),
+         'collision_monitor parameters (polygons, observation sources)'),
+        ('cmd_vel_out_topic', 'cmd_vel', 'collision_monitor output to the base'))
+    namespace = arg['namespace']
+    use_sim_time = arg['use_sim_time']
 
     # Managed nodes are plain Nodes: lifecycle_manager_jepa drives their transitions
     # through the <node>/change_state services, and their own autostart stays off.
-    planner = Node(
-        package=PACKAGE,
+    planner = package_node(
         executable='planner_node',
-        name='planner_node',
+        lifecycle=False,
         namespace=namespace,
-        output='screen',
-        parameters=[params_file, {'use_sim_time': use_sim_time, 'autostart': False,
-                                  'output': 'cmd_vel',
-                                  'use_twist_stamped': use_twist_stamped}],
+        parameters=[arg['params_file'],
+                    {'use_sim_time': use_sim_time, 'autostart': False, 'output': 'cmd_vel',
+                     'use_twist_stamped': arg['use_twist_stamped']}],
         remappings=[
-            ('image', image_topic),
-            ('joint_states', joint_states_topic),
-            ('odom', odom_topic),
-            ('~/recommended_cmd_vel', recommended_cmd_vel_topic),
+            ('image', arg['image_topic']),
+            ('joint_states', arg['joint_states_topic']),
+            ('odom', arg['odom_topic']),
+            ('~/recommended_cmd_vel', arg['recommended_cmd_vel_topic']),
         ],
     )
-    world_model = Node(
-        package=PACKAGE,
+    world_model = package_node(
         executable='world_model_node',
-        name='world_model_node',
+        lifecycle=False,
         namespace=namespace,
-        output='screen',
-        parameters=[world_model_params_file,
+        parameters=[arg['world_model_params_file'],
                     {'use_sim_time': use_sim_time, 'autostart': False}],
         remappings=[
-            ('image', image_topic),
-            ('image/compressed', [image_topic, '/compressed']),
-            ('joint_states', joint_states_topic),
+            ('image', arg['image_topic']),
+            ('image/compressed', [arg['image_topic'], '/compressed']),
+            ('joint_states', arg['joint_states_topic']),
             # The world model conditions on what the base really executed.
-            ('cmd_vel', cmd_vel_out_topic),
+            ('cmd_vel', arg['cmd_vel_out_topic']),
         ],
-        condition=IfCondition(with_world_model),
+        condition=IfCondition(arg['with_world_model']),
     )
 
     # bond_timeout 0.0 turns bonding off for this manager only. After activating a node,
@@ -166,12 +124,13 @@ def generate_launch_description():
             name='lifecycle_manager_jepa',
             namespace=namespace,
             output='screen',
-            parameters=[{'use_sim_time': use_sim_time, 'autostart': autostart,
+            parameters=[{'use_sim_time': use_sim_time, 'autostart': arg['autostart'],
                          'node_names': node_names, 'bond_timeout': 0.0}],
             condition=condition,
         )
 
     # The planner is activated last: it only starts recommending once the rest is up.
+    with_world_model = arg['with_world_model']
     managers = [
         lifecycle_manager(['world_model_node', 'planner_node'], IfCondition(with_world_model)),
         lifecycle_manager(['planner_node'], UnlessCondition(with_world_model)),
@@ -183,22 +142,23 @@ def generate_launch_description():
         name='twist_mux',
         namespace=namespace,
         output='screen',
-        parameters=[twist_mux_params_file,
-                    {'use_sim_time': use_sim_time, 'use_stamped': use_twist_stamped}],
-        remappings=[('cmd_vel_out', mux_output_topic)],
+        parameters=[arg['twist_mux_params_file'],
+                    {'use_sim_time': use_sim_time, 'use_stamped': arg['use_twist_stamped']}],
+        remappings=[('cmd_vel_out', arg['mux_output_topic'])],
     )
 
     # Only for bringups without a collision_monitor (Humble's nav2_bringup, custom stacks).
     # Nav2 nodes do bond, so this one gets a normally bonded manager.
+    with_collision_monitor = arg['with_collision_monitor']
     collision_monitor = Node(
         package='nav2_collision_monitor',
         executable='collision_monitor',
         name='collision_monitor',
         namespace=namespace,
         output='screen',
-        parameters=[collision_monitor_params_file,
-                    {'use_sim_time': use_sim_time, 'cmd_vel_in_topic': mux_output_topic,
-                     'cmd_vel_out_topic': cmd_vel_out_topic}],
+        parameters=[arg['collision_monitor_params_file'],
+                    {'use_sim_time': use_sim_time, 'cmd_vel_in_topic': arg['mux_output_topic'],
+                     'cmd_vel_out_topic': arg['cmd_vel_out_topic']}],
         condition=IfCondition(with_collision_monitor),
     )
     safety_manager = Node(
@@ -207,7 +167,7 @@ def generate_launch_description():
         name='lifecycle_manager_jepa_safety',
         namespace=namespace,
         output='screen',
-        parameters=[{'use_sim_time': use_sim_time, 'autostart': autostart,
+        parameters=[{'use_sim_time': use_sim_time, 'autostart': arg['autostart'],
                      'node_names': ['collision_monitor']}],
         condition=IfCondition(with_collision_monitor),
     )

@@ -1,0 +1,125 @@
+"""Building blocks that the launch files in ``launch/`` share.
+
+Only launch files import this module (``from jepa_world_model.launch_support import ...``;
+on a robot the package is installed, so ``ros2 launch`` finds it). It imports ``launch``,
+``launch_ros`` and ``lifecycle_msgs`` at module level. Those packages exist on a ROS
+install but not in the plain Python environment where the tests run. Therefore no other
+module of this package and no test may import it. test/launch_checker.py reads it with
+``ast`` instead, and checks that nothing else imports it and that the launch files use only
+names and keyword arguments it defines.
+
+* :func:`launch_arguments`: declares the arguments of a launch file, taking the usual ones
+  (``use_sim_time``, ``autostart``, ``image_topic``, ...) from :data:`SHARED_ARGUMENTS`;
+* :func:`params_file_argument` and :func:`package_config`: parameter files under
+  ``share/jepa_world_model/config``;
+* :func:`package_node`: a node of this package, named after its executable;
+* :func:`lifecycle_autostart`: the configure/activate events for a lifecycle node.
+"""
+
+from launch.actions import DeclareLaunchArgument, EmitEvent, GroupAction, RegisterEventHandler
+from launch.conditions import IfCondition
+from launch.events import matches_action
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from launch_ros.substitutions import FindPackageShare
+from lifecycle_msgs.msg import Transition
+
+PACKAGE = 'jepa_world_model'
+
+# Launch arguments that several launch files declare alike: name -> (default, description).
+# The defaults stay literal strings: the tests read them with ast.
+SHARED_ARGUMENTS = {
+    'use_sim_time': ('false', 'Use /clock (simulation or bag replay)'),
+    'autostart': ('true', 'Configure and activate automatically'),
+    'image_topic': ('image', 'Camera image topic (sensor_msgs/Image)'),
+    'joint_states_topic': ('joint_states', 'sensor_msgs/JointState topic'),
+    'recommended_cmd_vel_topic': (
+        'cmd_vel_jepa', 'Topic the recommended velocity (~/recommended_cmd_vel) goes to'),
+    'with_world_model': ('false', 'Also start world_model_node'),
+}
+
+
+def package_config(filename):
+    """Return the path of ``config/<filename>`` in this package's share directory."""
+    return PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', filename])
+
+
+def params_file_argument(name, filename, node_name):
+    """Return the launch_arguments() spec of a parameter file argument.
+
+    Its default is ``config/<filename>`` of this package; ``node_name`` is the node whose
+    ``ros__parameters`` section the file holds.
+    """
+    return (name, package_config(filename),
+            'Parameter file (ros__parameters under %s)' % node_name)
+
+
+def launch_arguments(*specs):
+    """Declare launch arguments; return ``(declarations, configurations)``.
+
+    A spec is either the name of an entry of :data:`SHARED_ARGUMENTS` or a
+    ``(name, default, description)`` tuple. ``declarations`` holds one
+    ``DeclareLaunchArgument`` per spec, in order; ``configurations`` maps each name to its
+    ``LaunchConfiguration``.
+    """
+    declarations = []
+    configurations = {}
+    for spec in specs:
+        if isinstance(spec, str):
+            if spec not in SHARED_ARGUMENTS:
+                raise ValueError('%r is not in SHARED_ARGUMENTS; pass (name, default, '
+                                 'description)' % spec)
+            spec = (spec,) + SHARED_ARGUMENTS[spec]
+        name, default, description = spec
+        if name in configurations:
+            raise ValueError('launch argument %r declared twice' % name)
+        declarations.append(DeclareLaunchArgument(name, default_value=default,
+                                                  description=description))
+        configurations[name] = LaunchConfiguration(name)
+    return declarations, configurations
+
+
+def package_node(*, executable, namespace, parameters, remappings, lifecycle=True,
+                 condition=None):
+    """Return a node of this package, named after its executable, logging to the screen.
+
+    ``lifecycle=False`` gives a plain ``Node`` for nodes that a lifecycle manager drives
+    through their ``change_state`` services; otherwise a ``LifecycleNode``, which the
+    events of :func:`lifecycle_autostart` can address.
+    """
+    node_class = LifecycleNode if lifecycle else Node
+    return node_class(package=PACKAGE, executable=executable, name=executable,
+                      namespace=namespace, output='screen', parameters=parameters,
+                      remappings=remappings, condition=condition)
+
+
+def lifecycle_autostart(node, autostart, only_if=None):
+    """Return ``node`` with the events that configure and then activate it.
+
+    The events are the ones Humble and Jazzy share (``EmitEvent(ChangeState)`` plus
+    ``RegisterEventHandler(OnStateTransition)``), not ``LifecycleNode(autostart=...)``,
+    which only newer launch_ros releases have. Both take effect when the launch
+    configuration ``autostart`` is true. With ``only_if`` (a launch configuration), the
+    node and its events are grouped under ``IfCondition(only_if)``.
+    """
+    configure = EmitEvent(
+        event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                          transition_id=Transition.TRANSITION_CONFIGURE),
+        condition=IfCondition(autostart))
+    # Only configuring -> inactive triggers activation, so a later deactivate (e.g. by an
+    # operator) is not undone by the launch file.
+    activate = RegisterEventHandler(
+        OnStateTransition(
+            target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
+            entities=[EmitEvent(event=ChangeState(
+                lifecycle_node_matcher=matches_action(node),
+                transition_id=Transition.TRANSITION_ACTIVATE))]),
+        condition=IfCondition(autostart))
+    actions = [activate, node, configure]
+    if only_if is None:
+        return actions
+    # scoped=False: the group only carries the condition; nothing inside sets launch
+    # configurations, and the event handler must outlive the group anyway.
+    return [GroupAction(actions, scoped=False, condition=IfCondition(only_if))]
