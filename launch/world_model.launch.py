@@ -7,6 +7,8 @@ Arguments:
         ``image/compressed`` when the node's ``image_transport`` is ``compressed``).
     joint_states_topic: Remapped onto ``joint_states``.
     cmd_vel_topic: Remapped onto ``cmd_vel`` (twist action sources).
+    odom_topic: Remapped onto ``odom`` (nav_msgs/Odometry; used by models whose state holds
+        the odometry pose, such as the shipped mobile-base model).
     use_sim_time: Follow /clock (Gazebo, our simulator, bag replay with --clock).
     autostart: Emit configure, then activate once the node reaches inactive. Set it false
         when nav2_lifecycle_manager (or another manager) drives the transitions.
@@ -34,6 +36,7 @@ def generate_launch_description():
         params_file_argument('params_file', 'world_model.yaml', 'world_model_node'),
         'image_topic', 'joint_states_topic',
         ('cmd_vel_topic', 'cmd_vel', 'Velocity command topic (twist action sources)'),
+        ('odom_topic', 'odom', 'nav_msgs/Odometry topic (models with the pose in their state)'),
         'use_sim_time', 'autostart')
 
     node = package_node(
@@ -45,6 +48,7 @@ def generate_launch_description():
             ('image/compressed', [arg['image_topic'], '/compressed']),
             ('joint_states', arg['joint_states_topic']),
             ('cmd_vel', arg['cmd_vel_topic']),
+            ('odom', arg['odom_topic']),
         ],
     )
 
