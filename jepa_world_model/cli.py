@@ -383,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--steps', type=int, default=800)
     p.add_argument('--config', type=Path)
     p.set_defaults(func=cmd_demo_synthetic)
+    from .experiments.closed_loop import add_parser as add_plan_eval   # no rclpy at import
+    add_plan_eval(sub)   # plan-eval: closed-loop planning success rates (docs/closed_loop.md)
     return parser
 
 

@@ -1,0 +1,215 @@
+"""Conditions and settings of the closed-loop experiment (what runs, with which parameters).
+
+Arm (goal: a configuration sampled per seed; success: end effector within the tolerance):
+
+* ``image``: ``planner_node`` plans toward the goal image (``~/goal_image``).
+* ``joint``: ``planner_node`` plans toward the goal joint positions (``~/goal_joint_state``),
+  an upper reference: the goal is fully specified and the state probe reads q well.
+* ``random``: uniform random joint velocities within the planner's velocity limits, a new
+  one every control step, published by the supervisor.
+* ``pixel``: the oracle pixel-space planner (:mod:`.pixel_planner`) in the supervisor.
+
+Mobile base (goal: a reachable free position; success: within the tolerance, no collision):
+
+* ``risk``: ``planner_node`` with the risk term (and the disagreement term).
+* ``no_risk``: the same planner with ``risk_weight`` 0 (the disagreement term kept).
+
+No ROS here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = ['ExperimentError', 'CONDITIONS', 'Condition', 'ExperimentOptions',
+           'DEFAULT_CONDITIONS', 'DEFAULT_MODELS', 'JOINTS', 'planner_parameters',
+           'sim_parameters', 'random_limits', 'model_label', 'condition_label']
+
+
+class ExperimentError(RuntimeError):
+    """The experiment cannot go on (a node died, a service or the simulator is silent)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One experimental condition.
+
+    Attributes:
+        name: Its name on the command line.
+        robot: 'arm' or 'mobile_base'.
+        driver: Who commands the simulator: 'planner' (planner_node), 'random', 'pixel'.
+        goal: 'image', 'joint_state' or 'pose' (what the planner is given).
+        description: One line for the outputs.
+    """
+
+    name: str
+    robot: str
+    driver: str
+    goal: str
+    description: str
+
+
+CONDITIONS: Dict[str, Condition] = {c.name: c for c in (
+    Condition('image', 'arm', 'planner', 'image',
+              'planner_node, goal image on ~/goal_image'),
+    Condition('joint', 'arm', 'planner', 'joint_state',
+              'planner_node, goal joint positions on ~/goal_joint_state (reference)'),
+    Condition('random', 'arm', 'random', 'image',
+              'uniform random joint velocities within the velocity limits, new every step'),
+    Condition('pixel', 'arm', 'pixel', 'image',
+              'greedy pixel-space planner on an oracle copy of the simulator, L2 to the '
+              'goal image'),
+    Condition('risk', 'mobile_base', 'planner', 'pose',
+              'planner_node, goal pose on ~/goal_pose, with risk and disagreement terms'),
+    Condition('no_risk', 'mobile_base', 'planner', 'pose',
+              'planner_node, goal pose on ~/goal_pose, risk_weight 0 (disagreement term '
+              'kept)'),
+)}
+DEFAULT_CONDITIONS = {'arm': ['image', 'joint', 'random', 'pixel'],
+                      'mobile_base': ['risk', 'no_risk']}
+DEFAULT_MODELS = {'arm': 'arm_tiny.safetensors', 'mobile_base': 'mobile_base_tiny.safetensors'}
+JOINTS = {'arm': ['joint1', 'joint2', 'joint3'],
+          'mobile_base': ['wheel_left_joint', 'wheel_right_joint']}
+
+
+@dataclass
+class ExperimentOptions:
+    """Settings of one ``plan-eval`` run (the CLI flags).
+
+    Attributes:
+        robot: 'arm' or 'mobile_base'.
+        episodes: Episodes per condition.
+        out: Output directory (results_<label>.json, figures).
+        model: Planner checkpoint (default: the robot's shipped model).
+        conditions: Names from :data:`CONDITIONS` (default: all of the robot's).
+        budget: Control steps per episode (0: 80 for the arm, 150 for the base).
+        tolerance: Success tolerance [m] (0: 0.05 for the arm's end effector, 0.15 for
+            the base position).
+        seed: Simulator seed; episode i uses seed + i + 1 (sim_node's ``~/reset``).
+        risk_weight, disagreement_weight: Base planner terms (``no_risk``: risk 0).
+        pixel_checkpoints: The pixel planner's scoring checkpoints (control steps).
+        planner_overrides: Extra planner_node parameters (``--set name=value``).
+        blocked_goals: Arm: also draw goals whose joint-space straight line from the start
+            touches the obstacle (:class:`~.arm_tasks.ArmGoalSpec`).
+        max_minutes: Wall-clock cap per condition (0: none); fewer episodes then run.
+        startup_timeout: Wall seconds for each node to come up.
+        report_only: Only redo the summary and figures from the results in ``out``.
+    """
+
+    robot: str = 'arm'
+    episodes: int = 50
+    out: Path = Path('outputs/closed_loop')
+    model: Optional[Path] = None
+    conditions: List[str] = field(default_factory=list)
+    budget: int = 0
+    tolerance: float = 0.0
+    seed: int = 0
+    rate_hz: float = 10.0
+    risk_weight: float = 20.0
+    disagreement_weight: float = 5.0
+    pixel_checkpoints: Tuple[int, ...] = (3,)
+    planner_overrides: Dict[str, Any] = field(default_factory=dict)
+    blocked_goals: bool = False
+    max_minutes: float = 0.0
+    startup_timeout: float = 120.0
+    report_only: bool = False
+
+    def __post_init__(self) -> None:
+        """Fill the robot's defaults; raise ValueError on bad values."""
+        if self.robot not in DEFAULT_CONDITIONS:
+            raise ValueError(f'robot must be arm or mobile_base, got {self.robot!r}')
+        self.conditions = list(self.conditions or DEFAULT_CONDITIONS[self.robot])
+        for name in self.conditions:
+            if name not in CONDITIONS or CONDITIONS[name].robot != self.robot:
+                raise ValueError(f'condition {name!r} is not one of the {self.robot} '
+                                 f'conditions {DEFAULT_CONDITIONS[self.robot]}')
+        self.budget = int(self.budget or (80 if self.robot == 'arm' else 150))
+        self.tolerance = float(self.tolerance or (0.05 if self.robot == 'arm' else 0.15))
+        if self.episodes < 1 or self.budget < 1 or self.tolerance <= 0 or self.rate_hz <= 0:
+            raise ValueError('episodes, budget, tolerance and rate must be positive')
+        self.out = Path(self.out)
+
+    @property
+    def control_period(self) -> float:
+        """Seconds per control step (sim_node tick, the models' step)."""
+        return 1.0 / self.rate_hz
+
+
+def model_label(path: Path) -> str:
+    """Short name of a checkpoint: its stem, or its folder for ``.../checkpoint.*``."""
+    path = Path(path)
+    return path.parent.name if path.stem == 'checkpoint' else path.stem
+
+
+def condition_label(condition: Condition, opts: ExperimentOptions, model: Path) -> str:
+    """The label of a condition's results: planner conditions name their model (``risk``
+    its risk weight too), the pixel planner its checkpoints."""
+    if condition.driver == 'planner':
+        name = f'risk{opts.risk_weight:g}' if condition.name == 'risk' else condition.name
+        return f'{name}[{model_label(model)}]'
+    if condition.driver == 'pixel':
+        return f'pixel[{",".join(str(c) for c in opts.pixel_checkpoints)}]'
+    return condition.name
+
+
+def sim_parameters(opts: ExperimentOptions, image_size: int = 64) -> Dict[str, Any]:
+    """sim_node parameters."""
+    params: Dict[str, Any] = {'robot': opts.robot, 'image_size': image_size,
+                              'rate_hz': float(opts.rate_hz), 'seed': int(opts.seed)}
+    if opts.robot == 'mobile_base':
+        params['use_twist_stamped'] = False
+    return params
+
+
+def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Path
+                       ) -> Dict[str, Any]:
+    """planner_node parameters for ``condition``.
+
+    The arm's mirror config/planner.yaml (CEM 128 x 3 iterations, horizon 8, |v| <= 1
+    rad/s, 3 rad/s^2, the sim's joint ranges) with the Float64MultiArray output the sim
+    executes. Two goal checks change: ``goal_latent_tolerance`` 0, so an image goal never
+    stops the arm by a latent distance that is not calibrated to the success tolerance
+    (success is judged here, on the end effector), and ``goal_joint_tolerance`` 0.02 rad,
+    inside the 5 cm end-effector tolerance.
+    """
+    dt = opts.control_period
+    common: Dict[str, Any] = {
+        'model_path': str(Path(model).resolve()), 'device': 'cpu', 'num_threads': 1,
+        'autostart': True, 'use_sim_time': True, 'plan_rate_hz': float(opts.rate_hz),
+        'method': 'cem', 'horizon': 8, 'num_samples': 128, 'num_iterations': 3,
+        'num_elites': 16, 'init_std': 0.5, 'seed': 0, 'model_step_period': dt,
+        'max_plan_time': 0.08, 'stale_timeout': 0.5, 'max_skew': 0.05}
+    if opts.robot == 'arm':
+        common.update({
+            'output': 'float64_multi_array', 'action_joint_names': JOINTS['arm'],
+            'velocity_min': [-1.0], 'velocity_max': [1.0], 'acceleration_max': [3.0],
+            'joint_position_min': [-2.9, -2.5, -2.5], 'joint_position_max': [2.9, 2.5, 2.5],
+            'goal_joint_tolerance': 0.02, 'goal_latent_tolerance': 0.0,
+            'risk_weight': 0.0, 'disagreement_weight': 0.0})
+    else:
+        # The disagreement term runs the ensemble over every sampled trajectory again: at
+        # 128 samples x 3 iterations a base plan took ~100 ms (> max_plan_time, 96 % of the
+        # plans overran in a pilot); 64 x 2 takes ~50 ms. Both base conditions use it.
+        risk = opts.risk_weight if condition.name == 'risk' else 0.0
+        common.update({
+            'num_samples': 64, 'num_iterations': 2, 'num_elites': 8,
+            'output': 'cmd_vel', 'use_twist_stamped': False,
+            'action_fields': ['linear.x', 'angular.z'],
+            'velocity_min': [-0.5, -1.5], 'velocity_max': [0.8, 1.5],
+            'acceleration_max': [2.0, 6.0], 'goal_position_tolerance': 0.1,
+            'goal_yaw_weight': 0.0, 'path_frame_id': 'odom',
+            'risk_weight': float(risk), 'disagreement_weight': float(opts.disagreement_weight)})
+    common.update(opts.planner_overrides)
+    return common
+
+
+def random_limits(opts: ExperimentOptions) -> Tuple[List[float], List[float]]:
+    """(low, high) of the random condition's commands: the planner's velocity limits."""
+    params = planner_parameters(opts, CONDITIONS[DEFAULT_CONDITIONS[opts.robot][0]],
+                                Path('unused'))
+    dim = len(JOINTS['arm']) if opts.robot == 'arm' else 2
+    low, high = params['velocity_min'], params['velocity_max']
+    return ((low * dim if len(low) == 1 else list(low)),
+            (high * dim if len(high) == 1 else list(high)))
