@@ -413,9 +413,17 @@ def random_base_model(tmp_path_factory):
     return save_checkpoint(path, WorldModel(cfg.model), cfg, 0)
 
 
+DEMO_DOMAIN_MIN, DEMO_DOMAIN_MAX = 20, 101   # Linux-safe domain IDs, as in conftest.py
+
+
 def _demo_process(out, model, duration, robot='arm'):
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     env.pop('PYTHONUNBUFFERED', None)   # the demo must flush its progress lines itself
+    # A domain of its own per demo: nodes of an earlier demo that are still shutting down
+    # (same namespace) must not feed this one their later stamps.
+    session = int(env.get('ROS_DOMAIN_ID', '0'))
+    env['ROS_DOMAIN_ID'] = str(random.SystemRandom().choice(
+        [d for d in range(DEMO_DOMAIN_MIN, DEMO_DOMAIN_MAX + 1) if d != session]))
     return subprocess.Popen(
         [sys.executable, '-m', 'jepa_world_model.cli', 'demo', '--out', str(out),
          '--duration', str(duration), '--model', str(model), '--gif-seconds', '8',

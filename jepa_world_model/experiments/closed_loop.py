@@ -105,6 +105,7 @@ def _run_condition(opts: ExperimentOptions, condition: Condition, model: Path,
     session = factory = None
     episodes = []
     started = time.monotonic()
+    interrupted = False
     try:
         procs.append(NodeProcess('sim_node', 'jepa_world_model.ros.sim_node',
                                  ros_arguments(NAMESPACE, sim_params), env,
@@ -143,31 +144,35 @@ def _run_condition(opts: ExperimentOptions, condition: Condition, model: Path,
         echo(f'[plan-eval] {label}: nodes up after {time.monotonic() - started:.1f} s '
              f'(logs in {logs})')
         run_start = time.monotonic()
-        for i in range(opts.episodes):
-            if opts.max_minutes and time.monotonic() - run_start > 60.0 * opts.max_minutes:
-                echo(f'[plan-eval] {label}: stopping after {i} episodes (--max-minutes '
-                     f'{opts.max_minutes:g})')
-                break
-            task, start = reset_episode(session, make, start_of, expected)
-            if opts.robot == 'arm':
-                def distance(tick, task=task):
-                    return float(np.linalg.norm(factory.ee_position(tick.q) - task.ee_goal))
-            else:
-                def distance(tick, task=task):
-                    return float(np.hypot(*(tick.pose[:2] - task.goal_xy)))
-            result = run_episode(session, driver, task, start, i, opts.budget,
-                                 opts.control_period, opts.tolerance, distance,
-                                 collision_fails=opts.robot == 'mobile_base')
-            result.goal = _task_facts(task)
-            episodes.append(result)
-            wins = sum(e.success for e in episodes)
-            outcome = (f'success at step {result.steps_to_success}' if result.success
-                       else f'failed ({result.steps} steps)')
-            echo(f'[plan-eval] {label} {i + 1}/{opts.episodes} seed {task.seed}: {outcome}, '
-                 f'{result.start_distance:.2f} -> {result.final_distance:.3f} m, '
-                 f'collision steps {result.collision_steps}; {wins}/{len(episodes)} so far')
+        try:
+            for i in range(opts.episodes):
+                if opts.max_minutes and time.monotonic() - run_start > 60.0 * opts.max_minutes:
+                    echo(f'[plan-eval] {label}: stopping after {i} episodes (--max-minutes '
+                         f'{opts.max_minutes:g})')
+                    break
+                task, start = reset_episode(session, make, start_of, expected)
+                if opts.robot == 'arm':
+                    def distance(tick, task=task):
+                        return float(np.linalg.norm(factory.ee_position(tick.q) - task.ee_goal))
+                else:
+                    def distance(tick, task=task):
+                        return float(np.hypot(*(tick.pose[:2] - task.goal_xy)))
+                result = run_episode(session, driver, task, start, i, opts.budget,
+                                     opts.control_period, opts.tolerance, distance,
+                                     collision_fails=opts.robot == 'mobile_base')
+                result.goal = _task_facts(task)
+                episodes.append(result)
+                wins = sum(e.success for e in episodes)
+                outcome = (f'success at step {result.steps_to_success}' if result.success
+                           else f'failed ({result.steps} steps)')
+                echo(f'[plan-eval] {label} {i + 1}/{opts.episodes} seed {task.seed}: {outcome}, '
+                     f'{result.start_distance:.2f} -> {result.final_distance:.3f} m, '
+                     f'collision steps {result.collision_steps}; {wins}/{len(episodes)} so far')
+        except KeyboardInterrupt:   # keep what was measured, then stop
+            interrupted = True
+            echo(f'[plan-eval] {label}: interrupted after {len(episodes)} episodes')
         run_wall = time.monotonic() - run_start
-        if params is not None:   # a fresh /diagnostics message after the last plan
+        if params is not None and not interrupted:   # fresh /diagnostics after the last plan
             sup.diagnostics = {}
             session.spin_until(lambda: bool(sup.diagnostics), 3.0, 'waiting for diagnostics')
     finally:
@@ -208,10 +213,13 @@ def _run_condition(opts: ExperimentOptions, condition: Condition, model: Path,
                 'real_time_factor': steps_run * opts.control_period / max(run_wall, 1e-9),
                 'ros_domain_id': int(env['ROS_DOMAIN_ID'])},
         'planner_diagnostics': diagnostics or None,
+        'interrupted': interrupted,
     }
     path = write_json(opts.out / f'results_{_safe(label)}.json', report, episodes)
     echo(f'[plan-eval] {label}: {report["summary"]["successes"]}/{len(episodes)} successes; '
          f'wrote {path}')
+    if interrupted:
+        raise KeyboardInterrupt
     return report
 
 
