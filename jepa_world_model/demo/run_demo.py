@@ -340,12 +340,15 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
     echo(f'[demo] model {model["path"]} (step {model["step"]}), robot {opts.robot}, '
          f'{opts.duration:g} s, horizon {opts.horizon} x {1.0 / opts.rate_hz:g} s')
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main else None
+    # SIGINT too: a process started in the background of a non-interactive shell (CI, nohup,
+    # `cmd &`) inherits SIGINT as ignored, and then `kill -INT` would not stop the demo.
+    previous = ({sig: signal.signal(sig, _raise_interrupt)
+                 for sig in (signal.SIGTERM, signal.SIGINT)} if in_main else {})
     try:
         rec, base, facts = _record(opts, model, geometry, env, echo)
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     parts, files = _analyse(rec, base, opts, geometry, echo)
     facts.update({'wall_seconds': time.monotonic() - started, 'frames': len(rec.image_t),
                   'joint_states': len(rec.joint_t), 'predictions': len(rec.pred_t),
