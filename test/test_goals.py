@@ -212,3 +212,77 @@ def test_assess_plan_reports_risk_and_disagreement_only_when_available():
     figures = assess_plan(risky, z[0, 0], z[0], a[0])
     assert figures.risk == pytest.approx(float(risky.probe_risk(z[0]).max()))
     assert 0.0 <= figures.risk <= 1.0
+
+
+def head_model():
+    """Tiny model whose image_state_head reads its patch tokens (image_state_source tokens)
+    and whose state probe reads the state slice of z."""
+    m = tiny_model(image_state_head=True, image_state_source='tokens')
+    zi, sd = m.cfg.image_latent_dim, m.cfg.state_dim
+    with torch.no_grad():
+        m.state_probe.weight.zero_()
+        m.state_probe.weight[:, zi:zi + sd] = torch.eye(sd)
+        m.state_probe.bias.zero_()
+    return m
+
+
+def test_image_goal_with_image_state_head_aims_at_the_read_displacement():
+    """Image goals on image_state_head models carry the head's reading of the goal image; the
+    plan aims at q_now + reading(goal) - reading(now), so an error the two readings share
+    cancels; the goal check is in joint units on the current image's reading."""
+    from jepa_world_model.core.goals import has_image_state_head, image_joint_goal
+    m = head_model()
+    assert has_image_state_head(m)
+    o = torch.rand(1, 3, 32, 32)
+    goal = image_goal(m, o)
+    torch.testing.assert_close(goal.joints, m.read_image_joints(o)[0])
+    # A head off by the same +0.3 rad in both readings: the goal is the true displacement.
+    q_goal, q_now = torch.tensor([0.5, -0.2]), torch.tensor([0.1, 0.1])
+    biased = Goal('image', goal.target, joints=q_goal + 0.3)
+    torch.testing.assert_close(image_joint_goal(biased, q_now, q_now + 0.3), q_goal)
+    objective = build_objective(biased, m)
+    z, a = trajs(m)
+    expected = build_objective(joint_state_goal(q_goal), m).fn(z, a)
+    torch.testing.assert_close(objective.at(q_now, q_now + 0.3)(z, a), expected)
+    assert objective.at() is objective.fn
+    # Without a reading of the current image the objective stays the image-latent one.
+    image_only = build_objective(Goal('image', goal.target), m).fn(z, a)
+    torch.testing.assert_close(objective.fn(z, a), image_only)
+    reached, dist = goal_reached(biased, GoalTolerance(joint=0.05), m, None,
+                                 image_joints=q_now + 0.3)
+    assert not reached and dist == pytest.approx(0.4)
+    assert goal_reached(biased, GoalTolerance(joint=0.05), m, None,
+                        image_joints=q_goal + 0.31)[0]
+    with pytest.raises(GoalError, match='no joint reading'):
+        image_joint_goal(Goal('image', goal.target), q_now, q_now)
+    with pytest.raises(GoalError, match='image joint reading'):
+        image_joint_goal(biased, q_now, [0.1])
+
+
+def test_latent_image_state_head_scores_predicted_latents():
+    """With image_state_source latent, ``fn`` compares the head's reading of every predicted
+    image part with the goal's reading (sum over joints and steps)."""
+    m = tiny_model(image_state_head=True)
+    goal = image_goal(m, torch.rand(1, 3, 32, 32))
+    z, a = trajs(m)
+    expected = ((m.image_joint_positions(z) - goal.joints) ** 2).sum(-1).sum(-1)
+    torch.testing.assert_close(build_objective(goal, m).fn(z, a), expected)
+    with pytest.raises(ValueError, match='patch tokens'):
+        m.joints_from_tokens(torch.zeros(1, 16, 32))
+
+
+def test_anchored_image_goal_keeps_the_extra_terms():
+    """Risk and disagreement terms are added to the anchored objective too."""
+    m = tiny_model(image_state_head=True, image_state_source='tokens',
+                   risk_labels=['collision'], dynamics_ensemble_size=2)
+    goal = image_goal(m, torch.rand(1, 3, 32, 32))
+    terms = ObjectiveTerms(risk_weight=2.0, disagreement_weight=1.0)
+    plain = build_objective(goal, m)
+    full = build_objective(goal, m, terms)
+    assert full.terms == ('goal', 'risk', 'disagreement')
+    z, a = trajs(m)
+    q_now, q_img = torch.tensor([0.2, 0.0]), torch.tensor([0.1, 0.3])
+    extra = full.fn(z, a) - plain.fn(z, a)
+    torch.testing.assert_close(full.at(q_now, q_img)(z, a) - plain.at(q_now, q_img)(z, a),
+                               extra)
+    assert bool((extra > 0).all())

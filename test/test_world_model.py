@@ -143,3 +143,29 @@ def test_image_state_head_trains_the_visual_latent():
     plain = Trainer(dataclasses.replace(cfg, model=dataclasses.replace(
         cfg.model, image_state_head=False)), episodes)
     assert plain.train_step()['image_state'] == 0.0
+
+
+def test_conv_stem_tokens_and_masked_patches_stay_hidden():
+    """patch_stem conv: same token grid as the linear stem; with a context mask, pixels of
+    dropped patches cannot change the kept tokens (the conv's receptive field crosses patch
+    borders, so they are zeroed first), while without a mask they do."""
+    import dataclasses
+    from jepa_world_model.core.config import ConfigError
+    cfg = dataclasses.replace(CFG, patch_stem='conv')
+    torch.manual_seed(0)
+    model = WorldModel(cfg).eval()
+    vit = model.encoder.vit
+    o = torch.rand(2, 3, 32, 32)
+    assert vit(o).shape == (2, 16, 32)
+    keep = torch.tensor([[0, 1, 4], [2, 3, 15]])
+    changed = o.clone()
+    changed[:, :, 16:24, 8:16] += 1.0          # patch (row 2, col 1) = index 9: dropped
+    with torch.no_grad():
+        assert torch.equal(vit(o, keep), vit(changed, keep))
+        assert not torch.allclose(vit(o), vit(changed))
+        z = model.encode(o, torch.zeros(2, cfg.state_dim))
+    assert z.shape == (2, cfg.latent_dim)
+    with pytest.raises(ConfigError, match='patch_stem'):
+        dataclasses.replace(CFG, patch_stem='resnet')
+    with pytest.raises(ConfigError, match='power-of-two'):
+        ModelConfig(image_size=36, patch_size=6, patch_stem='conv')

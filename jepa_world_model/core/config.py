@@ -23,12 +23,20 @@ class ConfigError(ValueError):
     """A config file or dict does not match the dataclass schema."""
 
 
+PATCH_STEMS = ('linear', 'conv')
+IMAGE_STATE_SOURCES = ('latent', 'tokens')
+
+
 @dataclass
 class ModelConfig:
     """Architecture of the world model (encoder, predictors, probes)."""
 
     image_size: int = 64
     patch_size: int = 8
+    # 'linear': one strided convolution per patch (ViT). 'conv': a stack of stride-2 3x3
+    # convolutions down to the patch grid (Xiao et al. 2021, early convolutions): on the arm
+    # it located the links several times better than the linear stem at equal training time.
+    patch_stem: str = 'linear'
     embed_dim: int = 128
     depth: int = 4
     num_heads: int = 4
@@ -56,12 +64,29 @@ class ModelConfig:
     # gradient into the encoder (loss.image_state): makes the *visual* latent encode the
     # robot's configuration, which goal-image planning needs (the image of a goal has no s).
     image_state_head: bool = False
+    # What the image_state_head reads. 'latent': the pooled image part of z (so predicted
+    # latents can be read too). 'tokens': the patch tokens, projected and flattened, which
+    # keeps where each link is; on the arm the pooled 32-D part left joint 3 unread (median
+    # error 0.64 rad), a spatial read-out is what a small CNN regressor needs to reach 0.1.
+    image_state_source: str = 'latent'
     # Per-frame 0/1 labels (Episode extras, e.g. collision, contact) a logistic risk probe
     # learns to predict from z; the planner's risk term (core/goals.py).
     risk_labels: List[str] = field(default_factory=list)
+    # 0: the risk probe is linear (logistic) on encoded latents. > 0: an MLP of this width,
+    # trained on the latents the dynamics *predict* along rollouts of the recorded actions
+    # (core/risk_head.py), so it scores plans on the latents the planner actually sees.
+    risk_hidden_dim: int = 0
 
     def __post_init__(self) -> None:
+        _require(self.risk_hidden_dim >= 0, 'risk_hidden_dim must be >= 0')
+        _require(self.image_state_source in IMAGE_STATE_SOURCES,
+                 f'image_state_source must be one of {IMAGE_STATE_SOURCES}, got '
+                 f'{self.image_state_source!r}')
         _require(self.image_size > 0 and self.patch_size > 0, 'image_size and patch_size > 0')
+        _require(self.patch_stem in PATCH_STEMS,
+                 f'patch_stem must be one of {PATCH_STEMS}, got {self.patch_stem!r}')
+        _require(self.patch_stem != 'conv' or self.patch_size & (self.patch_size - 1) == 0,
+                 f'patch_stem conv needs a power-of-two patch_size, got {self.patch_size}')
         _require(self.image_size % self.patch_size == 0,
                  f'image_size {self.image_size} must be divisible by patch_size {self.patch_size}')
         _require(self.embed_dim % self.num_heads == 0,

@@ -10,7 +10,11 @@ Four kinds of goal, each scored on the predicted latents ``z_traj`` [N, H, Z]:
   the whole latent, as V-JEPA 2-AC scores image goals.
 * ``image``: a goal image's latent. Only the image part of ``z`` is compared
   (``model.image_part``): a goal image comes without proprioception, so the state part of its
-  latent would be made up.
+  latent would be made up. Models with an ``image_state_head`` score image goals in joint
+  units instead (see :class:`Objective`): the head reads the goal image's joint positions, and
+  the planner steers the predicted joints toward ``q_now + head(goal) - head(now)``. Reading
+  both images through the same head cancels most of its error as the arm nears the goal, the
+  way image-based visual servoing closes the loop on a feature difference.
 
 Optional extra terms: a risk penalty from ``model.probe_risk`` (models with a risk probe) and
 an ensemble-disagreement penalty (models with ``dynamics_ensemble_size > 1``). A weight set
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -34,7 +38,8 @@ from .objectives import (ensemble_disagreement_objective, latent_goal_objective,
 
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
            'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'GoalTolerance',
-           'goal_reached', 'PlanAssessment', 'assess_plan', 'has_risk_probe', 'ensemble_size']
+           'goal_reached', 'PlanAssessment', 'assess_plan', 'has_risk_probe', 'ensemble_size',
+           'has_image_state_head', 'image_joint_goal']
 
 GOAL_KINDS = ('joint_state', 'pose', 'latent', 'image')
 
@@ -75,12 +80,15 @@ class Goal:
         target: joint_state [J] positions; pose [3] (x, y, yaw); latent [Z]; image [Zi].
         weights: joint_state: [J] per-joint weights (None: ones).
         yaw_weight: pose: weight of the heading error relative to x and y (0: heading free).
+        joints: image: [J] joint positions the model's ``image_state_head`` reads in the goal
+            image, or None (models without the head).
     """
 
     kind: str
     target: Tensor
     weights: Optional[Tensor] = None
     yaw_weight: float = 0.0
+    joints: Optional[Tensor] = None
 
 
 def joint_state_goal(q: Sequence[float], weights: Optional[Sequence[float]] = None) -> Goal:
@@ -111,13 +119,17 @@ def image_goal(model: Any, o: Tensor) -> Goal:
     """Encode goal image ``o`` [1, 3, S, S] in [0, 1]; the goal is its image part [Zi].
 
     The encoder needs some ``s`` for models with proprioception; zeros are passed, which only
-    affects the state part of the latent, the part this goal ignores.
+    affects the state part of the latent, the part this goal ignores. Models with an
+    ``image_state_head`` also read the goal's joint positions from the image (``joints``).
     """
     state_dim = int(model.cfg.state_dim)
     s = (torch.zeros(o.shape[0], state_dim, dtype=o.dtype, device=o.device)
          if state_dim else None)
     z = model.encode(o, s, target=True)
-    return Goal('image', _finite_vector(model.image_part(z)[0], 'goal image latent'))
+    joints = (_finite_vector(model.read_image_joints(o)[0], 'goal image joints')
+              if has_image_state_head(model) else None)
+    return Goal('image', _finite_vector(model.image_part(z)[0], 'goal image latent'),
+                joints=joints)
 
 
 def _check_fits(goal: Goal, model: Any) -> None:
@@ -192,11 +204,28 @@ class Objective:
         fn: The objective.
         terms: Terms in use, e.g. ``('goal', 'risk')``.
         skipped: Weighted terms the model cannot provide (no risk probe, one member).
+        anchored: For image goals with a head reading (``Goal.joints``): builds the
+            objective from the measured joints and the current image's reading (see
+            :meth:`at`). None for every other goal.
     """
 
     fn: ObjectiveFn
     terms: Tuple[str, ...]
     skipped: Tuple[str, ...]
+    anchored: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
+
+    def at(self, q_now: Optional[Tensor] = None,
+           q_image_now: Optional[Tensor] = None) -> ObjectiveFn:
+        """The objective for a plan from the current observation.
+
+        Image goals with head readings (``Goal.joints``) aim the predicted joint positions at
+        ``q_now + goal.joints - q_image_now``: ``q_now`` [J] the measured joints,
+        ``q_image_now`` [J] what the head reads in the current image. Without them, and for
+        every other goal, this is ``fn``.
+        """
+        if self.anchored is None or q_now is None or q_image_now is None:
+            return self.fn
+        return self.anchored(q_now, q_image_now)
 
 
 def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTerms()
@@ -218,6 +247,10 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
                                        _pose_features(goal.target), w)
     elif goal.kind == 'latent':
         goal_fn = latent_goal_objective(goal.target, p=1)
+    elif goal.joints is not None and model.cfg.image_state_source == 'latent':
+        def goal_fn(z_traj: Tensor, a_traj: Tensor) -> Tensor:
+            q_pred = model.image_joint_positions(z_traj)      # [N, H, J]
+            return ((q_pred - goal.joints.to(q_pred)) ** 2).sum(-1).sum(-1)
     else:
         image_fn = latent_goal_objective(goal.target, p=1)
 
@@ -242,8 +275,40 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
             used.append('disagreement')
         else:
             skipped.append('disagreement')
-    fn = goal_fn if len(parts) == 1 else sum_objectives(parts)
-    return Objective(fn, tuple(used), tuple(skipped))
+
+    def combine(first: ObjectiveFn) -> ObjectiveFn:
+        return first if len(parts) == 1 else sum_objectives([(1.0, first)] + parts[1:])
+
+    anchored = None
+    if goal.kind == 'image' and goal.joints is not None:
+        def anchored(q_now: Tensor, q_image_now: Tensor) -> ObjectiveFn:
+            return combine(state_goal_objective(
+                model.probe_joint_positions, image_joint_goal(goal, q_now, q_image_now)))
+    return Objective(combine(goal_fn), tuple(used), tuple(skipped), anchored)
+
+
+def has_image_state_head(model: Any) -> bool:
+    """True when the model reads joint positions from images (``read_image_joints``)."""
+    return getattr(model, 'image_state_head', None) is not None and \
+        hasattr(model, 'read_image_joints')
+
+
+def image_joint_goal(goal: Goal, q_now: Any, q_image_now: Any) -> Tensor:
+    """Joint goal [J] for an image goal: ``q_now + goal.joints - q_image_now``.
+
+    The measured joints plus the displacement the image head reads between the current image
+    and the goal image. Reading both images through the same head cancels the part of its
+    error they share, which grows as the arm nears the goal.
+
+    Raises:
+        GoalError: The goal has no head reading, or the sizes differ.
+    """
+    if goal.joints is None:
+        raise GoalError('this image goal has no joint reading (model without image_state_head)')
+    size = goal.joints.numel()
+    now = _finite_vector(q_now, 'joint positions', size)
+    seen = _finite_vector(q_image_now, 'image joint reading', size)
+    return now + goal.joints - seen
 
 
 @dataclass(frozen=True)
@@ -251,7 +316,8 @@ class GoalTolerance:
     """When a goal counts as reached.
 
     Attributes:
-        joint: Largest |q - q_goal| over the joints (rad or m).
+        joint: Largest |q - q_goal| over the joints (rad or m); also image goals judged on a
+            head reading (:func:`goal_reached`).
         position: Planar distance to a pose goal (m).
         yaw: Heading error of a pose goal with a heading (rad).
         latent: Mean |z - z_goal| over the compared latent dims (latent and image goals).
@@ -266,16 +332,19 @@ class GoalTolerance:
 @torch.no_grad()
 def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
                  z_obs: Optional[Tensor] = None, q: Optional[Sequence[float]] = None,
-                 pose: Optional[Sequence[float]] = None) -> Tuple[bool, float]:
+                 pose: Optional[Sequence[float]] = None,
+                 image_joints: Optional[Sequence[float]] = None) -> Tuple[bool, float]:
     """Whether the current observation satisfies ``goal``, and its distance to it.
 
     Measured values are preferred over probes: joint goals use ``q`` [J] when given, pose
     goals ``pose`` (x, y, yaw) from odometry; otherwise the probes read ``z_obs`` [Z] (the
-    target-encoder latent of the current observation). Latent and image goals need ``z_obs``.
+    target-encoder latent of the current observation). Latent and image goals need ``z_obs``,
+    except image goals with a head reading (``Goal.joints``) when ``image_joints`` [J], the
+    reading of the current image, is given: they are judged in joint units.
 
     Returns:
-        ``(reached, distance)``: distance is the max joint error, the planar distance, or the
-        mean latent L1 distance.
+        ``(reached, distance)``: distance is the max joint error (also for image goals judged
+        on ``image_joints``), the planar distance, or the mean latent L1 distance.
 
     Raises:
         GoalError: Neither a measurement nor ``z_obs`` and ``model`` to read it from.
@@ -298,6 +367,11 @@ def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
             dyaw = math.remainder(float(now[2] - goal.target[2]), 2 * math.pi)
             reached = reached and abs(dyaw) <= tolerance.yaw
         return reached, dist
+    if goal.kind == 'image' and goal.joints is not None and image_joints is not None:
+        # In joint units: the largest joint displacement the image head reads to the goal.
+        seen = _finite_vector(image_joints, 'image joint reading', goal.joints.numel())
+        dist = float((goal.joints - seen).abs().max())
+        return dist <= tolerance.joint, dist
     if z_obs is None or (goal.kind == 'image' and model is None):
         raise GoalError(f'{goal.kind} goal check needs z_obs (and the model for images)')
     z = z_obs.reshape(-1).float().cpu()

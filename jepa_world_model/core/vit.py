@@ -56,21 +56,51 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+def conv_stem(in_channels: int, dim: int, patch_size: int) -> nn.Sequential:
+    """log2(patch_size) stride-2 3x3 convolutions: [B, C, H, W] -> [B, dim, H/p, W/p].
+
+    Early convolutions (Xiao et al. 2021) give the tokens a local, translation-equivariant
+    view of edges and blobs, which the single linear projection of a tiny ViT learns slowly.
+    """
+    layers, width, size = [], max(16, dim // 4), patch_size
+    channels = in_channels
+    while size > 2:
+        layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1), nn.GELU()]
+        channels, width, size = width, min(dim, width * 2), size // 2
+    layers.append(nn.Conv2d(channels, dim, 3, stride=2, padding=1))
+    return nn.Sequential(*layers)
+
+
 class ViTEncoder(nn.Module):
     """Image -> patch tokens. Optionally encodes only the kept (context) patches."""
 
     def __init__(self, image_size: int, patch_size: int, dim: int, depth: int, num_heads: int,
-                 mlp_ratio: float, in_channels: int = 3) -> None:
+                 mlp_ratio: float, in_channels: int = 3, stem: str = 'linear') -> None:
         super().__init__()
+        if stem not in ('linear', 'conv'):
+            raise ValueError(f"stem must be 'linear' or 'conv', got {stem!r}")
         self.grid_size = image_size // patch_size
-        self.patch_embed = nn.Conv2d(in_channels, dim, kernel_size=patch_size, stride=patch_size)
+        self.patch_size, self.stem = patch_size, stem
+        self.patch_embed = (conv_stem(in_channels, dim, patch_size) if stem == 'conv' else
+                            nn.Conv2d(in_channels, dim, kernel_size=patch_size, stride=patch_size))
         self.register_buffer('pos_embed', sincos_position_embedding(self.grid_size, dim),
                              persistent=False)
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
 
+    def _hide_dropped_patches(self, images: Tensor, keep_idx: Tensor) -> Tensor:
+        """Zero the pixels of every patch not in ``keep_idx``: the conv stem's receptive field
+        crosses patch borders, and the context must not see the masked targets (I-JEPA)."""
+        b, g = images.shape[0], self.grid_size
+        keep = torch.zeros(b, g * g, dtype=images.dtype, device=images.device)
+        keep.scatter_(1, keep_idx, 1.0)
+        keep = keep.reshape(b, 1, g, g).repeat_interleave(self.patch_size, dim=2)
+        return images * keep.repeat_interleave(self.patch_size, dim=3)
+
     def forward(self, images: Tensor, keep_idx: Optional[Tensor] = None) -> Tensor:
         """images [B, C, H, W] (normalised), keep_idx [B, K] or None -> tokens [B, K or N, D]."""
+        if keep_idx is not None and self.stem == 'conv':
+            images = self._hide_dropped_patches(images, keep_idx)
         x = self.patch_embed(images).flatten(2).transpose(1, 2)   # [B, N, D]
         x = x + self.pos_embed.to(x.dtype)
         if keep_idx is not None:

@@ -45,7 +45,7 @@ class ObservationEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.vit = ViTEncoder(cfg.image_size, cfg.patch_size, cfg.embed_dim, cfg.depth,
-                              cfg.num_heads, cfg.mlp_ratio)
+                              cfg.num_heads, cfg.mlp_ratio, stem=cfg.patch_stem)
         self.pool = AttentionPool(cfg.embed_dim, cfg.num_heads, cfg.image_latent_dim)
         self.state_dim = cfg.state_dim
         self.proprio = (mlp(cfg.state_dim, 2 * cfg.proprio_latent_dim, cfg.proprio_latent_dim, 1)
@@ -63,6 +63,22 @@ class ObservationEncoder(nn.Module):
         # embedding next to it gives the dynamics a non-linear view of the same state.
         parts = [z_img, s_norm] + ([self.proprio(s_norm)] if self.proprio is not None else [])
         return torch.cat(parts, dim=-1)
+
+
+class TokenReadout(nn.Module):
+    """Patch tokens [B, N, D] -> [B, K]: each token narrowed to 8 channels, then an MLP over
+    all of them in grid order, so the read-out knows *where* things are (a pooled vector
+    averages that away)."""
+
+    def __init__(self, num_tokens: int, dim: int, hidden: int, out_dim: int,
+                 narrow: int = 8) -> None:
+        super().__init__()
+        self.narrow = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, narrow))
+        self.head = mlp(num_tokens * narrow, hidden, out_dim, 1)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """tokens [B, N, D] -> [B, K]."""
+        return self.head(self.narrow(tokens).flatten(1))
 
 
 class DynamicsEnsemble(nn.Module):
@@ -100,15 +116,22 @@ class WorldModel(nn.Module):
         # robot move (calibration.md: without it the ViT tracked the static target instead).
         self.inverse_dynamics_head = mlp(2 * cfg.image_latent_dim, cfg.idm_hidden_dim,
                                          cfg.action_dim, 1)
-        self.image_state_head = (
-            mlp(cfg.image_latent_dim, cfg.idm_hidden_dim, len(cfg.joint_names), 1)
-            if cfg.image_state_head else None)
+        self.image_state_head: Optional[nn.Module] = None
+        if cfg.image_state_head:
+            self.image_state_head = (
+                TokenReadout(cfg.num_patches, cfg.embed_dim, cfg.idm_hidden_dim,
+                             len(cfg.joint_names)) if cfg.image_state_source == 'tokens' else
+                mlp(cfg.image_latent_dim, cfg.idm_hidden_dim, len(cfg.joint_names), 1))
         # Probes train on detached latents: they read z out, they never shape it.
         self.state_probe = nn.Linear(cfg.latent_dim, cfg.state_dim) if cfg.state_dim else None
         self.pose_probe = nn.Linear(cfg.latent_dim, 3) if cfg.pose_probe else None
-        # Logistic read-out of contact/collision labels; fitted on frozen latents (probes.py).
-        self.risk_probe = (nn.Linear(cfg.latent_dim, len(cfg.risk_labels)) if cfg.risk_labels
-                           else None)
+        # Read-out of contact/collision labels, fitted on frozen latents: logistic on encoded
+        # latents (probes.py), or an MLP on predicted ones (risk_head.py, risk_hidden_dim > 0).
+        self.risk_probe: Optional[nn.Module] = None
+        if cfg.risk_labels:
+            self.risk_probe = (mlp(cfg.latent_dim, cfg.risk_hidden_dim, len(cfg.risk_labels), 1)
+                               if cfg.risk_hidden_dim else
+                               nn.Linear(cfg.latent_dim, len(cfg.risk_labels)))
         init_weights(self.encoder.vit)
         init_weights(self.masked_predictor)
         self.target_encoder = freeze(copy.deepcopy(self.encoder))
@@ -228,13 +251,36 @@ class WorldModel(nn.Module):
 
     # -- probes ----------------------------------------------------------------------------
     def image_joint_positions(self, z: Tensor, normalized: bool = False) -> Tensor:
-        """Joint positions read from the image part of z alone (``image_state_head``).
+        """Joint positions read from the image part of z alone (``image_state_head`` with
+        ``image_state_source`` 'latent'; see :meth:`read_image_joints` for any source).
 
         z [..., Z] -> [..., J], physical units (normalised units when ``normalized``).
         """
+        if self.image_state_head is None or self.cfg.image_state_source != 'latent':
+            raise ValueError('this model has no image_state_head on the latent')
+        return self._joints_from_head(self.image_state_head(self.image_part(z)), normalized)
+
+    def joints_from_tokens(self, tokens: Tensor, normalized: bool = False) -> Tensor:
+        """Joint positions from patch tokens [B, N, D] (``image_state_source`` 'tokens').
+
+        -> [B, J], physical units (normalised units when ``normalized``).
+        """
+        if self.image_state_head is None or self.cfg.image_state_source != 'tokens':
+            raise ValueError('this model has no image_state_head on the patch tokens')
+        return self._joints_from_head(self.image_state_head(tokens), normalized)
+
+    def read_image_joints(self, o: Tensor) -> Tensor:
+        """Joint positions the robot shows in images ``o`` [B, 3, H, W] in [0, 1], read by
+        the ``image_state_head`` from the online encoder (no proprio input). -> [B, J]."""
+        self._check_image(o)
         if self.image_state_head is None:
             raise ValueError('this model has no image_state_head')
-        q_norm = self.image_state_head(self.image_part(z))
+        if self.cfg.image_state_source == 'tokens':
+            return self.joints_from_tokens(self.patch_tokens(o))
+        s = torch.zeros(o.shape[0], self.cfg.state_dim, dtype=o.dtype, device=o.device)
+        return self.image_joint_positions(self.encode(o, s))
+
+    def _joints_from_head(self, q_norm: Tensor, normalized: bool) -> Tensor:
         if normalized:
             return q_norm
         part = self.cfg.state_slices['position']

@@ -74,18 +74,25 @@ class PlanStep:
         model, q = runtime.model, obs.q
         with torch.inference_mode():
             z = model.encode(obs.o, obs.s)[0]
+            # Image goals with a head reading are judged and aimed in joint units (goals.py).
+            q_image = (model.read_image_joints(obs.o)[0]
+                       if goal.kind == 'image' and goal.joints is not None and q.size else None)
             # Measured joints and odometry beat probes for the goal check; the target encoder
             # only runs when the check needs a latent.
-            measured = {'joint_state': q.size > 0, 'pose': obs.pose is not None}
+            measured = {'joint_state': q.size > 0, 'pose': obs.pose is not None,
+                        'image': q_image is not None}
             z_obs = (None if measured.get(goal.kind)
                      else model.encode(obs.o, obs.s, target=True)[0])
             reached, dist = goal_reached(goal, goal_tolerance(s), model, z_obs, q=(
-                q if goal.kind == 'joint_state' and q.size else None), pose=obs.pose)
+                q if goal.kind == 'joint_state' and q.size else None), pose=obs.pose,
+                image_joints=q_image)
             self.last['goal_distance'] = dist
             if reached:
                 return None
             a_prev = torch.as_tensor(prev, dtype=runtime.dtype, device=runtime.device)
-            result = planner.plan(z, model.predict, objective.fn, a_prev)
+            fn = objective.at(torch.as_tensor(q, dtype=torch.float32), q_image) \
+                if q_image is not None else objective.fn
+            result = planner.plan(z, model.predict, fn, a_prev)
             elapsed = time.perf_counter() - started
             self.plan_ms.add(elapsed * 1e3)
             if elapsed > s.max_plan_time:
