@@ -385,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo_synthetic)
     from .experiments.closed_loop import add_parser as add_plan_eval   # no rclpy at import
     add_plan_eval(sub)   # plan-eval: closed-loop planning success rates (docs/closed_loop.md)
+    from .risk_refit import add_parser as add_fit_risk
+    add_fit_risk(sub)    # fit-risk: a rollout-trained risk head for a trained checkpoint
     return parser
 
 

@@ -15,6 +15,7 @@ import torch
 
 from .data import Episode
 from .evaluation import encode_episode
+from .risk_head import fit_risk_head
 from .world_model import WorldModel
 
 
@@ -31,7 +32,8 @@ def _ridge(x: torch.Tensor, y: torch.Tensor, ridge: float):
 def refit_probes(model: WorldModel, episodes: Sequence[Episode],
                  ridge: float = 1e-4) -> Dict[str, float]:
     """Refit ``state_probe``, ``pose_probe`` (episodes with 'base_pose') and ``risk_probe``
-    (episodes with every ``risk_labels`` extra) in place.
+    (episodes with every ``risk_labels`` extra) in place. An MLP risk head
+    (``risk_hidden_dim > 0``) is trained on rollout latents instead (``risk_head.py``).
 
     Returns the training-set R^2 of each refitted linear probe and, for the risk probe, the
     mean predicted probability on frames with and without each event.
@@ -55,7 +57,7 @@ def refit_probes(model: WorldModel, episodes: Sequence[Episode],
         scores['state_probe_r2'] = _assign(model.state_probe, z, s_norm, ridge)
     if model.pose_probe is not None and len(poses) == len(zs):
         scores['pose_probe_r2'] = _assign(model.pose_probe, z, torch.cat(poses), ridge)
-    if model.risk_probe is not None and len(risks) == len(zs):
+    if isinstance(model.risk_probe, torch.nn.Linear) and len(risks) == len(zs):
         y = (torch.cat(risks) > 0.5).double()
         prob = _fit_logistic(model.risk_probe, z, y, ridge=1e-3)
         for k, name in enumerate(labels):
@@ -64,6 +66,9 @@ def refit_probes(model: WorldModel, episodes: Sequence[Episode],
                 else float('nan')
             scores[f'risk_{name}_mean_p_free'] = float(prob[~pos, k].mean()) if (~pos).any() \
                 else float('nan')
+    if model.risk_probe is not None and not isinstance(model.risk_probe, torch.nn.Linear) \
+            and labels and all(all(n in ep.extras for n in labels) for ep in episodes):
+        scores.update({f'risk_head_{k}': v for k, v in fit_risk_head(model, episodes).items()})
     return scores
 
 
