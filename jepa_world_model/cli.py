@@ -175,7 +175,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     device = local_device(args.device or cfg.train.device, dist_ctx)
     dtype = resolve_dtype(args.dtype or cfg.train.dtype)
     if args.resume and ckpt.exists():
-        trainer = Trainer.resume(ckpt, train_eps, device, dtype, out_dir=out, dist_ctx=dist_ctx)
+        trainer = Trainer.resume(ckpt, train_eps, device, dtype, out_dir=out, dist_ctx=dist_ctx,
+                                 steps=args.steps)
         log.info('resumed %s at step %d', ckpt, trainer.state.step)
     else:
         if ckpt.exists() and not args.resume:
@@ -326,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('train', help='train a world model')
     p.add_argument('--config', required=True, type=Path)
     p.add_argument('--out', required=True, type=Path)
-    p.add_argument('--steps', type=int, help='override optim.steps')
+    p.add_argument('--steps', type=int, help='override optim.steps (with --resume: extend '
+                   'the run to this many steps)')
     p.add_argument('--resume', action='store_true', help='continue OUT/checkpoint.safetensors')
     p.add_argument('--device', help='override train.device (cpu, cuda, cuda:1)')
     p.add_argument('--dtype', help='override train.dtype')

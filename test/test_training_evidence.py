@@ -144,3 +144,27 @@ def test_effective_rank_counts_equally_used_directions():
     z = torch.cat([torch.eye(4), -torch.eye(4)])      # centred, 4 equal singular values
     assert effective_rank(z) == pytest.approx(4.0, rel=1e-6)
     assert effective_rank(torch.ones(8, 4)) == 0.0      # fully collapsed
+
+
+def test_resume_can_extend_a_finished_run_and_keeps_normalisation(tmp_path):
+    """``Trainer.resume(steps=N)`` continues a finished run to N steps in all, on new data
+    too, without refitting the normalisation statistics; fewer steps than done is an error."""
+    small = dict(MODEL, embed_dim=32, depth=1, num_heads=2, predictor_embed_dim=32,
+                 predictor_num_heads=2, image_size=32, patch_size=8)
+    cfg = from_dict(ExperimentConfig, {'model': small, 'optim': {'steps': 3, 'batch_size': 4},
+                                       'train': {'log_every': 1}})
+    eps = generate_episodes(6, 8, seed=5, spec=SceneSpec(image_size=32))
+    first = Trainer(cfg, eps)
+    first.run()
+    first.save(tmp_path / 'ckpt.safetensors')
+    stats = first.model.state_mean.clone()
+    more = generate_episodes(6, 8, seed=9, spec=SceneSpec(image_size=32))
+    done = Trainer.resume(tmp_path / 'ckpt.safetensors', eps + more)
+    done.run()
+    assert done.state.step == 3                       # already finished: nothing to do
+    extended = Trainer.resume(tmp_path / 'ckpt.safetensors', eps + more, steps=5)
+    extended.run()
+    assert extended.state.step == 5 and extended.config.optim.steps == 5
+    assert torch.equal(extended.model.state_mean, stats)
+    with pytest.raises(ValueError, match='below the checkpoint step'):
+        Trainer.resume(tmp_path / 'ckpt.safetensors', eps, steps=2)

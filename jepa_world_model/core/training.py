@@ -285,9 +285,19 @@ class Trainer:
     def resume(cls, path: str | Path, episodes: Sequence[Episode],
                device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32,
                out_dir: Optional[str | Path] = None,
-               dist_ctx: Optional[DistributedContext] = None) -> 'Trainer':
-        """Continue a run from a training checkpoint (same config, same data)."""
+               dist_ctx: Optional[DistributedContext] = None,
+               steps: Optional[int] = None) -> 'Trainer':
+        """Continue a run from a training checkpoint (same config; normally the same data).
+
+        ``steps`` extends the run to that many steps in all (the cosine schedule is spread
+        over the new length, so the learning rate rises again from where it was); the
+        model's normalisation statistics are kept even when ``episodes`` add new data.
+        """
         loaded = load_checkpoint(path, device, dtype)
+        if steps is not None:
+            if steps < loaded.step:
+                raise ValueError(f'steps {steps} is below the checkpoint step {loaded.step}')
+            loaded.config.optim.steps = steps
         trainer = cls(loaded.config, episodes, device, dtype, out_dir, model=loaded.model,
                       dist_ctx=dist_ctx)
         if loaded.optimizer_state:
