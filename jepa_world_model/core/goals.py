@@ -279,12 +279,13 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
     def combine(first: ObjectiveFn) -> ObjectiveFn:
         return first if len(parts) == 1 else sum_objectives([(1.0, first)] + parts[1:])
 
-    anchored = None
-    if goal.kind == 'image' and goal.joints is not None:
-        def anchored(q_now: Tensor, q_image_now: Tensor) -> ObjectiveFn:
-            return combine(state_goal_objective(
-                model.probe_joint_positions, image_joint_goal(goal, q_now, q_image_now)))
-    return Objective(combine(goal_fn), tuple(used), tuple(skipped), anchored)
+    def anchored(q_now: Tensor, q_image_now: Tensor) -> ObjectiveFn:
+        return combine(state_goal_objective(
+            model.probe_joint_positions, image_joint_goal(goal, q_now, q_image_now)))
+
+    with_reading = goal.kind == 'image' and goal.joints is not None
+    return Objective(combine(goal_fn), tuple(used), tuple(skipped),
+                     anchored if with_reading else None)
 
 
 def has_image_state_head(model: Any) -> bool:

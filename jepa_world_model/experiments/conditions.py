@@ -169,10 +169,11 @@ def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Pat
 
     The arm's mirror config/planner.yaml (CEM 128 x 3 iterations, horizon 8, |v| <= 1
     rad/s, 3 rad/s^2, the sim's joint ranges) with the Float64MultiArray output the sim
-    executes. Two goal checks change: ``goal_latent_tolerance`` 0, so an image goal never
-    stops the arm by a latent distance that is not calibrated to the success tolerance
-    (success is judged here, on the end effector), and ``goal_joint_tolerance`` 0.02 rad,
-    inside the 5 cm end-effector tolerance.
+    executes. Two goal checks change: ``goal_latent_tolerance`` 0, so an image goal on a
+    model without an ``image_state_head`` never stops the arm by a latent distance that is
+    not calibrated to the success tolerance (success is judged here, on the end effector),
+    and ``goal_joint_tolerance`` 0.02 rad (joint goals, and image goals read in joint
+    units), inside the 5 cm end-effector tolerance.
     """
     dt = opts.control_period
     common: Dict[str, Any] = {

@@ -63,10 +63,9 @@ def profiles(factory: ArmTaskFactory, runtimes: Dict[str, Any], seeds: Sequence[
             out.setdefault(f'latent:{name}', []).append(
                 [float((_image_latent(rt, f) - goal).abs().mean()) for f in frames])
             if getattr(rt.model, 'image_state_head', None) is not None:
-                s = torch.zeros(1, rt.model.cfg.state_dim)
-                with torch.inference_mode():
-                    z = rt.model.encode(rt.preprocess(task.goal_image), s, target=True)
-                    q = rt.model.image_joint_positions(z)[0].float().numpy()
+                with torch.inference_mode():   # the reading planner_node's image goals use
+                    q = rt.model.read_image_joints(
+                        rt.preprocess(task.goal_image))[0].float().numpy()
                 out.setdefault(f'decoded_ee_error:{name}', []).append(
                     float(np.linalg.norm(factory.ee_position(q) - task.ee_goal)))
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}

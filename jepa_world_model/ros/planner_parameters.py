@@ -91,13 +91,15 @@ PARAMS: Dict[str, ParamSpec] = {
                                     'none', 'runtime', ptype=_DOUBLES),
     'joint_position_max': ParamSpec(None, 'Upper joint limits of the action joints; unset: '
                                     'none', 'runtime', ptype=_DOUBLES),
-    'goal_joint_tolerance': ParamSpec(0.05, 'Joint goal reached within this (rad or m)',
+    'goal_joint_tolerance': ParamSpec(0.05, 'Joint goal reached within this (rad or m); also '
+                                      'image goals of models with an image_state_head',
                                       'runtime', 0.0, 1e3),
     'goal_position_tolerance': ParamSpec(0.1, 'Pose goal reached within this (m)', 'runtime',
                                          0.0, 1e3),
     'goal_yaw_tolerance': ParamSpec(0.2, 'Pose goal heading tolerance (rad)', 'runtime',
                                     0.0, math.pi),
-    'goal_latent_tolerance': ParamSpec(0.1, 'Latent/image goal reached below this mean '
+    'goal_latent_tolerance': ParamSpec(0.1, 'Latent goal (and image goal without an '
+                                       'image_state_head) reached below this mean '
                                        '|z - z_goal|', 'runtime', 0.0, 1e6),
     'goal_yaw_weight': ParamSpec(0.0, 'Weight of the heading of pose goals; 0: heading free',
                                  'runtime', 0.0, 1e6),
