@@ -121,13 +121,18 @@ def test_broken_configuration_collapses(data):
     assert report['std_mean'] < 0.05 or report['effective_rank'] < 2.0
 
 
-def test_resumed_training_matches_uninterrupted(data, tmp_path):
-    train, _ = data
+def small_run(steps):
+    """A config for a few-step run of a small model, and 6 generated episodes."""
     small = dict(MODEL, embed_dim=32, depth=1, num_heads=2, predictor_embed_dim=32,
                  predictor_num_heads=2, image_size=32, patch_size=8)
-    cfg = from_dict(ExperimentConfig, {'model': small, 'optim': {'steps': 6, 'batch_size': 4},
+    cfg = from_dict(ExperimentConfig, {'model': small,
+                                       'optim': {'steps': steps, 'batch_size': 4},
                                        'train': {'log_every': 1}})
-    eps = generate_episodes(6, 8, seed=5, spec=SceneSpec(image_size=32))
+    return cfg, generate_episodes(6, 8, seed=5, spec=SceneSpec(image_size=32))
+
+
+def test_resumed_training_matches_uninterrupted(tmp_path):
+    cfg, eps = small_run(6)
     straight = Trainer(cfg, eps)
     straight.run()
     first = Trainer(cfg, eps)
@@ -149,11 +154,7 @@ def test_effective_rank_counts_equally_used_directions():
 def test_resume_can_extend_a_finished_run_and_keeps_normalisation(tmp_path):
     """``Trainer.resume(steps=N)`` continues a finished run to N steps in all, on new data
     too, without refitting the normalisation statistics; fewer steps than done is an error."""
-    small = dict(MODEL, embed_dim=32, depth=1, num_heads=2, predictor_embed_dim=32,
-                 predictor_num_heads=2, image_size=32, patch_size=8)
-    cfg = from_dict(ExperimentConfig, {'model': small, 'optim': {'steps': 3, 'batch_size': 4},
-                                       'train': {'log_every': 1}})
-    eps = generate_episodes(6, 8, seed=5, spec=SceneSpec(image_size=32))
+    cfg, eps = small_run(3)
     first = Trainer(cfg, eps)
     first.run()
     first.save(tmp_path / 'ckpt.safetensors')
