@@ -417,6 +417,23 @@ def test_joint_state_reasons():
         with pytest.raises(node_io.InputError) as info:
             node_io.joint_state_arrays(bad, ['a', 'b'])
         assert info.value.reason == reason, bad
+    # read_model_joints: the same reasons reported, unrelated messages skipped silently.
+    rejected = []
+    for bad, reason in cases:
+        assert node_io.read_model_joints(bad, ['a', 'b'],
+                                         lambda r, text: rejected.append(r)) is None
+    assert rejected == [r for _, r in cases if r != 'joint_state_unrelated']
+    pos, _ = node_io.read_model_joints(msg, ['a', 'b'], lambda r, text: rejected.append(r))
+    np.testing.assert_allclose(pos, [1.0, 2.0])
+
+
+@ros
+def test_clock_reset_needs_a_jump_back_that_is_fresh_on_the_node_clock():
+    clock_was_reset = node_io.clock_was_reset
+    assert not clock_was_reset(None, 0.0, 0.0, 0.5, 1.0)          # empty history
+    assert not clock_was_reset(10.0, 9.5, 9.5, 0.5, 1.0)          # small step back
+    assert clock_was_reset(10.0, 0.2, 0.3, 0.5, 1.0)              # restart: fresh stamp
+    assert not clock_was_reset(10.0, 0.2, 10.0, 0.5, 1.0)         # just an old message
 
 
 @ros

@@ -26,7 +26,7 @@ from ..core.state_layout import planar_pose, POSE_STATE_DIM
 from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError, WindowStats
 from .action_sources import ActionError, ActionSource
 from .joint_state_conversion import stamp_to_seconds
-from .node_io import image_to_model_rgb, InputError, joint_state_arrays
+from .node_io import clock_was_reset, image_to_model_rgb, InputError, read_model_joints
 from .node_parameters import NodeSettings
 
 __all__ = ['FramePipeline', 'TIME_RESET_S', 'LOCK_TIMEOUT_S']
@@ -121,16 +121,14 @@ class FramePipeline:
         """Validate a JointState and add it to the sync history."""
         stamp = stamp_to_seconds(msg.header.stamp)
         self.received['joint_states'] = time.monotonic()
-        try:
-            position, velocity = joint_state_arrays(msg, self.joint_names)
-        except InputError as exc:
-            if exc.reason != 'joint_state_unrelated':   # e.g. a separately published gripper
-                self.reject(exc.reason, str(exc))
+        joints = read_model_joints(msg, self.joint_names, self.reject)
+        if joints is None:
             return
+        position, velocity = joints
         with self.lock:
             newest = self.buffer.latest_stamp
-            if (newest is not None and stamp < newest - TIME_RESET_S
-                    and abs(self._now() - stamp) <= self.settings.stale_timeout):
+            if clock_was_reset(newest, stamp, self._now(), self.settings.stale_timeout,
+                               TIME_RESET_S):
                 self.buffer.clear()
                 self.counters.add('time_reset_joint_states')
             result = self.buffer.push(stamp, position, velocity)

@@ -9,7 +9,7 @@ input is counted separately in ``/diagnostics``. Outputs are standard messages o
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 from builtin_interfaces.msg import Duration
 import cv2
@@ -26,7 +26,8 @@ from .joint_state_conversion import (joint_state_to_arrays, JointStateError, Mis
                                      seconds_to_stamp, stamp_to_seconds)
 
 __all__ = ['InputError', 'image_to_model_rgb', 'classify_image_error', 'joint_state_arrays',
-           'trajectory_msg', 'path_msg', 'latent_msg', 'duration_msg']
+           'read_model_joints', 'clock_was_reset', 'trajectory_msg', 'path_msg', 'latent_msg',
+           'duration_msg']
 
 
 class InputError(ValueError):
@@ -123,6 +124,30 @@ def joint_state_arrays(msg: JointState, joint_names: Sequence[str]
         reason = 'joint_state_nonfinite' if well_formed else 'joint_state_malformed'
         raise InputError(reason, str(exc)) from None
     return position, (velocity if len(msg.velocity) else None)
+
+
+def read_model_joints(msg: JointState, joint_names: Sequence[str],
+                      reject: Callable[[str, str], None]
+                      ) -> Optional[Tuple[np.ndarray, Optional[np.ndarray]]]:
+    """:func:`joint_state_arrays`, or None after reporting a bad message to ``reject``.
+
+    A message with none of the model's joints (e.g. a gripper published on its own) is
+    skipped without a rejection: on a shared ``joint_states`` topic that is normal.
+    """
+    try:
+        return joint_state_arrays(msg, joint_names)
+    except InputError as exc:
+        if exc.reason != 'joint_state_unrelated':
+            reject(exc.reason, str(exc))
+        return None
+
+
+def clock_was_reset(newest: Optional[float], stamp: float, now: float,
+                    stale_timeout: float, jump: float) -> bool:
+    """Whether ``stamp`` [s], ``jump`` or more behind the ``newest`` buffered stamp yet fresh
+    on the node clock ``now``, means the clock restarted (simulation reset, bag loop): the
+    history is then cleared instead of rejecting every new message as out of order."""
+    return newest is not None and stamp < newest - jump and abs(now - stamp) <= stale_timeout
 
 
 def duration_msg(seconds: float) -> Duration:

@@ -26,7 +26,7 @@ from ..core.state_layout import planar_pose
 from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError
 from .frame_pipeline import TIME_RESET_S
 from .joint_state_conversion import stamp_to_seconds
-from .node_io import image_to_model_rgb, InputError, joint_state_arrays
+from .node_io import clock_was_reset, image_to_model_rgb, InputError, read_model_joints
 
 __all__ = ['Observation', 'PlannerInputs']
 
@@ -77,13 +77,9 @@ class PlannerInputs:
 
     def on_joint_state(self, msg: Any) -> None:
         """Validate a JointState and add it to the joint history."""
-        try:
-            q, dq = joint_state_arrays(msg, self.joint_names)
-        except InputError as exc:
-            if exc.reason != 'joint_state_unrelated':   # e.g. a separately published gripper
-                self._reject(exc.reason, str(exc))
-            return
-        self._push(self.joints, 'joint_state', stamp_to_seconds(msg.header.stamp), q, dq)
+        joints = read_model_joints(msg, self.joint_names, self._reject)
+        if joints is not None:
+            self._push(self.joints, 'joint_state', stamp_to_seconds(msg.header.stamp), *joints)
 
     def on_odometry(self, msg: Any) -> None:
         """Validate a nav_msgs/Odometry and add its planar pose to the odometry history."""
@@ -95,9 +91,9 @@ class PlannerInputs:
     def _push(self, buffer: JointStateBuffer, what: str, stamp: float, position: np.ndarray,
               velocity: Optional[np.ndarray]) -> None:
         newest = buffer.latest_stamp
-        if newest is not None and stamp < newest - TIME_RESET_S and \
-                abs(self._now() - stamp) <= self._settings().stale_timeout:
-            buffer.clear()   # simulation restart or bag loop: do not reject forever
+        if clock_was_reset(newest, stamp, self._now(), self._settings().stale_timeout,
+                           TIME_RESET_S):
+            buffer.clear()
             self._counters.add(f'time_reset_{what}')
         result = buffer.push(stamp, position, velocity)
         if result != 'ok':
