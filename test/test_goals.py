@@ -1,4 +1,5 @@
-"""Tests of jepa_world_model.core.goals: objectives per goal kind, extra terms, goal checks.
+"""Tests of core.goals and core.goal_checks: objectives per goal kind, extra terms, goal
+checks.
 
 A tiny randomly initialised WorldModel (the size used in test_inference_runtime.py) stands in
 for a trained one; where a test needs to know what a probe reads, the probe's weights are set
@@ -10,8 +11,8 @@ import math
 import pytest
 import torch
 
-from jepa_world_model.core.goals import (assess_plan, build_objective, Goal, GoalError,
-                                         GoalTolerance, goal_reached, image_goal,
+from jepa_world_model.core.goal_checks import assess_plan, goal_reached, GoalTolerance
+from jepa_world_model.core.goals import (build_objective, Goal, GoalError, image_goal,
                                          joint_state_goal, latent_goal, ObjectiveTerms,
                                          pose_goal)
 from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig

@@ -1,4 +1,6 @@
-"""Goals for latent planning: the planner objective per goal kind, and when a goal is reached.
+"""Goals for latent planning and the planner objective of each goal kind.
+
+When a goal counts as reached, and the safety figures of a plan, are in :mod:`.goal_checks`.
 
 Four kinds of goal, each scored on the predicted latents ``z_traj`` [N, H, Z]:
 
@@ -37,9 +39,8 @@ from .objectives import (ensemble_disagreement_objective, latent_goal_objective,
                          risk_objective, state_goal_objective, sum_objectives)
 
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
-           'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'GoalTolerance',
-           'goal_reached', 'PlanAssessment', 'assess_plan', 'has_risk_probe', 'ensemble_size',
-           'has_image_state_head', 'image_joint_goal']
+           'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'has_risk_probe',
+           'ensemble_size', 'has_image_state_head', 'image_joint_goal', 'finite_vector']
 
 GOAL_KINDS = ('joint_state', 'pose', 'latent', 'image')
 
@@ -48,7 +49,9 @@ class GoalError(ValueError):
     """A goal is malformed or does not fit the model."""
 
 
-def _finite_vector(values: Any, what: str, size: Optional[int] = None) -> Tensor:
+def finite_vector(values: Any, what: str, size: Optional[int] = None) -> Tensor:
+    """``values`` as a flat float32 CPU tensor; GoalError if empty, non-finite or not
+    ``size`` long."""
     t = torch.as_tensor(values, dtype=torch.float32).detach().reshape(-1).cpu()
     if size is not None and t.numel() != size:
         raise GoalError(f'{what} has {t.numel()} values, expected {size}')
@@ -93,8 +96,8 @@ class Goal:
 
 def joint_state_goal(q: Sequence[float], weights: Optional[Sequence[float]] = None) -> Goal:
     """Goal joint positions ``q`` [J] (model joint order); ``weights`` [J] >= 0."""
-    target = _finite_vector(q, 'goal joint positions')
-    w = None if weights is None else _finite_vector(weights, 'joint weights', target.numel())
+    target = finite_vector(q, 'goal joint positions')
+    w = None if weights is None else finite_vector(weights, 'joint weights', target.numel())
     if w is not None and bool((w < 0).any()):
         raise GoalError(f'joint weights must be >= 0, got {w.tolist()}')
     return Goal('joint_state', target, w)
@@ -103,7 +106,7 @@ def joint_state_goal(q: Sequence[float], weights: Optional[Sequence[float]] = No
 def pose_goal(x: float, y: float, yaw: Optional[float] = None, yaw_weight: float = 1.0) -> Goal:
     """Goal base pose; ``yaw`` None (or ``yaw_weight`` 0) leaves the heading free."""
     use_yaw = yaw is not None and yaw_weight > 0
-    target = _finite_vector([x, y, yaw if use_yaw else 0.0], 'goal pose')
+    target = finite_vector([x, y, yaw if use_yaw else 0.0], 'goal pose')
     if not (math.isfinite(yaw_weight) and yaw_weight >= 0):
         raise GoalError(f'yaw_weight must be finite and >= 0, got {yaw_weight!r}')
     return Goal('pose', target, yaw_weight=float(yaw_weight) if use_yaw else 0.0)
@@ -111,7 +114,7 @@ def pose_goal(x: float, y: float, yaw: Optional[float] = None, yaw_weight: float
 
 def latent_goal(z_goal: Tensor) -> Goal:
     """A captured latent [Z] (target encoder) as the goal."""
-    return Goal('latent', _finite_vector(z_goal, 'goal latent'))
+    return Goal('latent', finite_vector(z_goal, 'goal latent'))
 
 
 @torch.no_grad()
@@ -126,9 +129,9 @@ def image_goal(model: Any, o: Tensor) -> Goal:
     s = (torch.zeros(o.shape[0], state_dim, dtype=o.dtype, device=o.device)
          if state_dim else None)
     z = model.encode(o, s, target=True)
-    joints = (_finite_vector(model.read_image_joints(o)[0], 'goal image joints')
+    joints = (finite_vector(model.read_image_joints(o)[0], 'goal image joints')
               if has_image_state_head(model) else None)
-    return Goal('image', _finite_vector(model.image_part(z)[0], 'goal image latent'),
+    return Goal('image', finite_vector(model.image_part(z)[0], 'goal image latent'),
                 joints=joints)
 
 
@@ -307,112 +310,6 @@ def image_joint_goal(goal: Goal, q_now: Any, q_image_now: Any) -> Tensor:
     if goal.joints is None:
         raise GoalError('this image goal has no joint reading (model without image_state_head)')
     size = goal.joints.numel()
-    now = _finite_vector(q_now, 'joint positions', size)
-    seen = _finite_vector(q_image_now, 'image joint reading', size)
+    now = finite_vector(q_now, 'joint positions', size)
+    seen = finite_vector(q_image_now, 'image joint reading', size)
     return now + goal.joints - seen
-
-
-@dataclass(frozen=True)
-class GoalTolerance:
-    """When a goal counts as reached.
-
-    Attributes:
-        joint: Largest |q - q_goal| over the joints (rad or m); also image goals judged on a
-            head reading (:func:`goal_reached`).
-        position: Planar distance to a pose goal (m).
-        yaw: Heading error of a pose goal with a heading (rad).
-        latent: Mean |z - z_goal| over the compared latent dims (latent and image goals).
-    """
-
-    joint: float = 0.05
-    position: float = 0.1
-    yaw: float = 0.2
-    latent: float = 0.1
-
-
-@torch.no_grad()
-def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
-                 z_obs: Optional[Tensor] = None, q: Optional[Sequence[float]] = None,
-                 pose: Optional[Sequence[float]] = None,
-                 image_joints: Optional[Sequence[float]] = None) -> Tuple[bool, float]:
-    """Whether the current observation satisfies ``goal``, and its distance to it.
-
-    Measured values are preferred over probes: joint goals use ``q`` [J] when given, pose
-    goals ``pose`` (x, y, yaw) from odometry; otherwise the probes read ``z_obs`` [Z] (the
-    target-encoder latent of the current observation). Latent and image goals need ``z_obs``,
-    except image goals with a head reading (``Goal.joints``) when ``image_joints`` [J], the
-    reading of the current image, is given: they are judged in joint units.
-
-    Returns:
-        ``(reached, distance)``: distance is the max joint error (also for image goals judged
-        on ``image_joints``), the planar distance, or the mean latent L1 distance.
-
-    Raises:
-        GoalError: Neither a measurement nor ``z_obs`` and ``model`` to read it from.
-    """
-    def probe(fn_name: str) -> Tensor:
-        if model is None or z_obs is None:
-            raise GoalError(f'{goal.kind} goal check needs a measurement or z_obs and model')
-        return getattr(model, fn_name)(z_obs.reshape(1, -1))[0].float().cpu()
-
-    if goal.kind == 'joint_state':
-        now = (_finite_vector(q, 'joint positions', goal.target.numel()) if q is not None
-               else probe('probe_joint_positions'))
-        dist = float((now - goal.target).abs().max())
-        return dist <= tolerance.joint, dist
-    if goal.kind == 'pose':
-        now = _finite_vector(pose, 'pose', 3) if pose is not None else probe('probe_pose')
-        dist = float(torch.hypot(now[0] - goal.target[0], now[1] - goal.target[1]))
-        reached = dist <= tolerance.position
-        if goal.yaw_weight > 0:
-            dyaw = math.remainder(float(now[2] - goal.target[2]), 2 * math.pi)
-            reached = reached and abs(dyaw) <= tolerance.yaw
-        return reached, dist
-    if goal.kind == 'image' and goal.joints is not None and image_joints is not None:
-        # In joint units: the largest joint displacement the image head reads to the goal.
-        seen = _finite_vector(image_joints, 'image joint reading', goal.joints.numel())
-        dist = float((goal.joints - seen).abs().max())
-        return dist <= tolerance.joint, dist
-    if z_obs is None or (goal.kind == 'image' and model is None):
-        raise GoalError(f'{goal.kind} goal check needs z_obs (and the model for images)')
-    z = z_obs.reshape(-1).float().cpu()
-    if goal.kind == 'image':
-        z = model.image_part(z)
-    if z.numel() != goal.target.numel():
-        raise GoalError(f'latent has {z.numel()} values, the goal {goal.target.numel()}')
-    dist = float((z - goal.target).abs().mean())
-    return dist <= tolerance.latent, dist
-
-
-@dataclass(frozen=True)
-class PlanAssessment:
-    """Safety figures of a chosen plan.
-
-    Attributes:
-        risk: Highest predicted event probability over the plan's steps and risk labels, or
-            None without a risk probe.
-        disagreement: Highest ensemble disagreement (``WorldModel.disagreement``: std across
-            members, mean over Z) over the plan's steps, or None with one member.
-    """
-
-    risk: Optional[float]
-    disagreement: Optional[float]
-
-
-@torch.no_grad()
-def assess_plan(model: Any, z0: Tensor, latents: Tensor, actions: Tensor) -> PlanAssessment:
-    """Risk and disagreement along a plan.
-
-    Args:
-        model: The world model.
-        z0: [Z] latent the plan starts from.
-        latents: [H, Z] predicted latents (``latents[t]`` follows ``actions[t]``).
-        actions: [H, A] planned actions.
-    """
-    risk = disagreement = None
-    if has_risk_probe(model):
-        risk = float(model.probe_risk(latents).max())
-    if ensemble_size(model) > 1:
-        starts = torch.cat([z0.reshape(1, -1).to(latents), latents[:-1]], dim=0)
-        disagreement = float(model.disagreement(starts, actions.to(latents)).max())
-    return PlanAssessment(risk, disagreement)

@@ -24,7 +24,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from rclpy.parameter import Parameter
 
 from ..core.command_limits import CommandLimits, LimitError
-from ..core.goals import GoalTolerance, ObjectiveTerms
+from ..core.goal_checks import GoalTolerance
+from ..core.goals import ObjectiveTerms
 from ..core.planner import PlannerConfig
 from .parameter_table import (check_value, declare_table, is_number, ModelFacts, ParamSpec,
                               read_table, SettingsSnapshot)

@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
-from ..core.goals import assess_plan, ensemble_size, Goal, goal_reached, has_risk_probe
+from ..core.goal_checks import assess_plan, goal_reached
+from ..core.goals import ensemble_size, Goal, has_risk_probe
 from ..core.inference import WorldModelRuntime
 from ..core.planner import LatentPlanner
 from ..core.streams import WindowStats
