@@ -32,6 +32,7 @@ import torch
 
 from .arm_tasks import ArmTaskFactory
 from .pixel_planner import pixel_distance
+from .plots import finish_figure, new_figure
 
 __all__ = ['profiles', 'summarise_profiles', 'run', 'main']
 
@@ -92,10 +93,7 @@ def summarise_profiles(values: Dict[str, np.ndarray], tolerance: float = 0.05
 
 def plot_profiles(summary: Dict[str, Any], path: Path) -> Path:
     """Mean relative objective along the straight joint path, one line per objective."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig, ax = new_figure()
     for key, s in summary.items():
         if 'mean_profile' in s:
             x = np.linspace(0, 100, len(s['mean_profile']))
@@ -104,12 +102,7 @@ def plot_profiles(summary: Dict[str, Any], path: Path) -> Path:
     ax.set_xlabel('% of the straight joint-space path from start to goal')
     ax.set_ylabel('objective / objective at start')
     ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return finish_figure(fig, ax, path)
 
 
 def run(models: Sequence[Path], episodes: int, seed: int = 0, points: int = 11

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-__all__ = ['plot_all']
+__all__ = ['plot_all', 'new_figure', 'finish_figure']
 
 
 def _pyplot():
@@ -26,6 +26,21 @@ def _pyplot():
     return plt
 
 
+def new_figure():
+    """``(fig, ax)``: one 640x400 px axes, the size of every experiment figure."""
+    return _pyplot().subplots(figsize=(6.4, 4.0), dpi=100)
+
+
+def finish_figure(fig: Any, ax: Any, path: Path, legend_loc: str = 'best') -> Path:
+    """Grid, small legend, tight layout; write ``path``, close the figure, return the path."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc=legend_loc)
+    fig.tight_layout()
+    fig.savefig(path)
+    _pyplot().close(fig)
+    return Path(path)
+
+
 def _seconds_axis(ax, dt: float) -> None:
     top = ax.secondary_xaxis('top', functions=(lambda s: s * dt, lambda t: t / dt))
     top.set_xlabel('simulated seconds')
@@ -33,8 +48,7 @@ def _seconds_axis(ax, dt: float) -> None:
 
 def plot_success_vs_budget(results: Sequence[Dict[str, Any]], path: Path) -> Path:
     """Success rate against the step budget; ``results`` as read by ``read_results``."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig, ax = new_figure()
     for data in results:
         curve = data['summary']['success_vs_budget']
         steps = np.arange(1, len(curve) + 1)
@@ -46,12 +60,7 @@ def plot_success_vs_budget(results: Sequence[Dict[str, Any]], path: Path) -> Pat
     ax.set_ylim(-2, 102)
     ax.axhline(90, color='grey', lw=0.8, ls=':')
     _seconds_axis(ax, dt)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc='upper left')
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return finish_figure(fig, ax, path, legend_loc='upper left')
 
 
 def _timings(data: Dict[str, Any]) -> List[float]:
@@ -61,8 +70,7 @@ def _timings(data: Dict[str, Any]) -> List[float]:
 
 def plot_planning_time(results: Sequence[Dict[str, Any]], path: Path) -> Path:
     """Histograms (log x) of the per-step planning time of each condition with timings."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig, ax = new_figure()
     timed = [(d['label'], np.asarray(_timings(d))) for d in results]
     timed = [(label, t[t > 0]) for label, t in timed if len(t)]
     if timed:
@@ -80,19 +88,13 @@ def plot_planning_time(results: Sequence[Dict[str, Any]], path: Path) -> Path:
     ax.set_title('planner_node: /clock tick to its command, as received; pixel: compute',
                  fontsize=8)
     ax.set_ylabel('plans')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return finish_figure(fig, ax, path)
 
 
 def plot_distance_over_time(results: Sequence[Dict[str, Any]], path: Path) -> Path:
     """Median and inter-quartile band of the distance to the goal by step (a finished
     episode keeps its last distance)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    fig, ax = new_figure()
     tolerance = None
     for data in results:
         traces = [e['distance_trace'] for e in data['episodes'] if e['distance_trace']]
@@ -110,12 +112,7 @@ def plot_distance_over_time(results: Sequence[Dict[str, Any]], path: Path) -> Pa
     ax.set_xlabel('control step (dotted: success tolerance)')
     ax.set_ylabel('distance to goal [m]')
     ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return finish_figure(fig, ax, path)
 
 
 def plot_all(results: Sequence[Dict[str, Any]], out_dir: Path, prefix: str = ''
