@@ -49,10 +49,11 @@ def run_episode(runtime: WorldModelRuntime, factory: ArmTaskFactory, seed: int,
             o = runtime.preprocess(obs.image)
             s = torch.as_tensor(runtime.make_state(obs.q, obs.dq), dtype=torch.float32)[None]
             started = time.perf_counter()
-            z = model.encode(o, s)[0]
-            fn = (built.at(torch.as_tensor(obs.q, dtype=torch.float32),
-                           model.read_image_joints(o)[0])
-                  if objective == 'joint_units' else built.fn)
+            if objective == 'joint_units':
+                z, q_image = model.encode_with_image_joints(o, s)
+                z, fn = z[0], built.at(obs.q, q_image[0])
+            else:
+                z, fn = model.encode(o, s)[0], built.fn
             a_prev = torch.as_tensor(prev, dtype=torch.float32)
             result = planner.plan(z, model.predict, fn, a_prev)
             plan_s.append(time.perf_counter() - started)

@@ -169,3 +169,21 @@ def test_conv_stem_tokens_and_masked_patches_stay_hidden():
         dataclasses.replace(CFG, patch_stem='resnet')
     with pytest.raises(ConfigError, match='power-of-two'):
         ModelConfig(image_size=36, patch_size=6, patch_stem='conv')
+
+
+@pytest.mark.parametrize('source', ['tokens', 'latent'])
+def test_encode_with_image_joints_is_encode_plus_read_image_joints(source):
+    """One encoder pass gives the same latent as encode() and the same reading as
+    read_image_joints(), whatever the proprio state."""
+    import dataclasses
+    torch.manual_seed(0)
+    model = WorldModel(dataclasses.replace(CFG, image_state_head=True,
+                                           image_state_source=source)).eval()
+    o, s = torch.rand(3, 3, 32, 32), torch.randn(3, CFG.state_dim)
+    with torch.no_grad():
+        z, q = model.encode_with_image_joints(o, s)
+        torch.testing.assert_close(z, model.encode(o, s))
+        torch.testing.assert_close(q, model.read_image_joints(o))
+    assert q.shape == (3, len(CFG.joint_names))
+    with pytest.raises(ValueError, match='no image_state_head'):
+        make().encode_with_image_joints(o, s)

@@ -272,13 +272,26 @@ class WorldModel(nn.Module):
     def read_image_joints(self, o: Tensor) -> Tensor:
         """Joint positions the robot shows in images ``o`` [B, 3, H, W] in [0, 1], read by
         the ``image_state_head`` from the online encoder (no proprio input). -> [B, J]."""
+        s = (torch.zeros(o.shape[0], self.cfg.state_dim, dtype=o.dtype, device=o.device)
+             if self.cfg.state_dim else None)
+        return self.encode_with_image_joints(o, s)[1]
+
+    def encode_with_image_joints(self, o: Tensor, s: Optional[Tensor] = None
+                                 ) -> Tuple[Tensor, Tensor]:
+        """:meth:`encode` (online encoder) and :meth:`read_image_joints` from one ViT pass.
+
+        o [B, 3, H, W] in [0, 1], s [B, S] -> (z [B, Z], joint reading [B, J]). The reading
+        does not depend on ``s``: the head sees the patch tokens or the image part of z.
+        """
         self._check_image(o)
         if self.image_state_head is None:
             raise ValueError('this model has no image_state_head')
+        tokens = self.encoder.vit(self.normalize_image(o))
+        s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
+        z = self.encoder.latent_from_tokens(tokens, s_norm)
         if self.cfg.image_state_source == 'tokens':
-            return self.joints_from_tokens(self.patch_tokens(o))
-        s = torch.zeros(o.shape[0], self.cfg.state_dim, dtype=o.dtype, device=o.device)
-        return self.image_joint_positions(self.encode(o, s))
+            return z, self.joints_from_tokens(tokens)
+        return z, self.image_joint_positions(z)
 
     def _joints_from_head(self, q_norm: Tensor, normalized: bool) -> Tensor:
         if normalized:

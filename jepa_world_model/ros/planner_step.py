@@ -74,10 +74,14 @@ class PlanStep:
         """
         model, q = runtime.model, obs.q
         with torch.inference_mode():
-            z = model.encode(obs.o, obs.s)[0]
-            # Image goals with a head reading are judged and aimed in joint units (goals.py).
-            q_image = (model.read_image_joints(obs.o)[0]
-                       if goal.kind == 'image' and goal.joints is not None and q.size else None)
+            # Image goals with a head reading are judged and aimed in joint units (goals.py);
+            # the reading of the current frame comes from the same encoder pass as z.
+            q_image = None
+            if goal.kind == 'image' and goal.joints is not None and q.size:
+                z, q_image = model.encode_with_image_joints(obs.o, obs.s)
+                z, q_image = z[0], q_image[0]
+            else:
+                z = model.encode(obs.o, obs.s)[0]
             # Measured joints and odometry beat probes for the goal check; the target encoder
             # only runs when the check needs a latent.
             measured = {'joint_state': q.size > 0, 'pose': obs.pose is not None,
@@ -91,9 +95,8 @@ class PlanStep:
             if reached:
                 return None
             a_prev = torch.as_tensor(prev, dtype=runtime.dtype, device=runtime.device)
-            fn = objective.at(torch.as_tensor(q, dtype=torch.float32), q_image) \
-                if q_image is not None else objective.fn
-            result = planner.plan(z, model.predict, fn, a_prev)
+            # objective.at() is objective.fn unless there is a reading to aim with.
+            result = planner.plan(z, model.predict, objective.at(q, q_image), a_prev)
             elapsed = time.perf_counter() - started
             self.plan_ms.add(elapsed * 1e3)
             if elapsed > s.max_plan_time:
