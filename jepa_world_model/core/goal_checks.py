@@ -16,7 +16,8 @@ from typing import Any, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .goals import finite_vector, ensemble_size, Goal, GoalError, has_risk_probe
+from .goals import (ensemble_size, finite_vector, Goal, GoalError, has_risk_probe,
+                    read_displacement)
 
 __all__ = ['GoalTolerance', 'goal_reached', 'PlanAssessment', 'assess_plan']
 
@@ -79,8 +80,7 @@ def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
         return reached, dist
     if goal.kind == 'image' and goal.joints is not None and image_joints is not None:
         # In joint units: the largest joint displacement the image head reads to the goal.
-        seen = finite_vector(image_joints, 'image joint reading', goal.joints.numel())
-        dist = float((goal.joints - seen).abs().max())
+        dist = float(read_displacement(goal, image_joints).abs().max())
         return dist <= tolerance.joint, dist
     if z_obs is None or (goal.kind == 'image' and model is None):
         raise GoalError(f'{goal.kind} goal check needs z_obs (and the model for images)')

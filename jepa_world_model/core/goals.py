@@ -40,7 +40,8 @@ from .objectives import (ensemble_disagreement_objective, latent_goal_objective,
 
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
            'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'has_risk_probe',
-           'ensemble_size', 'has_image_state_head', 'image_joint_goal', 'finite_vector']
+           'ensemble_size', 'has_image_state_head', 'image_joint_goal', 'read_displacement',
+           'finite_vector']
 
 GOAL_KINDS = ('joint_state', 'pose', 'latent', 'image')
 
@@ -217,14 +218,13 @@ class Objective:
     skipped: Tuple[str, ...]
     anchored: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
 
-    def at(self, q_now: Optional[Tensor] = None,
-           q_image_now: Optional[Tensor] = None) -> ObjectiveFn:
+    def at(self, q_now: Any = None, q_image_now: Any = None) -> ObjectiveFn:
         """The objective for a plan from the current observation.
 
         Image goals with head readings (``Goal.joints``) aim the predicted joint positions at
         ``q_now + goal.joints - q_image_now``: ``q_now`` [J] the measured joints,
-        ``q_image_now`` [J] what the head reads in the current image. Without them, and for
-        every other goal, this is ``fn``.
+        ``q_image_now`` [J] what the head reads in the current image (tensors or arrays).
+        Without a reading, and for every other goal, this is ``fn``.
         """
         if self.anchored is None or q_now is None or q_image_now is None:
             return self.fn
@@ -307,9 +307,17 @@ def image_joint_goal(goal: Goal, q_now: Any, q_image_now: Any) -> Tensor:
     Raises:
         GoalError: The goal has no head reading, or the sizes differ.
     """
+    shift = read_displacement(goal, q_image_now)
+    return finite_vector(q_now, 'joint positions', shift.numel()) + shift
+
+
+def read_displacement(goal: Goal, q_image_now: Any) -> Tensor:
+    """``goal.joints - q_image_now`` [J]: the joint displacement the image head reads from
+    the current image to the goal image.
+
+    Raises:
+        GoalError: The goal has no head reading, or the sizes differ.
+    """
     if goal.joints is None:
         raise GoalError('this image goal has no joint reading (model without image_state_head)')
-    size = goal.joints.numel()
-    now = finite_vector(q_now, 'joint positions', size)
-    seen = finite_vector(q_image_now, 'image joint reading', size)
-    return now + goal.joints - seen
+    return goal.joints - finite_vector(q_image_now, 'image joint reading', goal.joints.numel())
