@@ -57,7 +57,9 @@ def refit_probes(model: WorldModel, episodes: Sequence[Episode],
         scores['state_probe_r2'] = _assign(model.state_probe, z, s_norm, ridge)
     if model.pose_probe is not None and len(poses) == len(zs):
         scores['pose_probe_r2'] = _assign(model.pose_probe, z, torch.cat(poses), ridge)
-    if isinstance(model.risk_probe, torch.nn.Linear) and len(risks) == len(zs):
+    has_risk_labels = model.risk_probe is not None and len(risks) == len(zs)
+    rollout_head = model.cfg.risk_hidden_dim > 0   # an MLP, fitted on rollouts instead
+    if has_risk_labels and not rollout_head:
         y = (torch.cat(risks) > 0.5).double()
         prob = _fit_logistic(model.risk_probe, z, y, ridge=1e-3)
         for k, name in enumerate(labels):
@@ -66,8 +68,7 @@ def refit_probes(model: WorldModel, episodes: Sequence[Episode],
                 else float('nan')
             scores[f'risk_{name}_mean_p_free'] = float(prob[~pos, k].mean()) if (~pos).any() \
                 else float('nan')
-    if model.risk_probe is not None and not isinstance(model.risk_probe, torch.nn.Linear) \
-            and labels and all(all(n in ep.extras for n in labels) for ep in episodes):
+    if has_risk_labels and rollout_head:
         scores.update({f'risk_head_{k}': v for k, v in fit_risk_head(model, episodes).items()})
     return scores
 

@@ -97,7 +97,7 @@ def fit_risk_head(model: WorldModel, episodes: Sequence[Episode],
         ``validation`` episodes, on theirs (overall and at the deepest rollout step).
     """
     head = model.risk_probe
-    if head is None or isinstance(head, torch.nn.Linear):
+    if head is None or model.cfg.risk_hidden_dim <= 0:
         raise ValueError('fit_risk_head needs an MLP risk head (model.risk_hidden_dim > 0)')
     z, y, depth = rollout_risk_data(model, episodes, horizon)
     param = next(head.parameters())
