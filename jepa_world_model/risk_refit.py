@@ -11,6 +11,7 @@ JSON report beside it.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -28,8 +29,7 @@ __all__ = ['add_parser', 'cmd_fit_risk']
 
 def cmd_fit_risk(args: argparse.Namespace) -> int:
     """Fit the rollout risk head; write ``--out`` and ``<out>.report.json``."""
-    from .cli import load_episodes   # the CLI helpers read bags; imported late (no cycle)
-    from .core.config import BagConfig, from_dict, to_dict
+    from .cli import apply_bag_args, load_episodes   # imported late: cli imports this module
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     loaded = load_checkpoint(args.checkpoint)
@@ -46,18 +46,20 @@ def cmd_fit_risk(args: argparse.Namespace) -> int:
     model.eval()
 
     def episodes(paths: Any):
-        cfg.data.source = 'rosbag'
-        cfg.data.bag = from_dict(BagConfig, dict(to_dict(cfg.data.bag),
-                                                 paths=[str(Path(p).resolve()) for p in paths]),
-                                 'data.bag')
-        return load_episodes(cfg)[0]
+        """The config reading ``paths`` with the checkpoint's topics (a copy per call, so
+        the checkpoint records the training bags), and their episodes."""
+        read_cfg = copy.deepcopy(cfg)
+        apply_bag_args(read_cfg, argparse.Namespace(
+            bag=paths, image_topic=None, joint_state_topic=None, action_source=None,
+            action_topic=None, action_fields=None, frame_rate=None))
+        return read_cfg, load_episodes(read_cfg)[0]
 
-    train = episodes(args.bag)
-    validation = episodes(args.validation_bag) if args.validation_bag else []
+    train_cfg, train = episodes(args.bag)
+    validation = episodes(args.validation_bag)[1] if args.validation_bag else []
     report = fit_risk_head(model, train, validation, horizon=args.horizon, epochs=args.epochs,
                            seed=args.seed)
     out = Path(args.out)
-    save_checkpoint(out, model, cfg, loaded.step)
+    save_checkpoint(out, model, train_cfg, loaded.step)
     report = {'checkpoint': str(out), 'source': str(args.checkpoint), 'hidden': args.hidden,
               'horizon': args.horizon, 'epochs': args.epochs, **report}
     out.with_suffix('.report.json').write_text(json.dumps(report, indent=2))

@@ -105,18 +105,23 @@ def test_fit_risk_command_replaces_only_the_risk_head(tmp_path):
         'optim': {'steps': 2, 'batch_size': 4}, 'train': {'num_threads': 1}}))
     assert main(['record', '--robot', 'arm', '--out', str(bag), '--episodes', '3',
                  '--steps', '12', '--config', str(config)]) == 0
+    held_out = tmp_path / 'held_out'
+    assert main(['record', '--robot', 'arm', '--out', str(held_out), '--episodes', '2',
+                 '--steps', '12', '--seed', '7', '--config', str(config)]) == 0
     run = tmp_path / 'run'
     assert main(['train', '--config', str(config), '--bag', str(bag), '--out', str(run)]) == 0
     out = tmp_path / 'risk.safetensors'
     assert main(['fit-risk', '--checkpoint', str(run / 'checkpoint.safetensors'), '--bag',
-                 str(bag), '--out', str(out), '--hidden', '16', '--epochs', '2',
-                 '--horizon', '3']) == 0
+                 str(bag), '--validation-bag', str(held_out), '--out', str(out), '--hidden', '16',
+                 '--epochs', '2', '--horizon', '3']) == 0
     before = load_checkpoint(run / 'checkpoint.safetensors').model.state_dict()
     after = load_checkpoint(out)
     assert after.config.model.risk_hidden_dim == 16
+    assert after.config.data.bag.paths == [str(bag.resolve())]   # the bags it was fitted on
     state = after.model.state_dict()
     for key, value in before.items():
         if not key.startswith('risk_probe.'):
             assert torch.equal(state[key], value), key
     report = json.loads(out.with_suffix('.report.json').read_text())
     assert report['hidden'] == 16 and 'collision_train_auc' in report
+    assert 'collision_validation_auc' in report
