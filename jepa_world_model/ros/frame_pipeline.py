@@ -255,7 +255,8 @@ class FramePipeline:
                         f'(stale_timeout {s.stale_timeout} s; clocks in sync? use_sim_time?)')
             return False
         last = self._last_stamp
-        if last is not None and stamp < last - TIME_RESET_S:
+        # The stamp is fresh on the node clock here (checked above), as the rule requires.
+        if clock_was_reset(last, stamp, now, s.stale_timeout, TIME_RESET_S):
             self._warn(f'time jumped back {last - stamp:.1f} s: resetting the model history')
             self.counters.add('time_reset_images')
             self._last_stamp = None
