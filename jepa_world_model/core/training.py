@@ -114,10 +114,8 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     out['inverse_dynamics'] = F.mse_loss(a_hat, a_norm[:, :-1])
     if model.image_state_head is not None:
         positions = s_flat[:, model.cfg.state_slices['position']]
-        q_img = (model.joints_from_tokens(tokens, normalized=True)
-                 if model.cfg.image_state_source == 'tokens'
-                 else model.image_joint_positions(z_flat, normalized=True))
-        out['image_state'] = F.mse_loss(q_img, positions)
+        out['image_state'] = F.mse_loss(
+            model.image_joints_from(tokens, z_flat, normalized=True), positions)
     else:
         out['image_state'] = zero
     out['probe'] = (F.mse_loss(model.state_probe(z_flat.detach()), s_flat)

@@ -289,9 +289,14 @@ class WorldModel(nn.Module):
         tokens = self.encoder.vit(self.normalize_image(o))
         s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
         z = self.encoder.latent_from_tokens(tokens, s_norm)
+        return z, self.image_joints_from(tokens, z)
+
+    def image_joints_from(self, tokens: Tensor, z: Tensor, normalized: bool = False) -> Tensor:
+        """The head's joint reading of a frame from its patch tokens [B, N, D] and its latent
+        z [B, Z], whichever of the two ``image_state_source`` names. -> [B, J]."""
         if self.cfg.image_state_source == 'tokens':
-            return z, self.joints_from_tokens(tokens)
-        return z, self.image_joint_positions(z)
+            return self.joints_from_tokens(tokens, normalized)
+        return self.image_joint_positions(z, normalized)
 
     def _joints_from_head(self, q_norm: Tensor, normalized: bool) -> Tensor:
         if normalized:
