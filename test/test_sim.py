@@ -14,6 +14,7 @@ import pytest
 
 from jepa_world_model.sim.exploration import make_policy, POLICY_KINDS
 from jepa_world_model.sim.robots import ArmSim, make_robot, MobileBaseSim, SimObservation
+from jepa_world_model.sim.robots import mujoco   # imported after MUJOCO_GL is set
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROBOT_NAMES = ('arm', 'mobile_base')
@@ -145,6 +146,43 @@ def test_base_hits_wall_and_stalls():
         assert steps_in_collision >= 5 and obs.contact
         assert abs(obs.base_twist[0]) < 0.2, 'pushing through a wall'
         assert np.all(np.abs(obs.base_pose[:2]) < 1.5)
+
+
+def test_base_scan_measures_the_room():
+    """The planar scan reads the true distances: a wall straight ahead and behind, people
+    and furniture too, and never the robot's own wheels or heading marker."""
+    with make_robot('mobile_base') as sim:
+        sim.reset(0, render=False)
+        mocap = sim.data.mocap_pos
+        mocap[sim._people, :2] = [[1.2, 1.2], [1.2, -1.2]]  # out of the way
+        sim.data.qpos[sim._base_q] = [0.0, 0.0, 0.0]        # centre, facing +x
+        mujoco.mj_forward(sim.model, sim.data)
+        ranges, angles = sim.scan(), sim.scan_angles()
+        assert ranges.shape == angles.shape == (sim.SCAN_BEAMS,)
+        ahead, behind = np.argmin(np.abs(angles)), np.argmin(np.abs(np.abs(angles) - np.pi))
+        assert ranges[ahead] == pytest.approx(sim.ROOM_HALF_EXTENT, abs=0.01)
+        assert ranges[behind] == pytest.approx(sim.ROOM_HALF_EXTENT, abs=0.01)
+        assert ranges.min() > sim.ROBOT_RADIUS + 0.1, 'the scan sees the robot itself'
+        # A person 0.6 m ahead: the front beam returns its near surface.
+        mocap[sim._people[0], :2] = [0.6, 0.0]
+        mujoco.mj_forward(sim.model, sim.data)
+        assert sim.scan()[ahead] == pytest.approx(0.6 - sim.PERSON_RADIUS, abs=0.02)
+        obs = sim.step([0.0, 0.0], render=False)
+        assert obs.scan is not None and obs.scan.shape == (sim.SCAN_BEAMS,)
+
+
+def test_base_static_map_marks_walls_and_furniture():
+    """The occupancy grid holds the walls and each obstacle, and leaves the floor free."""
+    with make_robot('mobile_base') as sim:
+        occupied, origin = sim.occupancy_grid(0.05)
+
+        def at(x, y):
+            col, row = np.floor((np.array([x, y]) - origin) / 0.05).astype(int)
+            return bool(occupied[row, col])
+        assert at(-1.6, 0.0) and at(1.6, 0.3) and at(0.0, 1.6) and at(0.0, -1.6)
+        for x, y, _ in sim.obstacle_circles:
+            assert at(x, y)
+        assert not at(0.0, 0.0) and not at(1.2, -1.2) and not at(-1.2, 0.2)
 
 
 @pytest.mark.parametrize('name', ROBOT_NAMES)

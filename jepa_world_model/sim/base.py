@@ -46,6 +46,8 @@ class SimObservation:
         contact: Any robot geom touched anything during the step (self contact included).
         collision: The robot touched an obstacle, a wall or a person during the step.
         target_pos: ``(x, y, z)`` of the arm's target ball [m], or None.
+        scan: ``(B,)`` planar range scan [m] from the base's centre, beam ``i`` at heading
+            ``-pi + i * 2 pi / B`` in base_link (a 360-degree lidar), or None (arm).
     """
 
     time: float
@@ -57,6 +59,7 @@ class SimObservation:
     contact: bool = False
     collision: bool = False
     target_pos: Optional[np.ndarray] = None
+    scan: Optional[np.ndarray] = None
 
 
 def _load_model(filename: str) -> mujoco.MjModel:

@@ -8,7 +8,9 @@
   the base steers toward random free positions (turn, then drive). A new goal is drawn
   when the old one is reached or after a time limit (e.g. when blocked by an obstacle);
   the base also backs off briefly after a collision;
-* ``noisy``: ``scripted`` plus Gaussian noise (20% of the action range), clipped.
+* ``noisy``: ``scripted`` plus Gaussian noise (20% of the action range), clipped;
+* ``seek``: ``noisy``, but half of the base's goals are where a person stands, so the
+  recording holds many close encounters with people (and bumps into them) to learn from.
 
 Policies keep their own state and random generator: the same seed and the same
 observations give the same actions.
@@ -24,7 +26,7 @@ from .robots import SimObservation, SimRobot
 __all__ = ['POLICY_KINDS', 'make_policy', 'RandomPolicy', 'ScriptedArmPolicy',
            'ScriptedBasePolicy', 'NoisyPolicy']
 
-POLICY_KINDS = ('random', 'scripted', 'noisy')
+POLICY_KINDS = ('random', 'scripted', 'noisy', 'seek')
 Policy = Callable[[SimObservation], np.ndarray]
 
 
@@ -82,19 +84,29 @@ class ScriptedBasePolicy:
     """Turn toward a random free position and drive there; back off after collisions."""
 
     def __init__(self, robot: SimRobot, seed: int, heading_gain: float = 2.0,
-                 tolerance: float = 0.15, max_steps: int = 120, backoff_steps: int = 3) -> None:
-        """``max_steps``: give up on a goal (e.g. blocked by a person) after this."""
+                 tolerance: float = 0.15, max_steps: int = 120, backoff_steps: int = 3,
+                 person_goal_prob: float = 0.0) -> None:
+        """``max_steps``: give up on a goal (e.g. blocked by a person) after this;
+        ``person_goal_prob``: chance that a new goal is a person's current position."""
+        if not 0.0 <= person_goal_prob <= 1.0:
+            raise ValueError(f'person_goal_prob must be in [0, 1], got {person_goal_prob!r}')
         self.robot = robot
         self.rng = np.random.default_rng(seed)
         self.heading_gain, self.tolerance = heading_gain, tolerance
         self.max_steps, self.backoff_steps = max_steps, backoff_steps
+        self.person_goal_prob = person_goal_prob
         self.goal: Optional[np.ndarray] = None
         self._steps = 0
         self._backoff = 0
         self._last_v = 0.0
 
     def _reachable_goal(self, start: np.ndarray) -> np.ndarray:
-        """A random free goal, preferably one reachable in a straight line (no planner)."""
+        """A random free goal, preferably one reachable in a straight line (no planner), or
+        (``person_goal_prob``) where a person stands now."""
+        people = getattr(self.robot, 'people_positions', None)
+        if people is not None and self.rng.random() < self.person_goal_prob:
+            here = people()
+            return here[int(self.rng.integers(len(here)))].copy()
         goal = self.robot.sample_waypoint(self.rng)
         check = getattr(self.robot, 'segment_free', None)
         for _ in range(20):
@@ -155,9 +167,9 @@ class NoisyPolicy:
         return np.clip(action, self.low, self.high)
 
 
-def _scripted(robot: SimRobot, seed: int) -> Policy:
+def _scripted(robot: SimRobot, seed: int, person_goal_prob: float = 0.0) -> Policy:
     if robot.name == 'mobile_base':
-        return ScriptedBasePolicy(robot, seed)
+        return ScriptedBasePolicy(robot, seed, person_goal_prob=person_goal_prob)
     if robot.name == 'arm':
         return ScriptedArmPolicy(robot, seed)
     raise ValueError(f'no scripted policy for robot {robot.name!r}')
@@ -169,8 +181,9 @@ def make_policy(kind: str, robot: SimRobot, seed: int = 0) -> Policy:
         return RandomPolicy(robot, seed)
     if kind == 'scripted':
         return _scripted(robot, seed)
-    if kind == 'noisy':
+    if kind in ('noisy', 'seek'):
         # Separate streams for goals and noise, both derived from ``seed``.
         inner_seed, noise_seed = np.random.SeedSequence(seed).generate_state(2)
-        return NoisyPolicy(_scripted(robot, int(inner_seed)), robot, int(noise_seed))
+        inner = _scripted(robot, int(inner_seed), 0.5 if kind == 'seek' else 0.0)
+        return NoisyPolicy(inner, robot, int(noise_seed))
     raise ValueError(f'unknown policy kind {kind!r}; choose one of {list(POLICY_KINDS)}')

@@ -93,6 +93,9 @@ class MobileBaseSim(SimRobot):
     PERSON_RADIUS = 0.16
     PERSON_SPEED_RANGE = (0.3, 0.6)   # m/s, a slow walk indoors
     PERSON_PATIENCE_S = 1.5           # wait this long for the robot, then turn away
+    SCAN_BEAMS = 64                   # planar 360-degree range scanner on the base
+    SCAN_RANGE_MAX = 3.0              # m; no return reads as this
+    SCAN_HEIGHT = 0.1                 # m above the floor: below every hazard's top
 
     def __init__(self, image_size: int = 64, control_dt: float = 0.1) -> None:
         """See :class:`SimRobot`."""
@@ -114,6 +117,9 @@ class MobileBaseSim(SimRobot):
                     math.hypot(size[0], size[1])
                 circles.append((geom.pos[0], geom.pos[1], radius))
         self.obstacle_circles = np.array(circles)
+        self._base_body = m.body('base_link').id
+        # The scanner sees geom groups 0-2; the robot's own visual parts are in group 3.
+        self._scan_groups = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)
         self._waypoints = np.zeros((len(self._people), 2))
         self._speeds = np.zeros(len(self._people))
         self._waited = np.zeros(len(self._people))   # seconds each person has waited
@@ -212,7 +218,56 @@ class MobileBaseSim(SimRobot):
     def _extra_observation(self) -> Dict[str, np.ndarray]:
         x, y, yaw = self.data.qpos[self._base_q]
         yaw = math.atan2(math.sin(yaw), math.cos(yaw))
-        return {'base_pose': np.array([x, y, yaw]), 'base_twist': np.array(self._twist())}
+        return {'base_pose': np.array([x, y, yaw]), 'base_twist': np.array(self._twist()),
+                'scan': self.scan()}
+
+    def scan_angles(self) -> np.ndarray:
+        """``(SCAN_BEAMS,)`` beam headings [rad] in base_link, from -pi upwards."""
+        return -math.pi + np.arange(self.SCAN_BEAMS) * (2.0 * math.pi / self.SCAN_BEAMS)
+
+    def scan(self) -> np.ndarray:
+        """Planar ranges [m] from the base's centre to walls, obstacles and people.
+
+        Rays at ``SCAN_HEIGHT`` skip the robot's own body; a beam with no return within
+        ``SCAN_RANGE_MAX`` reads ``SCAN_RANGE_MAX``. Beam order as :meth:`scan_angles`.
+        """
+        x, y, yaw = self.data.qpos[self._base_q]
+        origin = np.array([x, y, self.SCAN_HEIGHT])
+        ranges = np.full(self.SCAN_BEAMS, self.SCAN_RANGE_MAX)
+        hit = np.zeros(1, dtype=np.int32)
+        for i, angle in enumerate(self.scan_angles() + yaw):
+            direction = np.array([math.cos(angle), math.sin(angle), 0.0])
+            dist = mujoco.mj_ray(self.model, self.data, origin, direction, self._scan_groups,
+                                 1, self._base_body, hit)
+            if hit[0] >= 0 and 0.0 <= dist < self.SCAN_RANGE_MAX:
+                ranges[i] = dist
+        return ranges
+
+    def occupancy_grid(self, resolution: float = 0.05, border: float = 0.25
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+        """The room's static map: walls and furniture, not the people.
+
+        Returns ``(occupied [H, W] bool, origin (x, y))`` in nav_msgs/OccupancyGrid layout
+        (row = y index, cell (0, 0)'s outer corner at ``origin``), covering the room plus
+        ``border`` metres of wall on every side.
+        """
+        half = self.ROOM_HALF_EXTENT + border
+        n = int(math.ceil(2 * half / resolution))
+        origin = np.array([-half, -half])
+        centres = origin[0] + (np.arange(n) + 0.5) * resolution
+        x, y = np.meshgrid(centres, centres)           # [row = y, col = x]
+        occupied = (np.abs(x) > self.ROOM_HALF_EXTENT) | (np.abs(y) > self.ROOM_HALF_EXTENT)
+        m = self.model
+        for i in range(m.ngeom):
+            geom = m.geom(i)
+            if not geom.name.startswith('obstacle'):
+                continue
+            gx, gy = geom.pos[:2]
+            if geom.type[0] == mujoco.mjtGeom.mjGEOM_CYLINDER:
+                occupied |= np.hypot(x - gx, y - gy) <= geom.size[0]
+            else:   # axis-aligned boxes (the room's furniture is not rotated)
+                occupied |= (np.abs(x - gx) <= geom.size[0]) & (np.abs(y - gy) <= geom.size[1])
+        return occupied, origin
 
     def people_positions(self) -> np.ndarray:
         """``(2, 2)`` current (x, y) of the two people."""
