@@ -1,6 +1,7 @@
 """rosbag2 recording and datasets: exact round trips, alignment rules, damaged bags, the CLI."""
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 import sys
@@ -322,6 +323,36 @@ def test_record_a_mujoco_robot_round_trips(tmp_path, name):
                                np.stack([np.concatenate([o.q, o.dq]) for o in obs]), atol=1e-6)
     np.testing.assert_allclose(np.concatenate([ep.a for ep in got]),
                                np.stack([a for _, a in seen]), atol=1e-6)
+
+
+def test_base_scan_is_recorded_and_read_as_a_label(tmp_path):
+    """The base's range scan goes into the bag as a LaserScan and comes back, per frame, as
+    the 'scan' extra; a bag without the topic fails with the topics listed."""
+    robots = pytest.importorskip('jepa_world_model.sim.robots')
+    from jepa_world_model.bags.recording import make_policy
+    scans = []
+
+    def policy_factory(seed):
+        inner = make_policy('seek', robot, seed)
+
+        def policy(obs):
+            scans.append(obs.scan.copy())
+            return inner(obs)
+        return policy
+
+    with robots.make_robot('mobile_base', image_size=SIZE) as robot:
+        topics = topics_for('mobile_base', robot)
+        assert topics.scan == '/scan'
+        summary = record(robot, policy_factory, tmp_path / 'bag', 2, 5, topics, seed=3)
+    assert summary['messages']['/scan'] == 10
+    cfg = BagDatasetConfig(joint_names=list(robot.joint_names), image_size=SIZE,
+                           use_joint_position=False, action_topic=topics.action,
+                           action_fields=topics.action_fields, scan_topic='/scan')
+    got, _ = read_bag_episodes([tmp_path / 'bag'], cfg)
+    np.testing.assert_allclose(np.concatenate([ep.extras['scan'] for ep in got]),
+                               np.stack(scans), atol=1e-6)
+    with pytest.raises(BagDatasetError, match='/laser is not in the bag'):
+        read_bag_episodes([tmp_path / 'bag'], dataclasses.replace(cfg, scan_topic='/laser'))
 
 
 def test_bags_package_does_not_import_ros():

@@ -22,6 +22,7 @@ Alignment rules (docs/datasets.md has the long form):
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
@@ -139,6 +140,8 @@ class _Streams:
     pose_t: List[int] = field(default_factory=list)
     poses: List[np.ndarray] = field(default_factory=list)
     flags: Dict[str, Tuple[List[int], List[float]]] = field(default_factory=dict)
+    scan_t: List[int] = field(default_factory=list)
+    scans: List[np.ndarray] = field(default_factory=list)
 
 
 def expand_bag_paths(paths: Sequence[str | Path]) -> List[Path]:
@@ -217,6 +220,8 @@ def _read_bag(path: Path, cfg: BagDatasetConfig, joint_names: List[str],
                 elif kind == 'odometry':
                     streams.pose_t.append(stamp)
                     streams.poses.append(_pose(msg))
+                elif kind == 'scan':
+                    _add_scan(streams, msg, stamp, path)
                 elif kind.startswith('flag:'):
                     stamps, values = streams.flags.setdefault(kind[5:], ([], []))
                     stamps.append(stamp)
@@ -250,6 +255,8 @@ def _check_topics(path: Path, cfg: BagDatasetConfig,
         wanted[cfg.odometry_topic] = ('odometry', ('nav_msgs/msg/Odometry',))
     for topic in cfg.flag_topics:
         wanted[topic] = (f'flag:{flag_name(topic)}', ('std_msgs/msg/Bool',))
+    if cfg.scan_topic:
+        wanted[cfg.scan_topic] = ('scan', ('sensor_msgs/msg/LaserScan',))
     listing = ', '.join(f'{t} ({m})' for t, m in sorted(present.items())) or 'none'
     for topic, (_, types) in wanted.items():
         if topic not in present:
@@ -281,14 +288,38 @@ def _pose(msg: Any) -> np.ndarray:
     return planar_pose(msg.pose.pose.position, msg.pose.pose.orientation)
 
 
+def _add_scan(streams: _Streams, msg: Any, stamp: int, path: Path) -> None:
+    """Ranges of a LaserScan; readings outside [range_min, range_max] (no return, inf, NaN)
+    count as range_max. Every scan of a bag must have the same number of beams."""
+    ranges = np.asarray(msg.ranges, dtype=np.float32)
+    top = float(msg.range_max)
+    if not (math.isfinite(top) and top > 0) or ranges.size == 0:
+        raise BagDatasetError(f'{path}: LaserScan with {ranges.size} ranges and range_max '
+                              f'{top!r}; need ranges and a finite range_max > 0')
+    if streams.scans and ranges.size != streams.scans[0].size:
+        raise BagDatasetError(f'{path}: LaserScan beam count changed from '
+                              f'{streams.scans[0].size} to {ranges.size}')
+    bad = ~np.isfinite(ranges) | (ranges < float(msg.range_min)) | (ranges > top)
+    streams.scans.append(np.where(bad, top, ranges).astype(np.float32))
+    streams.scan_t.append(stamp)
+
+
+def _nearest_values(stamps: List[int], values: List[np.ndarray],
+                    frame_t: np.ndarray) -> np.ndarray:
+    """The value whose stamp is nearest each frame stamp. [T, ...] float32."""
+    order = np.argsort(np.asarray(stamps), kind='stable')
+    t = np.asarray(stamps, dtype=np.int64)[order]
+    return np.stack(values)[order][nearest_index(t, frame_t)].astype(np.float32)
+
+
 def _labels(streams: _Streams, frame_t: np.ndarray) -> Dict[str, np.ndarray]:
-    """Label extras at the frame stamps: nearest pose, latest flag at or before the frame."""
+    """Label extras at the frame stamps: nearest pose and scan, latest flag at or before the
+    frame."""
     out: Dict[str, np.ndarray] = {}
     if streams.pose_t:
-        order = np.argsort(np.asarray(streams.pose_t), kind='stable')
-        pose_t = np.asarray(streams.pose_t, dtype=np.int64)[order]
-        out['base_pose'] = np.stack(streams.poses)[order][nearest_index(pose_t, frame_t)].astype(
-            np.float32)
+        out['base_pose'] = _nearest_values(streams.pose_t, streams.poses, frame_t)
+    if streams.scan_t:
+        out['scan'] = _nearest_values(streams.scan_t, streams.scans, frame_t)
     for name, (stamps, values) in streams.flags.items():
         order = np.argsort(np.asarray(stamps), kind='stable')
         t = np.asarray(stamps, dtype=np.int64)[order]

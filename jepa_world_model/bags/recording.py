@@ -192,7 +192,8 @@ def topics_for(robot_name: str, robot: Any, base: Optional[BagConfig] = None,
     else:
         raise RecordError(f'cannot map base actions {names} onto Twist fields')
     return RecorderTopics(action=action_topic or '/cmd_vel', action_type='twist_stamped',
-                          action_fields=fields, odometry='/odom', **common)
+                          action_fields=fields, odometry='/odom',
+                          scan='/scan' if hasattr(robot, 'scan') else '', **common)
 
 
 def record(robot: Any, policy_factory: Callable[[int], Callable[[Any], np.ndarray]],
@@ -228,7 +229,8 @@ def record(robot: Any, policy_factory: Callable[[int], Callable[[Any], np.ndarra
                 stamp = start + int(round((float(obs.time) - t0) * 1e9))
                 rec.write_step(stamp, obs.image, obs.q, obs.dq, action,
                                contact=bool(obs.contact), collision=bool(obs.collision),
-                               odometry=_odometry(obs))
+                               odometry=_odometry(obs), scan=getattr(obs, 'scan', None),
+                               scan_range_max=float(getattr(robot, 'SCAN_RANGE_MAX', 0.0)))
                 if t + 1 < steps:
                     obs = robot.step(action)
             stamp += gap

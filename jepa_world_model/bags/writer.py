@@ -68,6 +68,7 @@ class RecorderTopics:
     odometry: str = ''
     contact: str = ''
     collision: str = ''
+    scan: str = ''
     camera_frame: str = 'camera'
     base_frame: str = 'base_link'
     odom_frame: str = 'odom'
@@ -260,14 +261,36 @@ class BagRecorder:
         self.write_message(self.topics.odometry, 'nav_msgs/msg/Odometry', msg, stamp_ns,
                            log_time_ns)
 
+    def write_scan(self, stamp_ns: int, ranges: Sequence[float], range_max: float,
+                   log_time_ns: Optional[int] = None) -> None:
+        """A 360-degree ``sensor_msgs/msg/LaserScan`` in base_link: beam ``i`` at
+        ``-pi + i * 2 pi / B``; a beam without a return reads ``range_max``."""
+        if not self.topics.scan:
+            raise BagWriteError('no scan topic configured')
+        r = np.asarray(ranges, dtype=np.float32).reshape(-1)
+        if r.size < 2 or not (math.isfinite(range_max) and range_max > 0):
+            raise BagWriteError(f'scan needs >= 2 ranges and range_max > 0, got {r.size} '
+                                f'ranges and range_max {range_max!r}')
+        step = 2.0 * math.pi / r.size
+        msg = typestore().types['sensor_msgs/msg/LaserScan'](
+            header=self._header(stamp_ns, self.topics.base_frame), angle_min=-math.pi,
+            angle_max=-math.pi + (r.size - 1) * step, angle_increment=step,
+            time_increment=0.0, scan_time=0.0, range_min=0.0, range_max=float(range_max),
+            ranges=r, intensities=np.zeros(0, dtype=np.float32))
+        self.write_message(self.topics.scan, 'sensor_msgs/msg/LaserScan', msg, stamp_ns,
+                           log_time_ns)
+
     # -- whole steps and episodes ---------------------------------------------------------
     def write_step(self, stamp_ns: int, image: np.ndarray, q: Sequence[float],
                    dq: Optional[Sequence[float]], action: Sequence[float],
                    contact: Optional[bool] = None, collision: Optional[bool] = None,
-                   odometry: Optional[Sequence[Sequence[float]]] = None) -> None:
+                   odometry: Optional[Sequence[Sequence[float]]] = None,
+                   scan: Optional[Sequence[float]] = None, scan_range_max: float = 0.0
+                   ) -> None:
         """One frame: image, joint state, the command chosen on seeing it, optional extras.
 
-        Flags and odometry are written only when given and their topic is configured.
+        Flags, odometry and the range scan are written only when given and their topic is
+        configured.
         """
         self.write_image(stamp_ns, image)
         self.write_joint_state(stamp_ns, q, dq)
@@ -277,6 +300,8 @@ class BagRecorder:
                 self.write_flag(kind, stamp_ns, value)
         if odometry is not None and self.topics.odometry:
             self.write_odometry(stamp_ns, *odometry)
+        if scan is not None and self.topics.scan:
+            self.write_scan(stamp_ns, scan, scan_range_max)
 
     def write_episode(self, episode: Episode, start_ns: int, dt_s: float) -> int:
         """Write an :class:`Episode` (s = positions, then velocities if present) with frame t
