@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -76,9 +77,19 @@ class ModelConfig:
     # trained on the latents the dynamics *predict* along rollouts of the recorded actions
     # (core/risk_head.py), so it scores plans on the latents the planner actually sees.
     risk_hidden_dim: int = 0
+    # Range read-out: an MLP on z predicts the planar range scan (data.bag.scan_topic) pooled
+    # to this many sectors (the nearest return in each) and capped at scan_range_max [m]. It
+    # is trained on encoded *and* predicted latents with gradient into the encoder and the
+    # dynamics (loss.scan), so the latent carries where walls, furniture and people are
+    # relative to the robot; the planner's clearance term reads it. 0: no read-out.
+    scan_sectors: int = 0
+    scan_range_max: float = 1.0
 
     def __post_init__(self) -> None:
         _require(self.risk_hidden_dim >= 0, 'risk_hidden_dim must be >= 0')
+        _require(self.scan_sectors >= 0, 'scan_sectors must be >= 0')
+        _require(math.isfinite(self.scan_range_max) and self.scan_range_max > 0,
+                 'scan_range_max must be finite and > 0')
         _require(self.image_state_source in IMAGE_STATE_SOURCES,
                  f'image_state_source must be one of {IMAGE_STATE_SOURCES}, got '
                  f'{self.image_state_source!r}')
@@ -174,6 +185,7 @@ class LossConfig:
     # at 1.0 that moment varied from ~250 to >800 steps with the initialisation.
     inverse_dynamics: float = 3.0
     image_state: float = 1.0            # joint positions from the image part (image_state_head)
+    scan: float = 1.0                   # range read-out on encoded and predicted latents
     probe: float = 1.0                  # probes on detached latents (no effect on the encoder)
     stop_gradient: bool = True          # targets from the EMA encoder without gradient
 
@@ -233,6 +245,10 @@ class BagConfig:
     # each, named after the topic's last segment (e.g. /collision -> 'collision').
     odometry_topic: str = ''
     flag_topics: List[str] = field(default_factory=list)
+    # sensor_msgs/LaserScan -> 'scan' [T, beams] (ranges in m; no return / inf -> range_max):
+    # trains the model's range read-out (model.scan_sectors), which the planner's clearance
+    # term uses. '' reads no scan.
+    scan_topic: str = ''
 
     def __post_init__(self) -> None:
         _require(self.action_source in ('topic', 'joint_state_delta'),

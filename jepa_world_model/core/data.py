@@ -55,19 +55,22 @@ class Batch:
     """A batch of clips. o [B, L, 3, H, W] float in [0, 1]; s [B, L, S]; a [B, L, A].
 
     ``pose`` [B, L, 3] (x, y, yaw) is present when every episode has a 'base_pose' extra; it
-    only trains the pose probe.
+    only trains the pose probe. ``scan`` [B, L, beams] (ranges, m) is present when every
+    episode has a 'scan' extra; it trains the range read-out.
     """
 
     o: Tensor
     s: Tensor
     a: Tensor
     pose: Optional[Tensor] = None
+    scan: Optional[Tensor] = None
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> 'Batch':
         """Move to a device/dtype."""
         pose = None if self.pose is None else self.pose.to(device, dtype)
+        scan = None if self.scan is None else self.scan.to(device, dtype)
         return Batch(self.o.to(device, dtype), self.s.to(device, dtype),
-                     self.a.to(device, dtype), pose)
+                     self.a.to(device, dtype), pose, scan)
 
 
 def images_to_tensor(images: np.ndarray) -> Tensor:
@@ -91,6 +94,7 @@ class ClipSampler:
             raise ValueError(f'no episode is long enough for clips of {clip_length} frames')
         self.index = np.asarray(starts, dtype=np.int64)
         self.has_pose = all('base_pose' in ep.extras for ep in self.episodes)
+        self.has_scan = all('scan' in ep.extras for ep in self.episodes)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -103,7 +107,7 @@ class ClipSampler:
     def gather(self, picks: np.ndarray) -> Batch:
         """Clips at the given positions of ``self.index``."""
         length = self.clip_length
-        o, s, a, pose = [], [], [], []
+        o, s, a, pose, scan = [], [], [], [], []
         for e, t in self.index[picks]:
             ep = self.episodes[e]
             o.append(ep.images[t:t + length])
@@ -111,9 +115,13 @@ class ClipSampler:
             a.append(ep.a[t:t + length])
             if self.has_pose:
                 pose.append(ep.extras['base_pose'][t:t + length])
-        return Batch(images_to_tensor(np.stack(o)), torch.from_numpy(np.stack(s)).float(),
-                     torch.from_numpy(np.stack(a)).float(),
-                     torch.from_numpy(np.stack(pose)).float() if pose else None)
+            if self.has_scan:
+                scan.append(ep.extras['scan'][t:t + length])
+
+        def stacked(values: list) -> Optional[Tensor]:
+            return torch.from_numpy(np.stack(values)).float() if values else None
+        return Batch(images_to_tensor(np.stack(o)), stacked(s), stacked(a), stacked(pose),
+                     stacked(scan))
 
 
 def normalization_stats(episodes: Sequence[Episode]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -18,8 +18,14 @@ Four kinds of goal, each scored on the predicted latents ``z_traj`` [N, H, Z]:
   both images through the same head cancels most of its error as the arm nears the goal, the
   way image-based visual servoing closes the loop on a feature difference.
 
-Optional extra terms: a risk penalty from ``model.probe_risk`` (models with a risk probe) and
-an ensemble-disagreement penalty (models with ``dynamics_ensemble_size > 1``). A weight set
+With a static map (:class:`~.navigation.NavigationField`), pose goals are scored by the
+map's path length to the goal instead of the straight-line distance, so plans are drawn
+around furniture rather than into it.
+
+Optional extra terms: a risk penalty from ``model.probe_risk`` (models with a risk probe), a
+clearance penalty on the model's range read-out (models with ``scan_sectors``;
+:func:`~.scan.clearance_cost`) and an ensemble-disagreement penalty (models with
+``dynamics_ensemble_size > 1``). A weight set
 for a term the model cannot provide is left out and reported in :attr:`Objective.skipped`.
 
 Goal latents come from the EMA target encoder: predicted latents are trained to match the
@@ -35,8 +41,10 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .navigation import NavigationField
 from .objectives import (ensemble_disagreement_objective, latent_goal_objective, ObjectiveFn,
                          risk_objective, state_goal_objective, sum_objectives)
+from .scan import clearance_cost
 
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
            'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'has_risk_probe',
@@ -165,6 +173,21 @@ def _pose_features(pose: Tensor) -> Tensor:
                      dim=-1)
 
 
+def _map_pose_objective(model: Any, goal: Goal, navigation: NavigationField) -> ObjectiveFn:
+    """Squared map path length to the goal (plus the heading error when weighted), summed
+    over the horizon: the straight-line pose objective with the map's distance."""
+    heading = torch.stack([torch.cos(goal.target[2]), torch.sin(goal.target[2])])
+
+    def goal_fn(z_traj: Tensor, a_traj: Tensor) -> Tensor:
+        pose = model.probe_pose(z_traj)                               # [N, H, 3]
+        cost = navigation.distance(pose[..., :2]) ** 2                # [N, H]
+        if goal.yaw_weight > 0:
+            features = _pose_features(pose)[..., 2:]
+            cost = cost + goal.yaw_weight * ((features - heading.to(features)) ** 2).sum(-1)
+        return cost.sum(dim=-1)
+    return goal_fn
+
+
 class _EnsembleMembers:
     """Per-member step functions over one shared ``predict_ensemble`` call.
 
@@ -194,10 +217,19 @@ class ObjectiveTerms:
         risk_weight: Cost per unit of predicted event probability, summed over the horizon
             (the most likely of the model's risk labels at each step).
         disagreement_weight: Cost per unit of ensemble variance, summed over the horizon.
+        clearance_weight: Cost per unit of :func:`~.scan.clearance_cost` (the squared
+            shortfall of the nearest predicted range, 1 at contact), summed over the horizon.
+        clearance_min_range: Predicted ranges [m] below this cost (scanner at the base's
+            centre: the robot's radius plus ``clearance_margin``).
+        clearance_margin: Width [m] of the band below ``clearance_min_range`` over which
+            the per-step cost rises from 0 to 1.
     """
 
     risk_weight: float = 0.0
     disagreement_weight: float = 0.0
+    clearance_weight: float = 0.0
+    clearance_min_range: float = 0.32
+    clearance_margin: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -231,19 +263,28 @@ class Objective:
         return self.anchored(q_now, q_image_now)
 
 
-def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTerms()
-                    ) -> Objective:
+def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTerms(),
+                    navigation: Optional[NavigationField] = None) -> Objective:
     """The planner objective for ``goal`` on ``model``, lower is better.
+
+    ``navigation``: a static map's cost-to-go to this goal's position; pose goals then use
+    its path length instead of the straight-line distance (other goal kinds ignore it).
 
     Raises:
         GoalError: The goal does not fit the model (kind, sizes, missing pose output), or a
             weight is negative.
     """
     _check_fits(goal, model)
-    if terms.risk_weight < 0 or terms.disagreement_weight < 0:
-        raise GoalError('risk_weight and disagreement_weight must be >= 0')
+    if min(terms.risk_weight, terms.disagreement_weight, terms.clearance_weight) < 0:
+        raise GoalError('risk_weight, disagreement_weight and clearance_weight must be >= 0')
+    for name in ('clearance_min_range', 'clearance_margin'):
+        value = getattr(terms, name)
+        if not (math.isfinite(value) and value > 0):
+            raise GoalError(f'{name} must be finite and > 0, got {value!r}')
     if goal.kind == 'joint_state':
         goal_fn = state_goal_objective(model.probe_joint_positions, goal.target, goal.weights)
+    elif goal.kind == 'pose' and navigation is not None:
+        goal_fn = _map_pose_objective(model, goal, navigation)
     elif goal.kind == 'pose':
         w = torch.tensor([1.0, 1.0, goal.yaw_weight, goal.yaw_weight])
         goal_fn = state_goal_objective(lambda z: _pose_features(model.probe_pose(z)),
@@ -269,6 +310,14 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
             used.append('risk')
         else:
             skipped.append('risk')
+    if terms.clearance_weight > 0:
+        if getattr(model, 'scan_head', None) is not None:
+            parts.append((1.0, risk_objective(clearance_cost(
+                model.predict_ranges, terms.clearance_min_range, terms.clearance_margin),
+                terms.clearance_weight)))
+            used.append('clearance')
+        else:
+            skipped.append('clearance')
     if terms.disagreement_weight > 0:
         size = ensemble_size(model)
         if size > 1:

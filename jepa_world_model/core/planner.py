@@ -46,6 +46,10 @@ class PlannerConfig:
         trust_region_l1: Radius of the per-step L1 ball around the previous action;
             None or 0 disables it.
         seed: Seed of the sampling generator; None draws a non-deterministic seed.
+        action_repeat: Control steps each planned action is held for: the plan looks
+            ``horizon * action_repeat`` steps ahead for ``horizon`` action choices (the
+            objective sees the latent after each planned action). Longer look-ahead at the
+            same search size; the warm start shifts by one planned action per call.
     """
 
     method: str = 'cem'
@@ -59,13 +63,14 @@ class PlannerConfig:
     momentum: float = 0.1
     trust_region_l1: Optional[float] = None
     seed: Optional[int] = 0
+    action_repeat: int = 1
 
     def __post_init__(self) -> None:
         """Validate the values; raise ValueError with the offending field."""
         if self.method not in _METHODS:
             raise ValueError(f'method must be one of {_METHODS}, got {self.method!r}')
         for name, low in (('horizon', 1), ('num_samples', 2), ('num_iterations', 1),
-                          ('num_elites', 1)):
+                          ('num_elites', 1), ('action_repeat', 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
@@ -233,16 +238,17 @@ class LatentPlanner:
             ref = a_t
         return torch.stack(steps, dim=1)
 
-    @staticmethod
-    def _rollout(z0: torch.Tensor, a: torch.Tensor, step: StepFn) -> torch.Tensor:
-        """Roll ``step`` from ``z0 [Z]`` under ``a [N, H, A]``; returns ``[N, H, Z]``."""
+    def _rollout(self, z0: torch.Tensor, a: torch.Tensor, step: StepFn) -> torch.Tensor:
+        """Roll ``step`` from ``z0 [Z]`` under ``a [N, H, A]``, each action held for
+        ``action_repeat`` steps; returns the latent after each action, ``[N, H, Z]``."""
         n = a.shape[0]
         z = z0.unsqueeze(0).expand(n, -1)
         traj = []
         for t in range(a.shape[1]):
-            z = step(z, a[:, t])
-            if z.ndim != 2 or z.shape[0] != n:
-                raise ValueError(f'step must return [N={n}, Z], got {tuple(z.shape)}')
+            for _ in range(self.config.action_repeat):
+                z = step(z, a[:, t])
+                if z.ndim != 2 or z.shape[0] != n:
+                    raise ValueError(f'step must return [N={n}, Z], got {tuple(z.shape)}')
             traj.append(z)
         return torch.stack(traj, dim=1)
 

@@ -36,6 +36,7 @@ from .losses import (feature_prediction_loss, latent_l1, vicreg_covariance_loss,
                      vicreg_variance_loss)
 from .masks import MaskBatch, sample_masks
 from .metrics import effective_rank
+from .scan import sector_ranges
 from .vit import gather_tokens
 from .world_model import WorldModel
 
@@ -99,10 +100,14 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     # Rollout: each member feeds back its own predictions for rollout_steps steps.
     z_roll = z[:, 0].unsqueeze(0).expand(len(model.dynamics.members), -1, -1)  # [E, B, Z]
     roll = zero
+    rolled = []
     for k in range(w.rollout_steps):
         z_roll = model.dynamics.step_members(z_roll, a_norm[:, k])
         roll = roll + latent_l1(z_roll, z_tgt[:, k + 1])
+        rolled.append(z_roll)
     out['dynamics_rollout'] = roll / w.rollout_steps
+    out['scan'] = scan_loss(model, z, torch.stack(rolled, dim=2), batch) \
+        if model.scan_head is not None and batch.scan is not None else zero
 
     z_flat = z.flatten(0, 1)                                      # [B*L, Z]
     # VICReg only on what the encoder learns: the state slice of z is the input itself, and a
@@ -138,6 +143,19 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     return out
 
 
+def scan_loss(model: WorldModel, z: Tensor, z_rolled: Tensor, batch: Batch) -> Tensor:
+    """Range read-out error on encoded latents z [B, L, Z] and on the members' rollouts
+    z_rolled [E, B, K, Z] (step k predicts frame k + 1), in units of scan_range_max."""
+    cfg = model.cfg
+    target = sector_ranges(batch.scan, cfg.scan_sectors, cfg.scan_range_max) / \
+        cfg.scan_range_max                                            # [B, L, R]
+    encoded = F.mse_loss(model.predict_ranges(z, normalized=True), target)
+    k = z_rolled.shape[2]
+    predicted = F.mse_loss(model.predict_ranges(z_rolled, normalized=True),
+                           target[:, 1:k + 1].unsqueeze(0).expand(z_rolled.shape[0], -1, -1, -1))
+    return 0.5 * (encoded + predicted)
+
+
 def pose_loss(pred: Tensor, pose: Tensor) -> Tensor:
     """MSE on x, y and on the wrapped yaw difference. pred, pose [N, 3] (x, y, yaw)."""
     d_yaw = torch.atan2(torch.sin(pred[:, 2] - pose[:, 2]), torch.cos(pred[:, 2] - pose[:, 2]))
@@ -146,7 +164,7 @@ def pose_loss(pred: Tensor, pose: Tensor) -> Tensor:
 
 LOSS_TERMS = ('masked_prediction', 'future_prediction', 'dynamics_teacher_forcing',
               'dynamics_rollout', 'variance', 'covariance', 'inverse_dynamics', 'image_state',
-              'probe')
+              'scan', 'probe')
 
 
 def learning_rate(step: int, cfg: ExperimentConfig) -> float:
@@ -213,6 +231,12 @@ class Trainer:
         if ep.s.shape[1] != m.state_dim or ep.a.shape[1] != m.action_dim:
             raise ValueError(f'episodes have s dim {ep.s.shape[1]} / a dim {ep.a.shape[1]}, '
                              f'model expects {m.state_dim} / {m.action_dim}')
+        if m.scan_sectors and not self.sampler.has_scan:
+            raise ValueError('model.scan_sectors needs a range scan in every episode (set '
+                             'data.bag.scan_topic to the LaserScan topic)')
+        if m.scan_sectors and ep.extras['scan'].shape[-1] % m.scan_sectors:
+            raise ValueError(f'scans have {ep.extras["scan"].shape[-1]} beams; '
+                             f'model.scan_sectors {m.scan_sectors} must divide that')
 
     def train_step(self) -> Dict[str, float]:
         """One optimisation step at ``self.state.step``; returns scalar logs."""

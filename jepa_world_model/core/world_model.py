@@ -132,6 +132,11 @@ class WorldModel(nn.Module):
             self.risk_probe = (mlp(cfg.latent_dim, cfg.risk_hidden_dim, len(cfg.risk_labels), 1)
                                if cfg.risk_hidden_dim else
                                nn.Linear(cfg.latent_dim, len(cfg.risk_labels)))
+        # Range read-out (scan.py): trained with gradient into the encoder and the dynamics,
+        # so it is part of the representation, not a probe.
+        self.scan_head: Optional[nn.Module] = (
+            mlp(cfg.latent_dim, cfg.idm_hidden_dim, cfg.scan_sectors, 2)
+            if cfg.scan_sectors else None)
         init_weights(self.encoder.vit)
         init_weights(self.masked_predictor)
         self.target_encoder = freeze(copy.deepcopy(self.encoder))
@@ -340,6 +345,14 @@ class WorldModel(nn.Module):
             raise ValueError('this model has no risk probe (model.risk_labels is empty)')
         return torch.sigmoid(self.risk_probe(z))
 
+    def predict_ranges(self, z: Tensor, normalized: bool = False) -> Tensor:
+        """Sector ranges of the planar scan read from z. z [..., Z] -> [..., R] in metres,
+        in (0, scan_range_max) (``normalized``: divided by scan_range_max)."""
+        if self.scan_head is None:
+            raise ValueError('this model has no range read-out (model.scan_sectors is 0)')
+        ranges = torch.sigmoid(self.scan_head(z))
+        return ranges if normalized else ranges * self.cfg.scan_range_max
+
     # -- utilities -------------------------------------------------------------------------
     def _check_image(self, o: Tensor) -> None:
         size = self.cfg.image_size
@@ -356,6 +369,7 @@ class WorldModel(nn.Module):
             'dynamics': count(self.dynamics),
             'inverse_dynamics': count(self.inverse_dynamics_head),
             'image_state': count(self.image_state_head),
+            'scan': count(self.scan_head),
             'probes': (count(self.state_probe) + count(self.pose_probe)
                        + count(self.risk_probe)),
             'target_encoder': count(self.target_encoder),
