@@ -15,15 +15,16 @@ import time
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 try:
     from diagnostic_msgs.msg import DiagnosticStatus
     from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
-    from nav_msgs.msg import Odometry, Path
+    from nav_msgs.msg import OccupancyGrid, Odometry, Path
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
-    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Float32, Float64MultiArray, String
     from std_srvs.srv import SetBool, Trigger
@@ -87,6 +88,13 @@ def base_ckpt(tmp_path_factory):
     """A mobile-base-like model: wheel velocities and the odometry pose in s."""
     return save_tiny(tmp_path_factory, 'planner', 'base', 3, joint_names=list(WHEELS),
                      use_joint_position=False, pose_in_state=True)
+
+
+@pytest.fixture(scope='module')
+def base_scan_ckpt(tmp_path_factory):
+    """The mobile-base-like model with a range read-out (4 sectors, for the clearance term)."""
+    return save_tiny(tmp_path_factory, 'planner', 'base_scan', 3, joint_names=list(WHEELS),
+                     use_joint_position=False, pose_in_state=True, scan_sectors=4)
 
 
 class Feeder(FeederNode):
@@ -436,3 +444,53 @@ def test_mobile_base_plans_to_a_pose_goal_with_odometry_and_a_planned_path(rig):
     feeder.goal_pose_pub.publish(goal_pose_msg('map'))
     assert wait_for(lambda: node.counters.get('goal_pose_wrong_frame') == 1)
     assert feeder.out['status'][-1] == 'planning'
+
+
+def room_map(width=40, resolution=0.1, data=None):
+    """A 4 m x 4 m map around the odom origin with a wall across x = 0.5 m, y < 1 m."""
+    grid = OccupancyGrid()
+    grid.header.frame_id = 'odom'
+    grid.info.resolution, grid.info.width, grid.info.height = resolution, width, width
+    grid.info.origin.position.x = grid.info.origin.position.y = -2.0
+    grid.info.origin.orientation.w = 1.0
+    cells = np.zeros((width, width), dtype=np.int8)
+    cells[:30, 25] = 100
+    grid.data = cells.reshape(-1).tolist() if data is None else data
+    return grid
+
+
+def test_mobile_base_plans_on_the_map_with_the_clearance_term(graph, base_scan_ckpt):
+    """A latched map (published before the node subscribed) turns the pose goal's cost into
+    the path length around the wall; the clearance term and action repeat plan too; a bad
+    map is counted and the good one stays."""
+    ns = f'/map{os.getpid()}'
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    feeder = Feeder(graph, ns, 'twist', WHEELS)
+    map_pub = feeder.node.create_publisher(OccupancyGrid, 'map', latched)
+    map_pub.publish(room_map())
+    node = make_node(graph, base_scan_ckpt, ns, output='cmd_vel', clearance_weight=5.0,
+                     action_repeat=2, map_inflation=0.2, velocity_min=[-0.3],
+                     velocity_max=[0.3], action_fields=['linear.x', 'angular.z'])
+    try:
+        feeder.start()
+        assert wait_for(lambda: node.counters.get('maps') == 1)
+        feeder.goal_pose_pub.publish(goal_pose_msg())      # (1.0, 0.5): behind the wall
+        assert wait_for(lambda: len(feeder.out['cmd']) >= 3), node.counters.snapshot()
+        assert set(node._objective.terms) == {'goal', 'clearance'}
+        field = node._navigation[1]
+        assert field is not None
+        # From the odom origin the way to the goal leads around the wall's end (y = 1 m).
+        start = field.distance(torch.tensor([0.0, 0.5]))
+        assert float(start) > 1.5 * math.hypot(1.0, 0.0)
+        assert wait_for(lambda: len(feeder.out['path']) >= 2)
+        assert len(feeder.out['path'][-1].poses) == 5       # horizon 4 + the start
+        map_pub.publish(room_map(data=[0] * 10))            # wrong size
+        assert wait_for(lambda: node.counters.get('map_invalid') == 1)
+        assert node._navigation[1] is field and node.static_map.occupancy.shape == (40, 40)
+        feeder.goal_pose_pub.publish(goal_pose_msg())
+        assert wait_for(lambda: node.counters.get('goals') == 2)
+        node.set_parameters([Parameter('use_map', value=False)])
+        assert node._navigation[1] is None and feeder.out['status'][-1] == 'planning'
+    finally:
+        feeder.close()
+        close_node(graph, node)

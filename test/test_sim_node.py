@@ -19,11 +19,11 @@ import pytest
 try:
     from builtin_interfaces.msg import Duration
     from geometry_msgs.msg import Twist, TwistStamped
-    from nav_msgs.msg import Odometry
+    from nav_msgs.msg import OccupancyGrid, Odometry
     import rclpy
-    from rclpy.qos import qos_profile_sensor_data, QoSProfile
+    from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
     from rosgraph_msgs.msg import Clock
-    from sensor_msgs.msg import CameraInfo, Image, JointState
+    from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
     from std_msgs.msg import Bool, Float64MultiArray
     from std_srvs.srv import Trigger
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -62,7 +62,8 @@ class Probe:
         context, self.executor = graph
         self.node = rclpy.create_node('probe', namespace=ns, context=context)
         self.out = {name: [] for name in ('image', 'info', 'joints', 'odom', 'clock',
-                                          'contact', 'collision')}
+                                          'contact', 'collision', 'scan', 'map')}
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         sub, reliable = self.node.create_subscription, QoSProfile(depth=50)
         for key, mtype, topic, qos in (
                 ('image', Image, 'image', qos_profile_sensor_data),
@@ -71,7 +72,9 @@ class Probe:
                 ('odom', Odometry, 'odom', reliable),
                 ('clock', Clock, '/clock', reliable),
                 ('contact', Bool, 'sim_node/contact', reliable),
-                ('collision', Bool, 'sim_node/collision', reliable)):
+                ('collision', Bool, 'sim_node/collision', reliable),
+                ('scan', LaserScan, 'scan', qos_profile_sensor_data),
+                ('map', OccupancyGrid, 'map', latched)):
             sub(mtype, topic, self.out[key].append, qos)
         pub = self.node.create_publisher
         self.commands = pub(Float64MultiArray, 'commands', 10)
@@ -181,8 +184,17 @@ def test_mobile_base_odometry_and_cmd_vel(graph, stamped):
     probe = Probe(graph, ns, stamped)
     try:
         assert wait_for(lambda: all(len(probe.out[k]) >= 3 for k in (
-            'image', 'joints', 'odom', 'clock')))
+            'image', 'joints', 'odom', 'clock', 'scan')) and probe.out['map'])
         odom = probe.latest('odom')
+        # The room's static map, latched (the probe subscribed after it was published), and
+        # a 360-degree scan stamped like odom, every range inside the room.
+        grid = probe.latest('map')
+        assert grid.header.frame_id == 'odom' and grid.info.resolution == pytest.approx(0.05)
+        cells = np.array(grid.data).reshape(grid.info.height, grid.info.width)
+        assert set(np.unique(cells)) == {0, 100} and cells[0, 0] == 100
+        scan = probe.latest('scan')
+        assert scan.header.frame_id == 'base_link' and len(scan.ranges) == 64
+        assert scan.angle_min == pytest.approx(-math.pi) and 0.1 < min(scan.ranges) < 3.0
         assert (odom.header.frame_id, odom.child_frame_id) == ('odom', 'base_link')
         assert probe.latest('image').header.frame_id == 'overhead_camera_optical'
         assert list(probe.latest('joints').name) == ['wheel_left_joint', 'wheel_right_joint']

@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import OccupancyGrid
 import numpy as np
 from rclpy._rclpy_pybind11 import InvalidHandle
 from rclpy.lifecycle import LifecycleNode
@@ -37,6 +38,7 @@ from .frame_pipeline import LOCK_TIMEOUT_S
 from .node_io import InputError
 from .planner_goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_from_msg
 from .planner_inputs import PlannerInputs
+from .planner_map import map_from_msg, navigation_for, StaticMap
 from .planner_outputs import PlannerOutputs, STOPS
 from .planner_parameters import (action_joints, command_limits, declare_parameters,
                                  objective_terms, PlannerFacts, planner_config, read_settings)
@@ -59,6 +61,8 @@ class PlannerCore(LifecycleNode):
         self._facts: Optional[PlannerFacts] = None
         self._planner: Optional[LatentPlanner] = None
         self._limits = self._objective = self.goal = None
+        self.static_map: Optional[StaticMap] = None
+        self._navigation: Tuple[Any, Any] = (None, None)   # (key, field) of the last build
         self._state = 'unconfigured'
         self._outputs: Optional[PlannerOutputs] = None
         self._period = 1.0 / self.settings.plan_rate_hz
@@ -90,11 +94,22 @@ class PlannerCore(LifecycleNode):
             self._log_times[reason] = now
             self.get_logger().warning(f'{reason} (#{count}): {message}')
 
+    def _build_objective(self, goal: Goal, s: Any) -> Any:
+        """The objective for ``goal`` under settings ``s``, on the map when there is one.
+
+        The map's cost-to-go is rebuilt only when the goal, the map or a map setting changed.
+        """
+        key = (id(goal), id(self.static_map), s.use_map, s.map_inflation,
+               s.map_occupied_threshold)
+        if self._navigation[0] != key:
+            self._navigation = (key, navigation_for(goal, self.static_map, s))
+        return build_objective(goal, self.runtime.model, objective_terms(s),
+                               self._navigation[1])
+
     def _rebuild(self, s: Any, planner: bool) -> None:
         """Planner (when asked), limits and objective from ``s`` (raises on bad values)."""
         limits = command_limits(s, self._facts.action_dim)
-        objective = (build_objective(self.goal, self.runtime.model, objective_terms(s))
-                     if self.goal is not None else None)
+        objective = (self._build_objective(self.goal, s) if self.goal is not None else None)
         if planner:
             self._planner = LatentPlanner(planner_config(s), self._facts.action_dim,
                                           ActionBounds(limits.velocity_min, limits.velocity_max),
@@ -111,8 +126,7 @@ class PlannerCore(LifecycleNode):
         try:
             try:
                 goal = make()
-                objective = build_objective(goal, self.runtime.model,
-                                            objective_terms(self.settings))
+                objective = self._build_objective(goal, self.settings)
             except (GoalError, InputError, ValueError) as exc:
                 self._reject(getattr(exc, 'reason', f'{what}_invalid'), str(exc))
                 return str(exc)
@@ -138,6 +152,29 @@ class PlannerCore(LifecycleNode):
     def _on_goal_image(self, msg: Image) -> None:
         self._set_goal(lambda: image_goal_from_msg(msg, self.runtime, self.settings.resize_mode),
                        'goal_image')
+
+    def _on_map(self, msg: OccupancyGrid) -> None:
+        """A new static map; a pose goal in progress is re-scored on it. A bad map, or one
+        the goal lies outside, is counted and the old map stays."""
+        if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
+            return self._reject('busy', 'map dropped: planner lock not free')
+        try:
+            try:
+                new_map = map_from_msg(msg, self.settings.path_frame_id)
+            except InputError as exc:
+                return self._reject(exc.reason, str(exc))
+            old_map, self.static_map = self.static_map, new_map
+            if self.goal is not None:
+                try:
+                    self._objective = self._build_objective(self.goal, self.settings)
+                except (GoalError, ValueError) as exc:
+                    self.static_map = old_map
+                    return self._reject(getattr(exc, 'reason', 'map_invalid'), str(exc))
+        finally:
+            self._lock.release()
+        self.counters.add('maps')
+        h, w = new_map.occupancy.shape
+        self.get_logger().info(f'map {w} x {h} cells at {new_map.resolution:g} m')
 
     def _on_capture(self, request: Trigger.Request, response: Trigger.Response) -> Any:
         def make() -> Goal:

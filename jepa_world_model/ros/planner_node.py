@@ -34,13 +34,14 @@ from typing import Any, List, Optional  # noqa: E402
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
-from nav_msgs.msg import Odometry  # noqa: E402
+from nav_msgs.msg import OccupancyGrid, Odometry  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy._rclpy_pybind11 import InvalidHandle  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile  # noqa: E402
+from rclpy.qos import ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 import torch  # noqa: E402
@@ -65,6 +66,10 @@ _SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          reliability=ReliabilityPolicy.BEST_EFFORT)
 _STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                         reliability=ReliabilityPolicy.BEST_EFFORT)
+# map_server's QoS: a map published once, before this node started, still arrives.
+_MAP_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class PlannerNode(PlannerCore):
@@ -143,7 +148,8 @@ class PlannerNode(PlannerCore):
                       sub(JointState, 'joint_states', inputs.on_joint_state, _STATE_QOS),
                       sub(Image, '~/goal_image', self._on_goal_image, 1),
                       sub(PoseStamped, '~/goal_pose', self._on_goal_pose, 1),
-                      sub(JointState, '~/goal_joint_state', self._on_goal_joint_state, 1)]
+                      sub(JointState, '~/goal_joint_state', self._on_goal_joint_state, 1),
+                      sub(OccupancyGrid, 'map', self._on_map, _MAP_QOS)]
         if self.runtime.needs_pose:   # the model's state holds the odometry pose
             self._subs.append(sub(Odometry, 'odom', inputs.on_odometry, _STATE_QOS))
         # The limiter's dt is the period the timer really runs at: plan_rate_hz changes only

@@ -58,6 +58,8 @@ PARAMS: Dict[str, ParamSpec] = {
     'num_iterations': ParamSpec(3, 'Refit iterations per plan', 'runtime', 1, 100),
     'num_elites': ParamSpec(16, 'Lowest-cost samples used by the refit (<= num_samples)',
                             'runtime', 1, 100000),
+    'action_repeat': ParamSpec(1, 'Model steps each planned action is held for (look-ahead '
+                               'horizon x action_repeat steps)', 'runtime', 1, 100),
     'init_std': ParamSpec(0.5, 'Sampling std at the start of a plan (action units)',
                           'runtime', 1e-6, 1e6),
     'trust_region_l1': ParamSpec(0.0, 'L1 radius around the previous action per step; '
@@ -106,6 +108,22 @@ PARAMS: Dict[str, ParamSpec] = {
                                  'runtime', 0.0, 1e6),
     'risk_weight': ParamSpec(0.0, 'Cost of predicted contact/collision probability (models '
                              'with a risk probe)', 'runtime', 0.0, 1e6),
+    'clearance_weight': ParamSpec(0.0, 'Cost of predicted ranges below clearance_min_range '
+                                  '(models with a range read-out, model.scan_sectors)',
+                                  'runtime', 0.0, 1e6),
+    'clearance_min_range': ParamSpec(0.32, 'Predicted scan ranges (m, from the base centre) '
+                                     'below this cost: robot radius plus clearance_margin',
+                                     'runtime', 0.01, 100.0),
+    'clearance_margin': ParamSpec(0.1, 'Band (m) below clearance_min_range over which the '
+                                  'clearance cost per step rises from 0 to 1 (contact)',
+                                  'runtime', 0.001, 100.0),
+    'use_map': ParamSpec(True, 'Score pose goals by the path length on ~/map '
+                         '(nav_msgs/OccupancyGrid) once one arrives', 'runtime'),
+    'map_inflation': ParamSpec(0.32, 'Band (m) around occupied map cells that paths avoid: '
+                               'robot radius plus a margin', 'runtime', 0.0, 100.0),
+    'map_occupied_threshold': ParamSpec(50, 'Map cells at or above this occupancy (0-100) '
+                                        'are obstacles; unknown (-1) cells are free',
+                                        'runtime', 1, 100),
     'max_risk': ParamSpec(0.0, 'Stop when the plan predicts an event probability above '
                           'this; 0: off', 'runtime', 0.0, 1.0),
     'disagreement_weight': ParamSpec(0.0, 'Cost of ensemble disagreement (ensemble models)',
@@ -137,6 +155,7 @@ class PlannerSettings(SettingsSnapshot):
     num_samples: int = 128
     num_iterations: int = 3
     num_elites: int = 16
+    action_repeat: int = 1
     init_std: float = 0.5
     trust_region_l1: float = 0.0
     seed: int = 0
@@ -160,6 +179,12 @@ class PlannerSettings(SettingsSnapshot):
     goal_latent_tolerance: float = 0.1
     goal_yaw_weight: float = 0.0
     risk_weight: float = 0.0
+    clearance_weight: float = 0.0
+    clearance_min_range: float = 0.32
+    clearance_margin: float = 0.1
+    use_map: bool = True
+    map_inflation: float = 0.32
+    map_occupied_threshold: int = 50
     max_risk: float = 0.0
     disagreement_weight: float = 0.0
     max_disagreement: float = 0.0
@@ -234,7 +259,8 @@ def planner_config(s: PlannerSettings) -> PlannerConfig:
     return PlannerConfig(method=s.method, horizon=s.horizon, num_samples=s.num_samples,
                          num_iterations=s.num_iterations, num_elites=s.num_elites,
                          init_std=s.init_std, min_std=min(0.05, s.init_std),
-                         trust_region_l1=s.trust_region_l1 or None, seed=s.seed)
+                         trust_region_l1=s.trust_region_l1 or None, seed=s.seed,
+                         action_repeat=s.action_repeat)
 
 
 def command_limits(s: PlannerSettings, action_dim: int) -> CommandLimits:
@@ -252,8 +278,11 @@ def goal_tolerance(s: PlannerSettings) -> GoalTolerance:
 
 
 def objective_terms(s: PlannerSettings) -> ObjectiveTerms:
-    """Weights of the risk and disagreement terms."""
-    return ObjectiveTerms(risk_weight=s.risk_weight, disagreement_weight=s.disagreement_weight)
+    """Weights of the risk, clearance and disagreement terms."""
+    return ObjectiveTerms(risk_weight=s.risk_weight, disagreement_weight=s.disagreement_weight,
+                          clearance_weight=s.clearance_weight,
+                          clearance_min_range=s.clearance_min_range,
+                          clearance_margin=s.clearance_margin)
 
 
 def validate_updates(updates: Mapping[str, Any], current: PlannerSettings,

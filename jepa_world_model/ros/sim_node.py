@@ -5,10 +5,12 @@ and a ``ros_gz_bridge`` clock bridge would, and accepts the commands their contr
 take, so the world-model and planner nodes run unchanged against it (docs/simulation.md).
 
 Every timer tick applies the newest command for one control period (``1 / rate_hz`` of
-simulated time), then publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``),
-``image``, ``camera_info``, ``~/contact`` and ``~/collision``, all stamped with the
-simulation time. Commands older than ``command_timeout`` (simulated seconds) become a
-zero action; malformed commands are counted, logged (throttled) and ignored.
+simulated time), then publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``) and
+``scan`` (the base), ``image``, ``camera_info``, ``~/contact`` and ``~/collision``, all
+stamped with the simulation time. The base also publishes its room's static ``map`` once,
+latched (transient local), as map_server does. Commands older than ``command_timeout``
+(simulated seconds) become a zero action; malformed commands are counted, logged
+(throttled) and ignored.
 """
 
 from .ros_env import ensure_ros_libraries
@@ -24,15 +26,16 @@ import sys  # noqa: E402
 from typing import Any, List, Optional  # noqa: E402
 
 from geometry_msgs.msg import TransformStamped, Twist, TwistStamped  # noqa: E402
-from nav_msgs.msg import Odometry  # noqa: E402
+from nav_msgs.msg import OccupancyGrid, Odometry  # noqa: E402
 import numpy as np  # noqa: E402
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange  # noqa: E402
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult  # noqa: E402
 from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy  # noqa: E402
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile  # noqa: E402
+from rclpy.qos import ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock as ClockMsg  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan  # noqa: E402
 from std_msgs.msg import Bool, Float64MultiArray, Header  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
@@ -71,6 +74,8 @@ PARAMETERS = {
 }
 TF_QOS = QoSProfile(depth=100)          # as tf2_ros' TransformBroadcaster
 STATE_QOS = QoSProfile(depth=10)        # joint_states/odom: reliable, like ros2_control
+MAP_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)   # as map_server
+MAP_RESOLUTION = 0.05                   # m per map cell
 # Best effort accepts both reliable and best-effort command publishers.
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 LOG_THROTTLE_S = 5.0
@@ -165,10 +170,13 @@ class SimNode(Node):
         self._joint_pub = pub(JointState, 'joint_states', STATE_QOS)
         self._contact_pub = pub(Bool, '~/contact', STATE_QOS)
         self._collision_pub = pub(Bool, '~/collision', STATE_QOS)
-        self._odom_pub = self._tf_pub = None
+        self._odom_pub = self._tf_pub = self._scan_pub = self._map_pub = None
         sub = self.create_subscription
         if self.robot.name == 'mobile_base':
             self._odom_pub = pub(Odometry, 'odom', STATE_QOS)
+            self._scan_pub = pub(LaserScan, 'scan', qos_profile_sensor_data)
+            self._map_pub = pub(OccupancyGrid, 'map', MAP_QOS)
+            self._map_pub.publish(self._make_map())
             if TFMessage is not None:
                 self._tf_pub = pub(TFMessage, '/tf', TF_QOS)
             else:
@@ -181,6 +189,28 @@ class SimNode(Node):
             sub(JointTrajectory, 'joint_trajectory', self._on_trajectory, COMMAND_QOS)
             sub(Float64MultiArray, 'commands', self._on_commands, COMMAND_QOS)
         self.create_service(Trigger, '~/reset', self._on_reset)
+
+    def _make_map(self) -> OccupancyGrid:
+        """The room's walls and furniture (100) and free floor (0), in the odom frame."""
+        occupied, origin = self.robot.occupancy_grid(MAP_RESOLUTION)
+        grid = OccupancyGrid(header=Header(stamp=seconds_to_stamp(self.sim_time),
+                                           frame_id='odom'))
+        grid.info.resolution = MAP_RESOLUTION
+        grid.info.height, grid.info.width = (int(n) for n in occupied.shape)
+        grid.info.origin.position.x, grid.info.origin.position.y = (float(v) for v in origin)
+        grid.info.origin.orientation.w = 1.0
+        grid.data = np.where(occupied, 100, 0).astype(np.int8).reshape(-1).tolist()
+        return grid
+
+    def _publish_scan(self, obs: SimObservation, stamp: Any) -> None:
+        robot = self.robot
+        angles = robot.scan_angles()
+        scan = LaserScan(header=Header(stamp=stamp, frame_id='base_link'),
+                         angle_min=float(angles[0]), angle_max=float(angles[-1]),
+                         angle_increment=float(angles[1] - angles[0]),
+                         range_min=0.0, range_max=float(robot.SCAN_RANGE_MAX))
+        scan.ranges = obs.scan.astype(np.float32).tolist()
+        self._scan_pub.publish(scan)
 
     def _make_camera_info(self) -> CameraInfo:
         fx, fy, cx, cy, width, height = self.robot.camera_intrinsics()
@@ -294,6 +324,8 @@ class SimNode(Node):
             self.robot.joint_names, obs.q, obs.dq, Header(stamp=stamp, frame_id='base_link')))
         if self._odom_pub is not None:
             self._publish_odometry(obs, stamp)
+        if self._scan_pub is not None and obs.scan is not None:
+            self._publish_scan(obs, stamp)
         camera_header = Header(stamp=stamp, frame_id=self.camera_frame)
         self._image_pub.publish(rgb_to_image_msg(obs.image, 'rgb8', camera_header))
         self._camera_info.header = camera_header
