@@ -2,20 +2,26 @@
 
 An ablation harness next to ``jepa-world-model plan-eval`` (the measurement of record,
 docs/closed_loop.md): the same seeded tasks (``BaseTaskFactory``) and the base conditions'
-planner (CEM 64 x 2 iterations, 8 elites, horizon 8, disagreement weight 5, v in [-0.5, 0.8]
-m/s, w in [-1.5, 1.5] rad/s, at most 2 m/s^2 and 6 rad/s^2), run between simulator steps.
+planner (CEM 64 x 2 iterations, 8 elites, horizon 8, v in [-0.5, 0.8] m/s, w in
+[-1.5, 1.5] rad/s, at most 2 m/s^2 and 6 rad/s^2), run between simulator steps.
 Success: within 0.15 m of the goal within 150 steps and no collision before.
+
+``--map`` scores the goal by the path length on the room's static map (walls, furniture;
+``core/navigation.py``) instead of the straight-line distance, as planner_node does when it
+has a ``map``; ``--action-repeat`` holds each planned action for that many steps.
 
 The risk term of a plan, per ``--risk``:
 
 * ``none``: no risk term;
-* ``model``: the model's risk probe on the predicted latents (planner_node's risk term);
-* ``oracle``: the simulator's geometry on the *predicted* poses: 1 where the robot's disc
-  (plus 5 cm) would overlap a wall, a static obstacle or a person at the people's current
-  positions. It asks how far this planner gets with a perfect collision read-out and the
-  model's own predicted motion.
+* ``model``: the model's risk probe on the predicted latents (planner_node's risk_weight);
+* ``clearance``: the model's range read-out on the predicted latents, penalised below
+  ``--min-range`` (planner_node's clearance_weight; models with ``scan_sectors``);
+* ``oracle``: the simulator's geometry on the *predicted* poses: the same clearance cost
+  computed from the true distances to walls, furniture and the people's current positions.
+  It asks how far this planner gets with a perfect read-out and the model's own motion.
 
-    python benchmarks/offline_base_reach.py --risk oracle --risk-weight 20 --episodes 20
+    python benchmarks/offline_base_reach.py --risk clearance --risk-weight 20 --map \
+        --action-repeat 2 --model models/mobile_base_tiny.safetensors --episodes 30
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import torch
 
 from jepa_world_model.core.goals import build_objective, ObjectiveTerms, pose_goal
 from jepa_world_model.core.inference import WorldModelRuntime
+from jepa_world_model.core.navigation import NavigationField
 from jepa_world_model.core.objectives import risk_objective, sum_objectives
 from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
 from jepa_world_model.experiments.base_tasks import BaseTaskFactory
@@ -37,24 +44,33 @@ from jepa_world_model.sim.robots import MobileBaseSim
 
 LOW, HIGH = np.array([-0.5, -1.5]), np.array([0.8, 1.5])
 MAX_CHANGE = np.array([0.2, 0.6])          # per 0.1 s step: 2 m/s^2, 6 rad/s^2
-MARGIN = 0.05                               # m added to the robot's radius by the oracle
 
 
-def oracle_risk(model, sim: MobileBaseSim) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``risk(z_traj [N, H, Z]) -> [N, H]``: 1 where the predicted pose is in collision."""
+def oracle_risk(model, sim: MobileBaseSim, min_range: float, margin: float
+                ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``risk(z_traj [N, H, Z]) -> [N, H]``: the clearance cost of ``core/scan.py`` from the
+    true distance of each predicted position to walls, furniture (circumscribed circles) and
+    the people where they stand now."""
     circles = torch.as_tensor(sim.obstacle_circles, dtype=torch.float32)
-    reach = sim.ROBOT_RADIUS + MARGIN
 
     def risk(z_traj: torch.Tensor) -> torch.Tensor:
         xy = model.probe_pose(z_traj)[..., :2]
         people = torch.as_tensor(sim.people_positions(), dtype=torch.float32)
-        wall = (xy.abs() > sim.ROOM_HALF_EXTENT - reach).any(-1)
+        wall = sim.ROOM_HALF_EXTENT - xy.abs().amax(-1)
         furniture = (torch.linalg.vector_norm(xy[..., None, :] - circles[:, :2], dim=-1)
-                     < circles[:, 2] + reach).any(-1)
+                     - circles[:, 2]).amin(-1)
         person = (torch.linalg.vector_norm(xy[..., None, :] - people, dim=-1)
-                  < sim.PERSON_RADIUS + reach).any(-1)
-        return (wall | furniture | person).to(z_traj.dtype)
+                  - sim.PERSON_RADIUS).amin(-1)
+        nearest = torch.minimum(torch.minimum(wall, furniture), person)
+        return (torch.relu(min_range - nearest) / margin) ** 2
     return risk
+
+
+def room_navigation(sim: MobileBaseSim, goal_xy: np.ndarray,
+                    inflation: float) -> NavigationField:
+    """The cost-to-go of ``goal_xy`` on the room's static map (as sim_node publishes it)."""
+    occupied, origin = sim.occupancy_grid(0.05)
+    return NavigationField(occupied, 0.05, origin, goal_xy, inflation)
 
 
 def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: MobileBaseSim,
@@ -62,15 +78,23 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
     """One seeded episode; returns success, first collision step, steps, final distance."""
     model = runtime.model
     task = factory.make_task(seed)
-    model_risk = args.risk_weight if args.risk == 'model' else 0.0
-    built = build_objective(pose_goal(task.goal_xy[0], task.goal_xy[1]), model,
-                            ObjectiveTerms(model_risk, args.disagreement_weight))
+    terms = ObjectiveTerms(
+        risk_weight=args.risk_weight if args.risk == 'model' else 0.0,
+        disagreement_weight=args.disagreement_weight,
+        clearance_weight=args.risk_weight if args.risk == 'clearance' else 0.0,
+        clearance_min_range=args.min_range, clearance_margin=args.margin)
+    navigation = room_navigation(sim, task.goal_xy, args.map_inflation) if args.map else None
+    built = build_objective(pose_goal(task.goal_xy[0], task.goal_xy[1]), model, terms,
+                            navigation)
+    if built.skipped:
+        raise SystemExit(f'the model cannot provide the {built.skipped} term(s)')
     objective = built.fn
     if args.risk == 'oracle':
         objective = sum_objectives([(1.0, built.fn), (1.0, risk_objective(
-            oracle_risk(model, sim), args.risk_weight))])
+            oracle_risk(model, sim, args.min_range, args.margin), args.risk_weight))])
     planner = LatentPlanner(PlannerConfig(num_samples=64, num_iterations=2, num_elites=8,
-                                          horizon=8), 2, ActionBounds(LOW, HIGH))
+                                          horizon=8, action_repeat=args.action_repeat),
+                            2, ActionBounds(LOW, HIGH))
     obs = sim.reset(seed)
     prev, collided, plan_s = np.zeros(2), None, []
     distance = float('inf')
@@ -99,9 +123,19 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model', default='models/mobile_base_tiny.safetensors')
-    parser.add_argument('--risk', choices=('none', 'model', 'oracle'), default='none')
+    parser.add_argument('--risk', choices=('none', 'model', 'clearance', 'oracle'),
+                        default='none')
     parser.add_argument('--risk-weight', type=float, default=20.0)
-    parser.add_argument('--disagreement-weight', type=float, default=5.0)
+    parser.add_argument('--min-range', type=float, default=0.32,
+                        help='clearance and oracle: ranges from the base centre below this '
+                        'cost (m)')
+    parser.add_argument('--margin', type=float, default=0.1,
+                        help='clearance and oracle: band (m) over which the cost reaches 1')
+    parser.add_argument('--disagreement-weight', type=float, default=0.0)
+    parser.add_argument('--map', action='store_true', help='goal cost on the static map')
+    parser.add_argument('--map-inflation', type=float, default=0.32)
+    parser.add_argument('--action-repeat', type=int, default=1)
+    parser.add_argument('--first-seed', type=int, default=1)
     parser.add_argument('--episodes', type=int, default=20, help='seeds 1..N (plan-eval\'s)')
     parser.add_argument('--budget', type=int, default=150)
     parser.add_argument('--tolerance', type=float, default=0.15)
@@ -112,13 +146,17 @@ def main() -> None:
     factory = BaseTaskFactory()
     sim = MobileBaseSim(image_size=runtime.image_size, control_dt=0.1)
     try:
-        episodes = [run_episode(runtime, factory, sim, seed, args)
-                    for seed in range(1, args.episodes + 1)]
+        episodes = [run_episode(runtime, factory, sim, seed, args) for seed in
+                    range(args.first_seed, args.first_seed + args.episodes)]
     finally:
         sim.close()
         factory.close()
     print(json.dumps({'model': args.model, 'risk': args.risk,
                       'risk_weight': args.risk_weight if args.risk != 'none' else 0.0,
+                      'min_range': args.min_range, 'map': args.map,
+                      'map_inflation': args.map_inflation, 'action_repeat': args.action_repeat,
+                      'disagreement_weight': args.disagreement_weight,
+                      'first_seed': args.first_seed,
                       'episodes': len(episodes),
                       'success_rate': sum(e['success'] for e in episodes) / len(episodes),
                       'collision_episodes': sum(e['first_collision_step'] is not None

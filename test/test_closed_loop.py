@@ -218,9 +218,12 @@ def test_options_defaults_labels_and_planner_parameters():
     assert p['goal_latent_tolerance'] == 0.0
     risk = planner_parameters(base, CONDITIONS['risk'], 'm.safetensors')
     no_risk = planner_parameters(base, CONDITIONS['no_risk'], 'm.safetensors')
-    assert risk['risk_weight'] > 0 and no_risk['risk_weight'] == 0.0
-    assert {k: v for k, v in risk.items() if k != 'risk_weight'} == \
-        {k: v for k, v in no_risk.items() if k != 'risk_weight'}
+    # The base's risk term is the clearance cost on the range read-out; the conditions
+    # differ in it alone, and both plan on the map.
+    assert risk['clearance_weight'] > 0 and no_risk['clearance_weight'] == 0.0
+    assert {k: v for k, v in risk.items() if k != 'clearance_weight'} == \
+        {k: v for k, v in no_risk.items() if k != 'clearance_weight'}
+    assert risk['use_map'] is True and risk['action_repeat'] == 2
     assert risk['horizon'] == 6 and risk['output'] == 'cmd_vel'
     assert random_limits(arm) == ([-1.0] * 3, [1.0] * 3)
     assert model_label('runs/arm_tiny_v3/checkpoint.safetensors') == 'arm_tiny_v3'

@@ -339,8 +339,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument('--tolerance', type=float, default=0.0,
                    help='success distance in m (default 0.05 arm end effector, 0.15 base)')
     p.add_argument('--seed', type=int, default=0, help='episode i uses seed + i + 1')
-    p.add_argument('--risk-weight', type=float, default=20.0, help='base condition risk')
-    p.add_argument('--disagreement-weight', type=float, default=5.0,
+    p.add_argument('--risk-weight', type=float, default=20.0,
+                   help='base condition risk: the planner\'s clearance_weight')
+    p.add_argument('--disagreement-weight', type=float, default=0.0,
                    help='base conditions risk and no_risk')
     p.add_argument('--pixel-checkpoints', type=int, nargs='+', default=[3],
                    help='pixel planner: control steps after which candidates are scored')
