@@ -284,6 +284,10 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
     if goal.kind == 'joint_state':
         goal_fn = state_goal_objective(model.probe_joint_positions, goal.target, goal.weights)
     elif goal.kind == 'pose' and navigation is not None:
+        off = math.dist(navigation.goal_xy.tolist(), goal.target[:2].tolist())
+        if off > navigation.resolution:
+            raise GoalError(f'the map cost-to-go was built for a goal {off:.2f} m away from '
+                            'this pose goal')
         goal_fn = _map_pose_objective(model, goal, navigation)
     elif goal.kind == 'pose':
         w = torch.tensor([1.0, 1.0, goal.yaw_weight, goal.yaw_weight])

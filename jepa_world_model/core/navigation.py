@@ -35,6 +35,8 @@ _MOVES = tuple((dr, dc, math.hypot(dr, dc)) for dr in (-1, 0, 1) for dc in (-1, 
 def inflate(occupied: np.ndarray, radius_cells: float) -> np.ndarray:
     """Cells within ``radius_cells`` (centre to centre) of an occupied cell. [H, W] bool."""
     out = occupied.copy()
+    # A radius given in metres over a resolution (0.3 / 0.1 = 2.9999...) means whole cells.
+    radius_cells = float(radius_cells) + 1e-6
     reach = int(math.floor(radius_cells))
     rows, cols = np.nonzero(occupied)
     h, w = occupied.shape
@@ -87,7 +89,7 @@ class NavigationField:
         self.inflated = inflate(occupied, inflation / self.resolution)
         step_cost = np.where(self.inflated, float(inflated_cost_factor), 1.0)
         step_cost[occupied] = 10.0 * float(inflated_cost_factor)
-        self.distance_grid = self._dijkstra(goal, step_cost * self.resolution)
+        self.distance_grid = self._dijkstra(goal, step_cost * self.resolution, occupied)
         self._table = torch.as_tensor(self.distance_grid, dtype=torch.float32)
 
     def cell(self, xy: Sequence[float]) -> Tuple[int, int] | None:
@@ -98,9 +100,13 @@ class NavigationField:
             return int(row), int(col)
         return None
 
-    def _dijkstra(self, goal: Tuple[int, int], enter_cost: np.ndarray) -> np.ndarray:
+    def _dijkstra(self, goal: Tuple[int, int], enter_cost: np.ndarray,
+                  occupied: np.ndarray) -> np.ndarray:
         """Cost of the cheapest path from each cell to ``goal``; a step costs its length
-        times the mean of the two cells' costs per metre."""
+        times the mean of the two cells' costs per metre. A diagonal step between two
+        occupied cells that touch only at a corner costs as much as crossing them: a thin
+        diagonal wall on a map is a wall."""
+        occupied_cost = float(enter_cost.max())
         h, w = self.shape
         dist = np.full((h, w), np.inf)
         dist[goal] = 0.0
@@ -112,7 +118,10 @@ class NavigationField:
             for dr, dc, length in _MOVES:
                 rr, cc = r + dr, c + dc
                 if 0 <= rr < h and 0 <= cc < w:
-                    nd = d + length * 0.5 * (enter_cost[r, c] + enter_cost[rr, cc])
+                    cost = 0.5 * (enter_cost[r, c] + enter_cost[rr, cc])
+                    if dr and dc and occupied[rr, c] and occupied[r, cc]:
+                        cost = max(cost, occupied_cost)
+                    nd = d + length * cost
                     if nd < dist[rr, cc]:
                         dist[rr, cc] = nd
                         heapq.heappush(queue, (nd, (rr, cc)))
@@ -120,10 +129,13 @@ class NavigationField:
 
     def distance(self, xy: Tensor) -> Tensor:
         """Cost-to-go [m] at positions xy [..., 2] (bilinear between cell centres; points
-        outside the grid read the nearest border cell). -> [...]."""
+        outside the grid read the nearest border cell; a NaN position reads NaN, which the
+        planner scores as the worst cost). -> [...]."""
         table = self._table.to(device=xy.device, dtype=xy.dtype)
         h, w = self.shape
         origin = torch.as_tensor(self.origin, device=xy.device, dtype=xy.dtype)
+        bad = torch.isnan(xy).any(dim=-1)
+        xy = torch.nan_to_num(xy, nan=0.0)
         idx = (xy - origin) / self.resolution - 0.5            # [..., 2] as (col, row)
         col = idx[..., 0].clamp(0, w - 1)
         row = idx[..., 1].clamp(0, h - 1)
@@ -134,4 +146,4 @@ class NavigationField:
         c1, r1 = (c0 + 1).clamp(max=w - 1), (r0 + 1).clamp(max=h - 1)
         top = table[r0, c0] * (1 - tc) + table[r0, c1] * tc
         bottom = table[r1, c0] * (1 - tc) + table[r1, c1] * tc
-        return top * (1 - tr) + bottom * tr
+        return torch.where(bad, torch.full_like(tr, math.nan), top * (1 - tr) + bottom * tr)

@@ -234,9 +234,10 @@ class Trainer:
         if m.scan_sectors and not self.sampler.has_scan:
             raise ValueError('model.scan_sectors needs a range scan in every episode (set '
                              'data.bag.scan_topic to the LaserScan topic)')
-        if m.scan_sectors and ep.extras['scan'].shape[-1] % m.scan_sectors:
-            raise ValueError(f'scans have {ep.extras["scan"].shape[-1]} beams; '
-                             f'model.scan_sectors {m.scan_sectors} must divide that')
+        beams = {e.extras['scan'].shape[-1] for e in episodes} if m.scan_sectors else set()
+        if any(b % m.scan_sectors for b in beams):
+            raise ValueError(f'scans have {sorted(beams)} beams; model.scan_sectors '
+                             f'{m.scan_sectors} must divide each')
 
     def train_step(self) -> Dict[str, float]:
         """One optimisation step at ``self.state.step``; returns scalar logs."""
