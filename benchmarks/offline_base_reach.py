@@ -102,9 +102,14 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
         with torch.inference_mode():
             s = runtime.make_state(None, obs.dq, obs.base_pose)
             started = time.perf_counter()
-            z = model.encode(runtime.preprocess(obs.image),
-                             torch.as_tensor(s, dtype=torch.float32)[None])[0]
-            result = planner.plan(z, model.predict, objective,
+            o = runtime.preprocess(obs.image)
+            s = torch.as_tensor(s, dtype=torch.float32)[None]
+            if built.needs_scene:    # a clearance term on the frame's scene, as planner_node
+                z, scene = model.encode_with_scene(o, s)
+                plan_fn = built.at(scene=scene[0])
+            else:
+                z, plan_fn = model.encode(o, s), objective
+            result = planner.plan(z[0], model.predict, plan_fn,
                                   torch.as_tensor(prev, dtype=torch.float32))
             plan_s.append(time.perf_counter() - started)
         prev = np.clip(result.actions[0].numpy(), prev - MAX_CHANGE, prev + MAX_CHANGE)

@@ -27,6 +27,8 @@ Arguments:
     world_model_params_file: world_model_node parameters.
     twist_mux_params_file: twist_mux parameters (default: config/twist_mux_jepa.yaml).
     image_topic, joint_states_topic, odom_topic: Inputs of the planner (and world model).
+    map_topic: The static map (map_server's ``map``) the planner scores pose goals on; it
+        must be in the planner's ``path_frame_id`` (no TF lookup in the planner).
     recommended_cmd_vel_topic: Where ``~/recommended_cmd_vel`` goes; must be the topic of
         twist_mux's ``jepa_planner`` input.
     mux_output_topic: twist_mux output; collision_monitor's ``cmd_vel_in_topic``.
@@ -65,6 +67,7 @@ def generate_launch_description():
          'twist_mux topics/locks (ros__parameters under twist_mux)'),
         'image_topic', 'joint_states_topic',
         ('odom_topic', 'odom', 'nav_msgs/Odometry topic'),
+        ('map_topic', 'map', 'nav_msgs/OccupancyGrid static map (transient local)'),
         ('recommended_cmd_vel_topic', 'cmd_vel_jepa',
          "Planner recommendation; twist_mux's jepa_planner input topic"),
         ('mux_output_topic', 'cmd_vel_mux',
@@ -92,6 +95,7 @@ def generate_launch_description():
             ('image', arg['image_topic']),
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
+            ('map', arg['map_topic']),
             ('~/recommended_cmd_vel', arg['recommended_cmd_vel_topic']),
         ],
     )

@@ -92,9 +92,11 @@ def base_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def base_scan_ckpt(tmp_path_factory):
-    """The mobile-base-like model with a range read-out (4 sectors, for the clearance term)."""
+    """The mobile-base-like model with a range read-out on the frame's patch tokens
+    (4 sectors, for the clearance term)."""
     return save_tiny(tmp_path_factory, 'planner', 'base_scan', 3, joint_names=list(WHEELS),
-                     use_joint_position=False, pose_in_state=True, scan_sectors=4)
+                     use_joint_position=False, pose_in_state=True, scan_sectors=4,
+                     scan_source='tokens')
 
 
 class Feeder(FeederNode):
@@ -477,6 +479,7 @@ def test_mobile_base_plans_on_the_map_with_the_clearance_term(graph, base_scan_c
         feeder.goal_pose_pub.publish(goal_pose_msg())      # (1.0, 0.5): behind the wall
         assert wait_for(lambda: len(feeder.out['cmd']) >= 3), node.counters.snapshot()
         assert set(node._objective.terms) == {'goal', 'clearance'}
+        assert node._objective.needs_scene and node.counters.get('internal_error') == 0
         field = node._navigation[1]
         assert field is not None
         # From the odom origin the way to the goal leads around the wall's end (y = 1 m).

@@ -84,12 +84,20 @@ class ModelConfig:
     # relative to the robot; the planner's clearance term reads it. 0: no read-out.
     scan_sectors: int = 0
     scan_range_max: float = 1.0
+    # What the range read-out reads (core/scan.py): 'latent', z itself; 'tokens', the frame's
+    # patch tokens (where people are now) queried at the pose read from z (where the robot
+    # is, or will be along a plan). 'tokens' needs the pose in the state.
+    scan_source: str = 'latent'
 
     def __post_init__(self) -> None:
         _require(self.risk_hidden_dim >= 0, 'risk_hidden_dim must be >= 0')
         _require(self.scan_sectors >= 0, 'scan_sectors must be >= 0')
         _require(math.isfinite(self.scan_range_max) and self.scan_range_max > 0,
                  'scan_range_max must be finite and > 0')
+        _require(self.scan_source in ('latent', 'tokens'),
+                 f"scan_source must be 'latent' or 'tokens', got {self.scan_source!r}")
+        _require(self.scan_source != 'tokens' or self.pose_in_state,
+                 "scan_source 'tokens' needs pose_in_state (the read-out is queried at poses)")
         _require(self.image_state_source in IMAGE_STATE_SOURCES,
                  f'image_state_source must be one of {IMAGE_STATE_SOURCES}, got '
                  f'{self.image_state_source!r}')

@@ -43,7 +43,8 @@ from torch import Tensor
 
 from .navigation import NavigationField
 from .objectives import (ensemble_disagreement_objective, latent_goal_objective, ObjectiveFn,
-                         risk_objective, state_goal_objective, sum_objectives)
+                         path_length_objective, risk_objective, state_goal_objective,
+                         sum_objectives)
 from .scan import clearance_cost
 
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
@@ -173,21 +174,6 @@ def _pose_features(pose: Tensor) -> Tensor:
                      dim=-1)
 
 
-def _map_pose_objective(model: Any, goal: Goal, navigation: NavigationField) -> ObjectiveFn:
-    """Squared map path length to the goal (plus the heading error when weighted), summed
-    over the horizon: the straight-line pose objective with the map's distance."""
-    heading = torch.stack([torch.cos(goal.target[2]), torch.sin(goal.target[2])])
-
-    def goal_fn(z_traj: Tensor, a_traj: Tensor) -> Tensor:
-        pose = model.probe_pose(z_traj)                               # [N, H, 3]
-        cost = navigation.distance(pose[..., :2]) ** 2                # [N, H]
-        if goal.yaw_weight > 0:
-            features = _pose_features(pose)[..., 2:]
-            cost = cost + goal.yaw_weight * ((features - heading.to(features)) ** 2).sum(-1)
-        return cost.sum(dim=-1)
-    return goal_fn
-
-
 class _EnsembleMembers:
     """Per-member step functions over one shared ``predict_ensemble`` call.
 
@@ -243,24 +229,44 @@ class Objective:
         anchored: For image goals with a head reading (``Goal.joints``): builds the
             objective from the measured joints and the current image's reading (see
             :meth:`at`). None for every other goal.
+        scene_term: For terms that read the current frame's scene (the clearance term of a
+            ``scan_source: tokens`` model): builds that term from the scene code [C]
+            (:meth:`WorldModel.encode_with_scene`). ``fn`` leaves it out; :meth:`at` adds it.
     """
 
     fn: ObjectiveFn
     terms: Tuple[str, ...]
     skipped: Tuple[str, ...]
     anchored: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
+    scene_term: Optional[Callable[[Tensor], ObjectiveFn]] = None
 
-    def at(self, q_now: Any = None, q_image_now: Any = None) -> ObjectiveFn:
+    @property
+    def needs_scene(self) -> bool:
+        """Whether :meth:`at` must be given the current frame's scene code."""
+        return self.scene_term is not None
+
+    def at(self, q_now: Any = None, q_image_now: Any = None,
+           scene: Optional[Tensor] = None) -> ObjectiveFn:
         """The objective for a plan from the current observation.
 
         Image goals with head readings (``Goal.joints``) aim the predicted joint positions at
         ``q_now + goal.joints - q_image_now``: ``q_now`` [J] the measured joints,
         ``q_image_now`` [J] what the head reads in the current image (tensors or arrays).
-        Without a reading, and for every other goal, this is ``fn``.
+        Without a reading, and for every other goal, the goal part is that of ``fn``.
+        ``scene`` [C]: the current frame's scene code, required when :attr:`needs_scene`.
+
+        Raises:
+            ValueError: The objective needs a scene and none was given.
         """
-        if self.anchored is None or q_now is None or q_image_now is None:
-            return self.fn
-        return self.anchored(q_now, q_image_now)
+        fn = self.fn
+        if self.anchored is not None and q_now is not None and q_image_now is not None:
+            fn = self.anchored(q_now, q_image_now)
+        if self.scene_term is None:
+            return fn
+        if scene is None:
+            raise ValueError('this objective reads the current scene (clearance on a '
+                             "scan_source 'tokens' model): pass the frame's scene code")
+        return sum_objectives([(1.0, fn), (1.0, self.scene_term(scene))])
 
 
 def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTerms(),
@@ -288,7 +294,8 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
         if off > navigation.resolution:
             raise GoalError(f'the map cost-to-go was built for a goal {off:.2f} m away from '
                             'this pose goal')
-        goal_fn = _map_pose_objective(model, goal, navigation)
+        goal_fn = path_length_objective(model.probe_pose, navigation.distance,
+                                        goal.target[2], goal.yaw_weight)
     elif goal.kind == 'pose':
         w = torch.tensor([1.0, 1.0, goal.yaw_weight, goal.yaw_weight])
         goal_fn = state_goal_objective(lambda z: _pose_features(model.probe_pose(z)),
@@ -314,11 +321,17 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
             used.append('risk')
         else:
             skipped.append('risk')
+    scene_term = None
     if terms.clearance_weight > 0:
         if getattr(model, 'scan_head', None) is not None:
-            parts.append((1.0, risk_objective(clearance_cost(
-                model.predict_ranges, terms.clearance_min_range, terms.clearance_margin),
-                terms.clearance_weight)))
+            def clearance(scene: Optional[Tensor] = None) -> ObjectiveFn:
+                return risk_objective(clearance_cost(
+                    lambda z: model.predict_ranges(z, scene), terms.clearance_min_range,
+                    terms.clearance_margin), terms.clearance_weight)
+            if model.cfg.scan_source == 'tokens':
+                scene_term = clearance    # the scene is the frame's: Objective.at(scene=)
+            else:
+                parts.append((1.0, clearance()))
             used.append('clearance')
         else:
             skipped.append('clearance')
@@ -341,7 +354,7 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
 
     with_reading = goal.kind == 'image' and goal.joints is not None
     return Objective(combine(goal_fn), tuple(used), tuple(skipped),
-                     anchored if with_reading else None)
+                     anchored if with_reading else None, scene_term)
 
 
 def has_image_state_head(model: Any) -> bool:

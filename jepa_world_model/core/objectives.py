@@ -99,6 +99,39 @@ def state_goal_objective(probe: Callable[[torch.Tensor], torch.Tensor], s_goal: 
     return objective
 
 
+def path_length_objective(pose_fn: Callable[[torch.Tensor], torch.Tensor],
+                          distance_fn: Callable[[torch.Tensor], torch.Tensor],
+                          goal_yaw: Union[float, torch.Tensor] = 0.0,
+                          yaw_weight: float = 0.0) -> ObjectiveFn:
+    """Squared path length to a goal on a map, plus the heading error when weighted, summed
+    over the horizon: the pose objective with a map's distance instead of the straight line.
+
+    Args:
+        pose_fn: Maps latents ``z [..., Z]`` to poses ``[..., 3]`` (x, y, yaw).
+        distance_fn: Maps positions ``[..., 2]`` to the path length to the goal ``[...]``
+            (e.g. :meth:`~.navigation.NavigationField.distance`).
+        goal_yaw: Goal heading [rad], used when ``yaw_weight > 0``.
+        yaw_weight: Weight of ``(cos - cos_goal)^2 + (sin - sin_goal)^2``.
+
+    Returns:
+        ``objective(z_traj [N, H, Z], a_traj [N, H, A]) -> cost [N]``.
+    """
+    goal_yaw = torch.as_tensor(goal_yaw, dtype=torch.float32)
+    heading = torch.stack([torch.cos(goal_yaw), torch.sin(goal_yaw)])
+
+    def objective(z_traj: torch.Tensor, a_traj: torch.Tensor) -> torch.Tensor:
+        _check_traj(z_traj, a_traj)
+        pose = pose_fn(z_traj)                                        # [N, H, 3]
+        cost = distance_fn(pose[..., :2]) ** 2                        # [N, H]
+        if yaw_weight > 0:
+            yaw = pose[..., 2:3]
+            features = torch.cat([torch.cos(yaw), torch.sin(yaw)], dim=-1)
+            cost = cost + yaw_weight * ((features - heading.to(features)) ** 2).sum(-1)
+        return cost.sum(dim=-1)
+
+    return objective
+
+
 def risk_objective(risk_fn: Callable[[torch.Tensor], torch.Tensor],
                    weight: float = 1.0) -> ObjectiveFn:
     """Penalty on a predicted per-step risk (e.g. collision probability from a latent head).

@@ -6,16 +6,72 @@ range of interest: the model's range read-out (``WorldModel.predict_ranges``) le
 sector ranges, and the planner's clearance term penalises predicted ranges below a minimum.
 Near returns are what matter for collisions, so the cap keeps far walls from dominating the
 regression.
+
+Two read-outs (``model.scan_source``):
+
+* ``latent``: an MLP on the compact latent z, so it reads predicted latents directly. On the
+  simulated base it hardly located the people: the pooled 32-D image part does not keep
+  *where* a few-pixel person is (held-out nearest-range error 0.26 m, 17 % within 10 cm).
+* ``tokens`` (:class:`SceneRangeReadout`): the scene as the camera shows it now, read from
+  the frame's patch tokens (which keep where things are), queried at a robot pose. The
+  planner asks it about the poses the dynamics predict along each plan, so the world model
+  still says where the robot will be; the scene is taken as it is at planning time, which
+  over a 1.6 s horizon is what a planner can know about people walking at 0.3-0.6 m/s.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ['sector_ranges', 'clearance_cost']
+from .layers import mlp
+
+__all__ = ['sector_ranges', 'clearance_cost', 'SceneRangeReadout', 'pose_query_features']
+
+#: Frequencies of the sinusoidal features of a query position (periods 3, 1.5, 0.75 m): let
+#: a small MLP resolve where a pose is relative to things in the scene, not only roughly.
+_QUERY_FREQUENCIES = (1.0, 2.0, 4.0)
+_QUERY_SCALE_M = 1.5
+
+
+def pose_query_features(pose: Tensor) -> Tensor:
+    """(x, y, yaw) [..., 3] -> [..., 16]: x, y, cos/sin yaw, and sin/cos of x and y at three
+    frequencies."""
+    xy = pose[..., :2]
+    parts = [xy, torch.cos(pose[..., 2:3]), torch.sin(pose[..., 2:3])]
+    for k in _QUERY_FREQUENCIES:
+        phase = (k * math.pi / _QUERY_SCALE_M) * xy
+        parts += [torch.sin(phase), torch.cos(phase)]
+    return torch.cat(parts, dim=-1)
+
+
+class SceneRangeReadout(nn.Module):
+    """Sector ranges at a robot pose in the scene a frame shows.
+
+    ``scene(tokens [B, N, D]) -> c [B, C]``: each patch token narrowed to 8 channels, then an
+    MLP over all of them in grid order (it keeps *where* things are). ``forward(c [..., C],
+    pose [..., 3]) -> [..., R]`` in (0, 1), the ranges in units of the cap.
+    """
+
+    def __init__(self, num_tokens: int, dim: int, hidden: int, sectors: int,
+                 scene_dim: int = 64, narrow: int = 8) -> None:
+        super().__init__()
+        self.narrow = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, narrow))
+        self.trunk = mlp(num_tokens * narrow, hidden, scene_dim, 1)
+        self.query = mlp(scene_dim + 16, hidden, sectors, 2)
+
+    def scene(self, tokens: Tensor) -> Tensor:
+        """tokens [B, N, D] -> scene code [B, C]."""
+        return self.trunk(self.narrow(tokens).flatten(1))
+
+    def forward(self, scene: Tensor, pose: Tensor) -> Tensor:
+        """scene [..., C], pose [..., 3] (broadcast against each other) -> [..., R] in (0, 1)."""
+        query = pose_query_features(pose)
+        scene = scene.expand(*query.shape[:-1], scene.shape[-1])
+        return torch.sigmoid(self.query(torch.cat([scene, query], dim=-1)))
 
 
 def sector_ranges(scan: Tensor, sectors: int, range_max: float) -> Tensor:

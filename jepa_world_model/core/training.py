@@ -37,6 +37,7 @@ from .losses import (feature_prediction_loss, latent_l1, vicreg_covariance_loss,
 from .masks import MaskBatch, sample_masks
 from .metrics import effective_rank
 from .scan import sector_ranges
+from .state_layout import pose_from_state
 from .vit import gather_tokens
 from .world_model import WorldModel
 
@@ -106,7 +107,7 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
         roll = roll + latent_l1(z_roll, z_tgt[:, k + 1])
         rolled.append(z_roll)
     out['dynamics_rollout'] = roll / w.rollout_steps
-    out['scan'] = scan_loss(model, z, torch.stack(rolled, dim=2), batch) \
+    out['scan'] = scan_loss(model, tokens, z, torch.stack(rolled, dim=2), batch) \
         if model.scan_head is not None and batch.scan is not None else zero
 
     z_flat = z.flatten(0, 1)                                      # [B*L, Z]
@@ -143,12 +144,24 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     return out
 
 
-def scan_loss(model: WorldModel, z: Tensor, z_rolled: Tensor, batch: Batch) -> Tensor:
-    """Range read-out error on encoded latents z [B, L, Z] and on the members' rollouts
-    z_rolled [E, B, K, Z] (step k predicts frame k + 1), in units of scan_range_max."""
+def scan_loss(model: WorldModel, tokens: Tensor, z: Tensor, z_rolled: Tensor,
+              batch: Batch) -> Tensor:
+    """Range read-out error in units of scan_range_max.
+
+    ``scan_source`` 'latent': on the encoded latents z [B, L, Z] and on the members'
+    rollouts z_rolled [E, B, K, Z] (step k predicts frame k + 1). 'tokens': the scene of
+    each frame j of a clip (from its patch tokens [B * L, N, D]) queried at the recorded pose
+    of every frame k >= j, against frame k's scan: what the planner asks of it along a plan.
+    """
     cfg = model.cfg
     target = sector_ranges(batch.scan, cfg.scan_sectors, cfg.scan_range_max) / \
         cfg.scan_range_max                                            # [B, L, R]
+    if cfg.scan_source == 'tokens':
+        b, length = target.shape[:2]
+        scene = model.scan_head.scene(tokens).view(b, length, -1)    # [B, L, C]
+        pose = pose_from_state(batch.s, cfg.state_slices)             # [B, L, 3]
+        j, k = torch.triu_indices(length, length, device=target.device)
+        return F.mse_loss(model.scan_head(scene[:, j], pose[:, k]), target[:, k])
     encoded = F.mse_loss(model.predict_ranges(z, normalized=True), target)
     k = z_rolled.shape[2]
     predicted = F.mse_loss(model.predict_ranges(z_rolled, normalized=True),

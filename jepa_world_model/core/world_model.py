@@ -20,6 +20,8 @@ from torch import Tensor, nn
 
 from .config import ModelConfig
 from .ema import freeze
+from .layers import mlp, TokenReadout
+from .scan import SceneRangeReadout
 from .state_layout import pose_from_state
 from .vit import AttentionPool, MaskedPredictor, ViTEncoder, init_weights
 
@@ -27,16 +29,6 @@ from .vit import AttentionPool, MaskedPredictor, ViTEncoder, init_weights
 # so a camera stream needs no extra metadata.
 _IMAGE_MEAN = 0.5
 _IMAGE_STD = 0.25
-
-
-def mlp(in_dim: int, hidden: int, out_dim: int, depth: int) -> nn.Sequential:
-    """LayerNorm-GELU MLP with ``depth`` hidden layers."""
-    layers, dim = [], in_dim
-    for _ in range(depth):
-        layers += [nn.Linear(dim, hidden), nn.LayerNorm(hidden), nn.GELU()]
-        dim = hidden
-    layers.append(nn.Linear(dim, out_dim))
-    return nn.Sequential(*layers)
 
 
 class ObservationEncoder(nn.Module):
@@ -63,22 +55,6 @@ class ObservationEncoder(nn.Module):
         # embedding next to it gives the dynamics a non-linear view of the same state.
         parts = [z_img, s_norm] + ([self.proprio(s_norm)] if self.proprio is not None else [])
         return torch.cat(parts, dim=-1)
-
-
-class TokenReadout(nn.Module):
-    """Patch tokens [B, N, D] -> [B, K]: each token narrowed to 8 channels, then an MLP over
-    all of them in grid order, so the read-out knows *where* things are (a pooled vector
-    averages that away)."""
-
-    def __init__(self, num_tokens: int, dim: int, hidden: int, out_dim: int,
-                 narrow: int = 8) -> None:
-        super().__init__()
-        self.narrow = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, narrow))
-        self.head = mlp(num_tokens * narrow, hidden, out_dim, 1)
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        """tokens [B, N, D] -> [B, K]."""
-        return self.head(self.narrow(tokens).flatten(1))
 
 
 class DynamicsEnsemble(nn.Module):
@@ -134,9 +110,12 @@ class WorldModel(nn.Module):
                                nn.Linear(cfg.latent_dim, len(cfg.risk_labels)))
         # Range read-out (scan.py): trained with gradient into the encoder and the dynamics,
         # so it is part of the representation, not a probe.
-        self.scan_head: Optional[nn.Module] = (
-            mlp(cfg.latent_dim, cfg.idm_hidden_dim, cfg.scan_sectors, 2)
-            if cfg.scan_sectors else None)
+        self.scan_head: Optional[nn.Module] = None
+        if cfg.scan_sectors:
+            self.scan_head = (
+                SceneRangeReadout(cfg.num_patches, cfg.embed_dim, cfg.idm_hidden_dim,
+                                  cfg.scan_sectors) if cfg.scan_source == 'tokens' else
+                mlp(cfg.latent_dim, cfg.idm_hidden_dim, cfg.scan_sectors, 2))
         init_weights(self.encoder.vit)
         init_weights(self.masked_predictor)
         self.target_encoder = freeze(copy.deepcopy(self.encoder))
@@ -345,13 +324,39 @@ class WorldModel(nn.Module):
             raise ValueError('this model has no risk probe (model.risk_labels is empty)')
         return torch.sigmoid(self.risk_probe(z))
 
-    def predict_ranges(self, z: Tensor, normalized: bool = False) -> Tensor:
-        """Sector ranges of the planar scan read from z. z [..., Z] -> [..., R] in metres,
-        in (0, scan_range_max) (``normalized``: divided by scan_range_max)."""
+    def predict_ranges(self, z: Tensor, scene: Optional[Tensor] = None,
+                       normalized: bool = False) -> Tensor:
+        """Sector ranges of the planar scan at the state z. z [..., Z] -> [..., R] in metres,
+        in (0, scan_range_max) (``normalized``: divided by scan_range_max).
+
+        ``scan_source`` 'tokens' also needs the ``scene`` code [..., C] of the frame whose
+        surroundings are meant (:meth:`encode_with_scene`), broadcast against z's batch: the
+        read-out is queried at the pose read from z.
+        """
         if self.scan_head is None:
             raise ValueError('this model has no range read-out (model.scan_sectors is 0)')
-        ranges = torch.sigmoid(self.scan_head(z))
+        if self.cfg.scan_source == 'tokens':
+            if scene is None:
+                raise ValueError("scan_source 'tokens' reads ranges in a scene: pass the "
+                                 'scene code of encode_with_scene')
+            ranges = self.scan_head(scene, self.probe_pose(z))
+        else:
+            ranges = torch.sigmoid(self.scan_head(z))
         return ranges if normalized else ranges * self.cfg.scan_range_max
+
+    def encode_with_scene(self, o: Tensor, s: Optional[Tensor] = None
+                          ) -> Tuple[Tensor, Tensor]:
+        """:meth:`encode` and the range read-out's scene code from one ViT pass.
+
+        o [B, 3, H, W] in [0, 1], s [B, S] -> (z [B, Z], scene [B, C]); models with
+        ``scan_source`` 'tokens' only.
+        """
+        self._check_image(o)
+        if self.scan_head is None or self.cfg.scan_source != 'tokens':
+            raise ValueError("encode_with_scene needs scan_source 'tokens'")
+        tokens = self.encoder.vit(self.normalize_image(o))
+        s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
+        return self.encoder.latent_from_tokens(tokens, s_norm), self.scan_head.scene(tokens)
 
     # -- utilities -------------------------------------------------------------------------
     def _check_image(self, o: Tensor) -> None:

@@ -76,10 +76,14 @@ class PlanStep:
         with torch.inference_mode():
             # Image goals with a head reading are judged and aimed in joint units (goals.py);
             # the reading of the current frame comes from the same encoder pass as z.
-            q_image = None
+            # A clearance term on a scene read-out reads the frame's scene the same way.
+            q_image = scene = None
             if goal.kind == 'image' and goal.joints is not None and q.size:
                 z, q_image = model.encode_with_image_joints(obs.o, obs.s)
                 z, q_image = z[0], q_image[0]
+            elif objective.needs_scene:
+                z, scene = model.encode_with_scene(obs.o, obs.s)
+                z, scene = z[0], scene[0]
             else:
                 z = model.encode(obs.o, obs.s)[0]
             # Measured joints and odometry beat probes for the goal check; the target encoder
@@ -95,8 +99,8 @@ class PlanStep:
             if reached:
                 return None
             a_prev = torch.as_tensor(prev, dtype=runtime.dtype, device=runtime.device)
-            # objective.at() is objective.fn unless there is a reading to aim with.
-            result = planner.plan(z, model.predict, objective.at(q, q_image), a_prev)
+            # objective.at() is objective.fn unless there is a reading to aim with or a scene.
+            result = planner.plan(z, model.predict, objective.at(q, q_image, scene), a_prev)
             elapsed = time.perf_counter() - started
             self.plan_ms.add(elapsed * 1e3)
             if elapsed > s.max_plan_time:
