@@ -66,6 +66,17 @@ def oracle_risk(model, sim: MobileBaseSim, min_range: float, margin: float
     return risk
 
 
+def collision_kind(sim: MobileBaseSim, xy: np.ndarray) -> str:
+    """'person' when a person is nearer the robot's edge than the walls and furniture (the
+    room's static map), else 'static'."""
+    person = float(np.min(np.linalg.norm(sim.people_positions() - xy, axis=1))) \
+        - sim.PERSON_RADIUS
+    occupied, origin = sim.occupancy_grid(0.05)
+    static = NavigationField(occupied, 0.05, origin, xy, 0.0).static_range(
+        torch.as_tensor(xy, dtype=torch.float32))
+    return 'person' if person < float(static) else 'static'
+
+
 def room_navigation(sim: MobileBaseSim, goal_xy: np.ndarray,
                     inflation: float) -> NavigationField:
     """The cost-to-go of ``goal_xy`` on the room's static map (as sim_node publishes it)."""
@@ -96,7 +107,7 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
                                           horizon=8, action_repeat=args.action_repeat),
                             2, ActionBounds(LOW, HIGH))
     obs = sim.reset(seed)
-    prev, collided, plan_s = np.zeros(2), None, []
+    prev, collided, hit, plan_s = np.zeros(2), None, None, []
     distance = float('inf')
     for step in range(1, args.budget + 1):
         with torch.inference_mode():
@@ -115,12 +126,13 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
         prev = np.clip(result.actions[0].numpy(), prev - MAX_CHANGE, prev + MAX_CHANGE)
         obs = sim.step(prev)
         if obs.collision and collided is None:
-            collided = step
+            collided, hit = step, collision_kind(sim, obs.base_pose[:2])
         distance = float(np.linalg.norm(np.asarray(obs.base_pose[:2]) - task.goal_xy))
         if distance <= args.tolerance:
             break
     return {'seed': seed, 'success': bool(distance <= args.tolerance and collided is None),
-            'first_collision_step': collided, 'steps': step, 'final_distance': distance,
+            'first_collision_step': collided, 'collided_with': hit, 'steps': step,
+            'final_distance': distance,
             'straight_line_free': bool(task.straight_line_free),
             'plan_ms_p50': 1e3 * float(np.median(plan_s))}
 
@@ -166,6 +178,8 @@ def main() -> None:
                       'success_rate': sum(e['success'] for e in episodes) / len(episodes),
                       'collision_episodes': sum(e['first_collision_step'] is not None
                                                 for e in episodes),
+                      'collisions_with_people': sum(e['collided_with'] == 'person'
+                                                    for e in episodes),
                       'per_episode': episodes}, indent=1))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_world_model.core.navigation import inflate, NavigationField
+from jepa_world_model.core.navigation import distance_to_occupied, inflate, NavigationField
 from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
 
 RES = 0.1
@@ -356,3 +356,17 @@ def test_planner_with_the_field_goes_around_the_cup_and_straight_line_gets_stuck
     assert float(torch.dist(z, goal)) > 0.5
     assert 2.0 < float(z[0]) < 2.4 and 1.4 < float(z[1]) < 2.6   # inside the cup
     assert collisions > 50
+
+
+def test_static_range_is_the_distance_to_the_nearest_occupied_cell():
+    """static_range reads the distance from a position to the nearest occupied cell's edge:
+    0.5 m from a wall reads about 0.5, far from everything it is capped."""
+    occupied = np.zeros((40, 40), bool)
+    occupied[:, 0] = True                                        # a wall at x in [0, 0.1)
+    field = NavigationField(occupied, RES, (0.0, 0.0), (3.5, 2.0), inflation=0.0)
+    near = float(field.static_range(torch.tensor([0.6, 2.0])))
+    assert near == pytest.approx(0.5, abs=0.03)
+    far = float(field.static_range(torch.tensor([3.9, 2.0])))
+    assert far == pytest.approx(min(3.8, 1.5), abs=0.03)
+    grid = distance_to_occupied(occupied, RES, 1.0)
+    assert grid[5, 0] == 0.0 and grid[5, 3] == pytest.approx(0.25) and grid[5, 30] == 1.0

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from jepa_world_model.core.config import ExperimentConfig, from_dict
+from jepa_world_model.core.data import ClipSampler
 from jepa_world_model.core.goals import (build_objective, GoalError, joint_state_goal,
                                          ObjectiveTerms, pose_goal)
 from jepa_world_model.core.navigation import NavigationField
@@ -416,3 +417,38 @@ def test_short_training_run_learns_the_scan_from_tokens():
     targets = sector_ranges(torch.from_numpy(np.concatenate([e.extras['scan'] for e in eps])),
                             4, 1.0)
     assert last < 0.5 * float(targets.var(dim=0, correction=0).mean())
+
+
+def test_clearance_leaves_what_the_map_explains_to_the_map():
+    """With static_fn, a near return the map accounts for (within the margin) costs nothing,
+    one nearer than the map's obstacles (a person) costs as without a map."""
+    ranges = torch.tensor([[[0.25], [0.25], [0.25]]])           # [1, 3, R=1]
+    static = torch.tensor([[0.30, 1.0, 0.5]])                   # map's nearest obstacle
+    risk = clearance_cost(lambda z: z, 0.4, 0.1, static_fn=lambda z: static)(ranges)
+    plain = clearance_cost(lambda z: z, 0.4, 0.1)(ranges)
+    torch.testing.assert_close(plain, torch.full((1, 3), 2.25))
+    # Step 0: the wall at 0.30 explains the 0.25 reading -> 0; steps 1-2: nothing on the map
+    # that near -> the person costs (0.4 - 0.25) / 0.1 squared, capped by min_range.
+    torch.testing.assert_close(risk, torch.tensor([[0.0, 2.25, 2.25]]))
+
+
+def test_long_label_window_gathers_future_states_and_scans():
+    """ClipSampler(label_length=K) adds the states and scans of K frames from each clip's
+    start, and starts clips only where they fit; the Trainer asks for scan_query_steps + 1
+    with a token read-out, and the scene of frame 0 then learns the ranges at those poses."""
+    eps = base_like_episodes()
+    sampler = ClipSampler(eps, 4, label_length=9)
+    assert int(sampler.index[:, 1].max()) == len(eps[0]) - 9
+    batch = sampler.gather(np.arange(3))
+    e, t = sampler.index[2]
+    np.testing.assert_allclose(batch.label_scan[2].numpy(), eps[e].extras['scan'][t:t + 9])
+    np.testing.assert_allclose(batch.label_s[2].numpy(), eps[e].s[t:t + 9])
+    assert ClipSampler(eps, 4).gather(np.arange(3)).label_scan is None
+    cfg = scan_config(60, joint_names=['joint_x', 'joint_y'], use_joint_position=False,
+                      pose_in_state=True, scan_sectors=4, scan_source='tokens')
+    cfg.loss.scan_query_steps, cfg.loss.scan_near_weight = 8, 3.0
+    trainer = Trainer(cfg, eps)
+    assert trainer.sampler.label_length == 9
+    trainer.run()
+    losses = np.array([h['scan'] for h in trainer.state.history])
+    assert np.isfinite(losses).all() and losses[-15:].mean() < 0.7 * losses[:5].mean()

@@ -194,6 +194,15 @@ class LossConfig:
     inverse_dynamics: float = 3.0
     image_state: float = 1.0            # joint positions from the image part (image_state_head)
     scan: float = 1.0                   # range read-out on encoded and predicted latents
+    # Ranges under half of scan_range_max count this many times in the read-out's error:
+    # near returns are rare in exploration data and they are the ones that decide collisions.
+    scan_near_weight: float = 1.0
+    # scan_source 'tokens': query the scene of each clip's first frame at the recorded poses
+    # of this many following frames (their scans are the labels). Within a 4-frame clip the
+    # robot moves so little that the read-out can answer from where the image shows the
+    # robot and ignore the queried pose; the planner needs the answer to depend on it.
+    # 0: the clip's own frames.
+    scan_query_steps: int = 0
     probe: float = 1.0                  # probes on detached latents (no effect on the encoder)
     stop_gradient: bool = True          # targets from the EMA encoder without gradient
 
@@ -203,6 +212,7 @@ class LossConfig:
             if isinstance(value, float):
                 _require(value >= 0, f'loss weight {f.name} must be >= 0')
         _require(self.rollout_steps >= 1, 'rollout_steps must be >= 1')
+        _require(self.scan_query_steps >= 0, 'scan_query_steps must be >= 0')
 
 
 @dataclass

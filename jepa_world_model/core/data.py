@@ -56,7 +56,9 @@ class Batch:
 
     ``pose`` [B, L, 3] (x, y, yaw) is present when every episode has a 'base_pose' extra; it
     only trains the pose probe. ``scan`` [B, L, beams] (ranges, m) is present when every
-    episode has a 'scan' extra; it trains the range read-out.
+    episode has a 'scan' extra; it trains the range read-out. ``label_s`` [B, K, S] and
+    ``label_scan`` [B, K, beams]: the states and scans of K >= L frames from each clip's
+    first frame, when the sampler was asked for a longer label window (``label_length``).
     """
 
     o: Tensor
@@ -64,13 +66,15 @@ class Batch:
     a: Tensor
     pose: Optional[Tensor] = None
     scan: Optional[Tensor] = None
+    label_s: Optional[Tensor] = None
+    label_scan: Optional[Tensor] = None
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> 'Batch':
         """Move to a device/dtype."""
-        pose = None if self.pose is None else self.pose.to(device, dtype)
-        scan = None if self.scan is None else self.scan.to(device, dtype)
-        return Batch(self.o.to(device, dtype), self.s.to(device, dtype),
-                     self.a.to(device, dtype), pose, scan)
+        def move(t: Optional[Tensor]) -> Optional[Tensor]:
+            return None if t is None else t.to(device, dtype)
+        return Batch(move(self.o), move(self.s), move(self.a), move(self.pose),
+                     move(self.scan), move(self.label_s), move(self.label_scan))
 
 
 def images_to_tensor(images: np.ndarray) -> Tensor:
@@ -82,16 +86,22 @@ def images_to_tensor(images: np.ndarray) -> Tensor:
 class ClipSampler:
     """Uniformly samples fixed-length clips from a list of episodes."""
 
-    def __init__(self, episodes: Sequence[Episode], clip_length: int) -> None:
+    def __init__(self, episodes: Sequence[Episode], clip_length: int,
+                 label_length: int = 0) -> None:
+        """``label_length`` > ``clip_length`` also gathers the states and scans of that many
+        frames from each clip's start (``Batch.label_s``, ``label_scan``); clips then start
+        only where the whole label window fits."""
         if clip_length < 2:
             raise ValueError('clip_length must be >= 2')
         self.episodes = list(episodes)
         self.clip_length = clip_length
+        self.label_length = label_length if label_length > clip_length else 0
+        window = max(clip_length, self.label_length)
         starts: List[Tuple[int, int]] = []
         for e, ep in enumerate(self.episodes):
-            starts += [(e, t) for t in range(len(ep) - clip_length + 1)]
+            starts += [(e, t) for t in range(len(ep) - window + 1)]
         if not starts:
-            raise ValueError(f'no episode is long enough for clips of {clip_length} frames')
+            raise ValueError(f'no episode is long enough for clips of {window} frames')
         self.index = np.asarray(starts, dtype=np.int64)
         self.has_pose = all('base_pose' in ep.extras for ep in self.episodes)
         self.has_scan = all('scan' in ep.extras for ep in self.episodes)
@@ -107,9 +117,13 @@ class ClipSampler:
     def gather(self, picks: np.ndarray) -> Batch:
         """Clips at the given positions of ``self.index``."""
         length = self.clip_length
-        o, s, a, pose, scan = [], [], [], [], []
+        o, s, a, pose, scan, label_s, label_scan = [], [], [], [], [], [], []
         for e, t in self.index[picks]:
             ep = self.episodes[e]
+            if self.label_length:
+                label_s.append(ep.s[t:t + self.label_length])
+                if self.has_scan:
+                    label_scan.append(ep.extras['scan'][t:t + self.label_length])
             o.append(ep.images[t:t + length])
             s.append(ep.s[t:t + length])
             a.append(ep.a[t:t + length])
@@ -121,7 +135,7 @@ class ClipSampler:
         def stacked(values: list) -> Optional[Tensor]:
             return torch.from_numpy(np.stack(values)).float() if values else None
         return Batch(images_to_tensor(np.stack(o)), stacked(s), stacked(a), stacked(pose),
-                     stacked(scan))
+                     stacked(scan), stacked(label_s), stacked(label_scan))
 
 
 def normalization_stats(episodes: Sequence[Episode]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -324,10 +324,14 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
     scene_term = None
     if terms.clearance_weight > 0:
         if getattr(model, 'scan_head', None) is not None:
+            # On a map, what the map explains is the map's cost's business (scan.py).
+            static = (None if navigation is None or goal.kind != 'pose' else
+                      lambda z: navigation.static_range(model.probe_pose(z)[..., :2]))
+
             def clearance(scene: Optional[Tensor] = None) -> ObjectiveFn:
                 return risk_objective(clearance_cost(
                     lambda z: model.predict_ranges(z, scene), terms.clearance_min_range,
-                    terms.clearance_margin), terms.clearance_weight)
+                    terms.clearance_margin, static), terms.clearance_weight)
             if model.cfg.scan_source == 'tokens':
                 scene_term = clearance    # the scene is the frame's: Objective.at(scene=)
             else:

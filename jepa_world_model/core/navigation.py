@@ -26,8 +26,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ['NavigationField', 'inflate']
+__all__ = ['NavigationField', 'inflate', 'distance_to_occupied']
 
+#: How far (m) :meth:`NavigationField.static_range` looks for the map's nearest obstacle.
+STATIC_RANGE_MAX = 1.5
 _MOVES = tuple((dr, dc, math.hypot(dr, dc)) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
                if (dr, dc) != (0, 0))
 
@@ -47,6 +49,32 @@ def inflate(occupied: np.ndarray, radius_cells: float) -> np.ndarray:
             r, c = rows + dr, cols + dc
             keep = (r >= 0) & (r < h) & (c >= 0) & (c < w)
             out[r[keep], c[keep]] = True
+    return out
+
+
+def distance_to_occupied(occupied: np.ndarray, resolution: float,
+                         max_distance: float) -> np.ndarray:
+    """Distance [m] from each cell centre to the nearest occupied cell's edge (its centre
+    less half a cell), capped at ``max_distance``. [H, W] float."""
+    h, w = occupied.shape
+    out = np.full((h, w), float(max_distance))
+    reach = int(math.ceil(max_distance / resolution))
+    offsets = sorted(((math.hypot(dr, dc) * resolution, dr, dc)
+                      for dr in range(-reach, reach + 1) for dc in range(-reach, reach + 1)))
+    unset = np.ones((h, w), dtype=bool)
+    for dist, dr, dc in offsets:
+        edge = max(dist - 0.5 * resolution, 0.0)
+        if edge >= max_distance or not unset.any():
+            break
+        if abs(dr) >= h or abs(dc) >= w:
+            continue
+        # hit[r, c]: the cell (r + dr, c + dc) is occupied.
+        hit = np.zeros((h, w), dtype=bool)
+        hit[max(-dr, 0):h - max(dr, 0), max(-dc, 0):w - max(dc, 0)] = \
+            occupied[max(dr, 0):h + min(dr, 0), max(dc, 0):w + min(dc, 0)]
+        new = hit & unset
+        out[new] = edge
+        unset &= ~new
     return out
 
 
@@ -91,6 +119,9 @@ class NavigationField:
         step_cost[occupied] = 10.0 * float(inflated_cost_factor)
         self.distance_grid = self._dijkstra(goal, step_cost * self.resolution, occupied)
         self._table = torch.as_tensor(self.distance_grid, dtype=torch.float32)
+        self.static_range_grid = distance_to_occupied(occupied, self.resolution,
+                                                      STATIC_RANGE_MAX)
+        self._static_table = torch.as_tensor(self.static_range_grid, dtype=torch.float32)
 
     def cell(self, xy: Sequence[float]) -> Tuple[int, int] | None:
         """``(row, col)`` of the cell holding ``xy``, or None outside the grid."""
@@ -131,7 +162,17 @@ class NavigationField:
         """Cost-to-go [m] at positions xy [..., 2] (bilinear between cell centres; points
         outside the grid read the nearest border cell; a NaN position reads NaN, which the
         planner scores as the worst cost). -> [...]."""
-        table = self._table.to(device=xy.device, dtype=xy.dtype)
+        return self._lookup(self._table, xy)
+
+    def static_range(self, xy: Tensor) -> Tensor:
+        """Distance [m] from positions xy [..., 2] to the map's nearest occupied cell (capped
+        at ``STATIC_RANGE_MAX``): what a range scanner there would read if only the map's
+        obstacles existed. -> [...]."""
+        return self._lookup(self._static_table, xy)
+
+    def _lookup(self, table: Tensor, xy: Tensor) -> Tensor:
+        """Bilinear read of a per-cell ``table`` at xy [..., 2]. -> [...]."""
+        table = table.to(device=xy.device, dtype=xy.dtype)
         h, w = self.shape
         origin = torch.as_tensor(self.origin, device=xy.device, dtype=xy.dtype)
         bad = torch.isnan(xy).any(dim=-1)

@@ -22,7 +22,7 @@ Two read-outs (``model.scan_source``):
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -90,7 +90,8 @@ def sector_ranges(scan: Tensor, sectors: int, range_max: float) -> Tensor:
 
 
 def clearance_cost(ranges_fn: Callable[[Tensor], Tensor], min_range: float,
-                   margin: float) -> Callable[[Tensor], Tensor]:
+                   margin: float, static_fn: Optional[Callable[[Tensor], Tensor]] = None
+                   ) -> Callable[[Tensor], Tensor]:
     """Per-step shortfall of predicted clearance: ``risk(z_traj [N, H, Z]) -> [N, H]``.
 
     ``ranges_fn`` maps latents to sector ranges [m] ``[..., R]``; the cost of a step is
@@ -98,12 +99,21 @@ def clearance_cost(ranges_fn: Callable[[Tensor], Tensor], min_range: float,
     plus ``margin``, that is 0 outside the margin and 1 at contact. Squared so that grazing
     the margin costs little and closing in costs a lot: graded, unlike a collision
     probability, so sampled plans are ranked by how close they pass.
+
+    ``static_fn`` maps latents to the range [m] the static map alone explains at each
+    predicted pose ``[..., ]`` (:meth:`~.navigation.NavigationField.static_range`). The
+    limit then becomes ``min(min_range, static - margin)``: a near return that the map
+    accounts for costs nothing, since the map's cost-to-go already keeps the robot off the
+    furniture (two costs for one wall pull plans apart and stall the robot in passages);
+    only what the map does not hold, such as a person, costs.
     """
     if not (min_range > 0 and margin > 0):
         raise ValueError(f'min_range and margin must be > 0, got {min_range!r}, {margin!r}')
 
     def risk(z_traj: Tensor) -> Tensor:
         nearest = ranges_fn(z_traj).amin(dim=-1)
-        return (torch.relu(min_range - nearest) / margin) ** 2
+        limit = (torch.full_like(nearest, min_range) if static_fn is None else
+                 torch.clamp(static_fn(z_traj) - margin, max=min_range))
+        return (torch.relu(limit - nearest) / margin) ** 2
 
     return risk

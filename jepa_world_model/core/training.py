@@ -107,7 +107,8 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
         roll = roll + latent_l1(z_roll, z_tgt[:, k + 1])
         rolled.append(z_roll)
     out['dynamics_rollout'] = roll / w.rollout_steps
-    out['scan'] = scan_loss(model, tokens, z, torch.stack(rolled, dim=2), batch) \
+    out['scan'] = scan_loss(model, tokens, z, torch.stack(rolled, dim=2), batch,
+                            w.scan_near_weight) \
         if model.scan_head is not None and batch.scan is not None else zero
 
     z_flat = z.flatten(0, 1)                                      # [B*L, Z]
@@ -145,27 +146,41 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
 
 
 def scan_loss(model: WorldModel, tokens: Tensor, z: Tensor, z_rolled: Tensor,
-              batch: Batch) -> Tensor:
+              batch: Batch, near_weight: float = 1.0) -> Tensor:
     """Range read-out error in units of scan_range_max.
 
     ``scan_source`` 'latent': on the encoded latents z [B, L, Z] and on the members'
     rollouts z_rolled [E, B, K, Z] (step k predicts frame k + 1). 'tokens': the scene of
     each frame j of a clip (from its patch tokens [B * L, N, D]) queried at the recorded pose
     of every frame k >= j, against frame k's scan: what the planner asks of it along a plan.
+    Ranges under half the cap weigh ``near_weight`` times (``loss.scan_near_weight``).
     """
     cfg = model.cfg
     target = sector_ranges(batch.scan, cfg.scan_sectors, cfg.scan_range_max) / \
         cfg.scan_range_max                                            # [B, L, R]
+
+    def error(pred: Tensor, tgt: Tensor) -> Tensor:
+        weight = torch.where(tgt < 0.5, near_weight, 1.0)
+        return (weight * (pred - tgt) ** 2).sum() / weight.sum()
+
+    if cfg.scan_source == 'tokens' and batch.label_scan is not None:
+        # The first frame's scene, queried at the poses of the next K frames.
+        b, length = target.shape[:2]
+        scene = model.scan_head.scene(tokens.view(b, length, *tokens.shape[1:])[:, 0])
+        pose = pose_from_state(batch.label_s, cfg.state_slices)       # [B, K, 3]
+        labels = sector_ranges(batch.label_scan, cfg.scan_sectors, cfg.scan_range_max) / \
+            cfg.scan_range_max                                        # [B, K, R]
+        return error(model.scan_head(scene[:, None], pose), labels)
     if cfg.scan_source == 'tokens':
         b, length = target.shape[:2]
         scene = model.scan_head.scene(tokens).view(b, length, -1)    # [B, L, C]
         pose = pose_from_state(batch.s, cfg.state_slices)             # [B, L, 3]
         j, k = torch.triu_indices(length, length, device=target.device)
-        return F.mse_loss(model.scan_head(scene[:, j], pose[:, k]), target[:, k])
-    encoded = F.mse_loss(model.predict_ranges(z, normalized=True), target)
+        return error(model.scan_head(scene[:, j], pose[:, k]), target[:, k])
+    encoded = error(model.predict_ranges(z, normalized=True), target)
     k = z_rolled.shape[2]
-    predicted = F.mse_loss(model.predict_ranges(z_rolled, normalized=True),
-                           target[:, 1:k + 1].unsqueeze(0).expand(z_rolled.shape[0], -1, -1, -1))
+    predicted = error(model.predict_ranges(z_rolled, normalized=True),
+                      target[:, 1:k + 1].unsqueeze(0).expand(z_rolled.shape[0], -1, -1, -1))
     return 0.5 * (encoded + predicted)
 
 
@@ -216,7 +231,10 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir else None
         if config.train.num_threads > 0:
             torch.set_num_threads(config.train.num_threads)
-        self.sampler = ClipSampler(episodes, config.data.clip_length)
+        m = config.model
+        queries = (config.loss.scan_query_steps + 1
+                   if m.scan_sectors and m.scan_source == 'tokens' else 0)
+        self.sampler = ClipSampler(episodes, config.data.clip_length, queries)
         self._check_episode_shapes(episodes)
         if model is None:
             torch.manual_seed(config.train.seed)
