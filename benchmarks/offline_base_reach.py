@@ -117,7 +117,7 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
             s = torch.as_tensor(s, dtype=torch.float32)[None]
             if built.needs_scene:    # a clearance term on the frame's scene, as planner_node
                 z, scene = model.encode_with_scene(o, s)
-                plan_fn = built.at(scene=scene[0])
+                plan_fn = built.at(scene=scene[0], z_now=z[0])
             else:
                 z, plan_fn = model.encode(o, s), objective
             result = planner.plan(z[0], model.predict, plan_fn,

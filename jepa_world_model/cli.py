@@ -333,8 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--device', help='override train.device (cpu, cuda, cuda:1)')
     p.add_argument('--dtype', help='override train.dtype')
     g = p.add_argument_group('rosbag2 data (override the config\'s data.bag)')
-    g.add_argument('--bag', nargs='+', metavar='DIR',
-                   help='train on these bags (or directories of bags): data.source rosbag')
+    # extend: `--bag A --bag B` trains on both (with nargs='+' alone the last flag won,
+    # silently dropping the earlier bags).
+    g.add_argument('--bag', nargs='+', action='extend', metavar='DIR',
+                   help='train on these bags (or directories of bags): data.source rosbag; '
+                   'repeatable')
     g.add_argument('--image-topic')
     g.add_argument('--joint-state-topic')
     g.add_argument('--action-source', choices=['topic', 'joint_state_delta'])

@@ -476,3 +476,12 @@ def test_odometry_and_flags_become_label_extras_and_train_the_pose_probe(tmp_pat
         assert np.allclose(ep.s[:, 5], np.sin(pose[:, 2]), atol=1e-5)
     with pytest.raises(BagDatasetError, match='odometry_topic'):
         dataclasses.replace(cfg, pose_in_state=True, odometry_topic='')
+
+
+def test_repeated_bag_flags_all_count():
+    """`train --bag A --bag B C` trains on A, B and C: a repeated flag adds bags instead of
+    replacing the earlier ones (which once silently halved a training set)."""
+    from jepa_world_model.cli import build_parser
+    args = build_parser().parse_args(['train', '--config', 'c.yaml', '--out', 'x', '--bag', 'a',
+                                      '--bag', 'b', 'c'])
+    assert args.bag == ['a', 'b', 'c']

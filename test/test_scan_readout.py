@@ -18,7 +18,8 @@ from jepa_world_model.core.goals import (build_objective, GoalError, joint_state
                                          ObjectiveTerms, pose_goal)
 from jepa_world_model.core.navigation import NavigationField
 from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
-from jepa_world_model.core.scan import clearance_cost, sector_ranges
+from jepa_world_model.core.scan import (clearance_cost, point_clearance_cost, scan_points,
+                                        sector_angles, sector_ranges)
 from jepa_world_model.core.synthetic import generate_episodes, SceneSpec
 from jepa_world_model.core.training import Trainer
 from tiny_models import tiny_model
@@ -371,24 +372,46 @@ def test_token_readout_needs_a_pose_and_a_scene():
 
 
 def test_clearance_on_a_scene_is_added_by_at_with_the_scene():
-    """For a token read-out, the clearance term needs the current scene: fn leaves it out,
-    at(scene=...) adds weight * the squared shortfall, and at() without a scene raises."""
-    m = scene_model()
+    """For a token read-out, the clearance term reads the scan at the current state, turns it
+    into obstacle points and costs each predicted position by its distance to the nearest:
+    fn leaves it out, at(scene=, z_now=) adds it, and at() without them raises."""
+    m = scene_model(scan_range_max=3.0)
     g = torch.Generator().manual_seed(2)
     z, scene = m.encode_with_scene(torch.rand(1, 3, 32, 32, generator=g),
                                    torch.randn(1, m.cfg.state_dim, generator=g))
-    z_traj = z[0] + 0.1 * torch.randn(5, 3, z.shape[-1], generator=g)
+    z_traj = z[0] + 0.3 * torch.randn(5, 3, z.shape[-1], generator=g)
     a = torch.zeros(5, 3, 2)
     terms = ObjectiveTerms(clearance_weight=3.0, clearance_min_range=2.0, clearance_margin=0.5)
     objective = build_objective(pose_goal(0.2, 0.1), m, terms)
     assert objective.needs_scene and objective.terms == ('goal', 'clearance')
-    shortfall = ((2.0 - m.predict_ranges(z_traj, scene[0]).amin(-1)).clamp(min=0) / 0.5) ** 2
-    assert float(shortfall.sum().detach()) > 0.1
-    torch.testing.assert_close(objective.at(scene=scene[0])(z_traj, a),
-                               objective.fn(z_traj, a) + 3.0 * shortfall.sum(-1))
+    with torch.no_grad():
+        points = scan_points(m.predict_ranges(z[0], scene[0]), m.probe_pose(z[0]), 3.0)
+        assert points.shape[0] > 0
+        xy = m.probe_pose(z_traj)[..., :2]
+        d = torch.cdist(xy.reshape(-1, 2), points).amin(-1).reshape(5, 3)
+        shortfall = ((2.0 - d).clamp(min=0) / 0.5) ** 2
+        assert float(shortfall.sum()) > 0.1
+        torch.testing.assert_close(objective.at(scene=scene[0], z_now=z[0])(z_traj, a),
+                                   objective.fn(z_traj, a) + 3.0 * shortfall.sum(-1))
     with pytest.raises(ValueError, match='scene'):
         objective.at()
     assert not build_objective(pose_goal(0.2, 0.1), m).needs_scene
+
+
+def test_scan_points_put_each_sector_return_where_it_is():
+    """Sector ranges read at a pose become points in the pose's frame: with 4 sectors the
+    centres point back-right, front-right, front-left and back-left of the robot; a
+    sector at the cap gives no point; the point cost is the distance to the nearest."""
+    angles = sector_angles(4)
+    torch.testing.assert_close(angles, torch.tensor([-0.75, -0.25, 0.25, 0.75]) * math.pi)
+    pose = torch.tensor([1.0, 2.0, math.pi / 2])                  # facing +y
+    pts = scan_points(torch.tensor([1.0, 0.5, 2.0, 0.5]), pose, range_max=2.0)
+    assert pts.shape == (3, 2)
+    s = 0.5 * math.sqrt(0.5)
+    torch.testing.assert_close(pts[1], torch.tensor([1.0 + s, 2.0 + s]))   # front-right
+    risk = point_clearance_cost(pts, lambda z: z, 0.5, 0.25)
+    here = torch.tensor([[[1.0 + s, 2.0 + s, 0.0], [5.0, 5.0, 0.0]]])
+    torch.testing.assert_close(risk(here), torch.tensor([[4.0, 0.0]]))
 
 
 def base_like_episodes():

@@ -45,7 +45,7 @@ from .navigation import NavigationField
 from .objectives import (ensemble_disagreement_objective, latent_goal_objective, ObjectiveFn,
                          path_length_objective, risk_objective, state_goal_objective,
                          sum_objectives)
-from .scan import clearance_cost
+from .scan import clearance_cost, scene_clearance
 
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
            'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'has_risk_probe',
@@ -231,14 +231,15 @@ class Objective:
             :meth:`at`). None for every other goal.
         scene_term: For terms that read the current frame's scene (the clearance term of a
             ``scan_source: tokens`` model): builds that term from the scene code [C]
-            (:meth:`WorldModel.encode_with_scene`). ``fn`` leaves it out; :meth:`at` adds it.
+            (:meth:`WorldModel.encode_with_scene`) and the current latent [Z]. ``fn`` leaves
+            it out; :meth:`at` adds it.
     """
 
     fn: ObjectiveFn
     terms: Tuple[str, ...]
     skipped: Tuple[str, ...]
     anchored: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
-    scene_term: Optional[Callable[[Tensor], ObjectiveFn]] = None
+    scene_term: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
 
     @property
     def needs_scene(self) -> bool:
@@ -246,14 +247,15 @@ class Objective:
         return self.scene_term is not None
 
     def at(self, q_now: Any = None, q_image_now: Any = None,
-           scene: Optional[Tensor] = None) -> ObjectiveFn:
+           scene: Optional[Tensor] = None, z_now: Optional[Tensor] = None) -> ObjectiveFn:
         """The objective for a plan from the current observation.
 
         Image goals with head readings (``Goal.joints``) aim the predicted joint positions at
         ``q_now + goal.joints - q_image_now``: ``q_now`` [J] the measured joints,
         ``q_image_now`` [J] what the head reads in the current image (tensors or arrays).
         Without a reading, and for every other goal, the goal part is that of ``fn``.
-        ``scene`` [C]: the current frame's scene code, required when :attr:`needs_scene`.
+        ``scene`` [C] and ``z_now`` [Z]: the current frame's scene code and latent, required
+        when :attr:`needs_scene`.
 
         Raises:
             ValueError: The objective needs a scene and none was given.
@@ -263,10 +265,10 @@ class Objective:
             fn = self.anchored(q_now, q_image_now)
         if self.scene_term is None:
             return fn
-        if scene is None:
+        if scene is None or z_now is None:
             raise ValueError('this objective reads the current scene (clearance on a '
-                             "scan_source 'tokens' model): pass the frame's scene code")
-        return sum_objectives([(1.0, fn), (1.0, self.scene_term(scene))])
+                             "scan_source 'tokens' model): pass the frame's scene code and z")
+        return sum_objectives([(1.0, fn), (1.0, self.scene_term(scene, z_now))])
 
 
 def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTerms(),
@@ -324,18 +326,16 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
     scene_term = None
     if terms.clearance_weight > 0:
         if getattr(model, 'scan_head', None) is not None:
-            # On a map, what the map explains is the map's cost's business (scan.py).
-            static = (None if navigation is None or goal.kind != 'pose' else
-                      lambda z: navigation.static_range(model.probe_pose(z)[..., :2]))
-
-            def clearance(scene: Optional[Tensor] = None) -> ObjectiveFn:
-                return risk_objective(clearance_cost(
-                    lambda z: model.predict_ranges(z, scene), terms.clearance_min_range,
-                    terms.clearance_margin, static), terms.clearance_weight)
             if model.cfg.scan_source == 'tokens':
-                scene_term = clearance    # the scene is the frame's: Objective.at(scene=)
-            else:
-                parts.append((1.0, clearance()))
+                scene_term = scene_clearance(model, terms.clearance_min_range,
+                                             terms.clearance_margin, terms.clearance_weight,
+                                             navigation)
+            else:   # a read-out of z itself: read along the predicted latents
+                static = (None if navigation is None else
+                          lambda z: navigation.static_range(model.probe_pose(z)[..., :2]))
+                parts.append((1.0, risk_objective(clearance_cost(
+                    model.predict_ranges, terms.clearance_min_range, terms.clearance_margin,
+                    static), terms.clearance_weight)))
             used.append('clearance')
         else:
             skipped.append('clearance')

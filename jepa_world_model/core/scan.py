@@ -13,23 +13,31 @@ Two read-outs (``model.scan_source``):
   simulated base it hardly located the people: the pooled 32-D image part does not keep
   *where* a few-pixel person is (held-out nearest-range error 0.26 m, 17 % within 10 cm).
 * ``tokens`` (:class:`SceneRangeReadout`): the scene as the camera shows it now, read from
-  the frame's patch tokens (which keep where things are), queried at a robot pose. The
-  planner asks it about the poses the dynamics predict along each plan, so the world model
-  still says where the robot will be; the scene is taken as it is at planning time, which
-  over a 1.6 s horizon is what a planner can know about people walking at 0.3-0.6 m/s.
+  the frame's patch tokens (which keep where things are), queried at a robot pose.
+
+How the planner uses a ``tokens`` read-out (:func:`scan_points`, :func:`point_clearance_cost`):
+it reads the scan at the robot's *current* pose, where the read-out was trained and is
+accurate, turns the sector ranges into obstacle points, and measures each pose the dynamics
+predict along a plan against those points. Querying the read-out directly at the predicted
+poses failed: the robot's own data never holds a pose inside a person (contact stops it
+first), so queried there the read-out answered "clear" and plans drove through people. The
+points are taken as they are at planning time, which over a 1.6 s horizon is what a planner
+can know about people walking at 0.3-0.6 m/s.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor, nn
 
 from .layers import mlp
+from .objectives import ObjectiveFn, risk_objective
 
-__all__ = ['sector_ranges', 'clearance_cost', 'SceneRangeReadout', 'pose_query_features']
+__all__ = ['sector_ranges', 'clearance_cost', 'SceneRangeReadout', 'pose_query_features',
+           'sector_angles', 'scan_points', 'point_clearance_cost', 'scene_clearance']
 
 #: Frequencies of the sinusoidal features of a query position (periods 3, 1.5, 0.75 m): let
 #: a small MLP resolve where a pose is relative to things in the scene, not only roughly.
@@ -117,3 +125,57 @@ def clearance_cost(ranges_fn: Callable[[Tensor], Tensor], min_range: float,
         return (torch.relu(limit - nearest) / margin) ** 2
 
     return risk
+
+
+def sector_angles(sectors: int) -> Tensor:
+    """Centre heading [rad] of each sector in the base frame, for a 360-degree scan whose
+    first beam points at -pi (sensor_msgs/LaserScan over the full circle). -> [sectors]."""
+    return -math.pi + (torch.arange(sectors, dtype=torch.float32) + 0.5) * (2 * math.pi / sectors)
+
+
+def scan_points(ranges: Tensor, pose: Tensor, range_max: float) -> Tensor:
+    """Obstacle points [P, 2] in the pose's frame (odom) from sector ranges [R] read at
+    ``pose`` (x, y, yaw); sectors without a return nearer than ``range_max`` give none."""
+    angles = sector_angles(ranges.shape[-1]).to(ranges) + pose[2]
+    keep = ranges < 0.999 * range_max
+    r = ranges[keep]
+    return torch.stack([pose[0] + r * torch.cos(angles[keep]),
+                        pose[1] + r * torch.sin(angles[keep])], dim=-1)
+
+
+def point_clearance_cost(points: Tensor, pose_fn: Callable[[Tensor], Tensor],
+                         min_range: float, margin: float) -> Callable[[Tensor], Tensor]:
+    """Per-step clearance cost from obstacle points: ``risk(z_traj [N, H, Z]) -> [N, H]``.
+
+    The range a scanner at each predicted position would read toward the nearest point,
+    costed like :func:`clearance_cost`: ``(max(0, min_range - d) / margin) ** 2``.
+    """
+    if not (min_range > 0 and margin > 0):
+        raise ValueError(f'min_range and margin must be > 0, got {min_range!r}, {margin!r}')
+
+    def risk(z_traj: Tensor) -> Tensor:
+        xy = pose_fn(z_traj)[..., :2]                                  # [N, H, 2]
+        if points.shape[0] == 0:
+            return xy.new_zeros(xy.shape[:-1])
+        d = torch.linalg.vector_norm(xy[..., None, :] - points.to(xy), dim=-1).amin(-1)
+        return (torch.relu(min_range - d) / margin) ** 2
+
+    return risk
+
+
+def scene_clearance(model: Any, min_range: float, margin: float, weight: float,
+                    navigation: Any = None) -> Callable[[Tensor, Tensor], ObjectiveFn]:
+    """The clearance term of a ``scan_source: tokens`` model, built per plan from the frame's
+    scene code [C] and the current latent [Z]: the scan read there, as obstacle points,
+    against the positions predicted along each plan. With a map
+    (:class:`~.navigation.NavigationField`), points within ``margin`` of an occupied map
+    cell are left to the map's cost-to-go."""
+    cap = float(model.cfg.scan_range_max)
+
+    def build(scene: Tensor, z_now: Tensor) -> ObjectiveFn:
+        points = scan_points(model.predict_ranges(z_now, scene), model.probe_pose(z_now), cap)
+        if navigation is not None and points.shape[0]:
+            points = points[navigation.static_range(points) > margin]
+        return risk_objective(point_clearance_cost(points, model.probe_pose, min_range,
+                                                   margin), weight)
+    return build

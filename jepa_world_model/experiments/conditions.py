@@ -198,7 +198,7 @@ def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Pat
         clearance = opts.risk_weight if condition.name == 'risk' else 0.0
         common.update({
             'num_samples': 64, 'num_iterations': 2, 'num_elites': 8, 'action_repeat': 2,
-            'use_map': True, 'map_inflation': 0.32, 'clearance_min_range': 0.32,
+            'use_map': True, 'map_inflation': 0.32, 'clearance_min_range': 0.35,
             'clearance_margin': 0.1, 'clearance_weight': float(clearance),
             'output': 'cmd_vel', 'use_twist_stamped': False,
             'action_fields': ['linear.x', 'angular.z'],

@@ -100,7 +100,7 @@ class PlanStep:
                 return None
             a_prev = torch.as_tensor(prev, dtype=runtime.dtype, device=runtime.device)
             # objective.at() is objective.fn unless there is a reading to aim with or a scene.
-            result = planner.plan(z, model.predict, objective.at(q, q_image, scene), a_prev)
+            result = planner.plan(z, model.predict, objective.at(q, q_image, scene, z), a_prev)
             elapsed = time.perf_counter() - started
             self.plan_ms.add(elapsed * 1e3)
             if elapsed > s.max_plan_time:
