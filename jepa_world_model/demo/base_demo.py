@@ -31,8 +31,8 @@ __all__ = ['BASE_MODEL', 'BASE_RECIPE', 'BASE_JOINTS', 'parameters', 'make_nodes
 BASE_MODEL = 'mobile_base_tiny.safetensors'
 BASE_JOINTS = ('wheel_left_joint', 'wheel_right_joint')
 BASE_RECIPE = (
-    'jepa-world-model record --robot mobile_base --out bags/mobile_base --episodes 160 '
-    '--steps 40 --policy noisy\n  jepa-world-model train --bag bags/mobile_base '
+    'jepa-world-model record --robot mobile_base --out bags/base_seek --episodes 400 '
+    '--steps 60 --policy seek --seed 3000\n  jepa-world-model train --bag bags/base_seek '
     '--config config/mobile_base_tiny.yaml --out runs/mobile_base_tiny')
 ACTION_FIELDS = ['linear.x', 'angular.z']   # = the model's action_names linear_x, angular_z
 
