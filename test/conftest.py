@@ -82,6 +82,17 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """One torch thread for a module: fastest for tiny models on a shared CPU; restored
+    afterwards. Use with ``pytestmark = pytest.mark.usefixtures('one_torch_thread')``."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope='session')
 def ros_domain_id():
     """Return the ROS_DOMAIN_ID this test session (and its subprocesses) uses."""

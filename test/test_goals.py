@@ -24,13 +24,7 @@ def tiny_model(seed=0, **overrides):
     return shared_tiny_model(seed, **dict({'pose_probe': True}, **overrides)).requires_grad_(False)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: fastest for tiny models on a shared CPU; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

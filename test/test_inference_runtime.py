@@ -19,13 +19,7 @@ def save_tiny(path, seed=0, **overrides):
     return save_shared(path, seed, **dict({'pose_probe': True}, **overrides))
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: fastest for tiny models on a shared CPU; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

@@ -17,13 +17,7 @@ from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerCo
 RES = 0.1
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: fastest for these tiny tensors on a shared CPU; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def centre(row, col, origin=(0.0, 0.0), res=RES):

@@ -25,13 +25,7 @@ from jepa_world_model.core.training import Trainer
 from tiny_models import tiny_model
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: fastest for tiny models on a shared CPU; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 # --- sector_ranges ------------------------------------------------------------------------
