@@ -66,14 +66,12 @@ def oracle_risk(model, sim: MobileBaseSim, min_range: float, margin: float
     return risk
 
 
-def collision_kind(sim: MobileBaseSim, xy: np.ndarray) -> str:
+def collision_kind(sim: MobileBaseSim, room: NavigationField, xy: np.ndarray) -> str:
     """'person' when a person is nearer the robot's edge than the walls and furniture (the
-    room's static map), else 'static'."""
+    room's static map, ``room``), else 'static'."""
     person = float(np.min(np.linalg.norm(sim.people_positions() - xy, axis=1))) \
         - sim.PERSON_RADIUS
-    occupied, origin = sim.occupancy_grid(0.05)
-    static = NavigationField(occupied, 0.05, origin, xy, 0.0).static_range(
-        torch.as_tensor(xy, dtype=torch.float32))
+    static = room.static_range(torch.as_tensor(xy, dtype=torch.float32))
     return 'person' if person < float(static) else 'static'
 
 
@@ -85,8 +83,9 @@ def room_navigation(sim: MobileBaseSim, goal_xy: np.ndarray,
 
 
 def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: MobileBaseSim,
-                seed: int, args: argparse.Namespace) -> dict:
-    """One seeded episode; returns success, first collision step, steps, final distance."""
+                room: NavigationField, seed: int, args: argparse.Namespace) -> dict:
+    """One seeded episode; returns success, first collision step, steps, final distance.
+    ``room``: the room's static map, to say what a collision hit."""
     model = runtime.model
     task = factory.make_task(seed)
     terms = ObjectiveTerms(
@@ -126,7 +125,7 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
         prev = np.clip(result.actions[0].numpy(), prev - MAX_CHANGE, prev + MAX_CHANGE)
         obs = sim.step(prev)
         if obs.collision and collided is None:
-            collided, hit = step, collision_kind(sim, obs.base_pose[:2])
+            collided, hit = step, collision_kind(sim, room, obs.base_pose[:2])
         distance = float(np.linalg.norm(np.asarray(obs.base_pose[:2]) - task.goal_xy))
         if distance <= args.tolerance:
             break
@@ -153,7 +152,8 @@ def main() -> None:
     parser.add_argument('--map-inflation', type=float, default=0.32)
     parser.add_argument('--action-repeat', type=int, default=1)
     parser.add_argument('--first-seed', type=int, default=1)
-    parser.add_argument('--episodes', type=int, default=20, help='seeds 1..N (plan-eval\'s)')
+    parser.add_argument('--episodes', type=int, default=20,
+                        help='seeds first_seed .. first_seed + N - 1 (plan-eval: 1..50)')
     parser.add_argument('--budget', type=int, default=150)
     parser.add_argument('--tolerance', type=float, default=0.15)
     parser.add_argument('--threads', type=int, default=1)
@@ -162,8 +162,9 @@ def main() -> None:
     runtime = WorldModelRuntime.from_path(args.model)
     factory = BaseTaskFactory()
     sim = MobileBaseSim(image_size=runtime.image_size, control_dt=0.1)
+    room = room_navigation(sim, np.zeros(2), 0.0)   # only its static_range is read
     try:
-        episodes = [run_episode(runtime, factory, sim, seed, args) for seed in
+        episodes = [run_episode(runtime, factory, sim, room, seed, args) for seed in
                     range(args.first_seed, args.first_seed + args.episodes)]
     finally:
         sim.close()

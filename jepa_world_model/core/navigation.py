@@ -18,6 +18,7 @@ is ``origin + ((col + 0.5) * resolution, (row + 0.5) * resolution)``.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from typing import Sequence, Tuple
@@ -119,9 +120,14 @@ class NavigationField:
         step_cost[occupied] = 10.0 * float(inflated_cost_factor)
         self.distance_grid = self._dijkstra(goal, step_cost * self.resolution, occupied)
         self._table = torch.as_tensor(self.distance_grid, dtype=torch.float32)
-        self.static_range_grid = distance_to_occupied(occupied, self.resolution,
-                                                      STATIC_RANGE_MAX)
-        self._static_table = torch.as_tensor(self.static_range_grid, dtype=torch.float32)
+        self._occupied = occupied
+
+    @functools.cached_property
+    def _static_table(self) -> Tensor:
+        """Per-cell :meth:`static_range`, built on first use: planners without a clearance
+        term never need it."""
+        return torch.as_tensor(distance_to_occupied(self._occupied, self.resolution,
+                                                    STATIC_RANGE_MAX), dtype=torch.float32)
 
     def cell(self, xy: Sequence[float]) -> Tuple[int, int] | None:
         """``(row, col)`` of the cell holding ``xy``, or None outside the grid."""

@@ -115,16 +115,25 @@ def clearance_cost(ranges_fn: Callable[[Tensor], Tensor], min_range: float,
     furniture (two costs for one wall pull plans apart and stall the robot in passages);
     only what the map does not hold, such as a person, costs.
     """
-    if not (min_range > 0 and margin > 0):
-        raise ValueError(f'min_range and margin must be > 0, got {min_range!r}, {margin!r}')
+    _check_clearance(min_range, margin)
 
     def risk(z_traj: Tensor) -> Tensor:
         nearest = ranges_fn(z_traj).amin(dim=-1)
-        limit = (torch.full_like(nearest, min_range) if static_fn is None else
+        limit = (min_range if static_fn is None else
                  torch.clamp(static_fn(z_traj) - margin, max=min_range))
-        return (torch.relu(limit - nearest) / margin) ** 2
+        return _shortfall(nearest, limit, margin)
 
     return risk
+
+
+def _check_clearance(min_range: float, margin: float) -> None:
+    if not (min_range > 0 and margin > 0):
+        raise ValueError(f'min_range and margin must be > 0, got {min_range!r}, {margin!r}')
+
+
+def _shortfall(nearest: Tensor, limit: Any, margin: float) -> Tensor:
+    """``(max(0, limit - nearest) / margin) ** 2``: the clearance cost of a range."""
+    return (torch.relu(limit - nearest) / margin) ** 2
 
 
 def sector_angles(sectors: int) -> Tensor:
@@ -150,15 +159,14 @@ def point_clearance_cost(points: Tensor, pose_fn: Callable[[Tensor], Tensor],
     The range a scanner at each predicted position would read toward the nearest point,
     costed like :func:`clearance_cost`: ``(max(0, min_range - d) / margin) ** 2``.
     """
-    if not (min_range > 0 and margin > 0):
-        raise ValueError(f'min_range and margin must be > 0, got {min_range!r}, {margin!r}')
+    _check_clearance(min_range, margin)
 
     def risk(z_traj: Tensor) -> Tensor:
         xy = pose_fn(z_traj)[..., :2]                                  # [N, H, 2]
         if points.shape[0] == 0:
             return xy.new_zeros(xy.shape[:-1])
         d = torch.linalg.vector_norm(xy[..., None, :] - points.to(xy), dim=-1).amin(-1)
-        return (torch.relu(min_range - d) / margin) ** 2
+        return _shortfall(d, min_range, margin)
 
     return risk
 

@@ -156,8 +156,11 @@ def scan_loss(model: WorldModel, tokens: Tensor, z: Tensor, z_rolled: Tensor,
     Ranges under half the cap weigh ``near_weight`` times (``loss.scan_near_weight``).
     """
     cfg = model.cfg
-    target = sector_ranges(batch.scan, cfg.scan_sectors, cfg.scan_range_max) / \
-        cfg.scan_range_max                                            # [B, L, R]
+    b, length = batch.s.shape[:2]
+
+    def labels(scan: Tensor) -> Tensor:
+        """Sector ranges [..., R] in units of the cap."""
+        return sector_ranges(scan, cfg.scan_sectors, cfg.scan_range_max) / cfg.scan_range_max
 
     def error(pred: Tensor, tgt: Tensor) -> Tensor:
         weight = torch.where(tgt < 0.5, near_weight, 1.0)
@@ -165,14 +168,11 @@ def scan_loss(model: WorldModel, tokens: Tensor, z: Tensor, z_rolled: Tensor,
 
     if cfg.scan_source == 'tokens' and batch.label_scan is not None:
         # The first frame's scene, queried at the poses of the next K frames.
-        b, length = target.shape[:2]
         scene = model.scan_head.scene(tokens.view(b, length, *tokens.shape[1:])[:, 0])
         pose = pose_from_state(batch.label_s, cfg.state_slices)       # [B, K, 3]
-        labels = sector_ranges(batch.label_scan, cfg.scan_sectors, cfg.scan_range_max) / \
-            cfg.scan_range_max                                        # [B, K, R]
-        return error(model.scan_head(scene[:, None], pose), labels)
+        return error(model.scan_head(scene[:, None], pose), labels(batch.label_scan))
+    target = labels(batch.scan)                                       # [B, L, R]
     if cfg.scan_source == 'tokens':
-        b, length = target.shape[:2]
         scene = model.scan_head.scene(tokens).view(b, length, -1)    # [B, L, C]
         pose = pose_from_state(batch.s, cfg.state_slices)             # [B, L, 3]
         j, k = torch.triu_indices(length, length, device=target.device)

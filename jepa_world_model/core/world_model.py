@@ -176,11 +176,16 @@ class WorldModel(nn.Module):
         Returns:
             z: [B, Z] with Z = config.latent_dim.
         """
+        return self._tokens_and_latent(o, s, target)[1]
+
+    def _tokens_and_latent(self, o: Tensor, s: Optional[Tensor], target: bool = False
+                           ) -> Tuple[Tensor, Tensor]:
+        """One encoder pass: (patch tokens [B, N, D], z [B, Z]) of o [B, 3, H, W], s [B, S]."""
         self._check_image(o)
         enc = self.target_encoder if target else self.encoder
         tokens = enc.vit(self.normalize_image(o))
         s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
-        return enc.latent_from_tokens(tokens, s_norm)
+        return tokens, enc.latent_from_tokens(tokens, s_norm)
 
     def learned_part(self, z: Tensor) -> Tensor:
         """z without the normalised-state slice: what the encoder learns (and could collapse).
@@ -267,12 +272,9 @@ class WorldModel(nn.Module):
         o [B, 3, H, W] in [0, 1], s [B, S] -> (z [B, Z], joint reading [B, J]). The reading
         does not depend on ``s``: the head sees the patch tokens or the image part of z.
         """
-        self._check_image(o)
         if self.image_state_head is None:
             raise ValueError('this model has no image_state_head')
-        tokens = self.encoder.vit(self.normalize_image(o))
-        s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
-        z = self.encoder.latent_from_tokens(tokens, s_norm)
+        tokens, z = self._tokens_and_latent(o, s)
         return z, self.image_joints_from(tokens, z)
 
     def image_joints_from(self, tokens: Tensor, z: Tensor, normalized: bool = False) -> Tensor:
@@ -351,12 +353,10 @@ class WorldModel(nn.Module):
         o [B, 3, H, W] in [0, 1], s [B, S] -> (z [B, Z], scene [B, C]); models with
         ``scan_source`` 'tokens' only.
         """
-        self._check_image(o)
         if self.scan_head is None or self.cfg.scan_source != 'tokens':
             raise ValueError("encode_with_scene needs scan_source 'tokens'")
-        tokens = self.encoder.vit(self.normalize_image(o))
-        s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
-        return self.encoder.latent_from_tokens(tokens, s_norm), self.scan_head.scene(tokens)
+        tokens, z = self._tokens_and_latent(o, s)
+        return z, self.scan_head.scene(tokens)
 
     # -- utilities -------------------------------------------------------------------------
     def _check_image(self, o: Tensor) -> None:
