@@ -6,10 +6,10 @@ camera driver and joint_state_broadcaster would. What both need is here; each mo
 its own publishers and outputs to :class:`FeederNode`.
 
 Imported by test modules only after rclpy imported (their ``try`` block), like ros_graph.py,
-so this file never runs where ROS 2 is missing. Importing :func:`one_thread` and
-:func:`graph_fixture` into a test module makes them that module's fixtures (``graph_fixture``
-is the fixture ``graph``: under its own name, test arguments named ``graph`` would shadow the
-import).
+so this file never runs where ROS 2 is missing. Importing :func:`one_thread`,
+:func:`callbacks_do_not_raise` and :func:`graph_fixture` into a test module makes them that
+module's fixtures (``graph_fixture`` is the fixture ``graph``: under its own name, test
+arguments named ``graph`` would shadow the import).
 """
 
 import threading
@@ -51,6 +51,13 @@ def graph_fixture(ros_domain_id):
         yield g
     finally:
         g.close()
+
+
+@pytest.fixture(autouse=True)
+def callbacks_do_not_raise(graph):
+    """Fail the test in which any callback on the executor raised (see ros_graph.py)."""
+    yield
+    graph.raise_errors()
 
 
 def save_tiny(tmp_path_factory, folder, name, step, **overrides):
@@ -130,5 +137,5 @@ class FeederNode:
         """Stop the background thread and destroy the node."""
         self._closed.set()
         self._thread.join(timeout=2.0)
-        self.graph.executor.remove_node(self.node)
+        self.graph.retire(self.node)
         self.node.destroy_node()

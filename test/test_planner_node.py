@@ -33,7 +33,7 @@ try:
     from jepa_world_model.ros.image_conversion import rgb_to_image_msg
     from jepa_world_model.ros.planner_node import PlannerNode
     from jepa_world_model.ros.planner_parameters import PARAMS
-    from ros_feeders import graph_fixture, one_thread  # noqa: F401 - pytest fixtures
+    from ros_feeders import callbacks_do_not_raise, graph_fixture, one_thread  # noqa: F401
     from ros_feeders import FeederNode, JOINTS, save_tiny, stamp_key, start_node
     from ros_graph import wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
@@ -173,7 +173,7 @@ def close_node(graph, node):
     """Deactivate (one zero command, timer gone), remove from the executor, free it."""
     if node.lifecycle_state == 'active':
         node.trigger_deactivate()
-    graph.executor.remove_node(node)
+    graph.retire(node)
     node.destroy_node()
 
 

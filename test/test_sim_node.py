@@ -47,20 +47,27 @@ ARM_JOINTS = ['joint1', 'joint2', 'joint3']
 
 @pytest.fixture(scope='module')
 def graph(ros_domain_id):
-    """(context, executor) of a graph spinning in a background thread."""
+    """The module's graph spinning in a background thread (test/ros_graph.py)."""
     g = Graph(ros_domain_id)
     try:
-        yield g.context, g.executor
+        yield g
     finally:
         g.close()
+
+
+@pytest.fixture(autouse=True)
+def callbacks_do_not_raise(graph):
+    """Fail the test in which any callback on the executor raised."""
+    yield
+    graph.raise_errors()
 
 
 class Probe:
     """Subscribes to the simulator's outputs and publishes commands into it."""
 
     def __init__(self, graph, ns, stamped=False):
-        context, self.executor = graph
-        self.node = rclpy.create_node('probe', namespace=ns, context=context)
+        self.graph = graph
+        self.node = rclpy.create_node('probe', namespace=ns, context=graph.context)
         self.out = {name: [] for name in ('image', 'info', 'joints', 'odom', 'clock',
                                           'contact', 'collision', 'scan', 'map')}
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -81,7 +88,7 @@ class Probe:
         self.trajectory = pub(JointTrajectory, 'joint_trajectory', 10)
         # One type per topic name in a process: Twist, or TwistStamped when ``stamped``.
         self.twist = pub(TwistStamped if stamped else Twist, 'cmd_vel', 10)
-        self.executor.add_node(self.node)
+        graph.executor.add_node(self.node)
 
     def latest(self, key):
         """Newest message received on ``key`` (None if none yet)."""
@@ -96,22 +103,21 @@ class Probe:
 
     def close(self):
         """Remove the probe node from the executor and destroy it."""
-        self.executor.remove_node(self.node)
+        self.graph.retire(self.node)
         self.node.destroy_node()
 
 
 def start_sim(graph, ns, **params):
     """Create a SimNode in namespace ``ns`` with ``params`` and add it to the executor."""
-    context, executor = graph
     overrides = [rclpy.parameter.Parameter(k, value=v) for k, v in params.items()]
-    node = SimNode(context=context, namespace=ns, parameter_overrides=overrides)
-    executor.add_node(node)
+    node = SimNode(context=graph.context, namespace=ns, parameter_overrides=overrides)
+    graph.executor.add_node(node)
     return node
 
 
 def stop_sim(graph, node):
     """Remove ``node`` from the executor, close its robot and destroy it."""
-    graph[1].remove_node(node)
+    graph.retire(node)
     node.close()
     node.destroy_node()
 
@@ -264,7 +270,7 @@ def test_invalid_parameters_are_rejected(graph, params, error):
     """Bad values stop construction with a clear reason."""
     overrides = [rclpy.parameter.Parameter(k, value=v) for k, v in params.items()]
     with pytest.raises((SimParameterError, ParameterException), match=error):
-        SimNode(context=graph[0], namespace='/badparams', parameter_overrides=overrides)
+        SimNode(context=graph.context, namespace='/badparams', parameter_overrides=overrides)
 
 
 def test_entry_point_runs_and_shuts_down_on_sigint(graph):

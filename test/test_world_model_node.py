@@ -40,7 +40,7 @@ try:
     from jepa_world_model.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
     from jepa_world_model.ros.node_diagnostics import assess
     from jepa_world_model.ros.world_model_node import WorldModelNode
-    from ros_feeders import graph_fixture, one_thread  # noqa: F401 - pytest fixtures
+    from ros_feeders import callbacks_do_not_raise, graph_fixture, one_thread  # noqa: F401
     from ros_feeders import FeederNode, JOINTS, save_tiny, stamp_key, start_node
     from ros_graph import wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
@@ -135,7 +135,7 @@ def make_node(graph, ckpt, ns, activate=True, **overrides):
 
 def close_node(graph, node):
     """Remove a node from the executor and free it."""
-    graph.executor.remove_node(node)
+    graph.retire(node)
     node.release()
     node.destroy_node()
 
