@@ -16,6 +16,8 @@ The risk term of a plan, per ``--risk``:
 * ``model``: the model's risk probe on the predicted latents (planner_node's risk_weight);
 * ``clearance``: the model's range read-out on the predicted latents, penalised below
   ``--min-range`` (planner_node's clearance_weight; models with ``scan_sectors``);
+* ``scan``: the base's range scanner as measured now, as obstacle points, against the
+  predicted positions (planner_node's obstacle_weight with its ``scan`` input);
 * ``oracle``: the simulator's geometry on the *predicted* poses: the same clearance cost
   computed from the true distances to walls, furniture and the people's current positions.
   It asks how far this planner gets with a perfect read-out and the model's own motion.
@@ -39,6 +41,7 @@ from jepa_world_model.core.inference import WorldModelRuntime
 from jepa_world_model.core.navigation import NavigationField
 from jepa_world_model.core.objectives import risk_objective, sum_objectives
 from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
+from jepa_world_model.core.scan import laser_points
 from jepa_world_model.experiments.base_tasks import BaseTaskFactory
 from jepa_world_model.sim.robots import MobileBaseSim
 
@@ -92,6 +95,7 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
         risk_weight=args.risk_weight if args.risk == 'model' else 0.0,
         disagreement_weight=args.disagreement_weight,
         clearance_weight=args.risk_weight if args.risk == 'clearance' else 0.0,
+        obstacle_weight=args.risk_weight if args.risk == 'scan' else 0.0,
         clearance_min_range=args.min_range, clearance_margin=args.margin)
     navigation = room_navigation(sim, task.goal_xy, args.map_inflation) if args.map else None
     built = build_objective(pose_goal(task.goal_xy[0], task.goal_xy[1]), model, terms,
@@ -117,6 +121,11 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
             if built.needs_scene:    # a clearance term on the frame's scene, as planner_node
                 z, scene = model.encode_with_scene(o, s)
                 plan_fn = built.at(scene=scene[0], z_now=z[0])
+            elif built.needs_obstacles:   # the scanner's returns, as planner_node
+                z = model.encode(o, s)
+                plan_fn = built.at(obstacles=laser_points(
+                    obs.scan, -np.pi, 2 * np.pi / sim.SCAN_BEAMS, 0.0, sim.SCAN_RANGE_MAX,
+                    obs.base_pose))
             else:
                 z, plan_fn = model.encode(o, s), objective
             result = planner.plan(z[0], model.predict, plan_fn,
@@ -139,7 +148,7 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model', default='models/mobile_base_tiny.safetensors')
-    parser.add_argument('--risk', choices=('none', 'model', 'clearance', 'oracle'),
+    parser.add_argument('--risk', choices=('none', 'model', 'clearance', 'scan', 'oracle'),
                         default='none')
     parser.add_argument('--risk-weight', type=float, default=20.0)
     parser.add_argument('--min-range', type=float, default=0.32,

@@ -29,6 +29,8 @@ Arguments:
     image_topic, joint_states_topic, odom_topic: Inputs of the planner (and world model).
     map_topic: The static map (map_server's ``map``) the planner scores pose goals on; it
         must be in the planner's ``path_frame_id`` (no TF lookup in the planner).
+    scan_topic: The base's sensor_msgs/LaserScan for the planner's obstacle term
+        (``obstacle_weight``; the scanner's pose on the base is ``scan_mount``).
     recommended_cmd_vel_topic: Where ``~/recommended_cmd_vel`` goes; must be the topic of
         twist_mux's ``jepa_planner`` input.
     mux_output_topic: twist_mux output; collision_monitor's ``cmd_vel_in_topic``.
@@ -68,6 +70,7 @@ def generate_launch_description():
         'image_topic', 'joint_states_topic',
         ('odom_topic', 'odom', 'nav_msgs/Odometry topic'),
         ('map_topic', 'map', 'nav_msgs/OccupancyGrid static map (transient local)'),
+        ('scan_topic', 'scan', 'sensor_msgs/LaserScan for the obstacle term'),
         ('recommended_cmd_vel_topic', 'cmd_vel_jepa',
          "Planner recommendation; twist_mux's jepa_planner input topic"),
         ('mux_output_topic', 'cmd_vel_mux',
@@ -96,6 +99,7 @@ def generate_launch_description():
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
             ('map', arg['map_topic']),
+            ('scan', arg['scan_topic']),
             ('~/recommended_cmd_vel', arg['recommended_cmd_vel_topic']),
         ],
     )

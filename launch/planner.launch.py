@@ -6,6 +6,8 @@ Arguments:
     image_topic: Camera topic remapped onto ``image`` (both nodes).
     joint_states_topic: Remapped onto ``joint_states`` (both nodes).
     odom_topic: nav_msgs/Odometry topic remapped onto the planner's ``odom`` (mobile bases).
+    map_topic: nav_msgs/OccupancyGrid static map for pose goals (``use_map``).
+    scan_topic: sensor_msgs/LaserScan for the obstacle term (``obstacle_weight``).
     recommended_cmd_vel_topic: Where the planner's ``~/recommended_cmd_vel`` is published.
         The default ``cmd_vel_jepa`` drives nothing by itself: feed it to a twist_mux input
         (launch/nav2_composition.launch.py) or, in simulation only, set it to ``cmd_vel``.
@@ -44,6 +46,8 @@ def generate_launch_description():
         params_file_argument('params_file', 'planner.yaml', 'planner_node'),
         'image_topic', 'joint_states_topic',
         ('odom_topic', 'odom', 'nav_msgs/Odometry topic (mobile bases)'),
+        ('map_topic', 'map', 'nav_msgs/OccupancyGrid static map (transient local)'),
+        ('scan_topic', 'scan', 'sensor_msgs/LaserScan for the obstacle term'),
         'recommended_cmd_vel_topic', 'use_sim_time', 'autostart', 'with_world_model',
         params_file_argument('world_model_params_file', 'world_model.yaml',
                              'world_model_node'),
@@ -58,6 +62,8 @@ def generate_launch_description():
             ('image', arg['image_topic']),
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
+            ('map', arg['map_topic']),
+            ('scan', arg['scan_topic']),
             # Launch passes the rule without a shell; from a shell quote it, or the
             # shell expands the ~ (see docs/composition.md).
             ('~/recommended_cmd_vel', arg['recommended_cmd_vel_topic']),

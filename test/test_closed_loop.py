@@ -218,11 +218,18 @@ def test_options_defaults_labels_and_planner_parameters():
     assert p['goal_latent_tolerance'] == 0.0
     risk = planner_parameters(base, CONDITIONS['risk'], 'm.safetensors')
     no_risk = planner_parameters(base, CONDITIONS['no_risk'], 'm.safetensors')
-    # The base's risk term is the clearance cost on the range read-out; the conditions
-    # differ in it alone, and both plan on the map.
-    assert risk['clearance_weight'] > 0 and no_risk['clearance_weight'] == 0.0
-    assert {k: v for k, v in risk.items() if k != 'clearance_weight'} == \
-        {k: v for k, v in no_risk.items() if k != 'clearance_weight'}
+    readout = planner_parameters(base, CONDITIONS['readout'], 'm.safetensors')
+    # The base's risk term is the obstacle term on the range scan (readout: the clearance
+    # term on the model's read-out); the conditions differ in it alone, all plan on the map.
+    assert risk['obstacle_weight'] == 20.0 and risk['clearance_weight'] == 0.0
+    assert readout['clearance_weight'] == 20.0 and readout['obstacle_weight'] == 0.0
+    assert no_risk['obstacle_weight'] == no_risk['clearance_weight'] == 0.0
+    terms = ('obstacle_weight', 'clearance_weight')
+    for variant in (risk, readout):
+        assert {k: v for k, v in variant.items() if k not in terms} == \
+            {k: v for k, v in no_risk.items() if k not in terms}
+    with pytest.raises(ValueError, match='readout'):
+        ExperimentOptions(robot='mobile_base', conditions=['image'])
     assert risk['use_map'] is True and risk['action_repeat'] == 2
     assert risk['horizon'] == 6 and risk['output'] == 'cmd_vel'
     assert random_limits(arm) == ([-1.0] * 3, [1.0] * 3)
@@ -231,6 +238,7 @@ def test_options_defaults_labels_and_planner_parameters():
         'image[arm_tiny]'
     assert condition_label(CONDITIONS['pixel'], arm, 'x') == 'pixel[3]'
     assert condition_label(CONDITIONS['risk'], base, 'm.safetensors') == 'risk20[m]'
+    assert condition_label(CONDITIONS['readout'], base, 'm.safetensors') == 'readout20[m]'
 
 
 def test_cli_has_plan_eval():

@@ -25,7 +25,7 @@ try:
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
     from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
-    from sensor_msgs.msg import Image, JointState
+    from sensor_msgs.msg import Image, JointState, LaserScan
     from std_msgs.msg import Float32, Float64MultiArray, String
     from std_srvs.srv import SetBool, Trigger
     from trajectory_msgs.msg import JointTrajectory
@@ -116,8 +116,10 @@ class Feeder(FeederNode):
         self.out['status'] = []
         self.node.create_subscription(String, 'planner_node/status',
                                       lambda m: self.out['status'].append(m.data), self.reliable)
+        self.scan_pub = pub(LaserScan, 'scan', qos_profile_sensor_data)
         self.image_keys = []
         self.images_on, self.joints_on = threading.Event(), threading.Event()
+        self.scans_on = threading.Event()
         self.start_loop()
 
     def _loop(self):
@@ -141,6 +143,8 @@ class Feeder(FeederNode):
                 img.header.stamp, img.header.frame_id = now.to_msg(), 'camera_optical'
                 self.image_pub.publish(img)
                 self.image_keys.append(stamp_key(img.header.stamp))
+                if self.scans_on.is_set():
+                    self.scan_pub.publish(scan_msg(img.header.stamp))
             tick += 1
             time.sleep(0.01)
 
@@ -446,6 +450,46 @@ def test_mobile_base_plans_to_a_pose_goal_with_odometry_and_a_planned_path(rig):
     feeder.goal_pose_pub.publish(goal_pose_msg('map'))
     assert wait_for(lambda: node.counters.get('goal_pose_wrong_frame') == 1)
     assert feeder.out['status'][-1] == 'planning'
+
+
+def scan_msg(stamp, range_min=0.05, range_max=3.0):
+    """A 16-beam 360-degree scan: 2 m all round but 0.4 m straight ahead."""
+    msg = LaserScan()
+    msg.header.stamp, msg.header.frame_id = stamp, 'base_scan'
+    msg.angle_min, msg.angle_increment = -math.pi, 2 * math.pi / 16
+    msg.angle_max = msg.angle_min + 15 * msg.angle_increment
+    msg.range_min, msg.range_max = range_min, range_max
+    msg.ranges = [2.0] * 16
+    msg.ranges[8] = 0.4
+    return msg
+
+
+@pytest.mark.parametrize('rig', [dict(
+    ckpt='base_ckpt', joints=WHEELS, goal=goal_pose_msg, output='cmd_vel', topic='twist',
+    obstacle_weight=10.0, scan_mount=[0.1, 0.0, 0.0], action_fields=['linear.x', 'angular.z'],
+    velocity_min=[-0.3], velocity_max=[0.3])], indirect=True, ids=['obstacles'])
+def test_obstacle_term_plans_on_the_scan_and_stops_without_one(rig):
+    """With obstacle_weight, a pose goal is planned only with a fresh scan: without one
+    the node publishes zero and says stale_inputs (scan_stale); with scans it plans with
+    the 'obstacles' term; a bad scan is counted and planning goes on; a scan_mount that is
+    not (x, y, yaw) is rejected."""
+    node, feeder = rig
+    assert node.get_namespace() + '/scan' in {s.topic_name for s in node.subscriptions}
+    assert wait_for(lambda: node.counters.get('scan_stale') >= 2), node.counters.snapshot()
+    assert feeder.out['status'][-1] == 'stale_inputs'
+    assert all(not np.any(command_values(m)) for m in feeder.out['cmd'])
+    feeder.scans_on.set()
+    assert wait_for(lambda: feeder.out['status'][-1] == 'planning'), node.counters.snapshot()
+    assert set(node._objective.terms) == {'goal', 'obstacles'}
+    assert node.counters.get('scans_received') > 0 and node.counters.get('internal_error') == 0
+    feeder.scan_pub.publish(scan_msg(feeder.now(), range_min=2.0, range_max=1.0))
+    assert wait_for(lambda: node.counters.get('scan_invalid') == 1)
+    count = node.counters.get('plans')
+    assert wait_for(lambda: node.counters.get('plans') > count + 2)
+    result = node.set_parameters([Parameter('scan_mount', value=[0.1, 0.0])])[0]
+    assert not result.successful and 'scan_mount' in result.reason
+    node.set_parameters([Parameter('obstacle_weight', value=0.0)])
+    assert node._objective.terms == ('goal',)
 
 
 def room_map(width=40, resolution=0.1, data=None):

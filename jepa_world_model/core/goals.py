@@ -22,10 +22,11 @@ With a static map (:class:`~.navigation.NavigationField`), pose goals are scored
 map's path length to the goal instead of the straight-line distance, so plans are drawn
 around furniture rather than into it.
 
-Optional extra terms: a risk penalty from ``model.probe_risk`` (models with a risk probe), a
-clearance penalty on the model's range read-out (models with ``scan_sectors``;
-:func:`~.scan.clearance_cost`) and an ensemble-disagreement penalty (models with
-``dynamics_ensemble_size > 1``). A weight set
+Optional extra terms (:class:`~.objective_terms.ObjectiveTerms`): a risk penalty from
+``model.probe_risk`` (models with a risk probe), a clearance penalty on the model's range
+read-out (models with ``scan_sectors``; :func:`~.scan.clearance_cost`), the same penalty on a
+range scanner's measured returns (pose models; :func:`~.scan.obstacle_clearance`) and an
+ensemble-disagreement penalty (models with ``dynamics_ensemble_size > 1``). A weight set
 for a term the model cannot provide is left out and reported in :attr:`Objective.skipped`.
 
 Goal latents come from the EMA target encoder: predicted latents are trained to match the
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -45,7 +46,8 @@ from .navigation import NavigationField
 from .objectives import (ensemble_disagreement_objective, latent_goal_objective, ObjectiveFn,
                          path_length_objective, risk_objective, state_goal_objective,
                          sum_objectives)
-from .scan import clearance_cost, scene_clearance
+from .objective_terms import Objective, ObjectiveTerms
+from .scan import clearance_cost, obstacle_clearance, scene_clearance
 
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
            'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'has_risk_probe',
@@ -195,82 +197,6 @@ class _EnsembleMembers:
         return fn
 
 
-@dataclass(frozen=True)
-class ObjectiveTerms:
-    """Weights of the optional terms (0 leaves a term out).
-
-    Attributes:
-        risk_weight: Cost per unit of predicted event probability, summed over the horizon
-            (the most likely of the model's risk labels at each step).
-        disagreement_weight: Cost per unit of ensemble variance, summed over the horizon.
-        clearance_weight: Cost per unit of :func:`~.scan.clearance_cost` (the squared
-            shortfall of the nearest predicted range, 1 at contact), summed over the horizon.
-        clearance_min_range: Predicted ranges [m] below this cost (scanner at the base's
-            centre: the robot's radius plus ``clearance_margin``).
-        clearance_margin: Width [m] of the band below ``clearance_min_range`` over which
-            the per-step cost rises from 0 to 1.
-    """
-
-    risk_weight: float = 0.0
-    disagreement_weight: float = 0.0
-    clearance_weight: float = 0.0
-    clearance_min_range: float = 0.32
-    clearance_margin: float = 0.1
-
-
-@dataclass(frozen=True)
-class Objective:
-    """A built objective ``fn(z_traj [N, H, Z], a_traj [N, H, A]) -> cost [N]``.
-
-    Attributes:
-        fn: The objective.
-        terms: Terms in use, e.g. ``('goal', 'risk')``.
-        skipped: Weighted terms the model cannot provide (no risk probe, one member).
-        anchored: For image goals with a head reading (``Goal.joints``): builds the
-            objective from the measured joints and the current image's reading (see
-            :meth:`at`). None for every other goal.
-        scene_term: For terms that read the current frame's scene (the clearance term of a
-            ``scan_source: tokens`` model): builds that term from the scene code [C]
-            (:meth:`WorldModel.encode_with_scene`) and the current latent [Z]. ``fn`` leaves
-            it out; :meth:`at` adds it.
-    """
-
-    fn: ObjectiveFn
-    terms: Tuple[str, ...]
-    skipped: Tuple[str, ...]
-    anchored: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
-    scene_term: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
-
-    @property
-    def needs_scene(self) -> bool:
-        """Whether :meth:`at` must be given the current frame's scene code."""
-        return self.scene_term is not None
-
-    def at(self, q_now: Any = None, q_image_now: Any = None,
-           scene: Optional[Tensor] = None, z_now: Optional[Tensor] = None) -> ObjectiveFn:
-        """The objective for a plan from the current observation.
-
-        Image goals with head readings (``Goal.joints``) aim the predicted joint positions at
-        ``q_now + goal.joints - q_image_now``: ``q_now`` [J] the measured joints,
-        ``q_image_now`` [J] what the head reads in the current image (tensors or arrays).
-        Without a reading, and for every other goal, the goal part is that of ``fn``.
-        ``scene`` [C] and ``z_now`` [Z]: the current frame's scene code and latent, required
-        when :attr:`needs_scene`.
-
-        Raises:
-            ValueError: The objective needs a scene and none was given.
-        """
-        fn = self.fn
-        if self.anchored is not None and q_now is not None and q_image_now is not None:
-            fn = self.anchored(q_now, q_image_now)
-        if self.scene_term is None:
-            return fn
-        if scene is None or z_now is None:
-            raise ValueError('this objective reads the current scene (clearance on a '
-                             "scan_source 'tokens' model): pass the frame's scene code and z")
-        return sum_objectives([(1.0, fn), (1.0, self.scene_term(scene, z_now))])
-
-
 def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTerms(),
                     navigation: Optional[NavigationField] = None) -> Objective:
     """The planner objective for ``goal`` on ``model``, lower is better.
@@ -283,8 +209,10 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
             weight is negative.
     """
     _check_fits(goal, model)
-    if min(terms.risk_weight, terms.disagreement_weight, terms.clearance_weight) < 0:
-        raise GoalError('risk_weight, disagreement_weight and clearance_weight must be >= 0')
+    if min(terms.risk_weight, terms.disagreement_weight, terms.clearance_weight,
+           terms.obstacle_weight) < 0:
+        raise GoalError('risk_weight, disagreement_weight, clearance_weight and '
+                        'obstacle_weight must be >= 0')
     for name in ('clearance_min_range', 'clearance_margin'):
         value = getattr(terms, name)
         if not (math.isfinite(value) and value > 0):
@@ -339,6 +267,15 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
             used.append('clearance')
         else:
             skipped.append('clearance')
+    obstacle_term = None
+    if terms.obstacle_weight > 0:
+        if _has_pose(model):
+            obstacle_term = obstacle_clearance(model, terms.clearance_min_range,
+                                               terms.clearance_margin, terms.obstacle_weight,
+                                               navigation)
+            used.append('obstacles')
+        else:
+            skipped.append('obstacles')
     if terms.disagreement_weight > 0:
         size = ensemble_size(model)
         if size > 1:
@@ -358,7 +295,7 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
 
     with_reading = goal.kind == 'image' and goal.joints is not None
     return Objective(combine(goal_fn), tuple(used), tuple(skipped),
-                     anchored if with_reading else None, scene_term)
+                     anchored if with_reading else None, scene_term, obstacle_term)
 
 
 def has_image_state_head(model: Any) -> bool:

@@ -37,7 +37,8 @@ from .layers import mlp
 from .objectives import ObjectiveFn, risk_objective
 
 __all__ = ['sector_ranges', 'clearance_cost', 'SceneRangeReadout', 'pose_query_features',
-           'sector_angles', 'scan_points', 'point_clearance_cost', 'scene_clearance']
+           'sector_angles', 'scan_points', 'point_clearance_cost', 'scene_clearance',
+           'laser_points', 'obstacle_clearance']
 
 #: Frequencies of the sinusoidal features of a query position (periods 3, 1.5, 0.75 m): let
 #: a small MLP resolve where a pose is relative to things in the scene, not only roughly.
@@ -169,6 +170,51 @@ def point_clearance_cost(points: Tensor, pose_fn: Callable[[Tensor], Tensor],
         return _shortfall(d, min_range, margin)
 
     return risk
+
+
+def laser_points(ranges: Any, angle_min: float, angle_increment: float, range_min: float,
+                 range_max: float, pose: Any, mount: Any = (0.0, 0.0, 0.0)) -> Tensor:
+    """Obstacle points [P, 2] in the pose's frame (odom) from a measured scan.
+
+    ``ranges`` [B]: the beams of a sensor_msgs/LaserScan, beam ``i`` at ``angle_min + i *
+    angle_increment`` in the scanner's frame. Beams that are not finite or lie outside
+    ``[range_min, range_max)`` give no point (REP 117: out of range is no return).
+    ``pose`` (x, y, yaw): the base in the output frame when the scan was taken; ``mount``
+    (x, y, yaw): the scanner in the base frame (zeros: at the base's centre).
+    """
+    r = torch.as_tensor(ranges, dtype=torch.float32).reshape(-1)
+    x, y, yaw = (float(v) for v in pose)
+    mx, my, myaw = (float(v) for v in mount)
+    beam = angle_min + angle_increment * torch.arange(r.shape[0], dtype=torch.float32)
+    keep = torch.isfinite(r) & (r >= range_min) & (r < range_max)
+    r, beam = r[keep], beam[keep]
+    # The scanner's origin and heading in the output frame, then each return from there.
+    sx = x + mx * math.cos(yaw) - my * math.sin(yaw)
+    sy = y + mx * math.sin(yaw) + my * math.cos(yaw)
+    heading = beam + (yaw + myaw)
+    return torch.stack([sx + r * torch.cos(heading), sy + r * torch.sin(heading)], dim=-1)
+
+
+def obstacle_clearance(model: Any, min_range: float, margin: float, weight: float,
+                       navigation: Any = None) -> Callable[[Tensor], ObjectiveFn]:
+    """The clearance term on measured obstacle points [P, 2] (:func:`laser_points`), built
+    per plan: each position the model predicts along a plan is costed by its distance to the
+    nearest point, as :func:`point_clearance_cost`. With a map, points within ``margin`` of
+    an occupied map cell are left to the map's cost-to-go (as :func:`scene_clearance`).
+
+    This is the local obstacle layer a robot stack builds from its range sensor (Nav2's
+    local costmap does the same), scored on the world model's predicted motion: the people
+    the map does not hold come from the scanner, not from a read-out of the camera.
+    """
+    _check_clearance(min_range, margin)
+
+    def build(points: Tensor) -> ObjectiveFn:
+        points = torch.as_tensor(points, dtype=torch.float32).reshape(-1, 2)
+        if navigation is not None and points.shape[0]:
+            points = points[navigation.static_range(points) > margin]
+        return risk_objective(point_clearance_cost(points, model.probe_pose, min_range,
+                                                   margin), weight)
+    return build
 
 
 def scene_clearance(model: Any, min_range: float, margin: float, weight: float,

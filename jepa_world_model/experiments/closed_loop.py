@@ -332,17 +332,18 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument('--model', type=Path, help='planner checkpoint (default: the shipped '
                    + ' / '.join(DEFAULT_MODELS.values()) + ')')
     p.add_argument('--conditions', nargs='+', metavar='NAME',
-                   help='arm: image joint random pixel; mobile_base: risk no_risk '
-                   '(default: all of the robot\'s)')
+                   help='arm: image joint random pixel (default: all); mobile_base: risk '
+                   'no_risk readout (default: risk no_risk)')
     p.add_argument('--budget', type=int, default=0,
                    help='control steps per episode (default 80 arm, 150 base)')
     p.add_argument('--tolerance', type=float, default=0.0,
                    help='success distance in m (default 0.05 arm end effector, 0.15 base)')
     p.add_argument('--seed', type=int, default=0, help='episode i uses seed + i + 1')
     p.add_argument('--risk-weight', type=float, default=20.0,
-                   help='base condition risk: the planner\'s clearance_weight')
+                   help='base condition risk: the planner\'s obstacle_weight; readout: '
+                   'its clearance_weight')
     p.add_argument('--disagreement-weight', type=float, default=0.0,
-                   help='base conditions risk and no_risk')
+                   help='base planner conditions')
     p.add_argument('--pixel-checkpoints', type=int, nargs='+', default=[3],
                    help='pixel planner: control steps after which candidates are scored')
     p.add_argument('--set', action='append', metavar='NAME=VALUE',

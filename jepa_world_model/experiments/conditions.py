@@ -11,10 +11,14 @@ Arm (goal: a configuration sampled per seed; success: end effector within the to
 
 Mobile base (goal: a reachable free position; success: within the tolerance, no collision):
 
-* ``risk``: ``planner_node`` with its risk term, the clearance cost on the model's range
-  read-out (``clearance_weight``), scoring the goal on the static ``map`` sim_node
-  publishes, each planned action held for 2 steps.
-* ``no_risk``: the same planner with ``clearance_weight`` 0.
+* ``risk``: ``planner_node`` with its risk term, the obstacle term (``obstacle_weight``):
+  the returns of the base's range scanner (sim_node's ``scan``), scored on the positions the
+  world model predicts along each plan. The goal is scored on the static ``map`` sim_node
+  publishes, and each planned action is held for 2 steps.
+* ``no_risk``: the same planner with no risk term.
+* ``readout``: the same planner with the clearance term on the model's own range read-out
+  of the camera frame (``clearance_weight``) instead of the scanner: the all-learned
+  variant, kept for comparison (not run by default).
 
 No ROS here.
 """
@@ -64,9 +68,13 @@ CONDITIONS: Dict[str, Condition] = {c.name: c for c in (
               'greedy pixel-space planner on an oracle copy of the simulator, L2 to the '
               'goal image'),
     Condition('risk', 'mobile_base', 'planner', 'pose',
-              'planner_node, goal pose on ~/goal_pose and the map, with the clearance term'),
+              'planner_node, goal pose on ~/goal_pose and the map, with the obstacle term '
+              'on the range scan'),
     Condition('no_risk', 'mobile_base', 'planner', 'pose',
-              'planner_node, goal pose on ~/goal_pose and the map, clearance_weight 0'),
+              'planner_node, goal pose on ~/goal_pose and the map, no risk term'),
+    Condition('readout', 'mobile_base', 'planner', 'pose',
+              "planner_node, goal pose on ~/goal_pose and the map, with the clearance term "
+              "on the model's range read-out"),
 )}
 DEFAULT_CONDITIONS = {'arm': ['image', 'joint', 'random', 'pixel'],
                       'mobile_base': ['risk', 'no_risk']}
@@ -89,7 +97,8 @@ class ExperimentOptions:
         tolerance: Success tolerance [m] (0: 0.05 for the arm's end effector, 0.15 for
             the base position).
         seed: Simulator seed; episode i uses seed + i + 1 (sim_node's ``~/reset``).
-        risk_weight: Base ``risk`` condition: the planner's ``clearance_weight``.
+        risk_weight: Base ``risk`` condition: the planner's ``obstacle_weight``;
+            ``readout``: its ``clearance_weight``.
         disagreement_weight: Base planner's ensemble-disagreement weight (both conditions).
         pixel_checkpoints: The pixel planner's scoring checkpoints (control steps).
         planner_overrides: Extra planner_node parameters (``--set name=value``).
@@ -125,8 +134,9 @@ class ExperimentOptions:
         self.conditions = list(self.conditions or DEFAULT_CONDITIONS[self.robot])
         for name in self.conditions:
             if name not in CONDITIONS or CONDITIONS[name].robot != self.robot:
+                known = [c.name for c in CONDITIONS.values() if c.robot == self.robot]
                 raise ValueError(f'condition {name!r} is not one of the {self.robot} '
-                                 f'conditions {DEFAULT_CONDITIONS[self.robot]}')
+                                 f'conditions {known}')
         self.budget = int(self.budget or (80 if self.robot == 'arm' else 150))
         self.tolerance = float(self.tolerance or (0.05 if self.robot == 'arm' else 0.15))
         if self.episodes < 1 or self.budget < 1 or self.tolerance <= 0 or self.rate_hz <= 0:
@@ -149,7 +159,8 @@ def condition_label(condition: Condition, opts: ExperimentOptions, model: Path) 
     """The label of a condition's results: planner conditions name their model (``risk``
     its risk weight too), the pixel planner its checkpoints."""
     if condition.driver == 'planner':
-        name = f'risk{opts.risk_weight:g}' if condition.name == 'risk' else condition.name
+        weighted = condition.name in ('risk', 'readout')
+        name = f'{condition.name}{opts.risk_weight:g}' if weighted else condition.name
         return f'{name}[{model_label(model)}]'
     if condition.driver == 'pixel':
         return f'pixel[{",".join(str(c) for c in opts.pixel_checkpoints)}]'
@@ -195,11 +206,15 @@ def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Pat
         # 64 samples x 2 iterations, each action held 2 steps (1.6 s look-ahead), fits the
         # 80 ms plan budget. The disagreement term would run the ensemble over every sample
         # again (a plan of 128 x 3 with it took ~100 ms), so it is off unless asked for.
-        clearance = opts.risk_weight if condition.name == 'risk' else 0.0
+        # min range 0.35 m: the robot's 0.22 m radius, a person's ~0.03 m of slack between
+        # scan returns and 0.1 m margin.
+        obstacle = opts.risk_weight if condition.name == 'risk' else 0.0
+        clearance = opts.risk_weight if condition.name == 'readout' else 0.0
         common.update({
             'num_samples': 64, 'num_iterations': 2, 'num_elites': 8, 'action_repeat': 2,
             'use_map': True, 'map_inflation': 0.32, 'clearance_min_range': 0.35,
             'clearance_margin': 0.1, 'clearance_weight': float(clearance),
+            'obstacle_weight': float(obstacle),
             'output': 'cmd_vel', 'use_twist_stamped': False,
             'action_fields': ['linear.x', 'angular.z'],
             'velocity_min': [-0.5, -1.5], 'velocity_max': [0.8, 1.5],

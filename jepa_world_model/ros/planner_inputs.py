@@ -1,7 +1,8 @@
 """What ``planner_node`` plans from: the newest camera frame with its joint state and pose.
 
 :class:`PlannerInputs` keeps the newest image (one reference swap, nothing queued), a short
-joint-state history and, for models with the pose in their state, an odometry history.
+joint-state history, for models with the pose in their state an odometry history, and the
+newest range scan (for the obstacle term).
 :meth:`PlannerInputs.observe` pairs the frame with the joint state (and pose) at its stamp and
 turns them into model inputs, or raises :class:`~.node_io.InputError` with the counter name
 of what is missing, stale, unreadable or unsynchronised (the node stops on it).
@@ -28,17 +29,50 @@ from .frame_pipeline import TIME_RESET_S
 from .joint_state_conversion import stamp_to_seconds
 from .node_io import clock_was_reset, image_to_model_rgb, InputError, read_model_joints
 
-__all__ = ['Observation', 'PlannerInputs']
+__all__ = ['Observation', 'PlannerInputs', 'ScanReading', 'scan_from_msg']
+
+
+class ScanReading(NamedTuple):
+    """The geometry and ranges [B] of one sensor_msgs/LaserScan, and its stamp (s)."""
+
+    stamp: float
+    ranges: np.ndarray
+    angle_min: float
+    angle_increment: float
+    range_min: float
+    range_max: float
 
 
 class Observation(NamedTuple):
-    """A synchronised observation: image header, q [J], pose (x, y, yaw) or None, o, s."""
+    """A synchronised observation: image header, q [J], pose (x, y, yaw) or None, o, s,
+    and the newest range scan when the plan has an obstacle term (else None)."""
 
     header: Header
     q: np.ndarray
     pose: Optional[np.ndarray]
     o: torch.Tensor           # [1, 3, S, S]
     s: Optional[torch.Tensor]  # [1, state_dim] or None
+    scan: Optional[ScanReading] = None
+
+
+def scan_from_msg(msg: Any) -> ScanReading:
+    """A LaserScan as a :class:`ScanReading`.
+
+    Raises:
+        InputError: ``scan_invalid``: no beams, a non-finite or zero angle increment, or
+            range limits that are not 0 <= range_min < range_max.
+    """
+    ranges = np.asarray(msg.ranges, dtype=np.float32)
+    geometry = (msg.angle_min, msg.angle_increment, msg.range_min, msg.range_max)
+    if ranges.size == 0:
+        raise InputError('scan_invalid', 'scan has no beams')
+    if not all(np.isfinite(geometry)) or msg.angle_increment == 0.0:
+        raise InputError('scan_invalid', f'scan angle_min/angle_increment/range_min/range_max '
+                         f'{[float(v) for v in geometry]} are not usable')
+    if not 0.0 <= msg.range_min < msg.range_max:
+        raise InputError('scan_invalid', f'scan range_min {msg.range_min} and range_max '
+                         f'{msg.range_max} do not satisfy 0 <= range_min < range_max')
+    return ScanReading(stamp_to_seconds(msg.header.stamp), ranges, *(float(v) for v in geometry))
 
 
 class PlannerInputs:
@@ -66,6 +100,7 @@ class PlannerInputs:
         self.joints = JointStateBuffer(len(self.joint_names), max_skew, True, 2.0)
         # Yaw is not blended: interpolating an angle across the wrap would point backwards.
         self.odom = JointStateBuffer(3, max_skew, False, 2.0)
+        self.scan: Optional[ScanReading] = None
         self._last_stamp: Optional[float] = None
 
     # -- subscription callbacks ------------------------------------------------------------
@@ -87,6 +122,14 @@ class PlannerInputs:
         if not np.isfinite(pose).all():
             return self._reject('odom_nonfinite', f'odometry pose {pose.tolist()} is not finite')
         self._push(self.odom, 'odom', stamp_to_seconds(msg.header.stamp), pose, np.zeros(3))
+
+    def on_scan(self, msg: Any) -> None:
+        """Keep the newest valid LaserScan; count (and keep the old one on) a bad one."""
+        try:
+            self.scan = scan_from_msg(msg)
+        except InputError as exc:
+            return self._reject(exc.reason, str(exc))
+        self._counters.add('scans_received')
 
     def _push(self, buffer: JointStateBuffer, what: str, stamp: float, position: np.ndarray,
               velocity: Optional[np.ndarray]) -> None:
@@ -142,10 +185,17 @@ class PlannerInputs:
             pose = self.odom.sample(stamp, s.max_skew).position if runtime.needs_pose else None
         except SyncError as exc:
             raise InputError(f'sync_{exc.reason}', str(exc)) from None
+        scan = None
+        if s.obstacle_weight > 0 and runtime.has_pose:
+            # The obstacle term needs the scene as the scanner saw it around this frame.
+            if self.scan is None or abs(self.scan.stamp - stamp) > s.stale_timeout:
+                raise InputError('scan_stale', 'obstacle_weight is set and no scan within '
+                                 f'stale_timeout {s.stale_timeout} s of the image')
+            scan = self.scan
         q = joints.position if joints is not None else np.zeros(0)
         dq = joints.velocity if joints is not None else None
         state = runtime.make_state(q, dq, pose)
         s_t = (torch.from_numpy(state).to(runtime.device, runtime.dtype)[None]
                if runtime.config.state_dim else None)
         header = Header(stamp=image.header.stamp, frame_id=image.header.frame_id)
-        return Observation(header, q, pose, runtime.preprocess(rgb), s_t)
+        return Observation(header, q, pose, runtime.preprocess(rgb), s_t, scan)

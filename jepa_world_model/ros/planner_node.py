@@ -1,7 +1,8 @@
 """``planner_node``: recommends robot commands by planning in a JEPA world model's latent space.
 
 A timer at ``plan_rate_hz`` takes the newest camera frame with the joint state (and, for models
-with the pose in their state, the odometry pose) at its stamp (:mod:`.planner_inputs`), plans
+with the pose in their state, the odometry pose) at its stamp, with the newest ``scan`` when
+the obstacle term is on (:mod:`.planner_inputs`), plans
 toward the current goal (:mod:`.planner_step`) and publishes the first planned command, held
 to :mod:`~jepa_world_model.core.command_limits`, as a Twist/TwistStamped, a JointTrajectory or
 a Float64MultiArray (``output``), stamped with the image it came from
@@ -42,7 +43,7 @@ from rclpy._rclpy_pybind11 import InvalidHandle  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile  # noqa: E402
 from rclpy.qos import ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import Image, JointState  # noqa: E402
+from sensor_msgs.msg import Image, JointState, LaserScan  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 import torch  # noqa: E402
 
@@ -152,6 +153,8 @@ class PlannerNode(PlannerCore):
                       sub(OccupancyGrid, 'map', self._on_map, _MAP_QOS)]
         if self.runtime.needs_pose:   # the model's state holds the odometry pose
             self._subs.append(sub(Odometry, 'odom', inputs.on_odometry, _STATE_QOS))
+        if self.runtime.has_pose:     # the obstacle term scores predicted poses on scans
+            self._subs.append(sub(LaserScan, 'scan', inputs.on_scan, _SENSOR_QOS))
         # The limiter's dt is the period the timer really runs at: plan_rate_hz changes only
         # take effect here, and a larger dt would allow larger command steps.
         self._period = 1.0 / self.settings.plan_rate_hz

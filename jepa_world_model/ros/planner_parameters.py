@@ -117,6 +117,11 @@ PARAMS: Dict[str, ParamSpec] = {
     'clearance_margin': ParamSpec(0.1, 'Band (m) below clearance_min_range over which the '
                                   'clearance cost per step rises from 0 to 1 (contact)',
                                   'runtime', 0.001, 100.0),
+    'obstacle_weight': ParamSpec(0.0, 'Cost of predicted positions nearer than '
+                                 'clearance_min_range to the returns of ~/scan '
+                                 '(sensor_msgs/LaserScan; pose models)', 'runtime', 0.0, 1e6),
+    'scan_mount': ParamSpec([0.0, 0.0, 0.0], 'Pose (x, y, yaw) of the scan frame in the base '
+                            'frame', 'runtime'),
     'use_map': ParamSpec(True, 'Score pose goals by the path length on ~/map '
                          '(nav_msgs/OccupancyGrid) once one arrives', 'runtime'),
     'map_inflation': ParamSpec(0.32, 'Band (m) around occupied map cells that paths avoid: '
@@ -182,6 +187,8 @@ class PlannerSettings(SettingsSnapshot):
     clearance_weight: float = 0.0
     clearance_min_range: float = 0.32
     clearance_margin: float = 0.1
+    obstacle_weight: float = 0.0
+    scan_mount: Tuple[float, ...] = (0.0, 0.0, 0.0)
     use_map: bool = True
     map_inflation: float = 0.32
     map_occupied_threshold: int = 50
@@ -217,6 +224,8 @@ def _validate_value(name: str, value: Any) -> Optional[str]:
         return f'{name} must hold finite values, got {list(value)}'
     if name in ('velocity_min', 'velocity_max', 'acceleration_max') and not value:
         return f'{name} must hold 1 value or one per action dim'
+    if name == 'scan_mount' and len(value) != 3:
+        return f'scan_mount must hold 3 values (x, y, yaw), got {list(value)}'
     return None
 
 
@@ -278,9 +287,10 @@ def goal_tolerance(s: PlannerSettings) -> GoalTolerance:
 
 
 def objective_terms(s: PlannerSettings) -> ObjectiveTerms:
-    """Weights of the risk, clearance and disagreement terms."""
+    """Weights of the risk, clearance, obstacle and disagreement terms."""
     return ObjectiveTerms(risk_weight=s.risk_weight, disagreement_weight=s.disagreement_weight,
                           clearance_weight=s.clearance_weight,
+                          obstacle_weight=s.obstacle_weight,
                           clearance_min_range=s.clearance_min_range,
                           clearance_margin=s.clearance_margin)
 

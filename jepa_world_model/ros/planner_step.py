@@ -22,11 +22,13 @@ from ..core.goal_checks import assess_plan, goal_reached
 from ..core.goals import ensemble_size, Goal, has_risk_probe
 from ..core.inference import WorldModelRuntime
 from ..core.planner import LatentPlanner
+from ..core.scan import laser_points
 from ..core.streams import WindowStats
 from .planner_inputs import Observation
 from .planner_parameters import goal_tolerance
 
-__all__ = ['PlanStop', 'PlanOutcome', 'PlanStep', 'warm_up', 'unusable_stops']
+__all__ = ['PlanStop', 'PlanOutcome', 'PlanStep', 'obstacle_points', 'warm_up',
+           'unusable_stops']
 
 
 class PlanStop(Exception):
@@ -99,8 +101,12 @@ class PlanStep:
             if reached:
                 return None
             a_prev = torch.as_tensor(prev, dtype=runtime.dtype, device=runtime.device)
-            # objective.at() is objective.fn unless there is a reading to aim with or a scene.
-            result = planner.plan(z, model.predict, objective.at(q, q_image, scene, z), a_prev)
+            obstacles = (obstacle_points(model, z, obs, s.scan_mount)
+                         if objective.needs_obstacles else None)
+            # objective.at() is objective.fn unless there is a reading to aim with, a scene
+            # or obstacles.
+            result = planner.plan(z, model.predict, objective.at(q, q_image, scene, z,
+                                                                 obstacles), a_prev)
             elapsed = time.perf_counter() - started
             self.plan_ms.add(elapsed * 1e3)
             if elapsed > s.max_plan_time:
@@ -120,6 +126,24 @@ class PlanStep:
             poses = (model.probe_pose(torch.cat([z[None], result.latents])).float().cpu().numpy()
                      if with_poses else None)
         return PlanOutcome(result.actions.float().cpu().numpy(), float(result.cost), poses)
+
+
+def obstacle_points(model: Any, z: torch.Tensor, obs: Observation,
+                    mount: Any) -> torch.Tensor:
+    """The returns of ``obs.scan`` as points [P, 2] in the odometry frame: placed at the
+    odometry pose of the frame (models with the pose in their state) or else at the pose
+    the model reads from ``z``.
+
+    Raises:
+        PlanStop: ``stale_inputs`` when there is no scan (obstacle_weight on a model
+            without a pose output never builds the term, so this is a missing input).
+    """
+    scan = obs.scan
+    if scan is None:
+        raise PlanStop('stale_inputs', 'scan_stale', 'the obstacle term has no scan')
+    pose = obs.pose if obs.pose is not None else model.probe_pose(z).float().cpu().numpy()
+    return laser_points(scan.ranges, scan.angle_min, scan.angle_increment, scan.range_min,
+                        scan.range_max, pose, mount).to(z.device, z.dtype)
 
 
 def warm_up(planner: LatentPlanner, runtime: WorldModelRuntime) -> None:
