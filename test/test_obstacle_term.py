@@ -1,19 +1,17 @@
 """The obstacle term: a range scanner's returns as points, scored on predicted positions.
 
 Pure core (no ROS): the LaserScan geometry of ``laser_points``, how the term enters an
-objective through ``Objective.at(obstacles=...)``, what the map leaves out, and a planner on
-a toy system that goes around a point it would otherwise drive through.
+objective through ``Objective.at(obstacles=...)``, and a planner on a toy system that goes
+around a point it would otherwise drive through.
 """
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
 from jepa_world_model.core.goals import (build_objective, GoalError, joint_state_goal,
                                          ObjectiveTerms, pose_goal)
-from jepa_world_model.core.navigation import NavigationField
 from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
 from jepa_world_model.core.scan import laser_points, obstacle_clearance
 from tiny_models import tiny_model
@@ -83,24 +81,6 @@ def test_obstacle_term_needs_a_pose_output_and_a_valid_weight():
         build_objective(pose_goal(1.0, 0.0), pose_model(), ObjectiveTerms(obstacle_weight=-1))
     with pytest.raises(ValueError, match='min_range'):
         obstacle_clearance(pose_model(), 0.0, 0.1, 1.0)
-
-
-def test_points_the_map_explains_are_left_to_the_map():
-    """A return on a map wall (within the margin of an occupied cell) costs nothing; one in
-    open space (a person) costs."""
-    occupied = np.zeros((20, 20), bool)
-    occupied[:, 15] = True                                   # a wall at x = 0.55..0.6 m
-    field = NavigationField(occupied, 0.04, (0.0, 0.0), (0.2, 0.2), inflation=0.0)
-    m = pose_model()
-    build = obstacle_clearance(m, 0.5, 0.25, 1.0, navigation=field)
-    z = torch.zeros(1, 1, m.cfg.latent_dim)
-    z[..., 0], z[..., 1] = 0.45, 0.4
-    a = torch.zeros(1, 1, 2)
-    wall, person = torch.tensor([[0.6, 0.4]]), torch.tensor([[0.3, 0.4]])
-    assert float(build(wall)(z, a)) == 0.0
-    assert float(build(person)(z, a)) > 1.0
-    without_map = obstacle_clearance(m, 0.5, 0.25, 1.0)
-    assert float(without_map(wall)(z, a)) > 0.0
 
 
 def test_planner_goes_around_a_point_it_would_drive_through():

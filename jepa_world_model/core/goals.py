@@ -271,8 +271,7 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
     if terms.obstacle_weight > 0:
         if _has_pose(model):
             obstacle_term = obstacle_clearance(model, terms.clearance_min_range,
-                                               terms.clearance_margin, terms.obstacle_weight,
-                                               navigation)
+                                               terms.clearance_margin, terms.obstacle_weight)
             used.append('obstacles')
         else:
             skipped.append('obstacles')

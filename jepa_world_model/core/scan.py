@@ -195,23 +195,24 @@ def laser_points(ranges: Any, angle_min: float, angle_increment: float, range_mi
     return torch.stack([sx + r * torch.cos(heading), sy + r * torch.sin(heading)], dim=-1)
 
 
-def obstacle_clearance(model: Any, min_range: float, margin: float, weight: float,
-                       navigation: Any = None) -> Callable[[Tensor], ObjectiveFn]:
+def obstacle_clearance(model: Any, min_range: float, margin: float, weight: float
+                       ) -> Callable[[Tensor], ObjectiveFn]:
     """The clearance term on measured obstacle points [P, 2] (:func:`laser_points`), built
     per plan: each position the model predicts along a plan is costed by its distance to the
-    nearest point, as :func:`point_clearance_cost`. With a map, points within ``margin`` of
-    an occupied map cell are left to the map's cost-to-go (as :func:`scene_clearance`).
+    nearest point, as :func:`point_clearance_cost`.
 
     This is the local obstacle layer a robot stack builds from its range sensor (Nav2's
     local costmap does the same), scored on the world model's predicted motion: the people
-    the map does not hold come from the scanner, not from a read-out of the camera.
+    the map does not hold come from the scanner, not from a read-out of the camera. Unlike
+    :func:`scene_clearance`, returns the map explains are kept: measured returns are exact,
+    and on the simulated base keeping them gave 96 % of 50 offline goals with no collision
+    against 92 % with two furniture collisions when they were left to the map's inflated
+    band alone (docs/closed_loop.md).
     """
     _check_clearance(min_range, margin)
 
     def build(points: Tensor) -> ObjectiveFn:
         points = torch.as_tensor(points, dtype=torch.float32).reshape(-1, 2)
-        if navigation is not None and points.shape[0]:
-            points = points[navigation.static_range(points) > margin]
         return risk_objective(point_clearance_cost(points, model.probe_pose, min_range,
                                                    margin), weight)
     return build
