@@ -128,11 +128,18 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
                     obs.base_pose))
             else:
                 z, plan_fn = model.encode(o, s), objective
-            result = planner.plan(z[0], model.predict, plan_fn,
-                                  torch.as_tensor(prev, dtype=torch.float32))
+            a_prev = torch.as_tensor(prev, dtype=torch.float32)
+            z_plan = z[0]
+            for _ in range(args.command_delay):        # as planner_node's command_delay_steps
+                z_plan = model.predict(z_plan[None], a_prev[None])[0]
+            result = planner.plan(z_plan, model.predict, plan_fn, a_prev)
             plan_s.append(time.perf_counter() - started)
-        prev = np.clip(result.actions[0].numpy(), prev - MAX_CHANGE, prev + MAX_CHANGE)
-        obs = sim.step(prev)
+        new = np.clip(result.actions[0].numpy(), prev - MAX_CHANGE, prev + MAX_CHANGE)
+        if args.command_delay:    # the robot runs the previous command while this is planned
+            obs = sim.step(prev)
+        else:
+            obs = sim.step(new)
+        prev = new
         if obs.collision and collided is None:
             collided, hit = step, collision_kind(sim, room, obs.base_pose[:2])
         distance = float(np.linalg.norm(np.asarray(obs.base_pose[:2]) - task.goal_xy))
@@ -160,6 +167,9 @@ def main() -> None:
     parser.add_argument('--map', action='store_true', help='goal cost on the static map')
     parser.add_argument('--map-inflation', type=float, default=0.32)
     parser.add_argument('--action-repeat', type=int, default=1)
+    parser.add_argument('--command-delay', type=int, choices=(0, 1), default=0,
+                        help='1: each command takes effect one step after its frame, as '
+                        'over ROS; the plan starts from the previous command rolled forward')
     parser.add_argument('--first-seed', type=int, default=1)
     parser.add_argument('--episodes', type=int, default=20,
                         help='seeds first_seed .. first_seed + N - 1 (plan-eval: 1..50)')
@@ -182,6 +192,7 @@ def main() -> None:
                       'risk_weight': args.risk_weight if args.risk != 'none' else 0.0,
                       'min_range': args.min_range, 'map': args.map,
                       'map_inflation': args.map_inflation, 'action_repeat': args.action_repeat,
+                      'command_delay': args.command_delay,
                       'disagreement_weight': args.disagreement_weight,
                       'first_seed': args.first_seed,
                       'episodes': len(episodes),

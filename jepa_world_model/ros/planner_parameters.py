@@ -60,6 +60,10 @@ PARAMS: Dict[str, ParamSpec] = {
                             'runtime', 1, 100000),
     'action_repeat': ParamSpec(1, 'Model steps each planned action is held for (look-ahead '
                                'horizon x action_repeat steps)', 'runtime', 1, 100),
+    'command_delay_steps': ParamSpec(0, 'Model steps the command being executed is rolled '
+                                     'forward before planning: how long a new command '
+                                     'waits to take effect (1 when the robot applies '
+                                     'commands at its next control tick)', 'runtime', 0, 10),
     'init_std': ParamSpec(0.5, 'Sampling std at the start of a plan (action units)',
                           'runtime', 1e-6, 1e6),
     'trust_region_l1': ParamSpec(0.0, 'L1 radius around the previous action per step; '
@@ -161,6 +165,7 @@ class PlannerSettings(SettingsSnapshot):
     num_iterations: int = 3
     num_elites: int = 16
     action_repeat: int = 1
+    command_delay_steps: int = 0
     init_std: float = 0.5
     trust_region_l1: float = 0.0
     seed: int = 0

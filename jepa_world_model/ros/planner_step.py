@@ -104,15 +104,20 @@ class PlanStep:
             obstacles = (obstacle_points(model, z, obs, s.scan_mount)
                          if objective.needs_obstacles else None)
             # objective.at() is objective.fn unless there is a reading to aim with, a scene
-            # or obstacles.
-            result = planner.plan(z, model.predict, objective.at(q, q_image, scene, z,
-                                                                 obstacles), a_prev)
+            # or obstacles; those are read at the frame's own z.
+            fn = objective.at(q, q_image, scene, z, obstacles)
+            z_plan = z
+            # The command planned now takes effect only after the one being executed (prev)
+            # has run on: plan from where that leaves the robot, not from where it is now.
+            for _ in range(s.command_delay_steps):
+                z_plan = model.predict(z_plan[None], a_prev[None])[0]
+            result = planner.plan(z_plan, model.predict, fn, a_prev)
             elapsed = time.perf_counter() - started
             self.plan_ms.add(elapsed * 1e3)
             if elapsed > s.max_plan_time:
                 raise PlanStop('overrun', 'plan_overrun', f'plan took {elapsed * 1e3:.1f} ms > '
                                f'max_plan_time {s.max_plan_time * 1e3:.1f} ms')
-            figures = assess_plan(model, z, result.latents, result.actions)
+            figures = assess_plan(model, z_plan, result.latents, result.actions)
             self.last.update(cost=result.cost, risk=figures.risk,
                              disagreement=figures.disagreement)
             if s.max_risk > 0 and figures.risk is not None and figures.risk > s.max_risk:
@@ -123,8 +128,8 @@ class PlanStep:
                 raise PlanStop('uncertainty_too_high', 'plan_uncertainty', 'ensemble '
                                f'disagreement {figures.disagreement:.3f} > max_disagreement '
                                f'{s.max_disagreement}')
-            poses = (model.probe_pose(torch.cat([z[None], result.latents])).float().cpu().numpy()
-                     if with_poses else None)
+            poses = (model.probe_pose(torch.cat([z_plan[None], result.latents])).float()
+                     .cpu().numpy() if with_poses else None)
         return PlanOutcome(result.actions.float().cpu().numpy(), float(result.cost), poses)
 
 
