@@ -9,6 +9,9 @@ Success: within 0.15 m of the goal within 150 steps and no collision before.
 ``--map`` scores the goal by the path length on the room's static map (walls, furniture;
 ``core/navigation.py``) instead of the straight-line distance, as planner_node does when it
 has a ``map``; ``--action-repeat`` holds each planned action for that many steps.
+``--command-delay 1`` applies each command one step after the frame it was planned from, as
+over ROS, and by default plans from the previous command rolled forward one step (planner_node's
+``command_delay_steps``; ``--plan-delay 0`` plans from the frame as if there were no delay).
 
 The risk term of a plan, per ``--risk``:
 
@@ -130,7 +133,7 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
                 z, plan_fn = model.encode(o, s), objective
             a_prev = torch.as_tensor(prev, dtype=torch.float32)
             z_plan = z[0]
-            for _ in range(args.command_delay):        # as planner_node's command_delay_steps
+            for _ in range(args.plan_delay):      # planner_node's command_delay_steps
                 z_plan = model.predict(z_plan[None], a_prev[None])[0]
             result = planner.plan(z_plan, model.predict, plan_fn, a_prev)
             plan_s.append(time.perf_counter() - started)
@@ -169,7 +172,11 @@ def main() -> None:
     parser.add_argument('--action-repeat', type=int, default=1)
     parser.add_argument('--command-delay', type=int, choices=(0, 1), default=0,
                         help='1: each command takes effect one step after its frame, as '
-                        'over ROS; the plan starts from the previous command rolled forward')
+                        'over ROS (sim_node applies the newest command at its next tick)')
+    parser.add_argument('--plan-delay', type=int, default=None,
+                        help="planner_node's command_delay_steps: the plan starts from the "
+                        'previous command rolled forward this many steps (default: '
+                        '--command-delay)')
     parser.add_argument('--first-seed', type=int, default=1)
     parser.add_argument('--episodes', type=int, default=20,
                         help='seeds first_seed .. first_seed + N - 1 (plan-eval: 1..50)')
@@ -177,6 +184,8 @@ def main() -> None:
     parser.add_argument('--tolerance', type=float, default=0.15)
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args()
+    if args.plan_delay is None:
+        args.plan_delay = args.command_delay
     torch.set_num_threads(args.threads)
     runtime = WorldModelRuntime.from_path(args.model)
     factory = BaseTaskFactory()
@@ -192,7 +201,7 @@ def main() -> None:
                       'risk_weight': args.risk_weight if args.risk != 'none' else 0.0,
                       'min_range': args.min_range, 'map': args.map,
                       'map_inflation': args.map_inflation, 'action_repeat': args.action_repeat,
-                      'command_delay': args.command_delay,
+                      'command_delay': args.command_delay, 'plan_delay': args.plan_delay,
                       'disagreement_weight': args.disagreement_weight,
                       'first_seed': args.first_seed,
                       'episodes': len(episodes),
