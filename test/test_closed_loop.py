@@ -231,6 +231,7 @@ def test_options_defaults_labels_and_planner_parameters():
     with pytest.raises(ValueError, match='readout'):
         ExperimentOptions(robot='mobile_base', conditions=['image'])
     assert risk['use_map'] is True and risk['action_repeat'] == 2
+    assert risk['command_delay_steps'] == 1 and 'command_delay_steps' not in p
     assert risk['horizon'] == 6 and risk['output'] == 'cmd_vel'
     assert random_limits(arm) == ([-1.0] * 3, [1.0] * 3)
     assert model_label('runs/arm_tiny_v3/checkpoint.safetensors') == 'arm_tiny_v3'
