@@ -1,7 +1,7 @@
 """Run world_model_node (and optionally planner_node) against a Gazebo (gz sim) robot.
 
 Starts ros_gz_bridge's ``parameter_bridge`` with config/gz_bridge.yaml (/clock, the camera
-image and camera_info, joint states, odometry and cmd_vel) and the JEPA nodes with
+image and camera_info, joint states, odometry, the lidar scan and cmd_vel) and the JEPA nodes with
 ``use_sim_time: true``. Gazebo and the robot model are yours: start them with your own
 launch file, or pass ``world:=<file.sdf>`` to start gz sim here through ros_gz_sim's
 gz_sim.launch.py (the world must contain the robot, or spawn it yourself with ros_gz_sim
@@ -12,8 +12,8 @@ Arguments:
     world: SDF world started with ``gz sim -r``; empty (default): do not start Gazebo.
     bridge_config: ros_gz_bridge YAML (default: share/jepa_world_model/config/gz_bridge.yaml);
         its gz topic names must match your world and model.
-    image_topic, joint_states_topic, odom_topic, cmd_vel_topic: ROS side of the bridged
-        topics (defaults: the ros_topic_name values of config/gz_bridge.yaml).
+    image_topic, joint_states_topic, odom_topic, scan_topic, cmd_vel_topic: ROS side of the
+        bridged topics (defaults: the ros_topic_name values of config/gz_bridge.yaml).
     world_model_params_file: world_model_node parameters.
     with_planner: Also start planner_node.
     planner_params_file: planner_node parameters.
@@ -49,6 +49,7 @@ def generate_launch_description():
         ('image_topic', 'camera/image_raw', 'Bridged camera image (sensor_msgs/Image)'),
         ('joint_states_topic', 'joint_states', 'Bridged sensor_msgs/JointState'),
         ('odom_topic', 'odom', 'Bridged nav_msgs/Odometry'),
+        ('scan_topic', 'scan', 'Bridged sensor_msgs/LaserScan (planner obstacle term)'),
         ('cmd_vel_topic', 'cmd_vel', 'Velocity command bridged to Gazebo'),
         params_file_argument('world_model_params_file', 'world_model.yaml',
                              'world_model_node'),
@@ -93,6 +94,7 @@ def generate_launch_description():
             ('image', arg['image_topic']),
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
+            ('scan', arg['scan_topic']),
             ('~/recommended_cmd_vel', arg['recommended_cmd_vel_topic']),
         ],
     )

@@ -172,7 +172,8 @@ def test_gz_bridge_config():
     assert (clock['ros_topic_name'], clock['gz_type_name'], clock['direction']) == (
         '/clock', 'gz.msgs.Clock', 'GZ_TO_ROS')
     for ros_type in ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CameraInfo',
-                     'sensor_msgs/msg/JointState', 'nav_msgs/msg/Odometry'):
+                     'sensor_msgs/msg/JointState', 'nav_msgs/msg/Odometry',
+                     'sensor_msgs/msg/LaserScan'):
         assert by_type[ros_type]['direction'] == 'GZ_TO_ROS', ros_type
     assert by_type['geometry_msgs/msg/Twist']['direction'] == 'ROS_TO_GZ'
 
@@ -185,6 +186,7 @@ def test_gazebo_launch_topics_match_bridge():
     assert arguments['image_topic'] == by_type['sensor_msgs/msg/Image']
     assert arguments['joint_states_topic'] == by_type['sensor_msgs/msg/JointState']
     assert arguments['odom_topic'] == by_type['nav_msgs/msg/Odometry']
+    assert arguments['scan_topic'] == by_type['sensor_msgs/msg/LaserScan']
     assert arguments['cmd_vel_topic'] == by_type['geometry_msgs/msg/Twist']
     assert arguments['with_planner'] == 'false'
 

@@ -205,17 +205,18 @@ def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Pat
     else:
         # 64 samples x 2 iterations, each action held 2 steps (1.6 s look-ahead), fits the
         # 80 ms plan budget. sim_node applies a command at its next tick, one step after the
-        # frame it was planned from: plans start one step ahead (command_delay_steps 1). The disagreement term would run the ensemble over every sample
-        # again (a plan of 128 x 3 with it took ~100 ms), so it is off unless asked for.
+        # frame it was planned from: plans start one step ahead (command_delay_steps 1).
+        # The disagreement term would run the ensemble over every sample again (a plan of
+        # 128 x 3 with it took ~100 ms), so it is off unless asked for.
         # min range 0.35 m: the robot's 0.22 m radius, a person's ~0.03 m of slack between
         # scan returns and 0.1 m margin.
         obstacle = opts.risk_weight if condition.name == 'risk' else 0.0
         clearance = opts.risk_weight if condition.name == 'readout' else 0.0
         common.update({
             'num_samples': 64, 'num_iterations': 2, 'num_elites': 8, 'action_repeat': 2,
-            'command_delay_steps': 1, 'use_map': True, 'map_inflation': 0.32, 'clearance_min_range': 0.35,
-            'clearance_margin': 0.1, 'clearance_weight': float(clearance),
-            'obstacle_weight': float(obstacle),
+            'command_delay_steps': 1, 'use_map': True, 'map_inflation': 0.32,
+            'clearance_min_range': 0.35, 'clearance_margin': 0.1,
+            'clearance_weight': float(clearance), 'obstacle_weight': float(obstacle),
             'output': 'cmd_vel', 'use_twist_stamped': False,
             'action_fields': ['linear.x', 'angular.z'],
             'velocity_min': [-0.5, -1.5], 'velocity_max': [0.8, 1.5],
