@@ -14,17 +14,7 @@ from jepa_world_model.core.goals import (build_objective, GoalError, joint_state
                                          ObjectiveTerms, pose_goal)
 from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
 from jepa_world_model.core.scan import laser_points, obstacle_clearance
-from tiny_models import tiny_model
-
-
-def pose_model(**overrides):
-    """Tiny frozen model whose pose probe reads (x, y, yaw) = z[..., :3]."""
-    m = tiny_model(pose_probe=True, **overrides).requires_grad_(False)
-    with torch.no_grad():
-        m.pose_probe.weight.zero_()
-        m.pose_probe.weight[:, :3] = torch.eye(3)
-        m.pose_probe.bias.zero_()
-    return m
+from tiny_models import pose_model, tiny_model
 
 
 def test_laser_points_follow_the_scan_geometry_pose_and_mount():

@@ -22,7 +22,7 @@ from jepa_world_model.core.scan import (clearance_cost, point_clearance_cost, sc
                                         sector_angles, sector_ranges)
 from jepa_world_model.core.synthetic import generate_episodes, SceneSpec
 from jepa_world_model.core.training import Trainer
-from tiny_models import tiny_model
+from tiny_models import pose_model, tiny_model
 
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
@@ -153,16 +153,6 @@ def test_plan_holds_each_action_for_repeat_steps(repeat):
 
 
 # --- objective terms ----------------------------------------------------------------------
-
-def pose_model(**overrides):
-    """Tiny frozen model whose pose probe reads (x, y, yaw) = z[..., :3] (set by hand)."""
-    m = tiny_model(pose_probe=True, **overrides).requires_grad_(False)
-    with torch.no_grad():
-        m.pose_probe.weight.zero_()
-        m.pose_probe.weight[:, :3] = torch.eye(3)
-        m.pose_probe.bias.zero_()
-    return m
-
 
 def test_predict_ranges_lies_within_the_range_of_interest():
     """predict_ranges is in (0, scan_range_max), normalized divides by it; a model without

@@ -28,6 +28,17 @@ def tiny_model(seed=0, **overrides) -> WorldModel:
     return WorldModel(tiny_config(**overrides).model).eval()
 
 
+def pose_model(**overrides) -> WorldModel:
+    """A tiny frozen model with a pose probe that reads (x, y, yaw) = z[..., :3] (set by
+    hand), for tests that place predicted poses exactly."""
+    m = tiny_model(pose_probe=True, **overrides).requires_grad_(False)
+    with torch.no_grad():
+        m.pose_probe.weight.zero_()
+        m.pose_probe.weight[:, :3] = torch.eye(3)
+        m.pose_probe.bias.zero_()
+    return m
+
+
 def save_tiny(path, seed=0, step=0, **overrides):
     """Save a seeded random TINY model to ``path``; return the path."""
     config = tiny_config(**overrides)
