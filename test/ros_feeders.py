@@ -6,10 +6,9 @@ camera driver and joint_state_broadcaster would. What both need is here; each mo
 its own publishers and outputs to :class:`FeederNode`.
 
 Imported by test modules only after rclpy imported (their ``try`` block), like ros_graph.py,
-so this file never runs where ROS 2 is missing. Importing :func:`one_thread`,
-:func:`callbacks_do_not_raise` and :func:`graph_fixture` into a test module makes them that
-module's fixtures (``graph_fixture`` is the fixture ``graph``: under its own name, test
-arguments named ``graph`` would shadow the import).
+so this file never runs where ROS 2 is missing. Importing :func:`one_thread` and, re-exported
+from ros_graph.py, ``callbacks_do_not_raise`` and ``graph_fixture`` into a test module makes
+them that module's fixtures.
 """
 
 import threading
@@ -24,7 +23,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 
-from ros_graph import Graph, wait_for
+from ros_graph import callbacks_do_not_raise, graph_fixture, wait_for  # noqa: F401
 from tiny_models import JOINTS, save_tiny as save_shared  # noqa: F401 - JOINTS re-exported
 
 SERVICE_TIMEOUT = 10.0
@@ -41,23 +40,6 @@ def one_thread():
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope='module', name='graph')
-def graph_fixture(ros_domain_id):
-    """The module's executor thread and context."""
-    g = Graph(ros_domain_id)
-    try:
-        yield g
-    finally:
-        g.close()
-
-
-@pytest.fixture(autouse=True)
-def callbacks_do_not_raise(graph):
-    """Fail the test in which any callback on the executor raised (see ros_graph.py)."""
-    yield
-    graph.raise_errors()
 
 
 def save_tiny(tmp_path_factory, folder, name, step, **overrides):

@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 
+import pytest
 import rclpy
 from rclpy.context import Context
 from rclpy.exceptions import InvalidHandle
@@ -99,3 +100,22 @@ class Graph:
         self.executor.shutdown(timeout_sec=SHUTDOWN_TIMEOUT_S)
         self.thread.join(timeout=SHUTDOWN_TIMEOUT_S)
         rclpy.try_shutdown(context=self.context)
+
+
+@pytest.fixture(scope='module', name='graph')
+def graph_fixture(ros_domain_id):
+    """The module's graph spinning in a background thread. Importing it (and
+    :func:`callbacks_do_not_raise`) into a test module makes it that module's ``graph``
+    fixture; under its own name, test arguments named ``graph`` would shadow the import."""
+    g = Graph(ros_domain_id)
+    try:
+        yield g
+    finally:
+        g.close()
+
+
+@pytest.fixture(autouse=True)
+def callbacks_do_not_raise(graph):
+    """Fail the test in which any callback on the executor raised."""
+    yield
+    graph.raise_errors()

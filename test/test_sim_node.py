@@ -31,7 +31,8 @@ try:
     from rclpy.exceptions import ParameterException
 
     from jepa_world_model.ros.sim_node import SimNode, SimParameterError
-    from ros_graph import Graph, wait_for
+    from ros_graph import callbacks_do_not_raise, graph_fixture  # noqa: F401 - fixtures
+    from ros_graph import wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
@@ -43,23 +44,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 10.0
 ARM_JOINTS = ['joint1', 'joint2', 'joint3']
-
-
-@pytest.fixture(scope='module')
-def graph(ros_domain_id):
-    """The module's graph spinning in a background thread (test/ros_graph.py)."""
-    g = Graph(ros_domain_id)
-    try:
-        yield g
-    finally:
-        g.close()
-
-
-@pytest.fixture(autouse=True)
-def callbacks_do_not_raise(graph):
-    """Fail the test in which any callback on the executor raised."""
-    yield
-    graph.raise_errors()
 
 
 class Probe:
