@@ -43,7 +43,8 @@ from jepa_world_model.core.goals import build_objective, ObjectiveTerms, pose_go
 from jepa_world_model.core.inference import WorldModelRuntime
 from jepa_world_model.core.navigation import NavigationField
 from jepa_world_model.core.objectives import risk_objective, sum_objectives
-from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
+from jepa_world_model.core.planner import (ActionBounds, hold_action, LatentPlanner,
+                                           PlannerConfig)
 from jepa_world_model.core.scan import laser_points
 from jepa_world_model.experiments.base_tasks import BaseTaskFactory
 from jepa_world_model.sim.robots import MobileBaseSim
@@ -132,16 +133,13 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
             else:
                 z, plan_fn = model.encode(o, s), objective
             a_prev = torch.as_tensor(prev, dtype=torch.float32)
-            z_plan = z[0]
-            for _ in range(args.plan_delay):      # planner_node's command_delay_steps
-                z_plan = model.predict(z_plan[None], a_prev[None])[0]
+            # planner_node's command_delay_steps
+            z_plan = hold_action(model.predict, z[0], a_prev, args.plan_delay)
             result = planner.plan(z_plan, model.predict, plan_fn, a_prev)
             plan_s.append(time.perf_counter() - started)
         new = np.clip(result.actions[0].numpy(), prev - MAX_CHANGE, prev + MAX_CHANGE)
-        if args.command_delay:    # the robot runs the previous command while this is planned
-            obs = sim.step(prev)
-        else:
-            obs = sim.step(new)
+        # With a delay the robot runs the previous command while this one is planned.
+        obs = sim.step(prev if args.command_delay else new)
         prev = new
         if obs.collision and collided is None:
             collided, hit = step, collision_kind(sim, room, obs.base_pose[:2])

@@ -8,7 +8,7 @@ import torch
 
 from jepa_world_model.core import objectives as obj
 from jepa_world_model.core.planner import (
-    ActionBounds, LatentPlanner, PlannerConfig, project_l1_ball)
+    ActionBounds, hold_action, LatentPlanner, PlannerConfig, project_l1_ball)
 
 CORE = pathlib.Path(__file__).resolve().parents[1] / 'jepa_world_model' / 'core'
 H = 6
@@ -277,3 +277,17 @@ def test_core_planner_has_no_ros_imports():
         mods += [node.module or '' for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom)]
         assert not [m for m in mods if m.startswith('rclpy') or '_msgs' in m], mods
+
+
+def test_hold_action_predicts_the_running_command_forward():
+    """hold_action(step, z, a, n) applies ``a`` n times from ``z``; n = 0 returns ``z``."""
+    calls = []
+
+    def step(z, a):
+        calls.append((z.shape, a.shape))
+        return z + 2.0 * a.sum(-1, keepdim=True)
+
+    z, a = torch.tensor([1.0, -1.0, 0.5]), torch.tensor([0.25, 0.5])
+    torch.testing.assert_close(hold_action(step, z, a, 0), z)
+    torch.testing.assert_close(hold_action(step, z, a, 3), z + 3 * 1.5)
+    assert calls == [(torch.Size([1, 3]), torch.Size([1, 2]))] * 3

@@ -154,6 +154,15 @@ def project_l1_ball(delta: torch.Tensor, radius: Union[float, torch.Tensor]) -> 
     return torch.where(inside, delta, projected)
 
 
+def hold_action(step: StepFn, z: torch.Tensor, a: torch.Tensor, steps: int) -> torch.Tensor:
+    """The latent ``[Z]`` after holding action ``a`` ``[A]`` for ``steps`` steps from ``z``
+    ``[Z]``: where the robot will be when a command planned now takes effect, if the one it
+    is executing (``a``) runs on until then. ``steps`` 0 returns ``z``."""
+    for _ in range(steps):
+        z = step(z[None], a[None])[0]
+    return z
+
+
 @dataclass
 class PlanResult:
     """Output of :meth:`LatentPlanner.plan`.

@@ -21,7 +21,7 @@ import torch
 from ..core.goal_checks import assess_plan, goal_reached
 from ..core.goals import ensemble_size, Goal, has_risk_probe
 from ..core.inference import WorldModelRuntime
-from ..core.planner import LatentPlanner
+from ..core.planner import hold_action, LatentPlanner
 from ..core.scan import laser_points
 from ..core.streams import WindowStats
 from .planner_inputs import Observation
@@ -106,11 +106,9 @@ class PlanStep:
             # objective.at() is objective.fn unless there is a reading to aim with, a scene
             # or obstacles; those are read at the frame's own z.
             fn = objective.at(q, q_image, scene, z, obstacles)
-            z_plan = z
             # The command planned now takes effect only after the one being executed (prev)
             # has run on: plan from where that leaves the robot, not from where it is now.
-            for _ in range(s.command_delay_steps):
-                z_plan = model.predict(z_plan[None], a_prev[None])[0]
+            z_plan = hold_action(model.predict, z, a_prev, s.command_delay_steps)
             result = planner.plan(z_plan, model.predict, fn, a_prev)
             elapsed = time.perf_counter() - started
             self.plan_ms.add(elapsed * 1e3)
