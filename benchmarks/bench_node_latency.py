@@ -78,6 +78,30 @@ def resolve_model(path, tmp_dir):
     return out, 'random weights, gantry_tiny architecture (shipped model not found)'
 
 
+def start_node(name, params_file, extra_args):
+    """Start ``jepa_world_model.ros.<name>`` under ``NS`` with ``config/<params_file>`` and
+    ``autostart``; returns the process and the file its output goes to."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (REPO_ROOT, os.environ.get('PYTHONPATH')) if p))
+    cmd = [sys.executable, '-m', f'jepa_world_model.ros.{name}', '--ros-args',
+           '-r', f'__ns:={NS}', '--params-file', os.path.join(REPO_ROOT, 'config', params_file),
+           '-p', 'autostart:=true', *extra_args, '--log-level', 'warn']
+    log = tempfile.TemporaryFile(mode='w+')
+    return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT), log
+
+
+def stop_node(proc, timeout=15.0):
+    """SIGTERM (SIGINT is ignored in background shells), then kill after ``timeout``."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+
+
 def proc_sample(pid):
     """(cpu seconds, resident MiB) of process ``pid`` from /proc."""
     with open(f'/proc/{pid}/stat', encoding='ascii') as handle:
@@ -89,6 +113,26 @@ def proc_sample(pid):
             if line.startswith('VmRSS:'):
                 rss_kib = int(line.split()[1])
     return cpu, rss_kib / 1024.0
+
+
+def process_summary(samples):
+    """CPU share and memory trend of a process from ``(t, cpu s, rss MiB)`` samples."""
+    times = np.array([s[0] for s in samples])
+    cpu = np.array([s[1] for s in samples])
+    rss = np.array([s[2] for s in samples])
+    slope = float(np.polyfit(times, rss, 1)[0] * 60.0) if len(samples) > 2 else float('nan')
+    half = len(samples) // 2     # the first half includes allocator warm-up
+    slope2 = (float(np.polyfit(times[half:], rss[half:], 1)[0] * 60.0)
+              if len(samples) - half > 2 else float('nan'))
+    return {
+        'node_cpu_percent_of_one_core': round(float((cpu[-1] - cpu[0]) / (times[-1] - times[0])
+                                                    * 100.0), 1) if len(samples) > 1 else None,
+        'node_rss_mib': {'start': round(float(rss[0]), 1), 'end': round(float(rss[-1]), 1),
+                         'max': round(float(rss.max()), 1),
+                         'slope_mib_per_min': round(slope, 3),
+                         'slope_second_half_mib_per_min': round(slope2, 3),
+                         'samples': [[round(float(t), 1), round(float(r), 2)]
+                                     for t, r in zip(times, rss)]}}
 
 
 def percentiles(values):
@@ -213,16 +257,8 @@ def run(args, tmp_dir):
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(120, 200)))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     model, model_note = resolve_model(args.model, tmp_dir)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (REPO_ROOT, os.environ.get('PYTHONPATH')) if p))
-    cmd = [sys.executable, '-m', 'jepa_world_model.ros.world_model_node', '--ros-args',
-           '-r', f'__ns:={NS}', '--params-file',
-           os.path.join(REPO_ROOT, 'config', 'world_model.yaml'),
-           '-p', f'model_path:={model}', '-p', 'autostart:=true',
-           '-p', f'num_threads:={args.num_threads}', '--log-level', 'warn']
-    node_log = tempfile.TemporaryFile(mode='w+')
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=node_log,
-                            stderr=subprocess.STDOUT)
+    proc, node_log = start_node('world_model_node', 'world_model.yaml', [
+        '-p', f'model_path:={model}', '-p', f'num_threads:={args.num_threads}'])
     import rclpy
     rclpy.init()
     rig = None
@@ -255,12 +291,7 @@ def run(args, tmp_dir):
         if rig is not None:
             rig.close()
         rclpy.try_shutdown()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_node(proc)
     result['node_exit_code'] = proc.returncode
     text = json.dumps(result, indent=2)
     print(text)
@@ -276,13 +307,6 @@ def summarise(args, model, model_note, records, samples, published, stop_wall, d
     n = len(latencies)
     tenth = max(n // 10, 1)
     late = [t - stop_wall for t, _ in records if stop_wall and t > stop_wall]
-    times = np.array([s[0] for s in samples])
-    rss = np.array([s[2] for s in samples])
-    cpu = np.array([s[1] for s in samples])
-    slope = float(np.polyfit(times, rss, 1)[0] * 60.0) if len(samples) > 2 else float('nan')
-    half = len(samples) // 2     # the first half includes allocator warm-up
-    slope2 = (float(np.polyfit(times[half:], rss[half:], 1)[0] * 60.0)
-              if len(samples) - half > 2 else float('nan'))
     return {
         'command': 'python benchmarks/bench_node_latency.py ' + ' '.join(sys.argv[1:]),
         'model': model, 'model_note': model_note,
@@ -297,14 +321,7 @@ def summarise(args, model, model_note, records, samples, published, stop_wall, d
         'processed_fraction': round(n / published, 3) if published else None,
         'predictions_after_camera_stopped': len(late),
         'max_delay_after_camera_stopped_ms': round(max(late) * 1e3, 1) if late else 0.0,
-        'node_cpu_percent_of_one_core': round(float((cpu[-1] - cpu[0]) / (times[-1] - times[0])
-                                                    * 100.0), 1) if len(samples) > 1 else None,
-        'node_rss_mib': {'start': round(float(rss[0]), 1), 'end': round(float(rss[-1]), 1),
-                         'max': round(float(rss.max()), 1),
-                         'slope_mib_per_min': round(slope, 3),
-                         'slope_second_half_mib_per_min': round(slope2, 3),
-                         'samples': [[round(float(t), 1), round(float(r), 2)]
-                                     for t, r in zip(times, rss)]},
+        **process_summary(samples),
         'node_diagnostics': {k: v for k, v in (diag or {}).items()
                              if k.startswith(('latency_ms', 'inference_ms', 'skew_ms',
                                               'count.', 'rate_hz', '_'))},

@@ -1,0 +1,206 @@
+"""Soak of planner_node: plan time, command latency, CPU and memory over a long run.
+
+Starts ``planner_node`` as its own process with ``config/planner.yaml`` and the shipped arm
+model (``autostart``), then plays a 64x64 camera at 30 Hz and the arm's joint states at 100 Hz
+from this process over real DDS, and sends a joint goal every ``--goal-every`` seconds
+(alternating between two poses). The joint states never reach the goal, so the node plans on
+every tick for the whole run: the worst case for plan time and memory.
+
+Measured: for every ``~/recommended_joint_trajectory``, ``receive time - header.stamp`` (the
+stamp is the camera frame's, so this is camera-to-command latency including both DDS hops);
+the node's own plan-time window (``plan_ms.*`` in ``/diagnostics``), its stop counters
+(``count.stop_*``), and the node process's CPU time and resident memory from /proc.
+
+Prints one JSON object (the figures in docs/safety.md). Example:
+
+    python benchmarks/bench_planner_soak.py --duration 600 --out docs/results/planner_soak.json
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import threading
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_node_latency import (NS, percentiles, proc_sample, process_summary,  # noqa: E402
+                                start_node, stop_node)
+
+JOINTS = ('joint1', 'joint2', 'joint3')
+GOALS = ((0.8, -0.6, 1.0), (-0.8, 0.6, -1.0))
+
+
+def parse_args(argv=None):
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--duration', type=float, default=600.0,
+                        help='measured seconds after warm-up (default 600)')
+    parser.add_argument('--warmup', type=float, default=5.0, help='unmeasured seconds first')
+    parser.add_argument('--model', default='', help='checkpoint (default: the shipped arm)')
+    parser.add_argument('--num-samples', type=int, default=0,
+                        help='planner num_samples (default: config/planner.yaml)')
+    parser.add_argument('--camera-rate', type=float, default=30.0)
+    parser.add_argument('--joint-rate', type=float, default=100.0)
+    parser.add_argument('--goal-every', type=float, default=10.0)
+    parser.add_argument('--sample-every', type=float, default=5.0,
+                        help='seconds between CPU/memory/diagnostics samples')
+    parser.add_argument('--out', default='', help='also write the JSON here')
+    return parser.parse_args(argv)
+
+
+class Rig:
+    """Camera, joint-state and goal publishers; command and diagnostics subscribers."""
+
+    def __init__(self, args):
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image, JointState
+        from trajectory_msgs.msg import JointTrajectory
+
+        from jepa_world_model.ros.image_conversion import rgb_to_image_msg
+
+        self.node = rclpy.create_node('planner_soak_driver', namespace=NS)
+        self.lock = threading.Lock()
+        self.latencies, self.nonzero, self.diag, self.goals_sent = [], 0, None, 0
+        rng = np.random.default_rng(0)
+        self.frames = [rgb_to_image_msg(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+                       for _ in range(8)]
+        self.published = 0
+        self.image_pub = self.node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self.joint_pub = self.node.create_publisher(JointState, 'joint_states', 10)
+        self.goal_pub = self.node.create_publisher(JointState, 'planner_node/goal_joint_state', 1)
+        self.node.create_timer(1.0 / args.camera_rate, self._camera)
+        self.node.create_timer(1.0 / args.joint_rate, self._joints)
+        self.node.create_timer(args.goal_every, self._goal)
+        reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        self.node.create_subscription(JointTrajectory,
+                                      'planner_node/recommended_joint_trajectory',
+                                      self._command, reliable)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._diagnostics,
+                                      reliable)
+        self._msg_types = (JointState,)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self):
+        from rclpy.executors import ExternalShutdownException
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def _camera(self):
+        msg = self.frames[self.published % len(self.frames)]
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.image_pub.publish(msg)
+        self.published += 1
+
+    def _joints(self):
+        t = time.time()
+        msg = self._msg_types[0](name=list(JOINTS))
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.position = [0.3 * np.sin(0.2 * t), 0.2 * np.cos(0.2 * t), 0.1]
+        msg.velocity = [0.0, 0.0, 0.0]
+        self.joint_pub.publish(msg)
+
+    def _goal(self):
+        msg = self._msg_types[0](name=list(JOINTS))
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.position = list(GOALS[self.goals_sent % len(GOALS)])
+        self.goal_pub.publish(msg)
+        self.goals_sent += 1
+
+    def _command(self, msg):
+        now = time.time()
+        sent = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        moving = any(any(v != 0.0 for v in p.velocities) for p in msg.points[:1])
+        with self.lock:
+            self.latencies.append((now - sent) * 1e3)
+            self.nonzero += int(moving)
+
+    def _diagnostics(self, msg):
+        for status in msg.status:
+            if status.name.startswith(NS.strip('/') + '/planner_node'):
+                self.diag = {kv.key: kv.value for kv in status.values}
+
+    def close(self):
+        """Stop spinning and destroy the node."""
+        self.executor.shutdown(timeout_sec=2.0)
+        self.thread.join(timeout=2.0)
+        self.node.destroy_node()
+
+
+def main(argv=None):
+    """Run the soak and print the JSON result."""
+    args = parse_args(argv)
+    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(120, 200)))
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    extra = ['-p', f'model_path:={args.model}'] if args.model else []
+    if args.num_samples:
+        extra += ['-p', f'num_samples:={args.num_samples}']
+    proc, node_log = start_node('planner_node', 'planner.yaml', extra)
+    import rclpy
+    rclpy.init()
+    rig = None
+    try:
+        rig = Rig(args)
+        deadline = time.time() + 90.0
+        while not rig.latencies:
+            if time.time() > deadline or proc.poll() is not None:
+                node_log.seek(0)
+                raise SystemExit('no command within 90 s; node output:\n' + node_log.read())
+            rig._goal()
+            time.sleep(0.5)
+        time.sleep(args.warmup)
+        with rig.lock:
+            rig.latencies.clear()
+            rig.nonzero = 0
+        start = time.time()
+        samples, windows = [(0.0,) + proc_sample(proc.pid)], []
+        while time.time() - start < args.duration:
+            time.sleep(min(args.sample_every, max(0.0, args.duration - (time.time() - start))))
+            samples.append((time.time() - start,) + proc_sample(proc.pid))
+            if rig.diag:
+                windows.append({k: rig.diag[k] for k in ('plan_ms.p50', 'plan_ms.p99',
+                                                         'plan_ms.max') if k in rig.diag})
+        with rig.lock:
+            latencies, nonzero = list(rig.latencies), rig.nonzero
+        diag = dict(rig.diag or {})
+    finally:
+        if rig is not None:
+            rig.close()
+        rclpy.try_shutdown()
+        stop_node(proc)
+    result = {
+        'command': 'python benchmarks/bench_planner_soak.py ' + ' '.join(sys.argv[1:]),
+        'date': time.strftime('%Y-%m-%d'),
+        'config': {'duration_s': args.duration, 'camera_hz': args.camera_rate,
+                   'joint_states_hz': args.joint_rate, 'goal_every_s': args.goal_every,
+                   'num_samples': args.num_samples or 'config/planner.yaml',
+                   'cpu_cores': os.cpu_count(), 'load_avg_1min_end': os.getloadavg()[0]},
+        'camera_to_command_ms': percentiles(latencies),
+        'commands_received': len(latencies), 'moving_commands': nonzero,
+        'plan_ms_windows': windows,
+        'node_counters': {k: v for k, v in diag.items() if k.startswith('count.')},
+        **process_summary(samples),
+        'node_exit_code': proc.returncode,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, 'w', encoding='utf-8') as handle:
+            handle.write(text + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
