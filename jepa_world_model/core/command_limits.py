@@ -9,7 +9,8 @@ stay inside hard limits, whatever the model predicted:
   the previous command and ``dt`` the time between the two;
 * joint position (arms): a velocity that would carry joint ``j`` past ``position_max[j]``
   (or ``position_min[j]``) within ``dt`` is reduced so that ``q + a * dt`` lands exactly on
-  the limit, and a joint at or beyond a limit gets no velocity further out (it may move back).
+  the limit, and a joint at or beyond a limit gets no velocity further out (it may move back,
+  at no more than the velocity and acceleration limits: it is never snapped onto the limit).
 
 The velocity box and the joint limits are hard. The acceleration limit is met whenever that
 is possible together with them; it is not when the previous command lies outside the
@@ -31,7 +32,8 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = ['LimitError', 'CommandLimits', 'LimitedCommand', 'LimitedSequence',
-           'limit_command', 'limit_sequence', 'clip_positions', 'LIMIT_KINDS']
+           'IntegratedPositions', 'limit_command', 'limit_sequence', 'clip_positions',
+           'integrate_positions', 'LIMIT_KINDS']
 
 #: Kinds reported in :attr:`LimitedCommand.active`.
 LIMIT_KINDS = ('velocity', 'acceleration', 'position', 'acceleration_infeasible')
@@ -187,8 +189,8 @@ def _position_bounds(limits: CommandLimits, q: Optional[Sequence[float]], dt: fl
 
 
 def limit_command(a: Sequence[float], a_prev: Sequence[float], dt: float,
-                  limits: CommandLimits, q: Optional[Sequence[float]] = None
-                  ) -> LimitedCommand:
+                  limits: CommandLimits, q: Optional[Sequence[float]] = None,
+                  hold: Optional[float] = None) -> LimitedCommand:
     """Clip a desired command ``a`` [A] into the velocity, acceleration and joint limits.
 
     Args:
@@ -197,12 +199,16 @@ def limit_command(a: Sequence[float], a_prev: Sequence[float], dt: float,
         dt: Seconds between ``a_prev`` and ``a``, and how long ``a`` is applied (> 0).
         limits: The limits.
         q: [J] current joint positions (required when ``limits`` has joint limits).
+        hold: Seconds the command moves the joints for the joint-limit bound (default
+            ``dt``); a trajectory whose first point lies further ahead than ``dt`` needs
+            the longer time so that the point does not pass a limit.
 
     Returns:
         The clipped command and the limits that were active.
 
     Raises:
-        LimitError: NaN/inf in ``a``, ``a_prev`` or ``q``, wrong lengths, bad ``dt``.
+        LimitError: NaN/inf in ``a``, ``a_prev`` or ``q``, wrong lengths, bad ``dt`` or
+            ``hold``.
     """
     dim = limits.action_dim
     for what, values in (('command a', a), ('previous command a_prev', a_prev)):
@@ -212,7 +218,10 @@ def limit_command(a: Sequence[float], a_prev: Sequence[float], dt: float,
     prev = _vector(a_prev, 'previous command a_prev')
     if not (np.isfinite(dt) and dt > 0):
         raise LimitError(f'dt must be finite and > 0, got {dt!r}')
-    pos_low, pos_high = _position_bounds(limits, q, dt)
+    hold = dt if hold is None else hold
+    if not (np.isfinite(hold) and hold > 0):
+        raise LimitError(f'hold must be finite and > 0, got {hold!r}')
+    pos_low, pos_high = _position_bounds(limits, q, hold)
     # Hard interval: velocity box and joint limits; both contain 0, so it is never empty.
     hard_low = np.maximum(limits.velocity_min, pos_low)
     hard_high = np.minimum(limits.velocity_max, pos_high)
@@ -307,3 +316,78 @@ def clip_positions(positions: np.ndarray, limits: CommandLimits
                          f'{limits.position_min.size}')
     clipped = np.clip(positions, limits.position_min, limits.position_max)
     return clipped, clipped != positions
+
+
+@dataclass(frozen=True)
+class IntegratedPositions:
+    """Output of :func:`integrate_positions`.
+
+    Attributes:
+        positions: [H, J] joint positions after each command.
+        velocities: [H, A] the commands, reduced where the guard held a joint.
+        held: [H, A] True where a command was reduced by more than round-off.
+    """
+
+    positions: np.ndarray
+    velocities: np.ndarray
+    held: np.ndarray
+
+
+def integrate_positions(velocities: np.ndarray, q0: Sequence[float], dt: float,
+                        limits: CommandLimits, tol: float = 1e-9) -> IntegratedPositions:
+    """Integrate commands [H, A] from ``q0`` [J], never letting a joint pass a limit.
+
+    Point ``k`` is ``q_k = q_{k-1} + dt * v_k`` (``q_{-1} = q0``). A joint inside its range
+    stays inside; a joint that starts beyond a limit may only move inward: its band is
+    ``[min(position_min, q0), max(position_max, q0)]`` and shrinks to where the joint has
+    got to, so it can never move back out. Positions start at ``q0`` (never snapped onto a
+    limit): commands already held to :func:`limit_sequence` pass unchanged. A command that
+    would leave the band is reduced to land on its edge (``held``); the returned velocities
+    and positions always agree, so a reduced command is what is published.
+
+    Args:
+        velocities: [H, A] commands, each applied for ``dt``.
+        q0: [J] measured joint positions (``J == A`` without joint limits).
+        dt: Seconds per point (> 0).
+        limits: The limits (``joint_index`` maps command dims to joints).
+        tol: Reductions up to this size (rad) are round-off and leave ``held`` False.
+
+    Raises:
+        LimitError: NaN/inf, wrong lengths or a bad ``dt``.
+    """
+    v = np.array(velocities, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != limits.action_dim:
+        raise LimitError(f'velocities must be [H, {limits.action_dim}], got {v.shape}')
+    if not np.isfinite(v).all():
+        raise LimitError('velocities contain NaN or inf')
+    if not (np.isfinite(dt) and dt > 0):
+        raise LimitError(f'dt must be finite and > 0, got {dt!r}')
+    q = _vector(q0, 'q0').copy()
+    held = np.zeros(v.shape, dtype=bool)
+    if not limits.has_positions:
+        if q.size != v.shape[1]:
+            raise LimitError(f'q0 has {q.size} values, expected {v.shape[1]}')
+        return IntegratedPositions(q + np.cumsum(v * dt, axis=0), v, held)
+    if q.size != limits.position_min.size:
+        raise LimitError(f'q0 has {q.size} values, the limits cover '
+                         f'{limits.position_min.size} joints')
+    dims = np.array([d for d, j in enumerate(limits.joint_index) if j >= 0], dtype=int)
+    joints = np.array([limits.joint_index[d] for d in dims], dtype=int)
+    p_min, p_max = limits.position_min[joints], limits.position_max[joints]
+    low, high = np.minimum(p_min, q[joints]), np.maximum(p_max, q[joints])
+    positions = []
+    for k in range(v.shape[0]):
+        start = q[joints]
+        target = start + v[k, dims] * dt
+        end = np.clip(target, low, high)
+        moved = np.abs(end - target) > tol
+        held[k, dims] = moved
+        # The reduced command lands on the band's edge; elsewhere keep the command exact.
+        v[k, dims] = np.where(moved, (end - start) / dt, v[k, dims])
+        q[joints] = end
+        # A joint coming back in range may not leave it again (nor go back out further).
+        low = np.minimum(p_min, np.maximum(low, end))
+        high = np.maximum(p_max, np.minimum(high, end))
+        positions.append(q.copy())
+    pos = np.stack(positions) if positions else np.zeros((0, q.size))
+    return IntegratedPositions(pos, v, held)
