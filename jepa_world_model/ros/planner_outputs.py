@@ -3,8 +3,9 @@
 :class:`PlannerOutputs` owns the publishers of a configured node. :func:`limit_plan` holds a
 planned action sequence to the command limits (the first command over one plan period, the
 rest of a recommended trajectory step by step), :func:`command_msg` turns commands into the
-configured output message, and :func:`diagnostic_array` builds the node's ``/diagnostics``
-status; :func:`assess` holds its level rules:
+configured output message (and says which command it carries: the node's next acceleration
+reference is what was published, not what was asked for), and :func:`diagnostic_array`
+builds the node's ``/diagnostics`` status; :func:`assess` holds its level rules:
 
 * ERROR: the last configure failed;
 * WARN: a safety stop is in effect (``STOPS``), or inputs were rejected since the last
@@ -16,7 +17,7 @@ The functions are pure; the node keeps the state (the previous command, the stat
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
@@ -26,14 +27,14 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, Float64MultiArray, Header, String
 from trajectory_msgs.msg import JointTrajectory
 
-from ..core.command_limits import (clip_positions, CommandLimits, limit_command,
+from ..core.command_limits import (CommandLimits, integrate_positions, limit_command,
                                    limit_sequence, LimitedCommand)
 from .action_sources import parse_twist_fields
 from .node_io import path_msg, trajectory_msg
 from .planner_step import PlanOutcome
 
-__all__ = ['STOPS', 'NOT_REJECTIONS', 'PlannerOutputs', 'output_topics', 'limit_plan',
-           'command_msg', 'count_rejections', 'assess', 'diagnostic_array']
+__all__ = ['STOPS', 'NOT_REJECTIONS', 'PlannerOutputs', 'Outgoing', 'output_topics',
+           'limit_plan', 'command_msg', 'count_rejections', 'assess', 'diagnostic_array']
 
 #: Statuses that are safety stops (each counted as ``stop_<status>``; diagnostics WARN).
 STOPS = ('stale_inputs', 'overrun', 'risk_too_high', 'uncertainty_too_high', 'error')
@@ -106,30 +107,36 @@ class PlannerOutputs:
                                        s.output == 'joint_trajectory', s.model_step_period)
         for kind in first.kinds:
             self._counters.add(f'limit_{kind}')
-        self._pubs['cmd'].publish(command_msg(s, joints, limits, header, first.a, velocities,
-                                              q_act))
+        out = command_msg(s, joints, limits, header, first.a, velocities, q_act)
+        if out.guarded:
+            self._counters.add('limit_position_guard')
+        self._pubs['cmd'].publish(out.msg)
         if plan.poses is not None:
             self._pubs['path'].publish(path_msg(header, plan.poses, s.model_step_period,
                                                 s.path_frame_id))
         self._pubs['cost'].publish(Float32(data=plan.cost))
-        return first.a
+        return out.command
 
     def stop(self, s: Any, joints: Sequence[str], limits: CommandLimits, header: Header,
              q_act: Optional[np.ndarray], action_dim: int) -> np.ndarray:
         """Publish one zero command (a trajectory holds still at ``q_act``); returns it.
 
-        A stop is immediate: it is the one command not held to the acceleration limit.
+        A stop is immediate: it is the one command not held to the acceleration limit. A
+        joint beyond its limit is held where it is measured, not moved onto the limit.
         """
         zero = np.zeros(action_dim)
-        self._pubs['cmd'].publish(command_msg(s, joints, limits, header, zero, zero[None],
-                                              q_act))
-        return zero
+        out = command_msg(s, joints, limits, header, zero, zero[None], q_act)
+        self._pubs['cmd'].publish(out.msg)
+        return out.command
 
 
 def limit_plan(a_plan: np.ndarray, prev: np.ndarray, period: float, limits: CommandLimits,
                q_act: Optional[np.ndarray], trajectory: bool, step: float
                ) -> Tuple[LimitedCommand, np.ndarray]:
     """The first command, limited over one plan period, and the velocities to publish.
+
+    A joint beyond its limit gets no velocity further out and comes back in at no more than
+    the velocity and acceleration limits (:func:`limit_command`).
 
     Args:
         a_plan: [H, A] planned actions.
@@ -143,45 +150,84 @@ def limit_plan(a_plan: np.ndarray, prev: np.ndarray, period: float, limits: Comm
     Returns:
         The limited first command and the [1, A] or [H, A] velocities.
     """
-    first = limit_command(a_plan[0], prev, period, limits,
-                          q_act if limits.has_positions else None)
+    q = q_act if limits.has_positions else None
+    # A trajectory's first point lies one model step ahead and the command runs until the
+    # next plan: neither may carry a joint past its limit.
+    hold = max(period, step) if trajectory else period
+    first = limit_command(a_plan[0], prev, period, limits, q, hold=hold)
     velocities = first.a[None]
     if trajectory and len(a_plan) > 1:
         # The rest of the recommended trajectory is held to the same limits, step by step.
-        q1 = q_act + first.a * step if limits.has_positions else None
+        q1 = None if q is None else integrate_positions(first.a[None], q, step,
+                                                        limits).positions[0]
         velocities = np.vstack([first.a, limit_sequence(a_plan[1:], first.a, step, limits,
                                                         q1).a])
     return first, velocities
 
 
+class Outgoing(NamedTuple):
+    """A command message and the command it carries.
+
+    Attributes:
+        msg: The ``s.output`` message.
+        command: [A] the command as published (trajectories: the velocities of point 0),
+            read back from ``msg``: the node's next acceleration reference.
+        guarded: A trajectory point was held back from a joint limit (the velocities
+            given would have carried a joint past it, or further out).
+    """
+
+    msg: Any
+    command: np.ndarray
+    guarded: bool
+
+
 def command_msg(s: Any, joints: Sequence[str], limits: CommandLimits, header: Header,
-                a: np.ndarray, velocities: np.ndarray, q_act: Optional[np.ndarray]) -> Any:
+                a: np.ndarray, velocities: np.ndarray, q_act: Optional[np.ndarray]
+                ) -> Outgoing:
     """The ``s.output`` message of command ``a`` [A] (trajectories: ``velocities`` [H, A]).
+
+    Trajectory positions start at the measured ``q_act`` and integrate the velocities; a
+    point that would pass a joint limit (or move a joint beyond its limit further out) is
+    held on the edge and its velocity reduced to match, so positions and velocities agree
+    and nothing is ever snapped onto a limit.
 
     Args:
         s: The planner settings (output, use_twist_stamped, action_fields, model_step_period).
         joints: The action joints (trajectory joint names).
-        limits: The command limits (trajectory positions are clipped to them).
+        limits: The command limits (trajectory positions are held to them).
         header: Stamp and frame of the image the command was planned from.
-        a: [A] the command.
+        a: [A] the command (the first row of ``velocities``).
         velocities: [H, A] velocities of the trajectory points.
         q_act: [A] current positions of the action joints, or None (velocities only).
+
+    Raises:
+        ValueError: ``a`` does not match ``s.action_fields`` (Twist outputs) or
+            ``velocities`` is not [H >= 1, A] (trajectories).
     """
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
     if s.output == 'cmd_vel':
+        fields = parse_twist_fields(list(s.action_fields))
+        if len(fields) != a.size:   # zip would drop dims silently
+            raise ValueError(f'command has {a.size} values, action_fields lists '
+                             f'{len(fields)}')
         twist = Twist()
-        for (part, axis), value in zip(parse_twist_fields(list(s.action_fields)), a):
+        for (part, axis), value in zip(fields, a):
             setattr(getattr(twist, part), axis, float(value))
-        return TwistStamped(header=header, twist=twist) if s.use_twist_stamped else twist
+        sent = np.array([getattr(getattr(twist, part), axis) for part, axis in fields])
+        msg = TwistStamped(header=header, twist=twist) if s.use_twist_stamped else twist
+        return Outgoing(msg, sent, False)
     if s.output == 'float64_multi_array':
-        return Float64MultiArray(data=[float(v) for v in a])
-    step, positions = s.model_step_period, None
+        msg = Float64MultiArray(data=[float(v) for v in a])
+        return Outgoing(msg, np.array(msg.data, dtype=np.float64), False)
+    step, positions, guarded = s.model_step_period, None, False
+    velocities = np.asarray(velocities, dtype=np.float64)
+    if velocities.ndim != 2 or velocities.shape[0] < 1 or velocities.shape[1] != a.size:
+        raise ValueError(f'velocities must be [H >= 1, {a.size}], got {velocities.shape}')
     if q_act is not None:
-        # Guard: the first command was limited over one plan period, its point lies one
-        # model step ahead; a joint that would pass its limit stops on it.
-        positions, clipped = clip_positions(q_act + np.cumsum(velocities * step, axis=0),
-                                            limits)
-        velocities = np.where(clipped, 0.0, velocities)
-    return trajectory_msg(header, joints, positions, velocities, step)
+        held = integrate_positions(velocities, q_act, step, limits)
+        positions, velocities, guarded = held.positions, held.velocities, bool(held.held.any())
+    msg = trajectory_msg(header, joints, positions, velocities, step)
+    return Outgoing(msg, np.array(msg.points[0].velocities, dtype=np.float64), guarded)
 
 
 def count_rejections(counts: Mapping[str, int]) -> int:
