@@ -4,6 +4,15 @@ Why the single-threaded executor: rclpy 7.1's ``MultiThreadedExecutor`` starves 
 share a process with subscriptions (``benchmarks/bench_executors.py``: 1.7-6 of 20 timer
 ticks per second), and each node's callbacks are short (model work runs on worker threads
 or in one timer), so one executor thread is enough and costs the least CPU.
+
+Why own signal handlers: rclpy's (``rclpy.init``'s default) shut the context down inside
+the signal, so nothing could be published after it: planner_node's last command stayed the
+one the robot was moving with. Here SIGINT and SIGTERM only ask the spin loop to stop (it
+polls every ``SIGNAL_POLL_S``); then a lifecycle node takes its shutdown transition while
+the context still works (planner_node sends its final zero command), and everything is
+destroyed. Both signals are handled even when the process inherited SIGINT as ignored, as
+background processes of a CI job do. An exception that ends the spin takes the same way out
+before it propagates.
 """
 
 from .ros_env import ensure_ros_libraries
@@ -13,24 +22,63 @@ try:  # Must run before rclpy is imported: it may re-execute the interpreter.
 except RuntimeError as _exc:
     raise ImportError(str(_exc)) from _exc
 
-from typing import Callable, List, Optional, Tuple, Type  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type  # noqa: E402
 
 import rclpy  # noqa: E402
-from rclpy._rclpy_pybind11 import RCLError  # noqa: E402
+from rclpy._rclpy_pybind11 import InvalidHandle, RCLError  # noqa: E402
 from rclpy.exceptions import ParameterException  # noqa: E402
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
+from rclpy.lifecycle import LifecycleNode  # noqa: E402
 from rclpy.node import Node  # noqa: E402
+from rclpy.signals import SignalHandlerOptions  # noqa: E402
 
-__all__ = ['run_node', 'EXECUTOR_SHUTDOWN_TIMEOUT_S']
+__all__ = ['run_node', 'EXECUTOR_SHUTDOWN_TIMEOUT_S', 'SIGNAL_POLL_S', 'STOP_SIGNALS']
 
 EXECUTOR_SHUTDOWN_TIMEOUT_S = 2.0
+SIGNAL_POLL_S = 0.1      # longest wait between a stop signal and the start of the way out
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _StopRequest:
+    """Signal handler that records the stop request; the spin loop polls it."""
+
+    def __init__(self) -> None:
+        self.signum: Optional[int] = None
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+
+def _install(handler: Any) -> Dict[int, Any]:
+    """Install ``handler`` for the stop signals; the handlers it replaced.
+
+    Only the main thread may set handlers; elsewhere (an embedding application) the
+    application's handling stays as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+
+
+def _leave_lifecycle(node: Node, name: str) -> None:
+    """A lifecycle node not yet finalized takes its shutdown transition (from any primary
+    state): it releases what it holds; planner_node sends its final zero command first."""
+    if not isinstance(node, LifecycleNode):
+        return
+    try:
+        node.trigger_shutdown()
+    except (RCLError, InvalidHandle) as exc:
+        # Already finalized, or the context is gone: nothing can be published any more.
+        rclpy.logging.get_logger(name).debug(f'no shutdown transition at exit: {exc}')
 
 
 def run_node(name: str, make_node: Callable[[], Node], args: Optional[List[str]] = None,
              start: Optional[Callable[[Node], None]] = None,
              release: Optional[Callable[[Node], None]] = None,
              parameter_errors: Tuple[Type[BaseException], ...] = ()) -> int:
-    """Create the node, spin it until Ctrl-C or shutdown, and always clean up.
+    """Create the node, spin it until SIGINT, SIGTERM or shutdown, and always clean up.
 
     Args:
         name: Logger name for fatal errors.
@@ -43,7 +91,9 @@ def run_node(name: str, make_node: Callable[[], Node], args: Optional[List[str]]
     Returns:
         0 on a clean stop, 2 on an invalid parameter.
     """
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = _StopRequest()
+    previous = _install(stop)
     node: Optional[Node] = None
     executor = SingleThreadedExecutor()
     try:
@@ -51,7 +101,8 @@ def run_node(name: str, make_node: Callable[[], Node], args: Optional[List[str]]
         if start is not None:
             start(node)
         executor.add_node(node)
-        executor.spin()
+        while stop.signum is None and rclpy.ok():
+            executor.spin_once(timeout_sec=SIGNAL_POLL_S)
     except (ParameterException,) + tuple(parameter_errors) as exc:
         rclpy.logging.get_logger(name).fatal(f'invalid parameter: {exc}')
         return 2
@@ -63,9 +114,12 @@ def run_node(name: str, make_node: Callable[[], Node], args: Optional[List[str]]
             raise
     finally:
         if node is not None:
+            _leave_lifecycle(node, name)
             if release is not None:
                 release(node)
             node.destroy_node()
         executor.shutdown(timeout_sec=EXECUTOR_SHUTDOWN_TIMEOUT_S)
         rclpy.try_shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0

@@ -24,7 +24,6 @@ from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import OccupancyGrid
 import numpy as np
 from rclpy._rclpy_pybind11 import InvalidHandle
-from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -35,6 +34,7 @@ from ..core.inference import WorldModelRuntime
 from ..core.planner import ActionBounds, LatentPlanner
 from ..core.streams import Counters, RateMeter
 from .frame_pipeline import LOCK_TIMEOUT_S
+from .guarded_lifecycle import GuardedLifecycleNode
 from .node_io import InputError
 from .planner_goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_from_msg
 from .planner_inputs import PlannerInputs
@@ -47,7 +47,7 @@ from .planner_step import PlanStep, PlanStop
 __all__ = ['PlannerCore']
 
 
-class PlannerCore(LifecycleNode):
+class PlannerCore(GuardedLifecycleNode):
     """Goals, the plan tick and the command outputs of the planner (see the module docstring)."""
 
     def __init__(self, node_name: str, **kwargs: Any) -> None:

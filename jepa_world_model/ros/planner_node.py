@@ -12,11 +12,19 @@ a Float64MultiArray (``output``), stamped with the image it came from
 Safety stops publish one zero command per tick and say why on ``~/status`` and
 ``/diagnostics``: stale or unusable inputs (``stale_inputs``), a plan slower than
 ``max_plan_time`` (``overrun``), predicted risk or ensemble disagreement over their limits
-(``risk_too_high``, ``uncertainty_too_high``). ``goal_reached`` publishes zero too;
-``~/enable false`` and deactivation publish a single zero, then nothing.
+(``risk_too_high``, ``uncertainty_too_high``). ``goal_reached`` publishes zero too.
+Every way out of ``active`` publishes a single zero, then nothing: ``~/enable false`` (or
+``enabled`` set false), deactivate, shutdown, a transition that raised (error processing),
+and the end of the process (SIGINT, SIGTERM, an exception out of the spin:
+:func:`~.node_main.run_node` takes the shutdown transition). The zero goes out while the
+lifecycle publisher is still active; before the publishers are destroyed the node waits
+(at most ``FLUSH_TIMEOUT_S``) for subscribers to acknowledge it, so the last command a
+robot's controller received is the zero.
 
 Lifecycle and threading follow ``world_model_node``: configure loads the checkpoint (FAILURE
-with a log line on a bad one), activate creates subscriptions and the plan timer. Planning
+with a log line on a bad one), activate creates subscriptions and the plan timer; an invalid
+lifecycle request is refused and a parameter request is one batch
+(:class:`~.guarded_lifecycle.GuardedLifecycleNode`). Planning
 runs in the timer callback; every lock acquisition has a timeout. This module holds the
 lifecycle, the parameter callback and the diagnostics; the goal and plan-timer callbacks are
 :class:`~.planner_core.PlannerCore`'s.
@@ -39,8 +47,9 @@ from nav_msgs.msg import OccupancyGrid, Odometry  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
-from rclpy._rclpy_pybind11 import InvalidHandle  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
+from rclpy._rclpy_pybind11 import InvalidHandle, RCLError  # noqa: E402
+from rclpy.duration import Duration  # noqa: E402
+from rclpy.lifecycle.publisher import LifecyclePublisher  # noqa: E402
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile  # noqa: E402
 from rclpy.qos import ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image, JointState, LaserScan  # noqa: E402
@@ -53,6 +62,7 @@ from ..core.goals import GoalError  # noqa: E402
 from ..core.inference import WorldModelRuntime  # noqa: E402
 from ..resources import default_model_path  # noqa: E402
 from .frame_pipeline import LOCK_TIMEOUT_S  # noqa: E402
+from .guarded_lifecycle import autostart  # noqa: E402
 from .parameter_table import parameter_updates  # noqa: E402
 from .planner_core import PlannerCore  # noqa: E402
 from .planner_outputs import assess, count_rejections, diagnostic_array  # noqa: E402
@@ -63,6 +73,7 @@ from .planner_step import unusable_stops, warm_up  # noqa: E402
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 DEFAULT_MODEL = 'arm_tiny.safetensors'
+FLUSH_TIMEOUT_S = 0.5   # at most this long for subscribers to acknowledge the final zero
 _SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          reliability=ReliabilityPolicy.BEST_EFFORT)
 _STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -85,7 +96,7 @@ class PlannerNode(PlannerCore):
         super().__init__(node_name, **kwargs)
         self._config_error = ''
         self._subs: List[Any] = []
-        self._services: List[Any] = []
+        self._own_services: List[Any] = []   # not _services: that list is rclpy Node's
         self._timer = None
         self._rejected_reported = 0
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -138,8 +149,9 @@ class PlannerNode(PlannerCore):
 
     def _create_outputs(self, s: Any) -> None:
         self._outputs = PlannerOutputs(self, s, self.runtime.has_pose, self.counters)
-        self._services = [self.create_service(Trigger, '~/capture_goal', self._on_capture),
-                          self.create_service(SetBool, '~/enable', self._on_enable)]
+        self._own_services = [
+            self.create_service(Trigger, '~/capture_goal', self._on_capture),
+            self.create_service(SetBool, '~/enable', self._on_enable)]
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the inputs and goals, start the plan timer."""
@@ -168,15 +180,33 @@ class PlannerNode(PlannerCore):
 
         The goal is dropped so that a later activation never starts motion by itself.
         """
-        if self._lock.acquire(timeout=LOCK_TIMEOUT_S):
-            try:
-                self._publish_stop('inactive', 'deactivated')
-                self.goal = self._objective = None
-            finally:
-                self._lock.release()
+        self._final_stop('deactivated', flush=False)   # the publishers stay: no wait
         self._stop_processing()
         self._state = 'inactive'
         return super().on_deactivate(state)
+
+    def _final_stop(self, detail: str, flush: bool = True) -> None:
+        """Leaving ``active``: one zero command (and the goal dropped) while the lifecycle
+        publishers are still active; with ``flush``, wait for subscribers to acknowledge it,
+        since the publishers are destroyed next. Nothing when not active."""
+        if self._state != 'active':
+            return
+        # The zero goes out even if the lock is stuck: a robot left moving is worse.
+        locked = self._lock.acquire(timeout=LOCK_TIMEOUT_S)
+        try:
+            self._publish_stop('inactive', detail)
+            self.goal = self._objective = None
+        except (RCLError, InvalidHandle) as exc:   # the context is already gone
+            self.get_logger().error(f'final zero command not sent ({detail}): {exc}')
+            return
+        finally:
+            if locked:
+                self._lock.release()
+        deadline = time.monotonic() + FLUSH_TIMEOUT_S
+        for pub in (self.publishers if flush else ()):
+            if isinstance(pub, LifecyclePublisher):   # the outputs; reliable ones wait
+                left = max(deadline - time.monotonic(), 0.0)
+                pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
 
     def _stop_processing(self) -> None:
         if self._timer is not None:
@@ -189,9 +219,9 @@ class PlannerNode(PlannerCore):
         self._stop_processing()
         if self._outputs is not None:
             self._outputs.destroy()
-        for srv in self._services:
+        for srv in self._own_services:
             self.destroy_service(srv)
-        self._outputs, self._services = None, []
+        self._outputs, self._own_services = None, []
         cuda = self.runtime is not None and self.runtime.device.type == 'cuda'
         self.runtime = self._facts = self._planner = self._limits = None
         self.goal = self._objective = None
@@ -208,21 +238,18 @@ class PlannerNode(PlannerCore):
         return self._release_to('unconfigured')
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release everything, from any state."""
+        """Release everything, from any state; from active, a zero command first."""
+        self._final_stop('shutting down')
         return self._release_to('finalized')
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """A transition raised: release everything and return to unconfigured."""
+        """A transition raised: a zero command if still active, release everything and
+        return to unconfigured."""
+        self._final_stop('error during a lifecycle transition')
         return self._release_to('unconfigured')
 
     # -- parameters ------------------------------------------------------------------------
-    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> Any:
-        result = self.set_parameters([Parameter('enabled', value=bool(request.data))])[0]
-        response.success = result.successful
-        response.message = result.reason or ('enabled' if request.data else 'disabled')
-        return response
-
-    def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
+    def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
         """Validate the whole batch and build what it changes; apply all of it or none."""
         # Parameters that are not the planner's (use_sim_time, QoS overrides) are rclpy's.
         updates = {k: v for k, v in parameter_updates(params).items() if k in PARAMS}
@@ -290,13 +317,7 @@ class PlannerNode(PlannerCore):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Entry point of ``ros2 run jepa_world_model planner_node``; always shuts down."""
-    return run_node('planner_node', PlannerNode, args, start=_autostart)
-
-
-def _autostart(node: 'PlannerNode') -> None:
-    """Configure and activate at start when the ``autostart`` parameter says so."""
-    if node.settings.autostart and node.trigger_configure() == SUCCESS:
-        node.trigger_activate()
+    return run_node('planner_node', PlannerNode, args, start=autostart)
 
 
 if __name__ == '__main__':

@@ -29,9 +29,7 @@ import numpy as np  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
 from rclpy.clock import Clock, ClockType  # noqa: E402
-from rclpy.lifecycle import LifecycleNode, LifecycleState  # noqa: E402
-from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile  # noqa: E402
 from rclpy.qos import ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image, JointState  # noqa: E402
@@ -48,6 +46,7 @@ from ..resources import default_model_path, model_search_paths  # noqa: E402
 from .action_sources import ActionError, ActionSource, scale_vector  # noqa: E402
 from .frame_pipeline import FramePipeline, LOCK_TIMEOUT_S, NOT_REJECTIONS  # noqa: E402
 from .node_diagnostics import build_diagnostic_array, HealthSnapshot  # noqa: E402
+from .guarded_lifecycle import autostart, GuardedLifecycleNode  # noqa: E402
 from .node_io import latent_msg, path_msg, trajectory_msg  # noqa: E402
 from .node_parameters import check_against_model, declare_parameters, ModelFacts  # noqa: E402
 from .node_parameters import PARAMS, parameter_updates, read_settings  # noqa: E402
@@ -65,8 +64,12 @@ def _qos(reliability: str, depth: int) -> QoSProfile:
                                    else ReliabilityPolicy.BEST_EFFORT))
 
 
-class WorldModelNode(LifecycleNode):
-    """Lifecycle node publishing predicted joint trajectories, paths and surprise."""
+class WorldModelNode(GuardedLifecycleNode):
+    """Lifecycle node publishing predicted joint trajectories, paths and surprise.
+
+    Invalid lifecycle requests are refused and parameter requests are batches
+    (:class:`~.guarded_lifecycle.GuardedLifecycleNode`).
+    """
 
     def __init__(self, node_name: str = 'world_model_node', **kwargs: Any) -> None:
         """Declare parameters and diagnostics; nothing is loaded before configure."""
@@ -281,14 +284,7 @@ class WorldModelNode(LifecycleNode):
             response.success, response.message = pipeline.capture_goal()
         return response
 
-    def _on_enable(self, request: SetBool.Request,
-                   response: SetBool.Response) -> SetBool.Response:
-        result = self.set_parameters([Parameter('enabled', value=bool(request.data))])[0]
-        response.success = result.successful
-        response.message = result.reason or ('enabled' if request.data else 'disabled')
-        return response
-
-    def _on_set_parameters(self, params: List[Parameter]) -> SetParametersResult:
+    def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
         """Validate the whole batch; apply all of it or none of it."""
         updates = parameter_updates(params)
         if not self.model_lock.acquire(timeout=LOCK_TIMEOUT_S):
@@ -396,14 +392,8 @@ class WorldModelNode(LifecycleNode):
 
 def main(args: Optional[List[str]] = None) -> int:
     """Entry point of ``ros2 run jepa_world_model world_model_node``; always shuts down."""
-    return run_node('world_model_node', WorldModelNode, args, start=_autostart,
+    return run_node('world_model_node', WorldModelNode, args, start=autostart,
                     release=WorldModelNode.release)
-
-
-def _autostart(node: WorldModelNode) -> None:
-    """Configure and activate at start when the ``autostart`` parameter says so."""
-    if node.settings.autostart and node.trigger_configure() == SUCCESS:
-        node.trigger_activate()
 
 
 if __name__ == '__main__':

@@ -1,0 +1,372 @@
+"""Both nodes driven from another process, as a lifecycle manager and ``ros2 param`` do.
+
+Each node runs its real entry point in a child process (test/lifecycle_driver.py); this
+process is the client: lifecycle_msgs ChangeState/GetState, rcl_interfaces parameter
+services, and a stream of camera images and joint states. What is checked:
+
+* the lifecycle and parameter services answer (planner_node once replaced rclpy's list of
+  services, so none of them was ever served);
+* a transition that is not valid in the current state is refused (success false) and the
+  node stays up and keeps working (rclpy 7.1 raised out of the service callback and the
+  process exited 1);
+* a SetParameters request is one batch: one bad value and nothing of it changes;
+* every way out of ``active`` leaves a zero command as the last one the robot received:
+  deactivate, ``enabled`` false, shutdown, SIGTERM, SIGINT (inherited as ignored, as in CI)
+  and an exception that ends the spin.
+
+The child processes start together when the module starts (their start-up dominates the run
+time); a test that ends its process takes it, so a rerun gets a fresh one.
+"""
+
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+try:
+    from geometry_msgs.msg import Twist
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    from nav_msgs.msg import OccupancyGrid
+    from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterValue
+    from rcl_interfaces.srv import DescribeParameters, GetParameters, ListParameters
+    from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+    import rclpy
+    from rclpy.parameter import Parameter
+    from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
+    from rclpy.qos import ReliabilityPolicy
+    from sensor_msgs.msg import Image, JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    from jepa_world_model.ros.image_conversion import rgb_to_image_msg
+    from ros_feeders import JOINTS, save_tiny
+    from ros_graph import callbacks_do_not_raise, graph_fixture, wait_for  # noqa: F401
+except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
+    pass
+
+from lifecycle_driver import NodeProcess
+
+# Real DDS between processes on a shared 2-core machine: a timing flake gets one more try,
+# with fresh processes; a real fault fails both.
+pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
+              pytest.mark.flaky(reruns=1, reruns_delay=1)]
+
+UP_TIMEOUT = 60.0       # a child imports torch and rclpy on a busy machine
+CALL_TIMEOUT = 20.0
+T = Transition
+COMMON = dict(num_threads=1, diagnostics_period=0.5, log_throttle_period=1.0)
+WM = dict(COMMON, action_fields="['linear.x','angular.z']", stale_timeout=2.0,
+          stall_error_timeout=4.0)
+PLANNER = dict(COMMON, output='cmd_vel', num_samples=32, num_elites=4, num_iterations=2,
+               horizon=4, plan_rate_hz=10.0, stale_timeout=1.0, max_skew=0.2,
+               max_plan_time=0.5)
+# key: (node, autostart, driver flags)
+PROCESSES = {'wm': ('world_model_node', False, ()),
+             'planner': ('planner_node', False, ()),
+             'planner_exits': ('planner_node', True, ()),
+             'planner_sigterm': ('planner_node', True, ()),
+             'planner_sigint': ('planner_node', True, ('--sigint-ignored',)),
+             'planner_raises': ('planner_node', True, ('--raise-on-map',))}
+RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class Client:
+    """This process's side of one node: service clients, inputs, goals and outputs."""
+
+    def __init__(self, graph, proc):
+        self.graph, self.proc = graph, proc
+        self.node = rclpy.create_node('client', namespace=proc.ns, context=graph.context)
+        self.name = name = proc.node
+        self.clients = {}
+        self.cmds, self.trajectories = [], []
+        sub = self.node.create_subscription
+        sub(Twist, f'{name}/recommended_cmd_vel', self.cmds.append, RELIABLE)
+        sub(JointTrajectory, f'{name}/predicted_joint_trajectory', self.trajectories.append,
+            RELIABLE)
+        pub = self.node.create_publisher
+        self.image_pub = pub(Image, 'image', qos_profile_sensor_data)
+        self.joint_pub = pub(JointState, 'joint_states', qos_profile_sensor_data)
+        self.goal_pub = pub(JointState, f'{name}/goal_joint_state', 10)
+        self.map_pub = pub(OccupancyGrid, 'map', QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        graph.executor.add_node(self.node)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._stream, daemon=True)
+        self._thread.start()
+
+    def _stream(self):
+        """Joint states at ~50 Hz and camera images at ~25 Hz, stamped now."""
+        rng, tick = np.random.default_rng(0), 0
+        while not self._closed.is_set():
+            stamp = self.node.get_clock().now().to_msg()
+            msg = JointState(name=list(JOINTS), position=[0.1, -0.1], velocity=[0.0, 0.0])
+            msg.header.stamp = stamp
+            self.joint_pub.publish(msg)
+            if tick % 2 == 0:
+                img = rgb_to_image_msg(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8),
+                                       'rgb8')
+                img.header.stamp, img.header.frame_id = stamp, 'camera'
+                self.image_pub.publish(img)
+            tick += 1
+            time.sleep(0.02)
+
+    def call(self, srv_type, service, request, timeout=CALL_TIMEOUT):
+        """Call ``<node>/<service>`` and return the response (fails on a timeout)."""
+        if service not in self.clients:
+            self.clients[service] = self.node.create_client(srv_type, f'{self.name}/{service}')
+        client = self.clients[service]
+        assert client.wait_for_service(timeout_sec=timeout), \
+            f'{service} is not served\n{self.proc.log()}'
+        future = client.call_async(request)
+        wait_for(lambda: future.done() or not self.proc.alive(), timeout)
+        assert future.done(), f'{service}: no response\n{self.proc.log()}'
+        return future.result()
+
+    def wait_up(self):
+        """Wait until the child started and serves get_state; its state."""
+        return self.call(GetState, 'get_state', GetState.Request(), UP_TIMEOUT).current_state.label
+
+    def state(self):
+        """The node's lifecycle state label, through get_state."""
+        return self.call(GetState, 'get_state', GetState.Request()).current_state.label
+
+    def change(self, transition):
+        """Request ``transition`` (an id, or a label string); the response's success."""
+        t = T(label=transition) if isinstance(transition, str) else T(id=transition)
+        return self.call(ChangeState, 'change_state', ChangeState.Request(transition=t)).success
+
+    def set(self, atomically=False, **values):
+        """Set ``values`` in one request; the list of results (one for atomically)."""
+        msgs = [Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
+        if atomically:
+            return [self.call(SetParametersAtomically, 'set_parameters_atomically',
+                              SetParametersAtomically.Request(parameters=msgs)).result]
+        return self.call(SetParameters, 'set_parameters',
+                         SetParameters.Request(parameters=msgs)).results
+
+    def get(self, *names):
+        """``{name: value}`` through get_parameters."""
+        values = self.call(GetParameters, 'get_parameters',
+                           GetParameters.Request(names=list(names))).values
+        return {n: Parameter.from_parameter_msg(ParameterMsg(name=n, value=v)).value
+                for n, v in zip(names, values)}
+
+    def goal(self):
+        """Send a joint goal once the node's goal subscription is matched."""
+        assert wait_for(lambda: self.goal_pub.get_subscription_count() > 0, CALL_TIMEOUT)
+        self.goal_pub.publish(JointState(name=list(JOINTS), position=[0.6, -0.6]))
+
+    def moving(self):
+        """Wait for non-zero commands toward a goal; False if none came."""
+        n = len(self.cmds)
+        self.goal()
+        return wait_for(lambda: any(is_moving(m) for m in self.cmds[n:]), CALL_TIMEOUT)
+
+    def close(self):
+        """Stop streaming and destroy the client node."""
+        self._closed.set()
+        self._thread.join(timeout=2.0)
+        self.graph.retire(self.node)
+        self.node.destroy_node()
+
+
+def is_moving(msg):
+    """Whether a Twist command is non-zero."""
+    return any(abs(v) > 0.0 for v in (msg.linear.x, msg.linear.y, msg.linear.z,
+                                      msg.angular.x, msg.angular.y, msg.angular.z))
+
+
+class Pool:
+    """The module's child processes, started together.
+
+    :meth:`take` hands a process out once (its test ends it); :meth:`share` lends the same
+    one to tests that leave it as they found it, until a test takes it.
+    """
+
+    def __init__(self, ckpt, folder):
+        self.ckpt, self.folder, self.count = ckpt, folder, 0
+        self.all = []
+        self.ready = {key: self._start(key) for key in PROCESSES}
+
+    def _start(self, key):
+        node, autostart, flags = PROCESSES[key]
+        self.count += 1
+        params = dict(WM if node == 'world_model_node' else PLANNER, model_path=self.ckpt,
+                      autostart=str(autostart).lower())
+        proc = NodeProcess(node, f'/lc{self.count}_{key}', params,
+                           self.folder / f'{key}_{self.count}.log', flags)
+        proc.key = key
+        self.all.append(proc)
+        return proc
+
+    def share(self, key):
+        """The process for ``key`` that is ready (started anew if it has ended)."""
+        if key not in self.ready or not self.ready[key].alive():
+            self.ready[key] = self._start(key)
+        return self.ready[key]
+
+    def take(self, key):
+        """The ready process for ``key``; the next call starts a new one."""
+        return self.ready.pop(key, None) or self._start(key)
+
+    def close(self):
+        """Stop every child (SIGTERM, bounded)."""
+        for proc in self.all:
+            proc.stop()
+
+
+@pytest.fixture(scope='module')
+def pool(tmp_path_factory):
+    """Every child process of the module, started at once."""
+    ckpt = save_tiny(tmp_path_factory, 'lifecycle', 'tiny', 1)
+    p = Pool(ckpt, tmp_path_factory.mktemp('logs'))
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+@pytest.fixture
+def client(graph, pool, request):
+    """A client for process ``request.param``: ``(key, 'take' or 'share')``."""
+    key, how = request.param
+    c = Client(graph, getattr(pool, how)(key))
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+# What must be refused in each state: ids of other states' transitions, an unknown id, a
+# label that is not available.
+REFUSED = {'unconfigured': [T.TRANSITION_ACTIVATE, T.TRANSITION_DEACTIVATE,
+                            T.TRANSITION_CLEANUP, T.TRANSITION_INACTIVE_SHUTDOWN, 99,
+                            'activate'],
+           'inactive': [T.TRANSITION_CONFIGURE, T.TRANSITION_DEACTIVATE,
+                        T.TRANSITION_ACTIVE_SHUTDOWN, 'configure', 'no_such_transition'],
+           'active': [T.TRANSITION_CLEANUP, T.TRANSITION_CONFIGURE, T.TRANSITION_ACTIVATE,
+                      T.TRANSITION_UNCONFIGURED_SHUTDOWN, 255, 'cleanup'],
+           'finalized': [T.TRANSITION_CONFIGURE, T.TRANSITION_ACTIVATE,
+                         T.TRANSITION_UNCONFIGURED_SHUTDOWN, 'shutdown']}
+
+
+def refuses_invalid(c, state):
+    """Every invalid request in ``state`` is refused; the node stays up, in ``state``."""
+    for transition in REFUSED[state]:
+        assert not c.change(transition), f'{transition} accepted in {state}'
+        assert c.proc.alive(), f'{transition} in {state} killed the node:\n{c.proc.log()}'
+        assert c.state() == state
+
+
+def works(c):
+    """The active node does its job: predictions, or commands toward a goal."""
+    if c.name == 'planner_node':
+        return c.moving()
+    n = len(c.trajectories)
+    return wait_for(lambda: len(c.trajectories) > n + 2, CALL_TIMEOUT)
+
+
+@pytest.mark.parametrize('client', [('wm', 'share'), ('planner', 'share')], indirect=True,
+                         ids=['world_model_node', 'planner_node'])
+def test_parameter_services_answer_and_a_batch_is_all_or_nothing(client):
+    """list/describe/get/set over rcl_interfaces; one bad value rejects the whole request."""
+    c = client
+    assert c.wait_up() == 'unconfigured'
+    names = c.call(ListParameters, 'list_parameters', ListParameters.Request()).result.names
+    assert {'horizon', 'enabled', 'model_path'} <= set(names)
+    described = c.call(DescribeParameters, 'describe_parameters',
+                       DescribeParameters.Request(names=['horizon'])).descriptors
+    assert described[0].name == 'horizon' and described[0].description
+    before = c.get('horizon')['horizon']
+    if c.name == 'planner_node':
+        # Valid only together (num_elites <= num_samples), in an order that needs the batch.
+        good, bad = dict(num_elites=40, num_samples=64), dict(horizon=6, num_elites=1000)
+    else:
+        good = dict(surprise_min_samples=20, surprise_window=30)
+        bad = dict(horizon=6, surprise_min_samples=1000)
+    assert all(r.successful for r in c.set(**good)), c.set(**good)
+    assert c.get(*good) == good
+    for atomically in (False, True):
+        results = c.set(atomically=atomically, **bad)
+        assert not any(r.successful for r in results) and results[0].reason
+        assert c.get('horizon', *good) == dict(good, horizon=before)
+    results = c.set(horizon=before + 1, no_such_parameter=1)    # undeclared: nothing set
+    assert not any(r.successful for r in results)
+    garbled = ParameterMsg(name='horizon', value=ParameterValue(type=42))   # no such type
+    response = c.call(SetParameters, 'set_parameters', SetParameters.Request(parameters=[
+        Parameter('horizon', value=before + 1).to_parameter_msg(), garbled]))
+    assert not any(r.successful for r in response.results)
+    assert c.get('horizon') == {'horizon': before}
+    assert c.proc.alive() and c.state() == 'unconfigured'
+
+
+@pytest.mark.parametrize('client', [('wm', 'take'), ('planner', 'take')], indirect=True,
+                         ids=['world_model_node', 'planner_node'])
+def test_lifecycle_walk_and_invalid_requests_are_refused(client):
+    """configure, activate, deactivate, cleanup, shutdown through ChangeState; every invalid
+    request on the way is refused and the node keeps answering and working."""
+    c = client
+    assert c.wait_up() == 'unconfigured'
+    refuses_invalid(c, 'unconfigured')
+    assert c.change(T.TRANSITION_CONFIGURE) and c.state() == 'inactive'
+    refuses_invalid(c, 'inactive')
+    assert c.change(T.TRANSITION_ACTIVATE) and c.state() == 'active'
+    refuses_invalid(c, 'active')
+    assert works(c), c.proc.log()
+    assert c.change('deactivate') and c.state() == 'inactive'
+    assert c.change(T.TRANSITION_CLEANUP) and c.state() == 'unconfigured'
+    assert c.change(T.TRANSITION_CONFIGURE) and c.change(T.TRANSITION_ACTIVATE)
+    assert works(c), c.proc.log()
+    assert c.change('shutdown') and c.state() == 'finalized'
+    refuses_invalid(c, 'finalized')
+    assert c.get('enabled') == {'enabled': True}
+    assert c.proc.stop() == 0, c.proc.log()
+
+
+def settle_zero(c):
+    """Wait until commands stop arriving; the last one received is zero."""
+    def quiet():
+        n = len(c.cmds)
+        time.sleep(0.5)
+        return len(c.cmds) == n
+    assert wait_for(quiet, 5.0)
+    return c.cmds and not is_moving(c.cmds[-1])
+
+
+@pytest.mark.parametrize('client', [('planner_exits', 'take')], indirect=True,
+                         ids=['planner_node'])
+def test_leaving_active_by_deactivate_disable_or_shutdown_ends_on_zero(client):
+    """Deactivate, ``enabled`` false through set_parameters, shutdown from active: the last
+    command received is zero each time."""
+    c = client
+    assert c.wait_up() == 'active'
+    assert c.moving(), c.proc.log()
+    assert c.change(T.TRANSITION_DEACTIVATE) and settle_zero(c), c.cmds[-3:]
+    assert c.change(T.TRANSITION_ACTIVATE) and c.moving()
+    assert c.set(enabled=False)[0].successful and settle_zero(c), c.cmds[-3:]
+    assert c.set(enabled=True)[0].successful and c.moving()
+    assert c.change(T.TRANSITION_ACTIVE_SHUTDOWN) and settle_zero(c), c.cmds[-3:]
+    assert c.state() == 'finalized' and c.proc.stop() == 0
+
+
+@pytest.mark.parametrize('client', [(k, 'take') for k in (
+    'planner_sigterm', 'planner_sigint', 'planner_raises')], indirect=True,
+    ids=['sigterm', 'sigint_inherited_ignored', 'exception'])
+def test_process_end_sends_a_final_zero(client):
+    """SIGTERM, SIGINT (inherited as ignored) or an exception out of a callback while active
+    and moving: the process ends and the last command received is zero."""
+    c = client
+    assert c.wait_up() == 'active'
+    assert c.moving(), c.proc.log()
+    if c.proc.key == 'planner_raises':
+        c.map_pub.publish(OccupancyGrid())
+        expected = 1
+    else:
+        c.proc.send(signal.SIGTERM if c.proc.key == 'planner_sigterm' else signal.SIGINT)
+        expected = 0
+    code = c.proc.wait()
+    assert code == expected, c.proc.log()
+    assert settle_zero(c), (c.cmds[-3:], c.proc.log())
