@@ -1,13 +1,14 @@
 """Runs a node's real entry point in a child process for ``test_lifecycle_services.py``.
 
-``python test/lifecycle_driver.py NODE [--sigint-ignored] [--raise-on-map] -- --ros-args ...``
+``python test/lifecycle_driver.py NODE [--sigint-ignored] [--inject-faults] -- --ros-args ...``
 calls ``main`` of ``jepa_world_model.ros.NODE`` (world_model_node or planner_node) with the
 ROS arguments, as ``ros2 run`` would, after two optional changes:
 
 * ``--sigint-ignored``: start with SIGINT ignored, the way a background process of a CI job
   inherits it; the node must still stop cleanly on SIGINT.
-* ``--raise-on-map``: planner_node's map callback raises ``RuntimeError`` (an unexpected
-  exception that ends the spin), for the exception exit path.
+* ``--inject-faults``: in planner_node, ``on_deactivate`` raises ``RuntimeError`` before it
+  does anything (rclpy then runs ``on_error``), and so does the map callback (an unexpected
+  exception that ends the spin): the two exception exit paths.
 
 :class:`NodeProcess` starts the driver with its output in a log file and stops it by
 SIGTERM, every wait bounded. This file imports no rclpy at module level, so the test module
@@ -34,7 +35,7 @@ class NodeProcess:
         ns: Namespace of the node.
         params: ``{name: value as written after -p name:=}``.
         log_path: File that receives the child's stdout and stderr.
-        flags: Driver flags (``--sigint-ignored``, ``--raise-on-map``).
+        flags: Driver flags (``--sigint-ignored``, ``--inject-faults``).
     """
 
     def __init__(self, node, ns, params, log_path, flags=()):
@@ -81,8 +82,8 @@ class NodeProcess:
             return log.read()
 
 
-def _raise_on_map(node, msg):
-    raise RuntimeError('injected fault in the map callback (lifecycle_driver --raise-on-map)')
+def _fault(node, *args):
+    raise RuntimeError('injected fault (lifecycle_driver --inject-faults)')
 
 
 def main(argv=None):
@@ -92,13 +93,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('node', choices=NODES)
     parser.add_argument('--sigint-ignored', action='store_true')
-    parser.add_argument('--raise-on-map', action='store_true')
+    parser.add_argument('--inject-faults', action='store_true')
     args = parser.parse_args(argv[:split])
     if args.sigint_ignored:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     module = importlib.import_module(f'jepa_world_model.ros.{args.node}')
-    if args.raise_on_map:
-        module.PlannerNode._on_map = _raise_on_map
+    if args.inject_faults:
+        module.PlannerNode._on_map = module.PlannerNode.on_deactivate = _fault
     return module.main(['lifecycle_driver'] + argv[split + 1:])
 
 

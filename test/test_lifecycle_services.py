@@ -11,8 +11,8 @@ services, and a stream of camera images and joint states. What is checked:
   process exited 1);
 * a SetParameters request is one batch: one bad value and nothing of it changes;
 * every way out of ``active`` leaves a zero command as the last one the robot received:
-  deactivate, ``enabled`` false, shutdown, SIGTERM, SIGINT (inherited as ignored, as in CI)
-  and an exception that ends the spin.
+  deactivate, ``enabled`` false, shutdown, SIGTERM, SIGINT (inherited as ignored, as in CI),
+  a transition that raises (error processing) and an exception that ends the spin.
 
 The child processes start together when the module starts (their start-up dominates the run
 time); a test that ends its process takes it, so a rerun gets a fresh one.
@@ -68,7 +68,7 @@ PROCESSES = {'wm': ('world_model_node', False, ()),
              'planner_exits': ('planner_node', True, ()),
              'planner_sigterm': ('planner_node', True, ()),
              'planner_sigint': ('planner_node', True, ('--sigint-ignored',)),
-             'planner_raises': ('planner_node', True, ('--raise-on-map',))}
+             'planner_raises': ('planner_node', True, ('--inject-faults',))}
 RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 
 
@@ -357,11 +357,16 @@ def test_leaving_active_by_deactivate_disable_or_shutdown_ends_on_zero(client):
     ids=['sigterm', 'sigint_inherited_ignored', 'exception'])
 def test_process_end_sends_a_final_zero(client):
     """SIGTERM, SIGINT (inherited as ignored) or an exception out of a callback while active
-    and moving: the process ends and the last command received is zero."""
+    and moving: the process ends and the last command received is zero. With faults, first
+    a deactivate that raises: error processing sends the zero and the node is unconfigured."""
     c = client
     assert c.wait_up() == 'active'
     assert c.moving(), c.proc.log()
     if c.proc.key == 'planner_raises':
+        assert not c.change(T.TRANSITION_DEACTIVATE) and c.state() == 'unconfigured'
+        assert settle_zero(c), c.cmds[-3:]
+        assert c.change(T.TRANSITION_CONFIGURE) and c.change(T.TRANSITION_ACTIVATE)
+        assert c.moving(), c.proc.log()
         c.map_pub.publish(OccupancyGrid())
         expected = 1
     else:
