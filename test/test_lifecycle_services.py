@@ -43,6 +43,9 @@ try:
     from jepa_world_model.ros.image_conversion import rgb_to_image_msg
     from ros_feeders import JOINTS, save_tiny
     from ros_graph import callbacks_do_not_raise, graph_fixture, wait_for  # noqa: F401
+
+    T = Transition
+    RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
@@ -55,7 +58,6 @@ pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
 
 UP_TIMEOUT = 60.0       # a child imports torch and rclpy on a busy machine
 CALL_TIMEOUT = 20.0
-T = Transition
 COMMON = dict(num_threads=1, diagnostics_period=0.5, log_throttle_period=1.0)
 WM = dict(COMMON, action_fields="['linear.x','angular.z']", stale_timeout=2.0,
           stall_error_timeout=4.0)
@@ -69,7 +71,6 @@ PROCESSES = {'wm': ('world_model_node', False, ()),
              'planner_sigterm': ('planner_node', True, ()),
              'planner_sigint': ('planner_node', True, ('--sigint-ignored',)),
              'planner_raises': ('planner_node', True, ('--inject-faults',))}
-RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class Client:
@@ -240,22 +241,23 @@ def client(graph, pool, request):
         c.close()
 
 
-# What must be refused in each state: ids of other states' transitions, an unknown id, a
-# label that is not available.
-REFUSED = {'unconfigured': [T.TRANSITION_ACTIVATE, T.TRANSITION_DEACTIVATE,
-                            T.TRANSITION_CLEANUP, T.TRANSITION_INACTIVE_SHUTDOWN, 99,
-                            'activate'],
-           'inactive': [T.TRANSITION_CONFIGURE, T.TRANSITION_DEACTIVATE,
-                        T.TRANSITION_ACTIVE_SHUTDOWN, 'configure', 'no_such_transition'],
-           'active': [T.TRANSITION_CLEANUP, T.TRANSITION_CONFIGURE, T.TRANSITION_ACTIVATE,
-                      T.TRANSITION_UNCONFIGURED_SHUTDOWN, 255, 'cleanup'],
-           'finalized': [T.TRANSITION_CONFIGURE, T.TRANSITION_ACTIVATE,
-                         T.TRANSITION_UNCONFIGURED_SHUTDOWN, 'shutdown']}
+def refused(state):
+    """What must be refused in ``state``: ids of other states' transitions, an unknown id, a
+    label that is not available."""
+    return {'unconfigured': [T.TRANSITION_ACTIVATE, T.TRANSITION_DEACTIVATE,
+                             T.TRANSITION_CLEANUP, T.TRANSITION_INACTIVE_SHUTDOWN, 99,
+                             'activate'],
+            'inactive': [T.TRANSITION_CONFIGURE, T.TRANSITION_DEACTIVATE,
+                         T.TRANSITION_ACTIVE_SHUTDOWN, 'configure', 'no_such_transition'],
+            'active': [T.TRANSITION_CLEANUP, T.TRANSITION_CONFIGURE, T.TRANSITION_ACTIVATE,
+                       T.TRANSITION_UNCONFIGURED_SHUTDOWN, 255, 'cleanup'],
+            'finalized': [T.TRANSITION_CONFIGURE, T.TRANSITION_ACTIVATE,
+                          T.TRANSITION_UNCONFIGURED_SHUTDOWN, 'shutdown']}[state]
 
 
 def refuses_invalid(c, state):
     """Every invalid request in ``state`` is refused; the node stays up, in ``state``."""
-    for transition in REFUSED[state]:
+    for transition in refused(state):
         assert not c.change(transition), f'{transition} accepted in {state}'
         assert c.proc.alive(), f'{transition} in {state} killed the node:\n{c.proc.log()}'
         assert c.state() == state

@@ -18,6 +18,8 @@ import os
 
 import pytest
 
+pytestmark = pytest.mark.ros   # reads rclpy's sources (never imports them)
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCANNED = ('jepa_world_model', 'benchmarks')
 # rclpy's files and the classes in them that a node class inherits from.
