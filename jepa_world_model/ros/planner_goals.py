@@ -41,12 +41,23 @@ def joint_goal_from_msg(msg: JointState, joint_names: Sequence[str],
 
 def pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
                        yaw_weight: float) -> Goal:
-    """A planar pose goal in ``path_frame_id``; heading only when ``yaw_weight`` is set."""
+    """A planar pose goal in ``path_frame_id``; heading only when ``yaw_weight`` is set.
+
+    Raises:
+        InputError: ``goal_pose_unsupported`` (the model has no pose output),
+            ``goal_pose_no_frame`` (empty ``header.frame_id``) or ``goal_pose_wrong_frame``.
+    """
     frame = msg.header.frame_id
     if not has_pose:
         raise InputError('goal_pose_unsupported', 'the model has no pose output; use '
                          'goal_joint_state, goal_image or capture_goal')
-    if frame and path_frame_id and frame != path_frame_id:
+    if not frame:
+        # An empty frame_id names no frame at all: taking the numbers as path_frame_id
+        # coordinates would plan toward a guess (e.g. a map-frame goal sent without a header).
+        wanted = repr(path_frame_id) if path_frame_id else 'the frame its position is in'
+        raise InputError('goal_pose_no_frame', 'goal pose has an empty header.frame_id; set '
+                         f'it to {wanted}')
+    if path_frame_id and frame != path_frame_id:
         raise InputError('goal_pose_wrong_frame', f'goal frame {frame!r} is not '
                          f'path_frame_id {path_frame_id!r} (no TF lookup here)')
     x, y, yaw = planar_pose(msg.pose.position, msg.pose.orientation)
