@@ -1,15 +1,21 @@
-"""Checkpoints: exact round trip; corrupt, truncated and mismatched files rejected clearly."""
+"""Checkpoints: exact round trip; corrupt, truncated and mismatched files rejected clearly,
+before anything is allocated; writes are atomic and durable."""
 
 import json
+import os
+import resource
 import struct
+import time
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from jepa_world_model.core import checkpoint as checkpoint_module
 from jepa_world_model.core.checkpoint import (CheckpointError, describe, load_checkpoint,
                                               restore_optimizer, save_checkpoint)
-from jepa_world_model.core.config import ExperimentConfig, ModelConfig, config_to_json
+from jepa_world_model.core.config import (ExperimentConfig, ModelConfig, config_to_json,
+                                          save_config)
 from jepa_world_model.core.world_model import WorldModel
 
 MODEL = ModelConfig(image_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2,
@@ -123,3 +129,119 @@ def test_export_drops_optimizer_state_and_keeps_weights(saved, tmp_path):
     assert out.stat().st_size < path.stat().st_size
     for key, value in model.state_dict().items():
         assert torch.equal(value, loaded.model.state_dict()[key]), key
+
+
+def _write(path, tensors, config_json):
+    save_file(tensors, str(path), metadata={'format': 'jepa_world_model/1',
+                                            'config': config_json, 'step': '1'})
+    return path
+
+
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux: kB
+
+
+def test_small_file_asking_for_a_huge_model_is_refused_before_allocating(saved, tmp_path):
+    """A few-KB file whose config describes billions of parameters (within the per-field
+    limits) is refused from its header alone: fast, and the process does not grow."""
+    _, _, good = saved
+    load_checkpoint(good)   # the first meta-device build imports torch's meta kernels (~1 s)
+    huge = dict(MODEL.__dict__, image_size=512, patch_size=8, embed_dim=2048, depth=24,
+                num_heads=8, predictor_embed_dim=2048, predictor_depth=24,
+                dynamics_hidden_dim=8192, dynamics_depth=8, dynamics_ensemble_size=8)
+    path = _write(tmp_path / 'huge.safetensors', {'model.state_mean': torch.zeros(4)},
+                  config_to_json(ExperimentConfig(model=ModelConfig(**huge))))
+    assert path.stat().st_size < 4096
+    rss_before, started = _peak_rss_mb(), time.monotonic()
+    with pytest.raises(CheckpointError, match=r'huge.safetensors.*above the limit'):
+        load_checkpoint(path)
+    assert time.monotonic() - started < 2.0
+    assert _peak_rss_mb() - rss_before < 100
+    # A size beyond a per-field limit is refused by the config check, before any build.
+    beyond = dict(json.loads(config_to_json(CFG)))
+    beyond['model']['image_size'] = 65536
+    path = _write(tmp_path / 'beyond.safetensors', {'model.state_mean': torch.zeros(4)},
+                  json.dumps(beyond))
+    with pytest.raises(CheckpointError, match='embedded config is invalid.*image_size'):
+        load_checkpoint(path)
+
+
+def test_header_mismatch_is_refused_before_the_model_is_built(saved, tmp_path, monkeypatch):
+    """Shapes and dtypes come from the header; a mismatch never builds the real model."""
+    model, _, _ = saved
+    devices = []
+    real = checkpoint_module.WorldModel
+
+    def recording_world_model(cfg):
+        devices.append(torch.get_default_device().type)
+        return real(cfg)
+
+    monkeypatch.setattr(checkpoint_module, 'WorldModel', recording_world_model)
+    tensors = {f'model.{k}': v.contiguous() for k, v in model.state_dict().items()}
+    bad_shape = dict(tensors, **{'model.state_mean': torch.zeros(5)})
+    path = _write(tmp_path / 'shape.safetensors', bad_shape, config_to_json(CFG))
+    with pytest.raises(CheckpointError, match=r"'state_mean' has shape \(5,\).*\(4,\)"):
+        load_checkpoint(path)
+    bad_dtype = dict(tensors, **{'model.state_std': torch.ones(4, dtype=torch.int64)})
+    path = _write(tmp_path / 'dtype.safetensors', bad_dtype, config_to_json(CFG))
+    with pytest.raises(CheckpointError, match="'state_std' has dtype I64"):
+        load_checkpoint(path)
+    stray = dict(tensors, **{'junk.x': torch.zeros(1)})
+    path = _write(tmp_path / 'stray.safetensors', stray, config_to_json(CFG))
+    with pytest.raises(CheckpointError, match='unexpected tensor.*junk.x'):
+        load_checkpoint(path)
+    assert devices and set(devices) == {'meta'}
+    # A bfloat16 file is fine (a bf16 run saves bf16 weights): loaded, and the model built.
+    bf16 = {k: v.to(torch.bfloat16) for k, v in tensors.items()}
+    loaded = load_checkpoint(_write(tmp_path / 'bf16.safetensors', bf16, config_to_json(CFG)))
+    assert loaded.model.state_mean.dtype == torch.float32 and devices[-1] == 'cpu'
+
+
+def test_save_fsyncs_file_then_renames_then_fsyncs_directory(saved, tmp_path, monkeypatch):
+    """Durable on power loss: data on disk before the rename, the rename on disk after."""
+    model, opt, _ = saved
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(('fsync', os.path.isdir(f'/proc/self/fd/{fd}')))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(('replace', os.path.basename(str(dst))))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, 'fsync', fsync)
+    monkeypatch.setattr(os, 'replace', replace)
+    save_checkpoint(tmp_path / 'durable.safetensors', model, CFG, 3, opt)
+    assert events == [('fsync', False), ('replace', 'durable.safetensors'), ('fsync', True)]
+    assert load_checkpoint(tmp_path / 'durable.safetensors').step == 3
+    events.clear()
+    save_config(CFG, tmp_path / 'config.yaml')
+    assert events == [('fsync', False), ('replace', 'config.yaml'), ('fsync', True)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.yaml', 'durable.safetensors',
+                                                          'm.safetensors']
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(saved, tmp_path, monkeypatch):
+    model, _, path = saved
+    before = path.read_bytes()
+    old_config = tmp_path / 'config.yaml'
+    old_config.write_text('old: true\n')
+
+    def failing_fsync(fd):
+        raise OSError(5, 'Input/output error')
+
+    monkeypatch.setattr(os, 'fsync', failing_fsync)
+    with pytest.raises(OSError):
+        save_checkpoint(path, model, CFG, 99)
+    with pytest.raises(OSError):
+        save_config(CFG, old_config)
+    assert path.read_bytes() == before and old_config.read_text() == 'old: true\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.yaml', path.name]
+    monkeypatch.undo()
+    # The new file is readable like one written by open(): mode 0o666 less the umask.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    save_config(CFG, old_config)
+    assert old_config.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -35,6 +35,18 @@ def test_shipped_training_config_loads():
     ({'data': {'clip_length': 3}, 'loss': {'rollout_steps': 3}}, 'must exceed'),
     ({'train': {'seed': True}}, 'expected an integer'),
     ({'model': 5}, 'expected a mapping'),
+    # Zero widths used to divide by zero (ZeroDivisionError, not a ConfigError).
+    ({'model': {'num_heads': 0}}, 'num_heads must be > 0'),
+    ({'model': {'predictor_num_heads': 0}}, 'predictor_num_heads must be > 0'),
+    ({'model': {'patch_size': 0}}, 'patch_size must be > 0'),
+    # Sizes no model here needs are refused before anything is built from them.
+    ({'model': {'image_size': 65536, 'patch_size': 8}}, 'image_size 65536 is above the limit'),
+    ({'model': {'image_size': 1024, 'patch_size': 8}}, 'num_patches 16384 is above the limit'),
+    ({'model': {'depth': 1000}}, 'depth 1000 is above the limit'),
+    ({'model': {'dynamics_ensemble_size': 10 ** 6}}, 'dynamics_ensemble_size'),
+    ({'model': {'joint_names': [f'j{i}' for i in range(1000)]}}, 'joint_names 1000 is above'),
+    ({'model': {'mlp_ratio': 0.0}}, 'mlp_ratio must be finite and > 0'),
+    ({'model': {'embed_dim': 6, 'num_heads': 2}}, 'embed_dim must be divisible by 4'),
 ])
 def test_bad_values_are_rejected_with_a_reason(data, fragment):
     with pytest.raises(ConfigError, match=fragment):

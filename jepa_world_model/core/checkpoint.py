@@ -10,16 +10,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .atomic_files import atomic_writer
 from .config import ConfigError, ExperimentConfig, config_from_json, config_to_json
 from .world_model import WorldModel
 
 FORMAT = 'jepa_world_model/1'
+# At most this many numbers in a model's tensors (its EMA target encoder included): 1 GB of
+# float32, ~200 times the largest model this package ships. Checked on the meta device.
+MAX_MODEL_ELEMENTS = 250_000_000
+# safetensors dtypes a floating-point model tensor may be stored in (bfloat16 runs save bf16).
+FLOAT_DTYPES = frozenset({'F16', 'BF16', 'F32', 'F64'})
 
 
 class CheckpointError(RuntimeError):
@@ -39,16 +45,16 @@ class LoadedCheckpoint:
 
 def save_checkpoint(path: str | Path, model: WorldModel, config: ExperimentConfig, step: int,
                     optimizer: Optional[torch.optim.Optimizer] = None) -> Path:
-    """Write model weights (+ optimizer moments) atomically: a crash never leaves half a file."""
+    """Write model weights (+ optimizer moments) atomically: a crash, even a power cut, never
+    leaves half a file (core/atomic_files.py: temporary file, fsync, rename, fsync of the
+    directory)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f'model.{k}': v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if optimizer is not None:
         tensors.update(_flatten_optimizer(optimizer))
     metadata = {'format': FORMAT, 'config': config_to_json(config), 'step': str(int(step))}
-    tmp = path.with_name(path.name + '.tmp')
-    save_file(tensors, str(tmp), metadata=metadata)
-    tmp.replace(path)
+    with atomic_writer(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 
@@ -98,24 +104,31 @@ def read_metadata(path: str | Path) -> Dict[str, str]:
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = 'cpu',
-                    dtype: torch.dtype = torch.float32) -> LoadedCheckpoint:
+                    dtype: torch.dtype = torch.float32,
+                    max_elements: int = MAX_MODEL_ELEMENTS) -> LoadedCheckpoint:
     """Rebuild the model from its embedded config and load the weights strictly.
 
+    Nothing is allocated for the model before the file has been checked against it: the
+    embedded config must be valid and within its size limits (core/config.py), the model it
+    describes is built on the ``meta`` device (shapes only) and must hold at most
+    ``max_elements`` numbers, and the safetensors header must list exactly its tensors, with
+    their shapes and floating-point dtypes. Only then is the model built and the data read.
+
     Raises:
-        CheckpointError: missing file, unreadable/truncated data, bad metadata, or any missing,
-            unexpected or wrongly shaped tensor (the message names the key and both shapes).
+        CheckpointError: missing file, unreadable/truncated data, bad metadata, a config too
+            large, or any missing, unexpected or wrongly shaped tensor (the message names the
+            key and both shapes).
     """
     path = Path(path)
     metadata = read_metadata(path)
-    try:
-        config = config_from_json(metadata['config'])
-    except ConfigError as exc:
-        raise CheckpointError(f'{path}: embedded config is invalid: {exc}') from None
+    config = _embedded_config(path, metadata)
     try:
         step = int(metadata['step'])
     except ValueError:
         raise CheckpointError(f'{path}: metadata "step" is not an integer: '
                               f'{metadata["step"]!r}') from None
+    expected = _expected_tensors(path, config, max_elements)
+    _check_header(path, expected, _header(path))
     try:
         with safe_open(str(path), framework='pt') as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -123,38 +136,97 @@ def load_checkpoint(path: str | Path, device: torch.device | str = 'cpu',
         raise CheckpointError(f'{path}: tensor data unreadable (truncated?): {exc}') from None
     model_tensors = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
     optim_tensors = {k: v for k, v in tensors.items() if k.startswith('optim.')}
+    for key, tensor in model_tensors.items():
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f'{path}: tensor {key!r} contains NaN or inf')
     model = WorldModel(config.model)
-    _check_state(path, model.state_dict(), model_tensors)
     model.load_state_dict(model_tensors, strict=True)
     model.to(device=device, dtype=dtype)
     return LoadedCheckpoint(model, config, step, optim_tensors or None, path)
 
 
-def _check_state(path: Path, expected: Dict[str, torch.Tensor],
-                 found: Dict[str, torch.Tensor]) -> None:
-    missing = sorted(set(expected) - set(found))
+def _embedded_config(path: Path, metadata: Dict[str, str]) -> ExperimentConfig:
+    """The config in the metadata header, validated (sizes included) without building."""
+    try:
+        return config_from_json(metadata['config'])
+    except ConfigError as exc:
+        raise CheckpointError(f'{path}: embedded config is invalid: {exc}') from None
+
+
+def _expected_tensors(path: Path, config: ExperimentConfig,
+                      max_elements: int) -> Dict[str, Tuple[Tuple[int, ...], torch.dtype]]:
+    """Name -> (shape, dtype) of every model tensor the config implies, from a model built
+    on the meta device: no memory is allocated for its weights."""
+    try:
+        with torch.device('meta'):
+            state = WorldModel(config.model).state_dict()
+    except (ValueError, RuntimeError) as exc:   # a combination the config checks let through
+        raise CheckpointError(f'{path}: the embedded config does not build a model: '
+                              f'{exc}') from None
+    total = sum(t.numel() for t in state.values())
+    if total > max_elements:
+        raise CheckpointError(f'{path}: the embedded config describes a model of {total:,} '
+                              f'numbers, above the limit of {max_elements:,}; refusing to '
+                              f'build it')
+    return {f'model.{k}': (tuple(t.shape), t.dtype) for k, t in state.items()}
+
+
+def _header(path: Path) -> Dict[str, Tuple[Tuple[int, ...], str]]:
+    """Name -> (shape, safetensors dtype) of every tensor in the file's header (no data)."""
+    try:
+        with safe_open(str(path), framework='pt') as f:
+            return {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
+                    for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f'{path}: tensor header unreadable (truncated?): {exc}') from None
+
+
+def _check_header(path: Path, expected: Dict[str, Tuple[Tuple[int, ...], torch.dtype]],
+                  found: Dict[str, Tuple[Tuple[int, ...], str]]) -> None:
+    """The header's model tensors are exactly the expected ones, shapes and dtypes included;
+    other tensors may only be optimizer moments (``optim.<index>.<name>``)."""
+    model_found = {k for k in found if k.startswith('model.')}
+    missing = sorted(k[len('model.'):] for k in set(expected) - model_found)
     if missing:
         raise CheckpointError(f'{path}: missing tensor(s) {missing[:5]}'
                               f'{" ..." if len(missing) > 5 else ""}')
-    unexpected = sorted(set(found) - set(expected))
+    unexpected = sorted(k for k in found if k not in expected and not _is_optim_key(k))
     if unexpected:
+        unexpected = [k[len('model.'):] if k.startswith('model.') else k for k in unexpected]
         raise CheckpointError(f'{path}: unexpected tensor(s) {unexpected[:5]}'
                               f'{" ..." if len(unexpected) > 5 else ""}')
-    for key, tensor in expected.items():
-        if tuple(found[key].shape) != tuple(tensor.shape):
-            raise CheckpointError(f'{path}: tensor {key!r} has shape {tuple(found[key].shape)}, '
-                                  f'the config expects {tuple(tensor.shape)}')
-        if not torch.isfinite(found[key]).all():
-            raise CheckpointError(f'{path}: tensor {key!r} contains NaN or inf')
+    for key, (shape, dtype) in expected.items():
+        got_shape, got_dtype = found[key]
+        name = key[len('model.'):]
+        if got_shape != shape:
+            raise CheckpointError(f'{path}: tensor {name!r} has shape {got_shape}, the config '
+                                  f'expects {shape}')
+        if dtype.is_floating_point and got_dtype not in FLOAT_DTYPES:
+            raise CheckpointError(f'{path}: tensor {name!r} has dtype {got_dtype}, expected '
+                                  f'one of {sorted(FLOAT_DTYPES)}')
+
+
+def _is_optim_key(key: str) -> bool:
+    parts = key.split('.', 2)
+    return len(parts) == 3 and parts[0] == 'optim' and parts[1].isdigit() and bool(parts[2])
 
 
 def describe(path: str | Path) -> Dict[str, object]:
-    """Summary for ``jepa-world-model info``: step, config and tensor count, no weights loaded."""
+    """Summary for ``jepa-world-model info``: step, config and tensor count, no weights loaded.
+
+    The config is shown as stored (older files lack newer keys), once it is known to parse
+    and validate.
+    """
+    path = Path(path)
     metadata = read_metadata(path)
-    with safe_open(str(path), framework='pt') as f:
-        keys = list(f.keys())
-    return {'path': str(path), 'step': int(metadata['step']),
-            'config': json.loads(metadata['config']), 'num_tensors': len(keys)}
+    _embedded_config(path, metadata)
+    try:
+        step = int(metadata['step'])
+    except ValueError:
+        raise CheckpointError(f'{path}: metadata "step" is not an integer: '
+                              f'{metadata["step"]!r}') from None
+    return {'path': str(path), 'step': step, 'config': json.loads(metadata['config']),
+            'num_tensors': len(_header(path))}
 
 
 def export_model(src: str | Path, dst: str | Path) -> Path:

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
 
 import yaml
 
+from .atomic_files import atomic_write_text
 from .state_layout import state_dim, state_slices
 
 
@@ -26,6 +27,17 @@ class ConfigError(ValueError):
 
 PATCH_STEMS = ('linear', 'conv')
 IMAGE_STATE_SOURCES = ('latent', 'tokens')
+# Upper bounds on a model's sizes, far above anything this package trains (its models have
+# ~1 M parameters): a config, or a checkpoint's embedded one, asking for more is refused
+# before anything is built. Without them a 2 KB checkpoint could make a node allocate
+# gigabytes. The total parameter count is bounded in core/checkpoint.py.
+MODEL_SIZE_LIMITS = {
+    'image_size': 1024, 'num_patches': 4096, 'embed_dim': 4096, 'predictor_embed_dim': 4096,
+    'depth': 48, 'predictor_depth': 48, 'dynamics_depth': 16, 'dynamics_ensemble_size': 16,
+    'mlp_ratio': 16, 'image_latent_dim': 4096, 'proprio_latent_dim': 4096,
+    'dynamics_hidden_dim': 16384, 'idm_hidden_dim': 16384, 'risk_hidden_dim': 16384,
+    'joint_names': 256, 'action_dim': 256, 'risk_labels': 64, 'scan_sectors': 4096,
+}
 
 
 @dataclass
@@ -90,6 +102,7 @@ class ModelConfig:
     scan_source: str = 'latent'
 
     def __post_init__(self) -> None:
+        self._check_sizes()
         _require(self.risk_hidden_dim >= 0, 'risk_hidden_dim must be >= 0')
         _require(self.scan_sectors >= 0, 'scan_sectors must be >= 0')
         _require(math.isfinite(self.scan_range_max) and self.scan_range_max > 0,
@@ -101,7 +114,6 @@ class ModelConfig:
         _require(self.image_state_source in IMAGE_STATE_SOURCES,
                  f'image_state_source must be one of {IMAGE_STATE_SOURCES}, got '
                  f'{self.image_state_source!r}')
-        _require(self.image_size > 0 and self.patch_size > 0, 'image_size and patch_size > 0')
         _require(self.patch_stem in PATCH_STEMS,
                  f'patch_stem must be one of {PATCH_STEMS}, got {self.patch_stem!r}')
         _require(self.patch_stem != 'conv' or self.patch_size & (self.patch_size - 1) == 0,
@@ -112,9 +124,6 @@ class ModelConfig:
                  f'embed_dim {self.embed_dim} must be divisible by num_heads {self.num_heads}')
         _require(self.predictor_embed_dim % self.predictor_num_heads == 0,
                  'predictor_embed_dim must be divisible by predictor_num_heads')
-        for name in ('depth', 'image_latent_dim', 'action_dim', 'predictor_depth',
-                     'dynamics_hidden_dim', 'dynamics_depth', 'dynamics_ensemble_size'):
-            _require(getattr(self, name) > 0, f'{name} must be > 0')
         _require(self.proprio_latent_dim >= 0, 'proprio_latent_dim must be >= 0')
         _require(len(set(self.joint_names)) == len(self.joint_names), 'joint_names must be unique')
         _require(not self.action_names or len(self.action_names) == self.action_dim,
@@ -127,6 +136,24 @@ class ModelConfig:
         _require(len(set(self.risk_labels)) == len(self.risk_labels), 'risk_labels must be unique')
         _require(not self.image_state_head or 'position' in self.state_slices,
                  'image_state_head needs joint positions in the state')
+
+    def _check_sizes(self) -> None:
+        """Positive sizes within MODEL_SIZE_LIMITS, checked before anything divides by them."""
+        for name in ('image_size', 'patch_size', 'embed_dim', 'num_heads', 'depth',
+                     'image_latent_dim', 'action_dim', 'predictor_embed_dim',
+                     'predictor_depth', 'predictor_num_heads', 'dynamics_hidden_dim',
+                     'dynamics_depth', 'dynamics_ensemble_size', 'idm_hidden_dim'):
+            _require(getattr(self, name) > 0, f'{name} must be > 0')
+        _require(math.isfinite(self.mlp_ratio) and self.mlp_ratio > 0,
+                 'mlp_ratio must be finite and > 0')
+        for name, limit in MODEL_SIZE_LIMITS.items():
+            value = getattr(self, name)
+            size = len(value) if isinstance(value, list) else value
+            _require(size <= limit, f'{name} {size} is above the limit {limit}')
+        # The sine-cosine position embeddings split each width into four parts.
+        for name in ('embed_dim', 'predictor_embed_dim'):
+            _require(getattr(self, name) % 4 == 0,
+                     f'{name} must be divisible by 4, got {getattr(self, name)}')
 
     @property
     def num_patches(self) -> int:
@@ -420,8 +447,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
 
 def save_config(config: ExperimentConfig, path: str | Path) -> None:
-    """Write the resolved config as YAML (what a run actually used)."""
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    """Write the resolved config as YAML (what a run actually used), atomically."""
+    atomic_write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))
 
 
 def config_to_json(config: ExperimentConfig) -> str:
