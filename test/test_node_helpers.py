@@ -276,7 +276,8 @@ def test_parameter_table_matches_settings_and_yaml():
     names = set(params.PARAMS)
     assert names == set(params.settings_names())
     with open(os.path.join(REPO_ROOT, 'config', 'world_model.yaml'), encoding='utf-8') as handle:
-        yaml_params = yaml.safe_load(handle)['world_model_node']['ros__parameters']
+        (section,) = yaml.safe_load(handle).values()   # one node section ('/**/world_model_node')
+        yaml_params = section['ros__parameters']
     assert set(yaml_params) <= names
     assert names - set(yaml_params) == {'action_joint_names'}   # commented out: unset
     defaults = params.NodeSettings()

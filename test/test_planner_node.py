@@ -239,7 +239,8 @@ def test_bad_checkpoint_fails_configure_then_a_full_lifecycle(graph, ckpt, tmp_p
 def test_config_file_sets_every_parameter_and_fits_the_shipped_arm_model(graph):
     """config/planner.yaml: exactly the declared parameters; configures the arm model."""
     with open(os.path.join(REPO_ROOT, 'config', 'planner.yaml'), encoding='utf-8') as f:
-        values = yaml.safe_load(f)['planner_node']['ros__parameters']
+        (section,) = yaml.safe_load(f).values()     # one node section, key '/**/planner_node'
+        values = section['ros__parameters']
     assert set(values) == set(PARAMS)
     node = PlannerNode(context=graph.context, namespace='/yaml', parameter_overrides=[
         Parameter(k, value=v) for k, v in values.items()])
