@@ -13,12 +13,18 @@ names and keyword arguments it defines.
 * :func:`params_file_argument` and :func:`package_config`: parameter files under
   ``share/jepa_world_model/config``;
 * :func:`package_node`: a node of this package, named after its executable;
-* :func:`lifecycle_autostart`: the configure/activate events for a lifecycle node.
+* :func:`lifecycle_autostart`: the configure/activate events for a lifecycle node, and an
+  error in the launch log when the node is not active ``ACTIVE_TIMEOUT_S`` after its start;
+* :func:`start_after_package_check`: starts a launch file's processes only once the other
+  ROS 2 packages they come from are known to be installed.
 """
 
-from launch.actions import DeclareLaunchArgument, EmitEvent, GroupAction, RegisterEventHandler
+from launch.actions import (DeclareLaunchArgument, EmitEvent, GroupAction, OpaqueFunction,
+                            RegisterEventHandler, TimerAction)
 from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
 from launch.events import matches_action
+from launch.logging import get_logger
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
@@ -26,7 +32,13 @@ from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
+from jepa_world_model.package_check import require_packages
+
 PACKAGE = 'jepa_world_model'
+
+# A node that lifecycle_autostart() drives and that is not active this long after its
+# start gets an error in the launch log. Configure loads the model: seconds on a CPU.
+ACTIVE_TIMEOUT_S = 60.0
 
 # Launch arguments that several launch files declare alike: name -> (default, description).
 # The defaults stay literal strings: the tests read them with ast.
@@ -117,9 +129,63 @@ def lifecycle_autostart(node, autostart, only_if=None):
                 lifecycle_node_matcher=matches_action(node),
                 transition_id=Transition.TRANSITION_ACTIVATE))]),
         condition=IfCondition(autostart))
-    actions = [activate, node, configure]
+    actions = [activate, node, configure] + _activation_watchdog(node, autostart)
     if only_if is None:
         return actions
     # scoped=False: the group only carries the condition; nothing inside sets launch
     # configurations, and the event handler must outlive the group anyway.
     return [GroupAction(actions, scoped=False, condition=IfCondition(only_if))]
+
+
+def _activation_watchdog(node, autostart):
+    """Actions that log an error when ``node`` is not active ``ACTIVE_TIMEOUT_S`` after start.
+
+    Why: launch_ros waits for a node's change_state service without a time limit and says
+    nothing meanwhile, so a node that never answers stayed unconfigured without a word.
+    Reaching ``active`` or the process exiting (launch reports that itself) cancels it.
+    """
+    def report(context):
+        try:
+            name = node.node_name
+        except RuntimeError:         # launch_ros: the name is known once the node started
+            name = 'a lifecycle node'
+        get_logger('launch').error(
+            '%s is not active %.0f s after its start: its lifecycle transitions were not '
+            'answered or failed (see its output above; ros2 lifecycle get %s)'
+            % (name, ACTIVE_TIMEOUT_S, name))
+
+    timer = TimerAction(period=ACTIVE_TIMEOUT_S, actions=[OpaqueFunction(function=report)],
+                        condition=IfCondition(autostart))
+
+    def cancel(context):
+        timer.cancel()
+
+    return [
+        timer,
+        RegisterEventHandler(OnStateTransition(
+            target_lifecycle_node=node, goal_state='active',
+            entities=[OpaqueFunction(function=cancel)])),
+        RegisterEventHandler(OnProcessExit(
+            target_action=node, on_exit=[OpaqueFunction(function=cancel)])),
+    ]
+
+
+def start_after_package_check(required, actions, what):
+    """Return an ``OpaqueFunction`` that checks ROS 2 packages, then starts ``actions``.
+
+    ``required`` lists the packages the launch file starts nodes from (or reads files of),
+    or is a function ``required(context) -> names`` when that depends on the arguments;
+    ``actions`` is a list of actions, or ``actions(context) -> list``. Put every action that
+    starts a process into ``actions``: when a package is missing, the launch stops with
+    one clear error (package_check.MissingPackagesError naming them and their apt
+    packages) before anything was started, so nothing is left running. ``what`` names the
+    launch file in that message. Where a default resolves a path in another package,
+    compute it inside ``actions(context)``, never as an argument default: a default is
+    evaluated when the argument is declared, whether or not it is used.
+    """
+    def check_then_start(context):
+        packages = required(context) if callable(required) else required
+        require_packages(packages, what)
+        return list(actions(context) if callable(actions) else actions)
+
+    return OpaqueFunction(function=check_then_start)

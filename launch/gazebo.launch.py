@@ -22,21 +22,24 @@ Arguments:
         robot directly (no safety layer: simulation only).
     autostart: Emit configure, then activate once a node reaches inactive.
 
+ros_gz_bridge (and ros_gz_sim with ``world``) must be installed; when one is missing, the
+launch stops with an error naming it before any node starts.
+
 Example:
     ros2 launch jepa_world_model gazebo.launch.py world:=my_robot_world.sdf with_planner:=true
 """
 
+import os
+
+from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import IncludeLaunchDescription
-from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
 
 from jepa_world_model.launch_support import (launch_arguments, lifecycle_autostart,
                                              package_config, package_node,
-                                             params_file_argument)
+                                             params_file_argument, start_after_package_check)
 
 
 def generate_launch_description():
@@ -58,12 +61,17 @@ def generate_launch_description():
         'recommended_cmd_vel_topic', 'autostart')
     world = arg['world']
 
-    gz_sim = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(
-            PathJoinSubstitution([FindPackageShare('ros_gz_sim'), 'launch',
-                                  'gz_sim.launch.py'])),
-        launch_arguments={'gz_args': ['-r ', world]}.items(),
-        condition=IfCondition(PythonExpression(["'", world, "' != ''"])))
+    # ros_gz_sim is needed (and looked up) only when a world is given.
+    def required_packages(context):
+        return ['ros_gz_bridge'] + (['ros_gz_sim'] if world.perform(context) else [])
+
+    def gz_sim(context):
+        if not world.perform(context):
+            return []
+        return [IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(
+                get_package_share_directory('ros_gz_sim'), 'launch', 'gz_sim.launch.py')),
+            launch_arguments={'gz_args': ['-r ', world]}.items())]
 
     bridge = Node(
         package='ros_gz_bridge',
@@ -99,6 +107,9 @@ def generate_launch_description():
         ],
     )
 
-    return LaunchDescription(
-        arguments + [gz_sim, bridge] + lifecycle_autostart(world_model, arg['autostart'])
-        + lifecycle_autostart(planner, arg['autostart'], only_if=arg['with_planner']))
+    # Every process starts after the package check: a missing package stops the launch
+    # before any node runs.
+    nodes = ([bridge] + lifecycle_autostart(world_model, arg['autostart'])
+             + lifecycle_autostart(planner, arg['autostart'], only_if=arg['with_planner']))
+    return LaunchDescription(arguments + [start_after_package_check(
+        required_packages, lambda context: gz_sim(context) + nodes, 'gazebo.launch.py')])

@@ -37,22 +37,32 @@ Arguments:
     use_twist_stamped: TwistStamped instead of Twist for the planner and twist_mux (must
         match Nav2's ``enable_stamped_cmd_vel``).
     with_collision_monitor: Start a collision_monitor here (not when Nav2 runs one).
-    collision_monitor_params_file: Its parameters (polygons, observation sources).
+    collision_monitor_params_file: Its parameters (polygons, observation sources); empty
+        (default): nav2_bringup's params/nav2_params.yaml.
     cmd_vel_out_topic: Its output to the base.
+
+twist_mux and nav2_lifecycle_manager (with ``with_collision_monitor``: also
+nav2_collision_monitor, and nav2_bringup for the default parameters) must be installed.
+When one is missing, the launch stops with an error naming it before any node starts.
 
 Example (next to ``ros2 launch nav2_bringup navigation_launch.py params_file:=...``):
     ros2 launch jepa_world_model nav2_composition.launch.py \
         image_topic:=/camera/image_raw odom_topic:=/odom use_sim_time:=true
 """
 
+import os
+
+from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.conditions import IfCondition, UnlessCondition
-from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
 
 from jepa_world_model.launch_support import (launch_arguments, package_config, package_node,
-                                             params_file_argument)
+                                             params_file_argument, start_after_package_check)
+
+# Packages of the nodes started here (nav2_collision_monitor and nav2_bringup only with
+# with_collision_monitor:=true), checked before anything starts.
+ALWAYS_REQUIRED = ('twist_mux', 'nav2_lifecycle_manager')
 
 
 def generate_launch_description():
@@ -77,10 +87,10 @@ def generate_launch_description():
          "twist_mux output = collision_monitor's cmd_vel_in_topic"),
         ('use_twist_stamped', 'false', 'TwistStamped on planner and twist_mux'),
         ('with_collision_monitor', 'false', 'Start a collision_monitor after twist_mux'),
-        ('collision_monitor_params_file',
-         PathJoinSubstitution([FindPackageShare('nav2_bringup'), 'params',
-                               'nav2_params.yaml']),
-         'collision_monitor parameters (polygons, observation sources)'),
+        # Empty: nav2_bringup's params/nav2_params.yaml, looked up only when a
+        # collision_monitor is started (a default is evaluated even when unused).
+        ('collision_monitor_params_file', '',
+         "collision_monitor parameters (empty: nav2_bringup's params/nav2_params.yaml)"),
         ('cmd_vel_out_topic', 'cmd_vel', 'collision_monitor output to the base'))
     namespace = arg['namespace']
     use_sim_time = arg['use_sim_time']
@@ -157,28 +167,47 @@ def generate_launch_description():
 
     # Only for bringups without a collision_monitor (Humble's nav2_bringup, custom stacks).
     # Nav2 nodes do bond, so this one gets a normally bonded manager.
-    with_collision_monitor = arg['with_collision_monitor']
-    collision_monitor = Node(
-        package='nav2_collision_monitor',
-        executable='collision_monitor',
-        name='collision_monitor',
-        namespace=namespace,
-        output='screen',
-        parameters=[arg['collision_monitor_params_file'],
-                    {'use_sim_time': use_sim_time, 'cmd_vel_in_topic': arg['mux_output_topic'],
-                     'cmd_vel_out_topic': arg['cmd_vel_out_topic']}],
-        condition=IfCondition(with_collision_monitor),
-    )
-    safety_manager = Node(
-        package='nav2_lifecycle_manager',
-        executable='lifecycle_manager',
-        name='lifecycle_manager_jepa_safety',
-        namespace=namespace,
-        output='screen',
-        parameters=[{'use_sim_time': use_sim_time, 'autostart': arg['autostart'],
-                     'node_names': ['collision_monitor']}],
-        condition=IfCondition(with_collision_monitor),
-    )
+    with_collision_monitor = IfCondition(arg['with_collision_monitor'])
+    collision_monitor_params = arg['collision_monitor_params_file']
 
-    return LaunchDescription(arguments + [planner, world_model, twist_mux] + managers
-                             + [collision_monitor, safety_manager])
+    def required_packages(context):
+        packages = list(ALWAYS_REQUIRED)
+        if with_collision_monitor.evaluate(context):
+            packages.append('nav2_collision_monitor')
+            if not collision_monitor_params.perform(context):
+                packages.append('nav2_bringup')
+        return packages
+
+    def safety_layer(context):
+        if not with_collision_monitor.evaluate(context):
+            return []
+        params_file = collision_monitor_params.perform(context) or os.path.join(
+            get_package_share_directory('nav2_bringup'), 'params', 'nav2_params.yaml')
+        collision_monitor = Node(
+            package='nav2_collision_monitor',
+            executable='collision_monitor',
+            name='collision_monitor',
+            namespace=namespace,
+            output='screen',
+            parameters=[params_file,
+                        {'use_sim_time': use_sim_time,
+                         'cmd_vel_in_topic': arg['mux_output_topic'],
+                         'cmd_vel_out_topic': arg['cmd_vel_out_topic']}],
+        )
+        safety_manager = Node(
+            package='nav2_lifecycle_manager',
+            executable='lifecycle_manager',
+            name='lifecycle_manager_jepa_safety',
+            namespace=namespace,
+            output='screen',
+            parameters=[{'use_sim_time': use_sim_time, 'autostart': arg['autostart'],
+                         'node_names': ['collision_monitor']}],
+        )
+        return [collision_monitor, safety_manager]
+
+    # Every process starts inside the check: a missing package stops the launch before
+    # any node runs, so none is left behind.
+    return LaunchDescription(arguments + [start_after_package_check(
+        required_packages,
+        lambda context: [planner, world_model, twist_mux] + managers + safety_layer(context),
+        'nav2_composition.launch.py')])

@@ -30,6 +30,9 @@ Arguments:
     with_world_model: Also start world_model_node.
     world_model_params_file: world_model_node parameters.
 
+With ``spawn_controllers``, controller_manager (its ``spawner``) must be installed; when it
+is missing, the launch stops with an error naming it before any node starts.
+
 Example:
     ros2 launch jepa_world_model ros2_control_arm.launch.py image_topic:=/camera/image_raw
 """
@@ -40,7 +43,7 @@ from launch_ros.actions import Node
 
 from jepa_world_model.launch_support import (launch_arguments, lifecycle_autostart,
                                              package_config, package_node,
-                                             params_file_argument)
+                                             params_file_argument, start_after_package_check)
 
 
 def generate_launch_description():
@@ -100,6 +103,15 @@ def generate_launch_description():
         ],
     )
 
-    return LaunchDescription(
-        arguments + spawners + lifecycle_autostart(planner, arg['autostart'])
-        + lifecycle_autostart(world_model, arg['autostart'], only_if=arg['with_world_model']))
+    spawn = IfCondition(arg['spawn_controllers'])
+
+    def required_packages(context):
+        return ['controller_manager'] if spawn.evaluate(context) else []
+
+    # Every process starts after the package check: a missing package stops the launch
+    # before any node runs.
+    nodes = (spawners + lifecycle_autostart(planner, arg['autostart'])
+             + lifecycle_autostart(world_model, arg['autostart'],
+                                   only_if=arg['with_world_model']))
+    return LaunchDescription(arguments + [start_after_package_check(
+        required_packages, nodes, 'ros2_control_arm.launch.py')])

@@ -20,7 +20,9 @@ Example:
 The transitions use the event API that Humble and Jazzy share (``EmitEvent(ChangeState)``
 plus ``RegisterEventHandler(OnStateTransition)``), not ``LifecycleNode(autostart=...)``, which
 only newer launch_ros releases have (``lifecycle_autostart`` in
-jepa_world_model/launch_support.py).
+jepa_world_model/launch_support.py). The node's own ``autostart`` parameter is forced to false
+here, so exactly one party (this launch file or a lifecycle manager) drives the transitions.
+A node not active 60 s after its start gets an error in the launch log.
 """
 
 from launch import LaunchDescription
@@ -42,7 +44,10 @@ def generate_launch_description():
     node = package_node(
         executable='world_model_node',
         namespace=arg['namespace'],
-        parameters=[arg['params_file'], {'use_sim_time': arg['use_sim_time']}],
+        # The node's own autostart stays off: exactly one party (the events below or a
+        # lifecycle manager) drives the transitions.
+        parameters=[arg['params_file'],
+                    {'use_sim_time': arg['use_sim_time'], 'autostart': False}],
         remappings=[
             ('image', arg['image_topic']),
             ('image/compressed', [arg['image_topic'], '/compressed']),

@@ -312,3 +312,102 @@ def check_launch_source(source, filename, console_scripts, config_dir):
             problems.append('%s:%d: config file %r not found in config/ (only config/*.yaml '
                             'is installed)' % (filename, node.lineno, node.value))
     return problems + _support_problems(tree, filename)
+
+
+# Actions that start a process (launch_support's package_node and lifecycle_autostart
+# return one), and the launch_support function that must come first.
+PROCESS_ACTIONS = ('Node', 'LifecycleNode', 'ComposableNodeContainer', 'ExecuteProcess',
+                   'IncludeLaunchDescription', 'package_node', 'lifecycle_autostart')
+PACKAGE_CHECK_FUNC = 'start_after_package_check'
+
+
+def _other_packages(tree, strings):
+    """``{package: lineno}`` of other packages a launch file starts nodes from or reads."""
+    found = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        package = _share_package(node, strings)
+        if package is None and _call_name(node) == 'Node':
+            value = {k.arg: k.value for k in node.keywords}.get('package')
+            if isinstance(value, ast.Constant):
+                package = value.value
+        if package and package != PACKAGE:
+            found.setdefault(package, node.lineno)
+    return found
+
+
+def _strings_in(node, tree):
+    """String constants in ``node``, following names to module-level and local assignments
+    and to nested functions defined under them."""
+    bindings = {}
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.Assign):
+            for target in sub.targets:
+                if isinstance(target, ast.Name):
+                    bindings[target.id] = sub.value
+        elif isinstance(sub, ast.FunctionDef):
+            bindings[sub.name] = sub
+    found, seen, todo = set(), set(), [node]
+    while todo:
+        for sub in ast.walk(todo.pop()):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                found.add(sub.value)
+            elif isinstance(sub, ast.Name) and sub.id in bindings and sub.id not in seen:
+                seen.add(sub.id)
+                todo.append(bindings[sub.id])
+    return found
+
+
+def start_order_problems(source, filename):
+    """Problems with what starts before the package check, in a launch file.
+
+    A launch file that starts nodes of other packages (``Node(package=...)``) or reads
+    their share directories must put every process it starts behind launch_support's
+    ``start_after_package_check(required, actions, ...)`` with those packages in
+    ``required``: a missing package then stops the launch before anything runs, instead
+    of failing halfway and leaving the nodes already started behind. ``FindPackageShare``
+    of another package is refused: in an argument default it is evaluated when the
+    argument is declared, used or not (look it up with get_package_share_directory in the
+    actions, after the check).
+    """
+    tree = ast.parse(source, filename=filename)
+    others = _other_packages(tree, _string_bindings(tree))
+    problems = ['%s:%d: FindPackageShare(%r): look other packages up after the package check'
+                % (filename, node.lineno, _share_package(node, _string_bindings(tree)))
+                for node in ast.walk(tree) if isinstance(node, ast.Call)
+                and _call_name(node) == 'FindPackageShare'
+                and _share_package(node, _string_bindings(tree)) not in (None, PACKAGE)]
+    if not others:
+        return problems
+    checks = _support_calls(tree, PACKAGE_CHECK_FUNC)
+    if not checks:
+        return problems + ['%s: starts nodes of %s without %s()' % (
+            filename, ', '.join(sorted(others)), PACKAGE_CHECK_FUNC)]
+    required = set().union(*(_strings_in(call.args[0], tree) for call in checks if call.args))
+    problems.extend('%s:%d: %r is not in the packages %s() checks'
+                    % (filename, line, package, PACKAGE_CHECK_FUNC)
+                    for package, line in sorted(others.items()) if package not in required)
+    # Names bound to process actions; the LaunchDescription may hold them only through the
+    # package check.
+    process_names = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                     for target in node.targets if isinstance(target, ast.Name)
+                     and any(isinstance(sub, ast.Call) and _call_name(sub) in PROCESS_ACTIONS
+                             for sub in ast.walk(node.value))}
+    for description in ast.walk(tree):
+        if not (isinstance(description, ast.Call)
+                and _call_name(description) == 'LaunchDescription'):
+            continue
+        todo = list(description.args)
+        while todo:
+            node = todo.pop()
+            if node in checks:
+                continue
+            if isinstance(node, ast.Call) and _call_name(node) in PROCESS_ACTIONS \
+                    or isinstance(node, ast.Name) and node.id in process_names:
+                problems.append('%s:%d: %s starts before %s()' % (
+                    filename, node.lineno, _call_name(node) if isinstance(node, ast.Call)
+                    else node.id, PACKAGE_CHECK_FUNC))
+                continue
+            todo.extend(ast.iter_child_nodes(node))
+    return problems

@@ -13,9 +13,11 @@ import os
 
 import pytest
 
+from jepa_world_model.package_check import (missing_packages, MissingPackagesError,
+                                            require_packages)
 from launch_checker import (_call_name, _launch_support, _parameter_names, _support_calls,
                             ARGUMENTS_FUNC, check_launch_source, LAUNCH_SUPPORT,
-                            LAUNCH_SUPPORT_FILE)
+                            LAUNCH_SUPPORT_FILE, start_order_problems)
 from package_layout import _console_scripts, _path, evaluate_setup_py, PACKAGE, REPO_ROOT
 
 # Launch actions that only launch_support.py creates, so that each pattern has one place.
@@ -202,3 +204,82 @@ def test_launch_file_uses_launch_support(path):
               if isinstance(node, ast.Call) and _call_name(node) in SUPPORT_ONLY_CALLS]
     assert not direct, '\n'.join(direct)
     assert _support_calls(tree, ARGUMENTS_FUNC), 'declare the arguments with launch_arguments()'
+
+
+@pytest.mark.parametrize('path', _launch_files(), ids=os.path.basename)
+def test_launch_file_starts_nothing_before_the_package_check(path):
+    """Nodes of other packages start only after start_after_package_check() found them."""
+    with open(path, encoding='utf-8') as handle:
+        problems = start_order_problems(handle.read(), os.path.relpath(path, REPO_ROOT))
+    assert not problems, '\n'.join(problems)
+
+
+_SAMPLE_START_ORDER = '''
+from launch import LaunchDescription
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+from launch.substitutions import PathJoinSubstitution
+
+from jepa_world_model.launch_support import (launch_arguments, lifecycle_autostart,
+                                             package_node, start_after_package_check)
+
+
+def generate_launch_description():
+    arguments, arg = launch_arguments(
+        ('cm_params', PathJoinSubstitution([FindPackageShare('nav2_bringup'), 'x.yaml']),
+         'eager default'))
+    planner = package_node(executable='planner_node', namespace='', parameters=[],
+                           remappings=[])
+    mux = Node(package='twist_mux', executable='twist_mux')
+    manager = Node(package='nav2_lifecycle_manager', executable='lifecycle_manager')
+    return LaunchDescription(arguments + lifecycle_autostart(planner, arg['cm_params'])
+                             + [start_after_package_check(['twist_mux'], [mux, manager], 'x')])
+'''
+
+
+def test_start_order_checker_catches_mistakes():
+    """The old nav2_composition mistakes: an eager FindPackageShare default, a package left
+    out of the check, a node started before it."""
+    problems = start_order_problems(_SAMPLE_START_ORDER, 'sample.launch.py')
+    expected = ["FindPackageShare('nav2_bringup')",
+                "'nav2_bringup' is not in the packages",
+                "'nav2_lifecycle_manager' is not in the packages",
+                'lifecycle_autostart starts before start_after_package_check()']
+    for text in expected:
+        assert len([p for p in problems if text in p]) == 1, (text, problems)
+    assert len(problems) == len(expected), problems
+    assert start_order_problems('x = 1\n', 'plain.launch.py') == []
+
+
+def _ament_prefix(tmp_path, *packages):
+    """An install prefix whose ament index holds ``packages``."""
+    index = tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages'
+    index.mkdir(parents=True)
+    for package in packages:
+        (index / package).write_text('')
+        (tmp_path / 'share' / package).mkdir()
+    return str(tmp_path)
+
+
+def test_package_check_names_every_missing_package(tmp_path, monkeypatch):
+    """require_packages() stops with the missing packages, their apt names and 'Nothing was
+    started'; installed ones pass."""
+    monkeypatch.setenv('AMENT_PREFIX_PATH', _ament_prefix(tmp_path, 'twist_mux'))
+    monkeypatch.setenv('ROS_DISTRO', 'jazzy')
+    assert missing_packages(['twist_mux', 'nav2_lifecycle_manager', 'nav2_bringup',
+                             'nav2_lifecycle_manager']) == ['nav2_lifecycle_manager',
+                                                            'nav2_bringup']
+    require_packages(['twist_mux'], 'x.launch.py')
+    with pytest.raises(MissingPackagesError) as info:
+        require_packages(['twist_mux', 'nav2_lifecycle_manager'], 'nav2_composition.launch.py')
+    message = str(info.value)
+    assert message.startswith('nav2_composition.launch.py needs ROS 2 package that is not '
+                              'installed: nav2_lifecycle_manager'), message
+    assert 'ros-jazzy-nav2-lifecycle-manager' in message and 'Nothing was started' in message
+
+
+def test_package_check_without_a_ros_environment(monkeypatch):
+    """An unset AMENT_PREFIX_PATH makes every package missing, with a hint to source ROS."""
+    monkeypatch.delenv('AMENT_PREFIX_PATH', raising=False)
+    with pytest.raises(MissingPackagesError, match='source your ROS 2 setup.bash'):
+        require_packages(['twist_mux'], 'x.launch.py')
