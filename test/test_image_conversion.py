@@ -1,7 +1,9 @@
 """Tests for jepa_world_model.ros.image_conversion (no ROS graph needed)."""
 
 import array
+import struct
 import time
+import zlib
 
 import cv2
 import numpy as np
@@ -344,3 +346,89 @@ def test_resize_bad_arguments(kwargs, match):
         resize_for_model(_rgb(), **kwargs)
     with pytest.raises(ImageConversionError):
         resize_for_model(np.zeros((8, 8, 4), np.uint8), 4)
+
+
+# -- size limits: the header is read before anything is decoded (issue #11 item 9) ----------
+
+def _png_bomb(side: int = 12000) -> bytes:
+    """A valid grey PNG of side x side zero pixels (~630 KB at 12000): every row is a zero
+    filter byte and zero pixels, so the zlib stream of zeros is built in 4 MB pieces."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack('>I', len(body)) + kind + body
+                + struct.pack('>I', zlib.crc32(kind + body)))
+    raw, piece = side * (side + 1), bytes(1 << 22)
+    comp = zlib.compressobj(1)
+    parts = [comp.compress(piece) for _ in range(raw // len(piece))]
+    parts += [comp.compress(bytes(raw % len(piece))), comp.flush()]
+    header = struct.pack('>IIBBBBB', side, side, 8, 0, 0, 0, 0)
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', b''.join(parts))
+            + chunk(b'IEND', b''))
+
+
+@pytest.fixture(scope='module')
+def png_bomb() -> bytes:
+    return _png_bomb()
+
+
+def _forbid_decoding(monkeypatch):
+    def imdecode(*args, **kwargs):
+        raise AssertionError('cv2.imdecode was called')
+    monkeypatch.setattr(ic.cv2, 'imdecode', imdecode)
+
+
+def test_png_bomb_is_refused_from_its_header_without_decoding(png_bomb, monkeypatch):
+    """A ~0.6 MB PNG declaring 12000 x 12000 pixels (430 MB decoded, seconds of stall) is
+    refused by its header before cv2 sees it."""
+    assert ic.compressed_image_size(png_bomb) == (12000, 12000)
+    _forbid_decoding(monkeypatch)
+    start = time.perf_counter()
+    with pytest.raises(ic.ImageTooLargeError, match='12000 x 12000'):
+        compressed_msg_to_rgb(CompressedImage(format='png', data=png_bomb),
+                              max_pixels=4096 * 4096)
+    with pytest.raises(ic.ImageTooLargeError):
+        ic.check_message_pixels(CompressedImage(format='png', data=png_bomb), True,
+                                4096 * 4096)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_a_jpeg_declaring_a_huge_frame_is_refused_without_decoding(monkeypatch):
+    """The SOF segment's height and width bytes of a real JPEG say 60000 x 60000."""
+    data = bytearray(rgb_to_compressed_msg(_smooth_rgb(), 'jpeg').data)
+    sof = data.index(b'\xff\xc0')
+    data[sof + 5:sof + 9] = struct.pack('>HH', 60000, 60000)
+    _forbid_decoding(monkeypatch)
+    with pytest.raises(ic.ImageTooLargeError, match='60000 x 60000'):
+        compressed_msg_to_rgb(CompressedImage(format='jpeg', data=bytes(data)),
+                              max_pixels=10 ** 6)
+
+
+@pytest.mark.parametrize('ext, params', [('.png', []), ('.jpg', []),
+                                         ('.jpg', [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])],
+                         ids=['png', 'jpeg', 'progressive_jpeg'])
+def test_header_size_matches_what_decodes(ext, params):
+    ok, enc = cv2.imencode(ext, np.zeros((37, 53, 3), np.uint8), params)
+    assert ok and ic.compressed_image_size(enc.tobytes()) == (53, 37)
+    msg = CompressedImage(format=ext[1:], data=enc.tobytes())
+    assert compressed_msg_to_rgb(msg, max_pixels=53 * 37).shape == (37, 53, 3)
+    with pytest.raises(ic.ImageTooLargeError):
+        compressed_msg_to_rgb(msg, max_pixels=53 * 37 - 1)
+
+
+@pytest.mark.parametrize('data', [b'', b'GIF89a....', b'\x89PNG\r\n\x1a\n\x00\x00',
+                                  b'\xff\xd8\xff\xe0\x00\x10JFIF', b'\xff\xd8\xff\xda\x00\x02',
+                                  b'\xff\xd8\x00\x00\x00\x00'])
+def test_unreadable_headers_give_no_size_and_are_not_decoded(data, monkeypatch):
+    """Not PNG or JPEG, truncated, a scan before any frame header, garbage after SOI."""
+    assert ic.compressed_image_size(data) is None
+    if data:
+        _forbid_decoding(monkeypatch)
+        with pytest.raises(ImageConversionError, match='could not decode'):
+            compressed_msg_to_rgb(CompressedImage(format='', data=data))
+
+
+def test_raw_images_above_the_pixel_limit_are_refused():
+    msg = _msg('rgb8', 4, 5, 15, bytes(60))
+    ic.check_message_pixels(msg, False, 20)
+    with pytest.raises(ic.ImageTooLargeError, match='5 x 4 = 20|more than'):
+        ic.check_message_pixels(msg, False, 19)
+    ic.check_message_pixels(msg, False, None)

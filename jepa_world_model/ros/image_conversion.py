@@ -10,6 +10,12 @@ All functions return freshly allocated, C-contiguous ``uint8`` arrays in RGB
 channel order with shape ``(H, W, 3)``; they never return views into message
 buffers. Problems with a message raise :class:`ImageConversionError`, a
 :class:`ValueError`, with a message naming the encoding and the sizes involved.
+
+Size limits: a small compressed stream can declare a huge image (a 140 KB PNG of
+12000 x 12000 pixels decodes to 430 MB and stalls for seconds), so the size a PNG or JPEG
+stream declares is read from its header (:func:`compressed_image_size`) and checked
+against ``max_pixels`` before anything is decoded; :func:`check_image_pixels` does the same
+for a raw ``Image``'s width x height. Too large raises :class:`ImageTooLargeError`.
 """
 
 from typing import Any, Dict, List, Optional, Tuple
@@ -19,6 +25,8 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from .image_headers import declared_size
+
 try:  # Optional: only present with a system ROS 2 install.
     from cv_bridge import CvBridge as _CvBridge
     from cv_bridge import CvBridgeError as _CvBridgeError
@@ -26,13 +34,18 @@ except ImportError:  # pragma: no cover - depends on the environment
     _CvBridge = None
     _CvBridgeError = TypeError
 
-__all__ = ['ImageConversionError', 'SUPPORTED_ENCODINGS', 'image_msg_to_rgb',
-           'compressed_msg_to_rgb', 'rgb_to_image_msg', 'rgb_to_compressed_msg',
-           'resize_for_model']
+__all__ = ['ImageConversionError', 'ImageTooLargeError', 'SUPPORTED_ENCODINGS',
+           'image_msg_to_rgb', 'compressed_msg_to_rgb', 'compressed_image_size',
+           'check_image_pixels', 'check_message_pixels', 'rgb_to_image_msg',
+           'rgb_to_compressed_msg', 'resize_for_model']
 
 
 class ImageConversionError(ValueError):
     """Raised when an image message cannot be converted to or from an array."""
+
+
+class ImageTooLargeError(ImageConversionError):
+    """Raised when an image has (or a compressed stream declares) more pixels than allowed."""
 
 
 # encoding -> (channels, bytes per channel, source channel of R, G, B)
@@ -159,7 +172,55 @@ def _check_format(fmt: str) -> None:
             f"unsupported compressed image format '{fmt}' (expected jpeg or png)")
 
 
-def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
+def compressed_image_size(data: Any) -> Optional[Tuple[int, int]]:
+    """The ``(width, height)`` a PNG or JPEG stream declares, read from its header only
+    (:func:`~.image_headers.declared_size`; nothing is decoded).
+
+    Args:
+        data: The compressed bytes (anything :func:`compressed_msg_to_rgb` accepts).
+
+    Returns:
+        ``(width, height)``, or None if the data is neither a PNG nor a JPEG stream or its
+        header is truncated or corrupt.
+    """
+    return declared_size(memoryview(_as_uint8_buffer(data, 'compressed_image_size')))
+
+
+def check_image_pixels(width: int, height: int, max_pixels: Optional[int],
+                       what: str = 'image') -> None:
+    """Refuse ``width x height`` above ``max_pixels`` (None or <= 0: no limit).
+
+    Raises:
+        ImageTooLargeError: The image has more than ``max_pixels`` pixels.
+    """
+    if max_pixels is not None and max_pixels > 0 and int(width) * int(height) > max_pixels:
+        raise ImageTooLargeError(
+            f'{what} is {int(width)} x {int(height)} = {int(width) * int(height)} pixels, '
+            f'more than max_image_pixels {max_pixels}: refused without decoding')
+
+
+def check_message_pixels(msg: Any, compressed: bool, max_pixels: Optional[int]) -> None:
+    """Refuse an ``Image`` (width x height) or a ``CompressedImage`` (the size its header
+    declares) above ``max_pixels`` before any conversion. A compressed stream whose header
+    cannot be read passes: decoding it then reports why.
+
+    Raises:
+        ImageTooLargeError: The image has more than ``max_pixels`` pixels.
+    """
+    if not compressed:
+        check_image_pixels(int(msg.width), int(msg.height), max_pixels,
+                           f"image (encoding '{msg.encoding}')")
+        return
+    try:
+        size = compressed_image_size(msg.data)
+    except ImageConversionError:
+        return
+    if size is not None:
+        check_image_pixels(*size, max_pixels, f"compressed image (format '{msg.format}')")
+
+
+def compressed_msg_to_rgb(msg: CompressedImage, max_pixels: Optional[int] = None
+                          ) -> np.ndarray:
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG or PNG) to an RGB array.
 
     ``msg.format`` may be a bare codec (``"jpeg"``, ``"png"``) or the
@@ -167,13 +228,20 @@ def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
     format lets OpenCV detect the codec from the data. Grey or alpha images
     are decoded to three channels; 16-bit PNGs are reduced to 8 bits.
 
+    The declared size is read from the stream's header first
+    (:func:`compressed_image_size`): a stream that is not PNG or JPEG, or whose header
+    cannot be read, is refused, and so is one declaring more than ``max_pixels`` pixels,
+    before any pixel is decoded.
+
     Args:
         msg: The compressed image message.
+        max_pixels: Largest ``width * height`` decoded; None or <= 0: no limit.
 
     Returns:
         A new ``(height, width, 3)`` uint8 array in RGB order.
 
     Raises:
+        ImageTooLargeError: The stream declares more than ``max_pixels`` pixels.
         ImageConversionError: On an unsupported format, empty or corrupt data.
     """
     fmt = str(msg.format)
@@ -181,6 +249,12 @@ def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
     buf = _as_uint8_buffer(msg.data, 'compressed_msg_to_rgb')
     if buf.size == 0:
         raise ImageConversionError(f"compressed image (format '{fmt}') has no data")
+    size = compressed_image_size(buf)
+    if size is None or 0 in size:
+        raise ImageConversionError(
+            f"could not decode compressed image (format '{fmt}', {buf.size} bytes): not a "
+            'PNG or JPEG stream with a readable header')
+    check_image_pixels(*size, max_pixels, f"compressed image (format '{fmt}')")
     try:
         bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     except cv2.error as exc:
