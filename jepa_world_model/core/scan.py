@@ -23,13 +23,21 @@ poses failed: the robot's own data never holds a pose inside a person (contact s
 first), so queried there the read-out answered "clear" and plans drove through people. The
 points are taken as they are at planning time, which over a 1.6 s horizon is what a planner
 can know about people walking at 0.3-0.6 m/s.
+
+Measured scans are bounded before any tensor is built from them (:func:`pool_beams`): the
+obstacle term's cost is [samples, horizon, points], so a scan of 300k beams would take
+gigabytes and seconds per plan. Groups of consecutive beams keep their nearest return
+(min-pooling: no obstacle is lost, at most half a group's width of bearing error).
+:func:`scan_has_information` tells a scan that sees nothing (all NaN: no information) from
+one that sees open space (+inf: no return within range, REP 117).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -38,7 +46,7 @@ from .objectives import ObjectiveFn, risk_objective
 
 __all__ = ['sector_ranges', 'clearance_cost', 'SceneRangeReadout', 'pose_query_features',
            'sector_angles', 'scan_points', 'point_clearance_cost', 'scene_clearance',
-           'laser_points', 'obstacle_clearance']
+           'laser_points', 'obstacle_clearance', 'pool_beams', 'scan_has_information']
 
 #: Frequencies of the sinusoidal features of a query position (periods 3, 1.5, 0.75 m): let
 #: a small MLP resolve where a pose is relative to things in the scene, not only roughly.
@@ -234,3 +242,35 @@ def scene_clearance(model: Any, min_range: float, margin: float, weight: float,
         return risk_objective(point_clearance_cost(points, model.probe_pose, min_range,
                                                    margin), weight)
     return build
+
+
+def scan_has_information(ranges: Any, range_min: float) -> bool:
+    """Whether a scan [B] says anything: some beam is a return at or beyond ``range_min``, or
+    +inf / beyond range_max (no return within range: free space, REP 117). NaN (an invalid
+    measurement), -inf and readings below ``range_min`` say nothing."""
+    return bool((np.asarray(ranges, dtype=np.float32) >= range_min).any())
+
+
+def pool_beams(ranges: Any, range_min: float, max_beams: int) -> Tuple[np.ndarray, int]:
+    """Min-pool a scan to at most ``max_beams`` returns: ``ranges [B] -> (pooled [G], k)``.
+
+    Groups of ``k = ceil(B / max_beams)`` consecutive beams (the last group may be shorter)
+    keep their nearest return; beams that are no return (NaN, -inf, below ``range_min``)
+    count as +inf there, so a group without a return reads as none. Group ``g`` then lies at
+    ``angle_min + (g * k + (k - 1) / 2) * angle_increment`` with increment ``k *
+    angle_increment``. With ``B <= max_beams``, ``ranges`` is returned as float32 and k = 1.
+
+    Raises:
+        ValueError: ``max_beams`` < 1.
+    """
+    if max_beams < 1:
+        raise ValueError(f'max_beams must be >= 1, got {max_beams}')
+    r = np.asarray(ranges, dtype=np.float32).reshape(-1)
+    k = -(-r.size // max_beams)
+    if k <= 1:
+        return r, 1
+    groups = -(-r.size // k)
+    padded = np.full(groups * k, np.inf, dtype=np.float32)
+    with np.errstate(invalid='ignore'):
+        padded[:r.size] = np.where(r >= range_min, r, np.float32(np.inf))
+    return padded.reshape(groups, k).min(axis=1), k

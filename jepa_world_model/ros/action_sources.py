@@ -16,7 +16,9 @@ The action ``a`` [A] of the model is taken, depending on the ``action_source`` p
 
 Every vector is multiplied by ``action_scale`` (empty: 1; one value: all dims; else per
 dim). A command older than ``action_timeout`` counts as zero, the convention of velocity
-controllers and twist_mux: no fresh command means stop.
+controllers and twist_mux: no fresh command means stop. A command with a value beyond
+``max_abs_input`` (or one that overflows float32, e.g. 1e300) is refused with an
+:class:`ActionError` and the previous command stays in effect.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from ..core.streams import JointStateBuffer, SyncError
+from .joint_state_conversion import magnitude_problem
 
 __all__ = ['ACTION_SOURCES', 'TWIST_FIELDS', 'ActionError', 'parse_twist_fields',
            'twist_to_action', 'array_to_action', 'trajectory_to_action', 'joint_delta_action',
@@ -72,9 +75,14 @@ def parse_twist_fields(fields: Sequence[str]) -> List[Tuple[str, str]]:
     return out
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _finite(vec: np.ndarray, what: str) -> np.ndarray:
-    if not np.isfinite(vec).all():
-        raise ActionError(f'{what} contains NaN or inf: {vec.tolist()}')
+    """``vec`` if every value is finite and fits float32 (the model's action dtype)."""
+    if not (np.abs(vec) <= _FLOAT32_MAX).all():    # NaN fails the comparison too
+        raise ActionError(f'{what} contains NaN, inf or values beyond float32: '
+                          f'{vec.tolist()}')
     return vec
 
 
@@ -164,6 +172,7 @@ class ActionSource:
         trajectory_field: ``'positions'`` or ``'velocities'``.
         scale: [A] multiplier.
         timeout: Seconds after which a command counts as zero.
+        max_abs: Largest magnitude of a command value (unscaled, as in the message).
     """
 
     source: str
@@ -173,6 +182,7 @@ class ActionSource:
     trajectory_field: str = 'positions'
     scale: Optional[np.ndarray] = None
     timeout: float = 0.5
+    max_abs: float = float('inf')
     _latest: Optional[Tuple[np.ndarray, float]] = None
 
     def __post_init__(self) -> None:
@@ -234,8 +244,22 @@ class ActionSource:
         raise ActionError(f'action_source {self.source!r} takes no messages')
 
     def on_message(self, msg: Any, now: float) -> None:
-        """Store the action of a command message received at ``now`` (s, node clock)."""
-        self._latest = (self.extract(msg) * self.scale, float(now))
+        """Store the action of a command message received at ``now`` (s, node clock).
+
+        Raises:
+            ActionError: The message does not fit, or a value is beyond ``max_abs`` or
+                overflows once scaled (the previous command is kept).
+        """
+        action = self.extract(msg)
+        problem = magnitude_problem(action, self.max_abs, f'{self.source} command values')
+        if problem:
+            raise ActionError(problem)
+        with np.errstate(over='ignore'):
+            scaled = action * self.scale
+        if not np.isfinite(scaled).all():
+            raise ActionError(f'{self.source} command {action.tolist()} times action_scale '
+                              f'{self.scale.tolist()} overflows float32')
+        self._latest = (scaled, float(now))
 
     def current(self, now: float, buffer: Optional[JointStateBuffer] = None,
                 stamp: Optional[float] = None, period: float = 0.1,
