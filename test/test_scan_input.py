@@ -2,7 +2,9 @@
 points a plan's obstacle term gets, without a ROS graph (message classes only, so marked
 ``ros``)."""
 
+import array
 import math
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ try:
     from jepa_world_model.ros.node_io import InputError
     from jepa_world_model.ros.planner_inputs import Observation, scan_from_msg
     from jepa_world_model.ros.planner_step import obstacle_points, PlanStop
+    # Last: on a tree without pool_beams only the tests that need it fail.
+    from jepa_world_model.core.scan import point_clearance_cost, pool_beams
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 
@@ -77,3 +81,58 @@ def test_obstacle_points_sit_at_the_odometry_pose_or_else_the_model_pose():
     with pytest.raises(PlanStop) as info:
         obstacle_points(PoseOnly, z, observation(None, None), (0.0, 0.0, 0.0))
     assert info.value.reason == 'scan_stale' and info.value.status == 'stale_inputs'
+
+
+# -- bounded scans and scans that see nothing (issue #11 item 10) ----------------------------
+
+def long_scan(beams, near_index, near_range=0.5):
+    """A 360-degree scan of ``beams`` beams, all free (+inf) but one return at
+    ``near_index``; ranges set through array.array, as rclpy hands them over."""
+    ranges = np.full(beams, np.inf, np.float32)
+    ranges[near_index] = near_range
+    msg = scan([], increment=2 * math.pi / beams, range_max=10.0)
+    msg.ranges = array.array('f', ranges.tobytes())
+    return msg
+
+
+def test_a_300k_beam_scan_is_min_pooled_and_keeps_its_obstacle():
+    """300k beams become at most 1440 returns; the one near return survives at (almost)
+    its bearing; the plan's obstacle cost over it stays fast."""
+    beams, index = 300_000, 123_457
+    msg = long_scan(beams, index)
+    start = time.perf_counter()
+    reading = scan_from_msg(msg, max_beams=1440)
+    assert reading.ranges.size <= 1440 and reading.ranges.min() == pytest.approx(0.5)
+    near = int(np.argmin(reading.ranges))
+    bearing = reading.angle_min + near * reading.angle_increment
+    true_bearing = msg.angle_min + index * msg.angle_increment
+    assert abs(bearing - true_bearing) <= 0.5 * reading.angle_increment + 1e-6
+    points = obstacle_points(PoseOnly, torch.zeros(4),
+                             observation(np.zeros(3), reading), (0.0, 0.0, 0.0))
+    assert points.shape == (1, 2)
+    torch.testing.assert_close(points[0], 0.5 * torch.tensor(
+        [math.cos(true_bearing), math.sin(true_bearing)]), atol=5e-3, rtol=0)
+    cost = point_clearance_cost(points, PoseOnly.probe_pose, 0.32, 0.1)
+    assert cost(torch.zeros(128, 8, 4)).shape == (128, 8)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_pooling_ignores_invalid_beams_and_short_scans_stay_as_they_are():
+    ranges = np.array([np.nan, 0.05, 2.0, -np.inf, np.inf, 3.0, np.nan], np.float32)
+    pooled, k = pool_beams(ranges, 0.1, 3)
+    assert k == 3
+    np.testing.assert_array_equal(pooled, [2.0, 3.0, np.inf])   # NaN/-inf/too near: none
+    same, k = pool_beams(ranges, 0.1, 7)
+    assert k == 1 and same.size == 7
+    with pytest.raises(ValueError):
+        pool_beams(ranges, 0.1, 0)
+
+
+@pytest.mark.parametrize('ranges', [[float('nan')] * 8, [float('nan'), 0.01, -math.inf, 0.0]],
+                         ids=['all_nan', 'nan_too_near_and_minus_inf'])
+def test_a_scan_that_sees_nothing_is_refused_not_read_as_free(ranges):
+    with pytest.raises(InputError, match='sees nothing') as info:
+        scan_from_msg(scan(ranges))
+    assert info.value.reason == 'scan_no_information'
+    reading = scan_from_msg(scan([math.inf] * 4))    # no return within range: free space
+    assert np.isinf(reading.ranges).all()

@@ -9,13 +9,21 @@ rejected input is counted under a reason and logged (throttled per reason).
 Threads: callbacks run on executor threads, :meth:`process` on the worker. ``lock`` guards
 the frame slot, the joint history and the statistics; ``model_lock`` guards the runtime, which
 the worker, the services and the parameter callback share. Each acquisition has a timeout.
+
+A single message must not take the node down or block the valid ones after it: state
+messages stamped more than ``max_future_stamp`` ahead of the node clock are refused
+(``*_stamp_in_future``, they would make every later message look out of order), values
+beyond ``max_abs_input`` are refused (``*_out_of_range``, ``action_invalid``), images above
+``max_image_pixels`` are refused before decoding (``image_too_large``), and a frame whose
+outputs are not finite is dropped (``prediction_nonfinite``), so the node never publishes
+NaN.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -25,11 +33,12 @@ from ..core.inference import StepResult, WorldModelRuntime
 from ..core.state_layout import planar_pose, POSE_STATE_DIM
 from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError, WindowStats
 from .action_sources import ActionError, ActionSource
-from .joint_state_conversion import stamp_to_seconds
+from .image_conversion import check_message_pixels, ImageTooLargeError
+from .joint_state_conversion import magnitude_problem, stamp_ahead_problem, stamp_to_seconds
 from .node_io import clock_was_reset, image_to_model_rgb, InputError, read_model_joints
 from .node_parameters import NodeSettings
 
-__all__ = ['FramePipeline', 'TIME_RESET_S', 'LOCK_TIMEOUT_S']
+__all__ = ['FramePipeline', 'TIME_RESET_S', 'LOCK_TIMEOUT_S', 'nonfinite_outputs']
 
 #: A stamp this far behind the newest one, yet fresh on the node clock, means the clock was
 #: reset (simulation restart, bag loop): histories are cleared instead of rejecting forever.
@@ -38,6 +47,15 @@ LOCK_TIMEOUT_S = 1.0
 #: Counters that are not rejections (they do not turn diagnostics to WARN).
 NOT_REJECTIONS = ('images_received', 'predictions', 'dropped_frames', 'skipped_disabled',
                   'skipped_rate', 'time_reset_images', 'time_reset_joint_states')
+#: The numeric fields of a StepResult that are published or feed later frames.
+_RESULT_FIELDS = ('z', 'z_obs', 'positions', 'velocities', 'poses', 'surprise_raw', 'surprise',
+                  'goal_distance')
+
+
+def nonfinite_outputs(result: StepResult) -> List[str]:
+    """Names of the fields of ``result`` holding NaN or inf (empty: all finite)."""
+    return [name for name in _RESULT_FIELDS if getattr(result, name) is not None
+            and not np.isfinite(np.asarray(getattr(result, name), dtype=np.float64)).all()]
 
 
 class FramePipeline:
@@ -59,6 +77,7 @@ class FramePipeline:
         self.runtime, self.action, self.settings = runtime, action, settings
         self.counters, self._warn, self._now = counters, warn, now
         self.model_lock = model_lock
+        self.action.max_abs = settings.max_abs_input
         self.lock = threading.Lock()
         self.joint_names = list(runtime.joint_names)
         history = max(2.0, 4 * settings.model_step_period + settings.max_skew)
@@ -92,6 +111,7 @@ class FramePipeline:
         if last is None or now - last >= self.settings.log_throttle_period:
             self._log_times[reason] = now
             self._warn(f'{reason} (#{count}): {message}')
+        return None
 
     # -- subscription callbacks (executor threads) -------------------------------------------
     def on_image(self, msg: Any) -> None:
@@ -125,6 +145,10 @@ class FramePipeline:
         if joints is None:
             return
         position, velocity = joints
+        problem = self._state_problem(stamp, 'joint_state', ((position, 'joint positions'),
+                                                             (velocity, 'joint velocities')))
+        if problem:
+            return self.reject(*problem)
         with self.lock:
             newest = self.buffer.latest_stamp
             if clock_was_reset(newest, stamp, self._now(), self.settings.stale_timeout,
@@ -149,6 +173,9 @@ class FramePipeline:
         pose = np.array([x, y, np.cos(yaw), np.sin(yaw)])
         if not np.isfinite(pose).all():
             return self.reject('odom_nonfinite', f'odometry pose {pose.tolist()} is not finite')
+        problem = self._state_problem(stamp, 'odom', ((pose[:2], 'odometry x, y'),))
+        if problem:
+            return self.reject(*problem)
         with self.lock:
             newest = self.odom.latest_stamp
             result = self.odom.push(stamp, pose, np.zeros_like(pose))
@@ -157,6 +184,22 @@ class FramePipeline:
         if result != 'ok':
             self.reject(f'odom_{result}', f'odometry stamp {stamp:.6f} is '
                         f'{result.replace("_", " ")} (newest {newest:.6f})')
+
+    def _state_problem(self, stamp: float, what: str, values: Tuple[Tuple[Any, str], ...]
+                       ) -> Optional[Tuple[str, str]]:
+        """``(reason, message)`` if a state message is stamped too far ahead of the node clock
+        or holds values beyond ``max_abs_input`` (``values``: (array or None, name)), else
+        None."""
+        s = self.settings
+        problem = stamp_ahead_problem(stamp, self._now(), s.max_future_stamp)
+        if problem:
+            return f'{what}_stamp_in_future', f'{what} {problem}'
+        for array, name in values:
+            problem = None if array is None else magnitude_problem(array, s.max_abs_input,
+                                                                   name)
+            if problem:
+                return f'{what}_out_of_range', problem
+        return None
 
     def _pose_at(self, stamp: float, max_skew: float) -> Optional[np.ndarray]:
         """(x, y, yaw) at ``stamp`` for pose models, else None (raises SyncError)."""
@@ -199,9 +242,12 @@ class FramePipeline:
         stamp, now = stamp_to_seconds(msg.header.stamp), self._now()
         if not self._check_image_time(stamp, now, s):
             return None
+        compressed = s.image_transport == 'compressed'
         try:
-            rgb = image_to_model_rgb(msg, s.image_transport == 'compressed', runtime.image_size,
-                                     s.resize_mode)
+            check_message_pixels(msg, compressed, s.max_image_pixels)   # before decoding
+            rgb = image_to_model_rgb(msg, compressed, runtime.image_size, s.resize_mode)
+        except ImageTooLargeError as exc:
+            return self.reject('image_too_large', str(exc))
         except InputError as exc:
             return self.reject(exc.reason, str(exc))
         with self.lock:
@@ -221,10 +267,17 @@ class FramePipeline:
                                                           pose),
                                   action, s.horizon, stamp, s.model_step_period,
                                   a_applied=applied if applied is not None else action)
+            bad = nonfinite_outputs(result)
+            if bad:   # the runtime's history holds them now: later surprises would be NaN too
+                runtime.reset()
         except (ValueError, RuntimeError) as exc:   # e.g. CUDA out of memory
             return self.reject('inference_error', str(exc))
         finally:
             self.model_lock.release()
+        if bad:
+            return self.reject('prediction_nonfinite', f'model outputs {bad} are not finite '
+                               '(inputs outside the trained range?): frame dropped, model '
+                               'history reset')
         with self.lock:
             self._last_stamp, self._last_processed = stamp, received
             self.last_result = result
@@ -253,6 +306,10 @@ class FramePipeline:
             where = 'old' if now > stamp else 'in the future'
             self.reject('image_stale', f'image stamp is {abs(now - stamp):.3f} s {where} '
                         f'(stale_timeout {s.stale_timeout} s; clocks in sync? use_sim_time?)')
+            return False
+        problem = stamp_ahead_problem(stamp, now, s.max_future_stamp)
+        if problem:   # processed, it would make every image until then look out of order
+            self.reject('image_stamp_in_future', f'image {problem}')
             return False
         last = self._last_stamp
         # The stamp is fresh on the node clock here (checked above), as the rule requires.
@@ -286,6 +343,7 @@ class FramePipeline:
     def apply(self, new: NodeSettings, scale: Any = None) -> None:
         """Apply validated runtime settings (never fails; call with ``model_lock`` held)."""
         self.action.timeout = new.action_timeout
+        self.action.max_abs = new.max_abs_input
         if scale is not None:
             self.action.scale = scale
         self.buffer.interpolate = new.sync_mode == 'interpolate'

@@ -76,6 +76,17 @@ PARAMS: Dict[str, ParamSpec] = {
                            'nearest', 'runtime', choices=('interpolate', 'nearest')),
     'stale_timeout': ParamSpec(0.5, 'Inputs older than this (s, node clock) are rejected and '
                                'diagnostics go to WARN', 'runtime', 0.01, 3600.0),
+    'max_future_stamp': ParamSpec(0.25, 'Joint states, odometry and images stamped further '
+                                  'than this (s) ahead of the node clock are rejected '
+                                  '(stamp_in_future), so one bad stamp cannot block the '
+                                  'valid ones after it', 'runtime', 0.0, 3600.0),
+    'max_abs_input': ParamSpec(1e5, 'Joint positions and velocities, odometry x/y and action '
+                               'commands of larger magnitude are rejected as implausible',
+                               'runtime', 1e-3, 1e12),
+    'max_image_pixels': ParamSpec(16777216, 'Images with more pixels (width x height; for '
+                                  'compressed images the size their header declares) are '
+                                  'refused before decoding (image_too_large)', 'runtime',
+                                  1, 2 ** 31 - 1),
     'stall_error_timeout': ParamSpec(5.0, 'Diagnostics go to ERROR after this long (s) '
                                      'without a prediction while active', 'runtime',
                                      0.1, 3600.0),
@@ -134,6 +145,9 @@ class NodeSettings(SettingsSnapshot):
     max_skew: float = 0.05
     sync_mode: str = 'interpolate'
     stale_timeout: float = 0.5
+    max_future_stamp: float = 0.25
+    max_abs_input: float = 1e5
+    max_image_pixels: int = 16777216
     stall_error_timeout: float = 5.0
     action_source: str = 'twist'
     action_topic: str = ''

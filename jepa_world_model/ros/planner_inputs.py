@@ -7,6 +7,14 @@ newest range scan (for the obstacle term).
 turns them into model inputs, or raises :class:`~.node_io.InputError` with the counter name
 of what is missing, stale, unreadable or unsynchronised (the node stops on it).
 
+One message must not stop the node or block the valid ones after it: joint states and
+odometry stamped more than ``max_future_stamp`` ahead of the node clock, or holding values
+beyond ``max_abs_input``, are refused (``*_stamp_in_future``, ``*_out_of_range``); images
+above ``max_image_pixels`` are refused (``image_too_large``); scans longer than
+``max_scan_beams`` are min-pooled to that many returns; a scan without information (all NaN)
+drops the scan in use, so the obstacle term stops the robot (``scan_stale``) instead of
+reading free space.
+
 Threads: every callback of the node is in its default, mutually exclusive group, so the
 subscriptions, goal callbacks and the plan timer never run concurrently and the histories
 need no lock of their own.
@@ -15,7 +23,7 @@ need no lock of their own.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from sensor_msgs.msg import Image
@@ -23,10 +31,12 @@ from std_msgs.msg import Header
 import torch
 
 from ..core.inference import WorldModelRuntime
+from ..core.scan import pool_beams, scan_has_information
 from ..core.state_layout import planar_pose
 from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError
 from .frame_pipeline import TIME_RESET_S
-from .joint_state_conversion import stamp_to_seconds
+from .image_conversion import check_message_pixels, ImageTooLargeError
+from .joint_state_conversion import magnitude_problem, stamp_ahead_problem, stamp_to_seconds
 from .node_io import clock_was_reset, image_to_model_rgb, InputError, read_model_joints
 
 __all__ = ['Observation', 'PlannerInputs', 'ScanReading', 'scan_from_msg']
@@ -55,12 +65,14 @@ class Observation(NamedTuple):
     scan: Optional[ScanReading] = None
 
 
-def scan_from_msg(msg: Any) -> ScanReading:
-    """A LaserScan as a :class:`ScanReading`.
+def scan_from_msg(msg: Any, max_beams: Optional[int] = None) -> ScanReading:
+    """A LaserScan as a :class:`ScanReading`, min-pooled to at most ``max_beams`` returns
+    (:func:`~..core.scan.pool_beams`; None: as it is).
 
     Raises:
         InputError: ``scan_invalid``: no beams, a non-finite or zero angle increment, or
-            range limits that are not 0 <= range_min < range_max.
+            range limits that are not 0 <= range_min < range_max;
+            ``scan_no_information``: no beam is a return or free (e.g. all NaN).
     """
     ranges = np.asarray(msg.ranges, dtype=np.float32)
     geometry = (msg.angle_min, msg.angle_increment, msg.range_min, msg.range_max)
@@ -72,7 +84,17 @@ def scan_from_msg(msg: Any) -> ScanReading:
     if not 0.0 <= msg.range_min < msg.range_max:
         raise InputError('scan_invalid', f'scan range_min {msg.range_min} and range_max '
                          f'{msg.range_max} do not satisfy 0 <= range_min < range_max')
-    return ScanReading(stamp_to_seconds(msg.header.stamp), ranges, *(float(v) for v in geometry))
+    angle_min, increment, range_min, range_max = (float(v) for v in geometry)
+    if not scan_has_information(ranges, range_min):
+        raise InputError('scan_no_information', f'none of the {ranges.size} beams is a return '
+                         f'or free (NaN or below range_min {range_min}): the scanner sees '
+                         'nothing, which is not free space')
+    if max_beams is not None and ranges.size > max_beams:
+        ranges, k = pool_beams(ranges, range_min, max_beams)
+        # Each pooled return lies at the centre of its group of k beams.
+        angle_min, increment = angle_min + 0.5 * (k - 1) * increment, k * increment
+    return ScanReading(stamp_to_seconds(msg.header.stamp), ranges, angle_min, increment,
+                       range_min, range_max)
 
 
 class PlannerInputs:
@@ -113,23 +135,52 @@ class PlannerInputs:
     def on_joint_state(self, msg: Any) -> None:
         """Validate a JointState and add it to the joint history."""
         joints = read_model_joints(msg, self.joint_names, self._reject)
-        if joints is not None:
-            self._push(self.joints, 'joint_state', stamp_to_seconds(msg.header.stamp), *joints)
+        if joints is None:
+            return
+        stamp = stamp_to_seconds(msg.header.stamp)
+        if self._accept('joint_state', stamp, ((joints[0], 'joint positions'),
+                                               (joints[1], 'joint velocities'))):
+            self._push(self.joints, 'joint_state', stamp, *joints)
 
     def on_odometry(self, msg: Any) -> None:
         """Validate a nav_msgs/Odometry and add its planar pose to the odometry history."""
         pose = planar_pose(msg.pose.pose.position, msg.pose.pose.orientation)
         if not np.isfinite(pose).all():
             return self._reject('odom_nonfinite', f'odometry pose {pose.tolist()} is not finite')
-        self._push(self.odom, 'odom', stamp_to_seconds(msg.header.stamp), pose, np.zeros(3))
+        stamp = stamp_to_seconds(msg.header.stamp)
+        if self._accept('odom', stamp, ((pose[:2], 'odometry x, y'),)):
+            self._push(self.odom, 'odom', stamp, pose, np.zeros(3))
 
     def on_scan(self, msg: Any) -> None:
-        """Keep the newest valid LaserScan; count (and keep the old one on) a bad one."""
+        """Keep the newest valid LaserScan, pooled to ``max_scan_beams`` returns; count (and
+        keep the old one on) a malformed one. A scan that sees nothing drops the old one:
+        what was there may have moved, and no information must not read as free space."""
         try:
-            self.scan = scan_from_msg(msg)
+            self.scan = scan_from_msg(msg, self._settings().max_scan_beams)
         except InputError as exc:
+            if exc.reason == 'scan_no_information':
+                self.scan = None
             return self._reject(exc.reason, str(exc))
         self._counters.add('scans_received')
+
+    def _accept(self, what: str, stamp: float,
+                values: Tuple[Tuple[Optional[np.ndarray], str], ...]) -> bool:
+        """False (after counting it) if a state message is stamped more than
+        ``max_future_stamp`` ahead of the node clock or holds values beyond
+        ``max_abs_input`` (``values``: (array or None, name)); such a message never enters
+        the history, where it would block the valid ones after it."""
+        s = self._settings()
+        problem = stamp_ahead_problem(stamp, self._now(), s.max_future_stamp)
+        if problem:
+            self._reject(f'{what}_stamp_in_future', f'{what} {problem}')
+            return False
+        for array, name in values:
+            problem = None if array is None else magnitude_problem(array, s.max_abs_input,
+                                                                   name)
+            if problem:
+                self._reject(f'{what}_out_of_range', problem)
+                return False
+        return True
 
     def _push(self, buffer: JointStateBuffer, what: str, stamp: float, position: np.ndarray,
               velocity: Optional[np.ndarray]) -> None:
@@ -179,6 +230,10 @@ class PlannerInputs:
                 self._counters.add('no_new_image')
                 return None
             self._last_stamp = stamp   # consumed even if unusable: one stop per bad frame
+        try:
+            check_message_pixels(image, False, s.max_image_pixels)
+        except ImageTooLargeError as exc:
+            raise InputError('image_too_large', str(exc)) from None
         rgb = image_to_model_rgb(image, False, runtime.image_size, s.resize_mode)
         try:
             joints = self.joints.sample(stamp, s.max_skew) if self.joint_names else None

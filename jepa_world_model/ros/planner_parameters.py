@@ -75,6 +75,17 @@ PARAMS: Dict[str, ParamSpec] = {
                                'status overrun', 'runtime', 0.001, 60.0),
     'stale_timeout': ParamSpec(0.5, 'Image or joint states older than this (s): zero '
                                'command, status stale_inputs', 'runtime', 0.01, 3600.0),
+    'max_future_stamp': ParamSpec(0.25, 'Joint states and odometry stamped further than '
+                                  'this (s) ahead of the node clock are rejected '
+                                  '(stamp_in_future)', 'runtime', 0.0, 3600.0),
+    'max_abs_input': ParamSpec(1e5, 'Joint positions and velocities and odometry x/y of '
+                               'larger magnitude are rejected as implausible', 'runtime',
+                               1e-3, 1e12),
+    'max_image_pixels': ParamSpec(16777216, 'Images with more pixels (width x height) are '
+                                  'refused (image_too_large)', 'runtime', 1, 2 ** 31 - 1),
+    'max_scan_beams': ParamSpec(1440, 'A scan with more beams is min-pooled to at most this '
+                                'many returns (the nearest of each group, so no obstacle is '
+                                'lost)', 'runtime', 1, 1000000),
     'max_skew': ParamSpec(0.05, 'Largest image / joint-state (odom) stamp distance (s)',
                           'runtime', 0.0, 10.0),
     'resize_mode': ParamSpec('center_crop', 'How a camera image becomes the model input',
@@ -172,6 +183,10 @@ class PlannerSettings(SettingsSnapshot):
     model_step_period: float = 0.1
     max_plan_time: float = 0.08
     stale_timeout: float = 0.5
+    max_future_stamp: float = 0.25
+    max_abs_input: float = 1e5
+    max_image_pixels: int = 16777216
+    max_scan_beams: int = 1440
     max_skew: float = 0.05
     resize_mode: str = 'center_crop'
     output: str = 'joint_trajectory'
