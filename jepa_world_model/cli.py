@@ -6,6 +6,7 @@ Examples:
     jepa-world-model record --robot gantry --out bags/gantry --episodes 200 --steps 32
     jepa-world-model train --bag bags/gantry --config config/gantry_tiny.yaml --out runs/bag
     jepa-world-model evaluate --checkpoint runs/gantry_tiny/checkpoint.safetensors
+    jepa-world-model evaluate --checkpoint models/arm_tiny.safetensors --bag bags/arm_heldout
     jepa-world-model info --checkpoint models/gantry_tiny.safetensors
     jepa-world-model demo --out outputs/demo
     jepa-world-model demo --duration 30 --model runs/arm_tiny/checkpoint.safetensors
@@ -27,14 +28,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .bags.errors import BagDatasetError, BagWriteError, RecordError
-from .core.checkpoint import CheckpointError, describe, load_checkpoint
+from .core.atomic_files import atomic_write_text
+from .core.checkpoint import CheckpointError, checkpoint_config, describe, load_checkpoint
 from .core.config import BagConfig, ConfigError, ExperimentConfig, from_dict, load_config, to_dict
 from .core.data import Episode, split_episodes
 from .core.distributed import init_from_env, local_device
 from .core.evaluation import prediction_report, probe_report
 from .core.probes import refit_probes
 from .core.synthetic import SceneSpec, generate_episodes
-from .core.training import LOSS_TERMS, Trainer, resolve_dtype
+from .core.training import LOSS_TERMS, resolve_dtype, Trainer, TrainingSetupError
 
 log = logging.getLogger('jepa_world_model')
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -166,10 +168,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.steps is not None:
         cfg.optim.steps = args.steps
     apply_bag_args(cfg, args)
-    episodes, data_report = load_episodes(cfg)
-    train_eps, val_eps = split_episodes(episodes, cfg.data.validation_fraction, cfg.train.seed)
     out = Path(args.out)
     ckpt = out / 'checkpoint.safetensors'
+    if ckpt.exists() and not args.resume:
+        raise ConfigError(f'{ckpt} exists: pass --resume to continue it, or choose another '
+                          f'--out')
+    if args.resume and ckpt.exists():     # before reading data: the model must be this one
+        check_resumable(ckpt, cfg, args.config)
+    episodes, data_report = load_episodes(cfg)
+    train_eps, val_eps = split_episodes(episodes, cfg.data.validation_fraction, cfg.train.seed)
     # Under torchrun every rank runs this command; without it this is a one-process run.
     dist_ctx = init_from_env(args.device or cfg.train.device)
     device = local_device(args.device or cfg.train.device, dist_ctx)
@@ -179,9 +186,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                                  steps=args.steps)
         log.info('resumed %s at step %d', ckpt, trainer.state.step)
     else:
-        if ckpt.exists() and not args.resume:
-            raise SystemExit(f'{ckpt} exists: pass --resume to continue it, or choose '
-                             f'another --out')
         trainer = Trainer(cfg, train_eps, device, dtype, out_dir=out, dist_ctx=dist_ctx)
     progress = _progress(cfg.optim.steps) if dist_ctx.is_main else None
     metrics = MetricsLogger(out, enabled=trainer.dist.is_main)
@@ -217,9 +221,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         report['bag_read'] = data_report
     if val_eps:
         report.update(evaluation_report(trainer.model, train_eps, val_eps))
-    (out / 'report.json').write_text(json.dumps(report, indent=2))
+    atomic_write_text(out / 'report.json', json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     return 0
+
+
+def check_resumable(ckpt: Path, cfg: ExperimentConfig, config_path: Path) -> None:
+    """Refuse to resume ``ckpt`` with a ``--config`` whose model is another one (another
+    robot's joints, other sizes): resuming continues the checkpoint's own model."""
+    theirs, ours = to_dict(checkpoint_config(ckpt).model), to_dict(cfg.model)
+    robot_keys = ('joint_names', 'action_dim', 'action_names', 'pose_in_state')   # first
+    differ = sorted((k for k in ours if theirs.get(k) != ours[k]),
+                    key=lambda k: (k not in robot_keys, list(ours).index(k)))
+    if differ:
+        shown = ', '.join(f'{k} {theirs.get(k)!r} (config {ours[k]!r})' for k in differ[:3])
+        raise ConfigError(f'cannot resume {ckpt}: it holds another model than {config_path} '
+                          f'describes: {shown}{" ..." if len(differ) > 3 else ""}; resume '
+                          f'with the config it was trained with, or choose another --out')
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -246,19 +264,6 @@ def cmd_record(args: argparse.Namespace) -> int:
             'action_source': 'topic', 'action_topic': topics.action,
             'action_fields': list(topics.action_fields)}}}
     print(json.dumps(summary, indent=2))
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    loaded = load_checkpoint(args.checkpoint)
-    cfg = loaded.config
-    spec = SceneSpec(image_size=cfg.model.image_size)
-    fit = generate_episodes(args.episodes, cfg.data.synthetic_steps, args.seed, spec)
-    held_out = generate_episodes(args.episodes, cfg.data.synthetic_steps, args.seed + 1, spec)
-    report = {'checkpoint': str(args.checkpoint), 'step': loaded.step,
-              'probes_image_latent': probe_report(loaded.model, fit, held_out),
-              'prediction': prediction_report(loaded.model, held_out)}
-    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -306,7 +311,7 @@ def cmd_demo_synthetic(args: argparse.Namespace) -> int:
     prediction = prediction_report(trainer.model, val_eps)
     report = {'checkpoint': str(ckpt), 'config': to_dict(cfg), 'probes_image_latent': probes,
               'prediction': prediction, 'history': trainer.state.history}
-    (out / 'report.json').write_text(json.dumps(report, indent=2))
+    atomic_write_text(out / 'report.json', json.dumps(report, indent=2))
     print('[demo] linear probes on the frozen image latent (held-out episodes):')
     print(f'  robot position R^2      {probes["robot_pos_r2"]:.3f}')
     print(f'  distractor position R^2 {probes.get("distractor_pos_r2", float("nan")):.3f}')
@@ -358,11 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--config', type=Path, help='take topics and image size from this config')
     p.add_argument('--action-topic', help='default: data.bag.action_topic, /cmd_vel for bases')
     p.set_defaults(func=cmd_record)
-    p = sub.add_parser('evaluate', help='probe and prediction scores on generated episodes')
-    p.add_argument('--checkpoint', required=True, type=Path)
-    p.add_argument('--episodes', type=int, default=40)
-    p.add_argument('--seed', type=int, default=1000)
-    p.set_defaults(func=cmd_evaluate)
+    from .evaluate_cli import add_parser as add_evaluate
+    add_evaluate(sub)    # evaluate: on --bag recordings or generated episodes
     p = sub.add_parser('info', help='print a checkpoint\'s config, step and sizes')
     p.add_argument('--checkpoint', required=True, type=Path)
     p.set_defaults(func=cmd_info)
@@ -402,10 +404,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                         format='%(levelname)s %(name)s: %(message)s')
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, FileNotFoundError, BagDatasetError, BagWriteError,
-            RecordError) as exc:
-        sys.stderr.write(f'jepa-world-model: error: {exc}\n')
+    except (ConfigError, CheckpointError, OSError, BagDatasetError, BagWriteError,
+            RecordError, TrainingSetupError) as exc:
+        sys.stderr.write(f'jepa-world-model: error: {one_line(exc)}\n')
         return 2
+    except Exception as exc:
+        # Anything else is a bug; the user still gets one line, a developer the traceback.
+        if args.verbose:
+            raise
+        sys.stderr.write(f'jepa-world-model: internal error: {type(exc).__name__}: '
+                         f'{one_line(exc)} (rerun with -v for the traceback)\n')
+        return 1
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message on one line (bag read reports and YAML errors span several)."""
+    return ' | '.join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 if __name__ == '__main__':

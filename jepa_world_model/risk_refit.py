@@ -20,7 +20,9 @@ from typing import Any
 
 import torch
 
-from .core.checkpoint import load_checkpoint, save_checkpoint
+from .core.atomic_files import atomic_write_text
+from .core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .core.config import ConfigError
 from .core.risk_head import fit_risk_head
 from .core.world_model import WorldModel
 
@@ -35,14 +37,15 @@ def cmd_fit_risk(args: argparse.Namespace) -> int:
     loaded = load_checkpoint(args.checkpoint)
     cfg = loaded.config
     if not cfg.model.risk_labels:
-        raise SystemExit(f'{args.checkpoint} has no model.risk_labels: nothing to fit')
+        raise ConfigError(f'{args.checkpoint} has no model.risk_labels: nothing to fit')
     cfg.model = dataclasses.replace(cfg.model, risk_hidden_dim=args.hidden)
     model = WorldModel(cfg.model)
     state = {k: v for k, v in loaded.model.state_dict().items()
              if not k.startswith('risk_probe.')}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith('risk_probe.') for k in missing):
-        raise SystemExit(f'checkpoint does not fit: missing {missing}, unexpected {unexpected}')
+        raise CheckpointError(f'{args.checkpoint} does not fit: missing {missing}, '
+                              f'unexpected {unexpected}')
     model.eval()
 
     def episodes(paths: Any):
@@ -62,7 +65,7 @@ def cmd_fit_risk(args: argparse.Namespace) -> int:
     save_checkpoint(out, model, train_cfg, loaded.step)
     report = {'checkpoint': str(out), 'source': str(args.checkpoint), 'hidden': args.hidden,
               'horizon': args.horizon, 'epochs': args.epochs, **report}
-    out.with_suffix('.report.json').write_text(json.dumps(report, indent=2))
+    atomic_write_text(out.with_suffix('.report.json'), json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     return 0
 

@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint on held-out rosbag2 recordings (``jepa-world-model evaluate --bag``).
+"""Evaluate a checkpoint on held-out rosbag2 recordings (``jepa-world-model evaluate --bag``),
+or on a temporary recording of its simulated robot (``evaluate`` without ``--bag``).
 
 Two questions, answered with numbers:
   * does the model predict better than "nothing changes" and "constant velocity", in latent
@@ -8,17 +9,25 @@ Two questions, answered with numbers:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Dict, List, Sequence
+import tempfile
+from typing import Dict, List, Optional, Sequence, Set
 
 import numpy as np
+from rosbags.rosbag2 import Reader
 import torch
 
-from ..core.checkpoint import load_checkpoint
+from ..core.checkpoint import load_checkpoint, LoadedCheckpoint
+from ..core.config import ModelConfig
 from ..core.data import Episode, images_to_tensor
 from ..core.evaluation import baseline_report
 from ..core.world_model import WorldModel
-from .reader import BagDatasetConfig, read_bag_episodes
+from .errors import BagDatasetError
+from .reader import (_BAG_ERRORS as BAG_READ_ERRORS, BagDatasetConfig, expand_bag_paths,
+                     flag_name, read_bag_episodes)
+
+BOOL_TYPE = 'std_msgs/msg/Bool'
 
 
 @torch.no_grad()
@@ -67,20 +76,103 @@ def surprise_at_events(model: WorldModel, episodes: Sequence[Episode], flag: str
 
 def evaluate_on_bags(checkpoint: str | Path, bags: Sequence[str | Path],
                      horizons: Sequence[int] = (1, 2, 4, 8),
-                     flags: Sequence[str] = ('collision', 'contact')) -> Dict[str, object]:
-    """Baseline comparison and surprise-at-events report for one checkpoint."""
-    loaded = load_checkpoint(checkpoint)
+                     flags: Sequence[str] = ('collision', 'contact'),
+                     loaded: Optional[LoadedCheckpoint] = None) -> Dict[str, object]:
+    """Baseline comparison and surprise-at-events report for one checkpoint.
+
+    The bags are read with the checkpoint's ``data.bag`` settings, without its scan topic
+    (no metric here reads a scan). Surprise is reported for the checkpoint's flag topics
+    (``/<flag>`` for each of ``flags`` when it has none) that every bag has; the others are
+    listed under ``flags_absent``, so a bag without ``/collision`` or ``/contact`` still
+    evaluates. ``loaded``: the checkpoint, when the caller has loaded it already.
+
+    Raises:
+        CheckpointError: the checkpoint cannot be loaded.
+        BagDatasetError: unreadable bags, missing required topics, or no episode longer
+            than the largest horizon + 1.
+    """
+    loaded = loaded or load_checkpoint(checkpoint)
     cfg = loaded.config
+    paths = expand_bag_paths([Path(b) for b in bags])
+    if not paths:
+        raise BagDatasetError(f'no bag found in {[str(b) for b in bags]}')
     bag_cfg = BagDatasetConfig.from_experiment(cfg)
-    if not bag_cfg.flag_topics:
-        bag_cfg.flag_topics = [f'/{f}' for f in flags]
-    episodes, read = read_bag_episodes([Path(b) for b in bags], bag_cfg)
+    wanted = list(bag_cfg.flag_topics) or [f'/{f}' for f in flags]
+    present = _bool_topics_in_every_bag(paths)
+    bag_cfg = dataclasses.replace(bag_cfg, scan_topic='',
+                                  flag_topics=[t for t in wanted if t in present])
+    episodes, read = read_bag_episodes(paths, bag_cfg)
+    try:
+        prediction = baseline_report(loaded.model, episodes, horizons)
+    except ValueError as exc:   # every episode too short for the horizons
+        raise BagDatasetError(f'cannot evaluate horizons {list(horizons)}: {exc}') from None
     report: Dict[str, object] = {
         'checkpoint': str(checkpoint), 'step': loaded.step, 'bags': [str(b) for b in bags],
         'episodes': len(episodes), 'frames': int(sum(len(e) for e in episodes)),
-        'prediction': baseline_report(loaded.model, episodes, horizons)}
-    report['surprise'] = {f: surprise_at_events(loaded.model, episodes, f) for f in flags}
+        'prediction': prediction}
+    report['surprise'] = {flag_name(t): surprise_at_events(loaded.model, episodes,
+                                                           flag_name(t))
+                          for t in bag_cfg.flag_topics}
+    report['flags_absent'] = [t for t in wanted if t not in present]
     report['bag_read'] = read.to_dict()
+    return report
+
+
+def _bool_topics_in_every_bag(paths: Sequence[Path]) -> Set[str]:
+    """The std_msgs/Bool topics all of ``paths`` have (from the bags' metadata only)."""
+    common: Optional[Set[str]] = None
+    for path in paths:
+        try:
+            with Reader(path) as reader:
+                topics = {c.topic for c in reader.connections if c.msgtype == BOOL_TYPE}
+        except BAG_READ_ERRORS as exc:
+            raise BagDatasetError(f'{path}: cannot read bag, it may be corrupt or truncated '
+                                  f'({type(exc).__name__}: {exc})') from exc
+        common = topics if common is None else common & topics
+    return common or set()
+
+
+def simulated_robot_for(model: ModelConfig) -> Optional[str]:
+    """The ``jepa_world_model.sim`` robot whose joints and actions ``model`` was trained on,
+    or None (none matches, or the simulator cannot be imported)."""
+    try:
+        from ..sim.robots import ROBOTS
+    except ImportError:
+        return None
+    for name, robot in ROBOTS.items():
+        if (list(robot.joint_names) == list(model.joint_names)
+                and len(robot.action_names) == model.action_dim):
+            return name
+    return None
+
+
+def evaluate_on_simulator(checkpoint: str | Path, loaded: LoadedCheckpoint, robot_name: str,
+                          episodes: int, steps: int, seed: int, policy: str = 'noisy',
+                          horizons: Sequence[int] = (1, 2, 4, 8)) -> Dict[str, object]:
+    """Record ``episodes`` x ``steps`` frames of the simulated robot into a temporary bag,
+    on the topics the checkpoint reads, and evaluate on it like :func:`evaluate_on_bags`.
+
+    Raises:
+        RecordError: the robot or policy cannot be made.
+        BagDatasetError: as :func:`evaluate_on_bags`.
+    """
+    from . import recording    # MuJoCo is imported only here
+    bag_cfg = loaded.config.data.bag
+    robot = recording.make_robot(robot_name, loaded.config.model.image_size)
+    with tempfile.TemporaryDirectory(prefix='jepa-evaluate-') as tmp:
+        try:
+            topics = recording.topics_for(robot_name, robot, bag_cfg, bag_cfg.action_topic)
+            if topics.odometry and bag_cfg.odometry_topic:
+                topics = dataclasses.replace(topics, odometry=bag_cfg.odometry_topic)
+            recording.record(robot, lambda s: recording.make_policy(policy, robot, s),
+                             Path(tmp) / 'bag', episodes, steps, topics, 'mcap', seed,
+                             info={'robot': robot_name, 'policy': policy})
+        finally:
+            robot.close()
+        report = evaluate_on_bags(checkpoint, [Path(tmp) / 'bag'], horizons, loaded=loaded)
+    report['bags'] = []
+    report['generated'] = {'robot': robot_name, 'policy': policy, 'episodes': episodes,
+                           'steps': steps, 'seed': seed}
     return report
 
 

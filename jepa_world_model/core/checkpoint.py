@@ -211,6 +211,12 @@ def _is_optim_key(key: str) -> bool:
     return len(parts) == 3 and parts[0] == 'optim' and parts[1].isdigit() and bool(parts[2])
 
 
+def checkpoint_config(path: str | Path) -> ExperimentConfig:
+    """The validated config embedded in a checkpoint, read from its header (no weights)."""
+    path = Path(path)
+    return _embedded_config(path, read_metadata(path))
+
+
 def describe(path: str | Path) -> Dict[str, object]:
     """Summary for ``jepa-world-model info``: step, config and tensor count, no weights loaded.
 

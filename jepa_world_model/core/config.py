@@ -435,15 +435,26 @@ def load_config(path: str | Path) -> ExperimentConfig:
     """Load an ExperimentConfig from YAML; missing sections keep their defaults."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding='utf-8'))
     except OSError as exc:
         raise ConfigError(f'cannot read config {path}: {exc}') from None
+    except UnicodeDecodeError as exc:   # a binary file (e.g. a checkpoint given by mistake)
+        raise ConfigError(f'config {path} is not a UTF-8 text (YAML) file: {exc.reason} at '
+                          f'byte {exc.start}') from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f'config {path} is not valid YAML: {exc}') from None
+        raise ConfigError(f'config {path} is not valid YAML: {_yaml_problem(exc)}') from None
     try:
         return from_dict(ExperimentConfig, data)
     except ConfigError as exc:
         raise ConfigError(f'{path}: {exc}') from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """'<problem> (line L, column C)' from a YAML error, on one line."""
+    problem = getattr(exc, 'problem', None) or getattr(exc, 'reason', None) or str(exc)
+    mark = getattr(exc, 'problem_mark', None)
+    where = f' (line {mark.line + 1}, column {mark.column + 1})' if mark is not None else ''
+    return ' '.join(f'{problem}{where}'.split())
 
 
 def save_config(config: ExperimentConfig, path: str | Path) -> None:

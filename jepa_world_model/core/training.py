@@ -46,10 +46,14 @@ log = logging.getLogger(__name__)
 DTYPES = {'float32': torch.float32, 'float64': torch.float64, 'bfloat16': torch.bfloat16}
 
 
+class TrainingSetupError(ValueError):
+    """A run cannot start: its dtype, episodes or checkpoint do not fit its config."""
+
+
 def resolve_dtype(name: str) -> torch.dtype:
     """'float32' -> torch.float32, with a clear error for unknown names."""
     if name not in DTYPES:
-        raise ValueError(f'unknown dtype {name!r}; choose one of {sorted(DTYPES)}')
+        raise TrainingSetupError(f'unknown dtype {name!r}; choose one of {sorted(DTYPES)}')
     return DTYPES[name]
 
 
@@ -234,7 +238,10 @@ class Trainer:
         m = config.model
         queries = (config.loss.scan_query_steps + 1
                    if m.scan_sectors and m.scan_source == 'tokens' else 0)
-        self.sampler = ClipSampler(episodes, config.data.clip_length, queries)
+        try:
+            self.sampler = ClipSampler(episodes, config.data.clip_length, queries)
+        except ValueError as exc:   # e.g. no episode as long as a clip
+            raise TrainingSetupError(str(exc)) from None
         self._check_episode_shapes(episodes)
         if model is None:
             torch.manual_seed(config.train.seed)
@@ -254,21 +261,27 @@ class Trainer:
             save_config(config, self.out_dir / 'config.yaml')
 
     def _check_episode_shapes(self, episodes: Sequence[Episode]) -> None:
+        """Raises TrainingSetupError when the episodes cannot feed this model."""
         m = self.config.model
+        if not episodes:
+            raise TrainingSetupError('no training episodes')
         ep = episodes[0]
         if ep.images.shape[1:3] != (m.image_size, m.image_size):
-            raise ValueError(f'episode images are {ep.images.shape[1:3]}, model expects '
-                             f'{m.image_size}x{m.image_size}; resize when building episodes')
+            raise TrainingSetupError(
+                f'episode images are {ep.images.shape[1:3]}, model expects '
+                f'{m.image_size}x{m.image_size}; resize when building episodes')
         if ep.s.shape[1] != m.state_dim or ep.a.shape[1] != m.action_dim:
-            raise ValueError(f'episodes have s dim {ep.s.shape[1]} / a dim {ep.a.shape[1]}, '
-                             f'model expects {m.state_dim} / {m.action_dim}')
+            raise TrainingSetupError(
+                f'episodes have s dim {ep.s.shape[1]} / a dim {ep.a.shape[1]}, '
+                f'model expects {m.state_dim} / {m.action_dim}')
         if m.scan_sectors and not self.sampler.has_scan:
-            raise ValueError('model.scan_sectors needs a range scan in every episode (set '
-                             'data.bag.scan_topic to the LaserScan topic)')
+            raise TrainingSetupError(
+                'model.scan_sectors needs a range scan in every episode (set '
+                'data.bag.scan_topic to the LaserScan topic)')
         beams = {e.extras['scan'].shape[-1] for e in episodes} if m.scan_sectors else set()
         if any(b % m.scan_sectors for b in beams):
-            raise ValueError(f'scans have {sorted(beams)} beams; model.scan_sectors '
-                             f'{m.scan_sectors} must divide each')
+            raise TrainingSetupError(f'scans have {sorted(beams)} beams; model.scan_sectors '
+                                     f'{m.scan_sectors} must divide each')
 
     def train_step(self) -> Dict[str, float]:
         """One optimisation step at ``self.state.step``; returns scalar logs."""
@@ -350,7 +363,8 @@ class Trainer:
         loaded = load_checkpoint(path, device, dtype)
         if steps is not None:
             if steps < loaded.step:
-                raise ValueError(f'steps {steps} is below the checkpoint step {loaded.step}')
+                raise TrainingSetupError(f'steps {steps} is below the checkpoint step '
+                                         f'{loaded.step}')
             loaded.config.optim.steps = steps
         trainer = cls(loaded.config, episodes, device, dtype, out_dir, model=loaded.model,
                       dist_ctx=dist_ctx)

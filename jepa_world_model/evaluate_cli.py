@@ -1,0 +1,95 @@
+"""``jepa-world-model evaluate``: probe and prediction scores of a checkpoint.
+
+On ``--bag`` recordings (``bags/evaluate.py``: baselines and surprise at events), else on
+generated episodes of the checkpoint's robot: the gantry's scenes (``core/synthetic.py``),
+or a temporary recording of the arm or mobile_base simulator. A checkpoint of any other
+robot needs ``--bag``; that, like every other failure, is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+from typing import Any
+
+from .core.checkpoint import load_checkpoint
+from .core.config import ConfigError, ModelConfig
+from .core.evaluation import prediction_report, probe_report
+from .core.synthetic import generate_episodes, JOINT_NAMES as GANTRY_JOINTS, SceneSpec
+
+__all__ = ['add_parser', 'cmd_evaluate', 'is_gantry_model']
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Probe and prediction scores: on ``--bag`` recordings, else on generated episodes of
+    the checkpoint's robot (the gantry's scenes, or a temporary simulator recording)."""
+    from .cli import _bags   # imported late: cli imports this module
+    if args.episodes < 1:
+        raise ConfigError(f'--episodes must be >= 1, got {args.episodes}')
+    loaded = load_checkpoint(args.checkpoint)
+    cfg = loaded.config
+    if args.bag:
+        report = _bags('evaluate').evaluate_on_bags(args.checkpoint, args.bag, loaded=loaded)
+    elif is_gantry_model(cfg.model):
+        steps = args.steps or cfg.data.synthetic_steps
+        _check_eval_steps(steps, 6)     # horizons 1..5 (prediction_report)
+        spec = SceneSpec(image_size=cfg.model.image_size)
+        fit = generate_episodes(args.episodes, steps, args.seed, spec)
+        held_out = generate_episodes(args.episodes, steps, args.seed + 1, spec)
+        report = {'checkpoint': str(args.checkpoint), 'step': loaded.step,
+                  'generated': {'robot': 'gantry', 'episodes': args.episodes,
+                                'steps': steps, 'seed': args.seed},
+                  'probes_image_latent': probe_report(loaded.model, fit, held_out),
+                  'prediction': prediction_report(loaded.model, held_out)}
+    else:
+        evaluate = _bags('evaluate')
+        robot = evaluate.simulated_robot_for(cfg.model)
+        if robot is None:
+            raise ConfigError(
+                f'{args.checkpoint}: episodes of its robot (joints {cfg.model.joint_names}, '
+                f'{cfg.model.action_dim} actions) cannot be generated here; pass --bag DIR '
+                f'with recordings of that robot')
+        steps = args.steps or 40
+        _check_eval_steps(steps, max(10, cfg.data.clip_length))   # horizons 1..8 + 1
+        report = evaluate.evaluate_on_simulator(args.checkpoint, loaded, robot, args.episodes,
+                                                steps, args.seed, args.policy)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def is_gantry_model(model: ModelConfig) -> bool:
+    """True when ``core/synthetic.py``'s generated episodes fit ``model``:
+    the gantry's joints and 2-D action, and s = [positions, velocities]."""
+    return (list(model.joint_names) == list(GANTRY_JOINTS) and model.action_dim == 2
+            and model.use_joint_position and model.use_joint_velocity
+            and not model.pose_in_state)
+
+
+def _check_eval_steps(steps: int, minimum: int) -> None:
+    if steps < minimum:
+        raise ConfigError(f'--steps must be at least {minimum} for the evaluated horizons, '
+                          f'got {steps}')
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``evaluate`` sub-command to ``sub`` (argparse sub-parsers)."""
+    p = sub.add_parser('evaluate', help='probe and prediction scores on recorded (--bag) or '
+                       'generated episodes')
+    p.add_argument('--checkpoint', required=True, type=Path)
+    p.add_argument('--bag', nargs='+', action='extend', metavar='DIR',
+                   help='evaluate on these bags (or directories of bags), read with the '
+                   'checkpoint\'s data.bag topics; without it, on generated episodes of the '
+                   'checkpoint\'s robot (gantry scenes, or the arm / mobile_base simulator)')
+    p.add_argument('--episodes', type=int, default=40, help='generated episodes')
+    p.add_argument('--steps', type=int, help='frames per generated episode (default: '
+                   'data.synthetic_steps for the gantry, 40 for simulated robots)')
+    p.add_argument('--policy', default='noisy', help='exploration policy of a simulated robot')
+    p.add_argument('--seed', type=int, default=1000)
+    p.set_defaults(func=cmd_evaluate)
+    return p
+
+
+if __name__ == '__main__':
+    sys.exit('use: jepa-world-model evaluate ...')
