@@ -1,7 +1,9 @@
 """Tests for the latent planner, the L1-ball projection and the objective builders."""
 
 import ast
+import math
 import pathlib
+import time
 
 import pytest
 import torch
@@ -200,6 +202,7 @@ def test_seeded_determinism(problem, method):
     dict(min_std=-0.1), dict(min_std=1.0, init_std=0.5), dict(temperature=0.0),
     dict(momentum=1.0), dict(momentum=-0.1), dict(trust_region_l1=-1.0),
     dict(trust_region_l1=float('nan')), dict(seed=-1), dict(horizon=2.5),
+    dict(chunk_size=0),
 ])
 def test_bad_config_raises(kwargs):
     with pytest.raises(ValueError):
@@ -291,3 +294,52 @@ def test_hold_action_predicts_the_running_command_forward():
     torch.testing.assert_close(hold_action(step, z, a, 0), z)
     torch.testing.assert_close(hold_action(step, z, a, 3), z + 3 * 1.5)
     assert calls == [(torch.Size([1, 3]), torch.Size([1, 2]))] * 3
+
+
+def test_a_deadline_stops_a_huge_plan_in_time(problem):
+    """200,000 samples x horizon 50 x 3 iterations (seconds of work) with a 50 ms deadline:
+    the plan returns soon after it, says it was cut short and still gives well-formed
+    actions inside the bounds. A deadline already past returns before any model step."""
+    step, z0, z_goal, _ = problem
+    objective = obj.latent_goal_objective(z_goal)
+    planner = LatentPlanner(PlannerConfig(horizon=50, num_samples=200000, num_iterations=3,
+                                          num_elites=16), 2,
+                            ActionBounds([-1.0, -1.0], [1.0, 1.0]))
+    started = time.perf_counter()
+    res = planner.plan(z0, step, objective, deadline=started + 0.05)
+    elapsed = time.perf_counter() - started
+    assert res.cut_short and res.iterations < 3
+    assert elapsed < 0.05 + 0.5, elapsed     # about one model step of one chunk late
+    assert res.actions.shape == (50, 2) and res.latents.shape == (50, 4)
+    assert bool((res.actions.abs() <= 1.0).all())
+    calls = []
+
+    def counting_step(z, a):
+        calls.append(z.shape[0])
+        return step(z, a)
+
+    late = make_planner().plan(z0, counting_step, objective, deadline=time.perf_counter())
+    assert late.cut_short and late.iterations == 0 and late.cost == math.inf
+    assert calls == [] and late.actions.shape == (H, 2) and late.latents.shape == (H, 4)
+
+
+@pytest.mark.parametrize('method', ['cem', 'mppi'])
+@pytest.mark.parametrize('chunk', [4096, 10])
+def test_a_deadline_that_is_met_changes_nothing(problem, method, chunk):
+    """Same seed, same plans over warm-started calls, with no deadline or one far away
+    (also when the samples are drawn and scored in chunks of 10)."""
+    step, z0, z_goal, _ = problem
+    objective = obj.latent_goal_objective(z_goal)
+    runs = []
+    for deadline in (None, math.inf, time.perf_counter() + 1e6):
+        planner = make_planner(method, chunk_size=chunk, trust_region_l1=0.8)
+        prev = torch.tensor([0.3, -0.2])
+        runs.append([planner.plan(z0, step, objective, prev, deadline=deadline)
+                     for _ in range(2)])
+    for plain, *timed in zip(*runs):
+        assert plain.iterations == 5 and not plain.cut_short
+        for res in timed:
+            assert not res.cut_short and res.iterations == 5
+            assert torch.equal(res.actions, plain.actions) and res.cost == plain.cost
+            assert torch.equal(res.latents, plain.latents)
+            assert res.iteration_costs == plain.iteration_costs

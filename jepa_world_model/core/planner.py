@@ -12,19 +12,27 @@ predicted latents with an objective (lower is better). Two refit rules share one
   the previous solution warm-starts the next call; PLDM (Sobal et al. 2025) also plans with
   MPPI in a learned latent space.
 
+A plan may be given a deadline (a ``time.perf_counter()`` value): it is checked before every
+model step, so a plan returns within about one model step of one sample chunk
+(``chunk_size``) past it, with ``cut_short`` set. Without a deadline, or when it is met, the
+result is the same as without one.
+
 Tensor names follow the package: ``z`` latent, ``a`` action, ``s`` proprioception. The module
 is pure PyTorch: it never imports ROS.
 """
 
 from dataclasses import dataclass, field
 import math
-from typing import Callable, List, Optional, Sequence, Union
+import time
+from typing import Callable, List, Optional, Union
 
 import torch
 
+# Re-exported: the planner's callers import the action constraints from here.
+from .action_constraints import ActionBounds, BoundLike, project_l1_ball  # noqa: F401
+
 StepFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 ObjectiveFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-BoundLike = Union[torch.Tensor, Sequence[float]]
 
 _METHODS = ('cem', 'mppi')
 
@@ -50,6 +58,9 @@ class PlannerConfig:
             ``horizon * action_repeat`` steps ahead for ``horizon`` action choices (the
             objective sees the latent after each planned action). Longer look-ahead at the
             same search size; the warm start shifts by one planned action per call.
+        chunk_size: Samples rolled out per batched model call. Bounds the rollout memory and
+            how far a plan runs past its deadline; plans of at most this many samples roll
+            out in one batch.
     """
 
     method: str = 'cem'
@@ -64,13 +75,14 @@ class PlannerConfig:
     trust_region_l1: Optional[float] = None
     seed: Optional[int] = 0
     action_repeat: int = 1
+    chunk_size: int = 4096
 
     def __post_init__(self) -> None:
         """Validate the values; raise ValueError with the offending field."""
         if self.method not in _METHODS:
             raise ValueError(f'method must be one of {_METHODS}, got {self.method!r}')
         for name, low in (('horizon', 1), ('num_samples', 2), ('num_iterations', 1),
-                          ('num_elites', 1), ('action_repeat', 1)):
+                          ('num_elites', 1), ('action_repeat', 1), ('chunk_size', 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
@@ -94,66 +106,6 @@ class PlannerConfig:
             raise ValueError(f'seed must be None or an int >= 0, got {self.seed!r}')
 
 
-class ActionBounds:
-    """Per-dimension box ``low <= a <= high`` on the action.
-
-    Args:
-        low: Lower bounds, tensor or sequence of length ``A``.
-        high: Upper bounds, tensor or sequence of length ``A``.
-
-    Raises:
-        ValueError: If shapes differ, are not 1-D, values are not finite, or ``low >= high``.
-    """
-
-    def __init__(self, low: BoundLike, high: BoundLike) -> None:
-        self.low = torch.as_tensor(low, dtype=torch.float64).detach().cpu()
-        self.high = torch.as_tensor(high, dtype=torch.float64).detach().cpu()
-        if self.low.ndim != 1 or self.low.shape != self.high.shape or self.low.numel() == 0:
-            raise ValueError(f'low and high must be 1-D of equal length, got shapes '
-                             f'{tuple(self.low.shape)} and {tuple(self.high.shape)}')
-        if not (torch.isfinite(self.low).all() and torch.isfinite(self.high).all()):
-            raise ValueError('action bounds must be finite')
-        if not bool((self.low < self.high).all()):
-            raise ValueError(f'need low < high in every dimension, got low={self.low.tolist()}'
-                             f' high={self.high.tolist()}')
-
-    @property
-    def dim(self) -> int:
-        """Action dimension ``A``."""
-        return int(self.low.numel())
-
-
-def project_l1_ball(delta: torch.Tensor, radius: Union[float, torch.Tensor]) -> torch.Tensor:
-    """Euclidean projection of each row of ``delta`` onto the L1 ball of ``radius``.
-
-    Exact sort-based algorithm of Duchi et al. 2008 ("Efficient projections onto the l1-ball
-    for learning in high dimensions"), O(A log A) per row and fully batched.
-
-    Args:
-        delta: Vectors ``[..., A]``.
-        radius: Ball radius >= 0, a float or a tensor broadcastable to ``delta.shape[:-1]``.
-
-    Returns:
-        Tensor ``[..., A]``: the nearest point (in L2) with ``||x||_1 <= radius``; rows already
-        inside the ball are returned unchanged.
-    """
-    radius = torch.as_tensor(radius, dtype=delta.dtype, device=delta.device)
-    if bool((radius < 0).any()):
-        raise ValueError('radius must be >= 0')
-    radius = radius.unsqueeze(-1)  # [..., 1] against the action dim
-    mag = delta.abs()
-    u, _ = torch.sort(mag, dim=-1, descending=True)
-    cssv = u.cumsum(dim=-1) - radius
-    j = torch.arange(1, delta.shape[-1] + 1, device=delta.device, dtype=delta.dtype)
-    # rho = number of coordinates that stay non-zero; u_j > (cssv_j - r) / j is true for a
-    # prefix of the sorted magnitudes, so counting it gives rho directly.
-    rho = (u * j > cssv).sum(dim=-1, keepdim=True).clamp_min(1)
-    theta = cssv.gather(-1, rho - 1) / rho.to(delta.dtype)
-    projected = torch.sign(delta) * (mag - theta).clamp_min(0)
-    inside = mag.sum(dim=-1, keepdim=True) <= radius
-    return torch.where(inside, delta, projected)
-
-
 def hold_action(step: StepFn, z: torch.Tensor, a: torch.Tensor, steps: int) -> torch.Tensor:
     """The latent ``[Z]`` after holding action ``a`` ``[A]`` for ``steps`` steps from ``z``
     ``[Z]``: where the robot will be when a command planned now takes effect, if the one it
@@ -174,8 +126,12 @@ class PlanResult:
         cost: Objective value of ``actions``.
         latents: Predicted latents ``[H, Z]`` along ``actions`` (``latents[t]`` follows
             ``actions[t]``).
-        iterations: Refit iterations run.
-        iteration_costs: Lowest sampled cost at each iteration.
+        iterations: Refit iterations completed.
+        iteration_costs: Lowest sampled cost at each iteration (when cut short, the last
+            may come from the part of an iteration scored in time).
+        cut_short: The deadline passed before the plan was complete. ``actions`` is then the
+            best sequence scored in time (the warm-start mean, cost inf and ``latents``
+            ``z0`` repeated, if none was): not a plan to follow.
     """
 
     actions: torch.Tensor
@@ -184,6 +140,15 @@ class PlanResult:
     latents: torch.Tensor
     iterations: int
     iteration_costs: List[float] = field(default_factory=list)
+    cut_short: bool = False
+
+
+class _PastDeadline(Exception):
+    """The plan's deadline passed inside a rollout (caught by :meth:`LatentPlanner.plan`)."""
+
+
+def _past(deadline: Optional[float]) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
 
 
 class LatentPlanner:
@@ -247,14 +212,18 @@ class LatentPlanner:
             ref = a_t
         return torch.stack(steps, dim=1)
 
-    def _rollout(self, z0: torch.Tensor, a: torch.Tensor, step: StepFn) -> torch.Tensor:
+    def _rollout(self, z0: torch.Tensor, a: torch.Tensor, step: StepFn,
+                 deadline: Optional[float] = None) -> torch.Tensor:
         """Roll ``step`` from ``z0 [Z]`` under ``a [N, H, A]``, each action held for
-        ``action_repeat`` steps; returns the latent after each action, ``[N, H, Z]``."""
+        ``action_repeat`` steps; returns the latent after each action, ``[N, H, Z]``.
+        Raises _PastDeadline before a model step that would start past ``deadline``."""
         n = a.shape[0]
         z = z0.unsqueeze(0).expand(n, -1)
         traj = []
         for t in range(a.shape[1]):
             for _ in range(self.config.action_repeat):
+                if _past(deadline):
+                    raise _PastDeadline
                 z = step(z, a[:, t])
                 if z.ndim != 2 or z.shape[0] != n:
                     raise ValueError(f'step must return [N={n}, Z], got {tuple(z.shape)}')
@@ -270,6 +239,47 @@ class LatentPlanner:
                              f'{tuple(cost.shape)}')
         # A NaN from a diverging rollout must never win the argmin or poison the refit.
         return torch.nan_to_num(cost, nan=math.inf)
+
+    def _sample_and_score(self, mean: torch.Tensor, std: torch.Tensor, gen: torch.Generator,
+                          bounds: tuple, z0: torch.Tensor, step: StepFn,
+                          objective: ObjectiveFn, deadline: Optional[float]):
+        """Sample ``N`` sequences around ``mean``/``std`` ``[H, A]`` and score them, chunk by
+        chunk, until ``deadline``. ``bounds`` is ``(low, high, prev)`` for :meth:`_feasible`.
+
+        Returns:
+            The first ``M`` samples ``[M, H, A]`` and their ``cost [M]`` (``M = N`` unless
+            the deadline passed first), and ``[C, H, Z]``: the latents of the lowest-cost
+            sample of each of the ``C`` scored chunks (None when ``M = 0``).
+        """
+        n, chunk = self.config.num_samples, self.config.chunk_size
+        a = mean.new_empty((n,) + tuple(mean.shape))
+        costs, bests = [], []
+        for start in range(0, n, chunk):
+            if deadline is not None and mean.device.type == 'cuda':
+                # Kernels run asynchronously: wait for them so the clock shows real progress.
+                torch.cuda.synchronize(mean.device)
+            if _past(deadline):
+                break
+            # Sampling chunk by chunk keeps a late plan from spending its time drawing
+            # samples it will never score; one chunk draws what one call always drew.
+            eps = torch.randn((min(chunk, n - start),) + tuple(mean.shape), generator=gen,
+                              device=mean.device, dtype=mean.dtype)
+            part = mean + std * eps
+            if start == 0:
+                part[0] = mean  # keep the incumbent so the warm start can only help
+            part = self._feasible(part, *bounds)
+            a[start:start + part.shape[0]] = part
+            try:
+                z_traj = self._rollout(z0, part, step, deadline)
+            except _PastDeadline:
+                break
+            cost = self._evaluate(objective, z_traj, part)
+            costs.append(cost)
+            bests.append(z_traj.index_select(0, torch.argmin(cost).view(1)))
+        if not costs:
+            return a[:0], a.new_empty(0), None
+        cost = torch.cat(costs)
+        return a[:cost.shape[0]], cost, torch.cat(bests)
 
     def _refit(self, a: torch.Tensor, cost: torch.Tensor):
         """New (mean, std) ``[H, A]`` from samples ``a [N, H, A]`` and their ``cost [N]``."""
@@ -290,7 +300,8 @@ class LatentPlanner:
 
     @torch.no_grad()
     def plan(self, z0: torch.Tensor, step: StepFn, objective: ObjectiveFn,
-             prev_action: Optional[torch.Tensor] = None) -> PlanResult:
+             prev_action: Optional[torch.Tensor] = None,
+             deadline: Optional[float] = None) -> PlanResult:
         """Plan an action sequence from latent ``z0``.
 
         Args:
@@ -299,9 +310,11 @@ class LatentPlanner:
             objective: ``objective(z_traj [N, H, Z], a_traj [N, H, A]) -> cost [N]``, lower
                 is better.
             prev_action: Last executed action ``[A]``; the centre of the step-0 trust region.
+            deadline: ``time.perf_counter()`` value by which to stop; None: no limit.
 
         Returns:
-            The :class:`PlanResult`; its mean also warm-starts the next call.
+            The :class:`PlanResult` (``cut_short`` when the deadline stopped it); its mean
+            also warm-starts the next call.
         """
         cfg = self.config
         if z0.ndim == 2 and z0.shape[0] == 1:
@@ -333,33 +346,46 @@ class LatentPlanner:
         std = torch.full((h, dim_a), cfg.init_std, device=device, dtype=dtype)
 
         best_costs, best_actions, best_latents = [], [], []
+        done, cut_short = 0, False
         for _ in range(cfg.num_iterations):
-            eps = torch.randn((n, h, dim_a), generator=gen, device=device, dtype=dtype)
-            a = mean + std * eps
-            a[0] = mean  # keep the incumbent so the warm start can only help
-            a = self._feasible(a, low, high, prev)
-            z_traj = self._rollout(z0, a, step)
-            cost = self._evaluate(objective, z_traj, a)
-            i_best = torch.argmin(cost).view(1)
-            best_costs.append(cost.index_select(0, i_best))
-            best_actions.append(a.index_select(0, i_best))
-            best_latents.append(z_traj.index_select(0, i_best))
+            a, cost, chunk_best = self._sample_and_score(mean, std, gen, (low, high, prev), z0,
+                                                         step, objective, deadline)
+            if cost.numel():
+                i_best = torch.argmin(cost).view(1)
+                best_costs.append(cost.index_select(0, i_best))
+                best_actions.append(a.index_select(0, i_best))
+                # The overall argmin is the argmin of its own chunk.
+                best_latents.append(chunk_best.index_select(
+                    0, torch.div(i_best, cfg.chunk_size, rounding_mode='floor')))
+            if cost.numel() < n:
+                cut_short = True   # too few samples scored for a sound refit
+                break
             new_mean, new_std = self._refit(a, cost)
             mean = cfg.momentum * mean + (1 - cfg.momentum) * new_mean
             std = (cfg.momentum * std + (1 - cfg.momentum) * new_std).clamp_min(cfg.min_std)
+            done += 1
 
         # Guard against round-off pushing the averaged mean a hair outside the constraints.
         mean = self._feasible(mean.unsqueeze(0), low, high, prev)
-        z_mean = self._rollout(z0, mean, step)
-        cost_mean = self._evaluate(objective, z_mean, mean)
         self._prev_mean = mean[0]
+        iteration_costs = torch.cat(best_costs).tolist() if best_costs else []
+        if cut_short:
+            if not best_costs:
+                return PlanResult(actions=mean[0], first_action=mean[0, 0], cost=math.inf,
+                                  latents=z0.expand(h, -1).clone(), iterations=done,
+                                  iteration_costs=iteration_costs, cut_short=True)
+        else:
+            # Rolling out the mean costs H model calls: skipped once the deadline passed.
+            z_mean = self._rollout(z0, mean, step)
+            best_costs.append(self._evaluate(objective, z_mean, mean))
+            best_actions.append(mean)
+            best_latents.append(z_mean)
 
-        costs = torch.cat(best_costs + [cost_mean])
-        actions = torch.cat(best_actions + [mean])
-        latents = torch.cat(best_latents + [z_mean])
+        costs = torch.cat(best_costs)
+        actions = torch.cat(best_actions)
+        latents = torch.cat(best_latents)
         k = int(torch.argmin(costs).item())
         plan = actions[k]
-        iteration_costs = torch.cat(best_costs).tolist()
         return PlanResult(actions=plan, first_action=plan[0], cost=float(costs[k].item()),
-                          latents=latents[k], iterations=cfg.num_iterations,
-                          iteration_costs=iteration_costs)
+                          latents=latents[k], iterations=done,
+                          iteration_costs=iteration_costs, cut_short=cut_short)
