@@ -1,6 +1,6 @@
 """One plan of planner_node (``ros/planner_step.py``) without a ROS graph: where the plan
-starts under ``command_delay_steps``, and what the obstacle term is given (message classes
-only, so marked ``ros``)."""
+starts under ``command_delay_steps``, what the obstacle term is given, and that a plan stops
+at ``max_plan_time`` (message classes only, so marked ``ros``)."""
 
 from dataclasses import replace
 import time
@@ -19,7 +19,7 @@ try:
 
     from jepa_world_model.ros.planner_inputs import Observation, ScanReading
     from jepa_world_model.ros.planner_parameters import PlannerSettings
-    from jepa_world_model.ros.planner_step import PlanStep, PlanStop
+    from jepa_world_model.ros.planner_step import PlanStep, PlanStop, warm_up
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 
@@ -29,10 +29,10 @@ pytestmark = pytest.mark.ros
 class RecordingPlanner(LatentPlanner):
     """The real planner, remembering the latent each plan started from and its objective."""
 
-    def plan(self, z0, step, objective, prev_action=None):
+    def plan(self, z0, step, objective, prev_action=None, deadline=None):
         self.starts = getattr(self, 'starts', []) + [z0.clone()]
         self.objectives = getattr(self, 'objectives', []) + [objective]
-        return super().plan(z0, step, objective, prev_action)
+        return super().plan(z0, step, objective, prev_action, deadline)
 
 
 @pytest.fixture(scope='module')
@@ -111,3 +111,37 @@ def test_the_obstacle_term_gets_the_scan_at_the_frame_pose(runtime):
                                atol=1e-3, rtol=1e-4)
     with pytest.raises(PlanStop, match="no scan"):
         plan_once(runtime, settings, observation(runtime, None), terms)
+
+
+def huge_planner():
+    """50,000 samples x horizon 40 x 3 iterations: seconds of work on the tiny model."""
+    return LatentPlanner(PlannerConfig(horizon=40, num_samples=50000, num_elites=16,
+                                       num_iterations=3), 2,
+                         ActionBounds([-0.5, -1.0], [0.5, 1.0]))
+
+
+def test_a_huge_plan_stops_as_overrun_at_max_plan_time(runtime):
+    """The plan is stopped while it runs, about max_plan_time (0.1 s) after the tick
+    started, as an overrun: the node gets its stop back in time to publish the zero
+    command, its status and diagnostics (before, the plan ran to its end, seconds)."""
+    settings = replace(PlannerSettings(), max_plan_time=0.1)
+    goal = pose_goal(3.0, 0.0)
+    objective = build_objective(goal, runtime.model, ObjectiveTerms())
+    step = PlanStep()
+    started = time.perf_counter()
+    with pytest.raises(PlanStop) as stop:
+        step.run(runtime, huge_planner(), goal, objective, settings, observation(runtime),
+                 np.zeros(2), started, with_poses=False)
+    elapsed = time.perf_counter() - started
+    assert stop.value.status == 'overrun' and stop.value.reason == 'plan_overrun'
+    assert 'stopped at max_plan_time' in str(stop.value)
+    assert elapsed < 0.1 + 0.6, elapsed
+    assert step.plan_ms.summary()['count'] == 1
+
+
+def test_the_warm_up_plan_stops_at_its_budget(runtime):
+    """Configure's warm-up plan of the same huge search ends after its budget."""
+    planner = huge_planner()
+    started = time.perf_counter()
+    warm_up(planner, runtime, budget=0.1)
+    assert time.perf_counter() - started < 0.1 + 0.6

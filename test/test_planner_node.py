@@ -373,6 +373,31 @@ def test_invalid_parameters_are_rejected_whole(graph, ckpt):
         close_node(graph, node)
 
 
+def test_configure_refuses_bad_action_fields_and_a_search_over_max_plan_time(graph, ckpt):
+    """Start-up values get the runtime checks at configure (a misspelt cmd_vel action field
+    used to configure and then fail in every tick), and a search whose samples alone need
+    seconds against max_plan_time 0.5 s is refused at configure and at a change, without
+    running it."""
+    node = make_node(graph, ckpt, '/budget', activate=False, output='cmd_vel',
+                     action_fields=['linear.x', 'angualr.z'], num_samples=100000,
+                     num_elites=16, horizon=50, num_iterations=3)
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert 'angualr.z' in node.diagnostics().status[0].message
+        assert node.set_parameters([Parameter('action_fields',
+                                              value=['linear.x', 'angular.z'])])[0].successful
+        started = time.monotonic()
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert time.monotonic() - started < 3.0     # refused before the warm-up plan
+        assert 'max_plan_time' in node.diagnostics().status[0].message
+        assert node.set_parameters([Parameter('num_samples', value=64)])[0].successful
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        result = node.set_parameters([Parameter('num_samples', value=100000)])[0]
+        assert not result.successful and 'max_plan_time' in result.reason
+    finally:
+        close_node(graph, node)
+
+
 def test_bad_goals_are_counted_and_the_node_keeps_planning(rig):
     """Bad pose, joint and image goals are counted, the node keeps planning; image goals and
     ~/capture_goal replace the goal."""

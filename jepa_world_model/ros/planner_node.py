@@ -69,7 +69,7 @@ from .planner_outputs import assess, count_rejections, diagnostic_array  # noqa:
 from .planner_outputs import PlannerOutputs  # noqa: E402
 from .planner_parameters import PARAMS, PlannerFacts, planner_config  # noqa: E402
 from .planner_parameters import validate_updates  # noqa: E402
-from .planner_step import unusable_stops, warm_up  # noqa: E402
+from .planner_step import rollout_cost, unusable_stops, warm_up  # noqa: E402
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 DEFAULT_MODEL = 'arm_tiny.safetensors'
@@ -125,7 +125,9 @@ class PlannerNode(PlannerCore):
             return self._fail(f'cannot load checkpoint: {exc}')
         except (ValueError, RuntimeError, OSError) as exc:
             return self._fail(f'cannot load {path} on {s.device}/{s.dtype}: {exc}')
-        facts = PlannerFacts(runtime.action_dim, tuple(runtime.joint_names))
+        # The measured step cost lets validate_updates refuse searches over max_plan_time.
+        facts = PlannerFacts(runtime.action_dim, tuple(runtime.joint_names),
+                             rollout_cost(runtime))
         reason = validate_updates({}, s, facts)
         if reason:
             return self._fail(f'{path} does not fit the parameters: {reason}')

@@ -4,7 +4,11 @@ Every parameter is declared with a ``ParameterDescriptor`` (description, range).
 on-set callback runs :func:`validate_updates` on the whole batch, which also builds the
 :class:`~jepa_world_model.core.planner.PlannerConfig` and
 :class:`~jepa_world_model.core.command_limits.CommandLimits` the batch would produce, so a
-batch is rejected with a reason, or applied whole.
+batch is rejected with a reason, or applied whole. Every value is checked each time, not
+only the changed ones: configure runs it with no changes, so values given at start-up
+(YAML, command line) get the same checks as a later change, ``action_fields`` included.
+Once configure has measured the model (:class:`PlannerFacts` ``rollout_cost``), a planner
+search whose samples alone need more than ``max_plan_time`` is refused too.
 
 When a change takes effect (``PARAMS[name].applies``, as in ``node_parameters``): ``runtime``
 at the next plan; ``configure`` at the next configure (model, device, output kind);
@@ -17,7 +21,7 @@ default the model's joints), the joints the velocity commands move.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import math
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -26,18 +30,28 @@ from rclpy.parameter import Parameter
 from ..core.command_limits import CommandLimits, LimitError
 from ..core.goal_checks import GoalTolerance
 from ..core.goals import ObjectiveTerms
+from ..core.plan_budget import RolloutCost
 from ..core.planner import PlannerConfig
+from .action_sources import ActionError, parse_twist_fields
 from .parameter_table import (check_value, declare_table, is_number, ModelFacts, ParamSpec,
                               read_table, SettingsSnapshot)
 
 __all__ = ['PARAMS', 'OUTPUTS', 'PlannerSettings', 'PlannerFacts', 'declare_parameters',
            'read_settings', 'validate_updates', 'check_against_model', 'planner_config',
-           'command_limits', 'action_joints', 'goal_tolerance', 'objective_terms']
+           'command_limits', 'action_joints', 'goal_tolerance', 'objective_terms',
+           'plan_time_problem']
 
 OUTPUTS = ('cmd_vel', 'joint_trajectory', 'float64_multi_array')
 _STRINGS, _DOUBLES = Parameter.Type.STRING_ARRAY, Parameter.Type.DOUBLE_ARRAY
-#: The model facts the cross-checks need are the same as world_model_node's.
-PlannerFacts = ModelFacts
+
+
+@dataclass(frozen=True)
+class PlannerFacts(ModelFacts):
+    """What the cross-checks need to know about the loaded model: world_model_node's facts
+    and the measured cost of a model step (None: not measured, no plan-time check)."""
+
+    rollout_cost: Optional[RolloutCost] = None
+
 
 PARAMS: Dict[str, ParamSpec] = {
     'model_path': ParamSpec('', 'Checkpoint (.safetensors); empty: the shipped arm model '
@@ -315,24 +329,54 @@ def objective_terms(s: PlannerSettings) -> ObjectiveTerms:
                           clearance_margin=s.clearance_margin)
 
 
+def plan_time_problem(config: PlannerConfig, max_plan_time: float,
+                      cost: Optional[RolloutCost]) -> Optional[str]:
+    """Why the search ``config`` cannot fit ``max_plan_time`` on a model of measured
+    ``cost``, or None (also when ``cost`` is None)."""
+    need = cost.sample_seconds(config) if cost is not None else 0.0
+    if need <= max_plan_time:
+        return None
+    return (f'num_samples x (num_iterations x horizon x action_repeat) = {config.num_samples} '
+            f'x {cost.model_steps(config)} model steps need at least {need * 1e3:.0f} ms on '
+            f'this model and device (measured at configure), more than max_plan_time '
+            f'{max_plan_time * 1e3:.0f} ms: lower num_samples, horizon, num_iterations or '
+            'action_repeat, or raise max_plan_time')
+
+
 def validate_updates(updates: Mapping[str, Any], current: PlannerSettings,
                      facts: Optional[PlannerFacts] = None) -> Optional[str]:
     """Validate a whole batch of changes; None if it is valid, else the first problem.
 
-    Builds the planner config and the command limits the batch would give, so anything they
-    reject (num_elites > num_samples, inverted limits...) rejects the batch.
+    Checks every value of the result, the changed ones first (``updates`` empty: the
+    current settings, as configure does). Builds the planner config and the command limits
+    the batch would give, so anything they reject (num_elites > num_samples, inverted
+    limits...) rejects the batch; parses ``action_fields`` for the cmd_vel output as the
+    output will; with a measured ``facts.rollout_cost``, refuses a search that cannot fit
+    ``max_plan_time`` (:func:`plan_time_problem`).
     """
     for name, value in updates.items():
         reason = _validate_value(name, value)
         if reason:
             return reason
     new = current.with_updates(updates)
+    for name in (f.name for f in fields(new) if f.name not in updates):
+        reason = _validate_value(name, getattr(new, name))
+        if reason:
+            return reason
     if bool(new.joint_position_min) != bool(new.joint_position_max):
         return 'set both joint_position_min and joint_position_max, or neither'
+    if new.output == 'cmd_vel':
+        try:
+            parse_twist_fields(new.action_fields)
+        except ActionError as exc:
+            return f'action_fields: {exc}'
     try:
-        planner_config(new)
+        config = planner_config(new)
     except ValueError as exc:
         return str(exc)
+    reason = plan_time_problem(config, new.max_plan_time, getattr(facts, 'rollout_cost', None))
+    if reason:
+        return reason
     dim = facts.action_dim if facts is not None else max(
         len(new.velocity_min), len(new.velocity_max), len(new.acceleration_max))
     if facts is not None:

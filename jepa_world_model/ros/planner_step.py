@@ -7,6 +7,13 @@ plans toward it with :class:`~jepa_world_model.core.planner.LatentPlanner`, and 
 (``overrun``), or its predicted risk or ensemble disagreement is over its limit
 (``risk_too_high``, ``uncertainty_too_high``). The figures behind those decisions are kept
 for diagnostics (``last``, ``plan_ms``).
+
+``max_plan_time`` is a deadline the planner checks while it runs (before every model step),
+so a plan that cannot finish in time stops about then, instead of holding the node (its
+status, diagnostics and parameter changes) for as long as it takes. :func:`rollout_cost`
+measures the model at configure so that settings whose samples alone cannot fit the budget
+are refused (:func:`~.planner_parameters.validate_updates`); :func:`warm_up` runs under a
+deadline of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import torch
 from ..core.goal_checks import assess_plan, goal_reached
 from ..core.goals import ensemble_size, Goal, has_risk_probe
 from ..core.inference import WorldModelRuntime
+from ..core.plan_budget import measure_rollout_cost, RolloutCost
 from ..core.planner import hold_action, LatentPlanner
 from ..core.scan import laser_points
 from ..core.streams import WindowStats
@@ -28,7 +36,10 @@ from .planner_inputs import Observation
 from .planner_parameters import goal_tolerance
 
 __all__ = ['PlanStop', 'PlanOutcome', 'PlanStep', 'obstacle_points', 'warm_up',
-           'unusable_stops']
+           'rollout_cost', 'unusable_stops', 'WARM_UP_BUDGET_S']
+
+#: Seconds the configure-time warm-up plan may take; enough to initialise every kernel.
+WARM_UP_BUDGET_S = 2.0
 
 
 class PlanStop(Exception):
@@ -68,11 +79,13 @@ class PlanStep:
             s: The planner settings.
             obs: The synchronised observation.
             prev: [A] the previous command: the centre of the trust region.
-            started: ``time.perf_counter()`` when the tick started (``max_plan_time``).
+            started: ``time.perf_counter()`` when the tick started: the plan stops at
+                ``started + max_plan_time``.
             with_poses: Also predict the base poses along the plan (``~/planned_path``).
 
         Raises:
-            PlanStop: The plan overran ``max_plan_time``, or is too risky or too uncertain.
+            PlanStop: The plan overran ``max_plan_time`` (or was stopped at it), or is too
+                risky or too uncertain.
         """
         model, q = runtime.model, obs.q
         with torch.inference_mode():
@@ -109,9 +122,15 @@ class PlanStep:
             # The command planned now takes effect only after the one being executed (prev)
             # has run on: plan from where that leaves the robot, not from where it is now.
             z_plan = hold_action(model.predict, z, a_prev, s.command_delay_steps)
-            result = planner.plan(z_plan, model.predict, fn, a_prev)
+            result = planner.plan(z_plan, model.predict, fn, a_prev,
+                                  deadline=started + s.max_plan_time)
             elapsed = time.perf_counter() - started
             self.plan_ms.add(elapsed * 1e3)
+            if result.cut_short:
+                raise PlanStop('overrun', 'plan_overrun', 'plan stopped at max_plan_time '
+                               f'{s.max_plan_time * 1e3:.1f} ms after {elapsed * 1e3:.1f} ms, '
+                               f'{result.iterations} of {planner.config.num_iterations} '
+                               'iterations done')
             if elapsed > s.max_plan_time:
                 raise PlanStop('overrun', 'plan_overrun', f'plan took {elapsed * 1e3:.1f} ms > '
                                f'max_plan_time {s.max_plan_time * 1e3:.1f} ms')
@@ -149,13 +168,28 @@ def obstacle_points(model: Any, z: torch.Tensor, obs: Observation,
                         scan.range_max, pose, mount).to(z.device, z.dtype)
 
 
-def warm_up(planner: LatentPlanner, runtime: WorldModelRuntime) -> None:
+def warm_up(planner: LatentPlanner, runtime: WorldModelRuntime,
+            budget: float = WARM_UP_BUDGET_S) -> None:
     """Run one throw-away plan: the first plan initialises kernels, keep that out of the
-    first tick. The planner is reset after it."""
+    first tick. It stops after ``budget`` seconds (the first model steps have initialised
+    the kernels by then); the planner is reset after it."""
     z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
     with torch.inference_mode():
-        planner.plan(z, runtime.model.predict, lambda zt, a: zt.abs().sum((1, 2)))
+        planner.plan(z, runtime.model.predict, lambda zt, a: zt.abs().sum((1, 2)),
+                     deadline=time.perf_counter() + budget)
     planner.reset()
+
+
+def rollout_cost(runtime: WorldModelRuntime) -> Optional[RolloutCost]:
+    """The measured cost of the model's batched step, for the ``max_plan_time`` check at
+    configure and at every parameter change; None when the model cannot run it (the
+    warm-up plan then fails configure with the reason)."""
+    z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
+    try:
+        with torch.inference_mode():
+            return measure_rollout_cost(runtime.model.predict, z, runtime.action_dim)
+    except (RuntimeError, ValueError):
+        return None
 
 
 def unusable_stops(s: Any, model: Any) -> List[str]:
