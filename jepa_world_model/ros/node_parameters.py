@@ -208,6 +208,10 @@ def validate_updates(updates: Mapping[str, Any], current: NodeSettings,
         current: Settings before the batch.
         model: Facts of the loaded model, for cross-checks (None when unconfigured).
 
+    Every value of the result is checked, the changed ones first, so ``updates`` empty
+    checks the current settings: configure runs it that way, and a value from a parameter
+    file (which rclpy only checks for type and range) gets the same rules as a change.
+
     Returns:
         None if the whole batch is valid, else the reason (the first problem found).
     """
@@ -216,6 +220,10 @@ def validate_updates(updates: Mapping[str, Any], current: NodeSettings,
         if reason:
             return reason
     new = current.with_updates(updates)
+    for name in (n for n in settings_names() if n not in updates):
+        reason = validate_value(name, getattr(new, name))
+        if reason:
+            return reason
     if new.surprise_min_samples > new.surprise_window:
         return (f'surprise_min_samples ({new.surprise_min_samples}) must not exceed '
                 f'surprise_window ({new.surprise_window})')

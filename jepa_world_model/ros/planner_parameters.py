@@ -47,10 +47,13 @@ _STRINGS, _DOUBLES = Parameter.Type.STRING_ARRAY, Parameter.Type.DOUBLE_ARRAY
 
 @dataclass(frozen=True)
 class PlannerFacts(ModelFacts):
-    """What the cross-checks need to know about the loaded model: world_model_node's facts
-    and the measured cost of a model step (None: not measured, no plan-time check)."""
+    """What the cross-checks need to know about the loaded model: world_model_node's facts,
+    the measured cost of a model step (None: not measured, no plan-time check) and the
+    output the node was configured with ('' when not known): ``output`` changes wait for
+    the next configure, so until then the commands still go out as that kind."""
 
     rollout_cost: Optional[RolloutCost] = None
+    output: str = ''
 
 
 PARAMS: Dict[str, ParamSpec] = {
@@ -263,6 +266,21 @@ def _validate_value(name: str, value: Any) -> Optional[str]:
     return None
 
 
+def _position_limits_problem(new: PlannerSettings, live_output: str) -> Optional[str]:
+    """Why joint position limits cannot go with the output (``new.output``, or
+    ``live_output``, the one configured, in use until the next configure), or None: a Twist
+    moves no joint, so the limiter would have no joint positions and refuse every command."""
+    if not (new.joint_position_min or new.joint_position_max):
+        return None
+    for output, what in ((new.output, 'output is'), (live_output, 'the node is configured '
+                                                     'with output')):
+        if output == 'cmd_vel':
+            return (f'joint_position_min/max need a joint output (joint_trajectory or '
+                    f'float64_multi_array), but {what} cmd_vel (Twist commands move no '
+                    'joint; output changes take effect at the next configure)')
+    return None
+
+
 def action_joints(settings: PlannerSettings, facts: PlannerFacts) -> List[str]:
     """Joints moved by the action dims: ``action_joint_names`` or the model's joints."""
     return list(settings.action_joint_names or facts.joint_names)
@@ -279,9 +297,6 @@ def check_against_model(settings: PlannerSettings, facts: PlannerFacts) -> Optio
         if len(settings.action_fields) != dim:
             return (f'action_fields lists {len(settings.action_fields)} fields, the model '
                     f'action has {dim}')
-        if settings.joint_position_min or settings.joint_position_max:
-            return 'joint position limits need a joint output (joint_trajectory or ' \
-                   'float64_multi_array), not cmd_vel'
         return None
     joints = action_joints(settings, facts)
     if len(joints) != dim:
@@ -350,9 +365,10 @@ def validate_updates(updates: Mapping[str, Any], current: PlannerSettings,
     Checks every value of the result, the changed ones first (``updates`` empty: the
     current settings, as configure does). Builds the planner config and the command limits
     the batch would give, so anything they reject (num_elites > num_samples, inverted
-    limits...) rejects the batch; parses ``action_fields`` for the cmd_vel output as the
-    output will; with a measured ``facts.rollout_cost``, refuses a search that cannot fit
-    ``max_plan_time`` (:func:`plan_time_problem`).
+    limits...) rejects the batch; refuses joint position limits with a cmd_vel output
+    (set, or the one configured: ``facts.output``); parses ``action_fields`` for the
+    cmd_vel output as the output will; with a measured ``facts.rollout_cost``, refuses a
+    search that cannot fit ``max_plan_time`` (:func:`plan_time_problem`).
     """
     for name, value in updates.items():
         reason = _validate_value(name, value)
@@ -365,6 +381,9 @@ def validate_updates(updates: Mapping[str, Any], current: PlannerSettings,
             return reason
     if bool(new.joint_position_min) != bool(new.joint_position_max):
         return 'set both joint_position_min and joint_position_max, or neither'
+    reason = _position_limits_problem(new, getattr(facts, 'output', ''))
+    if reason:
+        return reason
     if new.output == 'cmd_vel':
         try:
             parse_twist_fields(new.action_fields)
