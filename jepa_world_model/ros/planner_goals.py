@@ -4,6 +4,10 @@ Each function validates one kind of goal message and raises
 :class:`~.node_io.InputError` with a ``goal_*`` reason, the counter the node increments, so a
 bad goal is counted apart from the camera's and joint states' own counters and the old goal
 stays. The objectives built from a goal are in :mod:`~jepa_world_model.core.goals`.
+
+Goal numbers get the plausibility bound the other inputs get (``max_abs_input``,
+:func:`~.joint_state_conversion.magnitude_problem`): a finite but absurd goal (1e30 rad, a
+pose 1e30 m away) would otherwise be planned toward, and the costs built from it overflow.
 """
 
 from __future__ import annotations
@@ -19,18 +23,33 @@ from ..core.command_limits import CommandLimits
 from ..core.goals import Goal, image_goal, joint_state_goal, pose_goal
 from ..core.inference import WorldModelRuntime
 from ..core.state_layout import planar_pose
+from .joint_state_conversion import magnitude_problem
 from .node_io import image_to_model_rgb, InputError, joint_state_arrays
+from .planner_parameters import PARAMS
+
+#: The bound a caller that passes no ``max_abs`` gets: the parameter's default.
+DEFAULT_MAX_ABS = float(PARAMS['max_abs_input'].default)
 
 __all__ = ['joint_goal_from_msg', 'pose_goal_from_msg', 'image_goal_from_msg']
 
 
 def joint_goal_from_msg(msg: JointState, joint_names: Sequence[str],
-                        action_joints: Sequence[str], limits: CommandLimits) -> Goal:
-    """A joint-state goal in model order; it must lie within the joint position limits."""
+                        action_joints: Sequence[str], limits: CommandLimits,
+                        max_abs: float = DEFAULT_MAX_ABS) -> Goal:
+    """A joint-state goal in model order [J]; it must lie within the joint position limits.
+
+    Raises:
+        InputError: ``goal_`` + a joint-state reason (:func:`~.node_io.joint_state_arrays`),
+            ``goal_joint_state_out_of_range`` (a model joint beyond ``max_abs``) or
+            ``goal_out_of_limits``.
+    """
     try:
         q, _ = joint_state_arrays(msg, joint_names)
     except InputError as exc:
         raise InputError('goal_' + exc.reason, str(exc)) from None
+    problem = magnitude_problem(q, max_abs, 'goal joint positions')
+    if problem:
+        raise InputError('goal_joint_state_out_of_range', problem)
     idx = [list(joint_names).index(j) for j in action_joints]
     if limits.has_positions and not (np.all(q[idx] >= limits.position_min)
                                      and np.all(q[idx] <= limits.position_max)):
@@ -40,12 +59,15 @@ def joint_goal_from_msg(msg: JointState, joint_names: Sequence[str],
 
 
 def pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
-                       yaw_weight: float) -> Goal:
-    """A planar pose goal in ``path_frame_id``; heading only when ``yaw_weight`` is set.
+                       yaw_weight: float, max_abs: float = DEFAULT_MAX_ABS) -> Goal:
+    """A planar pose goal (x, y, yaw) in ``path_frame_id``; heading only when
+    ``yaw_weight`` is set.
 
     Raises:
         InputError: ``goal_pose_unsupported`` (the model has no pose output),
-            ``goal_pose_no_frame`` (empty ``header.frame_id``) or ``goal_pose_wrong_frame``.
+            ``goal_pose_no_frame`` (empty ``header.frame_id``), ``goal_pose_wrong_frame``,
+            or ``goal_pose_out_of_range`` (a position or orientation value that is not
+            finite or is beyond ``max_abs``).
     """
     frame = msg.header.frame_id
     if not has_pose:
@@ -60,7 +82,13 @@ def pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
     if path_frame_id and frame != path_frame_id:
         raise InputError('goal_pose_wrong_frame', f'goal frame {frame!r} is not '
                          f'path_frame_id {path_frame_id!r} (no TF lookup here)')
-    x, y, yaw = planar_pose(msg.pose.position, msg.pose.orientation)
+    p, o = msg.pose.position, msg.pose.orientation
+    # The orientation too: NaN or huge quaternion entries give a NaN or meaningless yaw.
+    problem = magnitude_problem([p.x, p.y, p.z, o.x, o.y, o.z, o.w], max_abs,
+                                'goal pose (position x, y, z, orientation x, y, z, w)')
+    if problem:
+        raise InputError('goal_pose_out_of_range', problem)
+    x, y, yaw = planar_pose(p, o)
     return pose_goal(x, y, yaw if yaw_weight else None, yaw_weight)
 
 
