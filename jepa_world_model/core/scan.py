@@ -193,14 +193,17 @@ def laser_points(ranges: Any, angle_min: float, angle_increment: float, range_mi
     r = torch.as_tensor(ranges, dtype=torch.float32).reshape(-1)
     x, y, yaw = (float(v) for v in pose)
     mx, my, myaw = (float(v) for v in mount)
-    beam = angle_min + angle_increment * torch.arange(r.shape[0], dtype=torch.float32)
-    keep = torch.isfinite(r) & (r >= range_min) & (r < range_max)
+    # float64: a large (finite float32) increment times the beam index overflows float32 to
+    # inf, and cos(inf) would make a NaN point.
+    beam = angle_min + angle_increment * torch.arange(r.shape[0], dtype=torch.float64)
+    keep = torch.isfinite(r) & (r >= range_min) & (r < range_max) & torch.isfinite(beam)
     r, beam = r[keep], beam[keep]
     # The scanner's origin and heading in the output frame, then each return from there.
     sx = x + mx * math.cos(yaw) - my * math.sin(yaw)
     sy = y + mx * math.sin(yaw) + my * math.cos(yaw)
     heading = beam + (yaw + myaw)
-    return torch.stack([sx + r * torch.cos(heading), sy + r * torch.sin(heading)], dim=-1)
+    return torch.stack([sx + r * torch.cos(heading), sy + r * torch.sin(heading)],
+                       dim=-1).float()
 
 
 def obstacle_clearance(model: Any, min_range: float, margin: float, weight: float
@@ -252,13 +255,16 @@ def scan_has_information(ranges: Any, range_min: float) -> bool:
 
 
 def pool_beams(ranges: Any, range_min: float, max_beams: int) -> Tuple[np.ndarray, int]:
-    """Min-pool a scan to at most ``max_beams`` returns: ``ranges [B] -> (pooled [G], k)``.
+    """Min-pool a scan to at most ``max_beams`` readings: ``ranges [B] -> (pooled [G], k)``.
 
     Groups of ``k = ceil(B / max_beams)`` consecutive beams (the last group may be shorter)
-    keep their nearest return; beams that are no return (NaN, -inf, below ``range_min``)
-    count as +inf there, so a group without a return reads as none. Group ``g`` then lies at
-    ``angle_min + (g * k + (k - 1) / 2) * angle_increment`` with increment ``k *
-    angle_increment``. With ``B <= max_beams``, ``ranges`` is returned as float32 and k = 1.
+    keep their nearest reading: a return, or +inf (no return within range: free) when that
+    is all the group holds. Beams that are no reading (NaN, -inf, below ``range_min``) are
+    left out, so they neither hide a return nor make one; a group of nothing but such beams
+    is NaN (no reading), never +inf, which would claim free space nobody measured. Group
+    ``g`` lies at ``angle_min + (g * k + (k - 1) / 2) * angle_increment`` with increment
+    ``k * angle_increment``. With ``B <= max_beams``, ``ranges`` is returned as float32 and
+    k = 1.
 
     Raises:
         ValueError: ``max_beams`` < 1.
@@ -270,7 +276,11 @@ def pool_beams(ranges: Any, range_min: float, max_beams: int) -> Tuple[np.ndarra
     if k <= 1:
         return r, 1
     groups = -(-r.size // k)
-    padded = np.full(groups * k, np.inf, dtype=np.float32)
+    readings = np.full(groups * k, np.nan, dtype=np.float32)   # padding: no reading
     with np.errstate(invalid='ignore'):
-        padded[:r.size] = np.where(r >= range_min, r, np.float32(np.inf))
-    return padded.reshape(groups, k).min(axis=1), k
+        readings[:r.size] = np.where(r >= range_min, r, np.float32(np.nan))
+    readings = readings.reshape(groups, k)
+    seen = ~np.isnan(readings)
+    pooled = np.where(seen, readings, np.float32(np.inf)).min(axis=1)
+    pooled[~seen.any(axis=1)] = np.nan
+    return pooled, k
