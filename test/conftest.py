@@ -44,6 +44,33 @@ def _isolate_dds(environ):
 
 _isolate_dds(os.environ)
 
+#: Examples per fuzz test in the ``ci`` profile (tests running a model use a fraction).
+FUZZ_EXAMPLES = 60
+
+
+def _register_hypothesis_profiles(environ):
+    """Profiles of the property-based fuzz tests (test/test_fuzz_*.py).
+
+    ``ci`` (the default) is deterministic and quick: derandomized, so every run tries the
+    same examples, and no example database, so nothing is written into the repository.
+    ``thorough`` (``HYPOTHESIS_PROFILE=thorough``) draws random examples, ten times as many,
+    for a search before a release or after changing a converter.
+    """
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:   # only the fuzz tests need it (requirements-dev.txt)
+        return
+    # Examples are slow on a loaded 2-core machine: no per-example deadline, no health check
+    # that fails a test for it; the suite's budget is held by max_examples instead.
+    common = dict(deadline=None, database=None, print_blob=True,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    settings.register_profile('ci', derandomize=True, max_examples=FUZZ_EXAMPLES, **common)
+    settings.register_profile('thorough', max_examples=10 * FUZZ_EXAMPLES, **common)
+    settings.load_profile(environ.get('HYPOTHESIS_PROFILE', 'ci'))
+
+
+_register_hypothesis_profiles(os.environ)
+
 _RCLPY_STATUS = {}
 
 
