@@ -8,8 +8,10 @@ The package has two layers with imports in one direction:
 
 Around them: ``sim`` (MuJoCo robots), ``bags`` (rosbag2 recording and reading), ``demo`` and
 ``experiments`` (the demo and the closed-loop planning evaluation, which start the nodes as
-processes), ``cli``, and ``launch_support`` (helpers for the launch files only: it imports
-launch_ros, so nothing else imports it).
+processes), ``cli`` (the ``jepa-world-model`` command, dispatching to one module per
+sub-command in ``commands``; their shared data loading is ``episode_sources``), and
+``launch_support`` (helpers for the launch files only: it imports launch_ros, so nothing
+else imports it).
 """
 
 __version__ = '0.1.0'

@@ -16,7 +16,8 @@ from jepa_world_model.bags.errors import BagDatasetError, BagWriteError
 from jepa_world_model.bags.reader import BagDatasetConfig, read_bag_episodes
 from jepa_world_model.bags.recording import record, topics_for
 from jepa_world_model.bags.writer import BagRecorder, RecorderTopics, typestore
-from jepa_world_model.cli import main, MetricsLogger
+from jepa_world_model.cli import main
+from jepa_world_model.commands.training_progress import MetricsLogger
 from jepa_world_model.core.data import ClipSampler
 from jepa_world_model.core.synthetic import generate_episodes, JOINT_NAMES, SceneSpec
 

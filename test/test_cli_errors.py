@@ -140,3 +140,21 @@ def test_train_writes_config_checkpoint_and_report_atomically(tmp_path, monkeypa
     assert {'config.yaml', 'checkpoint.safetensors', 'report.json'} <= set(replaced)
     assert json.loads((tmp_path / 'run' / 'report.json').read_text())['step'] == 2
     assert not [p for p in (tmp_path / 'run').iterdir() if p.name.endswith('.tmp')]
+
+
+def test_node_commands_report_their_failures_and_interrupts_in_one_line(tmp_path, capsys):
+    """`plan-eval` and `demo` (commands/node_runs.py): their own errors exit 2, Ctrl-C 130,
+    each with one line; any other exception is left to cli.main's handler."""
+    from jepa_world_model.commands.node_runs import exit_status
+    assert cli.main(['plan-eval', '--set', 'horizon', '--out', str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jepa-world-model plan-eval: error: --set needs NAME=VALUE, got 'horizon'"]
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    assert exit_status('demo', interrupted, (ValueError,)) == 130
+    assert capsys.readouterr().err.strip() == '[demo] interrupted: all nodes stopped'
+    assert exit_status('demo', lambda: None, (ValueError,)) == 0
+    with pytest.raises(KeyError):
+        exit_status('demo', lambda: {}['missing'], (ValueError,))

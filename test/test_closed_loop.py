@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from jepa_world_model.cli import build_parser
+from jepa_world_model.commands import plan_eval
 from jepa_world_model.experiments.arm_tasks import ArmTaskFactory, ee_reached
 from jepa_world_model.experiments.base_tasks import BaseTaskFactory, pose_reached
 from jepa_world_model.experiments.conditions import (condition_label, CONDITIONS,
@@ -247,7 +248,7 @@ def test_cli_has_plan_eval():
                                       '--out', 'x', '--conditions', 'risk', '--set',
                                       'horizon=6'])
     assert args.robot == 'mobile_base' and args.episodes == 3 and args.set == ['horizon=6']
-    assert args.func.__name__ == 'cmd_plan_eval'
+    assert args.func is plan_eval.run
 
 
 # ----------------------------------------------------------------------------- live run

@@ -265,10 +265,11 @@ def test_missing_default_model_explains_how_to_train_it(tmp_path, monkeypatch):
 
 def test_cli_keeps_the_synthetic_demo():
     from jepa_world_model.cli import build_parser
+    from jepa_world_model.commands import demo, demo_synthetic
     args = build_parser().parse_args(['demo-synthetic', '--steps', '5'])
-    assert args.func.__name__ == 'cmd_demo_synthetic' and args.steps == 5
+    assert args.func is demo_synthetic.run and args.steps == 5
     args = build_parser().parse_args(['demo', '--duration', '5'])
-    assert args.func.__name__ == 'cmd_demo' and args.robot == 'arm'
+    assert args.func is demo.run and args.robot == 'arm'
 
 
 # ----------------------------------------------------------------------------- mobile base

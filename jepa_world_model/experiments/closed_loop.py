@@ -1,4 +1,5 @@
-"""``jepa-world-model plan-eval``: success rates of closed-loop planning in the simulator.
+"""Success rates of closed-loop planning in the simulator (``jepa-world-model plan-eval``,
+whose arguments are in ``commands/plan_eval.py``).
 
 For every condition (:mod:`.conditions`) ``sim_node`` and, for planner conditions,
 ``planner_node`` start as child processes (``python -m ... --ros-args``) in namespace
@@ -22,27 +23,24 @@ B / rate_hz wall seconds.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
 import re
 import signal
-import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 import numpy as np
-import yaml
 
 from ..demo.processes import demo_environment, NodeProcess, ros_arguments
-from .conditions import (CONDITIONS, Condition, condition_label, DEFAULT_CONDITIONS,
-                         DEFAULT_MODELS, ExperimentError, ExperimentOptions, JOINTS,
-                         planner_parameters, random_limits, sim_parameters)
+from .conditions import (CONDITIONS, Condition, condition_label, ExperimentError,
+                         ExperimentOptions, JOINTS, planner_parameters, random_limits,
+                         sim_parameters)
 from .results import read_results, summarise, write_json
 
-__all__ = ['NAMESPACE', 'run_closed_loop', 'add_parser', 'cmd_plan_eval']
+__all__ = ['NAMESPACE', 'run_closed_loop']
 
 NAMESPACE = '/plan_eval'
 #: Start-distance bins [m] of the success breakdown.
@@ -287,73 +285,3 @@ def run_closed_loop(opts: ExperimentOptions, echo: Callable[[str], None] = _prin
         if in_main:
             signal.signal(signal.SIGTERM, previous)
     return write_summary(opts, echo)
-
-
-def _overrides(items: Optional[List[str]]) -> Dict[str, Any]:
-    out = {}
-    for item in items or []:
-        name, sep, value = item.partition('=')
-        if not sep or not name:
-            raise ValueError(f'--set needs NAME=VALUE, got {item!r}')
-        out[name.strip()] = yaml.safe_load(value)
-    return out
-
-
-def cmd_plan_eval(args: argparse.Namespace) -> int:
-    """The ``plan-eval`` sub-command."""
-    from ..demo.run_demo import DemoError
-    try:
-        opts = ExperimentOptions(
-            robot=args.robot, episodes=args.episodes, out=args.out, model=args.model,
-            conditions=args.conditions or [], budget=args.budget, tolerance=args.tolerance,
-            seed=args.seed, risk_weight=args.risk_weight,
-            disagreement_weight=args.disagreement_weight,
-            pixel_checkpoints=tuple(args.pixel_checkpoints),
-            planner_overrides=_overrides(args.set), blocked_goals=args.blocked_goals,
-            max_minutes=args.max_minutes, report_only=args.report_only,
-            startup_timeout=args.startup_timeout)
-        run_closed_loop(opts)
-    except (ValueError, DemoError, ExperimentError) as exc:
-        sys.stderr.write(f'jepa-world-model plan-eval: error: {exc}\n')
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write('\n[plan-eval] interrupted: all nodes stopped\n')
-        return 130
-    return 0
-
-
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add the ``plan-eval`` sub-command to ``sub`` (argparse sub-parsers)."""
-    p = sub.add_parser('plan-eval', help='closed-loop planning success rates: planner_node '
-                       'driving sim_node over ROS 2 (docs/closed_loop.md)')
-    p.add_argument('--robot', default='arm', choices=sorted(DEFAULT_CONDITIONS))
-    p.add_argument('--episodes', type=int, default=50, help='episodes per condition')
-    p.add_argument('--out', type=Path, default=Path('outputs/closed_loop'))
-    p.add_argument('--model', type=Path, help='planner checkpoint (default: the shipped '
-                   + ' / '.join(DEFAULT_MODELS.values()) + ')')
-    p.add_argument('--conditions', nargs='+', metavar='NAME',
-                   help='arm: image joint random pixel (default: all); mobile_base: risk '
-                   'no_risk readout (default: risk no_risk)')
-    p.add_argument('--budget', type=int, default=0,
-                   help='control steps per episode (default 80 arm, 150 base)')
-    p.add_argument('--tolerance', type=float, default=0.0,
-                   help='success distance in m (default 0.05 arm end effector, 0.15 base)')
-    p.add_argument('--seed', type=int, default=0, help='episode i uses seed + i + 1')
-    p.add_argument('--risk-weight', type=float, default=20.0,
-                   help='base condition risk: the planner\'s obstacle_weight; readout: '
-                   'its clearance_weight')
-    p.add_argument('--disagreement-weight', type=float, default=0.0,
-                   help='base planner conditions')
-    p.add_argument('--pixel-checkpoints', type=int, nargs='+', default=[3],
-                   help='pixel planner: control steps after which candidates are scored')
-    p.add_argument('--set', action='append', metavar='NAME=VALUE',
-                   help='extra planner_node parameter (YAML value), repeatable')
-    p.add_argument('--blocked-goals', action='store_true',
-                   help='arm: also goals whose straight joint path hits the obstacle')
-    p.add_argument('--max-minutes', type=float, default=0.0,
-                   help='wall-clock cap per condition (fewer episodes run)')
-    p.add_argument('--startup-timeout', type=float, default=120.0)
-    p.add_argument('--report-only', action='store_true',
-                   help='only redo the summary and figures from OUT/results_*.json')
-    p.set_defaults(func=cmd_plan_eval)
-    return p

@@ -11,27 +11,26 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-import sys
 from typing import Any
 
-from .core.checkpoint import load_checkpoint
-from .core.config import ConfigError, ModelConfig
-from .core.evaluation import prediction_report, probe_report
-from .core.synthetic import generate_episodes, JOINT_NAMES as GANTRY_JOINTS, SceneSpec
+from ..core.checkpoint import load_checkpoint
+from ..core.config import ConfigError, ModelConfig
+from ..core.evaluation import prediction_report, probe_report
+from ..core.synthetic import generate_episodes, JOINT_NAMES as GANTRY_JOINTS, SceneSpec
+from ..episode_sources import bag_module
 
-__all__ = ['add_parser', 'cmd_evaluate', 'is_gantry_model']
+__all__ = ['add_parser', 'is_gantry_model', 'run']
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Probe and prediction scores: on ``--bag`` recordings, else on generated episodes of
     the checkpoint's robot (the gantry's scenes, or a temporary simulator recording)."""
-    from .cli import _bags   # imported late: cli imports this module
     if args.episodes < 1:
         raise ConfigError(f'--episodes must be >= 1, got {args.episodes}')
     loaded = load_checkpoint(args.checkpoint)
     cfg = loaded.config
     if args.bag:
-        report = _bags('evaluate').evaluate_on_bags(args.checkpoint, args.bag, loaded=loaded)
+        report = bag_module('evaluate').evaluate_on_bags(args.checkpoint, args.bag, loaded=loaded)
     elif is_gantry_model(cfg.model):
         steps = args.steps or cfg.data.synthetic_steps
         _check_eval_steps(steps, 6)     # horizons 1..5 (prediction_report)
@@ -44,7 +43,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                   'probes_image_latent': probe_report(loaded.model, fit, held_out),
                   'prediction': prediction_report(loaded.model, held_out)}
     else:
-        evaluate = _bags('evaluate')
+        evaluate = bag_module('evaluate')
         robot = evaluate.simulated_robot_for(cfg.model)
         if robot is None:
             raise ConfigError(
@@ -87,9 +86,5 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    'data.synthetic_steps for the gantry, 40 for simulated robots)')
     p.add_argument('--policy', default='noisy', help='exploration policy of a simulated robot')
     p.add_argument('--seed', type=int, default=1000)
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=run)
     return p
-
-
-if __name__ == '__main__':
-    sys.exit('use: jepa-world-model evaluate ...')
