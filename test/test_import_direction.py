@@ -9,7 +9,6 @@ Two checks over every module under ``jepa_world_model/core``:
   names, so transitive imports are caught too.
 """
 
-import ast
 import json
 import os
 import subprocess
@@ -17,8 +16,8 @@ import sys
 
 import pytest
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGE = 'jepa_world_model'
+from static_imports import imported_names, package_modules, PACKAGE, REPO_ROOT
+
 CORE_DIR = os.path.join(REPO_ROOT, PACKAGE, 'core')
 FORBIDDEN_EXACT = ('rclpy', 'cv_bridge', 'launch', 'message_filters', 'ament_index_python',
                    'jepa_world_model.ros')
@@ -37,55 +36,7 @@ def is_forbidden(name):
 
 def core_modules():
     """Return ``[(dotted_name, path)]`` for every Python file under jepa_world_model/core."""
-    modules = []
-    for dirpath, dirnames, filenames in os.walk(CORE_DIR):
-        dirnames[:] = sorted(d for d in dirnames if d != '__pycache__')
-        for filename in sorted(filenames):
-            if not filename.endswith('.py'):
-                continue
-            path = os.path.join(dirpath, filename)
-            rel = os.path.relpath(path, REPO_ROOT)[:-len('.py')].split(os.sep)
-            if rel[-1] == '__init__':
-                rel = rel[:-1]
-            modules.append(('.'.join(rel), path))
-    return modules
-
-
-def _resolve_relative(module_name, is_package, level, target):
-    """Turn ``from <level dots><target> import ...`` inside ``module_name`` absolute."""
-    parts = module_name.split('.')
-    base = parts if is_package else parts[:-1]
-    if level > 1:
-        base = base[:-(level - 1)]
-    return '.'.join(base + ([target] if target else []))
-
-
-def imported_names(module_name, path):
-    """Return ``[(lineno, dotted_name)]`` of every module ``path`` imports (static)."""
-    with open(path, encoding='utf-8') as handle:
-        tree = ast.parse(handle.read(), filename=path)
-    is_package = os.path.basename(path) == '__init__.py'
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = _resolve_relative(module_name, is_package, node.level, node.module)
-            else:
-                base = node.module
-            found.append((node.lineno, base))
-            # "from pkg import sub" may import the submodule pkg.sub.
-            found.extend((node.lineno, base + '.' + alias.name) for alias in node.names
-                         if alias.name != '*')
-        elif isinstance(node, ast.Call) and node.args:
-            func = node.func
-            name = getattr(func, 'attr', None) or getattr(func, 'id', None)
-            first = node.args[0]
-            if name in ('import_module', '__import__') and isinstance(first, ast.Constant) \
-                    and isinstance(first.value, str):
-                found.append((node.lineno, first.value))
-    return found
+    return package_modules(CORE_DIR)
 
 
 def test_forbidden_name_rules():
