@@ -17,7 +17,8 @@ try:
     from jepa_world_model.ros.planner_inputs import Observation, scan_from_msg
     from jepa_world_model.ros.planner_step import obstacle_points, PlanStop
     # Last: on a tree without pool_beams only the tests that need it fail.
-    from jepa_world_model.core.scan import point_clearance_cost, pool_beams
+    from jepa_world_model.core.scan import (laser_points, point_clearance_cost, pool_beams,
+                                            scan_has_information)
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 
@@ -121,7 +122,8 @@ def test_pooling_ignores_invalid_beams_and_short_scans_stay_as_they_are():
     ranges = np.array([np.nan, 0.05, 2.0, -np.inf, np.inf, 3.0, np.nan], np.float32)
     pooled, k = pool_beams(ranges, 0.1, 3)
     assert k == 3
-    np.testing.assert_array_equal(pooled, [2.0, 3.0, np.inf])   # NaN/-inf/too near: none
+    # NaN/-inf/too near are no reading: the last group (NaN and padding) is NaN, not free.
+    np.testing.assert_array_equal(pooled, [2.0, 3.0, np.nan])
     same, k = pool_beams(ranges, 0.1, 7)
     assert k == 1 and same.size == 7
     with pytest.raises(ValueError):
@@ -136,3 +138,46 @@ def test_a_scan_that_sees_nothing_is_refused_not_read_as_free(ranges):
     assert info.value.reason == 'scan_no_information'
     reading = scan_from_msg(scan([math.inf] * 4))    # no return within range: free space
     assert np.isinf(reading.ranges).all()
+
+
+# -- beams that are no reading: NaN, -inf, below range_min (issue #11) ----------------------
+
+def test_pooled_groups_without_a_reading_stay_no_reading_not_free_space():
+    """A group of only NaN / -inf / too-near beams pools to NaN (no reading); +inf (free)
+    only where the scanner said free; a return wins over both."""
+    nan, inf = np.nan, np.inf
+    ranges = np.array([nan, -inf, 0.0, nan, inf, -inf, 1.5, nan, inf, nan], np.float32)
+    pooled, k = pool_beams(ranges, 0.1, 4)
+    assert k == 3
+    np.testing.assert_array_equal(pooled, [nan, inf, 1.5, nan])
+    # Pooling never changes whether a scan says anything, whatever its mix of beams.
+    rng = np.random.default_rng(3)
+    values = np.array([nan, -inf, inf, 0.0, 0.05, 0.5, 2.0], np.float32)
+    for _ in range(200):
+        raw = values[rng.integers(0, values.size, rng.integers(2, 40))]
+        pooled, _ = pool_beams(raw, 0.1, int(rng.integers(1, 8)))
+        assert scan_has_information(pooled, 0.1) == scan_has_information(raw, 0.1), raw
+
+
+@pytest.mark.parametrize('max_beams', [None, 4])
+def test_partly_invalid_scan_gives_points_only_where_it_measured(max_beams):
+    """NaN, -inf and 0.0 beams make no obstacle point (none at the scanner) and hide none
+    of the returns around them, pooled or not."""
+    nan, inf = math.nan, math.inf
+    ranges = [nan, -inf, 1.0, nan, inf, 0.0, nan, 2.0]
+    reading = scan_from_msg(scan(ranges, increment=math.pi / 4), max_beams=max_beams)
+    points = laser_points(reading.ranges, reading.angle_min, reading.angle_increment,
+                          reading.range_min, reading.range_max, (0.0, 0.0, 0.0))
+    distances = sorted(torch.linalg.vector_norm(points, dim=-1).tolist())
+    assert distances == pytest.approx([1.0, 2.0], abs=1e-6)
+
+
+@pytest.mark.parametrize('ranges', [[-math.inf] * 6, [math.nan, -math.inf] * 3],
+                         ids=['all_minus_inf', 'nan_and_minus_inf'])
+def test_a_scan_of_only_nan_and_minus_inf_is_no_information(ranges):
+    """-inf (below measurable range) is no reading: a scan of nothing else is refused as
+    no information, pooled or not, and is not read as an obstacle at the scanner."""
+    for max_beams in (None, 2):
+        with pytest.raises(InputError) as info:
+            scan_from_msg(scan(ranges, increment=math.pi / 3), max_beams=max_beams)
+        assert info.value.reason == 'scan_no_information'
