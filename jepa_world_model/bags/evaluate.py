@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 import tempfile
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, Optional, Sequence, Set
 
 import numpy as np
 from rosbags.rosbag2 import Reader
@@ -174,15 +174,3 @@ def evaluate_on_simulator(checkpoint: str | Path, loaded: LoadedCheckpoint, robo
     report['generated'] = {'robot': robot_name, 'policy': policy, 'episodes': episodes,
                            'steps': steps, 'seed': seed}
     return report
-
-
-def beats_baselines(prediction: Dict[str, List[float]]) -> Dict[str, bool]:
-    """Per metric: does the model beat both baselines at every horizon?"""
-    out = {}
-    for space in ('latent_l1', 'joint_abs_error', 'position_error'):
-        if f'model_{space}' not in prediction:
-            continue
-        m = prediction[f'model_{space}']
-        out[space] = all(v < min(c, k) for v, c, k in zip(
-            m, prediction[f'copy_{space}'], prediction[f'const_vel_{space}']))
-    return out

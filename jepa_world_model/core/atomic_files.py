@@ -14,7 +14,7 @@ from pathlib import Path
 import secrets
 from typing import Callable, Iterator
 
-__all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_writer', 'fsync_directory']
+__all__ = ['atomic_write_text', 'atomic_writer', 'fsync_directory']
 
 
 def fsync_directory(directory: str | Path) -> None:
@@ -57,11 +57,6 @@ def atomic_writer(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
         raise
     fsync_directory(path.parent)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (see the module docstring); returns ``path``."""
-    return _write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = 'utf-8') -> Path:

@@ -25,11 +25,6 @@ def effective_rank(z: Tensor, eps: float = 1e-12) -> float:
     return float(torch.exp(entropy))
 
 
-def latent_std(z: Tensor) -> Tensor:
-    """Per-dimension std across the batch. z [B, Z] -> [Z]."""
-    return z.detach().float().std(dim=0)
-
-
 @dataclass
 class ProbeResult:
     """Held-out score of a linear probe."""

@@ -386,8 +386,3 @@ class WorldModel(nn.Module):
         counts = self.parameter_counts()
         return (f'WorldModel(latent_dim={self.cfg.latent_dim}, '
                 f'patches={self.cfg.num_patches}, params={counts["total_trainable"]:,})')
-
-
-def split_latent(z: Tensor, cfg: ModelConfig) -> Tuple[Tensor, Tensor]:
-    """z [..., Z] -> (image part [..., Zi], proprio part [..., Zs])."""
-    return z[..., :cfg.image_latent_dim], z[..., cfg.image_latent_dim:]

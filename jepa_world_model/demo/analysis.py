@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import math
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -367,11 +367,3 @@ def format_summary(errors: Dict[str, Any], surprise: Dict[str, Any]) -> List[str
     lines.append(f'  free motion {"":<27}: n={free["count"]:>4} mean {_fmt(free["mean"], 2):>6}'
                  f'  p90 {_fmt(free["p90"], 2):>6}')
     return lines
-
-
-def first_finite(values: Sequence[float]) -> Optional[float]:
-    """The first finite value of ``values`` (None if there is none)."""
-    for value in values:
-        if value is not None and math.isfinite(value):
-            return float(value)
-    return None
