@@ -150,11 +150,11 @@ PARAMS: Dict[str, ParamSpec] = {
                                   'clearance cost per step rises from 0 to 1 (contact)',
                                   'runtime', 0.001, 100.0),
     'obstacle_weight': ParamSpec(0.0, 'Cost of predicted positions nearer than '
-                                 'clearance_min_range to the returns of ~/scan '
+                                 'clearance_min_range to the returns of scan '
                                  '(sensor_msgs/LaserScan; pose models)', 'runtime', 0.0, 1e6),
     'scan_mount': ParamSpec([0.0, 0.0, 0.0], 'Pose (x, y, yaw) of the scan frame in the base '
                             'frame', 'runtime'),
-    'use_map': ParamSpec(True, 'Score pose goals by the path length on ~/map '
+    'use_map': ParamSpec(True, 'Score pose goals by the path length on map '
                          '(nav_msgs/OccupancyGrid) once one arrives', 'runtime'),
     'map_inflation': ParamSpec(0.32, 'Band (m) around occupied map cells that paths avoid: '
                                'robot radius plus a margin', 'runtime', 0.0, 100.0),

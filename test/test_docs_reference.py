@@ -1,0 +1,165 @@
+"""The node docs list every parameter and every counter the code has (docs vs code).
+
+``docs/world_model_node.md`` and ``docs/planner.md`` each hold a parameter table (one row
+per parameter: name, default, range, applies, description) and the counters the node
+reports as ``count.<reason>`` in diagnostics. Parameters come from the nodes' tables
+(``PARAMS``); counter names are read from the nodes' source with ``ast``: the first
+argument of every ``reject(...)``, ``InputError(...)``, ``counters.add(...)`` and
+``SyncError(...)`` call, the reason of every ``PlanStop``/``Stop``, strings assigned to
+``reason`` and those ``classify_*`` functions return. A name built at run time (an
+f-string such as ``f'{what}_out_of_range'``) must be documented in some form that fits it:
+``joint_state_out_of_range`` or ``*_out_of_range``.
+"""
+
+import ast
+import glob
+import os
+import re
+
+import pytest
+
+try:
+    from jepa_world_model.core.command_limits import LIMIT_KINDS
+    from jepa_world_model.ros import node_parameters, planner_parameters
+    from jepa_world_model.ros.planner_outputs import STOPS
+except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
+    pass
+
+pytestmark = pytest.mark.ros
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(REPO, 'jepa_world_model')
+#: Calls whose first argument is a counter name.
+_COUNTING_CALLS = {'reject', '_reject', 'InputError', 'add', 'SyncError'}
+#: Stop exceptions: ``(status, reason, message)``; the reason is counted.
+_STOP_CALLS = {'PlanStop', 'Stop'}
+#: Where each node's counter names are made (globs under the package).
+SOURCES = {
+    'world_model_node': ['ros/world_model_node.py', 'ros/frame_pipeline.py', 'ros/node_io.py'],
+    'planner': ['ros/planner_*.py', 'ros/node_io.py', 'core/planning/*.py'],
+}
+DOCS = {'world_model_node': 'docs/world_model_node.md', 'planner': 'docs/planner.md'}
+_WORD = re.compile(r'[A-Za-z0-9_*<>]+')
+_NAME = re.compile(r'^[a-z][a-z0-9]*(_[a-z0-9]+)*$')
+
+
+def _call_name(node):
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, 'id', '')
+
+
+def _names_in(expr):
+    """Counter names an expression can evaluate to: literals, or a regex for a name built
+    at run time (f-string, 'prefix' + x)."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return [expr.value] if _NAME.match(expr.value) else []
+    if isinstance(expr, ast.IfExp):
+        return _names_in(expr.body) + _names_in(expr.orelse)
+    if isinstance(expr, ast.JoinedStr):
+        parts = [re.escape(v.value) if isinstance(v, ast.Constant) else '[a-z0-9_*<>]+'
+                 for v in expr.values]
+        return [re.compile(''.join(parts))]
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        parts = [re.escape(side.value) if isinstance(side, ast.Constant)
+                 and isinstance(side.value, str) else '[a-z0-9_*<>]+'
+                 for side in (expr.left, expr.right)]
+        return [re.compile(''.join(parts))]
+    return []
+
+
+def counter_names(patterns):
+    """``{name or compiled pattern: 'file:line'}`` of the counters made in ``patterns``."""
+    found = {}
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.join(PACKAGE, pattern))):
+            tree = ast.parse(open(path, encoding='utf-8').read())
+            where = os.path.relpath(path, REPO)
+            for node in ast.walk(tree):
+                exprs = []
+                if isinstance(node, ast.Call) and node.args:
+                    name = _call_name(node)
+                    if name in _COUNTING_CALLS:
+                        exprs = [node.args[0]]
+                    elif name in _STOP_CALLS and len(node.args) > 1:
+                        exprs = [node.args[1]]
+                elif isinstance(node, ast.Assign) and any(
+                        getattr(t, 'id', '') == 'reason' for t in node.targets):
+                    exprs = [node.value]
+                elif isinstance(node, ast.FunctionDef) and node.name.startswith('classify'):
+                    exprs = [n.value for n in ast.walk(node) if isinstance(n, ast.Return)]
+                for expr in exprs:
+                    for found_name in _names_in(expr):
+                        found.setdefault(found_name, f'{where}:{node.lineno}')
+    return found
+
+
+def doc_words(doc):
+    """Every word written in backticks in ``doc`` (``count.image_stale`` gives both parts)."""
+    text = open(os.path.join(REPO, doc), encoding='utf-8').read()
+    words = set()
+    for span in re.findall(r'`([^`\n]+)`', text):
+        words.update(_WORD.findall(span.replace('.', ' ')))
+    return words
+
+
+def parameter_rows(doc):
+    """``{name: applies}`` of the parameter table of ``doc``."""
+    text = open(os.path.join(REPO, doc), encoding='utf-8').read()
+    rows = re.findall(r'^\| `([a-z_0-9]+)` \|[^|\n]*\|[^|\n]*\| ([a-z]+) \|', text, re.M)
+    return dict(rows)
+
+
+@pytest.mark.parametrize('node', sorted(DOCS))
+def test_every_parameter_has_a_row_with_its_applies(node):
+    params = (node_parameters if node == 'world_model_node' else planner_parameters).PARAMS
+    rows = parameter_rows(DOCS[node])
+    assert sorted(set(params) - set(rows)) == [], f'{DOCS[node]} lacks these parameters'
+    assert sorted(set(rows) - set(params)) == [], f'{DOCS[node]} documents unknown ones'
+    wrong = {n: (rows[n], spec.applies) for n, spec in params.items()
+             if rows[n] != spec.applies}
+    assert wrong == {}, f'{DOCS[node]}: applies (doc, code) differ'
+
+
+@pytest.mark.parametrize('node', sorted(DOCS))
+def test_every_counter_is_documented(node):
+    words = doc_words(DOCS[node])
+    names = counter_names(SOURCES[node])
+    assert len(names) > 20, names     # the scan found the nodes' counters at all
+    missing = {}
+    for name, where in names.items():
+        if isinstance(name, str):
+            ok = name in words
+        else:
+            ok = any(name.fullmatch(w) for w in words)
+        if not ok:
+            missing[getattr(name, 'pattern', name)] = where
+    assert missing == {}, f'{DOCS[node]} does not mention these counters (name: made at)'
+
+
+def test_planner_stops_and_limit_counters_are_documented():
+    """``stop_<status>`` for every safety stop, ``limit_<kind>`` for every limit kind."""
+    words = doc_words(DOCS['planner'])
+    expected = {f'stop_{s}' for s in STOPS} | {f'limit_{k}' for k in LIMIT_KINDS}
+    assert sorted(expected - words) == []
+
+
+def test_the_counter_scan_finds_names_of_every_form(tmp_path, monkeypatch):
+    """The scan itself: literals, conditional names, f-strings, prefixes and stop reasons."""
+    source = tmp_path / 'ros' / 'sample.py'
+    source.parent.mkdir()
+    source.write_text(
+        "def f(self, what, c, exc):\n"
+        "    self.reject('alpha_beta', 'x')\n"
+        "    reason = 'gamma_one' if c else 'gamma_two'\n"
+        "    self._reject(f'{what}_out_of_range', 'x')\n"
+        "    raise InputError('goal_' + exc.reason, 'x')\n"
+        "    raise PlanStop('overrun', 'plan_overrun', 'x')\n"
+        "    self.counters.add(3.0)\n")
+    monkeypatch.setattr(__import__(__name__), 'PACKAGE', str(tmp_path))
+    names = counter_names(['ros/sample.py'])
+    literal = {n for n in names if isinstance(n, str)}
+    assert literal == {'alpha_beta', 'gamma_one', 'gamma_two', 'plan_overrun'}
+    patterns = [n for n in names if not isinstance(n, str)]
+    assert any(p.fullmatch('odom_out_of_range') for p in patterns)
+    assert any(p.fullmatch('goal_pose_no_frame') for p in patterns)
+    assert not any(p.fullmatch('out_of_range') for p in patterns)
