@@ -103,7 +103,11 @@ def stop_node(proc, timeout=15.0):
 
 
 def proc_sample(pid):
-    """(cpu seconds, resident MiB) of process ``pid`` from /proc."""
+    """(cpu seconds, resident MiB, machine 1-min load average) of process ``pid`` from /proc.
+
+    The load average is kept with each sample because the machines are shared: a latency or
+    plan-time percentile means little without the load it was measured under.
+    """
     with open(f'/proc/{pid}/stat', encoding='ascii') as handle:
         fields = handle.read().rsplit(')', 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK     # utime + stime
@@ -112,19 +116,23 @@ def proc_sample(pid):
         for line in handle:
             if line.startswith('VmRSS:'):
                 rss_kib = int(line.split()[1])
-    return cpu, rss_kib / 1024.0
+    return cpu, rss_kib / 1024.0, os.getloadavg()[0]
 
 
 def process_summary(samples):
-    """CPU share and memory trend of a process from ``(t, cpu s, rss MiB)`` samples."""
+    """CPU share, memory trend and machine load from ``(t, cpu s, rss MiB, load)`` samples."""
     times = np.array([s[0] for s in samples])
     cpu = np.array([s[1] for s in samples])
     rss = np.array([s[2] for s in samples])
+    load = np.array([s[3] for s in samples])
     slope = float(np.polyfit(times, rss, 1)[0] * 60.0) if len(samples) > 2 else float('nan')
     half = len(samples) // 2     # the first half includes allocator warm-up
     slope2 = (float(np.polyfit(times[half:], rss[half:], 1)[0] * 60.0)
               if len(samples) - half > 2 else float('nan'))
     return {
+        'machine_load_avg_1min': {'min': round(float(load.min()), 2),
+                                  'median': round(float(np.median(load)), 2),
+                                  'max': round(float(load.max()), 2)},
         'node_cpu_percent_of_one_core': round(float((cpu[-1] - cpu[0]) / (times[-1] - times[0])
                                                     * 100.0), 1) if len(samples) > 1 else None,
         'node_rss_mib': {'start': round(float(rss[0]), 1), 'end': round(float(rss[-1]), 1),
