@@ -1,0 +1,382 @@
+"""The planning controller: observations in, one limited command (or a stop and why) out.
+
+A small, TD-MPC2-like interface over :class:`~..planner.LatentPlanner`::
+
+    controller = PlanningController(runtime, PlannerConfig(...), CommandLimits.create(...),
+                                    ControllerSettings(period=0.1, ...))
+    controller.set_goal(pose_goal(1.0, 0.5), map=room)   # builds the objective once
+    outcome = controller.act(observation)                # Command or Stop
+    command = outcome if isinstance(outcome, Command) else controller.stop(observation.q)
+
+One :meth:`~PlanningController.act` encodes the frame (``z`` [Z]), checks the goal
+(measurements first: joints ``q`` [J], odometry ``pose`` [3], the image head's reading of the
+frame; else the target-encoder latent), builds the plan's objective from the frame (image
+goals in joint units, the scene, the scan's obstacle points), rolls the command in flight
+forward ``command_delay_steps`` model steps (a command planned now takes effect after it),
+plans under the ``max_plan_time`` deadline from the warm start, checks the plan's predicted
+risk and ensemble disagreement, and holds its first command (trajectories: the whole plan)
+to the command limits against the previous command.
+
+The previous command is what the robot was actually sent: :meth:`~PlanningController.act`
+and :meth:`~PlanningController.stop` assume their command is sent as it is; a caller whose
+message conversion changes it says so with :meth:`~PlanningController.commanded`.
+
+Names: ``z`` latent [Z], ``a`` action [A], ``s`` proprioception [1, state_dim], ``o`` image
+[1, 3, S, S], ``q`` joint positions [J]. Not thread-safe: one caller at a time
+(``planner_node`` holds its lock). Pure PyTorch/numpy, no ROS.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..command_limits import CommandLimits
+from ..goal_checks import assess_plan, goal_reached
+from ..goals import build_objective, ensemble_size, Goal, has_risk_probe
+from ..inference import WorldModelRuntime
+from ..objective_terms import Objective
+from ..objectives import ObjectiveFn, sum_objectives
+from ..plan_budget import measure_rollout_cost, RolloutCost
+from ..planner import ActionBounds, hold_action, LatentPlanner, PlannerConfig
+from ..streams import WindowStats
+from .commands import Command, limit_plan, Stop
+from .observation import check_observation, Observation, obstacle_points
+from .settings import ControllerSettings
+from .static_map import navigation_for, StaticMap
+
+__all__ = ['NoGoalError', 'PlanningController', 'rollout_cost', 'WARM_UP_BUDGET_S']
+
+#: Seconds the warm-up plan may take; enough to initialise every kernel.
+WARM_UP_BUDGET_S = 2.0
+
+
+class NoGoalError(RuntimeError):
+    """:meth:`PlanningController.act` was called before a goal was set."""
+
+
+class PlanningController:
+    """Plans toward a goal with a world model and answers with limited commands.
+
+    Args:
+        runtime: The loaded model.
+        planner: The search's hyper-parameters.
+        limits: The command limits; their velocity box is also the planner's action box.
+        settings: Timing, objective terms, goal tolerance, stops and outputs.
+
+    Raises:
+        ValueError: The limits or the search do not fit the model's action.
+    """
+
+    def __init__(self, runtime: WorldModelRuntime, planner: PlannerConfig,
+                 limits: CommandLimits, settings: ControllerSettings = ControllerSettings()
+                 ) -> None:
+        self.runtime = runtime
+        self._check_fits(limits, settings)
+        self.planner = self._make_planner(planner, limits)
+        self.limits, self.settings = limits, settings
+        self.goal: Optional[Goal] = None
+        self.objective: Optional[Objective] = None
+        self.static_map: Optional[StaticMap] = None
+        self._extra_cost: Optional[ObjectiveFn] = None
+        self._navigation: Tuple[Any, Any] = (None, None)   # (key, field) of the last build
+        self._previous = np.zeros(runtime.action_dim)
+        #: Figures of the latest plan (goal_distance, cost, risk, disagreement).
+        self.last: Dict[str, Any] = {}
+        #: Milliseconds from ``started`` to the end of each plan.
+        self.plan_ms = WindowStats(1000)
+
+    # -- configuration ----------------------------------------------------------------------
+    def _check_fits(self, limits: CommandLimits, settings: ControllerSettings) -> None:
+        dim = self.runtime.action_dim
+        if limits.action_dim != dim:
+            raise ValueError(f'the command limits cover {limits.action_dim} action dims, the '
+                             f'model has {dim}')
+        joints = len(self.runtime.joint_names)
+        index = settings.action_joints
+        if index is not None and (len(index) != dim or any(
+                not 0 <= i < joints for i in index)):
+            raise ValueError(f'action_joints {index} must name one of the {joints} model '
+                             f'joints for each of the {dim} action dims')
+
+    def _make_planner(self, config: PlannerConfig, limits: CommandLimits) -> LatentPlanner:
+        return LatentPlanner(config, self.runtime.action_dim,
+                             ActionBounds(limits.velocity_min, limits.velocity_max),
+                             device=self.runtime.device, dtype=self.runtime.dtype)
+
+    def _build(self, goal: Goal, static_map: Optional[StaticMap],
+               settings: ControllerSettings) -> Tuple[Objective, Tuple[Any, Any]]:
+        """The objective of ``goal`` under ``settings``, on the map when there is one, and
+        the ``(key, field)`` of the map's cost-to-go to keep with it.
+
+        The cost-to-go is rebuilt only when the goal, the map or a map setting changed (goal
+        and map compared by identity; the key holds them, so an id is never reused while
+        cached). Nothing is kept here: the caller keeps both once everything it builds has
+        succeeded.
+        """
+        key = (goal, static_map, settings.use_map, settings.map_inflation,
+               settings.map_occupied_threshold)
+        navigation = self._navigation
+        cached = navigation[0]
+        if cached is None or cached[0] is not goal or cached[1] is not static_map \
+                or cached[2:] != key[2:]:
+            navigation = (key, navigation_for(goal, static_map, settings))
+        return (build_objective(goal, self.runtime.model, settings.terms, navigation[1]),
+                navigation)
+
+    @property
+    def navigation(self) -> Any:
+        """The cost-to-go field the current objective scores a pose goal with, or None."""
+        key, field = self._navigation
+        return field if key is not None and key[0] is self.goal else None
+
+    def set_goal(self, goal: Goal, map: Optional[StaticMap] = None,
+                 extra_cost: Optional[ObjectiveFn] = None) -> Objective:
+        """Plan toward ``goal`` from now on; its objective is built here, once.
+
+        Args:
+            goal: The goal.
+            map: The static map pose goals are scored on (``settings.use_map``), or None.
+            extra_cost: ``fn(z_traj [N, H, Z], a_traj [N, H, A]) -> [N]`` added to the
+                objective (ablations such as an oracle's clearance), or None.
+
+        Returns:
+            The objective (``terms`` in use, ``skipped`` ones the model cannot provide).
+
+        Raises:
+            GoalError: The goal does not fit the model or lies outside the map
+                (:class:`~.static_map.MapGoalError`); the old goal stays.
+        """
+        objective, self._navigation = self._build(goal, map, self.settings)
+        self.goal, self.static_map, self.objective = goal, map, objective
+        self._extra_cost = extra_cost
+        self.planner.reset()   # the warm start aimed at the old goal
+        return objective
+
+    def clear_goal(self) -> None:
+        """Forget the goal: :meth:`act` refuses to plan until the next :meth:`set_goal`."""
+        self.goal = self.objective = self._extra_cost = None
+
+    def set_map(self, map: Optional[StaticMap]) -> None:
+        """A new static map; the current goal is scored on it from the next plan.
+
+        Raises:
+            GoalError: The goal lies outside the new map; the old map stays.
+        """
+        if self.goal is not None:
+            self.objective, self._navigation = self._build(self.goal, map, self.settings)
+        self.static_map = map
+
+    def update(self, planner: Optional[PlannerConfig] = None,
+               limits: Optional[CommandLimits] = None,
+               settings: Optional[ControllerSettings] = None) -> None:
+        """Change the search, the limits or the settings: all of it, or (on an error)
+        nothing. The planner keeps its warm start unless its config or action box changed.
+
+        Raises:
+            ValueError: The limits do not fit the model; GoalError: the current goal does
+                not fit the new objective settings.
+        """
+        limits = self.limits if limits is None else limits
+        settings = self.settings if settings is None else settings
+        config = self.planner.config if planner is None else planner
+        self._check_fits(limits, settings)
+        objective, navigation = ((None, self._navigation) if self.goal is None else
+                                 self._build(self.goal, self.static_map, settings))
+        same_box = np.array_equal(limits.velocity_min, self.limits.velocity_min) and \
+            np.array_equal(limits.velocity_max, self.limits.velocity_max)
+        if config != self.planner.config or not same_box:
+            self.planner = self._make_planner(config, limits)
+        self.limits, self.settings = limits, settings
+        self.objective, self._navigation = objective, navigation
+
+    def warm_up(self, budget: float = WARM_UP_BUDGET_S) -> None:
+        """One throw-away plan: the first plan initialises kernels, keep that out of the
+        first :meth:`act`. It stops after ``budget`` seconds; the warm start is dropped."""
+        runtime = self.runtime
+        z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
+        with torch.inference_mode():
+            self.planner.plan(z, runtime.model.predict, lambda zt, a: zt.abs().sum((1, 2)),
+                              deadline=time.perf_counter() + budget)
+        self.planner.reset()
+
+    def unusable_stops(self) -> List[str]:
+        """Stops that are set (``max_risk``, ``max_disagreement``) but that the model has
+        no output for, so they can never trigger."""
+        model, s = self.runtime.model, self.settings
+        return [term for term, limit, has in (
+            ('risk', s.max_risk, has_risk_probe(model)),
+            ('disagreement', s.max_disagreement, ensemble_size(model) > 1))
+            if limit > 0 and not has]
+
+    # -- the loop ---------------------------------------------------------------------------
+    @property
+    def previous(self) -> np.ndarray:
+        """[A] the command last sent: the acceleration reference and the command in
+        flight that the next plan rolls forward."""
+        return self._previous.copy()
+
+    def commanded(self, a: Any) -> None:
+        """The command [A] actually sent, when the output changed what :meth:`act` or
+        :meth:`stop` returned (e.g. a message's float precision or a trajectory guard)."""
+        a = np.asarray(a, dtype=np.float64).reshape(-1)
+        if a.size != self.runtime.action_dim or not np.isfinite(a).all():
+            raise ValueError(f'a command has {self.runtime.action_dim} finite values, got '
+                             f'{a.tolist()}')
+        self._previous = a
+
+    def stop(self, q: Optional[np.ndarray] = None) -> Command:
+        """The stop command: zero (a trajectory holds the action joints at ``q`` [J],
+        measured, in model order). Not held to the acceleration limit: a stop is
+        immediate. The previous command becomes zero."""
+        zero = np.zeros(self.runtime.action_dim)
+        self._previous = zero.copy()
+        return Command(zero, zero[None], self._action_q(q))
+
+    def reset(self) -> None:
+        """A new start: the warm start is dropped and the robot taken to be at rest
+        (previous command zero). The goal stays."""
+        self.planner.reset()
+        self._previous = np.zeros(self.runtime.action_dim)
+
+    def _action_q(self, q: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """Positions of the action joints [A] from model-ordered ``q`` [J], or None."""
+        index = self.settings.action_joints
+        if index is None or q is None or np.size(q) == 0:
+            return None
+        return np.asarray(q, dtype=np.float64)[list(index)]
+
+    def act(self, obs: Observation, started: Optional[float] = None) -> Union[Command, Stop]:
+        """Plan from ``obs`` toward the goal: the limited first command, or why not.
+
+        Args:
+            obs: The synchronised observation.
+            started: ``time.perf_counter()`` when the step started (the inputs' own
+                preparation counts toward ``max_plan_time``); default: now.
+
+        Returns:
+            The :class:`Command` to send, or a :class:`Stop` (goal reached, plan overran,
+            too risky or too uncertain, the obstacle term has no scan); then send
+            :meth:`stop`.
+
+        Raises:
+            NoGoalError: No goal set. ObservationError: ``obs`` does not fit the model.
+        """
+        if self.goal is None or self.objective is None:
+            raise NoGoalError('act() needs a goal: call set_goal() first')
+        started = time.perf_counter() if started is None else started
+        runtime, s = self.runtime, self.settings
+        check_observation(obs, runtime.image_size, runtime.config.state_dim,
+                          len(runtime.joint_names))
+        with torch.inference_mode():
+            z, q_image, scene = self._encode(obs)
+            if s.tolerance is not None:
+                reached, dist = self._goal_check(obs, q_image)
+                self.last['goal_distance'] = dist
+                if reached:
+                    self.planner.reset()
+                    return Stop('goal_reached', '', f'within tolerance ({dist:.3f})')
+            obstacles = None
+            if self.objective.needs_obstacles:
+                obstacles = obstacle_points(runtime.model, z, obs, s.scan_mount)
+                if obstacles is None:
+                    return Stop('stale_inputs', 'scan_stale', 'the obstacle term has no scan')
+            # objective.at() is objective.fn unless there is a reading to aim with, a scene
+            # or obstacles; those are read at the frame's own z.
+            fn = self.objective.at(obs.q, q_image, scene, z, obstacles)
+            if self._extra_cost is not None:
+                fn = sum_objectives([(1.0, fn), (1.0, self._extra_cost)])
+            a_prev = torch.as_tensor(self._previous, dtype=runtime.dtype,
+                                     device=runtime.device)
+            # The command planned now takes effect only after the one being executed has
+            # run on: plan from where that leaves the robot, not from where it is now.
+            z_plan = hold_action(runtime.model.predict, z, a_prev, s.command_delay_steps)
+            deadline = None if s.max_plan_time is None else started + s.max_plan_time
+            result = self.planner.plan(z_plan, runtime.model.predict, fn, a_prev,
+                                       deadline=deadline)
+            stop = self._checks(started, result, z_plan)
+            if stop is not None:
+                return stop
+            poses = (runtime.model.probe_pose(torch.cat([z_plan[None], result.latents]))
+                     .float().cpu().numpy() if s.with_poses else None)
+        return self._limited(result.actions.float().cpu().numpy(), float(result.cost),
+                             poses, obs.q)
+
+    def _encode(self, obs: Observation) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
+        """``(z [Z], q_image [J] or None, scene [C] or None)`` of the frame, in one pass.
+
+        Image goals with a head reading are judged and aimed in joint units (goals.py): the
+        reading of the current frame comes from the same encoder pass as z. A clearance
+        term on a scene read-out reads the frame's scene the same way.
+        """
+        model = self.runtime.model
+        if self.goal.kind == 'image' and self.goal.joints is not None and np.size(obs.q):
+            z, q_image = model.encode_with_image_joints(obs.o, obs.s)
+            return z[0], q_image[0], None
+        if self.objective.needs_scene:
+            z, scene = model.encode_with_scene(obs.o, obs.s)
+            return z[0], None, scene[0]
+        return model.encode(obs.o, obs.s)[0], None, None
+
+    def _goal_check(self, obs: Observation, q_image: Optional[Tensor]) -> Tuple[bool, float]:
+        """Measured joints and odometry beat probes; the target encoder only runs when the
+        check needs a latent."""
+        goal, model, q = self.goal, self.runtime.model, obs.q
+        measured = {'joint_state': np.size(q) > 0, 'pose': obs.pose is not None,
+                    'image': q_image is not None}
+        z_obs = (None if measured.get(goal.kind)
+                 else model.encode(obs.o, obs.s, target=True)[0])
+        return goal_reached(goal, self.settings.tolerance, model, z_obs, q=(
+            q if goal.kind == 'joint_state' and np.size(q) else None), pose=obs.pose,
+            image_joints=q_image)
+
+    def _checks(self, started: float, result: Any, z_plan: Tensor) -> Optional[Stop]:
+        """The stop a finished plan calls for, if any: it overran, or it is too risky or
+        too uncertain. Records the plan's time and figures."""
+        s, planner = self.settings, self.planner
+        elapsed = time.perf_counter() - started
+        self.plan_ms.add(elapsed * 1e3)
+        if result.cut_short:
+            return Stop('overrun', 'plan_overrun', 'plan stopped at max_plan_time '
+                        f'{s.max_plan_time * 1e3:.1f} ms after {elapsed * 1e3:.1f} ms, '
+                        f'{result.iterations} of {planner.config.num_iterations} '
+                        'iterations done')
+        if s.max_plan_time is not None and elapsed > s.max_plan_time:
+            return Stop('overrun', 'plan_overrun', f'plan took {elapsed * 1e3:.1f} ms > '
+                        f'max_plan_time {s.max_plan_time * 1e3:.1f} ms')
+        figures = assess_plan(self.runtime.model, z_plan, result.latents, result.actions)
+        self.last.update(cost=result.cost, risk=figures.risk,
+                         disagreement=figures.disagreement)
+        if s.max_risk > 0 and figures.risk is not None and figures.risk > s.max_risk:
+            return Stop('risk_too_high', 'plan_risk', f'predicted risk {figures.risk:.3f} > '
+                        f'max_risk {s.max_risk}')
+        if s.max_disagreement > 0 and figures.disagreement is not None \
+                and figures.disagreement > s.max_disagreement:
+            return Stop('uncertainty_too_high', 'plan_uncertainty', 'ensemble disagreement '
+                        f'{figures.disagreement:.3f} > max_disagreement {s.max_disagreement}')
+        return None
+
+    def _limited(self, actions: np.ndarray, cost: float, poses: Optional[np.ndarray],
+                 q: np.ndarray) -> Command:
+        """The plan ``actions`` [H, A] held to the limits against the previous command."""
+        s, q_act = self.settings, self._action_q(q)
+        first, velocities = limit_plan(actions, self._previous, s.period, self.limits, q_act,
+                                       s.trajectory, s.model_step_period)
+        self._previous = first.a.copy()
+        return Command(first.a, velocities, q_act, tuple(first.kinds), cost, poses)
+
+
+def rollout_cost(runtime: WorldModelRuntime) -> Optional[RolloutCost]:
+    """The measured cost of the model's batched step (a search that cannot fit
+    ``max_plan_time`` is refused before it runs); None when the model cannot run it (the
+    warm-up plan then fails with the reason)."""
+    z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
+    try:
+        with torch.inference_mode():
+            return measure_rollout_cost(runtime.model.predict, z, runtime.action_dim)
+    except (RuntimeError, ValueError):
+        return None

@@ -1,0 +1,63 @@
+"""A static occupancy map, and the cost-to-go a pose goal gets on it.
+
+With a map (and ``use_map``), a pose goal is scored by the path length on the map
+(:class:`~..navigation.NavigationField`) instead of the straight-line distance. The
+controller builds the field once per goal, map and map setting, not per plan. Where the
+map comes from (``nav_msgs/OccupancyGrid`` in ``planner_node``, the simulator's room in
+the offline harnesses) is the caller's business. Pure numpy, no ROS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from ..goals import Goal, GoalError
+from ..navigation import NavigationField
+
+__all__ = ['StaticMap', 'MapGoalError', 'navigation_for']
+
+
+@dataclass(frozen=True)
+class StaticMap:
+    """An occupancy grid as the planner uses it.
+
+    Attributes:
+        occupancy: ``[H, W]`` int8 cell values (-1 unknown, 0-100 occupancy), row 0 at the
+            origin's y.
+        resolution: Cell size [m].
+        origin: ``(x, y)`` [m] of cell (0, 0)'s outer corner, in ``frame_id``.
+        frame_id: The map's frame.
+    """
+
+    occupancy: np.ndarray
+    resolution: float
+    origin: Tuple[float, float]
+    frame_id: str
+
+
+class MapGoalError(GoalError):
+    """A pose goal lies outside the map (``reason``: the counter name)."""
+
+    reason = 'map_goal_outside'
+
+
+def navigation_for(goal: Optional[Goal], static_map: Optional[StaticMap],
+                   settings: Any) -> Optional[NavigationField]:
+    """The cost-to-go for a pose goal on the map, or None (no map, ``settings.use_map``
+    off, another goal kind); ``settings.map_occupied_threshold`` and
+    ``settings.map_inflation`` say which cells are obstacles and how far paths keep away.
+
+    Raises:
+        MapGoalError: The goal lies outside the map.
+    """
+    if goal is None or goal.kind != 'pose' or static_map is None or not settings.use_map:
+        return None
+    occupied = static_map.occupancy >= int(settings.map_occupied_threshold)
+    try:
+        return NavigationField(occupied, static_map.resolution, static_map.origin,
+                               goal.target[:2].tolist(), settings.map_inflation)
+    except ValueError as exc:
+        raise MapGoalError(str(exc)) from None
