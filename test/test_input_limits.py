@@ -239,7 +239,7 @@ def test_a_scan_that_sees_nothing_stops_the_obstacle_term(runtime):
     msg.ranges = [2.0] * 1000
     inputs.on_scan(msg)
     assert inputs.scan is not None and inputs.scan.ranges.size == 100
-    assert inputs.observe(runtime, require_new=True).scan is inputs.scan
+    assert inputs.observe(runtime, require_new=True).observation.scan is inputs.scan
     msg.ranges = [float('nan')] * 1000
     inputs.on_scan(msg)
     assert rejected == ['scan_no_information'] and inputs.scan is None

@@ -3,7 +3,8 @@
 Issue #11 item 5: a trajectory from a joint beyond its limit used to start with point 0
 snapped onto the limit (3.5 -> 2.5 rad in 0.1 s with velocity_max 1.0) and velocity 0, while
 the node kept the unclipped command as its acceleration reference. These tests drive
-:class:`PlannerOutputs` with a stand-in node that records what is published (no DDS, fast)
+:class:`PlannerOutputs` with a stand-in node that records what is published (no DDS, fast),
+plans limited as the planning controller limits them (``limit_plan``),
 and check, property-style over random limits, positions and plans: trajectories start at
 the measured position, move at no more than the velocity and acceleration limits, only
 inward for a joint beyond a limit, never across a limit for a joint inside its range, and
@@ -21,6 +22,7 @@ try:
     from trajectory_msgs.msg import JointTrajectory
 
     from jepa_world_model.core.command_limits import CommandLimits
+    from jepa_world_model.core.planning.commands import Command, limit_plan
     from jepa_world_model.core.streams import Counters
     from jepa_world_model.ros.planner_outputs import command_msg, PlannerOutputs
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
@@ -74,9 +76,19 @@ def outputs(s):
     return out, cmd[0], counters
 
 
-def plan_of(actions):
-    """A plan (PlanOutcome's fields) of actions [H, A]."""
-    return SimpleNamespace(actions=np.asarray(actions, dtype=np.float64), cost=1.0, poses=None)
+def send_plan(out, s, joints, limits, period, prev, q_act, actions):
+    """Hold the plan ``actions`` [H, A] to the limits as the controller does and publish
+    it; the command as published."""
+    first, velocities = limit_plan(np.asarray(actions, dtype=np.float64), prev, period, limits,
+                                   q_act, s.output == 'joint_trajectory', s.model_step_period)
+    command = Command(first.a, velocities, q_act, tuple(first.kinds), 1.0)
+    return out.plan(s, joints, limits, Header(), command)
+
+
+def send_stop(out, s, joints, limits, q_act):
+    """Publish the stop command (zero; a trajectory holds still at ``q_act``)."""
+    zero = np.zeros(len(joints))
+    return out.stop(s, joints, limits, Header(), Command(zero, zero[None], q_act))
 
 
 def points(msg):
@@ -119,8 +131,7 @@ def test_the_filed_case_moves_back_at_the_velocity_limit():
                                   position_max=[2.5])
     s = settings(step=0.1)
     out, pub, _ = outputs(s)
-    sent = out.plan(s, ['j0'], limits, 0.1, np.zeros(1), Header(), np.array([3.5]),
-                    plan_of([[-5.0]] * 4))
+    sent = send_plan(out, s, ['j0'], limits, 0.1, np.zeros(1), np.array([3.5]), [[-5.0]] * 4)
     pos, vel = points(pub.sent[-1])
     np.testing.assert_allclose(pos[:, 0], [3.4, 3.3, 3.2, 3.1])
     np.testing.assert_allclose(vel[:, 0], -1.0)
@@ -146,7 +157,7 @@ def test_closed_loop_from_beyond_the_limits_moves_inward_within_every_limit(seed
     centre = (limits.position_min + limits.position_max) / 2
     for _ in range(20):
         desired = np.sign(centre - q) * rng.uniform(0.0, 5.0, (5, 3))   # home, wildly
-        sent = out.plan(s, JOINTS, limits, period, prev, Header(), q, plan_of(desired))
+        sent = send_plan(out, s, JOINTS, limits, period, prev, q, desired)
         pos, vel = points(pub.sent[-1])
         np.testing.assert_array_equal(sent, vel[0])                   # published == kept
         check_motion(limits, q, pos, vel, step)
@@ -175,7 +186,7 @@ def test_joints_inside_never_cross_a_limit_and_published_is_kept(seed):
     prev = rng.uniform(limits.velocity_min, limits.velocity_max)
     for _ in range(10):
         desired = np.sign(q) * rng.uniform(1.0, 20.0, (6, 3)) + rng.normal(0.0, 0.5, (6, 3))
-        sent = out.plan(s, JOINTS, limits, period, prev, Header(), q, plan_of(desired))
+        sent = send_plan(out, s, JOINTS, limits, period, prev, q, desired)
         pos, vel = points(pub.sent[-1])
         np.testing.assert_array_equal(sent, vel[0])
         check_motion(limits, q, pos, vel, step)
@@ -190,7 +201,7 @@ def test_stop_holds_a_joint_beyond_its_limit_where_it_is(seed):
     s = settings(step=rng.uniform(0.02, 0.3))
     out, pub, _ = outputs(s)
     q = rng.uniform(limits.position_min - 2.0, limits.position_max + 2.0)
-    sent = out.stop(s, JOINTS, limits, Header(), q, 3)
+    sent = send_stop(out, s, JOINTS, limits, q)
     pos, vel = points(pub.sent[-1])
     np.testing.assert_array_equal(pos, q[None])
     np.testing.assert_array_equal(vel, 0.0)
@@ -215,7 +226,7 @@ def test_every_output_returns_the_command_it_published(seed):
         s = settings(output, step=rng.uniform(0.02, 0.3), twist_stamped=stamped)
         out, pub, _ = outputs(s)
         q_act, held_to = (None, base) if output == 'cmd_vel' else (q, limits)
-        sent = out.plan(s, JOINTS, held_to, period, prev, Header(), q_act, plan_of(desired))
+        sent = send_plan(out, s, JOINTS, held_to, period, prev, q_act, desired)
         msg = pub.sent[-1]
         if isinstance(msg, Float64MultiArray):
             published = np.array(msg.data)

@@ -1,5 +1,6 @@
-"""planner_node's static map (``ros/planner_map.py``): OccupancyGrid checks and the field a
-pose goal gets, without a ROS graph (message classes only, so marked ``ros``)."""
+"""planner_node's static map (``ros/planner_map.py``): OccupancyGrid checks, and the field a
+pose goal gets on it (``core/planning/static_map.py``), without a ROS graph (message classes
+only, so marked ``ros``)."""
 
 import math
 from types import SimpleNamespace
@@ -9,12 +10,13 @@ import pytest
 import torch
 
 from jepa_world_model.core.goals import joint_state_goal, pose_goal
+from jepa_world_model.core.planning.static_map import MapGoalError, navigation_for
 
 try:
     from nav_msgs.msg import OccupancyGrid
 
     from jepa_world_model.ros.node_io import InputError
-    from jepa_world_model.ros.planner_map import map_from_msg, MAX_CELLS, navigation_for
+    from jepa_world_model.ros.planner_map import map_from_msg, MAX_CELLS
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 
@@ -83,6 +85,6 @@ def test_pose_goals_get_a_field_and_other_goals_none():
     assert navigation_for(goal, None, SETTINGS) is None
     off = SimpleNamespace(**dict(vars(SETTINGS), use_map=False))
     assert navigation_for(goal, static, off) is None
-    with pytest.raises(InputError) as err:
+    with pytest.raises(MapGoalError) as err:
         navigation_for(pose_goal(9.0, 0.0), static, SETTINGS)
     assert err.value.reason == 'map_goal_outside'

@@ -248,7 +248,8 @@ def test_config_file_sets_every_parameter_and_fits_the_shipped_arm_model(graph):
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert node.runtime.joint_names == ['joint1', 'joint2', 'joint3']
         assert node.runtime.checkpoint.path.name == 'arm_tiny.safetensors'
-        assert node._limits.has_positions and node._limits.position_max[0] == 2.9
+        limits = node.controller.limits
+        assert limits.has_positions and limits.position_max[0] == 2.9
     finally:
         node.destroy_node()
 
@@ -349,22 +350,22 @@ def test_invalid_parameters_are_rejected_whole(graph, ckpt):
             result = node.set_parameters([Parameter(name, value=value)])[0]
             assert not result.successful and result.reason, (name, value)
             assert getattr(node.settings, name) == before, name
-        planner = node._planner
+        planner = node.controller.planner
         result = node.set_parameters_atomically([Parameter('horizon', value=6),
                                                  Parameter('velocity_min', value=[2.0])])
         assert not result.successful and node.settings.horizon == 4
-        assert node.get_parameter('horizon').value == 4 and node._planner is planner
+        assert node.get_parameter('horizon').value == 4 and node.controller.planner is planner
         result = node.set_parameters_atomically([Parameter('horizon', value=6),
                                                  Parameter('num_samples', value=48)])
-        assert result.successful and node._planner.config.horizon == 6
-        assert node._planner.config.num_samples == 48
+        assert result.successful and node.controller.planner.config.horizon == 6
+        assert node.controller.planner.config.num_samples == 48
         assert node.set_parameters([Parameter('joint_position_min', value=[-1.0, -1.0]),
                                     Parameter('joint_position_max', value=[1.0, 1.0])])[0] \
             .successful is False                      # set one by one: each alone is invalid
         assert node.set_parameters_atomically([
             Parameter('joint_position_min', value=[-1.0, -1.0]),
             Parameter('joint_position_max', value=[1.0, 1.0])]).successful
-        assert node._limits.has_positions
+        assert node.controller.limits.has_positions
         # plan_rate_hz applies at the next activate: until then the limiter keeps the dt of
         # the timer that runs (a larger dt would allow larger command steps).
         assert node.set_parameters([Parameter('plan_rate_hz', value=2.0)])[0].successful
@@ -506,7 +507,7 @@ def test_obstacle_term_plans_on_the_scan_and_stops_without_one(rig):
     assert all(not np.any(command_values(m)) for m in feeder.out['cmd'])
     feeder.scans_on.set()
     assert wait_for(lambda: feeder.out['status'][-1] == 'planning'), node.counters.snapshot()
-    assert set(node._objective.terms) == {'goal', 'obstacles'}
+    assert set(node.controller.objective.terms) == {'goal', 'obstacles'}
     assert node.counters.get('scans_received') > 0 and node.counters.get('internal_error') == 0
     feeder.scan_pub.publish(scan_msg(feeder.now(), range_min=2.0, range_max=1.0))
     assert wait_for(lambda: node.counters.get('scan_invalid') == 1)
@@ -515,7 +516,7 @@ def test_obstacle_term_plans_on_the_scan_and_stops_without_one(rig):
     result = node.set_parameters([Parameter('scan_mount', value=[0.1, 0.0])])[0]
     assert not result.successful and 'scan_mount' in result.reason
     node.set_parameters([Parameter('obstacle_weight', value=0.0)])
-    assert node._objective.terms == ('goal',)
+    assert node.controller.objective.terms == ('goal',)
 
 
 def room_map(width=40, resolution=0.1, data=None):
@@ -548,9 +549,9 @@ def test_mobile_base_plans_on_the_map_with_the_clearance_term(graph, base_scan_c
         assert wait_for(lambda: node.counters.get('maps') == 1)
         feeder.goal_pose_pub.publish(goal_pose_msg())      # (1.0, 0.5): behind the wall
         assert wait_for(lambda: len(feeder.out['cmd']) >= 3), node.counters.snapshot()
-        assert set(node._objective.terms) == {'goal', 'clearance'}
-        assert node._objective.needs_scene and node.counters.get('internal_error') == 0
-        field = node._navigation[1]
+        assert set(node.controller.objective.terms) == {'goal', 'clearance'}
+        assert node.controller.objective.needs_scene and node.counters.get('internal_error') == 0
+        field = node.controller.navigation
         assert field is not None
         # From the odom origin the way to the goal leads around the wall's end (y = 1 m).
         start = field.distance(torch.tensor([0.0, 0.5]))
@@ -559,11 +560,12 @@ def test_mobile_base_plans_on_the_map_with_the_clearance_term(graph, base_scan_c
         assert len(feeder.out['path'][-1].poses) == 5       # horizon 4 + the start
         map_pub.publish(room_map(data=[0] * 10))            # wrong size
         assert wait_for(lambda: node.counters.get('map_invalid') == 1)
-        assert node._navigation[1] is field and node.static_map.occupancy.shape == (40, 40)
+        assert node.controller.navigation is field
+        assert node.static_map.occupancy.shape == (40, 40)
         feeder.goal_pose_pub.publish(goal_pose_msg())
         assert wait_for(lambda: node.counters.get('goals') == 2)
         node.set_parameters([Parameter('use_map', value=False)])
-        assert node._navigation[1] is None and feeder.out['status'][-1] == 'planning'
+        assert node.controller.navigation is None and feeder.out['status'][-1] == 'planning'
     finally:
         feeder.close()
         close_node(graph, node)

@@ -1,6 +1,6 @@
 """planner_node's range-scan input (``ros/planner_inputs.py``): LaserScan checks and the
-points a plan's obstacle term gets, without a ROS graph (message classes only, so marked
-``ros``)."""
+points a plan's obstacle term gets (``core/planning/observation.py``), without a ROS graph
+(message classes only, so marked ``ros``)."""
 
 import array
 import math
@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from jepa_world_model.core.planning.observation import Observation, obstacle_points
+
 try:
     from sensor_msgs.msg import LaserScan
 
     from jepa_world_model.ros.node_io import InputError
-    from jepa_world_model.ros.planner_inputs import Observation, scan_from_msg
-    from jepa_world_model.ros.planner_step import obstacle_points, PlanStop
+    from jepa_world_model.ros.planner_inputs import scan_from_msg
     # Last: on a tree without pool_beams only the tests that need it fail.
     from jepa_world_model.core.scan import (laser_points, point_clearance_cost, pool_beams,
                                             scan_has_information)
@@ -63,12 +64,12 @@ class PoseOnly:
 
 
 def observation(pose, reading):
-    return Observation(None, np.zeros(0), pose, torch.zeros(1), None, reading)
+    return Observation(torch.zeros(1), None, np.zeros(0), pose, reading)
 
 
 def test_obstacle_points_sit_at_the_odometry_pose_or_else_the_model_pose():
     """Beams at -pi and -pi/2 (1 m, 0.5 m) from a base at (1, 0) facing +x: (0, 0) and
-    (1, -0.5); without odometry, at the pose the model reads from z; no scan: a stop."""
+    (1, -0.5); without odometry, at the pose the model reads from z; no scan: none."""
     reading = scan_from_msg(scan([1.0, 0.5, 5.0, 0.05]))   # 5.0 and 0.05: out of range
     z = torch.zeros(4)
     pts = obstacle_points(PoseOnly, z, observation(np.array([1.0, 0.0, 0.0]), reading),
@@ -79,9 +80,7 @@ def test_obstacle_points_sit_at_the_odometry_pose_or_else_the_model_pose():
     pts = obstacle_points(PoseOnly, z, observation(None, reading), (0.0, 0.0, 0.0))
     torch.testing.assert_close(pts, torch.tensor([[-1.0, 2.0], [0.0, 1.5]]),
                                atol=1e-6, rtol=0)
-    with pytest.raises(PlanStop) as info:
-        obstacle_points(PoseOnly, z, observation(None, None), (0.0, 0.0, 0.0))
-    assert info.value.reason == 'scan_stale' and info.value.status == 'stale_inputs'
+    assert obstacle_points(PoseOnly, z, observation(None, None), (0.0, 0.0, 0.0)) is None
 
 
 # -- bounded scans and scans that see nothing (issue #11 item 10) ----------------------------

@@ -1,12 +1,15 @@
-"""The planning half of ``planner_node``: goals in, one plan per timer tick, commands out.
+"""The planning half of ``planner_node``: goals in, one controller step per timer tick,
+commands out.
 
-:class:`PlannerCore` is the base of :class:`~.planner_node.PlannerNode`: it holds what the
-planner plans with (model, planner, command limits, goal and objective, inputs, previous
-command) and the callbacks that use it: the goal topics and ``~/capture_goal``
-(:mod:`.planner_goals`), and the plan timer (:mod:`.planner_step`), which publishes the limited
-command or, on a safety stop, one zero command (:mod:`.planner_outputs`). ``PlannerNode`` adds
-the lifecycle transitions that create and release all of it, the parameter callback and the
-diagnostics.
+:class:`PlannerCore` is the base of :class:`~.planner_node.PlannerNode`. The planning itself
+(objective, warm start, command-delay roll-forward, plan deadline, plan checks, command
+limits, the previous command) is the
+:class:`~jepa_world_model.core.planning.controller.PlanningController`'s; this class turns
+ROS messages into its goals, maps and observations, and its commands and stops into
+messages: the goal topics and ``~/capture_goal`` (:mod:`.planner_goals`), ``map``
+(:mod:`.planner_map`), and the plan timer, which publishes the command or, on a stop, one
+zero command (:mod:`.planner_outputs`). ``PlannerNode`` adds the lifecycle transitions that
+create and release all of it, the parameter callback and the diagnostics.
 
 Threads: every callback is in the node's default, mutually exclusive group, so inputs, goals
 and the plan timer never run concurrently. ``_lock`` guards against threads outside the
@@ -18,7 +21,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import OccupancyGrid
@@ -29,22 +32,46 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 import torch
 
-from ..core.goals import build_objective, Goal, GoalError, latent_goal
+from ..core.goals import Goal, GoalError, latent_goal
 from ..core.inference import WorldModelRuntime
-from ..core.planner import ActionBounds, LatentPlanner
+from ..core.planning.commands import Stop
+from ..core.planning.controller import PlanningController
+from ..core.planning.settings import ControllerSettings
+from ..core.planning.static_map import StaticMap
 from ..core.streams import Counters, RateMeter
 from .frame_pipeline import LOCK_TIMEOUT_S
 from .guarded_lifecycle import GuardedLifecycleNode
 from .node_io import InputError
 from .planner_goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_from_msg
 from .planner_inputs import PlannerInputs
-from .planner_map import map_from_msg, navigation_for, StaticMap
+from .planner_map import map_from_msg
 from .planner_outputs import PlannerOutputs, STOPS
-from .planner_parameters import (action_joints, command_limits, declare_parameters,
-                                 objective_terms, PlannerFacts, planner_config, read_settings)
-from .planner_step import PlanStep, PlanStop
+from .planner_parameters import (action_joints, declare_parameters, goal_tolerance,
+                                 objective_terms, PlannerFacts, read_settings)
 
-__all__ = ['PlannerCore']
+__all__ = ['PlannerCore', 'controller_settings']
+
+
+def controller_settings(s: Any, facts: PlannerFacts, period: float,
+                        with_poses: bool) -> ControllerSettings:
+    """The controller settings of the planner settings ``s`` on the model of ``facts``.
+
+    Args:
+        s: The planner settings.
+        facts: The loaded model's joints and action size.
+        period: Seconds between plans (the timer's): the first command's dt.
+        with_poses: Predict base poses along each plan (``~/planned_path``).
+    """
+    joints = list(facts.joint_names)
+    index = (None if s.output == 'cmd_vel' else
+             tuple(joints.index(j) for j in action_joints(s, facts)))
+    return ControllerSettings(
+        period=period, model_step_period=s.model_step_period, max_plan_time=s.max_plan_time,
+        command_delay_steps=s.command_delay_steps, terms=objective_terms(s),
+        tolerance=goal_tolerance(s), max_risk=s.max_risk, max_disagreement=s.max_disagreement,
+        trajectory=s.output == 'joint_trajectory', with_poses=with_poses,
+        action_joints=index, scan_mount=tuple(s.scan_mount), use_map=s.use_map,
+        map_inflation=s.map_inflation, map_occupied_threshold=s.map_occupied_threshold)
 
 
 class PlannerCore(GuardedLifecycleNode):
@@ -56,18 +83,15 @@ class PlannerCore(GuardedLifecycleNode):
         declare_parameters(self)
         self.settings = read_settings(self)
         self.counters = Counters()
-        self._lock = threading.Lock()   # runtime, planner, goal, inputs, settings swaps
+        self._lock = threading.Lock()   # runtime, controller, goal, inputs, settings swaps
         self.runtime: Optional[WorldModelRuntime] = None
         self._facts: Optional[PlannerFacts] = None
-        self._planner: Optional[LatentPlanner] = None
-        self._limits = self._objective = self.goal = None
+        self.controller: Optional[PlanningController] = None
         self.static_map: Optional[StaticMap] = None
-        self._navigation: Tuple[Any, Any] = (None, None)   # (key, field) of the last build
         self._state = 'unconfigured'
         self._outputs: Optional[PlannerOutputs] = None
         self._period = 1.0 / self.settings.plan_rate_hz
         self.status, self.status_detail = 'inactive', ''
-        self.plans = PlanStep()
         self.rates = {k: RateMeter() for k in ('image', 'joint_states', 'plan')}
         self._log_times: Dict[str, float] = {}
         self._reset_inputs()
@@ -77,11 +101,17 @@ class PlannerCore(GuardedLifecycleNode):
         """'unconfigured', 'inactive', 'active' or 'finalized'."""
         return self._state
 
+    @property
+    def goal(self) -> Optional[Goal]:
+        """The goal the controller plans toward, or None."""
+        return self.controller.goal if self.controller is not None else None
+
     def _reset_inputs(self) -> None:
         joints = self._facts.joint_names if self._facts else ()
         self._inputs = PlannerInputs(joints, self.settings.max_skew, lambda: self.settings,
                                      self.counters, self._reject, self._now, self.rates)
-        self._prev = np.zeros(self._facts.action_dim if self._facts else 0)
+        if self.controller is not None:
+            self.controller.reset()
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -94,27 +124,8 @@ class PlannerCore(GuardedLifecycleNode):
             self._log_times[reason] = now
             self.get_logger().warning(f'{reason} (#{count}): {message}')
 
-    def _build_objective(self, goal: Goal, s: Any) -> Any:
-        """The objective for ``goal`` under settings ``s``, on the map when there is one.
-
-        The map's cost-to-go is rebuilt only when the goal, the map or a map setting changed.
-        """
-        key = (id(goal), id(self.static_map), s.use_map, s.map_inflation,
-               s.map_occupied_threshold)
-        if self._navigation[0] != key:
-            self._navigation = (key, navigation_for(goal, self.static_map, s))
-        return build_objective(goal, self.runtime.model, objective_terms(s),
-                               self._navigation[1])
-
-    def _rebuild(self, s: Any, planner: bool) -> None:
-        """Planner (when asked), limits and objective from ``s`` (raises on bad values)."""
-        limits = command_limits(s, self._facts.action_dim)
-        objective = (self._build_objective(self.goal, s) if self.goal is not None else None)
-        if planner:
-            self._planner = LatentPlanner(planner_config(s), self._facts.action_dim,
-                                          ActionBounds(limits.velocity_min, limits.velocity_max),
-                                          device=self.runtime.device, dtype=self.runtime.dtype)
-        self._limits, self._objective = limits, objective
+    def _controller_settings(self, s: Any) -> ControllerSettings:
+        return controller_settings(s, self._facts, self._period, self.runtime.has_pose)
 
     # -- goals -----------------------------------------------------------------------------
     def _set_goal(self, make: Callable[[], Goal], what: str) -> Optional[str]:
@@ -126,12 +137,10 @@ class PlannerCore(GuardedLifecycleNode):
         try:
             try:
                 goal = make()
-                objective = self._build_objective(goal, self.settings)
+                self.controller.set_goal(goal, self.static_map)
             except (GoalError, InputError, ValueError) as exc:
                 self._reject(getattr(exc, 'reason', f'{what}_invalid'), str(exc))
                 return str(exc)
-            self.goal, self._objective = goal, objective
-            self._planner.reset()   # the warm start aimed at the old goal
         finally:
             self._lock.release()
         self.counters.add('goals')
@@ -142,7 +151,7 @@ class PlannerCore(GuardedLifecycleNode):
     def _on_goal_joint_state(self, msg: JointState) -> None:
         self._set_goal(lambda: joint_goal_from_msg(
             msg, self._facts.joint_names, action_joints(self.settings, self._facts),
-            self._limits), 'goal_joint_state')
+            self.controller.limits), 'goal_joint_state')
 
     def _on_goal_pose(self, msg: PoseStamped) -> None:
         self._set_goal(lambda: pose_goal_from_msg(
@@ -163,13 +172,11 @@ class PlannerCore(GuardedLifecycleNode):
                 new_map = map_from_msg(msg, self.settings.path_frame_id)
             except InputError as exc:
                 return self._reject(exc.reason, str(exc))
-            old_map, self.static_map = self.static_map, new_map
-            if self.goal is not None:
-                try:
-                    self._objective = self._build_objective(self.goal, self.settings)
-                except (GoalError, ValueError) as exc:
-                    self.static_map = old_map
-                    return self._reject(getattr(exc, 'reason', 'map_invalid'), str(exc))
+            try:
+                self.controller.set_map(new_map)
+            except (GoalError, ValueError) as exc:
+                return self._reject(getattr(exc, 'reason', 'map_invalid'), str(exc))
+            self.static_map = new_map
         finally:
             self._lock.release()
         self.counters.add('maps')
@@ -179,9 +186,10 @@ class PlannerCore(GuardedLifecycleNode):
     def _on_capture(self, request: Trigger.Request, response: Trigger.Response) -> Any:
         def make() -> Goal:
             try:
-                obs = self._inputs.observe(self.runtime, require_new=False)
+                stamped = self._inputs.observe(self.runtime, require_new=False)
             except InputError as exc:
                 raise InputError('capture_failed', f'cannot capture: {exc}') from None
+            obs = stamped.observation
             with torch.inference_mode():
                 return latent_goal(self.runtime.model.encode(obs.o, obs.s, target=True)[0])
         if self._state != 'active':
@@ -199,9 +207,6 @@ class PlannerCore(GuardedLifecycleNode):
         try:
             try:
                 self._tick()
-            except PlanStop as stop:
-                self._reject(stop.reason, str(stop))
-                self._publish_stop(stop.status, str(stop))
             except InvalidHandle:
                 raise
             except Exception as exc:  # noqa: BLE001 - an exception here would end the spin
@@ -213,25 +218,22 @@ class PlannerCore(GuardedLifecycleNode):
             self._lock.release()
 
     def _tick(self) -> None:
-        s, runtime = self.settings, self.runtime
-        if not s.enabled or self.goal is None:
+        s, controller = self.settings, self.controller
+        if not s.enabled or controller.goal is None:
             return self._set_status('disabled' if not s.enabled else 'no_goal')
         started = time.perf_counter()
         try:
-            obs = self._inputs.observe(runtime, require_new=True)
+            stamped = self._inputs.observe(self.runtime, require_new=True)
         except InputError as exc:
-            raise PlanStop('stale_inputs', exc.reason, str(exc)) from None
-        if obs is None:
+            return self._stop(Stop('stale_inputs', exc.reason, str(exc)))
+        if stamped is None:
             return
-        plan = self.plans.run(runtime, self._planner, self.goal, self._objective, s, obs,
-                              self._prev, started, self._outputs.with_path)
-        if plan is None:
-            self._planner.reset()
-            dist = self.plans.last['goal_distance']
-            return self._publish_stop('goal_reached', f'within tolerance ({dist:.3f})')
-        q_act = self._action_q(obs.q) if s.output != 'cmd_vel' else None
-        self._prev = self._outputs.plan(s, action_joints(s, self._facts), self._limits,
-                                        self._period, self._prev, obs.header, q_act, plan)
+        outcome = controller.act(stamped.observation, started)
+        if isinstance(outcome, Stop):
+            return self._stop(outcome)
+        # The next acceleration reference is the command the message carries.
+        controller.commanded(self._outputs.plan(s, action_joints(s, self._facts),
+                                                controller.limits, stamped.header, outcome))
         self.counters.add('plans')
         self.rates['plan'].tick(time.monotonic())
         self._set_status('planning')
@@ -242,23 +244,23 @@ class PlannerCore(GuardedLifecycleNode):
         if self._outputs is not None:
             self._outputs.status(status)
 
-    def _action_q(self, q: Optional[np.ndarray]) -> Optional[np.ndarray]:
-        """Positions of the action joints [A] from model-ordered ``q`` [J]."""
-        if q is None or q.size == 0:
-            return None
-        names = list(self._facts.joint_names)
-        return q[[names.index(j) for j in action_joints(self.settings, self._facts)]]
+    def _stop(self, stop: Stop) -> None:
+        """A stop of the plan: counted under its reason (safety stops), one zero command."""
+        if stop.reason:
+            self._reject(stop.reason, stop.message)
+        self._publish_stop(stop.status, stop.message)
 
     def _publish_stop(self, status: str, detail: str) -> None:
         """One zero command (stamped now) and the status; resets the acceleration reference."""
-        s = self.settings
-        if self._outputs is not None and self._facts is not None:
+        s, controller = self.settings, self.controller
+        if self._outputs is not None and controller is not None:
             header = Header(stamp=self.get_clock().now().to_msg(),
                             frame_id=self._inputs.frame_id)
-            q = (self._action_q(self._inputs.newest_q())   # hold still here
-                 if s.output == 'joint_trajectory' else None)
-            self._prev = self._outputs.stop(s, action_joints(s, self._facts), self._limits,
-                                            header, q, self._facts.action_dim)
+            q: Optional[np.ndarray] = (self._inputs.newest_q()   # hold still here
+                                       if s.output == 'joint_trajectory' else None)
+            controller.commanded(self._outputs.stop(s, action_joints(s, self._facts),
+                                                    controller.limits, header,
+                                                    controller.stop(q)))
         if status in STOPS:
             self.counters.add(f'stop_{status}')
         self._set_status(status, detail)

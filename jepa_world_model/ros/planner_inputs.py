@@ -31,6 +31,7 @@ from std_msgs.msg import Header
 import torch
 
 from ..core.inference import WorldModelRuntime
+from ..core.planning.observation import Observation, ScanReading
 from ..core.scan import pool_beams, scan_has_information
 from ..core.state_layout import planar_pose
 from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError
@@ -39,30 +40,14 @@ from .image_conversion import check_message_pixels, ImageTooLargeError
 from .joint_state_conversion import magnitude_problem, stamp_ahead_problem, stamp_to_seconds
 from .node_io import clock_was_reset, image_to_model_rgb, InputError, read_model_joints
 
-__all__ = ['Observation', 'PlannerInputs', 'ScanReading', 'scan_from_msg']
+__all__ = ['StampedObservation', 'PlannerInputs', 'scan_from_msg']
 
 
-class ScanReading(NamedTuple):
-    """The geometry and ranges [B] of one sensor_msgs/LaserScan, and its stamp (s)."""
-
-    stamp: float
-    ranges: np.ndarray
-    angle_min: float
-    angle_increment: float
-    range_min: float
-    range_max: float
-
-
-class Observation(NamedTuple):
-    """A synchronised observation: image header, q [J], pose (x, y, yaw) or None, o, s,
-    and the newest range scan when the plan has an obstacle term (else None)."""
+class StampedObservation(NamedTuple):
+    """A synchronised observation and the header (stamp, frame) of its image."""
 
     header: Header
-    q: np.ndarray
-    pose: Optional[np.ndarray]
-    o: torch.Tensor           # [1, 3, S, S]
-    s: Optional[torch.Tensor]  # [1, state_dim] or None
-    scan: Optional[ScanReading] = None
+    observation: Observation
 
 
 def scan_from_msg(msg: Any, max_beams: Optional[int] = None) -> ScanReading:
@@ -207,7 +192,8 @@ class PlannerInputs:
         newest = self.joints.latest_stamp
         return self.joints.sample(newest).position if newest is not None else None
 
-    def observe(self, runtime: WorldModelRuntime, require_new: bool) -> Optional[Observation]:
+    def observe(self, runtime: WorldModelRuntime,
+                require_new: bool) -> Optional[StampedObservation]:
         """Newest synchronised observation; None if ``require_new`` and no new frame.
 
         Raises:
@@ -253,4 +239,5 @@ class PlannerInputs:
         s_t = (torch.from_numpy(state).to(runtime.device, runtime.dtype)[None]
                if runtime.config.state_dim else None)
         header = Header(stamp=image.header.stamp, frame_id=image.header.frame_id)
-        return Observation(header, q, pose, runtime.preprocess(rgb), s_t, scan)
+        return StampedObservation(header, Observation(runtime.preprocess(rgb), s_t, q, pose,
+                                                      scan))

@@ -1,49 +1,27 @@
-"""The static map of ``planner_node``: nav_msgs/OccupancyGrid in, a goal's cost-to-go out.
+"""The static map of ``planner_node``: nav_msgs/OccupancyGrid in, a checked map out.
 
 ``planner_node`` subscribes to ``map`` with map_server's QoS (reliable, transient local, so
-a map published once before the node started still arrives). With ``use_map`` set, a pose
-goal is scored by the path length on the map (:class:`~..core.navigation.NavigationField`)
-instead of the straight-line distance. The field is built once per goal, map and setting,
-not per plan. A malformed map is counted and ignored (the old one stays); the planner works
-without a map as before.
+a map published once before the node started still arrives). With ``use_map`` set, the
+planning controller scores a pose goal by the path length on the map
+(:mod:`~..core.planning.static_map`) instead of the straight-line distance. A malformed map
+is counted and ignored (the old one stays); the planner works without a map as before.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
-from typing import Any, Optional, Tuple
 
 from nav_msgs.msg import OccupancyGrid
 import numpy as np
 
-from ..core.goals import Goal
-from ..core.navigation import NavigationField
+from ..core.planning.static_map import StaticMap
 from .node_io import InputError
 
-__all__ = ['StaticMap', 'map_from_msg', 'navigation_for']
+__all__ = ['map_from_msg', 'MAX_CELLS']
 
 #: Largest map (cells) the planner builds a field for: the Dijkstra pass is Python, and it
 #: runs in a callback, so a huge map would stall the plan timer.
 MAX_CELLS = 250_000
-
-
-@dataclass(frozen=True)
-class StaticMap:
-    """An occupancy grid as the planner uses it.
-
-    Attributes:
-        occupancy: ``[H, W]`` int8 cell values (-1 unknown, 0-100 occupancy), row 0 at the
-            origin's y.
-        resolution: Cell size [m].
-        origin: ``(x, y)`` [m] of cell (0, 0)'s outer corner, in ``frame_id``.
-        frame_id: The map's frame.
-    """
-
-    occupancy: np.ndarray
-    resolution: float
-    origin: Tuple[float, float]
-    frame_id: str
 
 
 def map_from_msg(msg: OccupancyGrid, path_frame_id: str) -> StaticMap:
@@ -70,17 +48,3 @@ def map_from_msg(msg: OccupancyGrid, path_frame_id: str) -> StaticMap:
         raise InputError('map_invalid', f'map origin is not finite: {origin}')
     occupancy = np.asarray(msg.data, dtype=np.int8).reshape(height, width).copy()
     return StaticMap(occupancy, res, origin, frame)
-
-
-def navigation_for(goal: Optional[Goal], static_map: Optional[StaticMap],
-                   settings: Any) -> Optional[NavigationField]:
-    """The cost-to-go for a pose goal on the map, or None (no map, ``use_map`` off, another
-    goal kind). Raises :class:`InputError` (``map_goal_outside``) for a goal off the map."""
-    if goal is None or goal.kind != 'pose' or static_map is None or not settings.use_map:
-        return None
-    occupied = static_map.occupancy >= int(settings.map_occupied_threshold)
-    try:
-        return NavigationField(occupied, static_map.resolution, static_map.origin,
-                               goal.target[:2].tolist(), settings.map_inflation)
-    except ValueError as exc:
-        raise InputError('map_goal_outside', str(exc)) from None

@@ -2,10 +2,10 @@
 
 A timer at ``plan_rate_hz`` takes the newest camera frame with the joint state (and, for models
 with the pose in their state, the odometry pose) at its stamp, with the newest ``scan`` when
-the obstacle term is on (:mod:`.planner_inputs`), plans
-toward the current goal (:mod:`.planner_step`) and publishes the first planned command, held
-to :mod:`~jepa_world_model.core.command_limits`, as a Twist/TwistStamped, a JointTrajectory or
-a Float64MultiArray (``output``), stamped with the image it came from
+the obstacle term is on (:mod:`.planner_inputs`), has the planning controller
+(:mod:`~jepa_world_model.core.planning.controller`) plan toward the current goal and publishes
+its command, held to :mod:`~jepa_world_model.core.command_limits`, as a Twist/TwistStamped, a
+JointTrajectory or a Float64MultiArray (``output``), stamped with the image it came from
 (:mod:`.planner_outputs`). Goals: ``~/goal_joint_state``, ``~/goal_pose``, ``~/goal_image``
 (:mod:`.planner_goals`) or ``~/capture_goal`` (the current view).
 
@@ -60,6 +60,8 @@ from .node_main import run_node  # noqa: E402
 from ..core.checkpoint import CheckpointError  # noqa: E402
 from ..core.goals import GoalError  # noqa: E402
 from ..core.inference import WorldModelRuntime  # noqa: E402
+from ..core.planning.controller import PlanningController, rollout_cost  # noqa: E402
+from ..core.streams import WindowStats  # noqa: E402
 from ..resources import default_model_path  # noqa: E402
 from .frame_pipeline import LOCK_TIMEOUT_S  # noqa: E402
 from .guarded_lifecycle import autostart  # noqa: E402
@@ -67,9 +69,8 @@ from .parameter_table import parameter_updates  # noqa: E402
 from .planner_core import PlannerCore  # noqa: E402
 from .planner_outputs import assess, count_rejections, diagnostic_array  # noqa: E402
 from .planner_outputs import PlannerOutputs  # noqa: E402
-from .planner_parameters import PARAMS, PlannerFacts, planner_config  # noqa: E402
-from .planner_parameters import validate_updates  # noqa: E402
-from .planner_step import rollout_cost, unusable_stops, warm_up  # noqa: E402
+from .planner_parameters import command_limits, PARAMS, PlannerFacts  # noqa: E402
+from .planner_parameters import planner_config, validate_updates  # noqa: E402
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 DEFAULT_MODEL = 'arm_tiny.safetensors'
@@ -133,16 +134,18 @@ class PlannerNode(PlannerCore):
             return self._fail(f'{path} does not fit the parameters: {reason}')
         self.runtime, self._facts = runtime, facts
         try:
-            self._rebuild(s, planner=True)
-            warm_up(self._planner, runtime)
+            controller = PlanningController(runtime, planner_config(s),
+                                            command_limits(s, facts.action_dim),
+                                            self._controller_settings(s))
+            controller.warm_up()
         except (ValueError, RuntimeError) as exc:
             return self._fail(f'warm-up plan failed on {s.device}: {exc}')
-        self._config_error, self.goal, self._objective = '', None, None
+        self.controller, self._config_error = controller, ''
         self.counters.reset()
         self._reset_inputs()
         self._create_outputs(s)
         self._state = 'inactive'
-        for term in unusable_stops(s, runtime.model):
+        for term in controller.unusable_stops():
             self.get_logger().warning(f'max_{term} is set but the model has no {term} '
                                       'output: that stop can never trigger')
         self.get_logger().info(f'configured: {path} on {s.device}; output {s.output}; '
@@ -172,6 +175,7 @@ class PlannerNode(PlannerCore):
         # The limiter's dt is the period the timer really runs at: plan_rate_hz changes only
         # take effect here, and a larger dt would allow larger command steps.
         self._period = 1.0 / self.settings.plan_rate_hz
+        self.controller.update(settings=self._controller_settings(self.settings))
         self._timer = self.create_timer(self._period, self._on_timer)
         self._state = 'active'
         self.get_logger().info('active: ' + ', '.join(s.topic_name for s in self._subs))
@@ -197,7 +201,8 @@ class PlannerNode(PlannerCore):
         locked = self._lock.acquire(timeout=LOCK_TIMEOUT_S)
         try:
             self._publish_stop('inactive', detail)
-            self.goal = self._objective = None
+            if self.controller is not None:
+                self.controller.clear_goal()
         except (RCLError, InvalidHandle) as exc:   # the context is already gone
             self.get_logger().error(f'final zero command not sent ({detail}): {exc}')
             return
@@ -225,8 +230,7 @@ class PlannerNode(PlannerCore):
             self.destroy_service(srv)
         self._outputs, self._own_services = None, []
         cuda = self.runtime is not None and self.runtime.device.type == 'cuda'
-        self.runtime = self._facts = self._planner = self._limits = None
-        self.goal = self._objective = None
+        self.runtime = self._facts = self.controller = None
         if cuda:
             torch.cuda.empty_cache()
 
@@ -260,14 +264,12 @@ class PlannerNode(PlannerCore):
         try:
             reason = validate_updates(updates, self.settings, self._facts)
             old, new = self.settings, self.settings.with_updates(updates)
-            if reason is None and self.runtime is not None:
-                keep = (self._planner, self._limits, self._objective)
-                try:   # builds into the node; restored below if anything fails
-                    self._rebuild(new, planner_config(new) != planner_config(old)
-                                  or new.velocity_min != old.velocity_min
-                                  or new.velocity_max != old.velocity_max)
+            if reason is None and self.controller is not None:
+                try:   # all of it or, on an error, nothing
+                    self.controller.update(planner_config(new),
+                                           command_limits(new, self._facts.action_dim),
+                                           self._controller_settings(new))
                 except (ValueError, GoalError) as exc:
-                    self._planner, self._limits, self._objective = keep
                     reason = str(exc)
             if reason:
                 self.get_logger().warning(f'parameter change rejected: {reason}')
@@ -275,7 +277,7 @@ class PlannerNode(PlannerCore):
             self.settings = new
             if old.enabled != new.enabled and self._state == 'active':
                 if new.enabled:
-                    self._planner.reset()
+                    self.controller.reset()
                 else:
                     self._publish_stop('disabled', 'disabled through ~/enable')
             later = [n for n in updates if PARAMS[n].applies in ('configure', 'activate')]
@@ -294,14 +296,17 @@ class PlannerNode(PlannerCore):
                                                    rejected)
         level, message = assess(self._state, self._config_error, self.status,
                                 self.status_detail, new_rejections)
-        mono = time.monotonic()
+        mono, controller = time.monotonic(), self.controller
+        objective = controller.objective if controller is not None else None
         values = [('lifecycle_state', self._state), ('enabled', self.settings.enabled),
                   ('status', self.status), ('status_detail', self.status_detail),
                   ('goal', self.goal.kind if self.goal is not None else ''),
-                  ('objective_terms', ','.join(self._objective.terms)
-                   if self._objective else ''), ('config_error', self._config_error)]
-        values += [(f'last.{k}', v) for k, v in self.plans.last.items()]
-        values += [(f'plan_ms.{k}', v) for k, v in self.plans.plan_ms.summary().items()]
+                  ('objective_terms', ','.join(objective.terms) if objective else ''),
+                  ('config_error', self._config_error)]
+        last, plan_ms = ((controller.last, controller.plan_ms) if controller is not None
+                         else ({}, WindowStats(1)))
+        values += [(f'last.{k}', v) for k, v in last.items()]
+        values += [(f'plan_ms.{k}', v) for k, v in plan_ms.summary().items()]
         values += [(f'rate_hz.{k}', r.rate(mono)) for k, r in self.rates.items()]
         values += [(f'count.{k}', v) for k, v in sorted(counts.items())]
         if self.runtime is not None:

@@ -1,18 +1,18 @@
 """What ``planner_node`` publishes: limited commands as messages, and its diagnostics.
 
-:class:`PlannerOutputs` owns the publishers of a configured node. :func:`limit_plan` holds a
-planned action sequence to the command limits (the first command over one plan period, the
-rest of a recommended trajectory step by step), :func:`command_msg` turns commands into the
-configured output message (and says which command it carries: the node's next acceleration
-reference is what was published, not what was asked for), and :func:`diagnostic_array`
-builds the node's ``/diagnostics`` status; :func:`assess` holds its level rules:
+:class:`PlannerOutputs` owns the publishers of a configured node and publishes the
+planning controller's commands (:class:`~..core.planning.commands.Command`, already held to
+the command limits); :func:`command_msg` turns a command into the configured output message
+(and says which command it carries: the controller's next acceleration reference is what
+was published, not what was asked for), and :func:`diagnostic_array` builds the node's
+``/diagnostics`` status; :func:`assess` holds its level rules:
 
 * ERROR: the last configure failed;
 * WARN: a safety stop is in effect (``STOPS``), or inputs were rejected since the last
   message;
 * OK: planning, idle (no goal, disabled) or not active.
 
-The functions are pure; the node keeps the state (the previous command, the status).
+The functions are pure; the node keeps the status, the controller the previous command.
 """
 
 from __future__ import annotations
@@ -27,14 +27,13 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, Float64MultiArray, Header, String
 from trajectory_msgs.msg import JointTrajectory
 
-from ..core.command_limits import (CommandLimits, integrate_positions, limit_command,
-                                   limit_sequence, LimitedCommand)
+from ..core.command_limits import CommandLimits, integrate_positions
+from ..core.planning.commands import Command
 from .action_sources import parse_twist_fields
 from .node_io import path_msg, trajectory_msg
-from .planner_step import PlanOutcome
 
 __all__ = ['STOPS', 'NOT_REJECTIONS', 'PlannerOutputs', 'Outgoing', 'output_topics',
-           'limit_plan', 'command_msg', 'count_rejections', 'assess', 'diagnostic_array']
+           'command_msg', 'count_rejections', 'assess', 'diagnostic_array']
 
 #: Statuses that are safety stops (each counted as ``stop_<status>``; diagnostics WARN).
 STOPS = ('stale_inputs', 'overrun', 'risk_too_high', 'uncertainty_too_high', 'error')
@@ -87,82 +86,43 @@ class PlannerOutputs:
         """Publish ``~/status``."""
         self._pubs['status'].publish(String(data=status))
 
-    def plan(self, s: Any, joints: Sequence[str], limits: CommandLimits, period: float,
-             prev: np.ndarray, header: Header, q_act: Optional[np.ndarray],
-             plan: PlanOutcome) -> np.ndarray:
-        """Publish a plan: its first command held to the limits (trajectories: the whole
-        plan), its path and its cost. Returns the command sent (the next ``prev``).
+    def plan(self, s: Any, joints: Sequence[str], limits: CommandLimits, header: Header,
+             command: Command) -> np.ndarray:
+        """Publish a plan's command, its path and its cost; counts the limits it was held to
+        (``limit_<kind>``). Returns the command as published (read back from the message).
 
         Args:
             s: The planner settings.
             joints: The action joints.
-            limits: The command limits.
-            period: Seconds between plans.
-            prev: [A] the previous command.
+            limits: The command limits (trajectory positions are held to them).
             header: Stamp and frame of the image the plan started from.
-            q_act: [A] current positions of the action joints, or None.
-            plan: The plan.
+            command: The controller's command.
         """
-        first, velocities = limit_plan(plan.actions, prev, period, limits, q_act,
-                                       s.output == 'joint_trajectory', s.model_step_period)
-        for kind in first.kinds:
+        for kind in command.limits_hit:
             self._counters.add(f'limit_{kind}')
-        out = command_msg(s, joints, limits, header, first.a, velocities, q_act)
+        out = command_msg(s, joints, limits, header, command.a, command.velocities,
+                          command.q_act)
         if out.guarded:
             self._counters.add('limit_position_guard')
         self._pubs['cmd'].publish(out.msg)
-        if plan.poses is not None:
-            self._pubs['path'].publish(path_msg(header, plan.poses, s.model_step_period,
+        if command.poses is not None:
+            self._pubs['path'].publish(path_msg(header, command.poses, s.model_step_period,
                                                 s.path_frame_id))
-        self._pubs['cost'].publish(Float32(data=plan.cost))
+        self._pubs['cost'].publish(Float32(data=float(command.cost)))
         return out.command
 
     def stop(self, s: Any, joints: Sequence[str], limits: CommandLimits, header: Header,
-             q_act: Optional[np.ndarray], action_dim: int) -> np.ndarray:
-        """Publish one zero command (a trajectory holds still at ``q_act``); returns it.
+             command: Command) -> np.ndarray:
+        """Publish the stop command (zero; a trajectory holds still at ``command.q_act``);
+        returns it as published.
 
         A stop is immediate: it is the one command not held to the acceleration limit. A
         joint beyond its limit is held where it is measured, not moved onto the limit.
         """
-        zero = np.zeros(action_dim)
-        out = command_msg(s, joints, limits, header, zero, zero[None], q_act)
+        out = command_msg(s, joints, limits, header, command.a, command.velocities,
+                          command.q_act)
         self._pubs['cmd'].publish(out.msg)
         return out.command
-
-
-def limit_plan(a_plan: np.ndarray, prev: np.ndarray, period: float, limits: CommandLimits,
-               q_act: Optional[np.ndarray], trajectory: bool, step: float
-               ) -> Tuple[LimitedCommand, np.ndarray]:
-    """The first command, limited over one plan period, and the velocities to publish.
-
-    A joint beyond its limit gets no velocity further out and comes back in at no more than
-    the velocity and acceleration limits (:func:`limit_command`).
-
-    Args:
-        a_plan: [H, A] planned actions.
-        prev: [A] the previous command (the acceleration reference).
-        period: Seconds between plans: the time the first command has to change.
-        limits: The command limits.
-        q_act: [A] positions of the action joints (position limits), or None.
-        trajectory: The output is a trajectory: the rest of the plan is limited too.
-        step: Seconds per model step (the spacing of the trajectory points).
-
-    Returns:
-        The limited first command and the [1, A] or [H, A] velocities.
-    """
-    q = q_act if limits.has_positions else None
-    # A trajectory's first point lies one model step ahead and the command runs until the
-    # next plan: neither may carry a joint past its limit.
-    hold = max(period, step) if trajectory else period
-    first = limit_command(a_plan[0], prev, period, limits, q, hold=hold)
-    velocities = first.a[None]
-    if trajectory and len(a_plan) > 1:
-        # The rest of the recommended trajectory is held to the same limits, step by step.
-        q1 = None if q is None else integrate_positions(first.a[None], q, step,
-                                                        limits).positions[0]
-        velocities = np.vstack([first.a, limit_sequence(a_plan[1:], first.a, step, limits,
-                                                        q1).a])
-    return first, velocities
 
 
 class Outgoing(NamedTuple):
