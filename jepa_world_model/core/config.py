@@ -471,6 +471,9 @@ def config_from_json(text: str) -> ExperimentConfig:
     """Inverse of ``config_to_json``."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f'embedded config is not valid JSON: {exc}') from None
+    # ValueError also covers JSONDecodeError and integers of more than 4300 digits;
+    # RecursionError: arrays or objects nested thousands deep.
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f'embedded config is not valid JSON: '
+                          f'{type(exc).__name__}: {str(exc)[:200]}') from None
     return from_dict(ExperimentConfig, data)
