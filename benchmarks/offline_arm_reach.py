@@ -2,13 +2,15 @@
 
 A quick ablation harness next to ``jepa-world-model plan-eval`` (the measurement of record,
 docs/closed_loop.md): the same seeded tasks (``ArmTaskFactory``) and planner sizes (CEM
-128 x 3 iterations, 16 elites, horizon 8), but the planner runs between simulator steps, so
-no plan is late or stale; commands are kept within +-1 rad/s and 0.3 rad/s per step (3 rad/s^2),
-and joint limits are left to the simulator. Objectives:
+128 x 3 iterations, 16 elites, horizon 8), but planner_node's planning controller
+(``core/planning``) runs between simulator steps, so no plan is late or stale; commands are
+kept within +-1 rad/s and 0.3 rad/s per step (3 rad/s^2), joint limits are left to the
+simulator, and the controller's goal check is off (success is the simulator's). Objectives:
 
 * ``joint_units``: planner_node's image goal on models with an ``image_state_head``: aim at
   the measured joints plus the head's reading difference (core/goals.py, ``Objective.at``);
-* ``latent_l1``: L1 between the pooled image parts of the latents (``Objective.fn``);
+* ``latent_l1``: L1 between the pooled image parts of the latents (the image goal without
+  the head's reading);
 * ``joint_goal``: the true goal joints (an upper reference).
 
     python benchmarks/offline_arm_reach.py --model models/arm_tiny.safetensors \\
@@ -18,47 +20,62 @@ and joint limits are left to the simulator. Objectives:
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import time
+from typing import Any
 
 import numpy as np
 import torch
 
-from jepa_world_model.core.goals import build_objective, image_goal, joint_state_goal
+from jepa_world_model.core.command_limits import CommandLimits
+from jepa_world_model.core.goals import Goal, image_goal, joint_state_goal
 from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
+from jepa_world_model.core.planner import PlannerConfig
+from jepa_world_model.core.planning import (Command, ControllerSettings, Observation,
+                                            PlanningController)
 from jepa_world_model.experiments.arm_tasks import ArmTaskFactory
 
 OBJECTIVES = ('joint_units', 'latent_l1', 'joint_goal')
+CONTROL_DT = 0.1                            # s per simulator step and per plan
 
 
-def run_episode(runtime: WorldModelRuntime, factory: ArmTaskFactory, seed: int,
+def make_controller(runtime: WorldModelRuntime) -> PlanningController:
+    """plan-eval's arm planner sizes; +-1 rad/s, 3 rad/s^2; no goal check (tolerance None:
+    success is the simulator's end-effector distance)."""
+    config = PlannerConfig(num_samples=128, num_iterations=3, num_elites=16, horizon=8)
+    limits = CommandLimits.create([-1.0], [1.0], [3.0], action_dim=runtime.action_dim)
+    return PlanningController(runtime, config, limits,
+                              ControllerSettings(period=CONTROL_DT, tolerance=None))
+
+
+def episode_goal(runtime: WorldModelRuntime, task: Any, objective: str) -> Goal:
+    """The goal of ``objective``: the true joints, or the goal image (``latent_l1``: its
+    latent alone, without the head's joint reading)."""
+    if objective == 'joint_goal':
+        return joint_state_goal(task.q_goal)
+    goal = image_goal(runtime.model, runtime.preprocess(task.goal_image))
+    return replace(goal, joints=None) if objective == 'latent_l1' else goal
+
+
+def run_episode(controller: PlanningController, factory: ArmTaskFactory, seed: int,
                 objective: str, budget: int, tolerance: float) -> dict:
     """One seeded reach; returns success, steps and the closest end-effector distance."""
-    model = runtime.model
+    runtime = controller.runtime
     task = factory.make_task(seed)
-    goal = (joint_state_goal(task.q_goal) if objective == 'joint_goal'
-            else image_goal(model, runtime.preprocess(task.goal_image)))
-    built = build_objective(goal, model)
-    planner = LatentPlanner(PlannerConfig(num_samples=128, num_iterations=3, num_elites=16,
-                                          horizon=8), 3, ActionBounds([-1.0] * 3, [1.0] * 3))
+    controller.reset()
+    controller.set_goal(episode_goal(runtime, task, objective))
     obs = factory.sim.reset(seed)
-    prev, best, plan_s = np.zeros(3), float('inf'), []
+    best, plan_s = float('inf'), []
     for step in range(1, budget + 1):
-        with torch.inference_mode():
-            o = runtime.preprocess(obs.image)
-            s = torch.as_tensor(runtime.make_state(obs.q, obs.dq), dtype=torch.float32)[None]
-            started = time.perf_counter()
-            if objective == 'joint_units':
-                z, q_image = model.encode_with_image_joints(o, s)
-                z, fn = z[0], built.at(obs.q, q_image[0])
-            else:
-                z, fn = model.encode(o, s)[0], built.fn
-            a_prev = torch.as_tensor(prev, dtype=torch.float32)
-            result = planner.plan(z, model.predict, fn, a_prev)
-            plan_s.append(time.perf_counter() - started)
-        prev = np.clip(result.actions[0].numpy(), prev - 0.3, prev + 0.3)
-        obs = factory.sim.step(prev)
+        o = runtime.preprocess(obs.image)
+        s = torch.as_tensor(runtime.make_state(obs.q, obs.dq), dtype=torch.float32)[None]
+        started = time.perf_counter()
+        outcome = controller.act(Observation(o, s, np.asarray(obs.q, dtype=np.float64), None),
+                                 started)
+        plan_s.append(time.perf_counter() - started)
+        command = outcome if isinstance(outcome, Command) else controller.stop()
+        obs = factory.sim.step(command.a)
         best = min(best, float(np.linalg.norm(factory.ee_position(obs.q) - task.ee_goal)))
         if best <= tolerance:
             return {'seed': seed, 'success': True, 'steps': step, 'min_distance': best,
@@ -81,8 +98,9 @@ def main() -> None:
     if args.objective == 'joint_units' and runtime.model.image_state_head is None:
         parser.error('joint_units needs a model with an image_state_head')
     factory = ArmTaskFactory()
+    controller = make_controller(runtime)
     try:
-        episodes = [run_episode(runtime, factory, seed, args.objective, args.budget,
+        episodes = [run_episode(controller, factory, seed, args.objective, args.budget,
                                 args.tolerance) for seed in range(1, args.episodes + 1)]
     finally:
         factory.close()

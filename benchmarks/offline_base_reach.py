@@ -3,8 +3,10 @@
 An ablation harness next to ``jepa-world-model plan-eval`` (the measurement of record,
 docs/closed_loop.md): the same seeded tasks (``BaseTaskFactory``) and the base conditions'
 planner (CEM 64 x 2 iterations, 8 elites, horizon 8, v in [-0.5, 0.8] m/s, w in
-[-1.5, 1.5] rad/s, at most 2 m/s^2 and 6 rad/s^2), run between simulator steps.
-Success: within 0.15 m of the goal within 150 steps and no collision before.
+[-1.5, 1.5] rad/s, at most 2 m/s^2 and 6 rad/s^2), run between simulator steps by the
+planning controller planner_node runs (``core/planning``; its goal check is off: success
+is the simulator's). Success: within 0.15 m of the goal within 150 steps and no collision
+before.
 
 ``--map`` scores the goal by the path length on the room's static map (walls, furniture;
 ``core/navigation.py``) instead of the straight-line distance, as planner_node does when it
@@ -34,23 +36,26 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from jepa_world_model.core.goals import build_objective, ObjectiveTerms, pose_goal
+from jepa_world_model.core.command_limits import CommandLimits
+from jepa_world_model.core.goals import ObjectiveTerms, pose_goal
 from jepa_world_model.core.inference import WorldModelRuntime
 from jepa_world_model.core.navigation import NavigationField
-from jepa_world_model.core.objectives import risk_objective, sum_objectives
-from jepa_world_model.core.planner import (ActionBounds, hold_action, LatentPlanner,
-                                           PlannerConfig)
-from jepa_world_model.core.scan import laser_points
+from jepa_world_model.core.objectives import risk_objective
+from jepa_world_model.core.planner import PlannerConfig
+from jepa_world_model.core.planning import (Command, ControllerSettings, Observation,
+                                            PlanningController, ScanReading, StaticMap)
 from jepa_world_model.experiments.base_tasks import BaseTaskFactory
 from jepa_world_model.sim.robots import MobileBaseSim
 
 LOW, HIGH = np.array([-0.5, -1.5]), np.array([0.8, 1.5])
-MAX_CHANGE = np.array([0.2, 0.6])          # per 0.1 s step: 2 m/s^2, 6 rad/s^2
+ACCELERATION = np.array([2.0, 6.0])         # m/s^2, rad/s^2
+CONTROL_DT = 0.1                            # s per simulator step and per plan
+MAP_RESOLUTION = 0.05
 
 
 def oracle_risk(model, sim: MobileBaseSim, min_range: float, margin: float
@@ -82,65 +87,72 @@ def collision_kind(sim: MobileBaseSim, room: NavigationField, xy: np.ndarray) ->
     return 'person' if person < float(static) else 'static'
 
 
-def room_navigation(sim: MobileBaseSim, goal_xy: np.ndarray,
-                    inflation: float) -> NavigationField:
-    """The cost-to-go of ``goal_xy`` on the room's static map (as sim_node publishes it)."""
-    occupied, origin = sim.occupancy_grid(0.05)
-    return NavigationField(occupied, 0.05, origin, goal_xy, inflation)
+def room_map(sim: MobileBaseSim) -> StaticMap:
+    """The room's static map (walls and furniture, 0 or 100 occupancy), as sim_node
+    publishes it."""
+    occupied, origin = sim.occupancy_grid(MAP_RESOLUTION)
+    return StaticMap(np.where(occupied, 100, 0).astype(np.int8), MAP_RESOLUTION,
+                     (float(origin[0]), float(origin[1])), 'odom')
 
 
-def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: MobileBaseSim,
-                room: NavigationField, seed: int, args: argparse.Namespace) -> dict:
-    """One seeded episode; returns success, first collision step, steps, final distance.
-    ``room``: the room's static map, to say what a collision hit."""
-    model = runtime.model
-    task = factory.make_task(seed)
+def make_controller(runtime: WorldModelRuntime, args: argparse.Namespace
+                    ) -> PlanningController:
+    """The base conditions' planner, command limits and objective terms for ``args``."""
     terms = ObjectiveTerms(
         risk_weight=args.risk_weight if args.risk == 'model' else 0.0,
         disagreement_weight=args.disagreement_weight,
         clearance_weight=args.risk_weight if args.risk == 'clearance' else 0.0,
         obstacle_weight=args.risk_weight if args.risk == 'scan' else 0.0,
         clearance_min_range=args.min_range, clearance_margin=args.margin)
-    navigation = room_navigation(sim, task.goal_xy, args.map_inflation) if args.map else None
-    built = build_objective(pose_goal(task.goal_xy[0], task.goal_xy[1]), model, terms,
-                            navigation)
+    # tolerance None: success is judged on the simulator's pose, after each step.
+    settings = ControllerSettings(period=CONTROL_DT, command_delay_steps=args.plan_delay,
+                                  terms=terms, tolerance=None,
+                                  map_inflation=args.map_inflation)
+    config = PlannerConfig(num_samples=64, num_iterations=2, num_elites=8, horizon=8,
+                           action_repeat=args.action_repeat)
+    return PlanningController(runtime, config, CommandLimits.create(LOW, HIGH, ACCELERATION),
+                              settings)
+
+
+def observe(runtime: WorldModelRuntime, sim: MobileBaseSim, obs: Any,
+            with_scan: bool) -> Observation:
+    """The controller's observation of a simulator step: the frame, the state with the
+    odometry pose, and the range scan when the obstacle term needs it."""
+    s = runtime.make_state(None, obs.dq, obs.base_pose)
+    scan = (ScanReading(0.0, obs.scan, -np.pi, 2 * np.pi / sim.SCAN_BEAMS, 0.0,
+                        sim.SCAN_RANGE_MAX) if with_scan else None)
+    return Observation(runtime.preprocess(obs.image),
+                       torch.as_tensor(s, dtype=torch.float32)[None], np.zeros(0),
+                       np.asarray(obs.base_pose, dtype=np.float64), scan)
+
+
+def run_episode(controller: PlanningController, factory: BaseTaskFactory, sim: MobileBaseSim,
+                room: NavigationField, static_map: StaticMap, seed: int,
+                args: argparse.Namespace) -> dict:
+    """One seeded episode; returns success, first collision step, steps, final distance.
+    ``room``: the room's static map as a field, to say what a collision hit."""
+    runtime = controller.runtime
+    task = factory.make_task(seed)
+    extra = (risk_objective(oracle_risk(runtime.model, sim, args.min_range, args.margin),
+                            args.risk_weight) if args.risk == 'oracle' else None)
+    controller.reset()
+    built = controller.set_goal(pose_goal(task.goal_xy[0], task.goal_xy[1]),
+                                static_map if args.map else None, extra)
     if built.skipped:
         raise SystemExit(f'the model cannot provide the {built.skipped} term(s)')
-    objective = built.fn
-    if args.risk == 'oracle':
-        objective = sum_objectives([(1.0, built.fn), (1.0, risk_objective(
-            oracle_risk(model, sim, args.min_range, args.margin), args.risk_weight))])
-    planner = LatentPlanner(PlannerConfig(num_samples=64, num_iterations=2, num_elites=8,
-                                          horizon=8, action_repeat=args.action_repeat),
-                            2, ActionBounds(LOW, HIGH))
     obs = sim.reset(seed)
-    prev, collided, hit, plan_s = np.zeros(2), None, None, []
+    collided, hit, plan_s, stops = None, None, [], 0
     distance = float('inf')
     for step in range(1, args.budget + 1):
-        with torch.inference_mode():
-            s = runtime.make_state(None, obs.dq, obs.base_pose)
-            started = time.perf_counter()
-            o = runtime.preprocess(obs.image)
-            s = torch.as_tensor(s, dtype=torch.float32)[None]
-            if built.needs_scene:    # a clearance term on the frame's scene, as planner_node
-                z, scene = model.encode_with_scene(o, s)
-                plan_fn = built.at(scene=scene[0], z_now=z[0])
-            elif built.needs_obstacles:   # the scanner's returns, as planner_node
-                z = model.encode(o, s)
-                plan_fn = built.at(obstacles=laser_points(
-                    obs.scan, -np.pi, 2 * np.pi / sim.SCAN_BEAMS, 0.0, sim.SCAN_RANGE_MAX,
-                    obs.base_pose))
-            else:
-                z, plan_fn = model.encode(o, s), objective
-            a_prev = torch.as_tensor(prev, dtype=torch.float32)
-            # planner_node's command_delay_steps
-            z_plan = hold_action(model.predict, z[0], a_prev, args.plan_delay)
-            result = planner.plan(z_plan, model.predict, plan_fn, a_prev)
-            plan_s.append(time.perf_counter() - started)
-        new = np.clip(result.actions[0].numpy(), prev - MAX_CHANGE, prev + MAX_CHANGE)
+        started = time.perf_counter()
+        running = controller.previous          # the command the robot is executing
+        outcome = controller.act(observe(runtime, sim, obs, args.risk == 'scan'), started)
+        plan_s.append(time.perf_counter() - started)
+        if not isinstance(outcome, Command):
+            stops += 1
+            outcome = controller.stop()
         # With a delay the robot runs the previous command while this one is planned.
-        obs = sim.step(prev if args.command_delay else new)
-        prev = new
+        obs = sim.step(running if args.command_delay else outcome.a)
         if obs.collision and collided is None:
             collided, hit = step, collision_kind(sim, room, obs.base_pose[:2])
         distance = float(np.linalg.norm(np.asarray(obs.base_pose[:2]) - task.goal_xy))
@@ -149,7 +161,7 @@ def run_episode(runtime: WorldModelRuntime, factory: BaseTaskFactory, sim: Mobil
     return {'seed': seed, 'success': bool(distance <= args.tolerance and collided is None),
             'first_collision_step': collided, 'collided_with': hit, 'steps': step,
             'final_distance': distance,
-            'straight_line_free': bool(task.straight_line_free),
+            'straight_line_free': bool(task.straight_line_free), 'stops': stops,
             'plan_ms_p50': 1e3 * float(np.median(plan_s))}
 
 
@@ -187,11 +199,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     runtime = WorldModelRuntime.from_path(args.model)
     factory = BaseTaskFactory()
-    sim = MobileBaseSim(image_size=runtime.image_size, control_dt=0.1)
-    room = room_navigation(sim, np.zeros(2), 0.0)   # only its static_range is read
+    sim = MobileBaseSim(image_size=runtime.image_size, control_dt=CONTROL_DT)
+    static_map = room_map(sim)
+    # Only its static_range is read (what a collision hit): any goal, no inflation.
+    room = NavigationField(static_map.occupancy >= 50, MAP_RESOLUTION, static_map.origin,
+                           (0.0, 0.0), 0.0)
+    controller = make_controller(runtime, args)
     try:
-        episodes = [run_episode(runtime, factory, sim, room, seed, args) for seed in
-                    range(args.first_seed, args.first_seed + args.episodes)]
+        episodes = [run_episode(controller, factory, sim, room, static_map, seed, args)
+                    for seed in range(args.first_seed, args.first_seed + args.episodes)]
     finally:
         sim.close()
         factory.close()
