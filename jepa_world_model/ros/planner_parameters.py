@@ -403,7 +403,14 @@ def validate_updates(updates: Mapping[str, Any], current: PlannerSettings,
         if reason:
             return reason
     try:
-        command_limits(new, dim)
+        limits = command_limits(new, dim)
     except LimitError as exc:
         return str(exc)
+    # The limits allow a zero-width box (0 <= a <= 0), but the velocity box is also the
+    # planner's action box, which needs room to sample in every dim.
+    flat = [d for d in range(dim) if not limits.velocity_min[d] < limits.velocity_max[d]]
+    if flat:
+        return (f'velocity_min {list(new.velocity_min)} and velocity_max '
+                f'{list(new.velocity_max)} leave no room in action dim(s) {flat}: the planner '
+                'samples commands between them, so each dim needs velocity_min < velocity_max')
     return None
