@@ -21,7 +21,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState, LaserScan
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from jepa_world_model.ros.image_conversion import SUPPORTED_ENCODINGS
+from jepa_world_model.ros.image_conversion import rgb_to_image_msg, SUPPORTED_ENCODINGS
 from jepa_world_model.ros.joint_state_conversion import seconds_to_stamp
 
 UINT32_MAX = 2 ** 32 - 1
@@ -92,6 +92,17 @@ def image_msgs(draw, stamp=None):
     return msg
 
 
+@st.composite
+def valid_images(draw, stamp=None):
+    """A well-formed raw image (1..40 pixels a side) in a supported encoding."""
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    rgb = np.random.default_rng(draw(st.integers(0, 999))).integers(
+        0, 256, (h, w, 3), dtype=np.uint8)
+    msg = rgb_to_image_msg(rgb, draw(st.sampled_from(SUPPORTED_ENCODINGS)))
+    msg.header.stamp = draw(stamp if stamp is not None else stamps())
+    return msg
+
+
 def _encoded(draw, codec):
     h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
     rgb = np.random.default_rng(draw(st.integers(0, 2 ** 16))).integers(
@@ -157,7 +168,7 @@ def joint_state_msgs(draw, joints, stamp=None):
                            st.lists(st.sampled_from(pool), max_size=5)))
     n = len(names)
     msg = JointState(name=list(names))
-    msg.position = _values(draw, draw(st.one_of(st.just(n), st.integers(0, 6))))
+    msg.position = _values(draw, draw(st.one_of(st.just(n), st.just(n), st.integers(0, 6))))
     msg.velocity = _values(draw, draw(st.sampled_from([0, n, n + 1])))
     msg.effort = _values(draw, draw(st.integers(0, 3)))
     msg.header.stamp = draw(stamp if stamp is not None else stamps())
@@ -180,9 +191,10 @@ def pose_stamped_msgs(draw, frames=('odom', 'map', '')):
     """geometry_msgs/PoseStamped in one of ``frames`` (or any), with any pose."""
     msg = PoseStamped()
     msg.header.frame_id = draw(st.one_of(st.sampled_from(frames), st.text(max_size=6)))
+    values = st.one_of(st.lists(st.floats(-10.0, 10.0), min_size=7, max_size=7),
+                       st.lists(floats64(), min_size=7, max_size=7))
     p, q = msg.pose.position, msg.pose.orientation
-    p.x, p.y, p.z = draw(floats64()), draw(floats64()), draw(floats64())
-    q.x, q.y, q.z, q.w = (draw(floats64()) for _ in range(4))
+    p.x, p.y, p.z, q.x, q.y, q.z, q.w = draw(values)
     return msg
 
 

@@ -35,8 +35,7 @@ try:
     from jepa_world_model.ros import image_conversion
     from jepa_world_model.ros.image_conversion import (
         check_message_pixels, compressed_image_size, compressed_msg_to_rgb,
-        image_msg_to_rgb, ImageConversionError, ImageTooLargeError, resize_for_model,
-        rgb_to_image_msg)
+        image_msg_to_rgb, ImageConversionError, ImageTooLargeError, resize_for_model)
     from jepa_world_model.ros.joint_state_conversion import (
         joint_state_to_arrays, JointStateError, magnitude_problem)
     from jepa_world_model.ros.node_io import image_to_model_rgb, InputError, joint_state_arrays
@@ -58,17 +57,6 @@ MODEL_EXAMPLES = max(10, settings.default.max_examples // 3)
 def near_now():
     """Stamps around the node clock: these reach the checks after the freshness test."""
     return st.floats(NOW - 0.3, NOW + 0.3).map(fm.seconds_to_stamp)
-
-
-@st.composite
-def valid_images(draw, stamp):
-    """A well-formed raw image in a supported encoding (so frames reach the model too)."""
-    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
-    rgb = np.random.default_rng(draw(st.integers(0, 999))).integers(
-        0, 256, (h, w, 3), dtype=np.uint8)
-    msg = rgb_to_image_msg(rgb, draw(st.sampled_from(image_conversion.SUPPORTED_ENCODINGS)))
-    msg.header.stamp = draw(stamp)
-    return msg
 
 
 # -- raw and compressed images -------------------------------------------------------------
@@ -301,7 +289,7 @@ def test_world_model_intake_never_raises_and_predicts_only_finite_values(
     """FramePipeline callbacks take anything; process() returns None (counted under a
     reason) or a finite result, never raises."""
     fresh = st.just(fm.seconds_to_stamp(NOW))
-    messages = (intake_messages(fm.image_msgs(stamp=near_now()), valid_images(fresh))
+    messages = (intake_messages(fm.image_msgs(stamp=near_now()), fm.valid_images(fresh))
                 if transport == 'raw' else
                 intake_messages(fm.compressed_msgs(stamp=near_now()), valid_compressed(fresh)))
     p = make_pipeline(runtime, image_transport=transport, max_image_pixels=4096)
@@ -325,7 +313,7 @@ def test_planner_intake_never_raises_and_observes_only_finite_values(
     inputs, rejected = make_inputs(max_image_pixels=4096, max_scan_beams=64,
                                    obstacle_weight=1.0 if obstacles else 0.0)
     messages = intake_messages(fm.image_msgs(stamp=near_now()),
-                               valid_images(st.just(fm.seconds_to_stamp(NOW))))
+                               fm.valid_images(st.just(fm.seconds_to_stamp(NOW))))
     deliver(inputs, data.draw(messages))
     start = time.perf_counter()
     try:
