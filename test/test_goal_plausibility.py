@@ -103,5 +103,10 @@ def test_planner_node_counts_an_absurd_goal_and_keeps_the_old_one(graph, tmp_pat
         node._on_goal_joint_state(joint_msg((1e30, 0.0)))
         assert node.counters.snapshot().get('goal_joint_state_out_of_range') == 1
         assert node.goal.target.tolist() == pytest.approx([0.2, -0.1])
+        # The bound is the node's max_abs_input parameter, not the default.
+        assert node.set_parameters([Parameter('max_abs_input', value=5.0)])[0].successful
+        node._on_goal_joint_state(joint_msg((6.0, 0.0)))
+        assert node.counters.snapshot().get('goal_joint_state_out_of_range') == 2
+        assert node.goal.target.tolist() == pytest.approx([0.2, -0.1])
     finally:
         node.destroy_node()

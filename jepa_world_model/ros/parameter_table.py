@@ -26,8 +26,9 @@ from rclpy.parameter import Parameter
 
 from .action_sources import TWIST_FIELDS
 
-__all__ = ['ParamSpec', 'ModelFacts', 'SettingsSnapshot', 'parameter_descriptor',
-           'declare_table', 'read_table', 'check_value', 'is_number', 'parameter_updates']
+__all__ = ['ParamSpec', 'ModelFacts', 'SettingsSnapshot', 'HeldParameters',
+           'parameter_descriptor', 'declare_table', 'read_table', 'check_value', 'is_number',
+           'parameter_updates']
 
 _DEVICE_RE = re.compile(r'^(cpu|auto|cuda(:\d+)?)$')
 #: Item type and wording of the typed list parameters that have no default.
@@ -180,3 +181,56 @@ def parameter_updates(params: Sequence[Parameter]) -> Dict[str, Any]:
             value = list(value)
         out[param.name] = value
     return out
+
+
+class HeldParameters:
+    """Values of ``configure``/``activate`` parameters set while the node is configured.
+
+    Such a value is accepted (and validated with everything requested so far), held here and
+    applied at the next configure or activate. Until then the node runs on the values it was
+    configured with: an ``output`` changed from ``cmd_vel`` to ``joint_trajectory`` on an active
+    planner would otherwise make every command, the final zero one included, fail to publish
+    on the Twist publisher created at configure.
+    """
+
+    def __init__(self, params: Mapping[str, ParamSpec]) -> None:
+        self._params = params
+        self._held: Dict[str, Any] = {}
+
+    @property
+    def held(self) -> Dict[str, Any]:
+        """``{name: value}`` waiting for the next configure/activate."""
+        return dict(self._held)
+
+    def requested(self, settings: _Settings) -> _Settings:
+        """``settings`` with the held values: what the parameters say now (validate this)."""
+        return settings.with_updates(self._held) if self._held else settings
+
+    def split(self, updates: Mapping[str, Any],
+              state: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """``(now, later)``: the values of ``updates`` that apply now in lifecycle ``state`` and
+        those that must wait (nothing waits in ``unconfigured``). Changes nothing: pass
+        ``later`` to :meth:`hold` once the whole batch is accepted."""
+        now, later = {}, {}
+        for name, value in updates.items():
+            wait = (state != 'unconfigured'
+                    and self._params[name].applies in ('configure', 'activate'))
+            (later if wait else now)[name] = value
+        return now, later
+
+    def hold(self, now: Mapping[str, Any], later: Mapping[str, Any]) -> None:
+        """Record an accepted batch: ``later`` waits, a value applied ``now`` drops a held one."""
+        for name in now:
+            self._held.pop(name, None)
+        self._held.update(later)
+
+    def release(self, settings: _Settings, transition: str) -> _Settings:
+        """``settings`` with the values ``transition`` (``configure`` or ``activate``) applies.
+
+        configure applies everything held; activate only the ``activate`` parameters.
+        """
+        kinds = ('configure', 'activate') if transition == 'configure' else ('activate',)
+        due = {n: v for n, v in self._held.items() if self._params[n].applies in kinds}
+        for name in due:
+            del self._held[name]
+        return settings.with_updates(due) if due else settings

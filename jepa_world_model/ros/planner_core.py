@@ -151,12 +151,12 @@ class PlannerCore(GuardedLifecycleNode):
     def _on_goal_joint_state(self, msg: JointState) -> None:
         self._set_goal(lambda: joint_goal_from_msg(
             msg, self._facts.joint_names, action_joints(self.settings, self._facts),
-            self.controller.limits), 'goal_joint_state')
+            self.controller.limits, self.settings.max_abs_input), 'goal_joint_state')
 
     def _on_goal_pose(self, msg: PoseStamped) -> None:
         self._set_goal(lambda: pose_goal_from_msg(
             msg, self.runtime.has_pose, self.settings.path_frame_id,
-            self.settings.goal_yaw_weight), 'goal_pose')
+            self.settings.goal_yaw_weight, self.settings.max_abs_input), 'goal_pose')
 
     def _on_goal_image(self, msg: Image) -> None:
         self._set_goal(lambda: image_goal_from_msg(msg, self.runtime, self.settings.resize_mode),

@@ -65,7 +65,7 @@ from ..core.streams import WindowStats  # noqa: E402
 from ..resources import default_model_path  # noqa: E402
 from .frame_pipeline import LOCK_TIMEOUT_S  # noqa: E402
 from .guarded_lifecycle import autostart  # noqa: E402
-from .parameter_table import parameter_updates  # noqa: E402
+from .parameter_table import HeldParameters, parameter_updates  # noqa: E402
 from .planner_core import PlannerCore  # noqa: E402
 from .planner_outputs import assess, count_rejections, diagnostic_array  # noqa: E402
 from .planner_outputs import PlannerOutputs  # noqa: E402
@@ -100,6 +100,7 @@ class PlannerNode(PlannerCore):
         self._own_services: List[Any] = []   # not _services: that list is rclpy Node's
         self._timer = None
         self._rejected_reported = 0
+        self._held = HeldParameters(PARAMS)   # configure/activate values set while configured
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         # Steady clock: diagnostics keep flowing while simulated time is paused or absent.
@@ -116,7 +117,7 @@ class PlannerNode(PlannerCore):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the checkpoint, check it against the parameters, create outputs."""
-        s = self.settings
+        s = self.settings = self._held.release(self.settings, 'configure')
         path = s.model_path or str(default_model_path(DEFAULT_MODEL))
         if s.num_threads:
             torch.set_num_threads(s.num_threads)
@@ -160,6 +161,7 @@ class PlannerNode(PlannerCore):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the inputs and goals, start the plan timer."""
+        self.settings = self._held.release(self.settings, 'activate')
         self._reset_inputs()
         sub, inputs = self.create_subscription, self._inputs
         self._subs = [sub(Image, 'image', inputs.on_image, _SENSOR_QOS),
@@ -262,8 +264,11 @@ class PlannerNode(PlannerCore):
         if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
             return SetParametersResult(successful=False, reason='planner busy, try again')
         try:
-            reason = validate_updates(updates, self.settings, self._facts)
-            old, new = self.settings, self.settings.with_updates(updates)
+            reason = validate_updates(updates, self._held.requested(self.settings),
+                                      self._facts)
+            old = self.settings
+            now, later = self._held.split(updates, self._state)
+            new = old.with_updates(now)
             if reason is None and self.controller is not None:
                 try:   # all of it or, on an error, nothing
                     self.controller.update(planner_config(new),
@@ -275,14 +280,15 @@ class PlannerNode(PlannerCore):
                 self.get_logger().warning(f'parameter change rejected: {reason}')
                 return SetParametersResult(successful=False, reason=reason)
             self.settings = new
+            self._held.hold(now, later)
             if old.enabled != new.enabled and self._state == 'active':
                 if new.enabled:
                     self.controller.reset()
                 else:
                     self._publish_stop('disabled', 'disabled through ~/enable')
-            later = [n for n in updates if PARAMS[n].applies in ('configure', 'activate')]
-            if later and self._state != 'unconfigured':
-                self.get_logger().info(f'{later} take effect at the next configure/activate')
+            if later:
+                self.get_logger().info(f'{sorted(later)} take effect at the next '
+                                       'configure/activate')
             return SetParametersResult(successful=True)
         finally:
             self._lock.release()

@@ -50,6 +50,7 @@ from .guarded_lifecycle import autostart, GuardedLifecycleNode  # noqa: E402
 from .node_io import latent_msg, path_msg, trajectory_msg  # noqa: E402
 from .node_parameters import check_against_model, declare_parameters, ModelFacts  # noqa: E402
 from .node_parameters import PARAMS, parameter_updates, read_settings  # noqa: E402
+from .parameter_table import HeldParameters  # noqa: E402
 from .node_parameters import validate_updates  # noqa: E402
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -89,6 +90,7 @@ class WorldModelNode(GuardedLifecycleNode):
         self._frame_ready, self._stop = threading.Event(), threading.Event()
         self._worker: Optional[threading.Thread] = None
         self._rejected_reported = 0
+        self._held = HeldParameters(PARAMS)   # configure/activate values set while configured
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._image_group = MutuallyExclusiveCallbackGroup()
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -112,7 +114,7 @@ class WorldModelNode(GuardedLifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load and check the checkpoint, then create publishers and services."""
-        s = self.settings
+        s = self.settings = self._held.release(self.settings, 'configure')
         reason = validate_updates({}, s)
         if reason:
             return self._fail(f'invalid parameters: {reason}')
@@ -177,7 +179,7 @@ class WorldModelNode(GuardedLifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Create the subscriptions and start the inference worker."""
-        s = self.settings
+        s = self.settings = self._held.release(self.settings, 'activate')
         pipeline = FramePipeline(self.runtime, self._action, s, self.counters,
                                  self.get_logger().warning, self._now, self.model_lock)
         compressed = s.image_transport == 'compressed'
@@ -290,7 +292,7 @@ class WorldModelNode(GuardedLifecycleNode):
         if not self.model_lock.acquire(timeout=LOCK_TIMEOUT_S):
             return SetParametersResult(successful=False, reason='model busy, try again')
         try:
-            reason = validate_updates(updates, self.settings, self._facts)
+            reason = validate_updates(updates, self._held.requested(self.settings), self._facts)
             scale = None
             if reason is None and self._facts is not None and 'action_scale' in updates:
                 try:
@@ -300,7 +302,8 @@ class WorldModelNode(GuardedLifecycleNode):
             if reason:
                 self.get_logger().warning(f'parameter change rejected: {reason}')
                 return SetParametersResult(successful=False, reason=reason)
-            new = self.settings.with_updates(updates)
+            now, later = self._held.split(updates, self._state)
+            new = self.settings.with_updates(now)
             # Nothing below can fail, so the batch is never half-applied.
             if self._action is not None:
                 self._action.timeout = new.action_timeout
@@ -311,10 +314,11 @@ class WorldModelNode(GuardedLifecycleNode):
                                                     new.surprise_min_samples, new.surprise_scale)
             if self.pipeline is not None:
                 self.pipeline.apply(new, scale)
-            later = [n for n in updates if PARAMS[n].applies in ('configure', 'activate')]
-            if later and self._state != 'unconfigured':
-                self.get_logger().info(f'{later} take effect at the next configure/activate')
+            if later:
+                self.get_logger().info(f'{sorted(later)} take effect at the next '
+                                       'configure/activate')
             self.settings = new
+            self._held.hold(now, later)
             return SetParametersResult(successful=True)
         finally:
             self.model_lock.release()
