@@ -16,7 +16,6 @@ When a change takes effect (``PARAMS[name].applies``):
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-import math
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -33,6 +32,7 @@ __all__ = ['ParamSpec', 'PARAMS', 'NodeSettings', 'ModelFacts', 'declare_paramet
            'read_settings', 'validate_updates', 'validate_value', 'parameter_updates']
 
 RELIABILITY = ('best_effort', 'reliable')
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 PARAMS: Dict[str, ParamSpec] = {
@@ -192,8 +192,10 @@ def validate_value(name: str, value: Any) -> Optional[str]:
     if reason:
         return reason
     if name == 'action_scale':
-        if len(value) == 0 or not all(math.isfinite(v) for v in value):
-            return f'action_scale must hold 1 or action_dim finite values, got {list(value)}'
+        # The action is float32: a larger factor would make the action source refuse it.
+        if len(value) == 0 or not all(abs(v) <= _FLOAT32_MAX for v in value):
+            return (f'action_scale must hold 1 or action_dim finite values within float32 '
+                    f'(|v| <= {_FLOAT32_MAX:.4g}), got {list(value)}')
     if name in ('action_topic',) and value and not re.match(r'^[~/A-Za-z_][\w/~{}]*$', value):
         return f'{name} {value!r} is not a valid topic name'
     return None
