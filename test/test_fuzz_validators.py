@@ -213,6 +213,31 @@ def test_command_limits_the_planner_accepts_give_it_an_action_box(updates):
                   ActionBounds(limits.velocity_min, limits.velocity_max))
 
 
+ACTION_PARAMETERS = ('action_source', 'action_fields', 'action_joint_names',
+                     'action_trajectory_field', 'action_scale')
+
+
+@given(st.fixed_dictionaries({name: plausible(name, node_parameters.PARAMS[name])
+                              for name in ACTION_PARAMETERS}))
+# A scale beyond float32 passed the validator, then failed configure (ActionSource.create).
+@example({'action_source': 'twist', 'action_fields': ['linear.x', 'angular.z'],
+          'action_joint_names': None, 'action_trajectory_field': 'positions',
+          'action_scale': [1e300]})
+def test_action_settings_the_world_model_accepts_build_its_action_source(updates):
+    reason = node_parameters.validate_updates(updates, node_parameters.NodeSettings(),
+                                              ModelFacts(2, tuple(JOINTS)))
+    if reason is not None:
+        event('refused')
+        assert any(name in reason for name in ACTION_PARAMETERS), reason
+        return
+    event('accepted')
+    new = node_parameters.NodeSettings().with_updates(updates)
+    source = ActionSource.create(new.action_source, 2, new.action_fields,
+                                 new.action_joint_names, JOINTS, new.action_trajectory_field,
+                                 new.action_scale, new.action_timeout)
+    assert np.isfinite(source.scale).all()
+
+
 # -- goals -----------------------------------------------------------------------------------
 
 @st.composite
