@@ -52,7 +52,8 @@ def _register_hypothesis_profiles(environ):
     """Profiles of the property-based fuzz tests (test/test_fuzz_*.py).
 
     ``ci`` (the default) is deterministic and quick: derandomized, so every run tries the
-    same examples, and no example database, so nothing is written into the repository.
+    same examples, and no example database, so no run depends on an earlier one (hypothesis
+    still caches constants in ``.hypothesis/``, which is git-ignored).
     ``thorough`` (``HYPOTHESIS_PROFILE=thorough``) draws random examples, ten times as many,
     for a search before a release or after changing a converter.
     """
