@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.scan import laser_points, scan_has_information
+from jepa_world_model.core.scan import laser_points, scan_has_information, too_close_at_min
 from tiny_models import JOINTS, save_tiny
 
 try:
@@ -189,7 +189,9 @@ def _usable_geometry(msg):
 def test_scans_are_bounded_finite_readings_or_input_errors(msg, max_beams):
     """A scan is refused (scan_invalid / scan_no_information), or read with finite geometry,
     at most max_beams returns, its nearest return kept, and finite obstacle points."""
-    ranges = np.asarray(msg.ranges, dtype=np.float32)
+    # -inf is REP 117's "too close to measure": a return at range_min.
+    with np.errstate(invalid='ignore'):
+        ranges = too_close_at_min(msg.ranges, msg.range_min)
     try:
         reading = scan_from_msg(msg, max_beams)
     except InputError as exc:

@@ -121,16 +121,17 @@ def test_pooling_ignores_invalid_beams_and_short_scans_stay_as_they_are():
     ranges = np.array([np.nan, 0.05, 2.0, -np.inf, np.inf, 3.0, np.nan], np.float32)
     pooled, k = pool_beams(ranges, 0.1, 3)
     assert k == 3
-    # NaN/-inf/too near are no reading: the last group (NaN and padding) is NaN, not free.
-    np.testing.assert_array_equal(pooled, [2.0, 3.0, np.nan])
+    # NaN and too near are no reading: the last group (NaN and padding) is NaN, not free;
+    # -inf is REP 117's "too close to measure": a return at range_min, the group's nearest.
+    np.testing.assert_allclose(pooled, [2.0, 0.1, np.nan])
     same, k = pool_beams(ranges, 0.1, 7)
     assert k == 1 and same.size == 7
     with pytest.raises(ValueError):
         pool_beams(ranges, 0.1, 0)
 
 
-@pytest.mark.parametrize('ranges', [[float('nan')] * 8, [float('nan'), 0.01, -math.inf, 0.0]],
-                         ids=['all_nan', 'nan_too_near_and_minus_inf'])
+@pytest.mark.parametrize('ranges', [[float('nan')] * 8, [float('nan'), 0.01, float('nan'), 0.0]],
+                         ids=['all_nan', 'nan_and_too_near'])
 def test_a_scan_that_sees_nothing_is_refused_not_read_as_free(ranges):
     with pytest.raises(InputError, match='sees nothing') as info:
         scan_from_msg(scan(ranges))
@@ -139,16 +140,17 @@ def test_a_scan_that_sees_nothing_is_refused_not_read_as_free(ranges):
     assert np.isinf(reading.ranges).all()
 
 
-# -- beams that are no reading: NaN, -inf, below range_min (issue #11) ----------------------
+# -- beams that are no reading (NaN, below range_min) and -inf, too close (issue #11) --------
 
 def test_pooled_groups_without_a_reading_stay_no_reading_not_free_space():
-    """A group of only NaN / -inf / too-near beams pools to NaN (no reading); +inf (free)
-    only where the scanner said free; a return wins over both."""
+    """A group of only NaN / too-near beams pools to NaN (no reading); +inf (free) only
+    where the scanner said free; a return wins over both; -inf (REP 117: too close to
+    measure) is a return at range_min."""
     nan, inf = np.nan, np.inf
-    ranges = np.array([nan, -inf, 0.0, nan, inf, -inf, 1.5, nan, inf, nan], np.float32)
+    ranges = np.array([nan, 0.0, nan, nan, inf, 0.05, 1.5, nan, inf, -inf], np.float32)
     pooled, k = pool_beams(ranges, 0.1, 4)
     assert k == 3
-    np.testing.assert_array_equal(pooled, [nan, inf, 1.5, nan])
+    np.testing.assert_allclose(pooled, [nan, inf, 1.5, 0.1])
     # Pooling never changes whether a scan says anything, whatever its mix of beams.
     rng = np.random.default_rng(3)
     values = np.array([nan, -inf, inf, 0.0, 0.05, 0.5, 2.0], np.float32)
@@ -160,23 +162,27 @@ def test_pooled_groups_without_a_reading_stay_no_reading_not_free_space():
 
 @pytest.mark.parametrize('max_beams', [None, 4])
 def test_partly_invalid_scan_gives_points_only_where_it_measured(max_beams):
-    """NaN, -inf and 0.0 beams make no obstacle point (none at the scanner) and hide none
-    of the returns around them, pooled or not."""
+    """NaN and 0.0 beams make no obstacle point and hide none of the returns around them,
+    pooled or not; a -inf beam (too close to measure) is a point at range_min (0.1 m)."""
     nan, inf = math.nan, math.inf
     ranges = [nan, -inf, 1.0, nan, inf, 0.0, nan, 2.0]
     reading = scan_from_msg(scan(ranges, increment=math.pi / 4), max_beams=max_beams)
     points = laser_points(reading.ranges, reading.angle_min, reading.angle_increment,
                           reading.range_min, reading.range_max, (0.0, 0.0, 0.0))
     distances = sorted(torch.linalg.vector_norm(points, dim=-1).tolist())
-    assert distances == pytest.approx([1.0, 2.0], abs=1e-6)
+    assert distances == pytest.approx([0.1, 1.0, 2.0], abs=1e-6)
 
 
 @pytest.mark.parametrize('ranges', [[-math.inf] * 6, [math.nan, -math.inf] * 3],
                          ids=['all_minus_inf', 'nan_and_minus_inf'])
-def test_a_scan_of_only_nan_and_minus_inf_is_no_information(ranges):
-    """-inf (below measurable range) is no reading: a scan of nothing else is refused as
-    no information, pooled or not, and is not read as an obstacle at the scanner."""
+def test_minus_inf_is_an_obstacle_at_the_scanner_not_no_information(ranges):
+    """REP 117: -inf is a detection too close to measure. A scan of -inf (and NaN) is not
+    refused as "sees nothing" (which would switch the obstacle term off next to an object);
+    every -inf beam is an obstacle point at range_min, pooled or not."""
     for max_beams in (None, 2):
-        with pytest.raises(InputError) as info:
-            scan_from_msg(scan(ranges, increment=math.pi / 3), max_beams=max_beams)
-        assert info.value.reason == 'scan_no_information'
+        reading = scan_from_msg(scan(ranges, increment=math.pi / 3), max_beams=max_beams)
+        points = laser_points(reading.ranges, reading.angle_min, reading.angle_increment,
+                              reading.range_min, reading.range_max, (0.0, 0.0, 0.0))
+        assert points.shape[0] >= 1
+        distances = torch.linalg.vector_norm(points, dim=-1)
+        assert distances.tolist() == pytest.approx([0.1] * points.shape[0], abs=1e-6)

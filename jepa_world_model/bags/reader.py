@@ -36,6 +36,7 @@ from rosbags.serde import SerdeError
 
 from ..core.config import BagConfig, ExperimentConfig, ModelConfig
 from ..core.data import Episode
+from ..core.scan import too_close_at_min
 from ..core.state_layout import assemble_state, planar_pose, state_slices
 from .time_alignment import nearest_index, resample_to_rate, split_at_gaps
 from .errors import BagDatasetError
@@ -289,10 +290,11 @@ def _pose(msg: Any) -> np.ndarray:
 
 
 def _add_scan(streams: _Streams, msg: Any, stamp: int, path: Path) -> None:
-    """Ranges of a LaserScan; readings outside [range_min, range_max] (no return, inf, NaN)
-    count as range_max. Every scan of a bag must have the same number of beams."""
-    ranges = np.asarray(msg.ranges, dtype=np.float32)
+    """Ranges of a LaserScan as training labels. REP 117: -inf (too close to measure) counts
+    as range_min; other readings outside [range_min, range_max] (+inf no return, NaN) count as
+    range_max. Every scan of a bag must have the same number of beams."""
     top = float(msg.range_max)
+    ranges = too_close_at_min(msg.ranges, float(msg.range_min))
     if not (math.isfinite(top) and top > 0) or ranges.size == 0:
         raise BagDatasetError(f'{path}: LaserScan with {ranges.size} ranges and range_max '
                               f'{top!r}; need ranges and a finite range_max > 0')

@@ -46,7 +46,8 @@ from .objectives import ObjectiveFn, risk_objective
 
 __all__ = ['sector_ranges', 'clearance_cost', 'SceneRangeReadout', 'pose_query_features',
            'sector_angles', 'scan_points', 'point_clearance_cost', 'scene_clearance',
-           'laser_points', 'obstacle_clearance', 'pool_beams', 'scan_has_information']
+           'laser_points', 'obstacle_clearance', 'pool_beams', 'scan_has_information',
+           'too_close_at_min']
 
 #: Frequencies of the sinusoidal features of a query position (periods 3, 1.5, 0.75 m): let
 #: a small MLP resolve where a pose is relative to things in the scene, not only roughly.
@@ -186,11 +187,13 @@ def laser_points(ranges: Any, angle_min: float, angle_increment: float, range_mi
 
     ``ranges`` [B]: the beams of a sensor_msgs/LaserScan, beam ``i`` at ``angle_min + i *
     angle_increment`` in the scanner's frame. Beams that are not finite or lie outside
-    ``[range_min, range_max)`` give no point (REP 117: out of range is no return).
+    ``[range_min, range_max)`` give no point (REP 117: +inf is no return, NaN an invalid
+    reading), except -inf: REP 117's "too close to measure", a point at ``range_min``.
     ``pose`` (x, y, yaw): the base in the output frame when the scan was taken; ``mount``
     (x, y, yaw): the scanner in the base frame (zeros: at the base's centre).
     """
     r = torch.as_tensor(ranges, dtype=torch.float32).reshape(-1)
+    r = torch.where(r == -math.inf, torch.full_like(r, float(range_min)), r)
     x, y, yaw = (float(v) for v in pose)
     mx, my, myaw = (float(v) for v in mount)
     # float64: a large (finite float32) increment times the beam index overflows float32 to
@@ -248,10 +251,19 @@ def scene_clearance(model: Any, min_range: float, margin: float, weight: float,
 
 
 def scan_has_information(ranges: Any, range_min: float) -> bool:
-    """Whether a scan [B] says anything: some beam is a return at or beyond ``range_min``, or
-    +inf / beyond range_max (no return within range: free space, REP 117). NaN (an invalid
-    measurement), -inf and readings below ``range_min`` say nothing."""
-    return bool((np.asarray(ranges, dtype=np.float32) >= range_min).any())
+    """Whether a scan [B] says anything: some beam is a return at or beyond ``range_min``,
+    +inf / beyond range_max (no return within range: free space, REP 117) or -inf (too close
+    to measure, REP 117: an obstacle at the scanner). NaN (an invalid measurement) and finite
+    readings below ``range_min`` say nothing."""
+    return bool((too_close_at_min(ranges, range_min) >= range_min).any())
+
+
+def too_close_at_min(ranges: Any, range_min: float) -> np.ndarray:
+    """``ranges`` [B] as float32 with -inf (REP 117: detection too close to measure) set to
+    ``range_min``: the nearest the sensor can tell, so the planner keeps clear of it rather
+    than taking the beam for no reading (NaN) or free space (+inf)."""
+    r = np.asarray(ranges, dtype=np.float32).reshape(-1)
+    return np.where(r == -np.inf, np.float32(range_min), r)
 
 
 def pool_beams(ranges: Any, range_min: float, max_beams: int) -> Tuple[np.ndarray, int]:
@@ -259,8 +271,9 @@ def pool_beams(ranges: Any, range_min: float, max_beams: int) -> Tuple[np.ndarra
 
     Groups of ``k = ceil(B / max_beams)`` consecutive beams (the last group may be shorter)
     keep their nearest reading: a return, or +inf (no return within range: free) when that
-    is all the group holds. Beams that are no reading (NaN, -inf, below ``range_min``) are
-    left out, so they neither hide a return nor make one; a group of nothing but such beams
+    is all the group holds; -inf (too close to measure) counts as a return at ``range_min``
+    (:func:`too_close_at_min`). Beams that are no reading (NaN, finite below ``range_min``)
+    are left out, so they neither hide a return nor make one; a group of nothing but such beams
     is NaN (no reading), never +inf, which would claim free space nobody measured. Group
     ``g`` lies at ``angle_min + (g * k + (k - 1) / 2) * angle_increment`` with increment
     ``k * angle_increment``. With ``B <= max_beams``, ``ranges`` is returned as float32 and
@@ -271,7 +284,7 @@ def pool_beams(ranges: Any, range_min: float, max_beams: int) -> Tuple[np.ndarra
     """
     if max_beams < 1:
         raise ValueError(f'max_beams must be >= 1, got {max_beams}')
-    r = np.asarray(ranges, dtype=np.float32).reshape(-1)
+    r = too_close_at_min(ranges, range_min)
     k = -(-r.size // max_beams)
     if k <= 1:
         return r, 1
