@@ -105,6 +105,9 @@ PARAMS: Dict[str, ParamSpec] = {
                                 'lost)', 'runtime', 1, 1000000),
     'max_skew': ParamSpec(0.05, 'Largest image / joint-state (odom) stamp distance (s)',
                           'runtime', 0.0, 10.0),
+    'image_transport': ParamSpec('raw', "raw: sensor_msgs/Image on 'image'; compressed: "
+                                 "sensor_msgs/CompressedImage on 'image/compressed'",
+                                 'activate', choices=('raw', 'compressed')),
     'resize_mode': ParamSpec('center_crop', 'How a camera image becomes the model input',
                              'runtime', choices=('center_crop', 'stretch')),
     'output': ParamSpec('joint_trajectory', 'cmd_vel: ~/recommended_cmd_vel; '
@@ -205,6 +208,7 @@ class PlannerSettings(SettingsSnapshot):
     max_image_pixels: int = 16777216
     max_scan_beams: int = 1440
     max_skew: float = 0.05
+    image_transport: str = 'raw'
     resize_mode: str = 'center_crop'
     output: str = 'joint_trajectory'
     use_twist_stamped: bool = False
