@@ -3,7 +3,8 @@
 Arguments:
     namespace: Namespace of both nodes (default: none).
     params_file: planner_node parameters (default: share/jepa_world_model/config/planner.yaml).
-    image_topic: Camera topic remapped onto ``image`` (both nodes).
+    image_topic: Camera topic remapped onto ``image`` (``<image_topic>/compressed`` onto
+        ``image/compressed`` when a node's ``image_transport`` is ``compressed``; both nodes).
     joint_states_topic: Remapped onto ``joint_states`` (both nodes).
     odom_topic: nav_msgs/Odometry topic remapped onto the planner's ``odom`` (mobile bases).
     map_topic: nav_msgs/OccupancyGrid static map for pose goals (``use_map``).
@@ -60,6 +61,7 @@ def generate_launch_description():
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False}],
         remappings=[
             ('image', arg['image_topic']),
+            ('image/compressed', [arg['image_topic'], '/compressed']),
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
             ('map', arg['map_topic']),

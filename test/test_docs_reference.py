@@ -4,9 +4,10 @@
 per parameter: name, default, range, applies, description) and the counters the node
 reports as ``count.<reason>`` in diagnostics. Parameters come from the nodes' tables
 (``PARAMS``); counter names are read from the nodes' source with ``ast``: the first
-argument of every ``reject(...)``, ``InputError(...)``, ``counters.add(...)`` and
-``SyncError(...)`` call, the reason of every ``PlanStop``/``Stop``, strings assigned to
-``reason`` and those ``classify_*`` functions return. A name built at run time (an
+argument of every ``reject(...)``, ``InputError(...)``, ``counters.add(...)``,
+``SyncError(...)`` and ``Rejection(...)`` call, the reason of every
+``PlanStop``/``Stop``, strings assigned to ``reason`` and those ``classify_*`` functions
+return. A name built at run time (an
 f-string such as ``f'{what}_out_of_range'``) must be documented in some form that fits it:
 ``joint_state_out_of_range`` or ``*_out_of_range``.
 """
@@ -30,13 +31,15 @@ pytestmark = pytest.mark.ros
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(REPO, 'jepa_world_model')
 #: Calls whose first argument is a counter name.
-_COUNTING_CALLS = {'reject', '_reject', 'InputError', 'add', 'SyncError'}
+_COUNTING_CALLS = {'reject', '_reject', 'InputError', 'add', 'SyncError', 'Rejection'}
 #: Stop exceptions: ``(status, reason, message)``; the reason is counted.
 _STOP_CALLS = {'PlanStop', 'Stop'}
-#: Where each node's counter names are made (globs under the package).
+#: Where each node's counter names are made (globs under the package): its own modules and
+#: the input layer both nodes share (ros/common, core/state_sync.py).
+SHARED_INPUTS = ['ros/common/*.py', 'core/state_sync.py']
 SOURCES = {
-    'world_model_node': ['ros/world_model_node.py', 'ros/frame_pipeline.py', 'ros/node_io.py'],
-    'planner': ['ros/planner_*.py', 'ros/node_io.py', 'core/planning/*.py'],
+    'world_model_node': ['ros/world_model_node.py', 'ros/frame_pipeline.py'] + SHARED_INPUTS,
+    'planner': ['ros/planner_*.py', 'core/planning/*.py'] + SHARED_INPUTS,
 }
 DOCS = {'world_model_node': 'docs/world_model_node.md', 'planner': 'docs/planner.md'}
 _WORD = re.compile(r'[A-Za-z0-9_*<>]+')

@@ -28,7 +28,7 @@ try:
     import fuzz_messages as fm
     from jepa_world_model.ros import node_parameters, planner_parameters
     from jepa_world_model.ros.action_sources import ActionSource, TWIST_FIELDS
-    from jepa_world_model.ros.node_io import InputError
+    from jepa_world_model.ros.common.rejects import InputError
     from jepa_world_model.ros.parameter_table import check_value, ModelFacts
     from jepa_world_model.ros.planner_goals import (image_goal_from_msg, joint_goal_from_msg,
                                                     pose_goal_from_msg)

@@ -16,7 +16,7 @@ try:
     from sensor_msgs.msg import JointState
 
     from jepa_world_model.core.command_limits import CommandLimits
-    from jepa_world_model.ros.node_io import InputError
+    from jepa_world_model.ros.common.rejects import InputError
     from jepa_world_model.ros.planner_goals import (DEFAULT_MAX_ABS, joint_goal_from_msg,
                                                     pose_goal_from_msg)
     from jepa_world_model.ros.planner_node import PlannerNode

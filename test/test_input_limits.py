@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.streams import Counters, RateMeter
+from jepa_world_model.core.streams import Counters
 from tiny_models import JOINTS, save_tiny
 
 try:
@@ -32,7 +32,7 @@ try:
     from jepa_world_model.ros.frame_pipeline import FramePipeline
     from jepa_world_model.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
     from jepa_world_model.ros.joint_state_conversion import seconds_to_stamp
-    from jepa_world_model.ros.node_io import InputError
+    from jepa_world_model.ros.common.rejects import InputError
     from jepa_world_model.ros.node_parameters import NodeSettings
     from jepa_world_model.ros.planner_inputs import PlannerInputs
     from jepa_world_model.ros.planner_parameters import PlannerSettings
@@ -117,7 +117,8 @@ def test_absurd_joints_and_commands_are_refused_and_outputs_stay_finite(runtime)
     p = make_pipeline(runtime)
     p.on_joint_state(joint_state(NOW - 0.02, positions=(1e30, 0.0)))
     p.on_joint_state(joint_state(NOW - 0.02, velocities=(0.0, -1e30)))
-    assert rejections(p.counters) == {'joint_state_out_of_range': 2} and len(p.buffer) == 0
+    assert rejections(p.counters) == {'joint_state_out_of_range': 2}
+    assert len(p.states.sync.joints) == 0
     p.on_joint_state(joint_state(NOW - 0.01))
     good, huge, overflow = Twist(), Twist(), Twist()
     good.linear.x = 0.3
@@ -184,7 +185,7 @@ def test_a_future_joint_state_or_image_does_not_block_the_valid_ones(runtime):
     p.on_joint_state(joint_state(NOW + 0.9))
     p.on_joint_state(joint_state(NOW - 0.01))
     assert rejections(p.counters) == {'joint_state_stamp_in_future': 1}
-    assert p.buffer.latest_stamp == pytest.approx(NOW - 0.01)
+    assert p.states.sync.joints.latest_stamp == pytest.approx(NOW - 0.01)
     assert p.process(image(NOW + 0.4), time.monotonic()) is None
     assert p.process(image(NOW), time.monotonic() + 1.0) is not None
     assert rejections(p.counters) == {'joint_state_stamp_in_future': 1,
@@ -196,9 +197,8 @@ def test_a_future_joint_state_or_image_does_not_block_the_valid_ones(runtime):
 def make_inputs(joints=tuple(JOINTS), **settings):
     rejected = []
     s = PlannerSettings(**settings)
-    inputs = PlannerInputs(joints, s.max_skew, lambda: s, Counters(),
-                           lambda reason, text: rejected.append(reason), Clock(),
-                           {'image': RateMeter(), 'joint_states': RateMeter()})
+    inputs = PlannerInputs(joints, True, lambda: s, Counters(),
+                           lambda reason, text: rejected.append(reason), Clock())
     return inputs, rejected
 
 
@@ -212,8 +212,8 @@ def test_planner_refuses_future_and_absurd_joint_states_and_odometry():
     inputs.on_odometry(odometry(NOW - 0.01))
     assert rejected == ['joint_state_stamp_in_future', 'joint_state_out_of_range',
                         'odom_stamp_in_future', 'odom_out_of_range']
-    assert inputs.joints.latest_stamp == pytest.approx(NOW - 0.01)
-    assert inputs.odom.latest_stamp == pytest.approx(NOW - 0.01)
+    assert inputs.states.sync.joints.latest_stamp == pytest.approx(NOW - 0.01)
+    assert inputs.states.sync.odom.latest_stamp == pytest.approx(NOW - 0.01)
     np.testing.assert_allclose(inputs.newest_q(), [0.1, -0.2])
 
 

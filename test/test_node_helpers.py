@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
+from jepa_world_model.core.input_rules import clock_was_reset
 from jepa_world_model.core.streams import (Counters, JointStateBuffer, RateMeter, SyncError,
                                            WindowStats)
 
@@ -26,6 +27,9 @@ try:
     from jepa_world_model.ros import action_sources as acts
     from jepa_world_model.ros import node_diagnostics as diag
     from jepa_world_model.ros import node_io
+    from jepa_world_model.ros.common import images as camera_io
+    from jepa_world_model.ros.common import state_inputs
+    from jepa_world_model.ros.common.rejects import InputError
     from jepa_world_model.ros import node_parameters as params
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import Image
@@ -366,7 +370,7 @@ def test_images_of_any_encoding_and_size_reach_model_size(encoding):
         rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         msg = deserialize_message(serialize_message(rgb_to_image_msg(rgb, encoding)), Image)
         for mode in ('center_crop', 'stretch'):
-            out = node_io.image_to_model_rgb(msg, False, 32, mode)
+            out = camera_io.image_to_model_rgb(msg, False, 32, mode)
             assert out.shape == (32, 32, 3) and out.dtype == np.uint8
             expected = resize_for_model(image_msg_to_rgb(msg), 32, mode)
             np.testing.assert_array_equal(out, expected)
@@ -377,7 +381,8 @@ def test_compressed_images_and_image_errors():
     """JPEG/PNG decode; each malformed image gets its own reason."""
     rgb = np.full((24, 40, 3), 120, np.uint8)
     for fmt in ('jpeg', 'png'):
-        out = node_io.image_to_model_rgb(rgb_to_compressed_msg(rgb, fmt), True, 16, 'stretch')
+        out = camera_io.image_to_model_rgb(rgb_to_compressed_msg(rgb, fmt), True, 16,
+                                           'stretch')
         assert out.shape == (16, 16, 3)
     short = rgb_to_image_msg(rgb, 'rgb8')
     short.data = short.data[:100]
@@ -391,8 +396,8 @@ def test_compressed_images_and_image_errors():
                                     (weird, False, 'image_bad_encoding'),
                                     (empty, False, 'image_zero_size'),
                                     (corrupt, True, 'image_decode')):
-        with pytest.raises(node_io.InputError) as info:
-            node_io.image_to_model_rgb(msg, compressed, 16, 'stretch')
+        with pytest.raises(InputError) as info:
+            camera_io.image_to_model_rgb(msg, compressed, 16, 'stretch')
         assert info.value.reason == reason
 
 
@@ -400,11 +405,11 @@ def test_compressed_images_and_image_errors():
 def test_joint_state_reasons():
     """Reordering, optional velocities and one reason per kind of bad joint state."""
     msg = JointState(name=['x', 'b', 'a'], position=[9.0, 2.0, 1.0])
-    pos, vel = node_io.joint_state_arrays(msg, ['a', 'b'])
+    pos, vel = state_inputs.joint_state_arrays(msg, ['a', 'b'])
     np.testing.assert_allclose(pos, [1.0, 2.0])
     assert vel is None
     msg.velocity = [0.0, 0.2, 0.1]
-    np.testing.assert_allclose(node_io.joint_state_arrays(msg, ['a', 'b'])[1], [0.1, 0.2])
+    np.testing.assert_allclose(state_inputs.joint_state_arrays(msg, ['a', 'b'])[1], [0.1, 0.2])
     cases = [
         (JointState(name=['a'], position=[1.0]), 'joint_state_missing_joints'),
         (JointState(name=['gripper'], position=[1.0]), 'joint_state_unrelated'),
@@ -415,22 +420,21 @@ def test_joint_state_reasons():
         (JointState(name=['a', 'b'], position=[1.0, float('inf')]), 'joint_state_nonfinite'),
     ]
     for bad, reason in cases:
-        with pytest.raises(node_io.InputError) as info:
-            node_io.joint_state_arrays(bad, ['a', 'b'])
+        with pytest.raises(InputError) as info:
+            state_inputs.joint_state_arrays(bad, ['a', 'b'])
         assert info.value.reason == reason, bad
     # read_model_joints: the same reasons reported, unrelated messages skipped silently.
     rejected = []
     for bad, reason in cases:
-        assert node_io.read_model_joints(bad, ['a', 'b'],
-                                         lambda r, text: rejected.append(r)) is None
+        assert state_inputs.read_model_joints(bad, ['a', 'b'],
+                                              lambda r, text: rejected.append(r)) is None
     assert rejected == [r for _, r in cases if r != 'joint_state_unrelated']
-    pos, _ = node_io.read_model_joints(msg, ['a', 'b'], lambda r, text: rejected.append(r))
+    pos, _ = state_inputs.read_model_joints(msg, ['a', 'b'],
+                                            lambda r, text: rejected.append(r))
     np.testing.assert_allclose(pos, [1.0, 2.0])
 
 
-@ros
 def test_clock_reset_needs_a_jump_back_that_is_fresh_on_the_node_clock():
-    clock_was_reset = node_io.clock_was_reset
     assert not clock_was_reset(None, 0.0, 0.0, 0.5, 1.0)          # empty history
     assert not clock_was_reset(10.0, 9.5, 9.5, 0.5, 1.0)          # small step back
     assert clock_was_reset(10.0, 0.2, 0.3, 0.5, 1.0)              # restart: fresh stamp

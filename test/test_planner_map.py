@@ -15,7 +15,7 @@ from jepa_world_model.core.planning.static_map import MapGoalError, navigation_f
 try:
     from nav_msgs.msg import OccupancyGrid
 
-    from jepa_world_model.ros.node_io import InputError
+    from jepa_world_model.ros.common.rejects import InputError
     from jepa_world_model.ros.planner_map import map_from_msg, MAX_CELLS
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass

@@ -9,7 +9,7 @@ import pytest
 try:
     from geometry_msgs.msg import PoseStamped
 
-    from jepa_world_model.ros.node_io import InputError
+    from jepa_world_model.ros.common.rejects import InputError
     from jepa_world_model.ros.planner_goals import pose_goal_from_msg
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass

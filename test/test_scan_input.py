@@ -15,7 +15,7 @@ from jepa_world_model.core.planning.observation import Observation, obstacle_poi
 try:
     from sensor_msgs.msg import LaserScan
 
-    from jepa_world_model.ros.node_io import InputError
+    from jepa_world_model.ros.common.rejects import InputError
     from jepa_world_model.ros.planner_inputs import scan_from_msg
     # Last: on a tree without pool_beams only the tests that need it fail.
     from jepa_world_model.core.scan import (laser_points, point_clearance_cost, pool_beams,

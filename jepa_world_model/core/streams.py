@@ -9,6 +9,8 @@ messages into these arguments.
 * :class:`WindowStats`: percentiles (p50/p99) of the last N values, e.g. latencies.
 * :class:`RateMeter`: message rate over a sliding time window.
 * :class:`Counters`: thread-safe named event counters (rejections, drops).
+* :class:`FrameSlot`: the newest camera frame only; a frame replaced before it was taken
+  is a dropped frame.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 import threading
-from typing import Deque, Dict, Optional, Tuple
+from typing import Deque, Dict, Generic, Optional, Tuple, TypeVar
 
 import numpy as np
 
 __all__ = ['SyncError', 'JointSample', 'JointStateBuffer', 'WindowStats', 'RateMeter',
-           'Counters']
+           'Counters', 'FrameSlot']
+
+Frame = TypeVar('Frame')
 
 
 class SyncError(ValueError):
@@ -70,10 +74,11 @@ class JointStateBuffer:
         interpolate: Blend the two samples around a stamp linearly (otherwise nearest).
         history: Seconds of history kept (must cover ``max_skew`` and any look-back such as
             a joint-delta action over one model step).
+        label: What the samples are, for error messages ('joint state', 'odometry').
     """
 
     def __init__(self, num_joints: int, max_skew: float = 0.05, interpolate: bool = True,
-                 history: float = 2.0) -> None:
+                 history: float = 2.0, label: str = 'joint state') -> None:
         if num_joints < 0:
             raise ValueError(f'num_joints must be >= 0, got {num_joints}')
         if history <= 0:
@@ -82,6 +87,7 @@ class JointStateBuffer:
         self.max_skew = float(max_skew)
         self.interpolate = bool(interpolate)
         self.history = float(history)
+        self.label = label
         self._stamps: Deque[float] = deque()
         self._positions: Deque[np.ndarray] = deque()
         self._velocities: Deque[np.ndarray] = deque()
@@ -171,7 +177,7 @@ class JointStateBuffer:
         """
         limit = self.max_skew if max_skew is None else float(max_skew)
         if not self._stamps:
-            raise SyncError('no_joint_state', 'no joint state received yet')
+            raise SyncError('no_joint_state', f'no {self.label} received yet')
         stamps = self._stamps
         # Index of the first sample at or after the stamp (the deque is sorted).
         hi = int(np.searchsorted(np.fromiter(stamps, dtype=np.float64, count=len(stamps)),
@@ -200,9 +206,9 @@ class JointStateBuffer:
     def _check_skew(self, skew: float, limit: float, stamp: float) -> None:
         if skew > limit:
             newest = self._stamps[-1]
-            raise SyncError('skew', f'nearest joint state is {skew * 1e3:.1f} ms from the image '
-                            f'stamp (limit {limit * 1e3:.1f} ms; newest joint state is '
-                            f'{(stamp - newest) * 1e3:+.1f} ms before the image)', skew)
+            raise SyncError('skew', f'nearest {self.label} is {skew * 1e3:.1f} ms from the '
+                            f'image stamp (limit {limit * 1e3:.1f} ms; newest {self.label} '
+                            f'is {(stamp - newest) * 1e3:+.1f} ms before the image)', skew)
 
 
 class WindowStats:
@@ -320,3 +326,42 @@ class Counters:
         with self._lock:
             self._counts.clear()
             self._last.clear()
+
+
+class FrameSlot(Generic[Frame]):
+    """The newest frame only, thread-safe: a reference swap under a lock, never a queue.
+
+    A consumer that falls behind sees the newest frame and never a backlog. A frame replaced
+    before anything :meth:`take` -s it is reported by :meth:`put` as dropped; :attr:`newest`
+    stays readable after a take (e.g. for a goal captured from the current view).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._newest: Optional[Frame] = None
+        self._waiting = False   # the newest frame has not been taken yet
+
+    def put(self, frame: Frame) -> bool:
+        """Make ``frame`` the newest; True if it replaced one that was never taken."""
+        with self._lock:
+            dropped = self._waiting
+            self._newest, self._waiting = frame, True
+        return dropped
+
+    def take(self) -> Optional[Frame]:
+        """The newest frame if it was not taken before (then it counts as taken), else None."""
+        with self._lock:
+            if not self._waiting:
+                return None
+            self._waiting = False
+            return self._newest
+
+    @property
+    def newest(self) -> Optional[Frame]:
+        """The newest frame, taken or not (None before the first)."""
+        return self._newest
+
+    def clear(self) -> None:
+        """Forget the frame."""
+        with self._lock:
+            self._newest, self._waiting = None, False

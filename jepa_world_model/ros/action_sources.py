@@ -31,8 +31,8 @@ import numpy as np
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from ..core.input_rules import magnitude_problem
 from ..core.streams import JointStateBuffer, SyncError
-from .joint_state_conversion import magnitude_problem
 
 __all__ = ['ACTION_SOURCES', 'TWIST_FIELDS', 'ActionError', 'parse_twist_fields',
            'twist_to_action', 'array_to_action', 'trajectory_to_action', 'joint_delta_action',

@@ -1,14 +1,15 @@
 """The per-message logic of ``world_model_node``, without ROS entities.
 
-:class:`FramePipeline` owns what exists while the node is active: the joint-state history,
-the action source, the latest-frame slot and the statistics. The node's subscription
-callbacks hand messages to it (cheap, never blocking), its worker thread calls
-:meth:`FramePipeline.process` on the newest frame and publishes what comes back. Every
-rejected input is counted under a reason and logged (throttled per reason).
+:class:`FramePipeline` owns what exists while the node is active: the camera and state inputs
+(the input layer both nodes share, :mod:`.common`), the action source and the statistics.
+The node's subscription callbacks hand messages to it (cheap, never blocking), its worker
+thread calls :meth:`FramePipeline.process` on the newest frame and publishes what comes back.
+Every rejected input is counted under a reason and logged (throttled per reason).
 
 Threads: callbacks run on executor threads, :meth:`process` on the worker. ``lock`` guards
-the frame slot, the joint history and the statistics; ``model_lock`` guards the runtime, which
-the worker, the services and the parameter callback share. Each acquisition has a timeout.
+the joint and odometry histories, the rates and the statistics; ``model_lock`` guards the
+runtime, which the worker, the services and the parameter callback share. Each acquisition
+of ``model_lock`` has a timeout.
 
 A single message must not take the node down or block the valid ones after it: state
 messages stamped more than ``max_future_stamp`` ahead of the node clock are refused
@@ -30,23 +31,22 @@ import numpy as np
 from std_msgs.msg import Header
 
 from ..core.inference import StepResult, WorldModelRuntime
-from ..core.state_layout import planar_pose, POSE_STATE_DIM
-from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError, WindowStats
+from ..core.input_rules import clock_was_reset, stale_problem, stamp_ahead_problem
+from ..core.streams import Counters, RateMeter, SyncError, WindowStats
 from .action_sources import ActionError, ActionSource
-from .image_conversion import check_message_pixels, ImageTooLargeError
-from .joint_state_conversion import magnitude_problem, stamp_ahead_problem, stamp_to_seconds
-from .node_io import clock_was_reset, image_to_model_rgb, InputError, read_model_joints
+from .common import LOCK_TIMEOUT_S
+from .common.images import CameraFrame, CameraInput, frame_to_model_rgb
+from .common.rejects import InputError, RejectLog
+from .common.state_inputs import StateInputs
+from .joint_state_conversion import stamp_to_seconds
 from .node_parameters import NodeSettings
 
-__all__ = ['FramePipeline', 'TIME_RESET_S', 'LOCK_TIMEOUT_S', 'nonfinite_outputs']
+__all__ = ['FramePipeline', 'NOT_REJECTIONS', 'nonfinite_outputs']
 
-#: A stamp this far behind the newest one, yet fresh on the node clock, means the clock was
-#: reset (simulation restart, bag loop): histories are cleared instead of rejecting forever.
-TIME_RESET_S = 1.0
-LOCK_TIMEOUT_S = 1.0
 #: Counters that are not rejections (they do not turn diagnostics to WARN).
 NOT_REJECTIONS = ('images_received', 'predictions', 'dropped_frames', 'skipped_disabled',
-                  'skipped_rate', 'time_reset_images', 'time_reset_joint_states')
+                  'skipped_rate', 'time_reset_images', 'time_reset_joint_state',
+                  'time_reset_odom')
 #: The numeric fields of a StepResult that are published or feed later frames.
 _RESULT_FIELDS = ('z', 'z_obs', 'positions', 'velocities', 'poses', 'surprise_raw', 'surprise',
                   'goal_distance')
@@ -80,38 +80,24 @@ class FramePipeline:
         self.action.max_abs = settings.max_abs_input
         self.lock = threading.Lock()
         self.joint_names = list(runtime.joint_names)
-        history = max(2.0, 4 * settings.model_step_period + settings.max_skew)
-        self.buffer = JointStateBuffer(len(self.joint_names), settings.max_skew,
-                                       settings.sync_mode == 'interpolate', history)
-        # Odometry pose as (x, y, cos yaw, sin yaw), so interpolation never crosses the yaw
-        # wrap; only for models with the pose in s (core/state_layout.py).
-        self.odom = (JointStateBuffer(POSE_STATE_DIM, settings.max_skew,
-                                      settings.sync_mode == 'interpolate', history)
-                     if runtime.needs_pose else None)
-        self.rates = {k: RateMeter() for k in ('image', 'joint_states', 'action', 'prediction')}
+        self.reject = RejectLog(counters, warn, lambda: self.settings.log_throttle_period)
+        self.camera = CameraInput(counters, self.lock)
+        # Odometry only for models with the pose in s (core/state_layout.py).
+        self.states = StateInputs(self.joint_names, runtime.needs_pose, lambda: self.settings,
+                                  now, counters, self.reject,
+                                  settings.sync_mode == 'interpolate',
+                                  max(2.0, 4 * settings.model_step_period + settings.max_skew),
+                                  self.lock)
+        self.rates = {k: RateMeter() for k in ('action', 'prediction')}
         self.latency, self.inference, self.skew, self.surprise = (WindowStats(1000)
                                                                   for _ in range(4))
         self.started = time.monotonic()
         self.last_prediction: Optional[float] = None   # monotonic
         self.last_result: Optional[StepResult] = None
-        self.stamps: Dict[str, float] = {}              # newest used input stamps
-        self.received: Dict[str, float] = {}            # monotonic arrival per input
-        # (image message, monotonic arrival, action in effect at arrival or None)
-        self._pending: Optional[Tuple[Any, float, Optional[np.ndarray]]] = None
+        self.image_stamp: Optional[float] = None        # newest used image stamp
+        self.action_arrival: Optional[float] = None     # monotonic
         self._last_stamp: Optional[float] = None        # newest processed image stamp
         self._last_processed = 0.0
-        self._log_times: Dict[str, float] = {}
-
-    # -- bookkeeping -----------------------------------------------------------------------
-    def reject(self, reason: str, message: str) -> None:
-        """Count a rejected input under ``reason`` and log it (once per throttle period)."""
-        now = time.monotonic()
-        count = self.counters.add(reason, message, now)
-        last = self._log_times.get(reason)
-        if last is None or now - last >= self.settings.log_throttle_period:
-            self._log_times[reason] = now
-            self._warn(f'{reason} (#{count}): {message}')
-        return None
 
     # -- subscription callbacks (executor threads) -------------------------------------------
     def on_image(self, msg: Any) -> None:
@@ -121,95 +107,19 @@ class FramePipeline:
         since the previous frame, which the surprise needs. By the time the worker runs, a
         driver that reacts to this frame may already have sent the next command.
         """
-        now = time.monotonic()
-        applied = self.action.in_effect(self._now())
-        self.counters.add('images_received')
-        with self.lock:
-            if self._pending is not None:
-                self.counters.add('dropped_frames')
-            self._pending = (msg, now, applied)
-            self.rates['image'].tick(now)
-            self.received['image'] = now
+        self.camera.on_image(msg, self.action.in_effect(self._now()))
 
-    def take_frame(self) -> Optional[Tuple[Any, float, Optional[np.ndarray]]]:
+    def take_frame(self) -> Optional[CameraFrame]:
         """Newest unprocessed ``(message, arrival time, action in effect then)``, or None."""
-        with self.lock:
-            item, self._pending = self._pending, None
-        return item
+        return self.camera.take()
 
     def on_joint_state(self, msg: Any) -> None:
         """Validate a JointState and add it to the sync history."""
-        stamp = stamp_to_seconds(msg.header.stamp)
-        self.received['joint_states'] = time.monotonic()
-        joints = read_model_joints(msg, self.joint_names, self.reject)
-        if joints is None:
-            return
-        position, velocity = joints
-        problem = self._state_problem(stamp, 'joint_state', ((position, 'joint positions'),
-                                                             (velocity, 'joint velocities')))
-        if problem:
-            return self.reject(*problem)
-        with self.lock:
-            newest = self.buffer.latest_stamp
-            if clock_was_reset(newest, stamp, self._now(), self.settings.stale_timeout,
-                               TIME_RESET_S):
-                self.buffer.clear()
-                self.counters.add('time_reset_joint_states')
-            result = self.buffer.push(stamp, position, velocity)
-            if result == 'ok':
-                self.rates['joint_states'].tick(time.monotonic())
-                self.stamps['joint_states'] = stamp
-        if result != 'ok':
-            self.reject(f'joint_state_{result}', f'joint state stamp {stamp:.6f} is '
-                        f'{result.replace("_", " ")} (newest {newest:.6f})')
+        self.states.on_joint_state(msg)
 
     def on_odometry(self, msg: Any) -> None:
         """Validate a nav_msgs/Odometry and add its planar pose to the sync history."""
-        if self.odom is None:
-            return
-        stamp = stamp_to_seconds(msg.header.stamp)
-        self.received['odom'] = time.monotonic()
-        x, y, yaw = planar_pose(msg.pose.pose.position, msg.pose.pose.orientation)
-        pose = np.array([x, y, np.cos(yaw), np.sin(yaw)])
-        if not np.isfinite(pose).all():
-            return self.reject('odom_nonfinite', f'odometry pose {pose.tolist()} is not finite')
-        problem = self._state_problem(stamp, 'odom', ((pose[:2], 'odometry x, y'),))
-        if problem:
-            return self.reject(*problem)
-        with self.lock:
-            newest = self.odom.latest_stamp
-            result = self.odom.push(stamp, pose, np.zeros_like(pose))
-            if result == 'ok':
-                self.stamps['odom'] = stamp
-        if result != 'ok':
-            self.reject(f'odom_{result}', f'odometry stamp {stamp:.6f} is '
-                        f'{result.replace("_", " ")} (newest {newest:.6f})')
-
-    def _state_problem(self, stamp: float, what: str, values: Tuple[Tuple[Any, str], ...]
-                       ) -> Optional[Tuple[str, str]]:
-        """``(reason, message)`` if a state message is stamped too far ahead of the node clock
-        or holds values beyond ``max_abs_input`` (``values``: (array or None, name)), else
-        None."""
-        s = self.settings
-        problem = stamp_ahead_problem(stamp, self._now(), s.max_future_stamp)
-        if problem:
-            return f'{what}_stamp_in_future', f'{what} {problem}'
-        for array, name in values:
-            problem = None if array is None else magnitude_problem(array, s.max_abs_input,
-                                                                   name)
-            if problem:
-                return f'{what}_out_of_range', problem
-        return None
-
-    def _pose_at(self, stamp: float, max_skew: float) -> Optional[np.ndarray]:
-        """(x, y, yaw) at ``stamp`` for pose models, else None (raises SyncError)."""
-        if self.odom is None:
-            return None
-        try:
-            x, y, c, s = self.odom.sample(stamp, max_skew).position
-        except SyncError as exc:
-            raise SyncError(f'odom_{exc.reason}', f'odometry: {exc}', exc.skew) from None
-        return np.array([x, y, np.arctan2(s, c)])
+        self.states.on_odometry(msg)
 
     def on_action(self, msg: Any) -> None:
         """Store the action of a command message."""
@@ -221,7 +131,7 @@ class FramePipeline:
         with self.lock:
             now = time.monotonic()
             self.rates['action'].tick(now)
-            self.received['action'] = now
+            self.action_arrival = now
 
     # -- worker ----------------------------------------------------------------------------
     def process(self, msg: Any, received: float, applied: Optional[np.ndarray] = None
@@ -242,19 +152,16 @@ class FramePipeline:
         stamp, now = stamp_to_seconds(msg.header.stamp), self._now()
         if not self._check_image_time(stamp, now, s):
             return None
-        compressed = s.image_transport == 'compressed'
         try:
-            check_message_pixels(msg, compressed, s.max_image_pixels)   # before decoding
-            rgb = image_to_model_rgb(msg, compressed, runtime.image_size, s.resize_mode)
-        except ImageTooLargeError as exc:
-            return self.reject('image_too_large', str(exc))
+            rgb = frame_to_model_rgb(msg, runtime.image_size, s.resize_mode, s.max_image_pixels)
         except InputError as exc:
             return self.reject(exc.reason, str(exc))
+        sync = self.states.sync
         with self.lock:
             try:
-                joints = self.buffer.sample(stamp, s.max_skew)
-                pose = self._pose_at(stamp, s.max_skew)
-                action = self.action.current(now, self.buffer, stamp, s.model_step_period,
+                joints = sync.joints_at(stamp, s.max_skew)
+                pose = sync.pose_at(stamp, s.max_skew)
+                action = self.action.current(now, sync.joints, stamp, s.model_step_period,
                                              s.max_skew)
             except SyncError as exc:
                 return self.reject(f'sync_{exc.reason}', str(exc))
@@ -281,7 +188,7 @@ class FramePipeline:
         with self.lock:
             self._last_stamp, self._last_processed = stamp, received
             self.last_result = result
-            self.stamps['image'] = stamp
+            self.image_stamp = stamp
             self.skew.add(joints.skew * 1e3)
             self.inference.add(result.compute_ms)
             if result.surprise is not None:
@@ -299,13 +206,9 @@ class FramePipeline:
 
     def _check_image_time(self, stamp: float, now: float, s: NodeSettings) -> bool:
         """Reject stale, duplicate and out-of-order images; detect clock resets."""
-        if now == 0.0:
-            self.reject('image_stale', 'ROS time is 0: use_sim_time is set but no /clock yet')
-            return False
-        if abs(now - stamp) > s.stale_timeout:
-            where = 'old' if now > stamp else 'in the future'
-            self.reject('image_stale', f'image stamp is {abs(now - stamp):.3f} s {where} '
-                        f'(stale_timeout {s.stale_timeout} s; clocks in sync? use_sim_time?)')
+        problem = stale_problem(stamp, now, s.stale_timeout)
+        if problem:
+            self.reject('image_stale', problem)
             return False
         problem = stamp_ahead_problem(stamp, now, s.max_future_stamp)
         if problem:   # processed, it would make every image until then look out of order
@@ -313,7 +216,7 @@ class FramePipeline:
             return False
         last = self._last_stamp
         # The stamp is fresh on the node clock here (checked above), as the rule requires.
-        if clock_was_reset(last, stamp, now, s.stale_timeout, TIME_RESET_S):
+        if clock_was_reset(last, stamp, now, s.stale_timeout):
             self._warn(f'time jumped back {last - stamp:.1f} s: resetting the model history')
             self.counters.add('time_reset_images')
             self._last_stamp = None
@@ -346,18 +249,28 @@ class FramePipeline:
         self.action.max_abs = new.max_abs_input
         if scale is not None:
             self.action.scale = scale
-        self.buffer.interpolate = new.sync_mode == 'interpolate'
+        self.states.sync.interpolate = new.sync_mode == 'interpolate'
         self.settings = new
 
     def health_fields(self) -> Dict[str, Any]:
         """The pipeline's part of a :class:`~.node_diagnostics.HealthSnapshot`."""
         mono, now = time.monotonic(), self._now()
         with self.lock:
+            rates = {'image': self.camera.rate, 'joint_states': self.states.joint_rate,
+                     **self.rates}
+            stamps = dict(self.states.sync.newest_stamps())
+            arrivals = dict(self.states.arrivals)
+            if self.image_stamp is not None:
+                stamps['image'] = self.image_stamp
+            for key, value in (('image', self.camera.last_arrival),
+                               ('action', self.action_arrival)):
+                if value is not None:
+                    arrivals[key] = value
             return {
                 'since_prediction': mono - (self.last_prediction or self.started),
-                'rates': {k: r.rate(mono) for k, r in self.rates.items()},
-                'ages': {k: now - v for k, v in self.stamps.items()},
-                'since_received': {k: mono - v for k, v in self.received.items()},
+                'rates': {k: r.rate(mono) for k, r in rates.items()},
+                'ages': {k: now - v for k, v in stamps.items()},
+                'since_received': {k: mono - v for k, v in arrivals.items()},
                 'latency_ms': self.latency.summary(), 'inference_ms': self.inference.summary(),
                 'skew_ms': self.skew.summary(),
                 'surprise': {f'window_{k}': v for k, v in self.surprise.summary().items()},

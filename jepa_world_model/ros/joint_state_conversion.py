@@ -6,10 +6,8 @@ selects and reorders the requested joints into fixed-order float32 vectors and
 rejects malformed messages with a :class:`JointStateError` (a
 :class:`ValueError`) rather than silently producing wrong robot state.
 
-The intake checks both nodes run on every state message (joint states, odometry) and
-command live here too: :func:`stamp_ahead_problem` (a stamp ahead of the node clock would
-block every valid message after it as out of order) and :func:`magnitude_problem` (finite
-but absurd values, e.g. 1e30, that overflow inside the model).
+The checks both nodes run on every state message (stamp ahead of the node clock, values
+beyond ``max_abs_input``) are ROS-free: :mod:`jepa_world_model.core.input_rules`.
 """
 
 import math
@@ -27,8 +25,6 @@ __all__ = [
     'arrays_to_joint_state',
     'stamp_to_seconds',
     'seconds_to_stamp',
-    'stamp_ahead_problem',
-    'magnitude_problem',
 ]
 
 _INT32_MIN, _INT32_MAX = -2 ** 31, 2 ** 31 - 1
@@ -203,26 +199,3 @@ def seconds_to_stamp(t: float) -> Time:
     if not _INT32_MIN <= sec <= _INT32_MAX:
         raise ValueError(f'time {t} s does not fit a 32-bit stamp')
     return Time(sec=int(sec), nanosec=nanosec)
-
-
-def stamp_ahead_problem(stamp: float, now: float, limit: float) -> Optional[str]:
-    """Why ``stamp`` [s] is too far ahead of the node clock ``now`` [s], or None.
-
-    ``now == 0`` means ROS time has not started (use_sim_time before the first /clock):
-    nothing can be judged then, so nothing is refused.
-    """
-    ahead = stamp - now
-    if now == 0.0 or not ahead > limit:
-        return None
-    return (f'stamp {stamp:.6f} is {ahead:.3f} s ahead of the node clock {now:.6f} '
-            f'(max_future_stamp {limit} s; clocks in sync?)')
-
-
-def magnitude_problem(values: Any, limit: float, what: str) -> Optional[str]:
-    """Why ``values`` (array-like) are not finite or exceed ``limit`` in magnitude, or None."""
-    arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    bad = np.flatnonzero(~(np.abs(arr) <= limit))    # also catches NaN
-    if bad.size == 0:
-        return None
-    return (f'{what} {arr[bad[:4]].tolist()} at index {bad[:4].tolist()} exceed '
-            f'max_abs_input {limit} (or are not finite)')

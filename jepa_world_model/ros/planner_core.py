@@ -18,10 +18,9 @@ executor (parameter sets, lifecycle triggers); every acquisition has a timeout.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Optional
 
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import OccupancyGrid
@@ -39,9 +38,9 @@ from ..core.planning.controller import PlanningController
 from ..core.planning.settings import ControllerSettings
 from ..core.planning.static_map import StaticMap
 from ..core.streams import Counters, RateMeter
-from .frame_pipeline import LOCK_TIMEOUT_S
+from .common import LOCK_TIMEOUT_S
+from .common.rejects import InputError, RejectLog
 from .guarded_lifecycle import GuardedLifecycleNode
-from .node_io import InputError
 from .planner_goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_from_msg
 from .planner_inputs import PlannerInputs
 from .planner_map import map_from_msg
@@ -92,8 +91,10 @@ class PlannerCore(GuardedLifecycleNode):
         self._outputs: Optional[PlannerOutputs] = None
         self._period = 1.0 / self.settings.plan_rate_hz
         self.status, self.status_detail = 'inactive', ''
-        self.rates = {k: RateMeter() for k in ('image', 'joint_states', 'plan')}
-        self._log_times: Dict[str, float] = {}
+        self.rates = {'plan': RateMeter()}   # the inputs' rates are the PlannerInputs'
+        # Counts a rejected input under its reason; logs it once per throttle period.
+        self._reject = RejectLog(self.counters, self.get_logger().warning,
+                                 lambda: self.settings.log_throttle_period)
         self._reset_inputs()
 
     @property
@@ -108,21 +109,14 @@ class PlannerCore(GuardedLifecycleNode):
 
     def _reset_inputs(self) -> None:
         joints = self._facts.joint_names if self._facts else ()
-        self._inputs = PlannerInputs(joints, self.settings.max_skew, lambda: self.settings,
-                                     self.counters, self._reject, self._now, self.rates)
+        with_pose = self.runtime is not None and self.runtime.needs_pose
+        self._inputs = PlannerInputs(joints, with_pose, lambda: self.settings, self.counters,
+                                     self._reject, self._now)
         if self.controller is not None:
             self.controller.reset()
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
-
-    def _reject(self, reason: str, message: str) -> None:
-        """Count a rejected input under ``reason``; log it once per throttle period."""
-        now = time.monotonic()
-        count = self.counters.add(reason, message, now)
-        if now - self._log_times.get(reason, -math.inf) >= self.settings.log_throttle_period:
-            self._log_times[reason] = now
-            self.get_logger().warning(f'{reason} (#{count}): {message}')
 
     def _controller_settings(self, s: Any) -> ControllerSettings:
         return controller_settings(s, self._facts, self._period, self.runtime.has_pose)

@@ -1,13 +1,15 @@
 """Goal messages of ``planner_node`` -> :class:`~jepa_world_model.core.goals.Goal`.
 
 Each function validates one kind of goal message and raises
-:class:`~.node_io.InputError` with a ``goal_*`` reason, the counter the node increments, so a
-bad goal is counted apart from the camera's and joint states' own counters and the old goal
-stays. The objectives built from a goal are in :mod:`~jepa_world_model.core.goals`.
+:class:`~.common.rejects.InputError` with a ``goal_*`` reason, the counter the node
+increments, so a bad goal is counted apart from the camera's and joint states' own counters
+and the old goal stays. The objectives built from a goal are in
+:mod:`~jepa_world_model.core.goals`.
 
 Goal numbers get the plausibility bound the other inputs get (``max_abs_input``,
-:func:`~.joint_state_conversion.magnitude_problem`): a finite but absurd goal (1e30 rad, a
-pose 1e30 m away) would otherwise be planned toward, and the costs built from it overflow.
+:func:`~jepa_world_model.core.input_rules.magnitude_problem`): a finite but absurd goal
+(1e30 rad, a pose 1e30 m away) would otherwise be planned toward, and the costs built from
+it overflow.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import torch
 from ..core.command_limits import CommandLimits
 from ..core.goals import Goal, image_goal, joint_state_goal, pose_goal
 from ..core.inference import WorldModelRuntime
+from ..core.input_rules import magnitude_problem
 from ..core.state_layout import planar_pose
-from .joint_state_conversion import magnitude_problem
-from .node_io import image_to_model_rgb, InputError, joint_state_arrays
+from .common.images import image_to_model_rgb
+from .common.rejects import InputError
+from .common.state_inputs import joint_state_arrays
 from .planner_parameters import PARAMS
 
 #: The bound a caller that passes no ``max_abs`` gets: the parameter's default.
@@ -39,7 +43,8 @@ def joint_goal_from_msg(msg: JointState, joint_names: Sequence[str],
     """A joint-state goal in model order [J]; it must lie within the joint position limits.
 
     Raises:
-        InputError: ``goal_`` + a joint-state reason (:func:`~.node_io.joint_state_arrays`),
+        InputError: ``goal_`` + a joint-state reason
+            (:func:`~.common.state_inputs.joint_state_arrays`),
             ``goal_joint_state_out_of_range`` (a model joint beyond ``max_abs``) or
             ``goal_out_of_limits``.
     """

@@ -1,44 +1,43 @@
 """What ``planner_node`` plans from: the newest camera frame with its joint state and pose.
 
-:class:`PlannerInputs` keeps the newest image (one reference swap, nothing queued), a short
-joint-state history, for models with the pose in their state an odometry history, and the
-newest range scan (for the obstacle term).
+:class:`PlannerInputs` is the planner's use of the input layer both nodes share
+(:mod:`.common`): the newest raw or compressed frame (:class:`~.common.images.CameraInput`),
+the joint-state and, for models with the pose in their state, odometry histories
+(:class:`~.common.state_inputs.StateInputs`: one pose format, odometry interpolated at the
+image stamp like the joints), plus the newest range scan (for the obstacle term).
 :meth:`PlannerInputs.observe` pairs the frame with the joint state (and pose) at its stamp and
-turns them into model inputs, or raises :class:`~.node_io.InputError` with the counter name
-of what is missing, stale, unreadable or unsynchronised (the node stops on it).
+turns them into model inputs, or raises :class:`~.common.rejects.InputError` with the counter
+name of what is missing, stale, unreadable or unsynchronised (the node stops on it).
 
 One message must not stop the node or block the valid ones after it: joint states and
 odometry stamped more than ``max_future_stamp`` ahead of the node clock, or holding values
 beyond ``max_abs_input``, are refused (``*_stamp_in_future``, ``*_out_of_range``); images
-above ``max_image_pixels`` are refused (``image_too_large``); scans longer than
-``max_scan_beams`` are min-pooled to that many returns; a scan without information (all NaN)
-drops the scan in use, so the obstacle term stops the robot (``scan_stale``) instead of
+above ``max_image_pixels`` are refused before decoding (``image_too_large``); scans longer
+than ``max_scan_beams`` are min-pooled to that many returns; a scan without information (all
+NaN) drops the scan in use, so the obstacle term stops the robot (``scan_stale``) instead of
 reading free space.
 
 Threads: every callback of the node is in its default, mutually exclusive group, so the
-subscriptions, goal callbacks and the plan timer never run concurrently and the histories
-need no lock of their own.
+subscriptions, goal callbacks and the plan timer never run concurrently.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence
 
 import numpy as np
-from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 import torch
 
 from ..core.inference import WorldModelRuntime
+from ..core.input_rules import stale_problem
 from ..core.planning.observation import Observation, ScanReading
 from ..core.scan import pool_beams, scan_has_information
-from ..core.state_layout import planar_pose
-from ..core.streams import Counters, JointStateBuffer, RateMeter, SyncError
-from .frame_pipeline import TIME_RESET_S
-from .image_conversion import check_message_pixels, ImageTooLargeError
-from .joint_state_conversion import magnitude_problem, stamp_ahead_problem, stamp_to_seconds
-from .node_io import clock_was_reset, image_to_model_rgb, InputError, read_model_joints
+from ..core.streams import Counters, RateMeter, SyncError
+from .common.images import CameraInput, frame_to_model_rgb
+from .common.rejects import InputError
+from .common.state_inputs import StateInputs
+from .joint_state_conversion import stamp_to_seconds
 
 __all__ = ['StampedObservation', 'PlannerInputs', 'scan_from_msg']
 
@@ -83,58 +82,41 @@ def scan_from_msg(msg: Any, max_beams: Optional[int] = None) -> ScanReading:
 
 
 class PlannerInputs:
-    """Newest frame, joint-state and odometry histories; synchronised observations.
+    """Newest frame, joint-state and odometry histories, newest scan; synchronised
+    observations.
 
     Args:
         joint_names: The model's joints, in model order (none: no joint state is needed).
-        max_skew: Largest image / joint-state stamp distance (s) when the buffers are made.
+        with_pose: Keep odometry (models with the pose in their state).
         settings: Returns the node's current settings (``stale_timeout``, ``max_skew``,
-            ``resize_mode``); read on each call, so parameter changes apply at once.
+            ``resize_mode``...); read on each call, so parameter changes apply at once.
         counters: Event counters shared with the node.
         reject: Counts (and logs, throttled) a rejected input: ``reject(reason, message)``.
         now: Node clock in seconds (ROS time: follows /clock with use_sim_time).
-        rates: The node's rate meters; ``'image'`` and ``'joint_states'`` are ticked here.
     """
 
-    def __init__(self, joint_names: Sequence[str], max_skew: float,
+    def __init__(self, joint_names: Sequence[str], with_pose: bool,
                  settings: Callable[[], Any], counters: Counters,
-                 reject: Callable[[str, str], None], now: Callable[[], float],
-                 rates: Dict[str, RateMeter]) -> None:
+                 reject: Callable[[str, str], None], now: Callable[[], float]) -> None:
         self.joint_names = tuple(joint_names)
         self._settings, self._counters, self._reject, self._now = settings, counters, reject, now
-        self._rates = rates
-        self.image: Optional[Image] = None
-        self.joints = JointStateBuffer(len(self.joint_names), max_skew, True, 2.0)
-        # Yaw is not blended: interpolating an angle across the wrap would point backwards.
-        self.odom = JointStateBuffer(3, max_skew, False, 2.0)
+        self.camera = CameraInput(counters)
+        self.states = StateInputs(self.joint_names, with_pose, settings, now, counters, reject)
         self.scan: Optional[ScanReading] = None
         self._last_stamp: Optional[float] = None
 
     # -- subscription callbacks ------------------------------------------------------------
-    def on_image(self, msg: Image) -> None:
-        """Keep the newest frame (one reference swap: the timer takes the newest)."""
-        self._counters.add('images_received')
-        self._rates['image'].tick(time.monotonic())
-        self.image = msg
+    def on_image(self, msg: Any) -> None:
+        """Keep the newest frame, raw or compressed (the timer takes the newest)."""
+        self.camera.on_image(msg)
 
     def on_joint_state(self, msg: Any) -> None:
         """Validate a JointState and add it to the joint history."""
-        joints = read_model_joints(msg, self.joint_names, self._reject)
-        if joints is None:
-            return
-        stamp = stamp_to_seconds(msg.header.stamp)
-        if self._accept('joint_state', stamp, ((joints[0], 'joint positions'),
-                                               (joints[1], 'joint velocities'))):
-            self._push(self.joints, 'joint_state', stamp, *joints)
+        self.states.on_joint_state(msg)
 
     def on_odometry(self, msg: Any) -> None:
         """Validate a nav_msgs/Odometry and add its planar pose to the odometry history."""
-        pose = planar_pose(msg.pose.pose.position, msg.pose.pose.orientation)
-        if not np.isfinite(pose).all():
-            return self._reject('odom_nonfinite', f'odometry pose {pose.tolist()} is not finite')
-        stamp = stamp_to_seconds(msg.header.stamp)
-        if self._accept('odom', stamp, ((pose[:2], 'odometry x, y'),)):
-            self._push(self.odom, 'odom', stamp, pose, np.zeros(3))
+        self.states.on_odometry(msg)
 
     def on_scan(self, msg: Any) -> None:
         """Keep the newest valid LaserScan, pooled to ``max_scan_beams`` returns; count (and
@@ -148,49 +130,20 @@ class PlannerInputs:
             return self._reject(exc.reason, str(exc))
         self._counters.add('scans_received')
 
-    def _accept(self, what: str, stamp: float,
-                values: Tuple[Tuple[Optional[np.ndarray], str], ...]) -> bool:
-        """False (after counting it) if a state message is stamped more than
-        ``max_future_stamp`` ahead of the node clock or holds values beyond
-        ``max_abs_input`` (``values``: (array or None, name)); such a message never enters
-        the history, where it would block the valid ones after it."""
-        s = self._settings()
-        problem = stamp_ahead_problem(stamp, self._now(), s.max_future_stamp)
-        if problem:
-            self._reject(f'{what}_stamp_in_future', f'{what} {problem}')
-            return False
-        for array, name in values:
-            problem = None if array is None else magnitude_problem(array, s.max_abs_input,
-                                                                   name)
-            if problem:
-                self._reject(f'{what}_out_of_range', problem)
-                return False
-        return True
-
-    def _push(self, buffer: JointStateBuffer, what: str, stamp: float, position: np.ndarray,
-              velocity: Optional[np.ndarray]) -> None:
-        newest = buffer.latest_stamp
-        if clock_was_reset(newest, stamp, self._now(), self._settings().stale_timeout,
-                           TIME_RESET_S):
-            buffer.clear()
-            self._counters.add(f'time_reset_{what}')
-        result = buffer.push(stamp, position, velocity)
-        if result != 'ok':
-            self._reject(f'{what}_{result}', f'{what} stamp {stamp:.6f} is '
-                         f'{result.replace("_", " ")} (newest {newest:.6f})')
-        elif what == 'joint_state':
-            self._rates['joint_states'].tick(time.monotonic())
-
     # -- for the plan timer and the stop command --------------------------------------------
+    def rates(self) -> Dict[str, RateMeter]:
+        """Arrival rates of the camera (``image``) and the accepted joint states."""
+        return {'image': self.camera.rate, 'joint_states': self.states.joint_rate}
+
     @property
     def frame_id(self) -> str:
         """frame_id of the newest image ('' before the first one)."""
-        return self.image.header.frame_id if self.image is not None else ''
+        frame = self.camera.newest
+        return frame.msg.header.frame_id if frame is not None else ''
 
     def newest_q(self) -> Optional[np.ndarray]:
         """Model-ordered positions [J] of the newest joint state, or None before the first."""
-        newest = self.joints.latest_stamp
-        return self.joints.sample(newest).position if newest is not None else None
+        return self.states.sync.newest_q()
 
     def observe(self, runtime: WorldModelRuntime,
                 require_new: bool) -> Optional[StampedObservation]:
@@ -200,30 +153,28 @@ class PlannerInputs:
             InputError: Missing, stale, unreadable or unsynchronised inputs; ``reason`` is
                 the counter name.
         """
-        s, image, now = self._settings(), self.image, self._now()
-        if image is None:
+        s, frame, now, sync = self._settings(), self.camera.newest, self._now(), self.states.sync
+        if frame is None:
             raise InputError('no_image', 'no image received yet')
+        image = frame.msg
         stamp = stamp_to_seconds(image.header.stamp)
-        if now == 0.0 or abs(now - stamp) > s.stale_timeout:
-            raise InputError('image_stale', f'image stamp is {now - stamp:.3f} s from the node '
-                             f'clock (stale_timeout {s.stale_timeout} s)')
-        newest = self.joints.latest_stamp
+        problem = stale_problem(stamp, now, s.stale_timeout)
+        if problem:
+            raise InputError('image_stale', problem)
+        newest = sync.joints.latest_stamp
         if self.joint_names and (newest is None or now - newest > s.stale_timeout):
             raise InputError('joint_states_stale', 'no joint state within stale_timeout '
                              f'{s.stale_timeout} s')
         if require_new:
-            if stamp == self._last_stamp:
+            # A frame republished with the same stamp is not new either.
+            if self.camera.take() is None or stamp == self._last_stamp:
                 self._counters.add('no_new_image')
                 return None
             self._last_stamp = stamp   # consumed even if unusable: one stop per bad frame
+        rgb = frame_to_model_rgb(image, runtime.image_size, s.resize_mode, s.max_image_pixels)
         try:
-            check_message_pixels(image, False, s.max_image_pixels)
-        except ImageTooLargeError as exc:
-            raise InputError('image_too_large', str(exc)) from None
-        rgb = image_to_model_rgb(image, False, runtime.image_size, s.resize_mode)
-        try:
-            joints = self.joints.sample(stamp, s.max_skew) if self.joint_names else None
-            pose = self.odom.sample(stamp, s.max_skew).position if runtime.needs_pose else None
+            joints = sync.joints_at(stamp, s.max_skew) if self.joint_names else None
+            pose = sync.pose_at(stamp, s.max_skew) if runtime.needs_pose else None
         except SyncError as exc:
             raise InputError(f'sync_{exc.reason}', str(exc)) from None
         scan = None

@@ -15,7 +15,7 @@ from nav_msgs.msg import OccupancyGrid
 import numpy as np
 
 from ..core.planning.static_map import StaticMap
-from .node_io import InputError
+from .common.rejects import InputError
 
 __all__ = ['map_from_msg', 'MAX_CELLS']
 

@@ -63,7 +63,8 @@ from ..core.inference import WorldModelRuntime  # noqa: E402
 from ..core.planning.controller import PlanningController, rollout_cost  # noqa: E402
 from ..core.streams import WindowStats  # noqa: E402
 from ..resources import default_model_path  # noqa: E402
-from .frame_pipeline import LOCK_TIMEOUT_S  # noqa: E402
+from .common import LOCK_TIMEOUT_S  # noqa: E402
+from .common.images import image_subscription  # noqa: E402
 from .guarded_lifecycle import autostart  # noqa: E402
 from .parameter_table import HeldParameters, parameter_updates  # noqa: E402
 from .planner_core import PlannerCore  # noqa: E402
@@ -164,7 +165,8 @@ class PlannerNode(PlannerCore):
         self.settings = self._held.release(self.settings, 'activate')
         self._reset_inputs()
         sub, inputs = self.create_subscription, self._inputs
-        self._subs = [sub(Image, 'image', inputs.on_image, _SENSOR_QOS),
+        self._subs = [sub(*image_subscription(self.settings.image_transport), inputs.on_image,
+                          _SENSOR_QOS),
                       sub(JointState, 'joint_states', inputs.on_joint_state, _STATE_QOS),
                       sub(Image, '~/goal_image', self._on_goal_image, 1),
                       sub(PoseStamped, '~/goal_pose', self._on_goal_pose, 1),
@@ -313,7 +315,8 @@ class PlannerNode(PlannerCore):
                          else ({}, WindowStats(1)))
         values += [(f'last.{k}', v) for k, v in last.items()]
         values += [(f'plan_ms.{k}', v) for k, v in plan_ms.summary().items()]
-        values += [(f'rate_hz.{k}', r.rate(mono)) for k, r in self.rates.items()]
+        rates = {**self._inputs.rates(), **self.rates}
+        values += [(f'rate_hz.{k}', r.rate(mono)) for k, r in rates.items()]
         values += [(f'count.{k}', v) for k, v in sorted(counts.items())]
         if self.runtime is not None:
             values.append(('model.path', str(self.runtime.checkpoint.path)))

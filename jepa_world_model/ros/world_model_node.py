@@ -32,7 +32,7 @@ from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile  # noqa: E402
 from rclpy.qos import ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image, JointState  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import Float32, Float32MultiArray  # noqa: E402
 from std_srvs.srv import SetBool, Trigger  # noqa: E402
 import torch  # noqa: E402
@@ -44,7 +44,9 @@ from ..core.inference import SurpriseNormalizer, WorldModelRuntime  # noqa: E402
 from ..core.streams import Counters  # noqa: E402
 from ..resources import default_model_path, model_search_paths  # noqa: E402
 from .action_sources import ActionError, ActionSource, scale_vector  # noqa: E402
-from .frame_pipeline import FramePipeline, LOCK_TIMEOUT_S, NOT_REJECTIONS  # noqa: E402
+from .common import LOCK_TIMEOUT_S  # noqa: E402
+from .common.images import image_subscription  # noqa: E402
+from .frame_pipeline import FramePipeline, NOT_REJECTIONS  # noqa: E402
 from .node_diagnostics import build_diagnostic_array, HealthSnapshot  # noqa: E402
 from .guarded_lifecycle import autostart, GuardedLifecycleNode  # noqa: E402
 from .node_io import latent_msg, path_msg, trajectory_msg  # noqa: E402
@@ -182,18 +184,16 @@ class WorldModelNode(GuardedLifecycleNode):
         s = self.settings = self._held.release(self.settings, 'activate')
         pipeline = FramePipeline(self.runtime, self._action, s, self.counters,
                                  self.get_logger().warning, self._now, self.model_lock)
-        compressed = s.image_transport == 'compressed'
         self._subs = [
             self.create_subscription(
-                CompressedImage if compressed else Image,
-                'image/compressed' if compressed else 'image', self._on_image,
+                *image_subscription(s.image_transport), self._on_image,
                 _qos(s.image_reliability, s.image_qos_depth),
                 callback_group=self._image_group),
             self.create_subscription(
                 JointState, 'joint_states', pipeline.on_joint_state,
                 _qos(s.joint_states_reliability, s.joint_states_qos_depth),
                 callback_group=self._io_group)]
-        if pipeline.odom is not None:   # the model's state holds the odometry pose
+        if self.runtime.needs_pose:   # the model's state holds the odometry pose
             self._subs.append(self.create_subscription(
                 Odometry, 'odom', pipeline.on_odometry,
                 _qos(s.joint_states_reliability, s.joint_states_qos_depth),
