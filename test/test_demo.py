@@ -22,11 +22,10 @@ import pytest
 
 from jepa_world_model.demo import analysis
 from jepa_world_model.demo.analysis import Recording
-from jepa_world_model.demo.base_analysis import path_errors, PathRecording, unicycle_rollout
-from jepa_world_model.demo.base_geometry import BaseRoom
-from jepa_world_model.demo.base_policy import DemoBasePolicy
-from jepa_world_model.demo.policy import DemoArmPolicy, planar_ik
-from jepa_world_model.demo.processes import demo_environment, ros_arguments
+from jepa_world_model.demo.arm.policy import DemoArmPolicy, planar_ik
+from jepa_world_model.demo.base.analysis import path_errors, PathRecording, unicycle_rollout
+from jepa_world_model.demo.base.geometry import BaseRoom
+from jepa_world_model.demo.base.policy import DemoBasePolicy
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DT = 0.1
@@ -201,18 +200,6 @@ def test_policy_aims_at_the_obstacle_and_stays_in_bounds():
     assert kinds[0] == 'random' and 'obstacle' in kinds and 'retreat' in kinds
 
 
-def test_process_environment_and_arguments():
-    env = demo_environment({'PATH': '/bin'}, random.Random(0))
-    assert 1 <= int(env['ROS_DOMAIN_ID']) <= 101 and env['OMP_NUM_THREADS'] == '1'
-    assert env['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
-    assert demo_environment({'ROS_DOMAIN_ID': '7'})['ROS_DOMAIN_ID'] == '7'
-    args = ros_arguments('/demo', {'rate_hz': 10.0, 'autostart': True, 'seed': 3,
-                                   'action_fields': ['linear.x', 'angular.z']})
-    assert args == ['--ros-args', '-r', '__ns:=/demo', '-p', 'rate_hz:=10.0',
-                    '-p', 'autostart:=true', '-p', 'seed:=3',
-                    '-p', 'action_fields:=[linear.x,angular.z]']
-
-
 # ----------------------------------------------------------------------------- drawing
 
 def _rich_recording():
@@ -230,8 +217,8 @@ def _rich_recording():
 
 def test_plots_and_animation_are_written(tmp_path):
     from jepa_world_model.demo import plots
-    from jepa_world_model.demo.kinematics import ArmKinematics
-    from jepa_world_model.demo.overlay import animation_frames
+    from jepa_world_model.demo.arm.kinematics import ArmKinematics
+    from jepa_world_model.demo.arm.overlay import animation_frames
     rec = _rich_recording()
     err = analysis.horizon_errors(rec, 0.05)
     for path in (plots.plot_joint_trajectories(rec, tmp_path / 'j.png', DT),
@@ -246,21 +233,6 @@ def test_plots_and_animation_are_written(tmp_path):
     assert len(frames) == 10 and frames[0].shape == (256, 256 + 320, 3)
     gif = plots.write_animation(frames, tmp_path / 'demo.gif', fps=10)
     assert gif.stat().st_size > 1000
-
-
-def test_missing_default_model_explains_how_to_train_it(tmp_path, monkeypatch):
-    from jepa_world_model.demo import run_demo
-    missing = tmp_path / 'models' / run_demo.ARM_MODEL
-    monkeypatch.setattr(run_demo, 'default_model_path', lambda name: missing)
-    monkeypatch.setattr(run_demo, 'model_search_paths', lambda name: [missing])
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(run_demo.DemoError) as info:
-        run_demo.resolve_model(None)
-    text = str(info.value)
-    assert str(missing) in text and 'record --robot arm' in text
-    assert 'train --bag bags/arm --config config/arm_tiny.yaml' in text
-    with pytest.raises(run_demo.DemoError, match='model not found'):
-        run_demo.resolve_model(tmp_path / 'nope.safetensors')
 
 
 def test_cli_keeps_the_synthetic_demo():
@@ -357,7 +329,7 @@ def test_base_policy_wanders_bumps_and_backs_off():
 
 def test_base_plots_and_animation_are_written(tmp_path):
     from jepa_world_model.demo import plots
-    from jepa_world_model.demo.base_overlay import base_animation_frames
+    from jepa_world_model.demo.base.overlay import animation_frames
     rec = _rich_recording()
     rec.joint_names = ['wheel_left_joint', 'wheel_right_joint']
     rec.q, rec.dq, rec.pred_q = rec.q[:, :2], rec.dq[:, :2], rec.pred_q[..., :2]
@@ -366,23 +338,17 @@ def test_base_plots_and_animation_are_written(tmp_path):
     err = path_errors(base, 0.05)
     assert plots.plot_error_vs_horizon(err, tmp_path / 'p.png', ylabel='m').stat().st_size > 1000
     assert plots.plot_base_path(rec, base, room, tmp_path / 'top.png').stat().st_size > 1000
-    frames = base_animation_frames(rec, base, room, slice(20, 30), DT)
+    frames = animation_frames(rec, base, room, slice(20, 30), DT)
     assert len(frames) == 10 and frames[0].shape == (256, 256 + 320, 3)
     # The predicted path is drawn in cyan where the robot is.
     u, v = np.round(room.project(base.path_pose[25, 0], 4)).astype(int)
     assert tuple(frames[5][v, u]) == (0, 230, 255)
 
 
-def test_base_model_and_cli_option():
+def test_base_cli_option():
     from jepa_world_model.cli import build_parser
-    from jepa_world_model.demo import run_demo
     args = build_parser().parse_args(['demo', '--robot', 'mobile_base'])
     assert args.robot == 'mobile_base'
-    with pytest.raises(run_demo.DemoError,
-                       match='(?s)the mobile_base needs.*record --robot mobile_base'):
-        run_demo.check_model(
-            run_demo.resolve_model(None, 'arm'), ('wheel_left_joint', 'wheel_right_joint'), 2,
-            'mobile_base')
 
 
 # ----------------------------------------------------------------------------- live runs

@@ -124,6 +124,21 @@ def test_graph_sees_the_cli_structure():
                                           for t in graph[m])]
 
 
+def test_experiments_and_node_runs_do_not_reach_into_the_demo():
+    """The process and model helpers both use live in ``node_runs`` (not in ``demo``), so an
+    experiment never imports the demo, and ``node_runs`` neither of them."""
+    graph = import_graph(os.path.join(REPO_ROOT, PACKAGE))
+    demo, experiments = f'{PACKAGE}.demo', f'{PACKAGE}.experiments'
+    assert f'{PACKAGE}.node_runs.processes' in graph[f'{experiments}.closed_loop']
+    assert f'{PACKAGE}.node_runs.processes' in graph[f'{demo}.run_demo']
+    for module, targets in graph.items():
+        if module.startswith((experiments, f'{PACKAGE}.node_runs')):
+            assert not [t for t in targets if t == demo or t.startswith(demo + '.')], \
+                (module, targets)
+        if module.startswith(f'{PACKAGE}.node_runs'):
+            assert not [t for t in targets if t.startswith(experiments)], (module, targets)
+
+
 def test_a_late_import_cycle_is_found(tmp_path):
     """The shape of the old cli <-> risk_refit circle, late import and all, is reported."""
     _write_package(str(tmp_path), {

@@ -16,11 +16,12 @@ __all__ = ['add_parser', 'run']
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 2 on a demo failure (one line on stderr), 130 when interrupted."""
     from ..demo.run_demo import DemoError, DemoOptions, run_demo   # imports ROS lazily
+    from ..node_runs.models import ModelChoiceError
     opts = DemoOptions(out=args.out, robot=args.robot, duration=args.duration,
                        model=args.model, seed=args.seed, horizon=args.horizon,
                        gif_seconds=args.gif_seconds, startup_timeout=args.startup_timeout,
                        animation='demo.mp4' if args.mp4 else 'demo.gif')
-    return exit_status('demo', lambda: run_demo(opts), (DemoError,))
+    return exit_status('demo', lambda: run_demo(opts), (DemoError, ModelChoiceError))
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -11,8 +11,8 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from ..experiments.closed_loop import run_closed_loop   # no rclpy at import
-from ..experiments.conditions import (DEFAULT_CONDITIONS, DEFAULT_MODELS, ExperimentError,
-                                      ExperimentOptions)
+from ..experiments.conditions import DEFAULT_CONDITIONS, ExperimentError, ExperimentOptions
+from ..node_runs.models import ModelChoiceError, SHIPPED_MODELS
 from .node_runs import exit_status
 
 __all__ = ['add_parser', 'parse_overrides', 'run']
@@ -32,8 +32,6 @@ def parse_overrides(items: Optional[List[str]]) -> Dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run the conditions; 2 on an experiment failure (one line on stderr), 130 when
     interrupted (partial results are kept)."""
-    from ..demo.run_demo import DemoError
-
     def plan_eval() -> None:
         opts = ExperimentOptions(
             robot=args.robot, episodes=args.episodes, out=args.out, model=args.model,
@@ -45,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             max_minutes=args.max_minutes, report_only=args.report_only,
             startup_timeout=args.startup_timeout)
         run_closed_loop(opts)
-    return exit_status('plan-eval', plan_eval, (ValueError, DemoError, ExperimentError))
+    return exit_status('plan-eval', plan_eval, (ValueError, ModelChoiceError, ExperimentError))
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -56,7 +54,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument('--episodes', type=int, default=50, help='episodes per condition')
     p.add_argument('--out', type=Path, default=Path('outputs/closed_loop'))
     p.add_argument('--model', type=Path, help='planner checkpoint (default: the shipped '
-                   + ' / '.join(DEFAULT_MODELS.values()) + ')')
+                   + ' / '.join(m.file for m in SHIPPED_MODELS.values()) + ')')
     p.add_argument('--conditions', nargs='+', metavar='NAME',
                    help='arm: image joint random pixel (default: all); mobile_base: risk '
                    'no_risk readout (default: risk no_risk)')

@@ -115,8 +115,8 @@ def plot_surprise(rec: Recording, path: Path, dt: float,
 def plot_base_path(rec: Recording, base: Any, room: Any, path: Path) -> Path:
     """Top view: the odometry path, the model's H-ahead positions, collision onsets.
 
-    ``base`` is a :class:`~.base_analysis.PathRecording`, ``room`` a
-    :class:`~.base_geometry.BaseRoom`.
+    ``base`` is a :class:`~.base.analysis.PathRecording`, ``room`` a
+    :class:`~.base.geometry.BaseRoom`.
     """
     half_extent, obstacles = room.half_extent, room.obstacles
     odom_t, odom_pose = base.odom_t, base.odom_pose

@@ -4,15 +4,16 @@
    ``world_model_node`` (autostart, ``use_sim_time``, the robot's model, actions from the
    simulator's ``commands`` or ``cmd_vel`` topic) start as separate processes in namespace
    ``/demo`` on a private ``ROS_DOMAIN_ID``.
-2. In this process a driver node moves the robot (:class:`~.policy.DemoArmPolicy`: random
-   reaches, and reaches into the obstacle block; :class:`~.base_policy.DemoBasePolicy`:
+2. In this process a driver node moves the robot (:class:`~.arm.policy.DemoArmPolicy`:
+   random reaches, and reaches into the obstacle block; :class:`~.base.policy.DemoBasePolicy`:
    wandering, and drives into furniture and walls), and a recorder node collects images,
    joint states, predictions, surprise and collision flags (and odometry and predicted
    paths for the base) over DDS.
 3. After ``duration`` seconds of simulated time everything stops (also on Ctrl-C, SIGTERM
    or an error; every wait is bounded) and the recording is analysed: prediction error
    by horizon against two baselines, surprise around collisions, plots and an animation.
-   The base-specific parts are in :mod:`.base_demo`.
+   The robot-specific parts are in :mod:`.arm` and :mod:`.base`; the processes and the
+   model come from :mod:`jepa_world_model.node_runs`.
 
 docs/demo.md describes the outputs.
 """
@@ -30,26 +31,17 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..core.checkpoint import CheckpointError, read_metadata
-from ..core.config import config_from_json, ConfigError
-from ..resources import default_model_path, model_search_paths
-from . import analysis, base_demo
-from .base_geometry import BaseRoom
-from .kinematics import ArmKinematics
-from .policy import DemoArmPolicy
-from .processes import demo_environment, NodeProcess, ros_arguments
+from ..node_runs.models import check_model, resolve_model, SHIPPED_MODELS
+from ..node_runs.processes import child_environment, join_domain, NodeProcess, ros_arguments
+from . import analysis
+from .arm import demo as arm_demo
+from .arm.kinematics import ArmKinematics
+from .base import demo as base_demo
+from .base.geometry import BaseRoom
 
-__all__ = ['DemoError', 'DemoOptions', 'ARM_MODEL', 'resolve_model', 'run_demo']
+__all__ = ['DemoError', 'DemoOptions', 'run_demo']
 
-ARM_MODEL = 'arm_tiny.safetensors'
 NAMESPACE = '/demo'
-TRAIN_RECIPE = (
-    'jepa-world-model record --robot arm --out bags/arm --episodes 160 --steps 40 '
-    '--policy noisy\n  jepa-world-model train --bag bags/arm --config config/arm_tiny.yaml '
-    '--out runs/arm_tiny')
-#: robot -> (shipped model file, how to train it)
-MODELS = {'arm': (ARM_MODEL, TRAIN_RECIPE),
-          'mobile_base': (base_demo.BASE_MODEL, base_demo.BASE_RECIPE)}
 #: Seconds between progress lines.
 PROGRESS_EVERY_S = 10.0
 
@@ -72,42 +64,6 @@ class DemoOptions:
     startup_timeout: float = 120.0  # wall seconds for each node to come up
     gif_seconds: float = 20.0       # length of the animation clip
     animation: str = 'demo.gif'     # or demo.mp4 (needs imageio-ffmpeg)
-
-
-def resolve_model(path: Optional[Path], robot: str = 'arm') -> Path:
-    """The checkpoint to run: ``path``, else the robot's shipped model; DemoError if missing."""
-    if path is not None:
-        if not Path(path).is_file():
-            raise DemoError(f'model not found: {path}')
-        return Path(path)
-    name, recipe = MODELS[robot]
-    found = default_model_path(name)
-    if found.is_file():
-        return found
-    searched = '\n'.join(f'  {p}' for p in model_search_paths(name))
-    trained = Path('runs') / Path(name).stem / 'checkpoint.safetensors'
-    hint = (f'\n{trained} exists: run the demo with --model {trained}' if trained.is_file()
-            else '')
-    raise DemoError(f'the {robot} model {name} is not installed; searched:\n{searched}\n'
-                    f'Train it (docs/models.md), then pass --model or copy it to models/:\n'
-                    f'  {recipe}{hint}')
-
-
-def check_model(path: Path, joint_names: Tuple[str, ...], action_dim: int,
-                robot: str = 'arm') -> Dict[str, Any]:
-    """The model's facts from its metadata; DemoError when it is not a model of ``robot``."""
-    try:
-        meta = read_metadata(path)
-        cfg = config_from_json(meta['config'])
-    except (CheckpointError, ConfigError) as exc:
-        raise DemoError(f'cannot use {path}: {exc}') from None
-    m = cfg.model
-    if tuple(m.joint_names) != tuple(joint_names) or m.action_dim != action_dim:
-        raise DemoError(f'{path} is a model for joints {m.joint_names} with {m.action_dim} '
-                        f'actions; the {robot} needs joints {list(joint_names)} and '
-                        f'{action_dim} velocity actions. Train one:\n  {MODELS[robot][1]}')
-    return {'path': str(path), 'step': int(meta['step']), 'joints': list(m.joint_names),
-            'action_dim': m.action_dim, 'image_size': m.image_size}
 
 
 def _spin_until(executor: Any, procs: List[NodeProcess], done: Callable[[], bool],
@@ -134,15 +90,8 @@ def _spin_until(executor: Any, procs: List[NodeProcess], done: Callable[[], bool
 
 def _make_nodes(opts: DemoOptions, model: Dict[str, Any], geometry: Any, context: Any):
     """``(driver, recorder)`` nodes for ``opts.robot`` (after ensure_ros_libraries)."""
-    if opts.robot == 'mobile_base':
-        return base_demo.make_nodes(geometry, model['joints'], NAMESPACE, opts.seed, context)
-    from .nodes import DriverNode, RecorderNode
-    kin = geometry
-    policy = DemoArmPolicy(kin.joint_limits, kin.action_low, kin.action_high,
-                           kin.obstacle_xy, kin.link_lengths(), seed=opts.seed,
-                           obstacle_every=4)
-    return (DriverNode(policy, model['joints'], NAMESPACE, context=context),
-            RecorderNode(model['joints'], NAMESPACE, context=context))
+    robot = base_demo if opts.robot == 'mobile_base' else arm_demo
+    return robot.make_nodes(geometry, model['joints'], NAMESPACE, opts.seed, context)
 
 
 def _record(opts: DemoOptions, model: Dict[str, Any], geometry: Any,
@@ -254,11 +203,11 @@ def _analyse(rec: analysis.Recording, base: Optional[Any], opts: DemoOptions, ge
         clip = analysis.choose_clip(rec.image_t, analysis.onsets(rec.flag_t, rec.collision),
                                     opts.gif_seconds, start_s=start)
         if base is not None:
-            from .base_overlay import base_animation_frames
-            frames = base_animation_frames(rec, base, geometry, clip, dt)
+            from .base.overlay import animation_frames as base_frames
+            frames = base_frames(rec, base, geometry, clip, dt)
         else:
-            from .overlay import animation_frames
-            frames = animation_frames(rec, geometry, clip, dt)
+            from .arm.overlay import animation_frames as arm_frames
+            frames = arm_frames(rec, geometry, clip, dt)
         for name in dict.fromkeys([opts.animation, 'demo.gif']):
             try:
                 files['animation'] = plots.write_animation(frames, out / name, opts.rate_hz)
@@ -310,7 +259,8 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
     """Run the whole demo; returns the report (also written to ``opts.out/report.json``).
 
     Raises:
-        DemoError: missing or unsuitable model, a node that fails to start or dies, no data.
+        ModelChoiceError: missing or unsuitable model (``node_runs.models``).
+        DemoError: a node that fails to start or dies, no data.
         KeyboardInterrupt: Ctrl-C or SIGTERM (after every process was stopped).
     """
     from ..ros.ros_env import ensure_ros_libraries
@@ -318,19 +268,17 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
         ensure_ros_libraries()
     except RuntimeError as exc:
         raise DemoError(str(exc)) from None
-    if opts.robot not in MODELS:
-        raise DemoError(f'the demo supports the robots {sorted(MODELS)}, not {opts.robot!r}')
+    if opts.robot not in SHIPPED_MODELS:
+        raise DemoError(f'the demo supports the robots {sorted(SHIPPED_MODELS)}, not '
+                        f'{opts.robot!r}')
     if opts.duration <= 0 or opts.horizon < 1 or opts.rate_hz <= 0:
         raise DemoError('duration, horizon and rate must be positive')
     started = time.monotonic()
-    env = demo_environment(os.environ)
-    # This process joins the same DDS domain and discovery scope as its children.
-    for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
-        if key in env:
-            os.environ[key] = env[key]
+    env = child_environment(os.environ)
+    join_domain(env, os.environ)   # this process's nodes talk to its children
     make_geometry = BaseRoom.from_sim if opts.robot == 'mobile_base' else ArmKinematics
     geometry = make_geometry(64)   # ArmKinematics or BaseRoom: drawing and driving
-    joints = base_demo.BASE_JOINTS if opts.robot == 'mobile_base' else geometry.joint_names
+    joints = base_demo.JOINTS if opts.robot == 'mobile_base' else geometry.joint_names
     model = check_model(resolve_model(opts.model, opts.robot), tuple(joints),
                         len(geometry.action_low), opts.robot)
     if model['image_size'] != geometry.image_size:

@@ -34,7 +34,8 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-from ..demo.processes import demo_environment, NodeProcess, ros_arguments
+from ..node_runs.models import check_model, resolve_model
+from ..node_runs.processes import child_environment, join_domain, NodeProcess, ros_arguments
 from .conditions import (CONDITIONS, Condition, condition_label, ExperimentError,
                          ExperimentOptions, JOINTS, planner_parameters, random_limits,
                          sim_parameters)
@@ -61,7 +62,6 @@ def _print(line: str) -> None:
 
 
 def _resolve_model(opts: ExperimentOptions) -> Path:
-    from ..demo.run_demo import check_model, resolve_model
     path = resolve_model(opts.model, opts.robot)
     joints = JOINTS[opts.robot]
     check_model(path, tuple(joints), 3 if opts.robot == 'arm' else 2, opts.robot)
@@ -270,10 +270,8 @@ def run_closed_loop(opts: ExperimentOptions, echo: Callable[[str], None] = _prin
     from ..ros.ros_env import ensure_ros_libraries
     ensure_ros_libraries()   # before anything imports rclpy: it may re-execute the interpreter
     model = _resolve_model(opts)
-    env = demo_environment(os.environ)
-    for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
-        if key in env:
-            os.environ[key] = env[key]
+    env = child_environment(os.environ)
+    join_domain(env, os.environ)
     os.environ.setdefault('MUJOCO_GL', 'egl')
     opts.out.mkdir(parents=True, exist_ok=True)
     in_main = threading.current_thread() is threading.main_thread()

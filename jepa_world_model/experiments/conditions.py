@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ['ExperimentError', 'CONDITIONS', 'Condition', 'ExperimentOptions',
-           'DEFAULT_CONDITIONS', 'DEFAULT_MODELS', 'JOINTS', 'planner_parameters',
+           'DEFAULT_CONDITIONS', 'JOINTS', 'planner_parameters',
            'sim_parameters', 'random_limits', 'model_label', 'condition_label']
 
 
@@ -78,7 +78,6 @@ CONDITIONS: Dict[str, Condition] = {c.name: c for c in (
 )}
 DEFAULT_CONDITIONS = {'arm': ['image', 'joint', 'random', 'pixel'],
                       'mobile_base': ['risk', 'no_risk']}
-DEFAULT_MODELS = {'arm': 'arm_tiny.safetensors', 'mobile_base': 'mobile_base_tiny.safetensors'}
 JOINTS = {'arm': ['joint1', 'joint2', 'joint3'],
           'mobile_base': ['wheel_left_joint', 'wheel_right_joint']}
 

@@ -23,7 +23,7 @@ from rclpy.executors import SingleThreadedExecutor
 import rclpy
 from std_srvs.srv import SetBool, Trigger
 
-from ..demo.processes import NodeProcess
+from ..node_runs.processes import NodeProcess
 from .conditions import ExperimentError
 from .results import EpisodeResult
 from .supervisor import Supervisor, Tick

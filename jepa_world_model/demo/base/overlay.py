@@ -4,7 +4,7 @@ Left: the overhead camera image, upscaled, with the model's predicted path for t
 steps (cyan dots, from ``~/predicted_path``; the first dot is where the pose probe puts the
 robot now), the constant-velocity arc from odometry (yellow) and the path the robot
 actually took (white, odometry). Poses are projected with the fixed camera's pinhole model
-(:meth:`~.base_geometry.BaseRoom.project`). Right: x and y over time (actual, predicted,
+(:meth:`~.geometry.BaseRoom.project`). Right: x and y over time (actual, predicted,
 constant velocity), then ``~/surprise`` with collisions shaded red.
 """
 
@@ -15,17 +15,18 @@ from typing import List
 import cv2
 import numpy as np
 
-from .analysis import flags_at, interpolate_at, Recording
-from .base_analysis import odometry_at, PathRecording, unicycle_rollout
-from .base_geometry import BaseRoom
-from .overlay import _LEGEND_H, _points, _spans, _text, camera_panel, COLORS, trace_panel
+from ..analysis import flags_at, interpolate_at, Recording
+from ..overlay import (camera_panel, collision_spans, COLORS, pixel_points, side_panel,
+                       surprise_row, surprise_top)
+from .analysis import odometry_at, PathRecording, unicycle_rollout
+from .geometry import BaseRoom
 
-__all__ = ['base_animation_frames']
+__all__ = ['animation_frames']
 
 
-def base_animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, clip: slice,
-                          dt: float, scale: int = 4, past_s: float = 4.0,
-                          panel_width: int = 320) -> List[np.ndarray]:
+def animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, clip: slice,
+                     dt: float, scale: int = 4, past_s: float = 4.0,
+                     panel_width: int = 320) -> List[np.ndarray]:
     """Frames ``rec.images[clip]`` with the predicted path overlaid (see the module doc)."""
     frame_t = np.asarray(rec.image_t, float)[clip]
     images = rec.images[clip]
@@ -37,9 +38,8 @@ def base_animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, c
     idx = np.clip(np.searchsorted(path.path_t, frame_t), 0, max(len(path.path_t) - 1, 0))
     collision = flags_at(rec.flag_t, rec.collision, frame_t, gap)
     surprise_now, surprise_ok = interpolate_at(rec.surprise_t, rec.surprise, frame_t, gap)
-    finite = rec.surprise[np.isfinite(rec.surprise)]
-    s_top = max(3.0, float(np.percentile(finite, 99)) * 1.1) if finite.size else 3.0
-    hit_spans = [(a, b, (90, 25, 25)) for a, b in _spans(rec.flag_t, rec.collision, dt)]
+    s_top = surprise_top(rec)
+    hit_spans = collision_spans(rec, dt)
     lim = room.half_extent + 0.1
     height = int(images.shape[1]) * scale
     frames = []
@@ -55,7 +55,7 @@ def base_animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, c
         cam = camera_panel(images[i], scale, None if pred is None else
                            room.project(pred, scale), room.project(actual, scale), None,
                            lines, 'COLLISION' if collision[i] else '')
-        pts = _points(room.project(const, scale))
+        pts = pixel_points(room.project(const, scale))
         if len(pts) > 1:
             cv2.polylines(cam, [pts], False, COLORS['cv'], 1, cv2.LINE_AA)
         t_range = (t - past_s, t + 1.2 * (dts[-1] if len(dts) > 1 else 1.0))
@@ -70,15 +70,8 @@ def base_animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, c
                 series.append((t + dts, pred[:, j], COLORS['pred'], 2))
             rows.append({'label': name, 'y_range': (-lim, lim), 'series': series,
                          'spans': hit_spans, 'hline': 0.0})
-        seen = (rec.surprise_t >= t_range[0]) & (rec.surprise_t <= t)
-        rows.append({'label': 'surprise', 'y_range': (0.0, s_top), 'hline': 1.0,
-                     'series': [(rec.surprise_t[seen], rec.surprise[seen],
-                                 COLORS['surprise'], 2)],
-                     'spans': [s for s in hit_spans if s[0] <= t]})
-        side = trace_panel(panel_width, height - _LEGEND_H, t_range, t, rows)
-        legend = np.empty((_LEGEND_H, panel_width, 3), np.uint8)
-        legend[:] = COLORS['bg']
-        _text(legend, 'cyan: model   yellow: const-vel   white/grey: odom', (4, 12),
-              COLORS['text'], 0.33)
-        frames.append(np.concatenate([cam, np.concatenate([side, legend], axis=0)], axis=1))
+        rows.append(surprise_row(rec, t_range, t, s_top, hit_spans))
+        side = side_panel(panel_width, height, t_range, t, rows,
+                          'cyan: model   yellow: const-vel   white/grey: odom')
+        frames.append(np.concatenate([cam, side], axis=1))
     return frames

@@ -1,9 +1,9 @@
 """The base demo's in-process ROS 2 nodes: a ``cmd_vel`` driver and a recorder with odometry.
 
-Import only after :func:`~jepa_world_model.ros.ros_env.ensure_ros_libraries`. The arm's
-:class:`~.nodes.RecorderNode` records images, wheel joint states, predicted wheel
-trajectories, surprise and the collision flags; :class:`BaseRecorderNode` adds ``odom``,
-``~/predicted_path`` and the ``cmd_vel`` commands.
+Import only after :func:`~jepa_world_model.ros.ros_env.ensure_ros_libraries`. The
+recorder both robots share (:class:`~jepa_world_model.demo.recorder.RecorderNode`) records
+images, wheel joint states, predicted wheel trajectories, surprise and the collision flags;
+:class:`BaseRecorderNode` adds ``odom``, ``~/predicted_path`` and the ``cmd_vel`` commands.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import Bool
 
-from ..ros.joint_state_conversion import stamp_to_seconds
-from .base_analysis import PathRecording
-from .nodes import _source_time, BEST_EFFORT, RecorderNode, RELIABLE
+from ...ros.joint_state_conversion import stamp_to_seconds
+from ..recorder import BEST_EFFORT, RecorderNode, RELIABLE, source_time
+from .analysis import PathRecording
 
 __all__ = ['BaseDriverNode', 'BaseRecorderNode', 'yaw_of']
 
@@ -74,7 +74,8 @@ class BaseDriverNode(Node):
 
 
 class BaseRecorderNode(RecorderNode):
-    """:class:`~.nodes.RecorderNode` plus odometry, predicted paths and ``cmd_vel``."""
+    """The shared :class:`~jepa_world_model.demo.recorder.RecorderNode` plus odometry,
+    predicted paths and ``cmd_vel``."""
 
     def __init__(self, joint_names: List[str], namespace: str,
                  model_node: str = 'world_model_node', **kwargs: Any) -> None:
@@ -103,11 +104,11 @@ class BaseRecorderNode(RecorderNode):
     def _on_twist(self, msg: Twist, info: Any) -> None:
         # The driver's commands, for the replay of which command the node used.
         with self._lock:
-            self.data['command'].append((_source_time(info),
+            self.data['command'].append((source_time(info),
                                          np.array([msg.linear.x, msg.angular.z], float)))
 
     def path_recording(self) -> PathRecording:
-        """Odometry and predicted paths as a :class:`~.base_analysis.PathRecording`."""
+        """Odometry and predicted paths as a :class:`~.analysis.PathRecording`."""
         with self._lock:
             odom = sorted(self.data['odom'], key=lambda r: r[0])
             paths = sorted(self.data['path'], key=lambda r: r[0])

@@ -53,7 +53,7 @@ class BaseRoom:
     @classmethod
     def from_sim(cls, image_size: int = 64) -> 'BaseRoom':
         """Read everything from the simulator's model (compiles it; renders nothing)."""
-        from ..sim.robots import make_robot
+        from ...sim.robots import make_robot
         robot = make_robot('mobile_base', image_size=image_size)
         try:
             cam = robot.model.camera('overhead').id

@@ -1,13 +1,14 @@
-"""The demo's in-process ROS 2 nodes: a driver that moves the arm and a recorder.
+"""The demo's in-process recorder node, for both robots (the drivers are in ``arm/`` and
+``base/``).
 
-Both talk to ``sim_node`` and ``world_model_node`` over real DDS like any other ROS node;
+It talks to ``sim_node`` and ``world_model_node`` over real DDS like any other ROS node;
 import this module only after :func:`~jepa_world_model.ros.ros_env.ensure_ros_libraries`.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 from rclpy.node import Node
@@ -19,7 +20,7 @@ from trajectory_msgs.msg import JointTrajectory
 from ..ros.joint_state_conversion import stamp_to_seconds
 from .analysis import Recording, stamps_from_source_times
 
-__all__ = ['DriverNode', 'RecorderNode']
+__all__ = ['RecorderNode', 'RELIABLE', 'BEST_EFFORT', 'source_time']
 
 # Deep queues: the recorder must not lose samples when the executor runs late on a busy
 # machine. Best effort for images matches the simulator's sensor-data publisher.
@@ -29,52 +30,13 @@ BEST_EFFORT = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
 SOURCE_MATCH_S = 0.05
 
 
-def _source_time(info: Any) -> float:
+def source_time(info: Any) -> float:
     """Publisher-side send time [s] from rclpy's message info (reception time if absent)."""
     if isinstance(info, dict):
         for key in ('source_timestamp', 'received_timestamp'):
             if info.get(key):
                 return info[key] * 1e-9
     return float('nan')
-
-
-class DriverNode(Node):
-    """Sends one velocity command per received joint state: ``policy(q, collision)``.
-
-    Commands go out at the simulator's control rate because each joint state is one
-    simulator step. The latest ``~/collision`` flag tells the policy when it hit the block.
-    """
-
-    def __init__(self, policy: Callable[[np.ndarray, bool], np.ndarray],
-                 joint_names: List[str], namespace: str, **kwargs: Any) -> None:
-        """Publish ``commands``; read ``joint_states`` and ``sim_node/collision``."""
-        super().__init__('demo_driver', namespace=namespace, **kwargs)
-        self.policy, self.joint_names = policy, list(joint_names)
-        self.enabled = True
-        self.sent = 0
-        self._collision = False
-        self._pub = self.create_publisher(Float64MultiArray, 'commands', 10)
-        self.create_subscription(JointState, 'joint_states', self._on_joint_state, RELIABLE)
-        self.create_subscription(Bool, 'sim_node/collision', self._on_collision, RELIABLE)
-
-    def _on_collision(self, msg: Bool) -> None:
-        self._collision = bool(msg.data)
-
-    def _on_joint_state(self, msg: JointState) -> None:
-        if not self.enabled:
-            return
-        order = [list(msg.name).index(n) for n in self.joint_names if n in msg.name]
-        if len(order) != len(self.joint_names):
-            return
-        q = np.asarray(msg.position, float)[order]
-        action = self.policy(q, self._collision)
-        self._pub.publish(Float64MultiArray(data=[float(v) for v in action]))
-        self.sent += 1
-
-    def stop(self) -> None:
-        """Stop driving and command zero velocity (the simulator would time out anyway)."""
-        self.enabled = False
-        self._pub.publish(Float64MultiArray(data=[0.0] * len(self.joint_names)))
 
 
 class RecorderNode(Node):
@@ -110,7 +72,7 @@ class RecorderNode(Node):
             return
         order = [names.index(n) for n in self.joint_names]
         velocity = np.asarray(msg.velocity, float)
-        row = (stamp_to_seconds(msg.header.stamp), _source_time(info),
+        row = (stamp_to_seconds(msg.header.stamp), source_time(info),
                np.asarray(msg.position, float)[order],
                velocity[order] if velocity.size == len(names) else
                np.full(len(order), np.nan))
@@ -142,23 +104,23 @@ class RecorderNode(Node):
                         for p in msg.points])
         with self._lock:
             self.data['pred'].append((stamp_to_seconds(msg.header.stamp),
-                                      _source_time(info), q, dts))
+                                      source_time(info), q, dts))
 
     def _on_surprise(self, msg: Float32, info: Any) -> None:
         with self._lock:
-            self.data['surprise'].append((_source_time(info), float(msg.data)))
+            self.data['surprise'].append((source_time(info), float(msg.data)))
 
     def _on_collision(self, msg: Bool, info: Any) -> None:
         with self._lock:
-            self.data['collision'].append((_source_time(info), bool(msg.data)))
+            self.data['collision'].append((source_time(info), bool(msg.data)))
 
     def _on_contact(self, msg: Bool, info: Any) -> None:
         with self._lock:
-            self.data['contact'].append((_source_time(info), bool(msg.data)))
+            self.data['contact'].append((source_time(info), bool(msg.data)))
 
     def _on_command(self, msg: Float64MultiArray, info: Any) -> None:
         with self._lock:
-            self.data['command'].append((_source_time(info), np.asarray(msg.data, float)))
+            self.data['command'].append((source_time(info), np.asarray(msg.data, float)))
 
     def counts(self) -> Dict[str, int]:
         """Messages received so far per stream."""

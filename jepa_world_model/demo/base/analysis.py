@@ -22,8 +22,8 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from .analysis import interpolate_at
-from .base_geometry import wrap_angle
+from ..analysis import interpolate_at
+from .geometry import wrap_angle
 
 __all__ = ['PathRecording', 'unicycle_rollout', 'odometry_at', 'path_errors',
            'format_path_summary']

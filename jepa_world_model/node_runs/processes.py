@@ -1,9 +1,10 @@
-"""Child processes of the demo: environment, ``--ros-args`` and bounded, certain shutdown.
+"""Nodes as child processes: environment, ``--ros-args`` and bounded, certain shutdown.
 
-No rclpy here. Each node runs as ``python -m jepa_world_model.ros.<node> --ros-args ...``
-in its own session, so a Ctrl-C in the terminal reaches only the demo, which then stops
-the children in order: SIGINT (the nodes' clean shutdown), then SIGTERM, then SIGKILL,
-each wait bounded. On Linux the children also get SIGTERM if the demo itself dies.
+Used by ``jepa-world-model demo`` and ``plan-eval``; no rclpy here. Each node runs as
+``python -m jepa_world_model.ros.<node> --ros-args ...`` in its own session, so a Ctrl-C in
+the terminal reaches only the parent (the demo or the experiment), which then stops the
+children in order: SIGINT (the nodes' clean shutdown), then SIGTERM, then SIGKILL, each wait
+bounded. On Linux the children also get SIGTERM if the parent itself dies.
 """
 
 from __future__ import annotations
@@ -14,20 +15,20 @@ import random
 import signal
 import subprocess
 import sys
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, MutableMapping, Optional
 
-__all__ = ['demo_environment', 'ros_arguments', 'NodeProcess']
+__all__ = ['child_environment', 'join_domain', 'ros_arguments', 'NodeProcess']
 
 #: ROS_DOMAIN_ID range that is safe on Linux (higher IDs reach the ephemeral port range).
 DOMAIN_RANGE = (1, 101)
 _PR_SET_PDEATHSIG = 1
 
 
-def demo_environment(base: Mapping[str, str], rng: Optional[random.Random] = None
-                     ) -> Dict[str, str]:
-    """The environment for the demo's processes, derived from ``base``.
+def child_environment(base: Mapping[str, str], rng: Optional[random.Random] = None
+                      ) -> Dict[str, str]:
+    """The environment for the child processes, derived from ``base``.
 
-    * ``ROS_DOMAIN_ID``: kept when set, else random, so two demos (or a demo and a robot)
+    * ``ROS_DOMAIN_ID``: kept when set, else random, so two runs (or a run and a robot)
       on one network do not exchange messages;
     * discovery limited to this host unless the user chose otherwise;
     * one thread for torch/OpenMP (the nodes share a small CPU with each other and the
@@ -44,6 +45,14 @@ def demo_environment(base: Mapping[str, str], rng: Optional[random.Random] = Non
     env.setdefault('MUJOCO_GL', 'egl')
     env['PYTHONUNBUFFERED'] = '1'   # complete logs even when a child is killed
     return env
+
+
+def join_domain(env: Mapping[str, str], target: MutableMapping[str, str]) -> None:
+    """Put ``target`` (this process's ``os.environ``) on the DDS domain and discovery scope
+    of the children's ``env``, so its own nodes talk to them."""
+    for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
+        if key in env:
+            target[key] = env[key]
 
 
 def _ros_value(value: object) -> str:
@@ -72,7 +81,7 @@ def _die_with_parent() -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
     except (OSError, AttributeError):
-        pass   # not Linux: the demo's own cleanup still stops the child
+        pass   # not Linux: the parent's own cleanup still stops the child
 
 
 class NodeProcess:

@@ -12,7 +12,7 @@ from typing import Tuple
 
 import numpy as np
 
-from ..sim.robots import make_robot
+from ...sim.robots import make_robot
 
 __all__ = ['ArmKinematics']
 

@@ -1,15 +1,15 @@
 """The mobile-base variant of the demo (``jepa-world-model demo --robot mobile_base``).
 
-:mod:`.run_demo` runs the processes and the common analysis; this module holds what
-differs for the base:
+:mod:`~jepa_world_model.demo.run_demo` runs the processes and the common analysis; this
+module holds what differs for the base:
 
 * parameters: ``sim_node robot:=mobile_base`` subscribes to ``cmd_vel`` as
   ``geometry_msgs/Twist`` (``use_twist_stamped:=false``, set explicitly), and
   ``world_model_node`` reads the same topic with ``action_source:=twist`` and
   ``action_fields:=[linear.x, angular.z]``, the action order the model was trained with;
-* nodes: :class:`~.base_nodes.BaseDriverNode` with :class:`~.base_policy.DemoBasePolicy`
-  and :class:`~.base_nodes.BaseRecorderNode`;
-* analysis: the predicted path against odometry (:func:`~.base_analysis.path_errors`),
+* nodes: :class:`~.nodes.BaseDriverNode` with :class:`~.policy.DemoBasePolicy`
+  and :class:`~.nodes.BaseRecorderNode`;
+* analysis: the predicted path against odometry (:func:`~.analysis.path_errors`),
   its plots and the animation with the path drawn into the overhead camera image.
 """
 
@@ -19,21 +19,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
-from . import plots
-from .analysis import Recording
-from .base_analysis import format_path_summary, path_errors, PathRecording
-from .base_geometry import BaseRoom
-from .base_policy import DemoBasePolicy
+from .. import plots
+from ..analysis import Recording
+from .analysis import format_path_summary, path_errors, PathRecording
+from .geometry import BaseRoom
+from .policy import DemoBasePolicy
 
-__all__ = ['BASE_MODEL', 'BASE_RECIPE', 'BASE_JOINTS', 'parameters', 'make_nodes',
+__all__ = ['JOINTS', 'parameters', 'make_nodes',
            'analyse_path', 'path_arrays', 'format_path_summary']
 
-BASE_MODEL = 'mobile_base_tiny.safetensors'
-BASE_JOINTS = ('wheel_left_joint', 'wheel_right_joint')
-BASE_RECIPE = (
-    'jepa-world-model record --robot mobile_base --out bags/base_seek --episodes 400 '
-    '--steps 60 --policy seek --seed 3000\n  jepa-world-model train --bag bags/base_seek '
-    '--config config/mobile_base_tiny.yaml --out runs/mobile_base_tiny')
+JOINTS = ('wheel_left_joint', 'wheel_right_joint')
 ACTION_FIELDS = ['linear.x', 'angular.z']   # = the model's action_names linear_x, angular_z
 
 
@@ -47,7 +42,7 @@ def parameters() -> Tuple[Dict[str, Any], Dict[str, Any]]:
 
 def make_nodes(room: BaseRoom, joints, namespace: str, seed: int, context: Any):
     """``(driver, recorder)`` for the base (imports rclpy: call after ensure_ros_libraries)."""
-    from .base_nodes import BaseDriverNode, BaseRecorderNode
+    from .nodes import BaseDriverNode, BaseRecorderNode
     policy = DemoBasePolicy(room, seed=seed)
     return (BaseDriverNode(policy, namespace, context=context),
             BaseRecorderNode(list(joints), namespace, context=context))

@@ -1,7 +1,7 @@
 """The demo's mobile-base driver: wander through the room, and now and then bump into things.
 
 Plain numpy, no rclpy and no simulator: it sees what a real robot's controller would
-(odometry pose and twist, the collision flag) and the room's map (:class:`~.base_geometry.
+(odometry pose and twist, the collision flag) and the room's map (:class:`~.geometry.
 BaseRoom`), and returns ``(v, w)`` commands for ``cmd_vel``. Like the exploration policy
 the model was trained with (``ScriptedBasePolicy``), it turns toward a goal and drives
 there, slowing down near it. Goals are random free positions it can reach in a straight
@@ -20,7 +20,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from .base_geometry import BaseRoom, wrap_angle
+from .geometry import BaseRoom, wrap_angle
 
 __all__ = ['DemoBasePolicy']
 
