@@ -113,7 +113,7 @@ def test_interpolation_switch_applies_to_joints_and_odometry_alike():
         sync.offer_pose(t, np.array([v, 0.0, 0.0]), 1.1, Limits)
     assert sync.joints_at(1.05).position[0] == pytest.approx(0.5)
     assert sync.pose_at(1.05)[0] == pytest.approx(0.5)
-    sync.interpolate = False
+    sync.set_interpolate(False)
     assert sync.joints_at(1.04).position[0] == sync.pose_at(1.04)[0] == 0.0
 
 

@@ -134,13 +134,9 @@ class StateSync:
         self.odom = PoseBuffer(max_skew, interpolate, history) if with_pose else None
         self._counters = counters
 
-    @property
-    def interpolate(self) -> bool:
-        """Whether samples between two stamps are blended (joints and odometry alike)."""
-        return self.joints.interpolate
-
-    @interpolate.setter
-    def interpolate(self, value: bool) -> None:
+    def set_interpolate(self, value: bool) -> None:
+        """Blend samples between two stamps (True) or take the nearest: joints and odometry
+        alike."""
         self.joints.interpolate = bool(value)
         if self.odom is not None:
             self.odom.interpolate = bool(value)

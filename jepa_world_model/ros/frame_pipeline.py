@@ -249,7 +249,7 @@ class FramePipeline:
         self.action.max_abs = new.max_abs_input
         if scale is not None:
             self.action.scale = scale
-        self.states.sync.interpolate = new.sync_mode == 'interpolate'
+        self.states.sync.set_interpolate(new.sync_mode == 'interpolate')
         self.settings = new
 
     def health_fields(self) -> Dict[str, Any]:

@@ -16,18 +16,30 @@
 The services are rclpy's own, found through the public ``services`` list: only their
 callbacks are wrapped; nothing rclpy's ``Node`` owns is replaced. :func:`autostart` is the
 ``autostart`` parameter's start-up hook and ``~/enable`` is served here for both nodes.
+
+The lifecycle bookkeeping both nodes share is here too: the state name
+(:attr:`~GuardedLifecycleNode.lifecycle_state`), a configure that fails with a reason
+(:meth:`~GuardedLifecycleNode._fail`: logged, kept for ``/diagnostics``, everything
+released), cleanup, shutdown and error, which release everything (the node's own
+:meth:`~GuardedLifecycleNode.release`, which ends in
+:meth:`~GuardedLifecycleNode._release_runtime`), the node clock in seconds and the
+``/diagnostics`` publisher on a steady-clock timer.
 """
 
 from typing import Any, Callable, List, Optional
 
+from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from rcl_interfaces.msg import SetParametersResult
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+from rclpy.callback_groups import CallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import ParameterException
-from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from std_srvs.srv import SetBool
+import torch
 
 __all__ = ['GuardedLifecycleNode', 'autostart']
 
@@ -48,8 +60,70 @@ class GuardedLifecycleNode(LifecycleNode):
                 srv.callback = self._serve_set_parameters
             elif srv.srv_type is SetParametersAtomically:
                 srv.callback = self._serve_set_parameters_atomically
+        self._state = 'unconfigured'
+        self._config_error = ''   # why the last configure failed ('' if it did not)
+        self.runtime: Any = None   # the loaded WorldModelRuntime while configured
+        self._own_services: List[Any] = []   # not _services: that list is rclpy Node's
 
     # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def lifecycle_state(self) -> str:
+        """'unconfigured', 'inactive', 'active' or 'finalized'."""
+        return self._state
+
+    def release(self) -> None:
+        """Free what configure and activate created (idempotent); nodes extend it."""
+
+    def _fail(self, reason: str) -> TransitionCallbackReturn:
+        """End a configure that cannot succeed: log ``reason``, keep it for
+        ``/diagnostics``, release what was made."""
+        self._config_error = reason
+        self.get_logger().error(f'configure failed: {reason}')
+        self.release()
+        return TransitionCallbackReturn.FAILURE
+
+    def _release_to(self, state: str) -> TransitionCallbackReturn:
+        """Release everything and record ``state`` (cleanup, shutdown, error)."""
+        self.release()
+        self._state = state
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release_runtime(self) -> None:
+        """Destroy the node's own services and drop the runtime (emptying the CUDA cache
+        when it ran there)."""
+        for srv in self._own_services:
+            self.destroy_service(srv)
+        self._own_services = []
+        cuda = self.runtime is not None and self.runtime.device.type == 'cuda'
+        self.runtime = None
+        if cuda:
+            torch.cuda.empty_cache()
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model, publishers and services."""
+        return self._release_to('unconfigured')
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything, from any state."""
+        return self._release_to('finalized')
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition raised: release everything and return to unconfigured."""
+        return self._release_to('unconfigured')
+
+    def _now(self) -> float:
+        """The node clock in seconds (ROS time: follows /clock with use_sim_time)."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _start_diagnostics(self, period: float, publish: Callable[[], None],
+                           callback_group: Optional[CallbackGroup] = None) -> None:
+        """The ``/diagnostics`` publisher and a timer calling ``publish`` every ``period``
+        seconds. Steady clock: diagnostics keep flowing while simulated time is paused or
+        absent."""
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diag_timer = self.create_timer(period, publish, callback_group=callback_group,
+                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
+
     def transition_refusal(self, transition: Transition) -> Optional[str]:
         """Why ``transition`` cannot be taken now, or None if it is available.
 

@@ -19,15 +19,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import math
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-__all__ = ['HealthSnapshot', 'assess', 'build_diagnostic_array', 'OK', 'WARN', 'ERROR']
+__all__ = ['HealthSnapshot', 'assess', 'build_diagnostic_array', 'RejectionTally', 'OK',
+           'WARN', 'ERROR']
 
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
 ERROR = DiagnosticStatus.ERROR
+
+
+class RejectionTally:
+    """Inputs rejected since the last diagnostics message, from the node's counters.
+
+    Every counter is a rejected input except the node's own events: the names in
+    ``events`` and those starting with one of ``event_prefixes``.
+    """
+
+    def __init__(self, events: Sequence[str], event_prefixes: Sequence[str] = ()) -> None:
+        self._events, self._prefixes = frozenset(events), tuple(event_prefixes)
+        self._reported = 0
+
+    def total(self, counts: Mapping[str, int]) -> int:
+        """Inputs rejected so far."""
+        return sum(v for k, v in counts.items()
+                   if k not in self._events and not k.startswith(self._prefixes))
+
+    def since_last(self, counts: Mapping[str, int]) -> int:
+        """Inputs rejected since the previous call (counters reset: from zero)."""
+        total = self.total(counts)
+        new = total - self._reported if total >= self._reported else total
+        self._reported = total
+        return new
 
 
 @dataclass

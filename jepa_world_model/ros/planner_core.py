@@ -87,7 +87,6 @@ class PlannerCore(GuardedLifecycleNode):
         self._facts: Optional[PlannerFacts] = None
         self.controller: Optional[PlanningController] = None
         self.static_map: Optional[StaticMap] = None
-        self._state = 'unconfigured'
         self._outputs: Optional[PlannerOutputs] = None
         self._period = 1.0 / self.settings.plan_rate_hz
         self.status, self.status_detail = 'inactive', ''
@@ -96,11 +95,6 @@ class PlannerCore(GuardedLifecycleNode):
         self._reject = RejectLog(self.counters, self.get_logger().warning,
                                  lambda: self.settings.log_throttle_period)
         self._reset_inputs()
-
-    @property
-    def lifecycle_state(self) -> str:
-        """'unconfigured', 'inactive', 'active' or 'finalized'."""
-        return self._state
 
     @property
     def goal(self) -> Optional[Goal]:
@@ -114,9 +108,6 @@ class PlannerCore(GuardedLifecycleNode):
                                      self._reject, self._now)
         if self.controller is not None:
             self.controller.reset()
-
-    def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
 
     def _controller_settings(self, s: Any) -> ControllerSettings:
         return controller_settings(s, self._facts, self._period, self.runtime.has_pose)

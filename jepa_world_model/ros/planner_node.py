@@ -45,7 +45,6 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from nav_msgs.msg import OccupancyGrid, Odometry  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
-from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy._rclpy_pybind11 import InvalidHandle, RCLError  # noqa: E402
 from rclpy.duration import Duration  # noqa: E402
@@ -68,12 +67,14 @@ from .common.images import image_subscription  # noqa: E402
 from .guarded_lifecycle import autostart  # noqa: E402
 from .parameter_table import HeldParameters, parameter_updates  # noqa: E402
 from .planner_core import PlannerCore  # noqa: E402
-from .planner_outputs import assess, count_rejections, diagnostic_array  # noqa: E402
+from .node_diagnostics import RejectionTally  # noqa: E402
+from .planner_outputs import assess, diagnostic_array, NOT_REJECTION_PREFIXES  # noqa: E402
+from .planner_outputs import NOT_REJECTIONS  # noqa: E402
 from .planner_outputs import PlannerOutputs  # noqa: E402
 from .planner_parameters import command_limits, PARAMS, PlannerFacts  # noqa: E402
 from .planner_parameters import planner_config, validate_updates  # noqa: E402
 
-SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+SUCCESS = TransitionCallbackReturn.SUCCESS
 DEFAULT_MODEL = 'arm_tiny.safetensors'
 FLUSH_TIMEOUT_S = 0.5   # at most this long for subscribers to acknowledge the final zero
 _SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -96,26 +97,14 @@ class PlannerNode(PlannerCore):
     def __init__(self, node_name: str = 'planner_node', **kwargs: Any) -> None:
         """Declare parameters and diagnostics; nothing is loaded before configure."""
         super().__init__(node_name, **kwargs)
-        self._config_error = ''
         self._subs: List[Any] = []
-        self._own_services: List[Any] = []   # not _services: that list is rclpy Node's
         self._timer = None
-        self._rejected_reported = 0
+        self._rejections = RejectionTally(NOT_REJECTIONS, NOT_REJECTION_PREFIXES)
         self._held = HeldParameters(PARAMS)   # configure/activate values set while configured
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        # Steady clock: diagnostics keep flowing while simulated time is paused or absent.
-        self._diag_timer = self.create_timer(self.settings.diagnostics_period,
-                                             self._publish_diagnostics,
-                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._start_diagnostics(self.settings.diagnostics_period, self._publish_diagnostics)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def _fail(self, reason: str) -> TransitionCallbackReturn:
-        self._config_error = reason
-        self.get_logger().error(f'configure failed: {reason}')
-        self._release()
-        return FAILURE
-
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the checkpoint, check it against the parameters, create outputs."""
         s = self.settings = self._held.release(self.settings, 'configure')
@@ -226,37 +215,24 @@ class PlannerNode(PlannerCore):
             self.destroy_subscription(sub)
         self._timer, self._subs = None, []
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Stop planning and free the model, publishers and services (idempotent)."""
         self._stop_processing()
         if self._outputs is not None:
             self._outputs.destroy()
-        for srv in self._own_services:
-            self.destroy_service(srv)
-        self._outputs, self._own_services = None, []
-        cuda = self.runtime is not None and self.runtime.device.type == 'cuda'
-        self.runtime = self._facts = self.controller = None
-        if cuda:
-            torch.cuda.empty_cache()
-
-    def _release_to(self, state: str) -> TransitionCallbackReturn:
-        self._release()
-        self._state = state
-        return SUCCESS
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release the model, publishers and services."""
-        return self._release_to('unconfigured')
+        self._outputs, self._facts, self.controller = None, None, None
+        self._release_runtime()
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything, from any state; from active, a zero command first."""
         self._final_stop('shutting down')
-        return self._release_to('finalized')
+        return super().on_shutdown(state)
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """A transition raised: a zero command if still active, release everything and
         return to unconfigured."""
         self._final_stop('error during a lifecycle transition')
-        return self._release_to('unconfigured')
+        return super().on_error(state)
 
     # -- parameters ------------------------------------------------------------------------
     def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
@@ -299,9 +275,7 @@ class PlannerNode(PlannerCore):
     def diagnostics(self) -> DiagnosticArray:
         """The node's ``/diagnostics`` message: level, why, and the figures behind it."""
         counts = self.counters.snapshot()
-        rejected = count_rejections(counts)
-        new_rejections, self._rejected_reported = (rejected - self._rejected_reported,
-                                                   rejected)
+        new_rejections = self._rejections.since_last(counts)
         level, message = assess(self._state, self._config_error, self.status,
                                 self.status_detail, new_rejections)
         mono, controller = time.monotonic(), self.controller

@@ -17,7 +17,7 @@ The functions are pure; the node keeps the status, the controller the previous c
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
@@ -32,15 +32,15 @@ from ..core.planning.commands import Command
 from .action_sources import parse_twist_fields
 from .node_io import path_msg, trajectory_msg
 
-__all__ = ['STOPS', 'NOT_REJECTIONS', 'PlannerOutputs', 'Outgoing', 'output_topics',
-           'command_msg', 'count_rejections', 'assess', 'diagnostic_array']
+__all__ = ['STOPS', 'NOT_REJECTIONS', 'NOT_REJECTION_PREFIXES', 'PlannerOutputs', 'Outgoing',
+           'output_topics', 'command_msg', 'assess', 'diagnostic_array']
 
 #: Statuses that are safety stops (each counted as ``stop_<status>``; diagnostics WARN).
 STOPS = ('stale_inputs', 'overrun', 'risk_too_high', 'uncertainty_too_high', 'error')
 #: Counters that are not rejected inputs (they do not turn diagnostics to WARN).
 NOT_REJECTIONS = ('images_received', 'dropped_frames', 'plans', 'goals', 'no_new_image')
 #: Prefixes of counters that count what the node did, not inputs it rejected.
-_NOT_REJECTION_PREFIXES = ('limit_', 'stop_', 'time_reset_')
+NOT_REJECTION_PREFIXES = ('limit_', 'stop_', 'time_reset_')
 _QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                   reliability=ReliabilityPolicy.RELIABLE)
 
@@ -188,12 +188,6 @@ def command_msg(s: Any, joints: Sequence[str], limits: CommandLimits, header: He
         positions, velocities, guarded = held.positions, held.velocities, bool(held.held.any())
     msg = trajectory_msg(header, joints, positions, velocities, step)
     return Outgoing(msg, np.array(msg.points[0].velocities, dtype=np.float64), guarded)
-
-
-def count_rejections(counts: Mapping[str, int]) -> int:
-    """Inputs rejected so far: every counter that is not an event of the node's own."""
-    return sum(v for k, v in counts.items() if k not in NOT_REJECTIONS
-               and not k.startswith(_NOT_REJECTION_PREFIXES))
 
 
 def assess(lifecycle_state: str, config_error: str, status: str, detail: str,

@@ -23,12 +23,10 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from typing import Any, Dict, List, Optional  # noqa: E402
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from nav_msgs.msg import Odometry, Path  # noqa: E402
 import numpy as np  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup  # noqa: E402
-from rclpy.clock import Clock, ClockType  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile  # noqa: E402
 from rclpy.qos import ReliabilityPolicy  # noqa: E402
@@ -48,6 +46,7 @@ from .common import LOCK_TIMEOUT_S  # noqa: E402
 from .common.images import image_subscription  # noqa: E402
 from .frame_pipeline import FramePipeline, NOT_REJECTIONS  # noqa: E402
 from .node_diagnostics import build_diagnostic_array, HealthSnapshot  # noqa: E402
+from .node_diagnostics import RejectionTally  # noqa: E402
 from .guarded_lifecycle import autostart, GuardedLifecycleNode  # noqa: E402
 from .node_io import latent_msg, path_msg, trajectory_msg  # noqa: E402
 from .node_parameters import check_against_model, declare_parameters, ModelFacts  # noqa: E402
@@ -55,7 +54,7 @@ from .node_parameters import PARAMS, parameter_updates, read_settings  # noqa: E
 from .parameter_table import HeldParameters  # noqa: E402
 from .node_parameters import validate_updates  # noqa: E402
 
-SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+SUCCESS = TransitionCallbackReturn.SUCCESS
 _JOIN_TIMEOUT_S = 2.0
 
 
@@ -85,35 +84,19 @@ class WorldModelNode(GuardedLifecycleNode):
         self.pipeline: Optional[FramePipeline] = None
         self._facts: Optional[ModelFacts] = None
         self._action: Optional[ActionSource] = None
-        self._state, self._config_error = 'unconfigured', ''
         self._pubs: Dict[str, Any] = {}
         self._subs: List[Any] = []
-        self._own_services: List[Any] = []
         self._frame_ready, self._stop = threading.Event(), threading.Event()
         self._worker: Optional[threading.Thread] = None
-        self._rejected_reported = 0
+        self._rejections = RejectionTally(NOT_REJECTIONS)
         self._held = HeldParameters(PARAMS)   # configure/activate values set while configured
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._image_group = MutuallyExclusiveCallbackGroup()
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        # Steady clock: diagnostics keep flowing while simulated time is paused or absent.
-        self._diag_timer = self.create_timer(
-            self.settings.diagnostics_period, self._publish_diagnostics,
-            callback_group=self._io_group, clock=Clock(clock_type=ClockType.STEADY_TIME))
-
-    @property
-    def lifecycle_state(self) -> str:
-        """'unconfigured', 'inactive', 'active' or 'finalized'."""
-        return self._state
+        self._start_diagnostics(self.settings.diagnostics_period, self._publish_diagnostics,
+                                self._io_group)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def _fail(self, reason: str) -> TransitionCallbackReturn:
-        self._config_error = reason
-        self.get_logger().error(f'configure failed: {reason}')
-        self._release_model()
-        return FAILURE
-
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load and check the checkpoint, then create publishers and services."""
         s = self.settings = self._held.release(self.settings, 'configure')
@@ -236,31 +219,8 @@ class WorldModelNode(GuardedLifecycleNode):
     def _release_model(self) -> None:
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
-        for srv in self._own_services:
-            self.destroy_service(srv)
-        self._pubs, self._own_services = {}, []
-        cuda = self.runtime is not None and self.runtime.device.type == 'cuda'
-        self.runtime = self._facts = self._action = None
-        if cuda:
-            torch.cuda.empty_cache()
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release the model, publishers and services."""
-        self._release_model()
-        self._state = 'unconfigured'
-        return SUCCESS
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release everything, from any state."""
-        self.release()
-        self._state = 'finalized'
-        return SUCCESS
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """A transition raised: release everything and return to unconfigured."""
-        self.release()
-        self._state = 'unconfigured'
-        return SUCCESS
+        self._pubs, self._facts, self._action = {}, None, None
+        self._release_runtime()
 
     def release(self) -> None:
         """Stop the worker and free the model (idempotent)."""
@@ -268,9 +228,6 @@ class WorldModelNode(GuardedLifecycleNode):
         self._release_model()
 
     # -- callbacks (executor threads: short, never blocking) -------------------------------
-    def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
-
     def _on_image(self, msg: Any) -> None:
         pipeline = self.pipeline
         if pipeline is not None:
@@ -361,15 +318,13 @@ class WorldModelNode(GuardedLifecycleNode):
         messages = self.counters.last_messages()
         problem = max(((k, m, t) for k, (m, t) in messages.items()), key=lambda x: x[2],
                       default=None)
-        rejected = sum(v for k, v in counts.items() if k not in NOT_REJECTIONS)
         h = HealthSnapshot(
             node_name=self.get_fully_qualified_name(), lifecycle_state=self._state,
             enabled=s.enabled, config_error=self._config_error, counters=counts,
-            rejected_in_period=rejected - self._rejected_reported,
+            rejected_in_period=self._rejections.since_last(counts),
             stale_timeout=s.stale_timeout, stall_error_timeout=s.stall_error_timeout,
             topics={'image': self._subs[0].topic_name if self._subs else 'image',
                     'joint_states': self._subs[1].topic_name if self._subs else 'joint_states'})
-        self._rejected_reported = rejected
         if pipeline is not None and self._state == 'active':
             for key, value in pipeline.health_fields().items():
                 setattr(h, key, value)
