@@ -11,6 +11,9 @@ Examples:
     jepa-world-model demo --out outputs/demo
     jepa-world-model demo --duration 30 --model runs/arm_tiny/checkpoint.safetensors
     jepa-world-model demo-synthetic --out outputs/demo_synthetic
+    jepa-world-model plan-eval --robot mobile_base --episodes 50
+    jepa-world-model offline-reach --robot mobile_base --risk scan --map --episodes 30
+    jepa-world-model diagnose risk --model models/mobile_base_tiny.safetensors
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import sys
 from typing import List, Optional
 
 from .bags.errors import BagDatasetError, BagWriteError, RecordError
-from .commands import (demo, demo_synthetic, evaluate, fit_risk, info, plan_eval, record,
-                       train)
+from .commands import (demo, demo_synthetic, diagnose, evaluate, export, fit_risk, info,
+                       offline_reach, plan_eval, record, train)
 from .core.checkpoint import CheckpointError
 from .core.config import ConfigError
 from .core.training import TrainingSetupError
@@ -30,7 +33,8 @@ from .core.training import TrainingSetupError
 __all__ = ['build_parser', 'main', 'one_line']
 
 #: The sub-command modules (``commands/``), in the order ``--help`` lists them.
-COMMANDS = (train, record, evaluate, info, demo, demo_synthetic, plan_eval, fit_risk)
+COMMANDS = (train, record, evaluate, info, export, demo, demo_synthetic, plan_eval,
+            offline_reach, diagnose, fit_risk)
 #: Failures the user can fix: one line on stderr and exit status 2, never a traceback.
 USER_ERRORS = (ConfigError, CheckpointError, OSError, BagDatasetError, BagWriteError,
                RecordError, TrainingSetupError)

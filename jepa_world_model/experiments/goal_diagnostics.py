@@ -15,17 +15,14 @@ that descend (``descending_steps``). For models with ``image_state_head``, also 
 effector error of the joint positions the head reads from each goal image (how well the
 image part pins the goal down).
 
-``python -m jepa_world_model.experiments.goal_diagnostics --model M --episodes 50 --out F``
-writes F (JSON) and F with ``.png`` (the profiles).
+``jepa-world-model diagnose goals --model M [M ...] --episodes 50 --out F`` writes F (JSON)
+and F with ``.png`` (the profiles, :func:`plot_profiles`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
-import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -34,7 +31,7 @@ from .arm_tasks import ArmTaskFactory
 from .pixel_planner import pixel_distance
 from .plots import finish_figure, new_figure
 
-__all__ = ['profiles', 'summarise_profiles', 'run', 'main']
+__all__ = ['profiles', 'summarise_profiles', 'plot_profiles', 'run']
 
 
 def _image_latent(runtime: Any, rgb: np.ndarray) -> torch.Tensor:
@@ -120,24 +117,3 @@ def run(models: Sequence[Path], episodes: int, seed: int = 0, points: int = 11
         factory.close()
     return {'seeds': seeds, 'models': [str(p) for p in models], 'points': points,
             'summary': summarise_profiles(values)}
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Command line: see the module docstring."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--model', type=Path, nargs='+', required=True)
-    parser.add_argument('--episodes', type=int, default=50)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', type=Path, required=True, help='JSON file to write')
-    args = parser.parse_args(argv)
-    report = run(args.model, args.episodes, args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
-    plot_profiles(report['summary'], args.out.with_suffix('.png'))
-    json.dump(report['summary'], sys.stdout, indent=1)
-    print()
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -14,18 +14,15 @@ Reported: plans, colliding plans, mean predicted risk of colliding and free plan
 over all plans (probability that a colliding plan scores higher than a free one; 0.5 is
 chance) and the mean AUC within starts that have both kinds (the ranking the planner uses).
 
-``python -m jepa_world_model.experiments.risk_diagnostics --model M --starts 80 --out F``
+``jepa-world-model diagnose risk --model M --starts 80 [--out F]``
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import os
 from pathlib import Path
-import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 os.environ.setdefault('MUJOCO_GL', 'egl')   # headless rendering; must precede mujoco import
 
@@ -34,7 +31,7 @@ import torch  # noqa: E402
 
 from ..sim.robots import MobileBaseSim  # noqa: E402
 
-__all__ = ['ACTIONS', 'pairwise_auc', 'run', 'main']
+__all__ = ['ACTIONS', 'pairwise_auc', 'run']
 
 #: Candidate (v [m/s], w [rad/s]) held for the horizon.
 ACTIONS = [np.array(a) for a in itertools.product((-0.4, 0.0, 0.4, 0.8), (-1.2, 0.0, 1.2))]
@@ -108,24 +105,3 @@ def run(model: Path, starts: int = 80, horizon: int = 8, warmup: int = 30, seed:
             'auc_all': pairwise_auc(s[h], s[~h]),
             'auc_within_start': float(np.mean(within)) if within else None,
             'starts_with_both': len(within)}
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Command line: see the module docstring."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--model', type=Path, required=True)
-    parser.add_argument('--starts', type=int, default=80)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', type=Path, help='JSON file to write')
-    args = parser.parse_args(argv)
-    report = run(args.model, args.starts, seed=args.seed)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1))
-    json.dump(report, sys.stdout, indent=1)
-    print()
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Mobile-base pose goals, in process (no ROS, no real time); prints JSON.
+"""Mobile-base pose goals, in process (no ROS, no real time).
 
 An ablation harness next to ``jepa-world-model plan-eval`` (the measurement of record,
 docs/closed_loop.md): the same seeded tasks (``BaseTaskFactory``) and the base conditions'
@@ -8,12 +8,13 @@ planning controller planner_node runs (``core/planning``; its goal check is off:
 is the simulator's). Success: within 0.15 m of the goal within 150 steps and no collision
 before.
 
-``--map`` scores the goal by the path length on the room's static map (walls, furniture;
-``core/navigation.py``) instead of the straight-line distance, as planner_node does when it
-has a ``map``; ``--action-repeat`` holds each planned action for that many steps.
-``--command-delay 1`` applies each command one step after the frame it was planned from, as
-over ROS, and by default plans from the previous command rolled forward one step (planner_node's
-``command_delay_steps``; ``--plan-delay 0`` plans from the frame as if there were no delay).
+``--map`` (:attr:`BaseReachOptions.use_map`) scores the goal by the path length on the
+room's static map (walls, furniture; ``core/navigation.py``) instead of the straight-line
+distance, as planner_node does when it has a ``map``; ``--action-repeat`` holds each
+planned action for that many steps. ``--command-delay 1`` applies each command one step
+after the frame it was planned from, as over ROS, and by default plans from the previous
+command rolled forward one step (planner_node's ``command_delay_steps``; ``--plan-delay 0``
+plans from the frame as if there were no delay).
 
 The risk term of a plan, per ``--risk``:
 
@@ -27,30 +28,33 @@ The risk term of a plan, per ``--risk``:
   computed from the true distances to walls, furniture and the people's current positions.
   It asks how far this planner gets with a perfect read-out and the model's own motion.
 
-    python benchmarks/offline_base_reach.py --risk clearance --risk-weight 20 --map \
-        --action-repeat 2 --model models/mobile_base_tiny.safetensors --episodes 30
+    jepa-world-model offline-reach --robot mobile_base --risk clearance --risk-weight 20 \
+        --map --action-repeat 2 --episodes 30
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Dict
 
 import numpy as np
 import torch
 
-from jepa_world_model.core.command_limits import CommandLimits
-from jepa_world_model.core.goals import ObjectiveTerms, pose_goal
-from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.navigation import NavigationField
-from jepa_world_model.core.objectives import risk_objective
-from jepa_world_model.core.planner import PlannerConfig
-from jepa_world_model.core.planning import (Command, ControllerSettings, Observation,
-                                            PlanningController, ScanReading, StaticMap)
-from jepa_world_model.experiments.base_tasks import BaseTaskFactory
-from jepa_world_model.sim.robots import MobileBaseSim
+from ...core.command_limits import CommandLimits
+from ...core.goals import ObjectiveTerms, pose_goal
+from ...core.inference import WorldModelRuntime
+from ...core.navigation import NavigationField
+from ...core.objectives import risk_objective
+from ...core.planner import PlannerConfig
+from ...core.planning import (Command, ControllerSettings, Observation, PlanningController,
+                              ScanReading, StaticMap)
+from ...node_runs.models import resolve_model
+from ...sim.robots import MobileBaseSim
+from ..base_tasks import BaseTaskFactory
+from ..conditions import ExperimentError
+from .options import BaseReachOptions, plan_delay, RISKS
+
+__all__ = ['make_controller', 'run_base_reach']
 
 LOW, HIGH = np.array([-0.5, -1.5]), np.array([0.8, 1.5])
 ACCELERATION = np.array([2.0, 6.0])         # m/s^2, rad/s^2
@@ -95,21 +99,21 @@ def room_map(sim: MobileBaseSim) -> StaticMap:
                      (float(origin[0]), float(origin[1])), 'odom')
 
 
-def make_controller(runtime: WorldModelRuntime, args: argparse.Namespace
+def make_controller(runtime: WorldModelRuntime, opts: BaseReachOptions
                     ) -> PlanningController:
-    """The base conditions' planner, command limits and objective terms for ``args``."""
+    """The base conditions' planner, command limits and objective terms for ``opts``."""
     terms = ObjectiveTerms(
-        risk_weight=args.risk_weight if args.risk == 'model' else 0.0,
-        disagreement_weight=args.disagreement_weight,
-        clearance_weight=args.risk_weight if args.risk == 'clearance' else 0.0,
-        obstacle_weight=args.risk_weight if args.risk == 'scan' else 0.0,
-        clearance_min_range=args.min_range, clearance_margin=args.margin)
+        risk_weight=opts.risk_weight if opts.risk == 'model' else 0.0,
+        disagreement_weight=opts.disagreement_weight,
+        clearance_weight=opts.risk_weight if opts.risk == 'clearance' else 0.0,
+        obstacle_weight=opts.risk_weight if opts.risk == 'scan' else 0.0,
+        clearance_min_range=opts.min_range, clearance_margin=opts.margin)
     # tolerance None: success is judged on the simulator's pose, after each step.
-    settings = ControllerSettings(period=CONTROL_DT, command_delay_steps=args.plan_delay,
+    settings = ControllerSettings(period=CONTROL_DT, command_delay_steps=plan_delay(opts),
                                   terms=terms, tolerance=None,
-                                  map_inflation=args.map_inflation)
+                                  map_inflation=opts.map_inflation)
     config = PlannerConfig(num_samples=64, num_iterations=2, num_elites=8, horizon=8,
-                           action_repeat=args.action_repeat)
+                           action_repeat=opts.action_repeat)
     return PlanningController(runtime, config, CommandLimits.create(LOW, HIGH, ACCELERATION),
                               settings)
 
@@ -128,104 +132,83 @@ def observe(runtime: WorldModelRuntime, sim: MobileBaseSim, obs: Any,
 
 def run_episode(controller: PlanningController, factory: BaseTaskFactory, sim: MobileBaseSim,
                 room: NavigationField, static_map: StaticMap, seed: int,
-                args: argparse.Namespace) -> dict:
+                opts: BaseReachOptions) -> dict:
     """One seeded episode; returns success, first collision step, steps, final distance.
     ``room``: the room's static map as a field, to say what a collision hit."""
     runtime = controller.runtime
     task = factory.make_task(seed)
-    extra = (risk_objective(oracle_risk(runtime.model, sim, args.min_range, args.margin),
-                            args.risk_weight) if args.risk == 'oracle' else None)
+    extra = (risk_objective(oracle_risk(runtime.model, sim, opts.min_range, opts.margin),
+                            opts.risk_weight) if opts.risk == 'oracle' else None)
     controller.reset()
     built = controller.set_goal(pose_goal(task.goal_xy[0], task.goal_xy[1]),
-                                static_map if args.map else None, extra)
+                                static_map if opts.use_map else None, extra)
     if built.skipped:
-        raise SystemExit(f'the model cannot provide the {built.skipped} term(s)')
+        raise ExperimentError(f'the model cannot provide the {built.skipped} term(s)')
     obs = sim.reset(seed)
     collided, hit, plan_s, stops = None, None, [], 0
     distance = float('inf')
-    for step in range(1, args.budget + 1):
+    for step in range(1, opts.budget + 1):
         started = time.perf_counter()
         running = controller.previous          # the command the robot is executing
-        outcome = controller.act(observe(runtime, sim, obs, args.risk == 'scan'), started)
+        outcome = controller.act(observe(runtime, sim, obs, opts.risk == 'scan'), started)
         plan_s.append(time.perf_counter() - started)
         if not isinstance(outcome, Command):
             stops += 1
             outcome = controller.stop()
         # With a delay the robot runs the previous command while this one is planned.
-        obs = sim.step(running if args.command_delay else outcome.a)
+        obs = sim.step(running if opts.command_delay else outcome.a)
         if obs.collision and collided is None:
             collided, hit = step, collision_kind(sim, room, obs.base_pose[:2])
         distance = float(np.linalg.norm(np.asarray(obs.base_pose[:2]) - task.goal_xy))
-        if distance <= args.tolerance:
+        if distance <= opts.tolerance:
             break
-    return {'seed': seed, 'success': bool(distance <= args.tolerance and collided is None),
+    return {'seed': seed, 'success': bool(distance <= opts.tolerance and collided is None),
             'first_collision_step': collided, 'collided_with': hit, 'steps': step,
             'final_distance': distance,
             'straight_line_free': bool(task.straight_line_free), 'stops': stops,
             'plan_ms_p50': 1e3 * float(np.median(plan_s))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--model', default='models/mobile_base_tiny.safetensors')
-    parser.add_argument('--risk', choices=('none', 'model', 'clearance', 'scan', 'oracle'),
-                        default='none')
-    parser.add_argument('--risk-weight', type=float, default=20.0)
-    parser.add_argument('--min-range', type=float, default=0.32,
-                        help='clearance and oracle: ranges from the base centre below this '
-                        'cost (m)')
-    parser.add_argument('--margin', type=float, default=0.1,
-                        help='clearance and oracle: band (m) over which the cost reaches 1')
-    parser.add_argument('--disagreement-weight', type=float, default=0.0)
-    parser.add_argument('--map', action='store_true', help='goal cost on the static map')
-    parser.add_argument('--map-inflation', type=float, default=0.32)
-    parser.add_argument('--action-repeat', type=int, default=1)
-    parser.add_argument('--command-delay', type=int, choices=(0, 1), default=0,
-                        help='1: each command takes effect one step after its frame, as '
-                        'over ROS (sim_node applies the newest command at its next tick)')
-    parser.add_argument('--plan-delay', type=int, default=None,
-                        help="planner_node's command_delay_steps: the plan starts from the "
-                        'previous command rolled forward this many steps (default: '
-                        '--command-delay)')
-    parser.add_argument('--first-seed', type=int, default=1)
-    parser.add_argument('--episodes', type=int, default=20,
-                        help='seeds first_seed .. first_seed + N - 1 (plan-eval: 1..50)')
-    parser.add_argument('--budget', type=int, default=150)
-    parser.add_argument('--tolerance', type=float, default=0.15)
-    parser.add_argument('--threads', type=int, default=1)
-    args = parser.parse_args()
-    if args.plan_delay is None:
-        args.plan_delay = args.command_delay
-    torch.set_num_threads(args.threads)
-    runtime = WorldModelRuntime.from_path(args.model)
+def run_base_reach(opts: BaseReachOptions) -> Dict[str, Any]:
+    """Run the episodes; the report (settings, success and collision counts, every episode).
+
+    Raises:
+        ExperimentError: an unknown risk term or command delay, no episodes, or a model
+            without what the risk term needs.
+        ModelChoiceError: no such model file, or the shipped one is not installed.
+    """
+    if opts.risk not in RISKS:
+        raise ExperimentError(f'risk must be one of {RISKS}, not {opts.risk!r}')
+    if opts.command_delay not in (0, 1):
+        raise ExperimentError(f'command_delay must be 0 or 1, got {opts.command_delay}')
+    if opts.episodes < 1:
+        raise ExperimentError(f'episodes must be at least 1, got {opts.episodes}')
+    model = resolve_model(opts.model, 'mobile_base')
+    torch.set_num_threads(opts.threads)
+    runtime = WorldModelRuntime.from_path(str(model))
     factory = BaseTaskFactory()
     sim = MobileBaseSim(image_size=runtime.image_size, control_dt=CONTROL_DT)
     static_map = room_map(sim)
     # Only its static_range is read (what a collision hit): any goal, no inflation.
     room = NavigationField(static_map.occupancy >= 50, MAP_RESOLUTION, static_map.origin,
                            (0.0, 0.0), 0.0)
-    controller = make_controller(runtime, args)
+    controller = make_controller(runtime, opts)
     try:
-        episodes = [run_episode(controller, factory, sim, room, static_map, seed, args)
-                    for seed in range(args.first_seed, args.first_seed + args.episodes)]
+        episodes = [run_episode(controller, factory, sim, room, static_map, seed, opts)
+                    for seed in range(opts.first_seed, opts.first_seed + opts.episodes)]
     finally:
         sim.close()
         factory.close()
-    print(json.dumps({'model': args.model, 'risk': args.risk,
-                      'risk_weight': args.risk_weight if args.risk != 'none' else 0.0,
-                      'min_range': args.min_range, 'map': args.map,
-                      'map_inflation': args.map_inflation, 'action_repeat': args.action_repeat,
-                      'command_delay': args.command_delay, 'plan_delay': args.plan_delay,
-                      'disagreement_weight': args.disagreement_weight,
-                      'first_seed': args.first_seed,
-                      'episodes': len(episodes),
-                      'success_rate': sum(e['success'] for e in episodes) / len(episodes),
-                      'collision_episodes': sum(e['first_collision_step'] is not None
-                                                for e in episodes),
-                      'collisions_with_people': sum(e['collided_with'] == 'person'
-                                                    for e in episodes),
-                      'per_episode': episodes}, indent=1))
-
-
-if __name__ == '__main__':
-    main()
+    return {'model': str(model), 'risk': opts.risk,
+            'risk_weight': opts.risk_weight if opts.risk != 'none' else 0.0,
+            'min_range': opts.min_range, 'map': opts.use_map,
+            'map_inflation': opts.map_inflation, 'action_repeat': opts.action_repeat,
+            'command_delay': opts.command_delay, 'plan_delay': plan_delay(opts),
+            'disagreement_weight': opts.disagreement_weight,
+            'first_seed': opts.first_seed,
+            'episodes': len(episodes),
+            'success_rate': sum(e['success'] for e in episodes) / len(episodes),
+            'collision_episodes': sum(e['first_collision_step'] is not None
+                                      for e in episodes),
+            'collisions_with_people': sum(e['collided_with'] == 'person' for e in episodes),
+            'per_episode': episodes}

@@ -1,4 +1,4 @@
-"""Goal-image reaching with the arm, in process (no ROS, no real time); prints JSON.
+"""Goal-image reaching with the arm, in process (no ROS, no real time).
 
 A quick ablation harness next to ``jepa-world-model plan-eval`` (the measurement of record,
 docs/closed_loop.md): the same seeded tasks (``ArmTaskFactory``) and planner sizes (CEM
@@ -13,30 +13,30 @@ simulator, and the controller's goal check is off (success is the simulator's). 
   the head's reading);
 * ``joint_goal``: the true goal joints (an upper reference).
 
-    python benchmarks/offline_arm_reach.py --model models/arm_tiny.safetensors \\
-        --objective joint_units --episodes 30
+    jepa-world-model offline-reach --robot arm --objective joint_units --episodes 30
 """
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
-import json
 import time
-from typing import Any
+from typing import Any, Dict
 
 import numpy as np
 import torch
 
-from jepa_world_model.core.command_limits import CommandLimits
-from jepa_world_model.core.goals import Goal, image_goal, joint_state_goal
-from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.planner import PlannerConfig
-from jepa_world_model.core.planning import (Command, ControllerSettings, Observation,
-                                            PlanningController)
-from jepa_world_model.experiments.arm_tasks import ArmTaskFactory
+from ...core.command_limits import CommandLimits
+from ...core.goals import Goal, image_goal, joint_state_goal
+from ...core.inference import WorldModelRuntime
+from ...core.planner import PlannerConfig
+from ...core.planning import Command, ControllerSettings, Observation, PlanningController
+from ...node_runs.models import resolve_model
+from ..arm_tasks import ArmTaskFactory
+from ..conditions import ExperimentError
+from .options import ArmReachOptions, OBJECTIVES
 
-OBJECTIVES = ('joint_units', 'latent_l1', 'joint_goal')
+__all__ = ['make_controller', 'run_arm_reach']
+
 CONTROL_DT = 0.1                            # s per simulator step and per plan
 
 
@@ -84,31 +84,32 @@ def run_episode(controller: PlanningController, factory: ArmTaskFactory, seed: i
             'plan_ms_p50': 1e3 * float(np.median(plan_s))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--model', default='models/arm_tiny.safetensors')
-    parser.add_argument('--objective', choices=OBJECTIVES, default='joint_units')
-    parser.add_argument('--episodes', type=int, default=30, help='seeds 1..N (plan-eval\'s)')
-    parser.add_argument('--budget', type=int, default=80)
-    parser.add_argument('--tolerance', type=float, default=0.05)
-    parser.add_argument('--threads', type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    runtime = WorldModelRuntime.from_path(args.model)
-    if args.objective == 'joint_units' and runtime.model.image_state_head is None:
-        parser.error('joint_units needs a model with an image_state_head')
+def run_arm_reach(opts: ArmReachOptions) -> Dict[str, Any]:
+    """Run the episodes; the report (settings, success rate, every episode).
+
+    Raises:
+        ExperimentError: an unknown objective, or ``joint_units`` on a model without an
+            ``image_state_head``.
+        ModelChoiceError: no such model file, or the shipped one is not installed.
+    """
+    if opts.objective not in OBJECTIVES:
+        raise ExperimentError(f'objective must be one of {OBJECTIVES}, not {opts.objective!r}')
+    if opts.episodes < 1:
+        raise ExperimentError(f'episodes must be at least 1, got {opts.episodes}')
+    model = resolve_model(opts.model, 'arm')
+    torch.set_num_threads(opts.threads)
+    runtime = WorldModelRuntime.from_path(str(model))
+    if opts.objective == 'joint_units' and runtime.model.image_state_head is None:
+        raise ExperimentError('joint_units needs a model with an image_state_head')
     factory = ArmTaskFactory()
     controller = make_controller(runtime)
+    seeds = range(opts.first_seed, opts.first_seed + opts.episodes)
     try:
-        episodes = [run_episode(controller, factory, seed, args.objective, args.budget,
-                                args.tolerance) for seed in range(1, args.episodes + 1)]
+        episodes = [run_episode(controller, factory, seed, opts.objective, opts.budget,
+                                opts.tolerance) for seed in seeds]
     finally:
         factory.close()
-    print(json.dumps({'model': args.model, 'objective': args.objective,
-                      'episodes': len(episodes),
-                      'success_rate': sum(e['success'] for e in episodes) / len(episodes),
-                      'per_episode': episodes}, indent=1))
-
-
-if __name__ == '__main__':
-    main()
+    return {'model': str(model), 'objective': opts.objective, 'first_seed': opts.first_seed,
+            'episodes': len(episodes),
+            'success_rate': sum(e['success'] for e in episodes) / len(episodes),
+            'per_episode': episodes}

@@ -1,0 +1,75 @@
+"""``jepa-world-model diagnose goals|risk``: offline checks of the planner's objectives on
+the closed-loop experiment's tasks, no ROS (docs/closed_loop.md, "Offline diagnostics").
+
+* ``goals``: goal-image objectives along each arm task's straight joint path
+  (:mod:`jepa_world_model.experiments.goal_diagnostics`); writes ``--out`` (JSON) and its
+  ``.png`` and prints the summary;
+* ``risk``: whether a base model's risk term ranks colliding plans above free ones
+  (:mod:`jepa_world_model.experiments.risk_diagnostics`); prints the report and writes it to
+  ``--out`` when given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+from typing import Any, Dict, Optional
+
+__all__ = ['add_parser', 'run_goals', 'run_risk']
+
+
+def _write_json(report: Dict[str, Any], path: Optional[Path]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1))
+
+
+def _print_json(report: Dict[str, Any]) -> None:
+    json.dump(report, sys.stdout, indent=1)
+    print()
+
+
+def run_goals(args: argparse.Namespace) -> int:
+    """The goal-objective profiles of ``args.model`` (one or more checkpoints)."""
+    from ..experiments import goal_diagnostics   # MuJoCo and torch only when run
+    report = goal_diagnostics.run(args.model, args.episodes, args.seed)
+    _write_json(report, args.out)
+    goal_diagnostics.plot_profiles(report['summary'], args.out.with_suffix('.png'))
+    _print_json(report['summary'])
+    return 0
+
+
+def run_risk(args: argparse.Namespace) -> int:
+    """The risk term's ranking of colliding and free plans for ``args.model``."""
+    from ..experiments import risk_diagnostics
+    report = risk_diagnostics.run(args.model, args.starts, seed=args.seed)
+    _write_json(report, args.out)
+    _print_json(report)
+    return 0
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``diagnose`` and its ``goals`` and ``risk`` sub-commands to ``sub``."""
+    p = sub.add_parser('diagnose', help='offline checks of the planner\'s objectives, no ROS: '
+                       'goal images along the arm\'s path (goals), the base\'s risk term as a '
+                       'ranking of plans (risk)')
+    which = p.add_subparsers(dest='diagnostic', required=True)
+    goals = which.add_parser('goals', help='goal-image objectives along the straight joint '
+                             'path of the arm tasks')
+    goals.add_argument('--model', type=Path, nargs='+', required=True,
+                       help='arm checkpoints to compare')
+    goals.add_argument('--episodes', type=int, default=50, help='tasks of seeds seed + 1 ..')
+    goals.add_argument('--seed', type=int, default=0)
+    goals.add_argument('--out', type=Path, required=True,
+                       help='JSON file to write (and the figure next to it, .png)')
+    goals.set_defaults(func=run_goals)
+    risk = which.add_parser('risk', help='does the base model\'s risk term rank colliding '
+                            'plans above free ones?')
+    risk.add_argument('--model', type=Path, required=True, help='mobile-base checkpoint')
+    risk.add_argument('--starts', type=int, default=80, help='seeded start poses')
+    risk.add_argument('--seed', type=int, default=0)
+    risk.add_argument('--out', type=Path, help='JSON file to write')
+    risk.set_defaults(func=run_risk)
+    return p
