@@ -14,6 +14,8 @@ from jepa_world_model.cli import main
 from jepa_world_model.core.checkpoint import load_checkpoint, save_checkpoint
 from tiny_models import tiny_config, tiny_model
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')   # the diagnostics set it to 1
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What the docs must no longer tell a user to run: a package module or inline Python
 # (the nodes' own `python -m jepa_world_model.ros.<node>`, which the demo starts and the
@@ -83,39 +85,32 @@ def test_export_refuses_to_overwrite_its_source_and_reports_a_missing_one(tmp_pa
     assert capsys.readouterr().err.startswith('jepa-world-model: error:')
 
 
-@pytest.fixture
-def keep_torch_threads():
-    """The diagnostics set torch to one thread: put it back."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+def _diagnose(tmp_path, capsys, which, model, *options):
+    """Run ``diagnose which``; (what it printed, what it wrote to --out), both JSON."""
+    out = tmp_path / f'{which}.json'
+    path = os.path.join(REPO_ROOT, 'models', model)
+    assert main(['diagnose', which, '--model', path, '--out', str(out), *options]) == 0
+    return json.loads(capsys.readouterr().out), json.loads(out.read_text())
 
 
-def test_diagnose_risk_ranks_the_plans_of_a_few_starts(tmp_path, capsys, keep_torch_threads):
-    out = tmp_path / 'risk.json'
-    model = os.path.join(REPO_ROOT, 'models', 'mobile_base_tiny.safetensors')
-    assert main(['diagnose', 'risk', '--model', model, '--starts', '3', '--out',
-                 str(out)]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report == json.loads(out.read_text())
+def test_diagnose_risk_ranks_the_plans_of_a_few_starts(tmp_path, capsys):
+    report, written = _diagnose(tmp_path, capsys, 'risk', 'mobile_base_tiny.safetensors',
+                                '--starts', '3')
+    assert report == written
     # 12 constant actions per start that is not already in collision (seeds 1-3: one is
     # free, and some of its plans collide and some do not).
     assert 1 <= report['starts'] <= 3 and report['plans'] == 12 * report['starts']
     assert report['starts_with_both'] >= 1 and 0 <= report['auc_within_start'] <= 1
 
 
-def test_diagnose_goals_writes_the_profiles(tmp_path, capsys, keep_torch_threads):
-    out = tmp_path / 'goals.json'
-    model = os.path.join(REPO_ROOT, 'models', 'arm_tiny.safetensors')
-    assert main(['diagnose', 'goals', '--model', model, '--episodes', '2', '--out',
-                 str(out)]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    report = json.loads(out.read_text())
+def test_diagnose_goals_writes_the_profiles(tmp_path, capsys):
+    summary, report = _diagnose(tmp_path, capsys, 'goals', 'arm_tiny.safetensors',
+                                '--episodes', '2')
     assert report['seeds'] == [1, 2] and report['summary'] == summary
     # Every profile starts at 1 (each task's distance over its start value), 11 points.
     assert summary['pixel']['mean_profile'][0] == 1.0
     assert len(summary['latent:arm_tiny']['mean_profile']) == 11
-    assert out.with_suffix('.png').stat().st_size > 1000
+    assert (tmp_path / 'goals.png').stat().st_size > 1000
 
 
 def test_diagnose_needs_a_diagnostic(capsys):

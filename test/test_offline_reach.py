@@ -8,13 +8,14 @@ import json
 import os
 
 import pytest
-import torch
 
 from jepa_world_model.cli import build_parser, main
 from jepa_world_model.commands.offline_reach import (ARM_ONLY, BASE_ONLY, options_for,
                                                      SHARED)
 from jepa_world_model.experiments.offline_reach.options import (ArmReachOptions,
                                                                 BaseReachOptions, plan_delay)
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')   # --threads sets it
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = os.path.join(REPO_ROOT, 'models')
@@ -25,14 +26,6 @@ BASE_SCRIPT_FLAGS = ('--model', '--risk', '--risk-weight', '--min-range', '--mar
                      '--disagreement-weight', '--map', '--map-inflation', '--action-repeat',
                      '--command-delay', '--plan-delay', '--first-seed', '--episodes',
                      '--budget', '--tolerance', '--threads')
-
-
-@pytest.fixture
-def keep_torch_threads():
-    """The experiments set torch's thread count (``--threads``): put it back."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 def _parser_flags():
@@ -79,6 +72,16 @@ def test_the_other_robots_options_are_refused(argv, flag, capsys):
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize('argv, message', [
+    (['--episodes', '0'], 'episodes must be at least 1, got 0'),
+    (['--robot', 'mobile_base', '--budget', '-3'], 'budget must be at least 1, got -3'),
+    (['--tolerance', '-0.1'], 'tolerance must be >= 0'),
+])
+def test_bad_values_are_refused_before_anything_loads(argv, message, capsys):
+    assert main(['offline-reach'] + argv) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_a_missing_model_is_one_line(tmp_path, capsys):
     assert main(['offline-reach', '--model', str(tmp_path / 'nope.safetensors')]) == 2
     assert 'model not found' in capsys.readouterr().err
@@ -89,7 +92,7 @@ def _report(capsys, argv):
     return json.loads(capsys.readouterr().out)
 
 
-def test_arm_runs_the_seeded_tasks(capsys, keep_torch_threads):
+def test_arm_runs_the_seeded_tasks(capsys):
     model = os.path.join(MODELS, 'arm_tiny.safetensors')
     common = ['--robot', 'arm', '--model', model, '--objective', 'joint_goal',
               '--first-seed', '2', '--episodes', '1', '--budget', '3']
@@ -102,7 +105,7 @@ def test_arm_runs_the_seeded_tasks(capsys, keep_torch_threads):
     assert 0 < far['per_episode'][0]['min_distance'] < 2.0   # metres, the arm's reach
 
 
-def test_base_runs_with_the_scan_term_and_the_map(capsys, keep_torch_threads):
+def test_base_runs_with_the_scan_term_and_the_map(capsys):
     model = os.path.join(MODELS, 'mobile_base_tiny.safetensors')
     report = _report(capsys, ['--robot', 'mobile_base', '--model', model, '--risk', 'scan',
                               '--map', '--command-delay', '1', '--action-repeat', '2',

@@ -9,15 +9,15 @@ collisions shaded red, and a one-line legend). What each robot draws into them i
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from .analysis import Recording
+from .analysis import flags_at, interpolate_at, Recording
 
 __all__ = ['COLORS', 'LEGEND_H', 'pixel_points', 'put_text', 'camera_panel', 'trace_panel',
-           'flag_spans', 'surprise_top', 'collision_spans', 'surprise_row', 'side_panel']
+           'flag_spans', 'Clip', 'clip_of', 'surprise_row', 'side_panel']
 
 COLORS = {'pred': (0, 230, 255), 'actual': (255, 255, 255), 'future': (130, 130, 130),
           'cv': (250, 210, 40), 'collision': (255, 50, 50), 'text': (235, 235, 235),
@@ -139,25 +139,46 @@ def flag_spans(t: np.ndarray, flags: np.ndarray, dt: float) -> List[Tuple[float,
     return out
 
 
-def surprise_top(rec: Recording) -> float:
-    """Upper end of the surprise axis: the 99th percentile with room above, at least 3."""
+class Clip(NamedTuple):
+    """What every frame of an animation clip shows, whatever the robot (F frames)."""
+
+    frame_t: np.ndarray       # [F] frame stamps [s]
+    images: np.ndarray        # [F, h, w, 3] uint8 RGB
+    collision: np.ndarray     # [F] bool, the collision flag at each frame
+    surprise: np.ndarray      # [F] ~/surprise at each frame
+    surprise_ok: np.ndarray   # [F] bool, whether there is one
+    surprise_top: float       # upper end of the surprise axis
+    hit_spans: List[Tuple]    # (t0, t1, colour) of each collision, to shade the traces
+
+    def status(self, i: int, first: Sequence[str] = ()) -> List[str]:
+        """Text lines for frame ``i``'s camera panel: ``first``, the time, the surprise."""
+        lines = list(first) + [f't = {self.frame_t[i]:6.1f} s']
+        if self.surprise_ok[i]:
+            lines.append(f'surprise {self.surprise[i]:.2f}')
+        return lines
+
+
+def clip_of(rec: Recording, clip: slice, dt: float) -> Clip:
+    """The :class:`Clip` of frames ``rec.images[clip]``; flags and surprise are taken at the
+    frame stamps within ``dt / 2`` (model step period ``dt`` [s])."""
+    frame_t = np.asarray(rec.image_t, float)[clip]
+    gap = 0.5 * dt
+    surprise, surprise_ok = interpolate_at(rec.surprise_t, rec.surprise, frame_t, gap)
     finite = rec.surprise[np.isfinite(rec.surprise)]
-    return max(3.0, float(np.percentile(finite, 99)) * 1.1) if finite.size else 3.0
+    top = max(3.0, float(np.percentile(finite, 99)) * 1.1) if finite.size else 3.0
+    spans = [(a, b, (90, 25, 25)) for a, b in flag_spans(rec.flag_t, rec.collision, dt)]
+    return Clip(frame_t, rec.images[clip], flags_at(rec.flag_t, rec.collision, frame_t, gap),
+                surprise, surprise_ok, top, spans)
 
 
-def collision_spans(rec: Recording, dt: float) -> List[Tuple[float, float, Tuple]]:
-    """``(t0, t1, colour)`` of every collision interval, to shade the traces."""
-    return [(a, b, (90, 25, 25)) for a, b in flag_spans(rec.flag_t, rec.collision, dt)]
-
-
-def surprise_row(rec: Recording, t_range: Tuple[float, float], t_now: float, top: float,
-                 hit_spans: List[Tuple]) -> Dict:
+def surprise_row(rec: Recording, clip: Clip, t_range: Tuple[float, float],
+                 t_now: float) -> Dict:
     """The :func:`trace_panel` row of ``~/surprise`` up to ``t_now`` (collisions so far
     shaded)."""
     seen = (rec.surprise_t >= t_range[0]) & (rec.surprise_t <= t_now)
-    return {'label': 'surprise', 'y_range': (0.0, top), 'hline': 1.0,
+    return {'label': 'surprise', 'y_range': (0.0, clip.surprise_top), 'hline': 1.0,
             'series': [(rec.surprise_t[seen], rec.surprise[seen], COLORS['surprise'], 2)],
-            'spans': [s for s in hit_spans if s[0] <= t_now]}
+            'spans': [s for s in clip.hit_spans if s[0] <= t_now]}
 
 
 def side_panel(width: int, height: int, t_range: Tuple[float, float], t_now: float,

@@ -17,9 +17,8 @@ from typing import List
 
 import numpy as np
 
-from ..analysis import flags_at, interpolate_at, Recording
-from ..overlay import (camera_panel, collision_spans, COLORS, side_panel, surprise_row,
-                       surprise_top)
+from ..analysis import interpolate_at, Recording
+from ..overlay import camera_panel, clip_of, COLORS, side_panel, surprise_row
 
 __all__ = ['animation_frames']
 
@@ -37,8 +36,8 @@ def animation_frames(rec: Recording, kin, clip: slice, dt: float, scale: int = 4
         past_s: Seconds of history in the traces.
         panel_width: Width of the trace panel [px].
     """
-    frame_t = np.asarray(rec.image_t, float)[clip]
-    images = rec.images[clip]
+    shown = clip_of(rec, clip, dt)
+    frame_t, images = shown.frame_t, shown.images
     if len(frame_t) == 0:
         return []
     gap = 0.5 * dt
@@ -46,10 +45,6 @@ def animation_frames(rec: Recording, kin, clip: slice, dt: float, scale: int = 4
     q_now, _ = interpolate_at(rec.joint_t, rec.q, frame_t, gap)
     dq_now, _ = interpolate_at(rec.joint_t, rec.dq, frame_t, gap)
     pred_idx = np.clip(np.searchsorted(rec.pred_t, frame_t), 0, max(len(rec.pred_t) - 1, 0))
-    collision = flags_at(rec.flag_t, rec.collision, frame_t, gap)
-    surprise_now, surprise_ok = interpolate_at(rec.surprise_t, rec.surprise, frame_t, gap)
-    s_top = surprise_top(rec)
-    hit_spans = collision_spans(rec, dt)
     t_end = frame_t[-1] + horizon[-1] if len(horizon) else frame_t[-1]
     window = (rec.joint_t >= frame_t[0] - past_s) & (rec.joint_t <= t_end)
     q_lo = np.nanmin(rec.q[window], axis=0) - 0.15 if window.any() else -np.pi * np.ones(3)
@@ -66,11 +61,8 @@ def animation_frames(rec: Recording, kin, clip: slice, dt: float, scale: int = 4
         if pred is not None:
             pred_px = kin.project(kin.end_effector(np.vstack([q_now[i:i + 1], pred])), scale)
             skeleton_px = kin.project(kin.skeleton(pred[-1:])[0], scale)
-        lines = [f't = {t:6.1f} s']
-        if surprise_ok[i]:
-            lines.append(f'surprise {surprise_now[i]:.2f}')
-        cam = camera_panel(images[i], scale, pred_px, actual_px, skeleton_px, lines,
-                           'COLLISION' if collision[i] else '')
+        cam = camera_panel(images[i], scale, pred_px, actual_px, skeleton_px, shown.status(i),
+                           'COLLISION' if shown.collision[i] else '')
         rows = []
         t_range = (t - past_s, t + 1.2 * (horizon[-1] if len(horizon) else 1.0))
         past = (rec.joint_t >= t_range[0]) & (rec.joint_t <= t)
@@ -84,8 +76,8 @@ def animation_frames(rec: Recording, kin, clip: slice, dt: float, scale: int = 4
                 series.append((np.r_[t, t + horizon], np.r_[q_now[i, j], pred[:, j]],
                                COLORS['pred'], 2))
             rows.append({'label': f'{name} [rad]', 'y_range': (q_lo[j], q_hi[j]),
-                         'series': series, 'spans': hit_spans})
-        rows.append(surprise_row(rec, t_range, t, s_top, hit_spans))
+                         'series': series, 'spans': shown.hit_spans})
+        rows.append(surprise_row(rec, shown, t_range, t))
         side = side_panel(panel_width, height, t_range, t, rows,
                           'cyan: model   yellow: const-vel   white/grey: actual')
         frames.append(np.concatenate([cam, side], axis=1))

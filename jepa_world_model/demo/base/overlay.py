@@ -15,9 +15,8 @@ from typing import List
 import cv2
 import numpy as np
 
-from ..analysis import flags_at, interpolate_at, Recording
-from ..overlay import (camera_panel, collision_spans, COLORS, pixel_points, side_panel,
-                       surprise_row, surprise_top)
+from ..analysis import Recording
+from ..overlay import camera_panel, clip_of, COLORS, pixel_points, side_panel, surprise_row
 from .analysis import odometry_at, PathRecording, unicycle_rollout
 from .geometry import BaseRoom
 
@@ -28,18 +27,14 @@ def animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, clip: 
                      dt: float, scale: int = 4, past_s: float = 4.0,
                      panel_width: int = 320) -> List[np.ndarray]:
     """Frames ``rec.images[clip]`` with the predicted path overlaid (see the module doc)."""
-    frame_t = np.asarray(rec.image_t, float)[clip]
-    images = rec.images[clip]
+    shown = clip_of(rec, clip, dt)
+    frame_t, images = shown.frame_t, shown.images
     if len(frame_t) == 0:
         return []
     gap = 0.5 * dt
     dts = np.asarray(path.path_dt, float)
     pose_now, twist_now, _ = odometry_at(path, frame_t, gap)
     idx = np.clip(np.searchsorted(path.path_t, frame_t), 0, max(len(path.path_t) - 1, 0))
-    collision = flags_at(rec.flag_t, rec.collision, frame_t, gap)
-    surprise_now, surprise_ok = interpolate_at(rec.surprise_t, rec.surprise, frame_t, gap)
-    s_top = surprise_top(rec)
-    hit_spans = collision_spans(rec, dt)
     lim = room.half_extent + 0.1
     height = int(images.shape[1]) * scale
     frames = []
@@ -49,12 +44,10 @@ def animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, clip: 
             pred = path.path_pose[idx[i]]
         actual = odometry_at(path, t + dts, gap)[0]
         const = unicycle_rollout(pose_now[i], twist_now[i], dts)[0]
-        lines = ['', f't = {t:6.1f} s']   # the first row would lie on the dark wall
-        if surprise_ok[i]:
-            lines.append(f'surprise {surprise_now[i]:.2f}')
+        lines = shown.status(i, first=[''])   # a first row would lie on the dark wall
         cam = camera_panel(images[i], scale, None if pred is None else
                            room.project(pred, scale), room.project(actual, scale), None,
-                           lines, 'COLLISION' if collision[i] else '')
+                           lines, 'COLLISION' if shown.collision[i] else '')
         pts = pixel_points(room.project(const, scale))
         if len(pts) > 1:
             cv2.polylines(cam, [pts], False, COLORS['cv'], 1, cv2.LINE_AA)
@@ -69,8 +62,8 @@ def animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, clip: 
             if pred is not None:
                 series.append((t + dts, pred[:, j], COLORS['pred'], 2))
             rows.append({'label': name, 'y_range': (-lim, lim), 'series': series,
-                         'spans': hit_spans, 'hline': 0.0})
-        rows.append(surprise_row(rec, t_range, t, s_top, hit_spans))
+                         'spans': shown.hit_spans, 'hline': 0.0})
+        rows.append(surprise_row(rec, shown, t_range, t))
         side = side_panel(panel_width, height, t_range, t, rows,
                           'cyan: model   yellow: const-vel   white/grey: odom')
         frames.append(np.concatenate([cam, side], axis=1))

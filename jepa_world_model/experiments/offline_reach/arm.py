@@ -33,7 +33,7 @@ from ...core.planning import Command, ControllerSettings, Observation, PlanningC
 from ...node_runs.models import resolve_model
 from ..arm_tasks import ArmTaskFactory
 from ..conditions import ExperimentError
-from .options import ArmReachOptions, OBJECTIVES
+from .options import ArmReachOptions
 
 __all__ = ['make_controller', 'run_arm_reach']
 
@@ -88,14 +88,9 @@ def run_arm_reach(opts: ArmReachOptions) -> Dict[str, Any]:
     """Run the episodes; the report (settings, success rate, every episode).
 
     Raises:
-        ExperimentError: an unknown objective, or ``joint_units`` on a model without an
-            ``image_state_head``.
+        ExperimentError: ``joint_units`` on a model without an ``image_state_head``.
         ModelChoiceError: no such model file, or the shipped one is not installed.
     """
-    if opts.objective not in OBJECTIVES:
-        raise ExperimentError(f'objective must be one of {OBJECTIVES}, not {opts.objective!r}')
-    if opts.episodes < 1:
-        raise ExperimentError(f'episodes must be at least 1, got {opts.episodes}')
     model = resolve_model(opts.model, 'arm')
     torch.set_num_threads(opts.threads)
     runtime = WorldModelRuntime.from_path(str(model))

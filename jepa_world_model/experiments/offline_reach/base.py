@@ -52,7 +52,7 @@ from ...node_runs.models import resolve_model
 from ...sim.robots import MobileBaseSim
 from ..base_tasks import BaseTaskFactory
 from ..conditions import ExperimentError
-from .options import BaseReachOptions, plan_delay, RISKS
+from .options import BaseReachOptions, plan_delay
 
 __all__ = ['make_controller', 'run_base_reach']
 
@@ -173,16 +173,9 @@ def run_base_reach(opts: BaseReachOptions) -> Dict[str, Any]:
     """Run the episodes; the report (settings, success and collision counts, every episode).
 
     Raises:
-        ExperimentError: an unknown risk term or command delay, no episodes, or a model
-            without what the risk term needs.
+        ExperimentError: a model without what the risk term needs.
         ModelChoiceError: no such model file, or the shipped one is not installed.
     """
-    if opts.risk not in RISKS:
-        raise ExperimentError(f'risk must be one of {RISKS}, not {opts.risk!r}')
-    if opts.command_delay not in (0, 1):
-        raise ExperimentError(f'command_delay must be 0 or 1, got {opts.command_delay}')
-    if opts.episodes < 1:
-        raise ExperimentError(f'episodes must be at least 1, got {opts.episodes}')
     model = resolve_model(opts.model, 'mobile_base')
     torch.set_num_threads(opts.threads)
     runtime = WorldModelRuntime.from_path(str(model))

@@ -1,5 +1,5 @@
-"""Settings of the offline reaching experiments, one dataclass per robot (no heavy imports:
-the CLI reads their defaults for its help)."""
+"""Settings of the offline reaching experiments, one dataclass per robot, checked when made
+(no heavy imports: the CLI reads their defaults for its help)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-__all__ = ['OBJECTIVES', 'RISKS', 'ArmReachOptions', 'BaseReachOptions', 'plan_delay']
+from ..conditions import ExperimentError
+
+__all__ = ['OBJECTIVES', 'RISKS', 'ReachOptions', 'ArmReachOptions', 'BaseReachOptions',
+           'plan_delay']
 
 #: The arm's goal objectives (``arm.py``'s docstring).
 OBJECTIVES = ('joint_units', 'latent_l1', 'joint_goal')
@@ -15,71 +18,82 @@ OBJECTIVES = ('joint_units', 'latent_l1', 'joint_goal')
 RISKS = ('none', 'model', 'clearance', 'scan', 'oracle')
 
 
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ExperimentError(message)
+
+
 @dataclass
-class ArmReachOptions:
-    """Settings of one arm run (``jepa-world-model offline-reach --robot arm``).
+class ReachOptions:
+    """What the runs of both robots take; ExperimentError for a count below 1 or a
+    negative tolerance."""
 
-    Attributes:
-        model: Checkpoint (None: the arm's shipped model).
-        objective: One of :data:`OBJECTIVES`.
-        episodes: Seeded tasks ``first_seed .. first_seed + episodes - 1`` (plan-eval's
-            seeds 1..N by default).
-        first_seed: Seed of the first task.
-        budget: Control steps per episode.
-        tolerance: Success distance of the end effector [m].
-        threads: torch threads.
-    """
-
+    #: Checkpoint (None: the robot's shipped model).
     model: Optional[Path] = None
-    objective: str = 'joint_units'
+    #: Seeded tasks first_seed .. first_seed + episodes - 1 (plan-eval's seeds 1..N).
     episodes: int = 30
     first_seed: int = 1
+    #: Control steps per episode.
     budget: int = 80
+    #: Success distance [m]: the arm's end effector, the base's position.
     tolerance: float = 0.05
+    #: torch threads.
     threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ('episodes', 'budget', 'threads'):
+            _require(getattr(self, name) >= 1, f'{name} must be at least 1, got '
+                     f'{getattr(self, name)}')
+        _require(self.tolerance >= 0, f'tolerance must be >= 0, got {self.tolerance}')
 
 
 @dataclass
-class BaseReachOptions:
-    """Settings of one base run (``jepa-world-model offline-reach --robot mobile_base``).
+class ArmReachOptions(ReachOptions):
+    """Settings of one arm run (``jepa-world-model offline-reach --robot arm``)."""
 
-    Attributes:
-        model: Checkpoint (None: the base's shipped model).
-        risk: The plan's risk term, one of :data:`RISKS` (module docstring).
-        risk_weight: Its weight.
-        min_range: clearance and oracle: ranges from the base centre below this cost [m].
-        margin: clearance and oracle: band [m] over which the cost reaches 1.
-        disagreement_weight: Weight of the ensemble-disagreement term.
-        use_map: Score the goal by the path length on the room's static map.
-        map_inflation: Obstacle inflation of that map [m].
-        action_repeat: Steps each planned action is held.
-        command_delay: 1: each command takes effect one step after its frame, as over ROS
-            (sim_node applies the newest command at its next tick); 0: at once.
-        plan_delay: planner_node's ``command_delay_steps``: the plan starts from the
-            previous command rolled forward this many steps (None: ``command_delay``).
-        first_seed: Seed of the first task; episodes: tasks ``first_seed ..
-            first_seed + episodes - 1`` (plan-eval: 1..50).
-        budget: Control steps per episode.
-        tolerance: Success distance to the goal position [m].
-        threads: torch threads.
-    """
+    #: One of :data:`OBJECTIVES`.
+    objective: str = 'joint_units'
 
-    model: Optional[Path] = None
-    risk: str = 'none'
-    risk_weight: float = 20.0
-    min_range: float = 0.32
-    margin: float = 0.1
-    disagreement_weight: float = 0.0
-    use_map: bool = False
-    map_inflation: float = 0.32
-    action_repeat: int = 1
-    command_delay: int = 0
-    plan_delay: Optional[int] = None
-    first_seed: int = 1
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.objective in OBJECTIVES,
+                 f'objective must be one of {OBJECTIVES}, not {self.objective!r}')
+
+
+@dataclass
+class BaseReachOptions(ReachOptions):
+    """Settings of one base run (``jepa-world-model offline-reach --robot mobile_base``);
+    success also needs no collision before the goal."""
+
     episodes: int = 20
     budget: int = 150
     tolerance: float = 0.15
-    threads: int = 1
+    #: The plans' risk term, one of :data:`RISKS` (``base.py``'s docstring), and its weight.
+    risk: str = 'none'
+    risk_weight: float = 20.0
+    #: clearance and oracle: ranges from the base centre below ``min_range`` [m] cost, up
+    #: to 1 over the band ``margin`` [m].
+    min_range: float = 0.32
+    margin: float = 0.1
+    #: Weight of the ensemble-disagreement term.
+    disagreement_weight: float = 0.0
+    #: Score the goal by the path length on the room's static map, inflated this much [m].
+    use_map: bool = False
+    map_inflation: float = 0.32
+    #: Steps each planned action is held.
+    action_repeat: int = 1
+    #: 1: each command takes effect one step after its frame, as over ROS (sim_node
+    #: applies the newest command at its next tick); 0: at once.
+    command_delay: int = 0
+    #: planner_node's ``command_delay_steps``: the plan starts from the previous command
+    #: rolled forward this many steps (None: ``command_delay``).
+    plan_delay: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.risk in RISKS, f'risk must be one of {RISKS}, not {self.risk!r}')
+        _require(self.command_delay in (0, 1),
+                 f'command_delay must be 0 or 1, got {self.command_delay}')
 
 
 def plan_delay(opts: BaseReachOptions) -> int:
