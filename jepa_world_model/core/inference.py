@@ -5,7 +5,8 @@ benchmarked on its own. Per frame it
 
 1. encodes the observation twice: the online encoder gives ``z`` (the start of the rollout,
    as in training) and the EMA target encoder gives ``z_obs``, the latent the dynamics were
-   trained to predict;
+   trained to predict (through :attr:`encoder`, whose model and encode cache runtimes of
+   one process may share: core/shared_encoder.py);
 2. computes the *surprise*: the L1 distance (mean over latent dims, the metric of the
    training loss ``latent_l1``) between ``z_obs`` and what the model predicted for this
    moment from an earlier frame, normalised by :class:`SurpriseNormalizer`;
@@ -50,41 +51,13 @@ from torch import Tensor
 
 from .checkpoint import LoadedCheckpoint, load_checkpoint
 from .config import ModelConfig
+from .devices import DTYPES, resolve_device
+from .shared_encoder import EncoderClient, EncoderPool, SharedEncoder
 from .state_layout import assemble_state
 from .surprise import SurpriseNormalizer
 
 __all__ = ['SurpriseNormalizer', 'StepResult', 'WorldModelRuntime', 'resolve_device',
            'DTYPES']
-
-DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
-
-
-def resolve_device(name: str) -> torch.device:
-    """Turn a device parameter into a usable ``torch.device``.
-
-    Args:
-        name: ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'auto'`` (CUDA when available).
-
-    Raises:
-        ValueError: Unknown name, or CUDA requested but not available.
-    """
-    name = name.strip().lower()
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(f'unknown device {name!r}: {exc}') from None
-    if device.type not in ('cpu', 'cuda'):
-        raise ValueError(f'unsupported device {name!r} (use cpu, cuda, cuda:N or auto)')
-    if device.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise ValueError(f'device {name!r} requested but CUDA is not available '
-                             f'(torch {torch.__version__})')
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f'device {name!r} requested but only {torch.cuda.device_count()} '
-                             'CUDA device(s) exist')
-    return device
 
 
 @dataclass
@@ -133,6 +106,8 @@ class WorldModelRuntime:
     """Per-frame encoding, surprise and rollout around a loaded checkpoint.
 
     Not thread-safe: call it from one thread (the node's inference worker) or under a lock.
+    Several runtimes may share one model and its encode cache (``shared``; ``pool`` of
+    :meth:`from_path`): each keeps its own history, normaliser and goal.
 
     Args:
         checkpoint: A checkpoint from :func:`load_checkpoint`; its model is moved to
@@ -140,15 +115,30 @@ class WorldModelRuntime:
         device: Where to run (``torch.device`` or a name accepted by :func:`resolve_device`).
         dtype: Compute dtype of the weights and inputs.
         normalizer: Surprise normaliser (default: window 300, 30 samples to calibrate).
+        shared: Another runtime's :class:`~.shared_encoder.SharedEncoder` of the same
+            checkpoint, device and dtype (default: one of its own).
+
+    Raises:
+        ValueError: ``shared`` holds another checkpoint, device or dtype.
     """
 
     def __init__(self, checkpoint: LoadedCheckpoint, device: torch.device | str = 'cpu',
                  dtype: torch.dtype = torch.float32,
-                 normalizer: Optional[SurpriseNormalizer] = None) -> None:
+                 normalizer: Optional[SurpriseNormalizer] = None,
+                 shared: Optional[SharedEncoder] = None) -> None:
         self.checkpoint = checkpoint
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = dtype
-        self.model = checkpoint.model.to(device=self.device, dtype=dtype).eval()
+        if shared is None:
+            shared = SharedEncoder(checkpoint, self.device, dtype)
+        elif (shared.checkpoint is not checkpoint or shared.device != self.device
+              or shared.dtype != dtype):
+            raise ValueError(f'the shared encoder holds {shared.checkpoint.path} on '
+                             f'{shared.device}/{shared.dtype}, not {checkpoint.path} on '
+                             f'{self.device}/{dtype}')
+        self.model = shared.model
+        self.encoder: EncoderClient = shared.client()   # every ViT pass goes through it
+        self.model_shared = False   # True when another runtime had loaded the model
         self.normalizer = normalizer or SurpriseNormalizer()
         self._history: Deque[_Remembered] = deque(maxlen=512)
         self._frame_index = 0
@@ -157,13 +147,23 @@ class WorldModelRuntime:
 
     @classmethod
     def from_path(cls, path: str | Path, device: str = 'cpu', dtype: str = 'float32',
-                  normalizer: Optional[SurpriseNormalizer] = None) -> 'WorldModelRuntime':
-        """Load a checkpoint file and wrap it (raises ``CheckpointError``/``ValueError``)."""
+                  normalizer: Optional[SurpriseNormalizer] = None,
+                  pool: Optional[EncoderPool] = None) -> 'WorldModelRuntime':
+        """Load a checkpoint file and wrap it (raises ``CheckpointError``/``ValueError``).
+
+        With ``pool``, a model another runtime of the pool holds (same file, device and
+        dtype) is shared, with its encode cache, instead of loaded again.
+        """
         if dtype not in DTYPES:
             raise ValueError(f'unknown dtype {dtype!r} (use one of {sorted(DTYPES)})')
         torch_device = resolve_device(device)
-        checkpoint = load_checkpoint(path, device=torch_device, dtype=DTYPES[dtype])
-        return cls(checkpoint, torch_device, DTYPES[dtype], normalizer)
+        if pool is None:
+            checkpoint = load_checkpoint(path, device=torch_device, dtype=DTYPES[dtype])
+            return cls(checkpoint, torch_device, DTYPES[dtype], normalizer)
+        shared, held = pool.acquire(path, torch_device, DTYPES[dtype])
+        runtime = cls(shared.checkpoint, torch_device, DTYPES[dtype], normalizer, shared)
+        runtime.model_shared = held
+        return runtime
 
     # -- model facts -----------------------------------------------------------------------
     @property
@@ -200,6 +200,11 @@ class WorldModelRuntime:
     def parameter_count(self) -> int:
         """Trainable parameters (the EMA target encoder not counted)."""
         return int(self.model.parameter_counts()['total_trainable'])
+
+    def encode_counts(self) -> dict:
+        """``{'encodes', 'encode_cache_hits'}``: ViT passes this runtime ran, and those the
+        shared encode cache served instead."""
+        return self.encoder.counts()
 
     @property
     def has_goal(self) -> bool:
@@ -281,8 +286,8 @@ class WorldModelRuntime:
         applied = (self._vector(a_applied, cfg.action_dim, 'a_applied')[0]
                    if a_applied is not None else None)
         with torch.inference_mode():
-            z = self.model.encode(o, s_t)                          # [1, Z]
-            z_obs = self.model.encode(o, s_t, target=True)         # [1, Z]
+            z = self.encoder.encode(o, s_t)                        # [1, Z]
+            z_obs = self.encoder.encode(o, s_t, target=True)       # [1, Z]
             key = self._key(stamp, step_period)
             err, k = self._prediction_error(z_obs[0], key, step_period, applied)
             z_roll = self.model.rollout(z, a_t.unsqueeze(1).expand(1, horizon, -1))  # [1,H,Z]

@@ -178,14 +178,20 @@ class WorldModel(nn.Module):
         """
         return self._tokens_and_latent(o, s, target)[1]
 
+    def latent_from_tokens(self, tokens: Tensor, s: Optional[Tensor], target: bool = False
+                           ) -> Tensor:
+        """z [B, Z] from one encoder's patch tokens [B, N, D] (:meth:`patch_tokens`) and
+        s [B, S] in physical units (None for models without a state)."""
+        enc = self.target_encoder if target else self.encoder
+        s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
+        return enc.latent_from_tokens(tokens, s_norm)
+
     def _tokens_and_latent(self, o: Tensor, s: Optional[Tensor], target: bool = False
                            ) -> Tuple[Tensor, Tensor]:
         """One encoder pass: (patch tokens [B, N, D], z [B, Z]) of o [B, 3, H, W], s [B, S]."""
         self._check_image(o)
-        enc = self.target_encoder if target else self.encoder
-        tokens = enc.vit(self.normalize_image(o))
-        s_norm = None if s is None or not self.cfg.state_dim else self.normalize_state(s)
-        return tokens, enc.latent_from_tokens(tokens, s_norm)
+        tokens = self.patch_tokens(o, target=target)
+        return tokens, self.latent_from_tokens(tokens, s, target)
 
     def learned_part(self, z: Tensor) -> Tensor:
         """z without the normalised-state slice: what the encoder learns (and could collapse).

@@ -313,14 +313,14 @@ class PlanningController:
         reading of the current frame comes from the same encoder pass as z. A clearance
         term on a scene read-out reads the frame's scene the same way.
         """
-        model = self.runtime.model
+        encoder = self.runtime.encoder   # a composed process encodes each frame once
         if self.goal.kind == 'image' and self.goal.joints is not None and np.size(obs.q):
-            z, q_image = model.encode_with_image_joints(obs.o, obs.s)
+            z, q_image = encoder.encode_with_image_joints(obs.o, obs.s)
             return z[0], q_image[0], None
         if self.objective.needs_scene:
-            z, scene = model.encode_with_scene(obs.o, obs.s)
+            z, scene = encoder.encode_with_scene(obs.o, obs.s)
             return z[0], None, scene[0]
-        return model.encode(obs.o, obs.s)[0], None, None
+        return encoder.encode(obs.o, obs.s)[0], None, None
 
     def _goal_check(self, obs: Observation, q_image: Optional[Tensor]) -> Tuple[bool, float]:
         """Measured joints and odometry beat probes; the target encoder only runs when the
@@ -329,7 +329,7 @@ class PlanningController:
         measured = {'joint_state': np.size(q) > 0, 'pose': obs.pose is not None,
                     'image': q_image is not None}
         z_obs = (None if measured.get(goal.kind)
-                 else model.encode(obs.o, obs.s, target=True)[0])
+                 else self.runtime.encoder.encode(obs.o, obs.s, target=True)[0])
         return goal_reached(goal, self.settings.tolerance, model, z_obs, q=(
             q if goal.kind == 'joint_state' and np.size(q) else None), pose=obs.pose,
             image_joints=q_image)
