@@ -47,6 +47,7 @@ setup(
             'world_model_node = jepa_world_model.ros.world_model_node:main',
             'sim_node = jepa_world_model.ros.sim_node:main',
             'planner_node = jepa_world_model.ros.planner_node:main',
+            'world_model_stack = jepa_world_model.ros.world_model_stack:main',
         ],
     },
 )

@@ -13,6 +13,7 @@ names and keyword arguments it defines.
 * :func:`params_file_argument` and :func:`package_config`: parameter files under
   ``share/jepa_world_model/config``;
 * :func:`package_node`: a node of this package, named after its executable;
+* :func:`package_process`: a process of this package hosting several nodes (no name);
 * :func:`lifecycle_autostart`: the configure/activate events for a lifecycle node, and an
   error in the launch log when the node is not active ``ACTIVE_TIMEOUT_S`` after its start;
 * :func:`start_after_package_check`: starts a launch file's processes only once the other
@@ -105,6 +106,18 @@ def package_node(*, executable, namespace, parameters, remappings, lifecycle=Tru
     return node_class(package=PACKAGE, executable=executable, name=executable,
                       namespace=namespace, output='screen', parameters=parameters,
                       remappings=remappings, condition=condition)
+
+
+def package_process(*, executable, namespace, parameters, remappings):
+    """Return a process of this package that hosts several nodes, logging to the screen.
+
+    Unlike :func:`package_node` it passes no node name: launch_ros would rename every node
+    of the process to it. Parameters and remappings apply to all of its nodes (parameter
+    files are keyed by node name). Its lifecycle nodes follow their own ``autostart``
+    parameter: the events of :func:`lifecycle_autostart` address one node per process.
+    """
+    return Node(package=PACKAGE, executable=executable, namespace=namespace,
+                output='screen', parameters=parameters, remappings=remappings)
 
 
 def lifecycle_autostart(node, autostart, only_if=None):

@@ -7,9 +7,9 @@ arguments, and returns the nodes with the arguments, parameter files, parameter
 overrides and remappings launch_ros would give them, and whether the launch file drives
 their lifecycle (``lifecycle_autostart``). It understands the small language the launch
 files speak through launch_support.py (launch_arguments, params_file_argument,
-package_config, package_node, lifecycle_autostart, IfCondition, list ``+``); anything
-else raises :class:`UnsupportedLaunchCode`, so a launch file that outgrows it fails the
-test loudly instead of being half-evaluated.
+package_config, package_node, package_process, lifecycle_autostart, IfCondition, list
+``+``); anything else raises :class:`UnsupportedLaunchCode`, so a launch file that outgrows
+it fails the test loudly instead of being half-evaluated.
 """
 
 import ast
@@ -40,7 +40,7 @@ class NodeProcess:
 
     package: str
     executable: str
-    name: str
+    name: Optional[str]       # None: a process hosting several nodes (package_process)
     namespace: str
     parameters: List[object]
     remappings: List[Tuple[str, str]]
@@ -52,18 +52,20 @@ class NodeProcess:
     @property
     def full_name(self):
         """``/<namespace>/<name>``."""
-        return '/'.join([''] + [p for p in self.namespace.split('/') if p] + [self.name])
+        return '/'.join([''] + [p for p in self.namespace.split('/') if p]
+                        + [self.name or self.executable])
 
     def ros_args(self, params_dir):
         """The ``--ros-args`` launch_ros passes; override dicts go to YAML files (``/**``)
         written into ``params_dir``, as launch_ros writes them."""
-        args = ['--ros-args', '-r', '__node:=' + self.name]
+        args = ['--ros-args'] + (['-r', '__node:=' + self.name] if self.name else [])
         if self.namespace:
             args += ['-r', '__ns:=' + '/' + self.namespace.strip('/')]
         for index, params in enumerate(self.parameters):
             if isinstance(params, dict):
                 path = os.path.join(params_dir, '%s_%s_%d.yaml' % (
-                    self.namespace.strip('/').replace('/', '_'), self.name, index))
+                    self.namespace.strip('/').replace('/', '_'), self.name or self.executable,
+                    index))
                 with open(path, 'w', encoding='utf-8') as handle:
                     yaml.safe_dump({'/**': {'ros__parameters': params}}, handle)
                 params = path
@@ -128,6 +130,13 @@ class _Evaluator:
                 remappings=[(_text(a), _text(b)) for a, b in kwargs['remappings']],
                 lifecycle=kwargs.get('lifecycle', True),
                 condition=None if condition is None else condition.holds())
+        if name == 'package_process':
+            return NodeProcess(
+                package=PACKAGE, executable=kwargs['executable'], name=None,
+                namespace=_text(kwargs['namespace']),
+                parameters=[_parameters(p) for p in kwargs['parameters']],
+                remappings=[(_text(a), _text(b)) for a, b in kwargs['remappings']],
+                lifecycle=False)
         if name == 'lifecycle_autostart':
             process = args[0]
             process.launch_drives_lifecycle = is_true(_text(args[1]))

@@ -1,8 +1,9 @@
 """Runs a node's real entry point in a child process for ``test_lifecycle_services.py``.
 
 ``python test/lifecycle_driver.py NODE [--sigint-ignored] [--inject-faults] -- --ros-args ...``
-calls ``main`` of ``jepa_world_model.ros.NODE`` (world_model_node or planner_node) with the
-ROS arguments, as ``ros2 run`` would, after two optional changes:
+calls ``main`` of ``jepa_world_model.ros.NODE`` (world_model_node, planner_node or
+world_model_stack, the two in one process) with the ROS arguments, as ``ros2 run`` would,
+after two optional changes:
 
 * ``--sigint-ignored``: start with SIGINT ignored, the way a background process of a CI job
   inherits it; the node must still stop cleanly on SIGINT.
@@ -23,7 +24,7 @@ import subprocess
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NODES = ('world_model_node', 'planner_node')
+NODES = ('world_model_node', 'planner_node', 'world_model_stack')
 STOP_TIMEOUT_S = 15.0
 
 
@@ -31,17 +32,18 @@ class NodeProcess:
     """One node in a child process (``python lifecycle_driver.py ...``).
 
     Args:
-        node: 'world_model_node' or 'planner_node'.
+        node: One of ``NODES``.
         ns: Namespace of the node.
         params: ``{name: value as written after -p name:=}``.
         log_path: File that receives the child's stdout and stderr.
         flags: Driver flags (``--sigint-ignored``, ``--inject-faults``).
+        ros_args: More ``--ros-args`` (e.g. ``('--params-file', path)``).
     """
 
-    def __init__(self, node, ns, params, log_path, flags=()):
+    def __init__(self, node, ns, params, log_path, flags=(), ros_args=()):
         self.node, self.ns, self.log_path = node, ns, str(log_path)
         cmd = [sys.executable, os.path.abspath(__file__), node, *flags, '--', '--ros-args',
-               '-r', f'__ns:={ns}']
+               '-r', f'__ns:={ns}', *ros_args]
         for name, value in params.items():
             cmd += ['-p', f'{name}:={value}']
         env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHONPATH=os.pathsep.join(

@@ -33,6 +33,7 @@ REQUIRED_CONSOLE_SCRIPTS = {
     'world_model_node': 'jepa_world_model.ros.world_model_node:main',
     'sim_node': 'jepa_world_model.ros.sim_node:main',
     'planner_node': 'jepa_world_model.ros.planner_node:main',
+    'world_model_stack': 'jepa_world_model.ros.world_model_stack:main',
 }
 # exec_depends with no ros-jazzy-* wheel; they are only needed on a real ROS install.
 NO_WHEEL_DEPENDS = {'cv_bridge', 'launch', 'launch_ros'}

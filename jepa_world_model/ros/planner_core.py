@@ -29,7 +29,6 @@ from rclpy._rclpy_pybind11 import InvalidHandle
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
-import torch
 
 from ..core.goals import Goal, GoalError, latent_goal
 from ..core.inference import WorldModelRuntime
@@ -175,8 +174,7 @@ class PlannerCore(GuardedLifecycleNode):
             except InputError as exc:
                 raise InputError('capture_failed', f'cannot capture: {exc}') from None
             obs = stamped.observation
-            with torch.inference_mode():
-                return latent_goal(self.runtime.model.encode(obs.o, obs.s, target=True)[0])
+            return latent_goal(self.runtime.encoder.encode(obs.o, obs.s, target=True)[0])
         if self._state != 'active':
             response.success, response.message = False, f'node is {self._state}, not active'
             return response

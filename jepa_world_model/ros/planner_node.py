@@ -60,6 +60,7 @@ from ..core.checkpoint import CheckpointError  # noqa: E402
 from ..core.goals import GoalError  # noqa: E402
 from ..core.inference import WorldModelRuntime  # noqa: E402
 from ..core.planning.controller import PlanningController, rollout_cost  # noqa: E402
+from ..core.shared_encoder import EncoderPool  # noqa: E402
 from ..core.streams import WindowStats  # noqa: E402
 from ..resources import default_model_path  # noqa: E402
 from .common import LOCK_TIMEOUT_S  # noqa: E402
@@ -94,9 +95,14 @@ class PlannerNode(PlannerCore):
     class adds the lifecycle transitions, the parameter callback and ``/diagnostics``.
     """
 
-    def __init__(self, node_name: str = 'planner_node', **kwargs: Any) -> None:
-        """Declare parameters and diagnostics; nothing is loaded before configure."""
+    def __init__(self, node_name: str = 'planner_node',
+                 encoder_pool: Optional[EncoderPool] = None, **kwargs: Any) -> None:
+        """Declare parameters and diagnostics; nothing is loaded before configure.
+
+        ``encoder_pool``: share the model and its encode cache with the other nodes of the
+        process that load the same checkpoint (``world_model_stack``)."""
         super().__init__(node_name, **kwargs)
+        self._encoder_pool = encoder_pool
         self._subs: List[Any] = []
         self._timer = None
         self._rejections = RejectionTally(NOT_REJECTIONS, NOT_REJECTION_PREFIXES)
@@ -112,7 +118,8 @@ class PlannerNode(PlannerCore):
         if s.num_threads:
             torch.set_num_threads(s.num_threads)
         try:
-            runtime = WorldModelRuntime.from_path(path, s.device, s.dtype)
+            runtime = WorldModelRuntime.from_path(path, s.device, s.dtype,
+                                                  pool=self._encoder_pool)
         except CheckpointError as exc:
             return self._fail(f'cannot load checkpoint: {exc}')
         except (ValueError, RuntimeError, OSError) as exc:
@@ -139,7 +146,8 @@ class PlannerNode(PlannerCore):
         for term in controller.unusable_stops():
             self.get_logger().warning(f'max_{term} is set but the model has no {term} '
                                       'output: that stop can never trigger')
-        self.get_logger().info(f'configured: {path} on {s.device}; output {s.output}; '
+        shared = ' (shared in this process)' if runtime.model_shared else ''
+        self.get_logger().info(f'configured: {path} on {s.device}{shared}; output {s.output}; '
                                f'action [{facts.action_dim}]; joints {list(facts.joint_names)}')
         return SUCCESS
 
@@ -291,6 +299,8 @@ class PlannerNode(PlannerCore):
         values += [(f'plan_ms.{k}', v) for k, v in plan_ms.summary().items()]
         rates = {**self._inputs.rates(), **self.rates}
         values += [(f'rate_hz.{k}', r.rate(mono)) for k, r in rates.items()]
+        if self.runtime is not None:   # encoder passes are events, not rejections
+            counts = {**counts, **self.runtime.encoder.counts()}
         values += [(f'count.{k}', v) for k, v in sorted(counts.items())]
         if self.runtime is not None:
             values.append(('model.path', str(self.runtime.checkpoint.path)))

@@ -39,6 +39,7 @@ from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 from .node_main import run_node  # noqa: E402
 from ..core.checkpoint import CheckpointError  # noqa: E402
 from ..core.inference import SurpriseNormalizer, WorldModelRuntime  # noqa: E402
+from ..core.shared_encoder import EncoderPool  # noqa: E402
 from ..core.streams import Counters  # noqa: E402
 from ..resources import default_model_path, model_search_paths  # noqa: E402
 from .action_sources import ActionError, ActionSource, scale_vector  # noqa: E402
@@ -73,9 +74,14 @@ class WorldModelNode(GuardedLifecycleNode):
     (:class:`~.guarded_lifecycle.GuardedLifecycleNode`).
     """
 
-    def __init__(self, node_name: str = 'world_model_node', **kwargs: Any) -> None:
-        """Declare parameters and diagnostics; nothing is loaded before configure."""
+    def __init__(self, node_name: str = 'world_model_node',
+                 encoder_pool: Optional[EncoderPool] = None, **kwargs: Any) -> None:
+        """Declare parameters and diagnostics; nothing is loaded before configure.
+
+        ``encoder_pool``: share the model and its encode cache with the other nodes of the
+        process that load the same checkpoint (``world_model_stack``)."""
         super().__init__(node_name, **kwargs)
+        self._encoder_pool = encoder_pool
         declare_parameters(self)
         self.settings = read_settings(self)
         self.counters = Counters()
@@ -109,7 +115,8 @@ class WorldModelNode(GuardedLifecycleNode):
         normalizer = SurpriseNormalizer(s.surprise_window, s.surprise_min_samples,
                                         s.surprise_scale)
         try:
-            runtime = WorldModelRuntime.from_path(path, s.device, s.dtype, normalizer)
+            runtime = WorldModelRuntime.from_path(path, s.device, s.dtype, normalizer,
+                                                  self._encoder_pool)
         except CheckpointError as exc:
             where = '' if s.model_path else (' (searched: ' + ', '.join(
                 str(p) for p in model_search_paths()) + '; set model_path)')
@@ -141,9 +148,10 @@ class WorldModelNode(GuardedLifecycleNode):
         self.counters.reset()
         self._create_outputs(runtime.has_pose)
         self._state = 'inactive'
+        shared = ' (shared in this process)' if runtime.model_shared else ''
         self.get_logger().info(
             f'configured: {path} ({runtime.parameter_count:,} parameters) on {s.device}/'
-            f'{s.dtype}; joints {runtime.joint_names}; action {s.action_source} '
+            f'{s.dtype}{shared}; joints {runtime.joint_names}; action {s.action_source} '
             f'[{runtime.action_dim}]; horizon {s.horizon} x {s.model_step_period} s')
         return SUCCESS
 
@@ -331,6 +339,7 @@ class WorldModelNode(GuardedLifecycleNode):
             if problem is not None:
                 h.last_problem = (problem[0], problem[1], time.monotonic() - problem[2])
         if runtime is not None:
+            h.counters = {**counts, **runtime.encoder.counts()}   # events, not rejections
             result = pipeline.last_result if pipeline is not None else None
             h.model = {'name': runtime.checkpoint.path.stem, 'path': str(runtime.checkpoint.path),
                        'parameters': str(runtime.parameter_count), 'device': str(runtime.device),
