@@ -1,9 +1,14 @@
-"""Parameters of ``world_model_node``: declarations, validation and the settings snapshot.
+"""Parameters of ``world_model_node``: the table that declares each one once, and the
+batch validation.
 
-Every parameter is declared with a ``ParameterDescriptor`` (description, and an integer or
-floating-point range where it has one, so ``ros2 param describe`` shows the limits). Values
-are validated by :func:`validate_updates`, which the node's on-set callback runs on the whole
-batch: one bad value rejects the batch with a reason and nothing is applied.
+:data:`PARAMS` is the only declaration of a parameter (type, default, range or choices,
+description, when a change applies, the core field it sets); the rest is derived from it:
+the ``ParameterDescriptor`` (``ros2 param describe`` shows the limits), the settings snapshot
+:data:`NodeSettings`, the checks of one value (:func:`validate_value`), the arguments of the
+surprise normaliser (:func:`surprise_arguments`) and the table in docs/world_model_node.md
+(``python -m jepa_world_model.ros.parameter_docs``). The node's on-set callback runs
+:func:`validate_updates` on the whole batch: one bad value rejects the batch with a reason
+and nothing is applied.
 
 When a change takes effect (``PARAMS[name].applies``):
 
@@ -15,37 +20,53 @@ When a change takes effect (``PARAMS[name].applies``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.parameter import Parameter
 
+from ..core.settings_spec import core_arguments
+from ..core.surprise import SurpriseNormalizer
 from .action_sources import ACTION_SOURCES, TRAJECTORY_FIELDS
-from .parameter_table import (check_value, declare_table, ModelFacts, parameter_descriptor,
-                              parameter_updates, ParamSpec, read_table, SettingsSnapshot)
+from .parameter_table import (check_value, declare_table, DEVICE_RULE, DISTINCT_NAMES_RULE,
+                              ModelFacts, parameter_descriptor, parameter_updates, ParamSpec,
+                              read_table, Rule, settings_class, TWIST_FIELDS_RULE)
 
 # ParamSpec, ModelFacts and parameter_updates live in parameter_table (shared with the
 # planner); they stay importable from here, where world_model_node takes them from.
-__all__ = ['ParamSpec', 'PARAMS', 'NodeSettings', 'ModelFacts', 'declare_parameters',
-           'read_settings', 'validate_updates', 'validate_value', 'parameter_updates']
+__all__ = ['ParamSpec', 'PARAMS', 'NodeSettings', 'ModelFacts', 'CORE_TARGETS',
+           'declare_parameters', 'read_settings', 'validate_updates', 'validate_value',
+           'parameter_updates', 'surprise_arguments']
 
 RELIABILITY = ('best_effort', 'reliable')
 _FLOAT32_MAX = 3.4028234663852886e38
+_TOPIC_RE = re.compile(r'^[~/A-Za-z_][\w/~{}]*$')
+
+
+def _scale_problem(value: Tuple[float, ...]) -> Optional[str]:
+    # The action is float32: a larger factor would make the action source refuse it.
+    if len(value) and all(abs(v) <= _FLOAT32_MAX for v in value):
+        return None
+    return (f'expected 1 or action_dim values within float32 (|v| <= {_FLOAT32_MAX:.4g}), '
+            f'got {list(value)}')
+
+
+def _topic_problem(value: str) -> Optional[str]:
+    return None if not value or _TOPIC_RE.match(value) else \
+        f'expected a valid topic name, got {value!r}'
 
 
 PARAMS: Dict[str, ParamSpec] = {
     'model_path': ParamSpec('', 'Checkpoint (.safetensors); empty: the model shipped in the '
                             'package share directory (models/gantry_tiny.safetensors)',
                             'configure'),
-    'device': ParamSpec('cpu', 'cpu, cuda, cuda:N or auto', 'configure'),
+    'device': ParamSpec('cpu', 'Where the model runs', 'configure', rule=DEVICE_RULE),
     'dtype': ParamSpec('float32', 'Compute dtype', 'configure',
                        choices=('float32', 'float16', 'bfloat16')),
     'num_threads': ParamSpec(1, 'torch CPU threads (process-wide); 1 is fastest for small '
                              'models on a busy robot CPU; 0: torch default', 'configure', 0, 256),
     'autostart': ParamSpec(False, 'Configure and activate on start-up without a lifecycle '
-                           'manager (ros2 run convenience)', 'startup'),
+                           'manager', 'startup'),
     'horizon': ParamSpec(10, 'Predicted steps H', 'runtime', 1, 200),
     'model_step_period': ParamSpec(0.1, 'Seconds per model step (time_from_start of the '
                                    'predicted points, surprise matching)', 'runtime',
@@ -53,9 +74,9 @@ PARAMS: Dict[str, ParamSpec] = {
     'max_prediction_rate': ParamSpec(0.0, 'Process at most this many frames per second '
                                      '(Hz); 0: every frame the model keeps up with',
                                      'runtime', 0.0, 1000.0),
-    'image_transport': ParamSpec('raw', "raw: sensor_msgs/Image on 'image'; compressed: "
-                                 "sensor_msgs/CompressedImage on 'image/compressed'",
-                                 'activate', choices=('raw', 'compressed')),
+    'image_transport': ParamSpec('raw', 'raw: `Image` on `image`; compressed: '
+                                 '`CompressedImage` on `image/compressed`', 'activate',
+                                 choices=('raw', 'compressed')),
     'resize_mode': ParamSpec('center_crop', 'How a camera image becomes the square model '
                              'input', 'runtime', choices=('center_crop', 'stretch')),
     'image_reliability': ParamSpec('best_effort', 'Image subscription reliability; '
@@ -72,98 +93,72 @@ PARAMS: Dict[str, ParamSpec] = {
                                         1, 1000),
     'max_skew': ParamSpec(0.05, 'Largest image/joint-state stamp distance (s)', 'runtime',
                           0.0, 10.0),
-    'sync_mode': ParamSpec('interpolate', 'Joint state at the image stamp: interpolate or '
-                           'nearest', 'runtime', choices=('interpolate', 'nearest')),
-    'stale_timeout': ParamSpec(0.5, 'Inputs older than this (s, node clock) are rejected and '
-                               'diagnostics go to WARN', 'runtime', 0.01, 3600.0),
+    'sync_mode': ParamSpec('interpolate', 'Joint state at the image stamp', 'runtime',
+                           choices=('interpolate', 'nearest')),
+    'stale_timeout': ParamSpec(0.5, 'Inputs further than this (s) from the node clock are '
+                               'rejected; predictions paused this long turn diagnostics to '
+                               'WARN', 'runtime', 0.01, 3600.0),
     'max_future_stamp': ParamSpec(0.25, 'Joint states, odometry and images stamped further '
                                   'than this (s) ahead of the node clock are rejected '
-                                  '(stamp_in_future), so one bad stamp cannot block the '
-                                  'valid ones after it', 'runtime', 0.0, 3600.0),
-    'max_abs_input': ParamSpec(1e5, 'Joint positions and velocities, odometry x/y and action '
-                               'commands of larger magnitude are rejected as implausible',
-                               'runtime', 1e-3, 1e12),
+                                  '(`joint_state_stamp_in_future`, `odom_stamp_in_future`, '
+                                  '`image_stamp_in_future`) and never enter the history, so '
+                                  'one bad stamp cannot block the valid messages after it',
+                                  'runtime', 0.0, 3600.0),
+    'max_abs_input': ParamSpec(1e5, 'Plausibility bound: joint positions and velocities, '
+                               'odometry x/y and action commands of larger magnitude are '
+                               'rejected (`joint_state_out_of_range`, `odom_out_of_range`, '
+                               '`action_invalid`)', 'runtime', 1e-3, 1e12),
     'max_image_pixels': ParamSpec(16777216, 'Images with more pixels (width x height; for '
-                                  'compressed images the size their header declares) are '
-                                  'refused before decoding (image_too_large)', 'runtime',
-                                  1, 2 ** 31 - 1),
+                                  'compressed images the size their PNG/JPEG header '
+                                  'declares) are refused before decoding (`image_too_large`)',
+                                  'runtime', 1, 2 ** 31 - 1),
     'stall_error_timeout': ParamSpec(5.0, 'Diagnostics go to ERROR after this long (s) '
-                                     'without a prediction while active', 'runtime',
-                                     0.1, 3600.0),
-    'action_source': ParamSpec('twist', 'twist, twist_stamped, joint_trajectory, '
-                               'float64_multi_array, joint_delta or zero', 'configure',
+                                     'without a prediction while active (>= `stale_timeout`)',
+                                     'runtime', 0.1, 3600.0),
+    'action_source': ParamSpec('twist', 'Where the action comes from', 'configure',
                                choices=tuple(sorted(ACTION_SOURCES))),
     'action_topic': ParamSpec('', 'Action topic; empty: cmd_vel (twist*), joint_trajectory, '
-                              'commands (float64_multi_array)', 'activate'),
-    'action_fields': ParamSpec(['linear.x', 'linear.y'], 'Twist fields in model action '
-                               'order', 'configure'),
+                              'commands (float64_multi_array)', 'activate',
+                              rule=Rule(_topic_problem, 'a topic name')),
+    'action_fields': ParamSpec(['linear.x', 'linear.y'], 'Twist fields in model action order',
+                               'configure', rule=TWIST_FIELDS_RULE),
     'action_joint_names': ParamSpec(None, 'Joints of joint_trajectory actions in model order; '
                                     'unset: the model joints', 'configure',
-                                    ptype=Parameter.Type.STRING_ARRAY),
+                                    kind=Tuple[str, ...], rule=DISTINCT_NAMES_RULE),
     'action_trajectory_field': ParamSpec('positions', 'JointTrajectory field used as the '
                                          'action', 'configure', choices=TRAJECTORY_FIELDS),
     'action_scale': ParamSpec([1.0], 'Action multiplier: one value for all dims or one per '
-                              'dim (e.g. m/s -> model units)', 'runtime'),
+                              'dim (e.g. m/s -> model units; must match the model)', 'runtime',
+                              rule=Rule(_scale_problem, '1 or action-dim values, float32')),
     'action_timeout': ParamSpec(0.5, 'A command older than this (s) counts as zero',
                                 'runtime', 0.0, 3600.0),
-    'publish_latent': ParamSpec(False, 'Publish ~/latent (Float32MultiArray)', 'runtime'),
-    'path_frame_id': ParamSpec('', 'frame_id of ~/predicted_path; empty: the image frame',
+    'publish_latent': ParamSpec(False, 'Publish `~/latent` (Float32MultiArray)', 'runtime'),
+    'path_frame_id': ParamSpec('', 'frame_id of `~/predicted_path`; empty: the image frame',
                                'runtime'),
     'surprise_window': ParamSpec(300, 'Frames in the running median that normalises '
-                                 '~/surprise', 'runtime', 1, 100000),
-    'surprise_min_samples': ParamSpec(30, 'Frames before ~/surprise is published '
-                                      '(calibration)', 'runtime', 1, 100000),
+                                 '`~/surprise`', 'runtime', 1, 100000,
+                                 core='surprise.window'),
+    'surprise_min_samples': ParamSpec(30, 'Frames before `~/surprise` is published '
+                                      '(calibration; <= `surprise_window`)', 'runtime',
+                                      1, 100000, core='surprise.min_samples'),
     'surprise_scale': ParamSpec(0.0, 'Fixed surprise divisor; 0: running median', 'runtime',
-                                0.0, 1e9),
-    'enabled': ParamSpec(True, 'Process frames (also set by the ~/enable service)', 'runtime'),
+                                0.0, 1e9, core='surprise.fixed_scale'),
+    'enabled': ParamSpec(True, 'Process frames (also set by the `~/enable` service)',
+                         'runtime'),
     'diagnostics_period': ParamSpec(1.0, 'Seconds between /diagnostics messages', 'startup',
                                     0.05, 60.0),
     'log_throttle_period': ParamSpec(5.0, 'Seconds between repeated warnings of one kind',
                                      'runtime', 0.1, 3600.0),
 }
 
+#: Snapshot of every parameter value: a frozen dataclass, one field per :data:`PARAMS` entry
+#: (same name, type and default), so ``NodeSettings(horizon=5)`` and ``replace`` work.
+NodeSettings = settings_class('NodeSettings', PARAMS, __name__,
+                              'Snapshot of every world_model_node parameter value '
+                              '(attribute names = parameter names).')
 
-@dataclass(frozen=True)
-class NodeSettings(SettingsSnapshot):
-    """Snapshot of every parameter value (attribute names = parameter names)."""
-
-    model_path: str = ''
-    device: str = 'cpu'
-    dtype: str = 'float32'
-    num_threads: int = 1
-    autostart: bool = False
-    horizon: int = 10
-    model_step_period: float = 0.1
-    max_prediction_rate: float = 0.0
-    image_transport: str = 'raw'
-    resize_mode: str = 'center_crop'
-    image_reliability: str = 'best_effort'
-    joint_states_reliability: str = 'best_effort'
-    action_reliability: str = 'best_effort'
-    image_qos_depth: int = 1
-    joint_states_qos_depth: int = 10
-    max_skew: float = 0.05
-    sync_mode: str = 'interpolate'
-    stale_timeout: float = 0.5
-    max_future_stamp: float = 0.25
-    max_abs_input: float = 1e5
-    max_image_pixels: int = 16777216
-    stall_error_timeout: float = 5.0
-    action_source: str = 'twist'
-    action_topic: str = ''
-    action_fields: Tuple[str, ...] = ('linear.x', 'linear.y')
-    action_joint_names: Tuple[str, ...] = ()
-    action_trajectory_field: str = 'positions'
-    action_scale: Tuple[float, ...] = (1.0,)
-    action_timeout: float = 0.5
-    publish_latent: bool = False
-    path_frame_id: str = ''
-    surprise_window: int = 300
-    surprise_min_samples: int = 30
-    surprise_scale: float = 0.0
-    enabled: bool = True
-    diagnostics_period: float = 1.0
-    log_throttle_period: float = 5.0
+#: The core objects the ``core`` fields of :data:`PARAMS` name (``'surprise.window'``).
+CORE_TARGETS = {'surprise': SurpriseNormalizer}
 
 
 def descriptor(name: str) -> ParameterDescriptor:
@@ -181,27 +176,22 @@ def declare_parameters(node: Any) -> None:
     declare_table(node, PARAMS)
 
 
-def read_settings(node: Any) -> NodeSettings:
-    """Current parameter values of ``node`` as :class:`NodeSettings`."""
+def read_settings(node: Any) -> Any:
+    """Current parameter values of ``node`` as :data:`NodeSettings`."""
     return NodeSettings().with_updates(read_table(node, PARAMS))
 
 
 def validate_value(name: str, value: Any) -> Optional[str]:
     """Check one value on its own; return the reason it is invalid, or None."""
-    reason = check_value(PARAMS, name, value)
-    if reason:
-        return reason
-    if name == 'action_scale':
-        # The action is float32: a larger factor would make the action source refuse it.
-        if len(value) == 0 or not all(abs(v) <= _FLOAT32_MAX for v in value):
-            return (f'action_scale must hold 1 or action_dim finite values within float32 '
-                    f'(|v| <= {_FLOAT32_MAX:.4g}), got {list(value)}')
-    if name in ('action_topic',) and value and not re.match(r'^[~/A-Za-z_][\w/~{}]*$', value):
-        return f'{name} {value!r} is not a valid topic name'
-    return None
+    return check_value(PARAMS, name, value)
 
 
-def validate_updates(updates: Mapping[str, Any], current: NodeSettings,
+def surprise_arguments(settings: Any) -> Dict[str, Any]:
+    """Keyword arguments of :class:`SurpriseNormalizer` (and its ``reconfigure``)."""
+    return core_arguments(PARAMS, settings, 'surprise')
+
+
+def validate_updates(updates: Mapping[str, Any], current: Any,
                      model: Optional[ModelFacts] = None) -> Optional[str]:
     """Validate a batch of changes against the current settings (and the loaded model).
 
@@ -237,7 +227,7 @@ def validate_updates(updates: Mapping[str, Any], current: NodeSettings,
     return None
 
 
-def check_against_model(settings: NodeSettings, model: ModelFacts) -> Optional[str]:
+def check_against_model(settings: Any, model: ModelFacts) -> Optional[str]:
     """Cross-check settings with the loaded model; return the reason of a mismatch or None."""
     scale = settings.action_scale
     if len(scale) not in (1, model.action_dim):
@@ -259,4 +249,4 @@ def check_against_model(settings: NodeSettings, model: ModelFacts) -> Optional[s
 
 def settings_names() -> List[str]:
     """Names of all parameters (declaration order)."""
-    return [f.name for f in fields(NodeSettings)]
+    return list(PARAMS)

@@ -1,53 +1,76 @@
-"""A node's parameter table: declaration with descriptors, reading, and the generic checks.
+"""What the two nodes' parameter tables share: the rclpy side of a table, the shared rules and
+the values held for the next transition.
 
-``world_model_node`` and ``planner_node`` each describe their parameters as a table
-``{name: ParamSpec}`` (``node_parameters.PARAMS``, ``planner_parameters.PARAMS``) and a frozen
-settings dataclass whose attribute names are the parameter names. This module holds what the
-two tables share, so both nodes declare, read and check parameters the same way:
+``world_model_node`` and ``planner_node`` each declare their parameters once, as a table
+``{name: ParamSpec}`` (``node_parameters.PARAMS``, ``planner_parameters.PARAMS``); the spec,
+the checks of one value and the settings snapshot class are the core settings engine's
+(:mod:`jepa_world_model.core.settings_spec`). This module adds only what needs rclpy or is
+shared by the two tables:
 
-* :func:`declare_table` declares every parameter with a ``ParameterDescriptor`` (description,
-  integer or floating-point range, read-only for ``startup`` parameters), so
-  ``ros2 param describe`` shows the limits and rclpy rejects out-of-range values itself;
-* :func:`check_value` checks one value against its spec (type, finite, range, choices, and the
-  rules of the parameters both nodes have: ``device``, ``action_fields``,
-  ``action_joint_names``); each node adds the checks of its own parameters on top.
+* :func:`declare_table` declares every parameter with a ``ParameterDescriptor``
+  (:func:`parameter_descriptor`: description, integer or floating-point range, read-only for
+  ``startup`` parameters), so ``ros2 param describe`` shows the limits and rclpy rejects
+  out-of-range values itself; :func:`read_table` reads them back;
+* the rules of the parameters both nodes have (:data:`DEVICE_RULE`, :data:`TWIST_FIELDS_RULE`,
+  :data:`DISTINCT_NAMES_RULE`);
+* :class:`HeldParameters`: configure/activate values set while configured wait for that
+  transition.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-import math
+from dataclasses import dataclass
 import re
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, TypeVar
+import typing
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.parameter import Parameter
 
+from ..core.settings_spec import (check_value, ParamSpec, Rule, settings_class,
+                                  SettingsSnapshot)
 from .action_sources import TWIST_FIELDS
 
-__all__ = ['ParamSpec', 'ModelFacts', 'SettingsSnapshot', 'HeldParameters',
-           'parameter_descriptor', 'declare_table', 'read_table', 'check_value', 'is_number',
-           'parameter_updates']
+# ParamSpec, check_value, SettingsSnapshot and settings_class are the core engine's; the node
+# modules and tests take them from here with the rclpy helpers.
+__all__ = ['ParamSpec', 'Rule', 'ModelFacts', 'SettingsSnapshot', 'settings_class',
+           'HeldParameters', 'parameter_descriptor', 'declare_table', 'read_table',
+           'check_value', 'parameter_updates', 'DEVICE_RULE', 'TWIST_FIELDS_RULE',
+           'DISTINCT_NAMES_RULE', 'nonempty_rule']
 
 _DEVICE_RE = re.compile(r'^(cpu|auto|cuda(:\d+)?)$')
-#: Item type and wording of the typed list parameters that have no default.
-_ARRAY_ITEMS = {Parameter.Type.STRING_ARRAY: (str, 'strings'),
-                Parameter.Type.DOUBLE_ARRAY: (float, 'numbers')}
-_Settings = TypeVar('_Settings', bound='SettingsSnapshot')
+#: rclpy type of the typed list parameters that have no default (declared unset).
+_UNSET_TYPES = {str: Parameter.Type.STRING_ARRAY, float: Parameter.Type.DOUBLE_ARRAY}
+_Settings = TypeVar('_Settings', bound=SettingsSnapshot)
 
 
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter: default (``None`` = typed, no default), limits and when it applies."""
+def _device_problem(value: str) -> Optional[str]:
+    if _DEVICE_RE.match(value.strip().lower()):
+        return None
+    return f'expected cpu, cuda, cuda:N or auto, got {value!r}'
 
-    default: Any
-    description: str
-    applies: str = 'runtime'
-    low: Optional[float] = None
-    high: Optional[float] = None
-    choices: Optional[Tuple[str, ...]] = None
-    ptype: Optional[Parameter.Type] = None   # only for parameters without a default
+
+def _twist_fields_problem(value: Sequence[str]) -> Optional[str]:
+    if not value or len(set(value)) != len(value) or any(f not in TWIST_FIELDS for f in value):
+        return f'expected distinct names from {list(TWIST_FIELDS)}, got {list(value)}'
+    return None
+
+
+def _distinct_problem(value: Sequence[str]) -> Optional[str]:
+    if len(set(value)) != len(value):
+        return f'expected distinct names, got duplicates in {list(value)}'
+    return None
+
+
+def nonempty_rule(text: str = '1 or action-dim values') -> Rule:
+    """A list parameter that needs at least one value (one for all dims, or one per dim)."""
+    return Rule(lambda v: None if len(v) else 'expected at least one value, got []', text)
+
+
+DEVICE_RULE = Rule(_device_problem, 'cpu, cuda, cuda:N, auto')
+TWIST_FIELDS_RULE = Rule(_twist_fields_problem, 'linear/angular . x/y/z, distinct')
+DISTINCT_NAMES_RULE = Rule(_distinct_problem, 'distinct')
 
 
 @dataclass(frozen=True)
@@ -58,29 +81,16 @@ class ModelFacts:
     joint_names: Tuple[str, ...]
 
 
-class SettingsSnapshot:
-    """Base of the frozen settings dataclasses (attribute names = parameter names)."""
-
-    def with_updates(self: _Settings, updates: Mapping[str, Any]) -> _Settings:
-        """A copy with ``updates`` applied (lists become tuples, None becomes ())."""
-        clean = {}
-        for name, value in updates.items():
-            # Tuples keep the snapshot hashable and comparable with ==, whatever rclpy hands
-            # over (list, array.array); an unset list parameter reads as empty.
-            if value is None or (isinstance(value, Iterable)
-                                 and not isinstance(value, (str, bytes))):
-                value = tuple(value or ())
-            clean[name] = value
-        return replace(self, **clean)
-
-
 def parameter_descriptor(spec: ParamSpec) -> ParameterDescriptor:
     """The ``ParameterDescriptor`` of ``spec`` (description, range, read-only)."""
-    text = f'{spec.description} [applies: {spec.applies}]'
+    # The description is the docs table's too; backticks are markdown, not for a terminal.
+    text = f'{spec.description.replace("`", "")} [applies: {spec.applies}]'
     if spec.choices:
         text += f' (one of: {", ".join(spec.choices)})'
+    elif spec.rule is not None and spec.rule.text:
+        text += f' ({spec.rule.text})'
     desc = ParameterDescriptor(description=text, read_only=spec.applies == 'startup')
-    if spec.low is not None and isinstance(spec.default, int):
+    if spec.low is not None and spec.kind is int:
         desc.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high),
                                            step=0)]
     elif spec.low is not None:
@@ -96,7 +106,9 @@ def declare_table(node: Any, params: Mapping[str, ParamSpec]) -> None:
         rclpy.exceptions.ParameterException: An override out of range or of the wrong type.
     """
     for name, spec in params.items():
-        default = spec.ptype if spec.default is None else spec.default
+        default = spec.default
+        if default is None:   # a typed list that may stay unset
+            default = _UNSET_TYPES[typing.get_args(spec.kind)[0]]
         node.declare_parameter(name, default, parameter_descriptor(spec))
 
 
@@ -109,67 +121,6 @@ def read_table(node: Any, params: Mapping[str, ParamSpec]) -> Dict[str, Any]:
         except ParameterUninitializedException:   # typed parameter without a value
             values[name] = None
     return values
-
-
-def is_number(value: Any) -> bool:
-    """An int or float, not a bool (which Python counts as an int)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _item_ok(item: type, value: Any) -> bool:
-    # Integers pass where floats are expected: a YAML file may write 1.0 as 1.
-    return isinstance(value, str) if item is str else is_number(value)
-
-
-def _type_error(name: str, spec: ParamSpec, value: Any) -> Optional[str]:
-    expected = spec.default
-    if expected is None:   # typed list without a default: unset (None) is a valid value
-        item, words = _ARRAY_ITEMS[spec.ptype]
-        ok = value is None or (isinstance(value, (list, tuple))
-                               and all(_item_ok(item, v) for v in value))
-        return None if ok else f'{name} must be a list of {words}'
-    if isinstance(expected, bool):
-        return None if isinstance(value, bool) else f'{name} must be true or false'
-    if isinstance(expected, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f'{name} must be an integer'
-    if isinstance(expected, float):
-        return None if is_number(value) else f'{name} must be a number'
-    if isinstance(expected, str):
-        return None if isinstance(value, str) else f'{name} must be a string'
-    item = type(expected[0])
-    ok = isinstance(value, (list, tuple)) and all(_item_ok(item, v) for v in value)
-    return None if ok else f'{name} must be a list of {item.__name__}'
-
-
-def check_value(params: Mapping[str, ParamSpec], name: str, value: Any) -> Optional[str]:
-    """Check one value on its own against ``params[name]``; the reason it is invalid, or None.
-
-    ``value`` None (an unset typed list) passes every check after the type check.
-    """
-    if name not in params:
-        return f'unknown parameter {name!r}'
-    spec = params[name]
-    reason = _type_error(name, spec, value)
-    if reason:
-        return reason
-    if isinstance(value, float) and not math.isfinite(value):
-        return f'{name} must be finite, got {value}'
-    if spec.low is not None and not isinstance(value, (bool, list, tuple)):
-        if not spec.low <= value <= spec.high:
-            return f'{name} must be in [{spec.low}, {spec.high}], got {value}'
-    if spec.choices and value not in spec.choices:
-        return f'{name} must be one of {list(spec.choices)}, got {value!r}'
-    if name == 'device' and not _DEVICE_RE.match(value.strip().lower()):
-        return f'device must be cpu, cuda, cuda:N or auto, got {value!r}'
-    if name == 'action_fields':
-        bad = [f for f in value if f not in TWIST_FIELDS]
-        if bad or not value or len(set(value)) != len(value):
-            return (f'action_fields must be distinct names from {list(TWIST_FIELDS)}, got '
-                    f'{list(value)}')
-    if name == 'action_joint_names' and value and len(set(value)) != len(value):
-        return f'action_joint_names has duplicates: {list(value)}'
-    return None
 
 
 def parameter_updates(params: Sequence[Parameter]) -> Dict[str, Any]:

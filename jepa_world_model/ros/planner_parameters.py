@@ -1,8 +1,13 @@
-"""Parameters of ``planner_node``: declarations, atomic validation, and what they build.
+"""What ``planner_node``'s parameters build, and the atomic validation of a batch.
 
-Every parameter is declared with a ``ParameterDescriptor`` (description, range). The node's
-on-set callback runs :func:`validate_updates` on the whole batch, which also builds the
-:class:`~jepa_world_model.core.planner.PlannerConfig` and
+The parameters are declared once, in :data:`~.planner_parameter_table.PARAMS` (re-exported
+here with :data:`PlannerSettings`). The core objects they set are built from the ``core``
+field of each spec (:func:`~jepa_world_model.core.settings_spec.core_arguments`), never from
+a hand-written list of names: :func:`planner_config`, :func:`command_limits`,
+:func:`objective_terms`, :func:`goal_tolerance` and :func:`controller_settings`.
+
+The node's on-set callback runs :func:`validate_updates` on the whole batch, which also
+builds the :class:`~jepa_world_model.core.planner.PlannerConfig` and
 :class:`~jepa_world_model.core.command_limits.CommandLimits` the batch would produce, so a
 batch is rejected with a reason, or applied whole. Every value is checked each time, not
 only the changed ones: configure runs it with no changes, so values given at start-up
@@ -21,28 +26,24 @@ default the model's joints), the joints the velocity commands move.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-import math
-from typing import Any, Dict, List, Mapping, Optional, Tuple
-
-from rclpy.parameter import Parameter
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Optional
 
 from ..core.command_limits import CommandLimits, LimitError
 from ..core.goal_checks import GoalTolerance
-from ..core.goals import ObjectiveTerms
+from ..core.objective_terms import ObjectiveTerms
 from ..core.plan_budget import RolloutCost
 from ..core.planner import PlannerConfig
+from ..core.planning.settings import ControllerSettings
+from ..core.settings_spec import core_arguments
 from .action_sources import ActionError, parse_twist_fields
-from .parameter_table import (check_value, declare_table, is_number, ModelFacts, ParamSpec,
-                              read_table, SettingsSnapshot)
+from .parameter_table import check_value, declare_table, ModelFacts, read_table
+from .planner_parameter_table import CORE_TARGETS, OUTPUTS, PARAMS, PlannerSettings
 
-__all__ = ['PARAMS', 'OUTPUTS', 'PlannerSettings', 'PlannerFacts', 'declare_parameters',
-           'read_settings', 'validate_updates', 'check_against_model', 'planner_config',
-           'command_limits', 'action_joints', 'goal_tolerance', 'objective_terms',
-           'plan_time_problem']
-
-OUTPUTS = ('cmd_vel', 'joint_trajectory', 'float64_multi_array')
-_STRINGS, _DOUBLES = Parameter.Type.STRING_ARRAY, Parameter.Type.DOUBLE_ARRAY
+__all__ = ['PARAMS', 'OUTPUTS', 'CORE_TARGETS', 'PlannerSettings', 'PlannerFacts',
+           'declare_parameters', 'read_settings', 'validate_updates', 'check_against_model',
+           'planner_config', 'command_limits', 'action_joints', 'goal_tolerance',
+           'objective_terms', 'controller_settings', 'plan_time_problem']
 
 
 @dataclass(frozen=True)
@@ -56,192 +57,6 @@ class PlannerFacts(ModelFacts):
     output: str = ''
 
 
-PARAMS: Dict[str, ParamSpec] = {
-    'model_path': ParamSpec('', 'Checkpoint (.safetensors); empty: the shipped arm model '
-                            '(models/arm_tiny.safetensors in the package share directory)',
-                            'configure'),
-    'device': ParamSpec('cpu', 'cpu, cuda, cuda:N or auto', 'configure'),
-    'dtype': ParamSpec('float32', 'Compute dtype', 'configure',
-                       choices=('float32', 'float16', 'bfloat16')),
-    'num_threads': ParamSpec(1, 'torch CPU threads (process-wide); 0: torch default',
-                             'configure', 0, 256),
-    'autostart': ParamSpec(False, 'Configure and activate on start-up', 'startup'),
-    'plan_rate_hz': ParamSpec(10.0, 'Plans (and recommendations) per second', 'activate',
-                              0.1, 200.0),
-    'method': ParamSpec('cem', 'cem or mppi', 'runtime', choices=('cem', 'mppi')),
-    'horizon': ParamSpec(8, 'Planned steps H', 'runtime', 1, 100),
-    'num_samples': ParamSpec(128, 'Action sequences sampled per iteration', 'runtime',
-                             2, 100000),
-    'num_iterations': ParamSpec(3, 'Refit iterations per plan', 'runtime', 1, 100),
-    'num_elites': ParamSpec(16, 'Lowest-cost samples used by the refit (<= num_samples)',
-                            'runtime', 1, 100000),
-    'action_repeat': ParamSpec(1, 'Model steps each planned action is held for (look-ahead '
-                               'horizon x action_repeat steps)', 'runtime', 1, 100),
-    'command_delay_steps': ParamSpec(0, 'Model steps the command being executed is rolled '
-                                     'forward before planning: how long a new command '
-                                     'waits to take effect (1 when the robot applies '
-                                     'commands at its next control tick)', 'runtime', 0, 10),
-    'init_std': ParamSpec(0.5, 'Sampling std at the start of a plan (action units)',
-                          'runtime', 1e-6, 1e6),
-    'trust_region_l1': ParamSpec(0.0, 'L1 radius around the previous action per step; '
-                                 '0: off', 'runtime', 0.0, 1e6),
-    'seed': ParamSpec(0, 'Seed of the sampling generator', 'runtime', 0, 2 ** 31 - 1),
-    'model_step_period': ParamSpec(0.1, 'Seconds per model step (trajectory timing)',
-                                   'runtime', 0.001, 60.0),
-    'max_plan_time': ParamSpec(0.08, 'A plan taking longer (s) is discarded: zero command, '
-                               'status overrun', 'runtime', 0.001, 60.0),
-    'stale_timeout': ParamSpec(0.5, 'Image or joint states older than this (s): zero '
-                               'command, status stale_inputs', 'runtime', 0.01, 3600.0),
-    'max_future_stamp': ParamSpec(0.25, 'Joint states and odometry stamped further than '
-                                  'this (s) ahead of the node clock are rejected '
-                                  '(stamp_in_future)', 'runtime', 0.0, 3600.0),
-    'max_abs_input': ParamSpec(1e5, 'Joint positions and velocities and odometry x/y of '
-                               'larger magnitude are rejected as implausible', 'runtime',
-                               1e-3, 1e12),
-    'max_image_pixels': ParamSpec(16777216, 'Images with more pixels (width x height) are '
-                                  'refused (image_too_large)', 'runtime', 1, 2 ** 31 - 1),
-    'max_scan_beams': ParamSpec(1440, 'A scan with more beams is min-pooled to at most this '
-                                'many returns (the nearest of each group, so no obstacle is '
-                                'lost)', 'runtime', 1, 1000000),
-    'max_skew': ParamSpec(0.05, 'Largest image / joint-state (odom) stamp distance (s)',
-                          'runtime', 0.0, 10.0),
-    'image_transport': ParamSpec('raw', "raw: sensor_msgs/Image on 'image'; compressed: "
-                                 "sensor_msgs/CompressedImage on 'image/compressed'",
-                                 'activate', choices=('raw', 'compressed')),
-    'resize_mode': ParamSpec('center_crop', 'How a camera image becomes the model input',
-                             'runtime', choices=('center_crop', 'stretch')),
-    'output': ParamSpec('joint_trajectory', 'cmd_vel: ~/recommended_cmd_vel; '
-                        'joint_trajectory: ~/recommended_joint_trajectory; '
-                        'float64_multi_array: ~/recommended_commands', 'configure',
-                        choices=OUTPUTS),
-    'use_twist_stamped': ParamSpec(False, 'cmd_vel output as TwistStamped', 'configure'),
-    'action_fields': ParamSpec(['linear.x', 'angular.z'], 'Twist fields of the action dims '
-                               '(cmd_vel output)', 'configure'),
-    'action_joint_names': ParamSpec(None, 'Joint moved by each action dim (joint outputs); '
-                                    'unset: the model joints', 'configure', ptype=_STRINGS),
-    'velocity_min': ParamSpec([-1.0], 'Lowest command per dim (<= 0); also the planner '
-                              'bounds', 'runtime'),
-    'velocity_max': ParamSpec([1.0], 'Highest command per dim (>= 0); also the planner '
-                              'bounds', 'runtime'),
-    'acceleration_max': ParamSpec([2.0], 'Largest command change per second per dim',
-                                  'runtime'),
-    'joint_position_min': ParamSpec(None, 'Lower joint limits of the action joints; unset: '
-                                    'none', 'runtime', ptype=_DOUBLES),
-    'joint_position_max': ParamSpec(None, 'Upper joint limits of the action joints; unset: '
-                                    'none', 'runtime', ptype=_DOUBLES),
-    'goal_joint_tolerance': ParamSpec(0.05, 'Joint goal reached within this (rad or m); also '
-                                      'image goals of models with an image_state_head',
-                                      'runtime', 0.0, 1e3),
-    'goal_position_tolerance': ParamSpec(0.1, 'Pose goal reached within this (m)', 'runtime',
-                                         0.0, 1e3),
-    'goal_yaw_tolerance': ParamSpec(0.2, 'Pose goal heading tolerance (rad)', 'runtime',
-                                    0.0, math.pi),
-    'goal_latent_tolerance': ParamSpec(0.1, 'Latent goal (and image goal without an '
-                                       'image_state_head) reached below this mean '
-                                       '|z - z_goal|', 'runtime', 0.0, 1e6),
-    'goal_yaw_weight': ParamSpec(0.0, 'Weight of the heading of pose goals; 0: heading free',
-                                 'runtime', 0.0, 1e6),
-    'risk_weight': ParamSpec(0.0, 'Cost of predicted contact/collision probability (models '
-                             'with a risk probe)', 'runtime', 0.0, 1e6),
-    'clearance_weight': ParamSpec(0.0, 'Cost of predicted ranges below clearance_min_range '
-                                  '(models with a range read-out, model.scan_sectors)',
-                                  'runtime', 0.0, 1e6),
-    'clearance_min_range': ParamSpec(0.32, 'Predicted scan ranges (m, from the base centre) '
-                                     'below this cost: robot radius plus clearance_margin',
-                                     'runtime', 0.01, 100.0),
-    'clearance_margin': ParamSpec(0.1, 'Band (m) below clearance_min_range over which the '
-                                  'clearance cost per step rises from 0 to 1 (contact)',
-                                  'runtime', 0.001, 100.0),
-    'obstacle_weight': ParamSpec(0.0, 'Cost of predicted positions nearer than '
-                                 'clearance_min_range to the returns of scan '
-                                 '(sensor_msgs/LaserScan; pose models)', 'runtime', 0.0, 1e6),
-    'scan_mount': ParamSpec([0.0, 0.0, 0.0], 'Pose (x, y, yaw) of the scan frame in the base '
-                            'frame', 'runtime'),
-    'use_map': ParamSpec(True, 'Score pose goals by the path length on map '
-                         '(nav_msgs/OccupancyGrid) once one arrives', 'runtime'),
-    'map_inflation': ParamSpec(0.32, 'Band (m) around occupied map cells that paths avoid: '
-                               'robot radius plus a margin', 'runtime', 0.0, 100.0),
-    'map_occupied_threshold': ParamSpec(50, 'Map cells at or above this occupancy (0-100) '
-                                        'are obstacles; unknown (-1) cells are free',
-                                        'runtime', 1, 100),
-    'max_risk': ParamSpec(0.0, 'Stop when the plan predicts an event probability above '
-                          'this; 0: off', 'runtime', 0.0, 1.0),
-    'disagreement_weight': ParamSpec(0.0, 'Cost of ensemble disagreement (ensemble models)',
-                                     'runtime', 0.0, 1e6),
-    'max_disagreement': ParamSpec(0.0, 'Stop when the plan\'s ensemble disagreement exceeds '
-                                  'this; 0: off', 'runtime', 0.0, 1e6),
-    'path_frame_id': ParamSpec('odom', 'frame_id of ~/planned_path and of pose goals',
-                               'runtime'),
-    'enabled': ParamSpec(True, 'Recommend commands (also set by ~/enable)', 'runtime'),
-    'diagnostics_period': ParamSpec(1.0, 'Seconds between /diagnostics messages', 'startup',
-                                    0.05, 60.0),
-    'log_throttle_period': ParamSpec(5.0, 'Seconds between repeated warnings of one kind',
-                                     'runtime', 0.1, 3600.0),
-}
-
-
-@dataclass(frozen=True)
-class PlannerSettings(SettingsSnapshot):
-    """Snapshot of every parameter value (attribute names = parameter names)."""
-
-    model_path: str = ''
-    device: str = 'cpu'
-    dtype: str = 'float32'
-    num_threads: int = 1
-    autostart: bool = False
-    plan_rate_hz: float = 10.0
-    method: str = 'cem'
-    horizon: int = 8
-    num_samples: int = 128
-    num_iterations: int = 3
-    num_elites: int = 16
-    action_repeat: int = 1
-    command_delay_steps: int = 0
-    init_std: float = 0.5
-    trust_region_l1: float = 0.0
-    seed: int = 0
-    model_step_period: float = 0.1
-    max_plan_time: float = 0.08
-    stale_timeout: float = 0.5
-    max_future_stamp: float = 0.25
-    max_abs_input: float = 1e5
-    max_image_pixels: int = 16777216
-    max_scan_beams: int = 1440
-    max_skew: float = 0.05
-    image_transport: str = 'raw'
-    resize_mode: str = 'center_crop'
-    output: str = 'joint_trajectory'
-    use_twist_stamped: bool = False
-    action_fields: Tuple[str, ...] = ('linear.x', 'angular.z')
-    action_joint_names: Tuple[str, ...] = ()
-    velocity_min: Tuple[float, ...] = (-1.0,)
-    velocity_max: Tuple[float, ...] = (1.0,)
-    acceleration_max: Tuple[float, ...] = (2.0,)
-    joint_position_min: Tuple[float, ...] = ()
-    joint_position_max: Tuple[float, ...] = ()
-    goal_joint_tolerance: float = 0.05
-    goal_position_tolerance: float = 0.1
-    goal_yaw_tolerance: float = 0.2
-    goal_latent_tolerance: float = 0.1
-    goal_yaw_weight: float = 0.0
-    risk_weight: float = 0.0
-    clearance_weight: float = 0.0
-    clearance_min_range: float = 0.32
-    clearance_margin: float = 0.1
-    obstacle_weight: float = 0.0
-    scan_mount: Tuple[float, ...] = (0.0, 0.0, 0.0)
-    use_map: bool = True
-    map_inflation: float = 0.32
-    map_occupied_threshold: int = 50
-    max_risk: float = 0.0
-    disagreement_weight: float = 0.0
-    max_disagreement: float = 0.0
-    path_frame_id: str = 'odom'
-    enabled: bool = True
-    diagnostics_period: float = 1.0
-    log_throttle_period: float = 5.0
-
-
 def declare_parameters(node: Any) -> None:
     """Declare every parameter on ``node`` (YAML / command-line overrides apply).
 
@@ -251,26 +66,59 @@ def declare_parameters(node: Any) -> None:
     declare_table(node, PARAMS)
 
 
-def read_settings(node: Any) -> PlannerSettings:
-    """Current parameter values of ``node``."""
+def read_settings(node: Any) -> Any:
+    """Current parameter values of ``node`` (a :data:`PlannerSettings`)."""
     return PlannerSettings().with_updates(read_table(node, PARAMS))
 
 
-def _validate_value(name: str, value: Any) -> Optional[str]:
-    reason = check_value(PARAMS, name, value)
-    if reason or value is None:
-        return reason
-    if isinstance(value, (list, tuple)) and any(is_number(v) and not math.isfinite(v)
-                                                for v in value):
-        return f'{name} must hold finite values, got {list(value)}'
-    if name in ('velocity_min', 'velocity_max', 'acceleration_max') and not value:
-        return f'{name} must hold 1 value or one per action dim'
-    if name == 'scan_mount' and len(value) != 3:
-        return f'scan_mount must hold 3 values (x, y, yaw), got {list(value)}'
-    return None
+# -- what the parameters build ---------------------------------------------------------------
+
+def planner_config(s: Any) -> PlannerConfig:
+    """The planner hyper-parameters (raises ValueError on an inconsistent set)."""
+    # min_std is no parameter: the search never narrows below 0.05 (or init_std).
+    return PlannerConfig(**core_arguments(PARAMS, s, 'planner'), min_std=min(0.05, s.init_std))
 
 
-def _position_limits_problem(new: PlannerSettings, live_output: str) -> Optional[str]:
+def command_limits(s: Any, action_dim: int) -> CommandLimits:
+    """The command limits (raises LimitError on inconsistent limits)."""
+    limits = core_arguments(PARAMS, s, 'limits')
+    if not (s.joint_position_min or s.joint_position_max):   # unset: no joint limits
+        limits.update(position_min=None, position_max=None)
+    return CommandLimits.create(**limits, action_dim=action_dim)
+
+
+def goal_tolerance(s: Any) -> GoalTolerance:
+    """When a goal counts as reached."""
+    return GoalTolerance(**core_arguments(PARAMS, s, 'tolerance'))
+
+
+def objective_terms(s: Any) -> ObjectiveTerms:
+    """Weights of the risk, clearance, obstacle and disagreement terms."""
+    return ObjectiveTerms(**core_arguments(PARAMS, s, 'terms'))
+
+
+def controller_settings(s: Any, facts: PlannerFacts, period: float,
+                        with_poses: bool) -> ControllerSettings:
+    """The controller settings of the planner settings ``s`` on the model of ``facts``.
+
+    Args:
+        s: The planner settings.
+        facts: The loaded model's joints and action size.
+        period: Seconds between plans (the timer's): the first command's dt.
+        with_poses: Predict base poses along each plan (``~/planned_path``).
+    """
+    joints = list(facts.joint_names)
+    index = (None if s.output == 'cmd_vel' else
+             tuple(joints.index(j) for j in action_joints(s, facts)))
+    return ControllerSettings(**core_arguments(PARAMS, s, 'controller'), period=period,
+                              terms=objective_terms(s), tolerance=goal_tolerance(s),
+                              trajectory=s.output == 'joint_trajectory',
+                              with_poses=with_poses, action_joints=index)
+
+
+# -- validation ------------------------------------------------------------------------------
+
+def _position_limits_problem(new: Any, live_output: str) -> Optional[str]:
     """Why joint position limits cannot go with the output (``new.output``, or
     ``live_output``, the one configured, in use until the next configure), or None: a Twist
     moves no joint, so the limiter would have no joint positions and refuse every command."""
@@ -285,12 +133,12 @@ def _position_limits_problem(new: PlannerSettings, live_output: str) -> Optional
     return None
 
 
-def action_joints(settings: PlannerSettings, facts: PlannerFacts) -> List[str]:
+def action_joints(settings: Any, facts: PlannerFacts) -> List[str]:
     """Joints moved by the action dims: ``action_joint_names`` or the model's joints."""
     return list(settings.action_joint_names or facts.joint_names)
 
 
-def check_against_model(settings: PlannerSettings, facts: PlannerFacts) -> Optional[str]:
+def check_against_model(settings: Any, facts: PlannerFacts) -> Optional[str]:
     """Cross-check settings with the loaded model; the reason of a mismatch, or None."""
     dim = facts.action_dim
     for name in ('velocity_min', 'velocity_max', 'acceleration_max'):
@@ -316,38 +164,6 @@ def check_against_model(settings: PlannerSettings, facts: PlannerFacts) -> Optio
     return None
 
 
-def planner_config(s: PlannerSettings) -> PlannerConfig:
-    """The planner hyper-parameters (raises ValueError on an inconsistent set)."""
-    return PlannerConfig(method=s.method, horizon=s.horizon, num_samples=s.num_samples,
-                         num_iterations=s.num_iterations, num_elites=s.num_elites,
-                         init_std=s.init_std, min_std=min(0.05, s.init_std),
-                         trust_region_l1=s.trust_region_l1 or None, seed=s.seed,
-                         action_repeat=s.action_repeat)
-
-
-def command_limits(s: PlannerSettings, action_dim: int) -> CommandLimits:
-    """The command limits (raises LimitError on inconsistent limits)."""
-    has_joints = bool(s.joint_position_min or s.joint_position_max)
-    return CommandLimits.create(s.velocity_min, s.velocity_max, s.acceleration_max, action_dim,
-                                s.joint_position_min if has_joints else None,
-                                s.joint_position_max if has_joints else None)
-
-
-def goal_tolerance(s: PlannerSettings) -> GoalTolerance:
-    """When a goal counts as reached."""
-    return GoalTolerance(joint=s.goal_joint_tolerance, position=s.goal_position_tolerance,
-                         yaw=s.goal_yaw_tolerance, latent=s.goal_latent_tolerance)
-
-
-def objective_terms(s: PlannerSettings) -> ObjectiveTerms:
-    """Weights of the risk, clearance, obstacle and disagreement terms."""
-    return ObjectiveTerms(risk_weight=s.risk_weight, disagreement_weight=s.disagreement_weight,
-                          clearance_weight=s.clearance_weight,
-                          obstacle_weight=s.obstacle_weight,
-                          clearance_min_range=s.clearance_min_range,
-                          clearance_margin=s.clearance_margin)
-
-
 def plan_time_problem(config: PlannerConfig, max_plan_time: float,
                       cost: Optional[RolloutCost]) -> Optional[str]:
     """Why the search ``config`` cannot fit ``max_plan_time`` on a model of measured
@@ -362,7 +178,7 @@ def plan_time_problem(config: PlannerConfig, max_plan_time: float,
             'action_repeat, or raise max_plan_time')
 
 
-def validate_updates(updates: Mapping[str, Any], current: PlannerSettings,
+def validate_updates(updates: Mapping[str, Any], current: Any,
                      facts: Optional[PlannerFacts] = None) -> Optional[str]:
     """Validate a whole batch of changes; None if it is valid, else the first problem.
 
@@ -375,12 +191,12 @@ def validate_updates(updates: Mapping[str, Any], current: PlannerSettings,
     search that cannot fit ``max_plan_time`` (:func:`plan_time_problem`).
     """
     for name, value in updates.items():
-        reason = _validate_value(name, value)
+        reason = check_value(PARAMS, name, value)
         if reason:
             return reason
     new = current.with_updates(updates)
-    for name in (f.name for f in fields(new) if f.name not in updates):
-        reason = _validate_value(name, getattr(new, name))
+    for name in (n for n in PARAMS if n not in updates):
+        reason = check_value(PARAMS, name, getattr(new, name))
         if reason:
             return reason
     if bool(new.joint_position_min) != bool(new.joint_position_max):
