@@ -41,6 +41,9 @@ _METHODS = ('cem', 'mppi')
 class PlannerConfig:
     """Hyper-parameters of :class:`LatentPlanner`.
 
+    The defaults are planner_node's (config/planner.yaml); test/test_parameter_defaults.py
+    keeps them equal.
+
     Attributes:
         method: 'cem' (elite refit) or 'mppi' (temperature-weighted refit).
         horizon: Planned steps ``H``.
@@ -65,14 +68,14 @@ class PlannerConfig:
 
     method: str = 'cem'
     horizon: int = 8
-    num_samples: int = 256
+    num_samples: int = 128
     num_iterations: int = 3
-    num_elites: int = 32
+    num_elites: int = 16
     init_std: float = 0.5
     min_std: float = 0.05
     temperature: float = 0.5
     momentum: float = 0.1
-    trust_region_l1: Optional[float] = None
+    trust_region_l1: Optional[float] = 0.0
     seed: Optional[int] = 0
     action_repeat: int = 1
     chunk_size: int = 4096

@@ -23,12 +23,16 @@ __all__ = ['ControllerSettings']
 class ControllerSettings:
     """How the controller plans and commands, besides the search and the command limits.
 
+    The defaults are planner_node's (config/planner.yaml, 10 plans per second); the test
+    test/test_parameter_defaults.py keeps them equal.
+
     Attributes:
         period: Seconds between two :meth:`~PlanningController.act` calls: the time the
             first command has to change (the acceleration limit's dt).
         model_step_period: Seconds per model step (trajectory point spacing).
         max_plan_time: Seconds from ``started`` a plan may take; a plan still running then
-            is stopped (``overrun``). None: no deadline.
+            is stopped (``overrun``). None: no deadline (offline runs that must not depend
+            on the machine's speed).
         command_delay_steps: Model steps the command in flight is rolled forward before
             planning (how long a new command waits to take effect).
         terms: Weights of the optional objective terms.
@@ -48,7 +52,7 @@ class ControllerSettings:
 
     period: float = 0.1
     model_step_period: float = 0.1
-    max_plan_time: Optional[float] = None
+    max_plan_time: Optional[float] = 0.08
     command_delay_steps: int = 0
     terms: ObjectiveTerms = ObjectiveTerms()
     tolerance: Optional[GoalTolerance] = GoalTolerance()

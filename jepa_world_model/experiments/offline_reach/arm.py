@@ -45,8 +45,9 @@ def make_controller(runtime: WorldModelRuntime) -> PlanningController:
     success is the simulator's end-effector distance)."""
     config = PlannerConfig(num_samples=128, num_iterations=3, num_elites=16, horizon=8)
     limits = CommandLimits.create([-1.0], [1.0], [3.0], action_dim=runtime.action_dim)
-    return PlanningController(runtime, config, limits,
-                              ControllerSettings(period=CONTROL_DT, tolerance=None))
+    # No plan deadline (max_plan_time None): offline results must not depend on the CPU.
+    return PlanningController(runtime, config, limits, ControllerSettings(
+        period=CONTROL_DT, tolerance=None, max_plan_time=None))
 
 
 def episode_goal(runtime: WorldModelRuntime, task: Any, objective: str) -> Goal:

@@ -108,9 +108,10 @@ def make_controller(runtime: WorldModelRuntime, opts: BaseReachOptions
         clearance_weight=opts.risk_weight if opts.risk == 'clearance' else 0.0,
         obstacle_weight=opts.risk_weight if opts.risk == 'scan' else 0.0,
         clearance_min_range=opts.min_range, clearance_margin=opts.margin)
-    # tolerance None: success is judged on the simulator's pose, after each step.
+    # tolerance None: success is judged on the simulator's pose, after each step. No plan
+    # deadline (max_plan_time None): offline results must not depend on the CPU.
     settings = ControllerSettings(period=CONTROL_DT, command_delay_steps=plan_delay(opts),
-                                  terms=terms, tolerance=None,
+                                  terms=terms, tolerance=None, max_plan_time=None,
                                   map_inflation=opts.map_inflation)
     config = PlannerConfig(num_samples=64, num_iterations=2, num_elites=8, horizon=8,
                            action_repeat=opts.action_repeat)
