@@ -1,18 +1,18 @@
 """The node docs list every parameter and every counter the code has (docs vs code).
 
 ``docs/world_model_node.md`` and ``docs/planner.md`` each hold a parameter table (one row
-per parameter: name, default, range, applies, description) and the counters the node
-reports as ``count.<reason>`` in diagnostics. Parameters come from the nodes' tables
-(``PARAMS``); counter names are read from the nodes' source with ``ast``: the first
-argument of every ``reject(...)``, ``InputError(...)``, ``counters.add(...)``,
-``SyncError(...)`` and ``Rejection(...)`` call, the reason of every
+per parameter: name, default, range, applies, description), generated from the nodes' specs
+(``PARAMS``) by ``python -m jepa_world_model.ros.parameter_docs``, and the counters the node
+reports as ``count.<reason>`` in diagnostics. Counter names are read from the nodes'
+source with ``ast``: the first argument of every ``reject(...)``, ``InputError(...)``,
+``counters.add(...)``, ``SyncError(...)`` and ``Rejection(...)`` call, the reason of every
 ``PlanStop``/``Stop``, strings assigned to ``reason`` and those ``classify_*`` functions
-return. A name built at run time (an
-f-string such as ``f'{what}_out_of_range'``) must be documented in some form that fits it:
-``joint_state_out_of_range`` or ``*_out_of_range``.
+return. A name built at run time (an f-string such as ``f'{what}_out_of_range'``) must be
+documented in some form that fits it: ``joint_state_out_of_range`` or ``*_out_of_range``.
 """
 
 import ast
+import dataclasses
 import glob
 import os
 import re
@@ -21,7 +21,7 @@ import pytest
 
 try:
     from jepa_world_model.core.command_limits import LIMIT_KINDS
-    from jepa_world_model.ros import node_parameters, planner_parameters
+    from jepa_world_model.ros import node_parameters, parameter_docs, planner_parameters
     from jepa_world_model.ros.planner_outputs import STOPS
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
@@ -113,14 +113,37 @@ def parameter_rows(doc):
 
 
 @pytest.mark.parametrize('node', sorted(DOCS))
-def test_every_parameter_has_a_row_with_its_applies(node):
+def test_the_parameter_table_is_the_generated_one(node):
+    """The docs table is made from the specs (``python -m jepa_world_model.ros.parameter_docs``
+    rewrites it): every parameter, its default, range, applies and description."""
     params = (node_parameters if node == 'world_model_node' else planner_parameters).PARAMS
-    rows = parameter_rows(DOCS[node])
-    assert sorted(set(params) - set(rows)) == [], f'{DOCS[node]} lacks these parameters'
-    assert sorted(set(rows) - set(params)) == [], f'{DOCS[node]} documents unknown ones'
-    wrong = {n: (rows[n], spec.applies) for n, spec in params.items()
-             if rows[n] != spec.applies}
-    assert wrong == {}, f'{DOCS[node]}: applies (doc, code) differ'
+    assert parameter_docs.DOCS[DOCS[node]] is params
+    text = open(os.path.join(REPO, DOCS[node]), encoding='utf-8').read()
+    expected = parameter_docs.with_table(text, parameter_docs.render_table(params))
+    assert text == expected, (f'{DOCS[node]}: parameter table differs from the specs; run '
+                              'python -m jepa_world_model.ros.parameter_docs')
+    rows = parameter_rows(DOCS[node])   # and it is a table the row pattern reads
+    assert rows == {name: spec.applies for name, spec in params.items()}
+
+
+def test_the_generated_table_follows_the_specs(tmp_path):
+    """A changed spec changes the table; a page without markers is refused; --check exits 1
+    on a stale page and the rewrite makes it current."""
+    params = planner_parameters.PARAMS
+    changed = dict(params, horizon=dataclasses.replace(params['horizon'], default=9))
+    assert parameter_docs.render_table(changed) != parameter_docs.render_table(params)
+    assert '| `horizon` | 9 | [1, 100] | runtime |' in parameter_docs.render_table(changed)
+    with pytest.raises(ValueError, match='marker'):
+        parameter_docs.with_table('no markers here', 'table')
+    for page in parameter_docs.DOCS:
+        (tmp_path / page).parent.mkdir(exist_ok=True)
+        (tmp_path / page).write_text(f'intro\n{parameter_docs.BEGIN}\nold\n'
+                                     f'{parameter_docs.END}\nrest\n', encoding='utf-8')
+    assert parameter_docs.main(['--check', '--root', str(tmp_path)]) == 1
+    assert parameter_docs.main(['--root', str(tmp_path)]) == 0
+    assert parameter_docs.main(['--check', '--root', str(tmp_path)]) == 0
+    text = (tmp_path / 'docs/planner.md').read_text(encoding='utf-8')
+    assert text.startswith('intro\n') and text.endswith('rest\n') and '`num_elites`' in text
 
 
 @pytest.mark.parametrize('node', sorted(DOCS))
