@@ -44,32 +44,10 @@ from .planner_goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_f
 from .planner_inputs import PlannerInputs
 from .planner_map import map_from_msg
 from .planner_outputs import PlannerOutputs, STOPS
-from .planner_parameters import (action_joints, declare_parameters, goal_tolerance,
-                                 objective_terms, PlannerFacts, read_settings)
+from .planner_parameters import (action_joints, controller_settings, declare_parameters,
+                                 PlannerFacts, read_settings)
 
-__all__ = ['PlannerCore', 'controller_settings']
-
-
-def controller_settings(s: Any, facts: PlannerFacts, period: float,
-                        with_poses: bool) -> ControllerSettings:
-    """The controller settings of the planner settings ``s`` on the model of ``facts``.
-
-    Args:
-        s: The planner settings.
-        facts: The loaded model's joints and action size.
-        period: Seconds between plans (the timer's): the first command's dt.
-        with_poses: Predict base poses along each plan (``~/planned_path``).
-    """
-    joints = list(facts.joint_names)
-    index = (None if s.output == 'cmd_vel' else
-             tuple(joints.index(j) for j in action_joints(s, facts)))
-    return ControllerSettings(
-        period=period, model_step_period=s.model_step_period, max_plan_time=s.max_plan_time,
-        command_delay_steps=s.command_delay_steps, terms=objective_terms(s),
-        tolerance=goal_tolerance(s), max_risk=s.max_risk, max_disagreement=s.max_disagreement,
-        trajectory=s.output == 'joint_trajectory', with_poses=with_poses,
-        action_joints=index, scan_mount=tuple(s.scan_mount), use_map=s.use_map,
-        map_inflation=s.map_inflation, map_occupied_threshold=s.map_occupied_threshold)
+__all__ = ['PlannerCore']
 
 
 class PlannerCore(GuardedLifecycleNode):

@@ -53,7 +53,7 @@ from .node_io import latent_msg, path_msg, trajectory_msg  # noqa: E402
 from .node_parameters import check_against_model, declare_parameters, ModelFacts  # noqa: E402
 from .node_parameters import PARAMS, parameter_updates, read_settings  # noqa: E402
 from .parameter_table import HeldParameters  # noqa: E402
-from .node_parameters import validate_updates  # noqa: E402
+from .node_parameters import surprise_arguments, validate_updates  # noqa: E402
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 _JOIN_TIMEOUT_S = 2.0
@@ -112,8 +112,7 @@ class WorldModelNode(GuardedLifecycleNode):
         path = s.model_path or str(default_model_path())
         if s.num_threads:
             torch.set_num_threads(s.num_threads)
-        normalizer = SurpriseNormalizer(s.surprise_window, s.surprise_min_samples,
-                                        s.surprise_scale)
+        normalizer = SurpriseNormalizer(**surprise_arguments(s))
         try:
             runtime = WorldModelRuntime.from_path(path, s.device, s.dtype, normalizer,
                                                   self._encoder_pool)
@@ -275,8 +274,7 @@ class WorldModelNode(GuardedLifecycleNode):
                 if scale is not None:
                     self._action.scale = scale
             if self.runtime is not None:
-                self.runtime.normalizer.reconfigure(new.surprise_window,
-                                                    new.surprise_min_samples, new.surprise_scale)
+                self.runtime.normalizer.reconfigure(**surprise_arguments(new))
             if self.pipeline is not None:
                 self.pipeline.apply(new, scale)
             if later:
