@@ -25,6 +25,7 @@ from jepa_world_model.core.surprise import SurpriseNormalizer
 
 try:
     from jepa_world_model.ros import node_parameters, planner_parameters
+    from jepa_world_model.ros.parameter_table import SHARED_PARAMS
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
@@ -149,3 +150,14 @@ def test_a_changed_setting_reaches_its_core_field():
     controller = planner_parameters.controller_settings(settings, facts, 0.1, False)
     assert (controller.max_plan_time, controller.scan_mount) == (0.2, (0.1, 0.0, 0.5))
     assert controller.action_joints == (0, 1) and controller.trajectory
+
+
+def test_a_parameter_both_nodes_have_with_one_meaning_is_declared_once():
+    """Same name and same spec in both tables: it is the one in SHARED_PARAMS (one object),
+    and every shared one is in both tables."""
+    planner, world = planner_parameters.PARAMS, node_parameters.PARAMS
+    for name in SHARED_PARAMS:
+        assert planner[name] is SHARED_PARAMS[name] and world[name] is SHARED_PARAMS[name]
+    copies = [n for n in set(planner) & set(world)
+              if planner[n] == world[n] and n not in SHARED_PARAMS]
+    assert copies == [], 'declared twice with the same spec: move it to SHARED_PARAMS'

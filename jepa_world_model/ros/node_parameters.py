@@ -28,9 +28,9 @@ from rcl_interfaces.msg import ParameterDescriptor
 from ..core.settings_spec import core_arguments
 from ..core.surprise import SurpriseNormalizer
 from .action_sources import ACTION_SOURCES, TRAJECTORY_FIELDS
-from .parameter_table import (check_value, declare_table, DEVICE_RULE, DISTINCT_NAMES_RULE,
-                              ModelFacts, parameter_descriptor, parameter_updates, ParamSpec,
-                              read_table, Rule, settings_class, TWIST_FIELDS_RULE)
+from .parameter_table import (check_value, declare_table, DISTINCT_NAMES_RULE, ModelFacts,
+                              parameter_descriptor, parameter_updates, ParamSpec, read_table,
+                              Rule, settings_class, shared, TWIST_FIELDS_RULE)
 
 # ParamSpec, ModelFacts and parameter_updates live in parameter_table (shared with the
 # planner); they stay importable from here, where world_model_node takes them from.
@@ -60,13 +60,7 @@ PARAMS: Dict[str, ParamSpec] = {
     'model_path': ParamSpec('', 'Checkpoint (.safetensors); empty: the model shipped in the '
                             'package share directory (models/gantry_tiny.safetensors)',
                             'configure'),
-    'device': ParamSpec('cpu', 'Where the model runs', 'configure', rule=DEVICE_RULE),
-    'dtype': ParamSpec('float32', 'Compute dtype', 'configure',
-                       choices=('float32', 'float16', 'bfloat16')),
-    'num_threads': ParamSpec(1, 'torch CPU threads (process-wide); 1 is fastest for small '
-                             'models on a busy robot CPU; 0: torch default', 'configure', 0, 256),
-    'autostart': ParamSpec(False, 'Configure and activate on start-up without a lifecycle '
-                           'manager', 'startup'),
+    **shared('device', 'dtype', 'num_threads', 'autostart'),
     'horizon': ParamSpec(10, 'Predicted steps H', 'runtime', 1, 200),
     'model_step_period': ParamSpec(0.1, 'Seconds per model step (time_from_start of the '
                                    'predicted points, surprise matching)', 'runtime',
@@ -74,11 +68,7 @@ PARAMS: Dict[str, ParamSpec] = {
     'max_prediction_rate': ParamSpec(0.0, 'Process at most this many frames per second '
                                      '(Hz); 0: every frame the model keeps up with',
                                      'runtime', 0.0, 1000.0),
-    'image_transport': ParamSpec('raw', 'raw: `Image` on `image`; compressed: '
-                                 '`CompressedImage` on `image/compressed`', 'activate',
-                                 choices=('raw', 'compressed')),
-    'resize_mode': ParamSpec('center_crop', 'How a camera image becomes the square model '
-                             'input', 'runtime', choices=('center_crop', 'stretch')),
+    **shared('image_transport', 'resize_mode'),
     'image_reliability': ParamSpec('best_effort', 'Image subscription reliability; '
                                    'best_effort also receives reliable publishers',
                                    'activate', choices=RELIABILITY),
@@ -91,8 +81,7 @@ PARAMS: Dict[str, ParamSpec] = {
     'joint_states_qos_depth': ParamSpec(10, 'joint_states queue depth (keeps the sync history '
                                         'complete when a callback is late)', 'activate',
                                         1, 1000),
-    'max_skew': ParamSpec(0.05, 'Largest image/joint-state stamp distance (s)', 'runtime',
-                          0.0, 10.0),
+    **shared('max_skew'),
     'sync_mode': ParamSpec('interpolate', 'Joint state at the image stamp', 'runtime',
                            choices=('interpolate', 'nearest')),
     'stale_timeout': ParamSpec(0.5, 'Inputs further than this (s) from the node clock are '
@@ -108,10 +97,7 @@ PARAMS: Dict[str, ParamSpec] = {
                                'odometry x/y and action commands of larger magnitude are '
                                'rejected (`joint_state_out_of_range`, `odom_out_of_range`, '
                                '`action_invalid`)', 'runtime', 1e-3, 1e12),
-    'max_image_pixels': ParamSpec(16777216, 'Images with more pixels (width x height; for '
-                                  'compressed images the size their PNG/JPEG header '
-                                  'declares) are refused before decoding (`image_too_large`)',
-                                  'runtime', 1, 2 ** 31 - 1),
+    **shared('max_image_pixels'),
     'stall_error_timeout': ParamSpec(5.0, 'Diagnostics go to ERROR after this long (s) '
                                      'without a prediction while active (>= `stale_timeout`)',
                                      'runtime', 0.1, 3600.0),
@@ -145,10 +131,7 @@ PARAMS: Dict[str, ParamSpec] = {
                                 0.0, 1e9, core='surprise.fixed_scale'),
     'enabled': ParamSpec(True, 'Process frames (also set by the `~/enable` service)',
                          'runtime'),
-    'diagnostics_period': ParamSpec(1.0, 'Seconds between /diagnostics messages', 'startup',
-                                    0.05, 60.0),
-    'log_throttle_period': ParamSpec(5.0, 'Seconds between repeated warnings of one kind',
-                                     'runtime', 0.1, 3600.0),
+    **shared('diagnostics_period', 'log_throttle_period'),
 }
 
 #: Snapshot of every parameter value: a frozen dataclass, one field per :data:`PARAMS` entry

@@ -11,8 +11,9 @@ shared by the two tables:
   (:func:`parameter_descriptor`: description, integer or floating-point range, read-only for
   ``startup`` parameters), so ``ros2 param describe`` shows the limits and rclpy rejects
   out-of-range values itself; :func:`read_table` reads them back;
-* the rules of the parameters both nodes have (:data:`DEVICE_RULE`, :data:`TWIST_FIELDS_RULE`,
-  :data:`DISTINCT_NAMES_RULE`);
+* the parameters both nodes have with one meaning (:data:`SHARED_PARAMS`, placed in each
+  table with :func:`shared`) and the rules of others both have (:data:`DEVICE_RULE`,
+  :data:`TWIST_FIELDS_RULE`, :data:`DISTINCT_NAMES_RULE`);
 * :class:`HeldParameters`: configure/activate values set while configured wait for that
   transition.
 """
@@ -37,7 +38,7 @@ from .action_sources import TWIST_FIELDS
 __all__ = ['ParamSpec', 'Rule', 'ModelFacts', 'SettingsSnapshot', 'settings_class',
            'HeldParameters', 'parameter_descriptor', 'declare_table', 'read_table',
            'check_value', 'parameter_updates', 'DEVICE_RULE', 'TWIST_FIELDS_RULE',
-           'DISTINCT_NAMES_RULE', 'nonempty_rule']
+           'DISTINCT_NAMES_RULE', 'nonempty_rule', 'SHARED_PARAMS', 'shared']
 
 _DEVICE_RE = re.compile(r'^(cpu|auto|cuda(:\d+)?)$')
 #: rclpy type of the typed list parameters that have no default (declared unset).
@@ -71,6 +72,38 @@ def nonempty_rule(text: str = '1 or action-dim values') -> Rule:
 DEVICE_RULE = Rule(_device_problem, 'cpu, cuda, cuda:N, auto')
 TWIST_FIELDS_RULE = Rule(_twist_fields_problem, 'linear/angular . x/y/z, distinct')
 DISTINCT_NAMES_RULE = Rule(_distinct_problem, 'distinct')
+
+#: The parameters both nodes have with one meaning (the model, the shared input layer, the
+#: node's logging): declared here once and placed in each node's table with :func:`shared`.
+SHARED_PARAMS: Dict[str, ParamSpec] = {
+    'device': ParamSpec('cpu', 'Where the model runs', 'configure', rule=DEVICE_RULE),
+    'dtype': ParamSpec('float32', 'Compute dtype', 'configure',
+                       choices=('float32', 'float16', 'bfloat16')),
+    'num_threads': ParamSpec(1, 'torch CPU threads (process-wide); 1 is fastest for small '
+                             'models on a busy robot CPU; 0: torch default', 'configure', 0, 256),
+    'autostart': ParamSpec(False, 'Configure and activate on start-up without a lifecycle '
+                           'manager', 'startup'),
+    'image_transport': ParamSpec('raw', 'raw: `Image` on `image`; compressed: '
+                                 '`CompressedImage` (JPEG/PNG) on `image/compressed`',
+                                 'activate', choices=('raw', 'compressed')),
+    'resize_mode': ParamSpec('center_crop', 'How a camera image becomes the square model '
+                             'input', 'runtime', choices=('center_crop', 'stretch')),
+    'max_skew': ParamSpec(0.05, 'Largest image / joint-state (odometry) stamp distance (s)',
+                          'runtime', 0.0, 10.0),
+    'max_image_pixels': ParamSpec(16777216, 'Images with more pixels (width x height; for '
+                                  'compressed images the size their PNG/JPEG header '
+                                  'declares) are refused before decoding (`image_too_large`)',
+                                  'runtime', 1, 2 ** 31 - 1),
+    'diagnostics_period': ParamSpec(1.0, 'Seconds between /diagnostics messages', 'startup',
+                                    0.05, 60.0),
+    'log_throttle_period': ParamSpec(5.0, 'Seconds between repeated warnings of one kind',
+                                     'runtime', 0.1, 3600.0),
+}
+
+
+def shared(*names: str) -> Dict[str, ParamSpec]:
+    """``{name: spec}`` of these :data:`SHARED_PARAMS`, in this order (for a node's table)."""
+    return {name: SHARED_PARAMS[name] for name in names}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ..core.objective_terms import ObjectiveTerms
 from ..core.planner import PlannerConfig
 from ..core.planning.settings import ControllerSettings
 from ..core.settings_spec import ParamSpec, Rule, settings_class
-from .parameter_table import DEVICE_RULE, DISTINCT_NAMES_RULE, nonempty_rule, TWIST_FIELDS_RULE
+from .parameter_table import DISTINCT_NAMES_RULE, nonempty_rule, shared, TWIST_FIELDS_RULE
 
 __all__ = ['PARAMS', 'OUTPUTS', 'PlannerSettings', 'CORE_TARGETS']
 
@@ -36,13 +36,7 @@ PARAMS: Dict[str, ParamSpec] = {
     'model_path': ParamSpec('', 'Checkpoint (.safetensors); empty: the shipped arm model '
                             '(`models/arm_tiny.safetensors` in the package share directory)',
                             'configure'),
-    'device': ParamSpec('cpu', 'Where the model runs', 'configure', rule=DEVICE_RULE),
-    'dtype': ParamSpec('float32', 'Compute dtype', 'configure',
-                       choices=('float32', 'float16', 'bfloat16')),
-    'num_threads': ParamSpec(1, 'torch CPU threads (process-wide); 0: torch default',
-                             'configure', 0, 256),
-    'autostart': ParamSpec(False, 'Configure and activate on start-up without a lifecycle '
-                           'manager', 'startup'),
+    **shared('device', 'dtype', 'num_threads', 'autostart'),
     'plan_rate_hz': ParamSpec(10.0, 'Plans (and recommended commands) per second; also the '
                               '`dt` of the acceleration limit', 'activate', 0.1, 200.0),
     'method': ParamSpec('cem', 'Sampling planner', 'runtime', choices=('cem', 'mppi'),
@@ -88,20 +82,12 @@ PARAMS: Dict[str, ParamSpec] = {
                                'and orientation) of larger magnitude are rejected '
                                '(`*_out_of_range`, `goal_joint_state_out_of_range`, '
                                '`goal_pose_out_of_range`)', 'runtime', 1e-3, 1e12),
-    'max_image_pixels': ParamSpec(16777216, 'Images with more pixels (width x height) are '
-                                  'refused before conversion (`image_too_large`)', 'runtime',
-                                  1, 2 ** 31 - 1),
+    **shared('max_image_pixels'),
     'max_scan_beams': ParamSpec(1440, 'A scan with more beams is min-pooled to at most this '
                                 'many readings before any tensor is built (the nearest '
                                 'return of each group of beams, so no obstacle is lost)',
                                 'runtime', 1, 1000000),
-    'max_skew': ParamSpec(0.05, 'Largest image / joint-state (odometry) stamp distance (s)',
-                          'runtime', 0.0, 10.0),
-    'image_transport': ParamSpec('raw', 'raw: `Image` on `image`; compressed: '
-                                 '`CompressedImage` (JPEG/PNG) on `image/compressed`, as '
-                                 '`world_model_node`', 'activate', choices=('raw', 'compressed')),
-    'resize_mode': ParamSpec('center_crop', 'How a camera image becomes the square model '
-                             'input', 'runtime', choices=('center_crop', 'stretch')),
+    **shared('max_skew', 'image_transport', 'resize_mode'),
     'output': ParamSpec('joint_trajectory', '`cmd_vel`: `~/recommended_cmd_vel`; '
                         '`joint_trajectory`: `~/recommended_joint_trajectory`; '
                         '`float64_multi_array`: `~/recommended_commands`', 'configure',
@@ -178,10 +164,7 @@ PARAMS: Dict[str, ParamSpec] = {
     'path_frame_id': ParamSpec('odom', 'frame_id of `~/planned_path` and of pose goals',
                                'runtime'),
     'enabled': ParamSpec(True, 'Recommend commands (also set by `~/enable`)', 'runtime'),
-    'diagnostics_period': ParamSpec(1.0, 'Seconds between /diagnostics messages', 'startup',
-                                    0.05, 60.0),
-    'log_throttle_period': ParamSpec(5.0, 'Seconds between repeated warnings of one kind',
-                                     'runtime', 0.1, 3600.0),
+    **shared('diagnostics_period', 'log_throttle_period'),
 }
 
 #: Snapshot of every parameter value: a frozen dataclass, one field per :data:`PARAMS` entry
