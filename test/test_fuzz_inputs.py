@@ -12,6 +12,7 @@ Examples come from ``fuzz_messages``; the hypothesis profile (test/conftest.py) 
 run deterministic (``ci``) or long (``HYPOTHESIS_PROFILE=thorough``).
 """
 
+import math
 import time
 from unittest import mock
 
@@ -188,6 +189,10 @@ def _usable_geometry(msg):
 @given(fm.scan_msgs(), st.sampled_from([None, 1, 7, 100, 1440]))
 @example(LaserScan(angle_min=0.0, angle_increment=3e38, range_min=0.0, range_max=10.0,
                    ranges=[1.0, 1.0, 1.0]), None)
+@example(LaserScan(angle_min=0.0, angle_increment=0.125, range_min=0.0, range_max=1.0,
+                   ranges=[3.0, 1.0, 0.05, -math.inf]), None)
+@example(LaserScan(angle_min=0.0, angle_increment=0.125, range_min=0.0, range_max=1.0,
+                   ranges=[-math.inf]), None)
 def test_scans_are_bounded_finite_readings_or_input_errors(msg, max_beams):
     """A scan is refused (scan_invalid / scan_no_information), or read with finite geometry,
     at most max_beams returns, its nearest return kept, and finite obstacle points."""
@@ -210,7 +215,9 @@ def test_scans_are_bounded_finite_readings_or_input_errors(msg, max_beams):
     assert max_beams is None or reading.ranges.size <= max_beams
     assert scan_has_information(reading.ranges, reading.range_min)
     valid = ranges[ranges >= msg.range_min]
-    kept = reading.ranges[reading.ranges >= reading.range_min]
+    # An unpooled reading keeps -inf as it came (laser_points reads it as range_min).
+    read = too_close_at_min(reading.ranges, reading.range_min)
+    kept = read[read >= reading.range_min]
     assert kept.min() == valid.min()        # min-pooling never loses the nearest return
     points = laser_points(reading.ranges, reading.angle_min, reading.angle_increment,
                           reading.range_min, reading.range_max, (0.5, -0.5, 1.0))
