@@ -18,7 +18,9 @@ data_files = [
     ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
     (share_dir, ['package.xml']),
     (os.path.join(share_dir, 'launch'), _files(os.path.join('launch', '*.launch.py'))),
-    (os.path.join(share_dir, 'config'), _files(os.path.join('config', '*.yaml'))),
+    # Training configs and the ROS parameter files install side by side, as in the source tree.
+    (os.path.join(share_dir, 'config', 'train'), _files(os.path.join('config', 'train', '*.yaml'))),
+    (os.path.join(share_dir, 'config', 'ros'), _files(os.path.join('config', 'ros', '*.yaml'))),
 ]
 # Shipped model files (weights, configs); the directory may be empty or absent.
 model_files = _files(os.path.join('models', '*'))
@@ -44,9 +46,9 @@ setup(
     entry_points={
         'console_scripts': [
             'jepa-world-model = jepa_world_model.cli:main',
-            'world_model_node = jepa_world_model.ros.world_model_node:main',
+            'world_model_node = jepa_world_model.ros.world_model.node:main',
             'sim_node = jepa_world_model.ros.sim_node:main',
-            'planner_node = jepa_world_model.ros.planner_node:main',
+            'planner_node = jepa_world_model.ros.planner.node:main',
             'world_model_stack = jepa_world_model.ros.world_model_stack:main',
         ],
     },

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
-from jepa_world_model.ros.ros_env import ensure_ros_libraries  # noqa: E402
+from jepa_world_model.ros_env import ensure_ros_libraries  # noqa: E402
 
 TIMER_PERIOD_S = 0.05
 

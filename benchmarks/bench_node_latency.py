@@ -1,7 +1,7 @@
 """End-to-end latency of world_model_node: camera image in -> predicted trajectory out.
 
-Starts ``world_model_node`` as its own process (``python -m jepa_world_model.ros.world_model_node
---params-file config/world_model.yaml -p autostart:=true``), then plays a camera at 30 Hz
+Starts ``world_model_node`` as its own process (``python -m jepa_world_model.ros.world_model.node
+--params-file config/ros/world_model.yaml -p autostart:=true``), then plays a camera at 30 Hz
 (640x480 bgr8 by default, so the resize is part of the cost), joint states at 100 Hz and
 ``cmd_vel`` at 10 Hz from this process over real DDS. For every
 ``~/predicted_joint_trajectory`` it measures ``receive time - header.stamp`` (the stamp is the
@@ -47,7 +47,7 @@ def parse_args(argv=None):
                         help='measured seconds after warm-up (default 600)')
     parser.add_argument('--warmup', type=float, default=5.0, help='unmeasured seconds first')
     parser.add_argument('--model', default='', help='checkpoint (default: the shipped model; '
-                        'if missing, random weights of config/gantry_tiny.yaml)')
+                        'if missing, random weights of config/train/gantry_tiny.yaml)')
     parser.add_argument('--camera-rate', type=float, default=30.0)
     parser.add_argument('--joint-rate', type=float, default=100.0)
     parser.add_argument('--width', type=int, default=640)
@@ -70,21 +70,27 @@ def resolve_model(path, tmp_dir):
     import torch
     from jepa_world_model.core.checkpoint import save_checkpoint
     from jepa_world_model.core.config import load_config
-    from jepa_world_model.core.world_model import WorldModel
+    from jepa_world_model.core.model.world_model import WorldModel
     torch.manual_seed(0)
-    config = load_config(os.path.join(REPO_ROOT, 'config', 'gantry_tiny.yaml'))
+    config = load_config(os.path.join(REPO_ROOT, 'config', 'train', 'gantry_tiny.yaml'))
     out = os.path.join(tmp_dir, 'gantry_tiny_random.safetensors')
     save_checkpoint(out, WorldModel(config.model), config, step=0)
     return out, 'random weights, gantry_tiny architecture (shipped model not found)'
 
 
+#: Node executable name -> the module ``python -m`` runs.
+NODE_MODULES = {'world_model_node': 'jepa_world_model.ros.world_model.node',
+                'planner_node': 'jepa_world_model.ros.planner.node'}
+
+
 def start_node(name, params_file, extra_args):
-    """Start ``jepa_world_model.ros.<name>`` under ``NS`` with ``config/<params_file>`` and
+    """Start ``NODE_MODULES[name]`` under ``NS`` with ``config/ros/<params_file>`` and
     ``autostart``; returns the process and the file its output goes to."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (REPO_ROOT, os.environ.get('PYTHONPATH')) if p))
-    cmd = [sys.executable, '-m', f'jepa_world_model.ros.{name}', '--ros-args',
-           '-r', f'__ns:={NS}', '--params-file', os.path.join(REPO_ROOT, 'config', params_file),
+    cmd = [sys.executable, '-m', NODE_MODULES[name], '--ros-args',
+           '-r', f'__ns:={NS}',
+           '--params-file', os.path.join(REPO_ROOT, 'config', 'ros', params_file),
            '-p', 'autostart:=true', *extra_args, '--log-level', 'warn']
     log = tempfile.TemporaryFile(mode='w+')
     return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log,
@@ -166,7 +172,7 @@ class Rig:
         from sensor_msgs.msg import Image, JointState
         from trajectory_msgs.msg import JointTrajectory
 
-        from jepa_world_model.ros.image_conversion import rgb_to_image_msg
+        from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg
 
         self.rclpy, self.args = rclpy, args
         self.node = rclpy.create_node('bench_driver', namespace=NS)

@@ -22,8 +22,8 @@ from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
-from jepa_world_model.core.objectives import latent_goal_objective  # noqa: E402
-from jepa_world_model.core.planner import (  # noqa: E402
+from jepa_world_model.core.planning.objectives import latent_goal_objective  # noqa: E402
+from jepa_world_model.core.planning.planner import (  # noqa: E402
     ActionBounds, LatentPlanner, PlannerConfig)
 
 

@@ -1,6 +1,6 @@
 """Soak of planner_node: plan time, command latency, CPU and memory over a long run.
 
-Starts ``planner_node`` as its own process with ``config/planner.yaml`` and the shipped arm
+Starts ``planner_node`` as its own process with ``config/ros/planner.yaml`` and the shipped arm
 model (``autostart``), then plays a 64x64 camera at 30 Hz and the arm's joint states at 100 Hz
 from this process over real DDS, and sends a joint goal every ``--goal-every`` seconds
 (alternating between two poses). The joint states never reach the goal, so the node plans on
@@ -43,7 +43,7 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=float, default=5.0, help='unmeasured seconds first')
     parser.add_argument('--model', default='', help='checkpoint (default: the shipped arm)')
     parser.add_argument('--num-samples', type=int, default=0,
-                        help='planner num_samples (default: config/planner.yaml)')
+                        help='planner num_samples (default: config/ros/planner.yaml)')
     parser.add_argument('--camera-rate', type=float, default=30.0)
     parser.add_argument('--joint-rate', type=float, default=100.0)
     parser.add_argument('--goal-every', type=float, default=10.0)
@@ -64,7 +64,7 @@ class Rig:
         from sensor_msgs.msg import Image, JointState
         from trajectory_msgs.msg import JointTrajectory
 
-        from jepa_world_model.ros.image_conversion import rgb_to_image_msg
+        from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg
 
         self.node = rclpy.create_node('planner_soak_driver', namespace=NS)
         self.lock = threading.Lock()
@@ -185,7 +185,7 @@ def main(argv=None):
         'date': time.strftime('%Y-%m-%d'),
         'config': {'duration_s': args.duration, 'camera_hz': args.camera_rate,
                    'joint_states_hz': args.joint_rate, 'goal_every_s': args.goal_every,
-                   'num_samples': args.num_samples or 'config/planner.yaml',
+                   'num_samples': args.num_samples or 'config/ros/planner.yaml',
                    'cpu_cores': os.cpu_count(), 'load_avg_1min_end': os.getloadavg()[0]},
         'camera_to_command_ms': percentiles(latencies),
         'commands_received': len(latencies), 'moving_commands': nonzero,

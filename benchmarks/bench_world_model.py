@@ -4,7 +4,7 @@ Reports parameter counts, encode latency at batch 1, dynamics-predictor step lat
 and 256 over the compact latent, and, for contrast, one step of a predictor over all patch
 tokens (what planning would cost without the pooled latent).
 
-    python benchmarks/bench_world_model.py --config config/gantry_tiny.yaml --threads 2
+    python benchmarks/bench_world_model.py --config config/train/gantry_tiny.yaml --threads 2
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from jepa_world_model.core.config import ExperimentConfig, load_config
-from jepa_world_model.core.vit import Block
-from jepa_world_model.core.world_model import WorldModel
+from jepa_world_model.core.model.vit import Block
+from jepa_world_model.core.model.world_model import WorldModel
 
 
 def timed(fn, repeats: int, warmup: int) -> dict:
@@ -75,7 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     root = Path(__file__).resolve().parent.parent
-    parser.add_argument('--config', type=Path, default=root / 'config' / 'gantry_tiny.yaml')
+    parser.add_argument('--config', type=Path,
+                        default=root / 'config' / 'train' / 'gantry_tiny.yaml')
     parser.add_argument('--threads', type=int, nargs='+', default=[2, 1])
     parser.add_argument('--repeats', type=int, default=100)
     args = parser.parse_args()

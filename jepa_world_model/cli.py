@@ -1,10 +1,10 @@
 """``jepa-world-model``: train, evaluate and inspect world models from the command line.
 
 Examples:
-    jepa-world-model train --config config/gantry_tiny.yaml --out runs/gantry_tiny
-    jepa-world-model train --config config/gantry_tiny.yaml --out runs/gantry_tiny --resume
+    jepa-world-model train --config config/train/gantry_tiny.yaml --out runs/gantry_tiny
+    jepa-world-model train --config config/train/gantry_tiny.yaml --out runs/gantry_tiny --resume
     jepa-world-model record --robot gantry --out bags/gantry --episodes 200 --steps 32
-    jepa-world-model train --bag bags/gantry --config config/gantry_tiny.yaml --out runs/bag
+    jepa-world-model train --bag bags/gantry --config config/train/gantry_tiny.yaml --out runs/bag
     jepa-world-model evaluate --checkpoint runs/gantry_tiny/checkpoint.safetensors
     jepa-world-model evaluate --checkpoint models/arm_tiny.safetensors --bag bags/arm_heldout
     jepa-world-model info --checkpoint models/gantry_tiny.safetensors
@@ -28,7 +28,7 @@ from .commands import (demo, demo_synthetic, diagnose, evaluate, export, fit_ris
                        offline_reach, plan_eval, record, train)
 from .core.checkpoint import CheckpointError
 from .core.config import ConfigError
-from .core.training import TrainingSetupError
+from .core.training.trainer import TrainingSetupError
 
 __all__ = ['build_parser', 'main', 'one_line']
 

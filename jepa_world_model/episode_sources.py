@@ -15,8 +15,8 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .core.config import BagConfig, ConfigError, ExperimentConfig, from_dict, to_dict
-from .core.data import Episode, split_episodes
-from .core.synthetic import generate_episodes, SceneSpec
+from .core.training.data import Episode, split_episodes
+from .core.training.synthetic import generate_episodes, SceneSpec
 
 __all__ = ['apply_bag_overrides', 'bag_module', 'load_episodes', 'load_training_data',
            'synthetic_episodes']

@@ -55,14 +55,15 @@ SHARED_ARGUMENTS = {
 
 
 def package_config(filename):
-    """Return the path of ``config/<filename>`` in this package's share directory."""
-    return PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', filename])
+    """Return the path of the ROS parameter file ``config/ros/<filename>`` in this package's
+    share directory."""
+    return PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', 'ros', filename])
 
 
 def params_file_argument(name, filename, node_name):
     """Return the launch_arguments() spec of a parameter file argument.
 
-    Its default is ``config/<filename>`` of this package; ``node_name`` is the node whose
+    Its default is ``config/ros/<filename>`` of this package; ``node_name`` is the node whose
     ``ros__parameters`` section the file holds.
     """
     return (name, package_config(filename),

@@ -1,7 +1,7 @@
 """Give a trained checkpoint a rollout-trained risk head (``jepa-world-model fit-risk``).
 
 The encoder and dynamics of the checkpoint are kept; the risk read-out is replaced by an MLP
-of ``hidden`` units trained on predicted latents (``core/risk_head.py``). Training the whole
+of ``hidden`` units trained on predicted latents (``core/model/risk_head.py``). Training the whole
 model again is not needed, which takes minutes instead of the ~10 of a full run. The bags are
 read with the checkpoint's own ``data.bag`` settings (topics, flag topics); the result is a
 new checkpoint (weights, config with ``model.risk_hidden_dim``, step) and a JSON report
@@ -21,9 +21,9 @@ import torch
 from .core.atomic_files import atomic_write_text
 from .core.checkpoint import CheckpointError, load_checkpoint, LoadedCheckpoint, save_checkpoint
 from .core.config import ConfigError, ExperimentConfig
-from .core.data import Episode
-from .core.risk_head import fit_risk_head
-from .core.world_model import WorldModel
+from .core.training.data import Episode
+from .core.model.risk_head import fit_risk_head
+from .core.model.world_model import WorldModel
 from .episode_sources import apply_bag_overrides, load_episodes
 
 __all__ = ['refit_risk_head', 'with_fresh_risk_head']

@@ -1,6 +1,6 @@
 """Run world_model_node (and optionally planner_node) against a Gazebo (gz sim) robot.
 
-Starts ros_gz_bridge's ``parameter_bridge`` with config/gz_bridge.yaml (/clock, the camera
+Starts ros_gz_bridge's ``parameter_bridge`` with config/ros/gz_bridge.yaml (/clock, the camera
 image and camera_info, joint states, odometry, the lidar scan and cmd_vel) and the JEPA nodes with
 ``use_sim_time: true``. Gazebo and the robot model are yours: start them with your own
 launch file, or pass ``world:=<file.sdf>`` to start gz sim here through ros_gz_sim's
@@ -10,10 +10,10 @@ gz_sim.launch.py (the world must contain the robot, or spawn it yourself with ro
 Arguments:
     namespace: Namespace of the bridge and the JEPA nodes (default: none).
     world: SDF world started with ``gz sim -r``; empty (default): do not start Gazebo.
-    bridge_config: ros_gz_bridge YAML (default: share/jepa_world_model/config/gz_bridge.yaml);
+    bridge_config: ros_gz_bridge YAML (default: share/jepa_world_model/config/ros/gz_bridge.yaml);
         its gz topic names must match your world and model.
     image_topic, joint_states_topic, odom_topic, scan_topic, cmd_vel_topic: ROS side of the
-        bridged topics (defaults: the ros_topic_name values of config/gz_bridge.yaml).
+        bridged topics (defaults: the ros_topic_name values of config/ros/gz_bridge.yaml).
     world_model_params_file: world_model_node parameters.
     with_planner: Also start planner_node.
     planner_params_file: planner_node parameters.

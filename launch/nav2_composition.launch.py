@@ -5,7 +5,7 @@ same use_sim_time). It starts:
 
 * planner_node (and optionally world_model_node), managed by a nav2_lifecycle_manager
   instance of their own, ``lifecycle_manager_jepa``, with bond disabled;
-* twist_mux with config/twist_mux_jepa.yaml: Nav2's ``cmd_vel_smoothed`` (priority 10),
+* twist_mux with config/ros/twist_mux_jepa.yaml: Nav2's ``cmd_vel_smoothed`` (priority 10),
   the planner's recommendation (priority 50, stale after 0.3 s) and teleop (priority
   100) in, the winner out on ``mux_output_topic``;
 * optionally (``with_collision_monitor``) a collision_monitor reading
@@ -22,10 +22,10 @@ Arguments:
     namespace: Namespace of every node started here; use Nav2's.
     use_sim_time: Follow /clock.
     autostart: lifecycle_manager_jepa configures and activates its nodes at startup.
-    params_file: planner_node parameters (default: share/jepa_world_model/config/planner.yaml).
+    params_file: planner_node parameters (default: share/jepa_world_model/config/ros/planner.yaml).
     with_world_model: Also start (and manage) world_model_node.
     world_model_params_file: world_model_node parameters.
-    twist_mux_params_file: twist_mux parameters (default: config/twist_mux_jepa.yaml).
+    twist_mux_params_file: twist_mux parameters (default: config/ros/twist_mux_jepa.yaml).
     image_topic, joint_states_topic, odom_topic: Inputs of the planner (and world model).
     map_topic: The static map (map_server's ``map``) the planner scores pose goals on; it
         must be in the planner's ``path_frame_id`` (no TF lookup in the planner).

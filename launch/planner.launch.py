@@ -2,7 +2,7 @@
 
 Arguments:
     namespace: Namespace of both nodes (default: none).
-    params_file: planner_node parameters (default: share/jepa_world_model/config/planner.yaml).
+    params_file: planner_node parameters (default: share/jepa_world_model/config/ros/planner.yaml).
     image_topic: Camera topic remapped onto ``image`` (``<image_topic>/compressed`` onto
         ``image/compressed`` when a node's ``image_transport`` is ``compressed``; both nodes).
     joint_states_topic: Remapped onto ``joint_states`` (both nodes).
@@ -18,7 +18,7 @@ Arguments:
     with_world_model: Also start world_model_node (for its predicted path, trajectory and
         surprise; the planner loads its own copy of the model from ``model_path``).
     world_model_params_file: world_model_node parameters
-        (default: share/jepa_world_model/config/world_model.yaml).
+        (default: share/jepa_world_model/config/ros/world_model.yaml).
     cmd_vel_topic: The command the base actually executes, remapped onto world_model_node's
         ``cmd_vel`` action input (twist action sources).
 

@@ -3,11 +3,11 @@
 The robot itself is yours: this file does not start ros2_control_node, robot_state_publisher
 or a simulator, and needs a running controller_manager whose robot_description has
 joint1, joint2 and joint3 with a ``position`` command interface (load
-config/ros2_control_arm.yaml into your ros2_control_node, or copy its controller_manager
+config/ros/ros2_control_arm.yaml into your ros2_control_node, or copy its controller_manager
 section into your own controllers file). It starts:
 
 * ``spawner`` for joint_state_broadcaster and joint_trajectory_controller, each with
-  ``--param-file config/ros2_control_arm.yaml`` (skip with ``spawn_controllers:=false``
+  ``--param-file config/ros/ros2_control_arm.yaml`` (skip with ``spawn_controllers:=false``
   when your bringup spawns them already);
 * planner_node with ``output: joint_trajectory``: its ``~/recommended_joint_trajectory``
   is remapped to ``/joint_trajectory_controller/joint_trajectory`` and it reads the
@@ -18,8 +18,8 @@ section into your own controllers file). It starts:
 
 Arguments:
     namespace: Namespace of planner_node and world_model_node (default: none).
-    params_file: planner_node parameters (default: share/jepa_world_model/config/planner.yaml).
-    controllers_file: Controller parameters (default: config/ros2_control_arm.yaml).
+    params_file: planner_node parameters (default: share/jepa_world_model/config/ros/planner.yaml).
+    controllers_file: Controller parameters (default: config/ros/ros2_control_arm.yaml).
     controller_manager: Full name of the controller_manager node.
     spawn_controllers: Spawn joint_state_broadcaster and joint_trajectory_controller.
     trajectory_topic: joint_trajectory_controller's command topic.

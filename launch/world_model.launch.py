@@ -2,7 +2,7 @@
 
 Arguments:
     namespace: Namespace of the node (default: none).
-    params_file: Parameter YAML (default: share/jepa_world_model/config/world_model.yaml).
+    params_file: Parameter YAML (default: share/jepa_world_model/config/ros/world_model.yaml).
     image_topic: Camera topic remapped onto ``image`` (``<image_topic>/compressed`` onto
         ``image/compressed`` when the node's ``image_transport`` is ``compressed``).
     joint_states_topic: Remapped onto ``joint_states``.

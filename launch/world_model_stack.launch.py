@@ -9,9 +9,9 @@ docs/composition.md has the measured saving.
 
 Arguments:
     namespace: Namespace of both nodes (default: none).
-    params_file: planner_node parameters (default: share/jepa_world_model/config/planner.yaml).
+    params_file: planner_node parameters (default: share/jepa_world_model/config/ros/planner.yaml).
     world_model_params_file: world_model_node parameters
-        (default: share/jepa_world_model/config/world_model.yaml).
+        (default: share/jepa_world_model/config/ros/world_model.yaml).
     image_topic: Camera topic remapped onto ``image`` (``<image_topic>/compressed`` onto
         ``image/compressed`` with ``image_transport: compressed``).
     joint_states_topic: Remapped onto ``joint_states``.

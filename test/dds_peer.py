@@ -100,7 +100,7 @@ def main(argv=None):
     """Run the peer until SIGTERM/SIGINT or ``--lifetime`` seconds."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        from jepa_world_model.ros.ros_env import ensure_ros_libraries
+        from jepa_world_model.ros_env import ensure_ros_libraries
     except ImportError:
         ensure_ros_libraries = None
     if ensure_ros_libraries is not None:

@@ -21,8 +21,8 @@ from sensor_msgs.msg import CompressedImage, Image, JointState, LaserScan
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from jepa_world_model.ros.image_conversion import rgb_to_image_msg, SUPPORTED_ENCODINGS
-from jepa_world_model.ros.joint_state_conversion import seconds_to_stamp
+from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg, SUPPORTED_ENCODINGS
+from jepa_world_model.ros.common.joint_state_conversion import seconds_to_stamp
 
 UINT32_MAX = 2 ** 32 - 1
 FLOAT32_MAX = float(np.finfo(np.float32).max)

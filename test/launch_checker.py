@@ -309,8 +309,9 @@ def check_launch_source(source, filename, console_scripts, config_dir):
             continue
         name = os.path.basename(node.value)
         if not os.path.isfile(os.path.join(config_dir, name)):
-            problems.append('%s:%d: config file %r not found in config/ (only config/*.yaml '
-                            'is installed)' % (filename, node.lineno, node.value))
+            problems.append('%s:%d: config file %r not found in config/ros/ (only '
+                            'config/ros/*.yaml is a ROS parameter file)'
+                            % (filename, node.lineno, node.value))
     return problems + _support_problems(tree, filename)
 
 

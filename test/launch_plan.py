@@ -118,7 +118,7 @@ class _Evaluator:
         kwargs = {k.arg: self.value(k.value) for k in node.keywords}
         args = [self.value(a) for a in node.args]
         if name == 'package_config':
-            return _path('config', args[0])
+            return _path('config', 'ros', args[0])
         if name == 'IfCondition':
             return _Condition(args[0])
         if name == 'package_node':
@@ -199,14 +199,14 @@ def _parameters(entry):
 
 def argument_defaults(tree):
     """``{argument: default}`` of a launch file; a params_file_argument() default is the
-    path of its file in config/ (as installed under share/jepa_world_model/config)."""
+    path of its file in config/ros/ (as installed under share/jepa_world_model/config/ros)."""
     defaults = {}
     for spec, name, default in _argument_specs(tree):
         if isinstance(spec, ast.Call) and len(spec.args) > 1:
-            default = _path('config', spec.args[1].value)
+            default = _path('config', 'ros', spec.args[1].value)
         elif isinstance(spec, ast.Tuple) and len(spec.elts) > 1 \
                 and isinstance(spec.elts[1], ast.Call):
-            default = _path('config', spec.elts[1].args[0].value)   # package_config(file)
+            default = _path('config', 'ros', spec.elts[1].args[0].value)   # package_config(file)
         defaults[name] = default
     return defaults
 

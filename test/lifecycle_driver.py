@@ -24,7 +24,10 @@ import subprocess
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NODES = ('world_model_node', 'planner_node', 'world_model_stack')
+#: Executable name (setup.py console script) -> the module whose ``main`` it runs.
+NODES = {'world_model_node': 'jepa_world_model.ros.world_model.node',
+         'planner_node': 'jepa_world_model.ros.planner.node',
+         'world_model_stack': 'jepa_world_model.ros.world_model_stack'}
 STOP_TIMEOUT_S = 15.0
 
 
@@ -93,13 +96,13 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index('--') if '--' in argv else len(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('node', choices=NODES)
+    parser.add_argument('node', choices=sorted(NODES))
     parser.add_argument('--sigint-ignored', action='store_true')
     parser.add_argument('--inject-faults', action='store_true')
     args = parser.parse_args(argv[:split])
     if args.sigint_ignored:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    module = importlib.import_module(f'jepa_world_model.ros.{args.node}')
+    module = importlib.import_module(NODES[args.node])
     if args.inject_faults:
         module.PlannerNode._on_map = module.PlannerNode.on_deactivate = _fault
     return module.main(['lifecycle_driver'] + argv[split + 1:])

@@ -19,8 +19,8 @@ from jepa_world_model.bags.recording import record, topics_for
 from jepa_world_model.bags.writer import BagRecorder, RecorderTopics, typestore
 from jepa_world_model.cli import main
 from jepa_world_model.commands.training_progress import MetricsLogger
-from jepa_world_model.core.data import ClipSampler
-from jepa_world_model.core.synthetic import generate_episodes, JOINT_NAMES, SceneSpec
+from jepa_world_model.core.training.data import ClipSampler
+from jepa_world_model.core.training.synthetic import generate_episodes, JOINT_NAMES, SceneSpec
 
 START = 1_700_000_000_000_000_000      # ns, an arbitrary wall-clock time
 DT = 100_000_000                        # 10 Hz
@@ -453,7 +453,7 @@ def test_odometry_and_flags_become_label_extras_and_train_the_pose_probe(tmp_pat
     # Poses move with the base: the robot drove somewhere.
     assert np.ptp(episodes[0].extras['base_pose'][:, :2], axis=0).max() > 0.01
     from jepa_world_model.core.config import ExperimentConfig, from_dict
-    from jepa_world_model.core.training import Trainer
+    from jepa_world_model.core.training.trainer import Trainer
     tiny = from_dict(ExperimentConfig, {
         'model': dict(image_size=32, patch_size=8, embed_dim=16, depth=1, num_heads=2,
                       image_latent_dim=8, proprio_latent_dim=4, predictor_embed_dim=16,
@@ -465,7 +465,7 @@ def test_odometry_and_flags_become_label_extras_and_train_the_pose_probe(tmp_pat
     trainer.run()
     assert not torch.equal(before, trainer.model.pose_probe.weight)
     # pose_in_state: the same bag read for a base model whose s holds wheel velocities and
-    # the odometry pose (core/state_layout.py) instead of unbounded wheel angles.
+    # the odometry pose (core/model/state_layout.py) instead of unbounded wheel angles.
     import dataclasses
     pose_cfg = dataclasses.replace(cfg, use_joint_position=False, pose_in_state=True)
     pose_eps, _ = read_bag_episodes([bag], pose_cfg)

@@ -16,7 +16,7 @@ from jepa_world_model.core.checkpoint import (CheckpointError, describe, load_ch
                                               restore_optimizer, save_checkpoint)
 from jepa_world_model.core.config import (ExperimentConfig, ModelConfig, config_to_json,
                                           save_config)
-from jepa_world_model.core.world_model import WorldModel
+from jepa_world_model.core.model.world_model import WorldModel
 
 MODEL = ModelConfig(image_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2,
                     image_latent_dim=8, proprio_latent_dim=4, predictor_embed_dim=16,

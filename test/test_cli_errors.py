@@ -91,7 +91,8 @@ def test_train_resume_with_another_robots_checkpoint(files, tmp_path):
     (tmp_path / 'run').mkdir()
     (tmp_path / 'run' / 'checkpoint.safetensors').write_bytes(
         (files / 'other_robot.safetensors').read_bytes())
-    assert_one_line_error(run_cli('train', '--config', ROOT / 'config' / 'gantry_tiny.yaml',
+    assert_one_line_error(run_cli('train', '--config',
+                                  ROOT / 'config' / 'train' / 'gantry_tiny.yaml',
                                   '--out', tmp_path / 'run', '--resume'),
                           'cannot resume', 'joint_names')
 

@@ -1,4 +1,4 @@
-"""Tests of jepa_world_model.core.command_limits: every limit holds, property-style.
+"""Tests of jepa_world_model.core.planning.command_limits: every limit holds, property-style.
 
 Each property is checked on random limits, commands and joint positions for many seeds; the
 desired commands are drawn far outside the limits so the clipping is exercised.
@@ -7,8 +7,9 @@ desired commands are drawn far outside the limits so the clipping is exercised.
 import numpy as np
 import pytest
 
-from jepa_world_model.core.command_limits import (clip_positions, CommandLimits, limit_command,
-                                                  limit_sequence, LimitError)
+from jepa_world_model.core.planning.command_limits import (clip_positions, CommandLimits,
+                                                           limit_command, limit_sequence,
+                                                           LimitError)
 
 SEEDS = range(25)
 EPS = 1e-9

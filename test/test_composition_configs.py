@@ -26,7 +26,7 @@ ARM_JOINTS = ['joint1', 'joint2', 'joint3']
 
 
 def _load_config(name):
-    with open(_path('config', name), encoding='utf-8') as handle:
+    with open(_path('config', 'ros', name), encoding='utf-8') as handle:
         return yaml.safe_load(handle)
 
 

@@ -20,7 +20,7 @@ def test_defaults_are_valid_and_derived_sizes_follow():
 
 
 def test_shipped_training_config_loads():
-    cfg = load_config(ROOT / 'config' / 'gantry_tiny.yaml')
+    cfg = load_config(ROOT / 'config' / 'train' / 'gantry_tiny.yaml')
     assert cfg.model.image_size == 64 and cfg.model.joint_names == ['joint_x', 'joint_y']
 
 

@@ -21,13 +21,13 @@ try:
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
-    from jepa_world_model.ros.node_diagnostics import assess
-    from jepa_world_model.ros.node_parameters import NodeSettings
-    from jepa_world_model.ros.node_parameters import validate_updates as node_validate
-    from jepa_world_model.ros.planner_node import PlannerNode
-    from jepa_world_model.ros.planner_parameters import PlannerFacts, PlannerSettings
-    from jepa_world_model.ros.planner_parameters import validate_updates as planner_validate
-    from jepa_world_model.ros.world_model_node import WorldModelNode
+    from jepa_world_model.ros.common.node_diagnostics import assess
+    from jepa_world_model.ros.world_model.parameters import NodeSettings
+    from jepa_world_model.ros.world_model.parameters import validate_updates as node_validate
+    from jepa_world_model.ros.planner.node import PlannerNode
+    from jepa_world_model.ros.planner.parameters import PlannerFacts, PlannerSettings
+    from jepa_world_model.ros.planner.parameters import validate_updates as planner_validate
+    from jepa_world_model.ros.world_model.node import WorldModelNode
     from ros_feeders import graph_fixture, one_thread, save_tiny  # noqa: F401
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass

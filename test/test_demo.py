@@ -359,8 +359,8 @@ def random_arm_model(tmp_path_factory):
     import torch
     from jepa_world_model.core.checkpoint import save_checkpoint
     from jepa_world_model.core.config import load_config
-    from jepa_world_model.core.world_model import WorldModel
-    cfg = load_config(os.path.join(REPO_ROOT, 'config', 'arm_tiny.yaml'))
+    from jepa_world_model.core.model.world_model import WorldModel
+    cfg = load_config(os.path.join(REPO_ROOT, 'config', 'train', 'arm_tiny.yaml'))
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp('model') / 'arm_random.safetensors'
     return save_checkpoint(path, WorldModel(cfg.model), cfg, 0)
@@ -372,8 +372,8 @@ def random_base_model(tmp_path_factory):
     import torch
     from jepa_world_model.core.checkpoint import save_checkpoint
     from jepa_world_model.core.config import load_config
-    from jepa_world_model.core.world_model import WorldModel
-    cfg = load_config(os.path.join(REPO_ROOT, 'config', 'mobile_base_tiny.yaml'))
+    from jepa_world_model.core.model.world_model import WorldModel
+    cfg = load_config(os.path.join(REPO_ROOT, 'config', 'train', 'mobile_base_tiny.yaml'))
     assert cfg.model.has_pose   # ~/predicted_path is published
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp('model') / 'base_random.safetensors'

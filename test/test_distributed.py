@@ -9,9 +9,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from jepa_world_model.core.config import ExperimentConfig, from_dict
-from jepa_world_model.core.distributed import init_from_env
-from jepa_world_model.core.synthetic import SceneSpec, generate_episodes
-from jepa_world_model.core.training import Trainer
+from jepa_world_model.core.training.distributed import init_from_env
+from jepa_world_model.core.training.synthetic import SceneSpec, generate_episodes
+from jepa_world_model.core.training.trainer import Trainer
 
 pytestmark = pytest.mark.timeout(180)
 

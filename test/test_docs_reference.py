@@ -20,9 +20,11 @@ import re
 import pytest
 
 try:
-    from jepa_world_model.core.command_limits import LIMIT_KINDS
-    from jepa_world_model.ros import node_parameters, parameter_docs, planner_parameters
-    from jepa_world_model.ros.planner_outputs import STOPS
+    from jepa_world_model.core.planning.command_limits import LIMIT_KINDS
+    from jepa_world_model.ros.world_model import parameters as world_model_parameters
+    from jepa_world_model.ros import parameter_docs
+    from jepa_world_model.ros.planner import parameters as planner_parameters
+    from jepa_world_model.ros.planner.outputs import STOPS
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
@@ -35,11 +37,12 @@ _COUNTING_CALLS = {'reject', '_reject', 'InputError', 'add', 'SyncError', 'Rejec
 #: Stop exceptions: ``(status, reason, message)``; the reason is counted.
 _STOP_CALLS = {'PlanStop', 'Stop'}
 #: Where each node's counter names are made (globs under the package): its own modules and
-#: the input layer both nodes share (ros/common, core/state_sync.py).
-SHARED_INPUTS = ['ros/common/*.py', 'core/state_sync.py']
+#: the input layer both nodes share (ros/common, core/runtime/state_sync.py).
+SHARED_INPUTS = ['ros/common/*.py', 'core/runtime/state_sync.py']
 SOURCES = {
-    'world_model_node': ['ros/world_model_node.py', 'ros/frame_pipeline.py'] + SHARED_INPUTS,
-    'planner': ['ros/planner_*.py', 'core/planning/*.py'] + SHARED_INPUTS,
+    'world_model_node': (['ros/world_model/node.py', 'ros/world_model/frame_pipeline.py']
+                         + SHARED_INPUTS),
+    'planner': ['ros/planner/*.py', 'core/planning/*.py'] + SHARED_INPUTS,
 }
 DOCS = {'world_model_node': 'docs/world_model_node.md', 'planner': 'docs/planner.md'}
 _WORD = re.compile(r'[A-Za-z0-9_*<>]+')
@@ -116,7 +119,7 @@ def parameter_rows(doc):
 def test_the_parameter_table_is_the_generated_one(node):
     """The docs table is made from the specs (``python -m jepa_world_model.ros.parameter_docs``
     rewrites it): every parameter, its default, range, applies and description."""
-    params = (node_parameters if node == 'world_model_node' else planner_parameters).PARAMS
+    params = (world_model_parameters if node == 'world_model_node' else planner_parameters).PARAMS
     assert parameter_docs.DOCS[DOCS[node]] is params
     text = open(os.path.join(REPO, DOCS[node]), encoding='utf-8').read()
     expected = parameter_docs.with_table(text, parameter_docs.render_table(params))

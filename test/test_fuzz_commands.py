@@ -25,20 +25,21 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 
-from jepa_world_model.core.command_limits import (CommandLimits, integrate_positions,
-                                                  limit_command, LimitError)
+from jepa_world_model.core.planning.command_limits import (CommandLimits, integrate_positions,
+                                                           limit_command, LimitError)
 
 try:
     from geometry_msgs.msg import Twist, TwistStamped
     from std_msgs.msg import Float64MultiArray, Header
 
     import fuzz_messages as fm
-    from jepa_world_model.ros.action_sources import ActionError, ActionSource, TWIST_FIELDS
-    from jepa_world_model.ros.planner_outputs import command_msg
+    from jepa_world_model.ros.world_model.action_sources import (ActionError, ActionSource,
+                                                                 TWIST_FIELDS)
+    from jepa_world_model.ros.planner.outputs import command_msg
     try:   # the planner refactor moves it into core/planning
         from jepa_world_model.core.planning.commands import limit_plan
     except ImportError:
-        from jepa_world_model.ros.planner_outputs import limit_plan
+        from jepa_world_model.ros.planner.outputs import limit_plan
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 

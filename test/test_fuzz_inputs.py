@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.input_rules import magnitude_problem
-from jepa_world_model.core.scan import laser_points, scan_has_information, too_close_at_min
+from jepa_world_model.core.runtime.inference import WorldModelRuntime
+from jepa_world_model.core.runtime.input_rules import magnitude_problem
+from jepa_world_model.core.planning.scan import (laser_points, scan_has_information,
+                                                 too_close_at_min)
 from tiny_models import JOINTS, save_tiny
 
 try:
@@ -34,15 +35,19 @@ try:
     from sensor_msgs.msg import CompressedImage, Image, JointState, LaserScan
 
     import fuzz_messages as fm
-    from jepa_world_model.ros import image_conversion
-    from jepa_world_model.ros.image_conversion import (
-        check_message_pixels, compressed_image_size, compressed_msg_to_rgb,
-        image_msg_to_rgb, ImageConversionError, ImageTooLargeError, resize_for_model)
+    from jepa_world_model.ros.common import image_conversion
+    from jepa_world_model.ros.common.image_conversion import (check_message_pixels,
+                                                              compressed_image_size,
+                                                              compressed_msg_to_rgb,
+                                                              image_msg_to_rgb,
+                                                              ImageConversionError,
+                                                              ImageTooLargeError, resize_for_model)
     from jepa_world_model.ros.common.images import image_to_model_rgb
     from jepa_world_model.ros.common.rejects import InputError
     from jepa_world_model.ros.common.state_inputs import joint_state_arrays
-    from jepa_world_model.ros.joint_state_conversion import joint_state_to_arrays, JointStateError
-    from jepa_world_model.ros.planner_inputs import scan_from_msg
+    from jepa_world_model.ros.common.joint_state_conversion import (joint_state_to_arrays,
+                                                                    JointStateError)
+    from jepa_world_model.ros.planner.inputs import scan_from_msg
     from test_input_limits import finite, make_inputs, make_pipeline, NOW
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass

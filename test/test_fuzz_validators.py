@@ -1,6 +1,7 @@
 """Property-based fuzzing of the validators (issue #11, "Make it stay fixed"): the parameter
-checks of both nodes (``node_parameters``, ``planner_parameters``, their shared
-``parameter_table``) and planner_node's goal messages (``planner_goals``).
+checks of both nodes (``ros/world_model/parameters.py``, ``ros/planner/parameters.py``, their
+shared ``ros/common/parameter_table.py``) and planner_node's goal messages
+(``ros/planner/goals.py``).
 
 Parameters: every value inside a parameter's declared range (and of its type) is accepted
 on its own; values outside it, non-finite or of another type are refused with a reason that
@@ -19,18 +20,19 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 
-from jepa_world_model.core.command_limits import CommandLimits
-from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.planner import ActionBounds, LatentPlanner
+from jepa_world_model.core.planning.command_limits import CommandLimits
+from jepa_world_model.core.runtime.inference import WorldModelRuntime
+from jepa_world_model.core.planning.planner import ActionBounds, LatentPlanner
 from tiny_models import JOINTS, save_tiny
 
 try:
     import fuzz_messages as fm
-    from jepa_world_model.ros import node_parameters, planner_parameters
-    from jepa_world_model.ros.action_sources import ActionSource, TWIST_FIELDS
+    from jepa_world_model.ros.world_model import parameters as world_model_parameters
+    from jepa_world_model.ros.planner import parameters as planner_parameters
+    from jepa_world_model.ros.world_model.action_sources import ActionSource, TWIST_FIELDS
     from jepa_world_model.ros.common.rejects import InputError
-    from jepa_world_model.ros.parameter_table import check_value, ModelFacts
-    from jepa_world_model.ros.planner_goals import (image_goal_from_msg, joint_goal_from_msg,
+    from jepa_world_model.ros.common.parameter_table import check_value, ModelFacts
+    from jepa_world_model.ros.planner.goals import (image_goal_from_msg, joint_goal_from_msg,
                                                     pose_goal_from_msg)
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
@@ -42,7 +44,7 @@ NODES = ('world_model_node', 'planner_node')
 
 def table(node):
     """(PARAMS, settings class, validate_updates) of a node."""
-    module = node_parameters if node == 'world_model_node' else planner_parameters
+    module = world_model_parameters if node == 'world_model_node' else planner_parameters
     settings = (module.NodeSettings if node == 'world_model_node'
                 else module.PlannerSettings)
     return module.PARAMS, settings, module.validate_updates
@@ -217,21 +219,21 @@ ACTION_PARAMETERS = ('action_source', 'action_fields', 'action_joint_names',
                      'action_trajectory_field', 'action_scale')
 
 
-@given(st.fixed_dictionaries({name: plausible(name, node_parameters.PARAMS[name])
+@given(st.fixed_dictionaries({name: plausible(name, world_model_parameters.PARAMS[name])
                               for name in ACTION_PARAMETERS}))
 # A scale beyond float32 passed the validator, then failed configure (ActionSource.create).
 @example({'action_source': 'twist', 'action_fields': ['linear.x', 'angular.z'],
           'action_joint_names': None, 'action_trajectory_field': 'positions',
           'action_scale': [1e300]})
 def test_action_settings_the_world_model_accepts_build_its_action_source(updates):
-    reason = node_parameters.validate_updates(updates, node_parameters.NodeSettings(),
-                                              ModelFacts(2, tuple(JOINTS)))
+    reason = world_model_parameters.validate_updates(
+        updates, world_model_parameters.NodeSettings(), ModelFacts(2, tuple(JOINTS)))
     if reason is not None:
         event('refused')
         assert any(name in reason for name in ACTION_PARAMETERS), reason
         return
     event('accepted')
-    new = node_parameters.NodeSettings().with_updates(updates)
+    new = world_model_parameters.NodeSettings().with_updates(updates)
     source = ActionSource.create(new.action_source, 2, new.action_fields,
                                  new.action_joint_names, JOINTS, new.action_trajectory_field,
                                  new.action_scale, new.action_timeout)

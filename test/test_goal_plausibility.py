@@ -1,4 +1,4 @@
-"""Goal messages get the max_abs_input bound the other inputs get (planner_goals.py).
+"""Goal messages get the max_abs_input bound the other inputs get (ros/planner/goals.py).
 
 A joint goal of 1e30 rad or a pose goal 1e30 m away is finite, so it used to pass every
 check and be planned toward. Now it is refused with a counted reason
@@ -15,11 +15,11 @@ try:
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import JointState
 
-    from jepa_world_model.core.command_limits import CommandLimits
+    from jepa_world_model.core.planning.command_limits import CommandLimits
     from jepa_world_model.ros.common.rejects import InputError
-    from jepa_world_model.ros.planner_goals import (DEFAULT_MAX_ABS, joint_goal_from_msg,
+    from jepa_world_model.ros.planner.goals import (DEFAULT_MAX_ABS, joint_goal_from_msg,
                                                     pose_goal_from_msg)
-    from jepa_world_model.ros.planner_node import PlannerNode
+    from jepa_world_model.ros.planner.node import PlannerNode
     from ros_feeders import graph_fixture, one_thread, save_tiny  # noqa: F401
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass

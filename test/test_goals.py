@@ -11,11 +11,11 @@ import math
 import pytest
 import torch
 
-from jepa_world_model.core.goal_checks import assess_plan, goal_reached, GoalTolerance
-from jepa_world_model.core.goals import (build_objective, Goal, GoalError, image_goal,
-                                         joint_state_goal, latent_goal, ObjectiveTerms,
-                                         pose_goal)
-from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
+from jepa_world_model.core.planning.goal_checks import assess_plan, goal_reached, GoalTolerance
+from jepa_world_model.core.planning.goals import (build_objective, Goal, GoalError, image_goal,
+                                                  joint_state_goal, latent_goal, ObjectiveTerms,
+                                                  pose_goal)
+from jepa_world_model.core.planning.planner import ActionBounds, LatentPlanner, PlannerConfig
 from tiny_models import tiny_model as shared_tiny_model
 
 
@@ -225,7 +225,7 @@ def test_image_goal_with_image_state_head_aims_at_the_read_displacement():
     """Image goals on image_state_head models carry the head's reading of the goal image; the
     plan aims at q_now + reading(goal) - reading(now), so an error the two readings share
     cancels; the goal check is in joint units on the current image's reading."""
-    from jepa_world_model.core.goals import has_image_state_head, image_joint_goal
+    from jepa_world_model.core.planning.goals import has_image_state_head, image_joint_goal
     m = head_model()
     assert has_image_state_head(m)
     o = torch.rand(1, 3, 32, 32)

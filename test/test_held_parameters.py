@@ -16,9 +16,9 @@ try:
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
-    from jepa_world_model.ros.parameter_table import HeldParameters
-    from jepa_world_model.ros.planner_node import PlannerNode
-    from jepa_world_model.ros.planner_parameters import PARAMS, PlannerSettings
+    from jepa_world_model.ros.common.parameter_table import HeldParameters
+    from jepa_world_model.ros.planner.node import PlannerNode
+    from jepa_world_model.ros.planner.parameters import PARAMS, PlannerSettings
     from ros_feeders import graph_fixture, one_thread, save_tiny  # noqa: F401
     from ros_graph import callbacks_do_not_raise, wait_for  # noqa: F401
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests

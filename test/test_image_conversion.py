@@ -1,4 +1,4 @@
-"""Tests for jepa_world_model.ros.image_conversion (no ROS graph needed)."""
+"""Tests for jepa_world_model.ros.common.image_conversion (no ROS graph needed)."""
 
 import array
 import struct
@@ -11,8 +11,8 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from jepa_world_model.ros import image_conversion as ic
-from jepa_world_model.ros.image_conversion import (
+from jepa_world_model.ros.common import image_conversion as ic
+from jepa_world_model.ros.common.image_conversion import (
     compressed_msg_to_rgb, image_msg_to_rgb, ImageConversionError, resize_for_model,
     rgb_to_compressed_msg, rgb_to_image_msg)
 

@@ -43,7 +43,7 @@ def test_forbidden_name_rules():
     """The name filter catches ROS names and leaves ordinary libraries alone."""
     for name in ('rclpy', 'rclpy.node', 'sensor_msgs.msg', 'std_srvs.srv', 'cv_bridge',
                  'launch', 'launch_ros.actions', 'rcl_interfaces.msg',
-                 'jepa_world_model.ros', 'jepa_world_model.ros.world_model_node'):
+                 'jepa_world_model.ros', 'jepa_world_model.ros.world_model.node'):
         assert is_forbidden(name), name
     for name in ('torch', 'numpy', 'yaml', 'jepa_world_model.core.model',
                  'jepa_world_model.rosbag_tools', 'launcher', 'os.path'):
@@ -53,6 +53,20 @@ def test_forbidden_name_rules():
 def test_core_package_exists():
     """The core package is there (otherwise the checks below would be vacuous)."""
     assert any(name == PACKAGE + '.core' for name, _ in core_modules())
+
+
+#: The subpackages of core that draw the architecture; each is checked like the rest.
+CORE_SUBPACKAGES = ('model', 'training', 'planning', 'runtime')
+
+
+@pytest.mark.parametrize('subpackage', CORE_SUBPACKAGES)
+def test_core_subpackages_are_checked(subpackage):
+    """Every core subpackage, with its modules, is among the modules the checks below scan."""
+    names = [name for name, _ in core_modules()]
+    prefix = '%s.core.%s' % (PACKAGE, subpackage)
+    assert prefix in names, 'core/%s/__init__.py is not scanned' % subpackage
+    assert any(name.startswith(prefix + '.') for name in names), \
+        'no module of core/%s is scanned' % subpackage
 
 
 @pytest.mark.parametrize('module_name, path', core_modules(),

@@ -1,4 +1,4 @@
-"""Tests of the ROS-free inference runtime (jepa_world_model.core.inference) and resources.
+"""Tests of the ROS-free inference runtime (jepa_world_model.core.runtime.inference) and resources.
 
 A tiny randomly initialised model is saved once per module; every test runs in milliseconds.
 """
@@ -9,8 +9,8 @@ import torch
 
 from jepa_world_model import resources
 from jepa_world_model.core.checkpoint import CheckpointError
-from jepa_world_model.core.inference import (resolve_device, SurpriseNormalizer,
-                                             WorldModelRuntime)
+from jepa_world_model.core.runtime.inference import (resolve_device, SurpriseNormalizer,
+                                                     WorldModelRuntime)
 from tiny_models import JOINTS, save_tiny as save_shared
 
 

@@ -18,8 +18,8 @@ import time
 import numpy as np
 import pytest
 
-from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.streams import Counters
+from jepa_world_model.core.runtime.inference import WorldModelRuntime
+from jepa_world_model.core.runtime.streams import Counters
 from tiny_models import JOINTS, save_tiny
 
 try:
@@ -27,15 +27,16 @@ try:
     from nav_msgs.msg import Odometry
     from sensor_msgs.msg import CompressedImage, JointState, LaserScan
 
-    from jepa_world_model.ros import image_conversion
-    from jepa_world_model.ros.action_sources import ActionSource
-    from jepa_world_model.ros.frame_pipeline import FramePipeline
-    from jepa_world_model.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
-    from jepa_world_model.ros.joint_state_conversion import seconds_to_stamp
+    from jepa_world_model.ros.common import image_conversion
+    from jepa_world_model.ros.world_model.action_sources import ActionSource
+    from jepa_world_model.ros.world_model.frame_pipeline import FramePipeline
+    from jepa_world_model.ros.common.image_conversion import (rgb_to_compressed_msg,
+                                                              rgb_to_image_msg)
+    from jepa_world_model.ros.common.joint_state_conversion import seconds_to_stamp
     from jepa_world_model.ros.common.rejects import InputError
-    from jepa_world_model.ros.node_parameters import NodeSettings
-    from jepa_world_model.ros.planner_inputs import PlannerInputs
-    from jepa_world_model.ros.planner_parameters import PlannerSettings
+    from jepa_world_model.ros.world_model.parameters import NodeSettings
+    from jepa_world_model.ros.planner.inputs import PlannerInputs
+    from jepa_world_model.ros.planner.parameters import PlannerSettings
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 

@@ -11,8 +11,9 @@ passes the guard unchanged, from inside or beyond the limits.
 import numpy as np
 import pytest
 
-from jepa_world_model.core.command_limits import (CommandLimits, integrate_positions,
-                                                  limit_command, limit_sequence, LimitError)
+from jepa_world_model.core.planning.command_limits import (CommandLimits, integrate_positions,
+                                                           limit_command, limit_sequence,
+                                                           LimitError)
 
 SEEDS = range(25)
 EPS = 1e-9

@@ -21,10 +21,10 @@ try:
     from std_msgs.msg import Float64MultiArray, Header
     from trajectory_msgs.msg import JointTrajectory
 
-    from jepa_world_model.core.command_limits import CommandLimits
+    from jepa_world_model.core.planning.command_limits import CommandLimits
     from jepa_world_model.core.planning.commands import Command, limit_plan
-    from jepa_world_model.core.streams import Counters
-    from jepa_world_model.ros.planner_outputs import command_msg, PlannerOutputs
+    from jepa_world_model.core.runtime.streams import Counters
+    from jepa_world_model.ros.planner.outputs import command_msg, PlannerOutputs
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 

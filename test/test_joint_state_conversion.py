@@ -1,4 +1,4 @@
-"""Tests for jepa_world_model.ros.joint_state_conversion (no ROS graph needed)."""
+"""Tests for jepa_world_model.ros.common.joint_state_conversion (no ROS graph needed)."""
 
 import math
 
@@ -8,7 +8,7 @@ import pytest
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 
-from jepa_world_model.ros.joint_state_conversion import (
+from jepa_world_model.ros.common.joint_state_conversion import (
     arrays_to_joint_state, joint_state_to_arrays, JointStateError, MissingJointsError,
     seconds_to_stamp, stamp_to_seconds)
 
@@ -216,7 +216,7 @@ def test_seconds_to_stamp_rejects_bad_values(t):
 # ------------------------------------------------------------------ intake checks
 
 def test_stamp_ahead_problem_only_past_the_limit_and_only_with_a_running_clock():
-    from jepa_world_model.core.input_rules import stamp_ahead_problem
+    from jepa_world_model.core.runtime.input_rules import stamp_ahead_problem
     assert stamp_ahead_problem(100.2, 100.0, 0.25) is None
     assert stamp_ahead_problem(90.0, 100.0, 0.25) is None          # old: not this check's
     assert '0.900 s ahead' in stamp_ahead_problem(100.9, 100.0, 0.25)
@@ -224,7 +224,7 @@ def test_stamp_ahead_problem_only_past_the_limit_and_only_with_a_running_clock()
 
 
 def test_magnitude_problem_names_the_values_beyond_the_limit():
-    from jepa_world_model.core.input_rules import magnitude_problem
+    from jepa_world_model.core.runtime.input_rules import magnitude_problem
     assert magnitude_problem([0.0, -1e5, 3.0], 1e5, 'q') is None
     text = magnitude_problem(np.array([0.0, 1e30, np.nan], np.float32), 1e5, 'q')
     assert text.startswith('q ') and 'index [1, 2]' in text and 'max_abs_input' in text

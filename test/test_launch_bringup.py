@@ -49,11 +49,11 @@ ROBOT2_CHANGES = {'planner.yaml': ('horizon', 6), 'world_model.yaml': ('horizon'
 
 
 def _robot2_params(tmp_path):
-    """Copies of config/planner.yaml and config/world_model.yaml with ROBOT2_CHANGES, under
-    the shipped files' own top-level keys (a namespace must not make them miss)."""
+    """Copies of config/ros/planner.yaml and config/ros/world_model.yaml with ROBOT2_CHANGES,
+    under the shipped files' own top-level keys (a namespace must not make them miss)."""
     paths = {}
     for filename, (name, value) in ROBOT2_CHANGES.items():
-        with open(_path('config', filename), encoding='utf-8') as handle:
+        with open(_path('config', 'ros', filename), encoding='utf-8') as handle:
             data = yaml.safe_load(handle)
         (section,) = data.values()
         assert section['ros__parameters'][name] != value, 'pick a value the file lacks'
@@ -204,7 +204,7 @@ def test_two_namespaced_robots_come_up_active_with_their_parameter_files(graph, 
             assert response.values[0].integer_value == expected, (full_name, params_file)
         # robot2 really took other files than robot1 (the values differ).
         assert _file_value(robot2_files['planner.yaml'], 'horizon') \
-            != _file_value(_path('config', 'planner.yaml'), 'horizon')
+            != _file_value(_path('config', 'ros', 'planner.yaml'), 'horizon')
     finally:
         graph.retire(client)
         client.destroy_node()

@@ -45,7 +45,7 @@ def test_launch_file(path, setup_kwargs):
         source = handle.read()
     compile(source, path, 'exec')  # byte-compiles without writing a .pyc
     problems = check_launch_source(source, os.path.relpath(path, REPO_ROOT),
-                                   set(_console_scripts(setup_kwargs)), _path('config'))
+                                   set(_console_scripts(setup_kwargs)), _path('config', 'ros'))
     assert not problems, '\n'.join(problems)
 
 

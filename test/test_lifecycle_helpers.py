@@ -12,11 +12,12 @@ try:
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
-    from jepa_world_model.ros.frame_pipeline import NOT_REJECTIONS as WORLD_MODEL_EVENTS
-    from jepa_world_model.ros.guarded_lifecycle import GuardedLifecycleNode
-    from jepa_world_model.ros.node_diagnostics import RejectionTally
-    from jepa_world_model.ros.planner_node import PlannerNode
-    from jepa_world_model.ros.world_model_node import WorldModelNode
+    from jepa_world_model.ros.world_model.frame_pipeline import (
+        NOT_REJECTIONS as WORLD_MODEL_EVENTS)
+    from jepa_world_model.ros.common.guarded_lifecycle import GuardedLifecycleNode
+    from jepa_world_model.ros.common.node_diagnostics import RejectionTally
+    from jepa_world_model.ros.planner.node import PlannerNode
+    from jepa_world_model.ros.world_model.node import WorldModelNode
     from ros_feeders import graph_fixture  # noqa: F401
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from jepa_world_model.core.config import MaskConfig
-from jepa_world_model.core.ema import ema_momentum, ema_update, freeze
-from jepa_world_model.core.masks import sample_masks
+from jepa_world_model.core.model.ema import ema_momentum, ema_update, freeze
+from jepa_world_model.core.model.masks import sample_masks
 
 
 def test_masks_are_disjoint_sorted_and_sized():

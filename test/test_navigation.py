@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_world_model.core.navigation import distance_to_occupied, inflate, NavigationField
-from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
+from jepa_world_model.core.planning.navigation import (distance_to_occupied, inflate,
+                                                       NavigationField)
+from jepa_world_model.core.planning.planner import ActionBounds, LatentPlanner, PlannerConfig
 
 RES = 0.1
 

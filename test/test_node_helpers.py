@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import yaml
 
-from jepa_world_model.core.input_rules import clock_was_reset
-from jepa_world_model.core.streams import (Counters, JointStateBuffer, RateMeter, SyncError,
-                                           WindowStats)
+from jepa_world_model.core.runtime.input_rules import clock_was_reset
+from jepa_world_model.core.runtime.streams import (Counters, JointStateBuffer, RateMeter,
+                                                   SyncError, WindowStats)
 
 try:
     from diagnostic_msgs.msg import DiagnosticStatus
@@ -24,18 +24,19 @@ try:
     from std_msgs.msg import Float64MultiArray, Header
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-    from jepa_world_model.ros import action_sources as acts
-    from jepa_world_model.ros import node_diagnostics as diag
-    from jepa_world_model.ros import node_io
+    from jepa_world_model.ros.world_model import action_sources as acts
+    from jepa_world_model.ros.common import node_diagnostics as diag
+    from jepa_world_model.ros.common import node_io
     from jepa_world_model.ros.common import images as camera_io
     from jepa_world_model.ros.common import state_inputs
     from jepa_world_model.ros.common.rejects import InputError
-    from jepa_world_model.ros import node_parameters as params
+    from jepa_world_model.ros.world_model import parameters as params
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import Image
 
-    from jepa_world_model.ros.image_conversion import (image_msg_to_rgb, resize_for_model,
-                                                       rgb_to_compressed_msg, rgb_to_image_msg)
+    from jepa_world_model.ros.common.image_conversion import (image_msg_to_rgb, resize_for_model,
+                                                              rgb_to_compressed_msg,
+                                                              rgb_to_image_msg)
 except ImportError:   # the tests that need these are marked ros and skipped by conftest
     pass
 
@@ -276,10 +277,11 @@ def test_validate_updates_cross_checks():
 
 @ros
 def test_parameter_table_matches_settings_and_yaml():
-    """PARAMS, NodeSettings and config/world_model.yaml describe the same parameters."""
+    """PARAMS, NodeSettings and config/ros/world_model.yaml describe the same parameters."""
     names = set(params.PARAMS)
     assert names == set(params.settings_names())
-    with open(os.path.join(REPO_ROOT, 'config', 'world_model.yaml'), encoding='utf-8') as handle:
+    path = os.path.join(REPO_ROOT, 'config', 'ros', 'world_model.yaml')
+    with open(path, encoding='utf-8') as handle:
         (section,) = yaml.safe_load(handle).values()   # one node section ('/**/world_model_node')
         yaml_params = section['ros__parameters']
     assert set(yaml_params) <= names

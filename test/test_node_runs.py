@@ -91,7 +91,7 @@ def test_missing_default_model_explains_how_to_train_it(tmp_path, monkeypatch):
         resolve_model(None)
     text = str(info.value)
     assert str(missing) in text and 'record --robot arm' in text
-    assert 'train --bag bags/arm --config config/arm_tiny.yaml' in text
+    assert 'train --bag bags/arm --config config/train/arm_tiny.yaml' in text
     assert '--model' not in text.splitlines()[-1]   # no trained run here to point at
     trained = tmp_path / 'runs' / 'arm_tiny' / 'checkpoint.safetensors'
     trained.parent.mkdir(parents=True)

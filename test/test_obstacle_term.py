@@ -10,10 +10,10 @@ import math
 import pytest
 import torch
 
-from jepa_world_model.core.goals import (build_objective, GoalError, joint_state_goal,
-                                         ObjectiveTerms, pose_goal)
-from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
-from jepa_world_model.core.scan import laser_points, obstacle_clearance
+from jepa_world_model.core.planning.goals import (build_objective, GoalError, joint_state_goal,
+                                                  ObjectiveTerms, pose_goal)
+from jepa_world_model.core.planning.planner import ActionBounds, LatentPlanner, PlannerConfig
+from jepa_world_model.core.planning.scan import laser_points, obstacle_clearance
 from tiny_models import pose_model, tiny_model
 
 

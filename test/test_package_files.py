@@ -30,9 +30,9 @@ REQUIRED_EXEC_DEPENDS = {
 REQUIRED_TEST_DEPENDS = {'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'}
 REQUIRED_CONSOLE_SCRIPTS = {
     'jepa-world-model': 'jepa_world_model.cli:main',
-    'world_model_node': 'jepa_world_model.ros.world_model_node:main',
+    'world_model_node': 'jepa_world_model.ros.world_model.node:main',
     'sim_node': 'jepa_world_model.ros.sim_node:main',
-    'planner_node': 'jepa_world_model.ros.planner_node:main',
+    'planner_node': 'jepa_world_model.ros.planner.node:main',
     'world_model_stack': 'jepa_world_model.ros.world_model_stack:main',
 }
 # exec_depends with no ros-jazzy-* wheel; they are only needed on a real ROS install.
@@ -159,7 +159,7 @@ def test_setup_py_data_files_exist(setup_kwargs):
 
 
 @pytest.mark.parametrize('folder, pattern', [
-    ('launch', '*'), ('config', '*.yaml'), ('models', '*'),
+    ('launch', '*'), ('config/train', '*.yaml'), ('config/ros', '*.yaml'), ('models', '*'),
 ])
 def test_setup_py_installs_folder(setup_kwargs, folder, pattern):
     """Launch files, config YAML and shipped models are all installed to share/<pkg>/."""
@@ -232,10 +232,10 @@ def test_console_script_target_has_main(name, module, func):
 
 # ---------------------------------------------------------------------------- config files
 
-@pytest.mark.parametrize('path', sorted(glob.glob(_path('config', '*.yaml'))),
+@pytest.mark.parametrize('path', sorted(glob.glob(_path('config', '*', '*.yaml'))),
                          ids=os.path.basename)
 def test_config_yaml_parses(path):
-    """Every config/*.yaml is valid YAML."""
+    """Every config/{train,ros}/*.yaml is valid YAML."""
     with open(path, encoding='utf-8') as handle:
         yaml.safe_load(handle)
 

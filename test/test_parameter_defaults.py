@@ -3,8 +3,8 @@
 For every parameter that sets a core field (``ParamSpec.core``), three places must agree: the
 spec's default, the core object's default (``PlannerConfig``, ``ControllerSettings``,
 ``ObjectiveTerms``, ``GoalTolerance``, ``SurpriseNormalizer``...) and the shipped parameter
-file (config/planner.yaml, config/world_model.yaml). The shipped files are what users run and
-what the results were measured with; the other parameters of a file equal the spec defaults
+file (config/ros/planner.yaml, config/ros/world_model.yaml). The shipped files are what users
+run and what the results were measured with; the other parameters of a file equal the spec defaults
 too, except the robot-specific values listed below. The objects built from the default
 settings are the core objects' defaults.
 """
@@ -16,24 +16,26 @@ import os
 import pytest
 import yaml
 
-from jepa_world_model.core.goal_checks import GoalTolerance
-from jepa_world_model.core.objective_terms import ObjectiveTerms
-from jepa_world_model.core.planner import PlannerConfig
+from jepa_world_model.core.planning.goal_checks import GoalTolerance
+from jepa_world_model.core.planning.objective_terms import ObjectiveTerms
+from jepa_world_model.core.planning.planner import PlannerConfig
 from jepa_world_model.core.planning.settings import ControllerSettings
 from jepa_world_model.core.settings_spec import check_value, core_targets
-from jepa_world_model.core.surprise import SurpriseNormalizer
+from jepa_world_model.core.runtime.surprise import SurpriseNormalizer
 
 try:
-    from jepa_world_model.ros import node_parameters, planner_parameters
-    from jepa_world_model.ros.parameter_table import SHARED_PARAMS
+    from jepa_world_model.ros.world_model import parameters as world_model_parameters
+    from jepa_world_model.ros.planner import parameters as planner_parameters
+    from jepa_world_model.ros.common.parameter_table import SHARED_PARAMS
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
 pytestmark = pytest.mark.ros
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FILES = {'planner_node': 'config/planner.yaml', 'world_model_node': 'config/world_model.yaml'}
-#: Values of config/planner.yaml that belong to the simulated arm it is set up for, not to
+FILES = {'planner_node': 'config/ros/planner.yaml',
+         'world_model_node': 'config/ros/world_model.yaml'}
+#: Values of config/ros/planner.yaml that belong to the simulated arm it is set up for, not to
 #: every robot: its joints, their ranges and its acceleration limit. The spec keeps the
 #: robot-neutral default (no joint limits, 2 rad/s^2).
 ROBOT_SPECIFIC = {'planner_node': {'action_joint_names', 'joint_position_min',
@@ -45,7 +47,7 @@ _NO_DEFAULT = inspect.Parameter.empty
 
 
 def module(node):
-    return planner_parameters if node == 'planner_node' else node_parameters
+    return planner_parameters if node == 'planner_node' else world_model_parameters
 
 
 def shipped(node):
@@ -126,7 +128,7 @@ def test_the_default_settings_build_the_core_defaults():
         dataclasses.replace(settings, output='cmd_vel'), facts,
         period=1.0 / settings.plan_rate_hz, with_poses=False)
     assert built == ControllerSettings()
-    arguments = node_parameters.surprise_arguments(node_parameters.NodeSettings())
+    arguments = world_model_parameters.surprise_arguments(world_model_parameters.NodeSettings())
     defaults = inspect.signature(SurpriseNormalizer).parameters
     assert arguments == {name: defaults[name].default for name in arguments}
     assert sorted(arguments) == ['fixed_scale', 'min_samples', 'window']
@@ -155,7 +157,7 @@ def test_a_changed_setting_reaches_its_core_field():
 def test_a_parameter_both_nodes_have_with_one_meaning_is_declared_once():
     """Same name and same spec in both tables: it is the one in SHARED_PARAMS (one object),
     and every shared one is in both tables."""
-    planner, world = planner_parameters.PARAMS, node_parameters.PARAMS
+    planner, world = planner_parameters.PARAMS, world_model_parameters.PARAMS
     for name in SHARED_PARAMS:
         assert planner[name] is SHARED_PARAMS[name] and world[name] is SHARED_PARAMS[name]
     copies = [n for n in set(planner) & set(world)

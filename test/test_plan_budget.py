@@ -1,5 +1,6 @@
-"""What a plan costs (core/plan_budget.py) and the planner parameter checks that use it, with
-the checks configure runs on every value (ros/planner_parameters.py; issue #11 items 4, 6).
+"""What a plan costs (core/planning/plan_budget.py) and the planner parameter checks that use
+it, with the checks configure runs on every value (ros/planner/parameters.py; issue #11 items
+4, 6).
 """
 
 from dataclasses import replace
@@ -8,11 +9,11 @@ import time
 import pytest
 import torch
 
-from jepa_world_model.core.plan_budget import measure_rollout_cost, RolloutCost
-from jepa_world_model.core.planner import PlannerConfig
+from jepa_world_model.core.planning.plan_budget import measure_rollout_cost, RolloutCost
+from jepa_world_model.core.planning.planner import PlannerConfig
 
 try:
-    from jepa_world_model.ros.planner_parameters import (PlannerFacts, PlannerSettings,
+    from jepa_world_model.ros.planner.parameters import (PlannerFacts, PlannerSettings,
                                                          validate_updates)
 except ImportError:   # the ros-marked tests need it; conftest skips them without rclpy
     pass

@@ -12,7 +12,7 @@ try:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CompressedImage
 
-    from jepa_world_model.ros.image_conversion import rgb_to_compressed_msg
+    from jepa_world_model.ros.common.image_conversion import rgb_to_compressed_msg
     from ros_feeders import callbacks_do_not_raise, graph_fixture, one_thread  # noqa: F401
     from ros_feeders import stamp_key
     from ros_graph import wait_for

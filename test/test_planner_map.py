@@ -1,4 +1,4 @@
-"""planner_node's static map (``ros/planner_map.py``): OccupancyGrid checks, and the field a
+"""planner_node's static map (``ros/planner/map_input.py``): OccupancyGrid checks, and the field a
 pose goal gets on it (``core/planning/static_map.py``), without a ROS graph (message classes
 only, so marked ``ros``)."""
 
@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_world_model.core.goals import joint_state_goal, pose_goal
+from jepa_world_model.core.planning.goals import joint_state_goal, pose_goal
 from jepa_world_model.core.planning.static_map import MapGoalError, navigation_for
 
 try:
     from nav_msgs.msg import OccupancyGrid
 
     from jepa_world_model.ros.common.rejects import InputError
-    from jepa_world_model.ros.planner_map import map_from_msg, MAX_CELLS
+    from jepa_world_model.ros.planner.map_input import map_from_msg, MAX_CELLS
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 

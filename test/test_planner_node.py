@@ -30,9 +30,9 @@ try:
     from std_srvs.srv import SetBool, Trigger
     from trajectory_msgs.msg import JointTrajectory
 
-    from jepa_world_model.ros.image_conversion import rgb_to_image_msg
-    from jepa_world_model.ros.planner_node import PlannerNode
-    from jepa_world_model.ros.planner_parameters import PARAMS
+    from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg
+    from jepa_world_model.ros.planner.node import PlannerNode
+    from jepa_world_model.ros.planner.parameters import PARAMS
     from ros_feeders import callbacks_do_not_raise, graph_fixture, one_thread  # noqa: F401
     from ros_feeders import FeederNode, JOINTS, save_tiny, stamp_key, start_node
     from ros_graph import wait_for
@@ -237,8 +237,8 @@ def test_bad_checkpoint_fails_configure_then_a_full_lifecycle(graph, ckpt, tmp_p
 
 
 def test_config_file_sets_every_parameter_and_fits_the_shipped_arm_model(graph):
-    """config/planner.yaml: exactly the declared parameters; configures the arm model."""
-    with open(os.path.join(REPO_ROOT, 'config', 'planner.yaml'), encoding='utf-8') as f:
+    """config/ros/planner.yaml: exactly the declared parameters; configures the arm model."""
+    with open(os.path.join(REPO_ROOT, 'config', 'ros', 'planner.yaml'), encoding='utf-8') as f:
         (section,) = yaml.safe_load(f).values()     # one node section, key '/**/planner_node'
         values = section['ros__parameters']
     assert set(values) == set(PARAMS)

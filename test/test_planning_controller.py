@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_world_model.core.command_limits import CommandLimits
-from jepa_world_model.core.goals import (build_objective, GoalError, joint_state_goal,
-                                         ObjectiveTerms, pose_goal)
-from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.planner import PlannerConfig
-from jepa_world_model.core.planning import (Command, ControllerSettings, MapGoalError,
-                                            NoGoalError, Observation, ObservationError,
-                                            PlanningController, ScanReading, StaticMap, Stop)
+from jepa_world_model.core.planning.command_limits import CommandLimits
+from jepa_world_model.core.planning.goals import (build_objective, GoalError, joint_state_goal,
+                                                  ObjectiveTerms, pose_goal)
+from jepa_world_model.core.runtime.inference import WorldModelRuntime
+from jepa_world_model.core.planning.planner import PlannerConfig
+from jepa_world_model.core.planning import (Command, ControllerSettings, MapGoalError, NoGoalError,
+                                            Observation, ObservationError, PlanningController,
+                                            ScanReading, StaticMap, Stop)
 from tiny_models import save_tiny
 
 SMALL = PlannerConfig(horizon=3, num_samples=8, num_elites=2, num_iterations=1)

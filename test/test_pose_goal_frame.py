@@ -1,4 +1,4 @@
-"""Pose goals must name their frame (planner_goals.pose_goal_from_msg, no DDS needed).
+"""Pose goals must name their frame (ros/planner/goals.py pose_goal_from_msg, no DDS needed).
 
 A PoseStamped with an empty ``header.frame_id`` used to be taken as a goal in
 ``path_frame_id``; it is refused with the counted reason ``goal_pose_no_frame``.
@@ -10,7 +10,7 @@ try:
     from geometry_msgs.msg import PoseStamped
 
     from jepa_world_model.ros.common.rejects import InputError
-    from jepa_world_model.ros.planner_goals import pose_goal_from_msg
+    from jepa_world_model.ros.planner.goals import pose_goal_from_msg
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 

@@ -1,4 +1,4 @@
-"""The rollout-trained risk head (core/risk_head.py) and the ``fit-risk`` command."""
+"""The rollout-trained risk head (core/model/risk_head.py) and the ``fit-risk`` command."""
 
 import json
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_world_model.core.data import Episode
-from jepa_world_model.core.risk_head import fit_risk_head, ranking_auc, rollout_risk_data
+from jepa_world_model.core.training.data import Episode
+from jepa_world_model.core.model.risk_head import fit_risk_head, ranking_auc, rollout_risk_data
 from tiny_models import tiny_model
 
 
@@ -57,7 +57,7 @@ def test_rollout_data_pairs_each_predicted_latent_with_the_flag_it_predicts():
     first = eps[0].extras['collision']
     torch.testing.assert_close(y[10:19, 0], torch.from_numpy(first[1:]))   # h = 1 of ep 0
     with torch.no_grad():   # the h = 1 latents are the dynamics' one-step predictions
-        from jepa_world_model.core.evaluation import encode_episode
+        from jepa_world_model.core.training.evaluation import encode_episode
         z0 = encode_episode(model, eps[0], target=True)
         expected = model.predict(z0[:-1], torch.from_numpy(eps[0].a[:-1]))
     torch.testing.assert_close(z[10:19], expected)
@@ -77,7 +77,7 @@ def test_fit_risk_head_learns_the_event_and_generalises():
 
 
 def test_refit_probes_uses_the_rollout_fit_for_an_mlp_head():
-    from jepa_world_model.core.probes import refit_probes
+    from jepa_world_model.core.model.probes import refit_probes
     model = tiny_model(risk_labels=['collision'], risk_hidden_dim=16)
     scores = refit_probes(model, episodes(4, 3))
     assert 'risk_head_collision_train_auc' in scores

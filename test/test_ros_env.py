@@ -1,4 +1,4 @@
-"""Tests for jepa_world_model.ros.ros_env (making rclpy importable from the ROS wheels)."""
+"""Tests for jepa_world_model.ros_env (making rclpy importable from the ROS wheels)."""
 
 import ast
 import importlib.abc
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from jepa_world_model.ros import ros_env
+from jepa_world_model import ros_env
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WHEELS_GUARD = '_ROS_WHEELS_BOOTSTRAP_COMPLETE'
@@ -103,7 +103,7 @@ def test_module_does_not_import_rclpy_at_import_time():
             assert all(not a.name.startswith('rclpy') for a in stmt.names)
         if isinstance(stmt, ast.ImportFrom):
             assert not (stmt.module or '').startswith('rclpy')
-    code = ('import sys, jepa_world_model.ros.ros_env; '
+    code = ('import sys, jepa_world_model.ros_env; '
             'sys.exit(1 if "rclpy" in sys.modules else 0)')
     result = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=60)
@@ -188,7 +188,7 @@ def _env_without_ros_libs(lib_dirs):
 
 _PROBE = '\n'.join([
     'import os',
-    'from jepa_world_model.ros.ros_env import ensure_ros_libraries, REEXEC_GUARD',
+    'from jepa_world_model.ros_env import ensure_ros_libraries, REEXEC_GUARD',
     'ensure_ros_libraries()',
     'import rclpy',
     'print("rclpy ok, reexec=%s" % os.environ.get(REEXEC_GUARD))',

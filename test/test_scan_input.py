@@ -1,4 +1,4 @@
-"""planner_node's range-scan input (``ros/planner_inputs.py``): LaserScan checks and the
+"""planner_node's range-scan input (``ros/planner/inputs.py``): LaserScan checks and the
 points a plan's obstacle term gets (``core/planning/observation.py``), without a ROS graph
 (message classes only, so marked ``ros``)."""
 
@@ -16,10 +16,10 @@ try:
     from sensor_msgs.msg import LaserScan
 
     from jepa_world_model.ros.common.rejects import InputError
-    from jepa_world_model.ros.planner_inputs import scan_from_msg
+    from jepa_world_model.ros.planner.inputs import scan_from_msg
     # Last: on a tree without pool_beams only the tests that need it fail.
-    from jepa_world_model.core.scan import (laser_points, point_clearance_cost, pool_beams,
-                                            scan_has_information)
+    from jepa_world_model.core.planning.scan import (laser_points, point_clearance_cost,
+                                                     pool_beams, scan_has_information)
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 

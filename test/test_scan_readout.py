@@ -13,15 +13,16 @@ import pytest
 import torch
 
 from jepa_world_model.core.config import ExperimentConfig, from_dict
-from jepa_world_model.core.data import ClipSampler
-from jepa_world_model.core.goals import (build_objective, GoalError, joint_state_goal,
-                                         ObjectiveTerms, pose_goal)
-from jepa_world_model.core.navigation import NavigationField
-from jepa_world_model.core.planner import ActionBounds, LatentPlanner, PlannerConfig
-from jepa_world_model.core.scan import (clearance_cost, point_clearance_cost, scan_points,
-                                        sector_angles, sector_ranges)
-from jepa_world_model.core.synthetic import generate_episodes, SceneSpec
-from jepa_world_model.core.training import Trainer
+from jepa_world_model.core.training.data import ClipSampler
+from jepa_world_model.core.planning.goals import (build_objective, GoalError, joint_state_goal,
+                                                  ObjectiveTerms, pose_goal)
+from jepa_world_model.core.planning.navigation import NavigationField
+from jepa_world_model.core.planning.planner import ActionBounds, LatentPlanner, PlannerConfig
+from jepa_world_model.core.model.range_readout import sector_ranges
+from jepa_world_model.core.planning.scan import (clearance_cost, point_clearance_cost, scan_points,
+                                                 sector_angles)
+from jepa_world_model.core.training.synthetic import generate_episodes, SceneSpec
+from jepa_world_model.core.training.trainer import Trainer
 from tiny_models import pose_model, tiny_model
 
 

@@ -1,4 +1,5 @@
-"""One model and one encode per frame for the runtimes of a process (core/shared_encoder.py).
+"""One model and one encode per frame for the runtimes of a process
+(core/runtime/shared_encoder.py).
 
 The ViT passes are counted by wrapping the shared model's ``patch_tokens`` (what really
 ran), independently of the encoders' own counters, which are checked against them.
@@ -13,13 +14,13 @@ import pytest
 import torch
 
 from jepa_world_model.core.checkpoint import load_checkpoint
-from jepa_world_model.core.command_limits import CommandLimits
-from jepa_world_model.core.goals import joint_state_goal
-from jepa_world_model.core.inference import WorldModelRuntime
-from jepa_world_model.core.planner import PlannerConfig
+from jepa_world_model.core.planning.command_limits import CommandLimits
+from jepa_world_model.core.planning.goals import joint_state_goal
+from jepa_world_model.core.runtime.inference import WorldModelRuntime
+from jepa_world_model.core.planning.planner import PlannerConfig
 from jepa_world_model.core.planning import (Command, ControllerSettings, Observation,
                                             PlanningController)
-from jepa_world_model.core.shared_encoder import EncoderPool, SharedEncoder
+from jepa_world_model.core.runtime.shared_encoder import EncoderPool, SharedEncoder
 from tiny_models import save_tiny
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

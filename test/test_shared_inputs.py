@@ -16,21 +16,22 @@ import math
 import numpy as np
 import pytest
 
-from jepa_world_model.core.input_rules import stale_problem
-from jepa_world_model.core.state_sync import PoseBuffer, StateSync
-from jepa_world_model.core.streams import Counters, FrameSlot, SyncError
+from jepa_world_model.core.runtime.input_rules import stale_problem
+from jepa_world_model.core.runtime.state_sync import PoseBuffer, StateSync
+from jepa_world_model.core.runtime.streams import Counters, FrameSlot, SyncError
 from tiny_models import JOINTS, save_tiny
 
 try:
     from nav_msgs.msg import Odometry
 
-    from jepa_world_model.core.inference import WorldModelRuntime
+    from jepa_world_model.core.runtime.inference import WorldModelRuntime
     from jepa_world_model.ros.common.images import CameraInput, image_subscription
     from jepa_world_model.ros.common.state_inputs import StateInputs
-    from jepa_world_model.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
-    from jepa_world_model.ros.joint_state_conversion import seconds_to_stamp
-    from jepa_world_model.ros.planner_inputs import PlannerInputs
-    from jepa_world_model.ros.planner_parameters import PlannerSettings
+    from jepa_world_model.ros.common.image_conversion import (rgb_to_compressed_msg,
+                                                              rgb_to_image_msg)
+    from jepa_world_model.ros.common.joint_state_conversion import seconds_to_stamp
+    from jepa_world_model.ros.planner.inputs import PlannerInputs
+    from jepa_world_model.ros.planner.parameters import PlannerSettings
     from test_input_limits import Clock, joint_state, make_pipeline, NOW
 except ImportError:   # the ros tests are marked and skipped (or failed) by conftest
     pass

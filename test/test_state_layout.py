@@ -1,4 +1,4 @@
-"""What s holds (core/state_layout.py), the pose read out of s, and the risk probe refit."""
+"""What s holds (core/model/state_layout.py), the pose read out of s, and the risk probe refit."""
 
 import math
 
@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from jepa_world_model.core.config import ConfigError, ModelConfig
-from jepa_world_model.core.data import Episode
-from jepa_world_model.core.probes import refit_probes
-from jepa_world_model.core.state_layout import (assemble_state, planar_pose, pose_from_state,
-                                                state_slices)
-from jepa_world_model.core.world_model import WorldModel
+from jepa_world_model.core.training.data import Episode
+from jepa_world_model.core.model.probes import refit_probes
+from jepa_world_model.core.model.state_layout import (assemble_state, planar_pose, pose_from_state,
+                                                      state_slices)
+from jepa_world_model.core.model.world_model import WorldModel
 
 BASE = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
             image_latent_dim=16, proprio_latent_dim=8, predictor_embed_dim=32,

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from jepa_world_model.core.config import from_dict, ExperimentConfig
-from jepa_world_model.core.evaluation import prediction_report, probe_report
-from jepa_world_model.core.metrics import effective_rank
-from jepa_world_model.core.synthetic import SceneSpec, generate_episodes
-from jepa_world_model.core.training import Trainer
+from jepa_world_model.core.training.evaluation import prediction_report, probe_report
+from jepa_world_model.core.training.metrics import effective_rank
+from jepa_world_model.core.training.synthetic import SceneSpec, generate_episodes
+from jepa_world_model.core.training.trainer import Trainer
 
 # The shared training run takes a few minutes on 2 cores; the default per-test timeout is 300 s.
 pytestmark = pytest.mark.timeout(1200)

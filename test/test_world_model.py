@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from jepa_world_model.core.config import ModelConfig
-from jepa_world_model.core.world_model import WorldModel
+from jepa_world_model.core.model.world_model import WorldModel
 
 CFG = ModelConfig(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
                   image_latent_dim=16, proprio_latent_dim=8, predictor_embed_dim=32,
@@ -78,8 +78,8 @@ def test_parameter_counts_are_reported():
 
 def test_baseline_report_shapes_and_exact_constant_velocity_on_linear_motion():
     import numpy as np
-    from jepa_world_model.core.data import Episode
-    from jepa_world_model.core.evaluation import baseline_report
+    from jepa_world_model.core.training.data import Episode
+    from jepa_world_model.core.training.evaluation import baseline_report
     model = make()
     t = 12
     q = np.stack([np.linspace(0, 1, t), np.linspace(1, 0, t)], 1).astype(np.float32)
@@ -96,8 +96,8 @@ def test_baseline_report_shapes_and_exact_constant_velocity_on_linear_motion():
 
 def test_refit_probes_recovers_joint_positions_linearly_present_in_z():
     import numpy as np
-    from jepa_world_model.core.data import Episode
-    from jepa_world_model.core.probes import refit_probes
+    from jepa_world_model.core.training.data import Episode
+    from jepa_world_model.core.model.probes import refit_probes
     model = make()
     rng = np.random.default_rng(0)
     eps = []
@@ -120,8 +120,8 @@ def test_image_state_head_trains_the_visual_latent():
     docs/models.md, image-part joint read-out.)"""
     import dataclasses
     from jepa_world_model.core.config import ExperimentConfig, from_dict
-    from jepa_world_model.core.synthetic import generate_episodes, SceneSpec
-    from jepa_world_model.core.training import Trainer
+    from jepa_world_model.core.training.synthetic import generate_episodes, SceneSpec
+    from jepa_world_model.core.training.trainer import Trainer
     model_cfg = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,
                      image_latent_dim=16, proprio_latent_dim=8, predictor_embed_dim=32,
                      predictor_num_heads=2, dynamics_hidden_dim=32, image_state_head=True)

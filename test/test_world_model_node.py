@@ -37,9 +37,10 @@ try:
     from std_srvs.srv import SetBool, Trigger
     from trajectory_msgs.msg import JointTrajectory
 
-    from jepa_world_model.ros.image_conversion import rgb_to_compressed_msg, rgb_to_image_msg
-    from jepa_world_model.ros.node_diagnostics import assess
-    from jepa_world_model.ros.world_model_node import WorldModelNode
+    from jepa_world_model.ros.common.image_conversion import (rgb_to_compressed_msg,
+                                                              rgb_to_image_msg)
+    from jepa_world_model.ros.common.node_diagnostics import assess
+    from jepa_world_model.ros.world_model.node import WorldModelNode
     from ros_feeders import callbacks_do_not_raise, graph_fixture, one_thread  # noqa: F401
     from ros_feeders import FeederNode, JOINTS, save_tiny, stamp_key, start_node
     from ros_graph import wait_for
@@ -507,9 +508,9 @@ def test_entry_point_in_a_subprocess_driven_through_lifecycle_services(graph, ck
     env = dict(os.environ, PYTHONUNBUFFERED='1',
                PYTHONPATH=os.pathsep.join(p for p in (REPO_ROOT, os.environ.get('PYTHONPATH'))
                                           if p))
-    cmd = [sys.executable, '-m', 'jepa_world_model.ros.world_model_node', '--ros-args',
+    cmd = [sys.executable, '-m', 'jepa_world_model.ros.world_model.node', '--ros-args',
            '-r', f'__ns:={ns}', '-r', f'image:={ns}/camera/image_raw',
-           '--params-file', os.path.join(REPO_ROOT, 'config', 'world_model.yaml'),
+           '--params-file', os.path.join(REPO_ROOT, 'config', 'ros', 'world_model.yaml'),
            '-p', 'model_path:=/nonexistent/model.safetensors']
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -548,7 +549,7 @@ def test_entry_point_in_a_subprocess_driven_through_lifecycle_services(graph, ck
         assert wait_for(lambda: len(feeder.out['trajectory']) >= 3)
         msg = feeder.out['trajectory'][-1]
         assert msg.header.frame_id == 'remapped_camera' and list(msg.joint_names) == JOINTS
-        assert len(msg.points) == 10                    # horizon from config/world_model.yaml
+        assert len(msg.points) == 10                    # horizon from config/ros/world_model.yaml
         assert transition(Transition.TRANSITION_DEACTIVATE) and state() == 'inactive'
     finally:
         feeder.close()

@@ -35,7 +35,7 @@ try:
     from sensor_msgs.msg import Image, JointState
     from trajectory_msgs.msg import JointTrajectory
 
-    from jepa_world_model.ros.image_conversion import rgb_to_image_msg
+    from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg
     from ros_feeders import JOINTS, save_tiny
     from ros_graph import callbacks_do_not_raise, graph_fixture, wait_for  # noqa: F401
 

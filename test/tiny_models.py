@@ -8,7 +8,7 @@ import torch
 
 from jepa_world_model.core.checkpoint import save_checkpoint
 from jepa_world_model.core.config import ExperimentConfig, ModelConfig
-from jepa_world_model.core.world_model import WorldModel
+from jepa_world_model.core.model.world_model import WorldModel
 
 JOINTS = ['joint_a', 'joint_b']
 TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2,

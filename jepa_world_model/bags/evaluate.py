@@ -20,9 +20,9 @@ import torch
 
 from ..core.checkpoint import load_checkpoint, LoadedCheckpoint
 from ..core.config import ModelConfig
-from ..core.data import Episode, images_to_tensor
-from ..core.evaluation import baseline_report
-from ..core.world_model import WorldModel
+from ..core.training.data import Episode, images_to_tensor
+from ..core.training.evaluation import baseline_report
+from ..core.model.world_model import WorldModel
 from .errors import BagDatasetError
 from .reader import (_BAG_ERRORS as BAG_READ_ERRORS, BagDatasetConfig, expand_bag_paths,
                      flag_name, read_bag_episodes)

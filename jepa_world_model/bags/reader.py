@@ -35,9 +35,9 @@ from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.serde import SerdeError
 
 from ..core.config import BagConfig, ExperimentConfig, ModelConfig
-from ..core.data import Episode
-from ..core.scan import too_close_at_min
-from ..core.state_layout import assemble_state, planar_pose, state_slices
+from ..core.training.data import Episode
+from ..core.planning.scan import too_close_at_min
+from ..core.model.state_layout import assemble_state, planar_pose, state_slices
 from .time_alignment import nearest_index, resample_to_rate, split_at_gaps
 from .errors import BagDatasetError
 from .images import decode_image, IMAGE_TYPES, ImageDecodeError, resize_square

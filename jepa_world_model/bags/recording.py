@@ -4,7 +4,8 @@ Robots share one small API, the one ``jepa_world_model.sim``'s MuJoCo robots imp
 ``reset(seed) -> obs``, ``step(action) -> obs`` with ``obs.time`` (s since reset),
 ``obs.image`` (uint8 [H, W, 3]), ``obs.q``, ``obs.dq``, ``obs.contact``, ``obs.collision``;
 attributes ``joint_names``, ``action_names``, ``action_low``, ``action_high`` and ``dt``.
-``gantry`` is built in (the generated scenes of ``core/synthetic.py``, rendered step by step);
+``gantry`` is built in (the generated scenes of ``core/training/synthetic.py``, rendered step
+by step);
 ``arm`` and ``mobile_base`` come from ``jepa_world_model.sim.robots`` (MuJoCo) when it is
 importable, with policies from ``jepa_world_model.sim.exploration`` (random, scripted, noisy).
 
@@ -25,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from ..core.config import BagConfig
-from ..core.synthetic import _background, JOINT_NAMES, render, SceneSpec
+from ..core.training.synthetic import _background, JOINT_NAMES, render, SceneSpec
 from .errors import RecordError
 from .writer import BagRecorder, RecorderTopics, TWIST_FIELDS
 
@@ -50,7 +51,7 @@ class Observation:
 
 
 class GantryRobot:
-    """The 2-DoF gantry of ``core/synthetic.py`` behind the simulator API.
+    """The 2-DoF gantry of ``core/training/synthetic.py`` behind the simulator API.
 
     Same scene and dynamics as ``generate_episode``: the command ``a`` in [-1, 1]^2 moves the
     robot by ``max_speed * a`` per step, stopped by the end stops; ``dq`` is the displacement

@@ -28,7 +28,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import get_typestore, Stores
 
 from ..core.config import BagConfig
-from ..core.data import Episode
+from ..core.training.data import Episode
 from .errors import BagWriteError
 
 __all__ = ['BagWriteError', 'RecorderTopics', 'BagRecorder', 'ACTION_TYPES', 'TWIST_FIELDS',

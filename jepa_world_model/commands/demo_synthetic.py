@@ -14,15 +14,15 @@ import torch
 
 from ..core.atomic_files import atomic_write_text
 from ..core.config import load_config, to_dict
-from ..core.evaluation import prediction_report, probe_report
-from ..core.training import Trainer
+from ..core.training.evaluation import prediction_report, probe_report
+from ..core.training.trainer import Trainer
 from ..episode_sources import load_training_data
 from .training_progress import progress_printer
 
 __all__ = ['add_parser', 'DEFAULT_CONFIG', 'run']
 
 #: The source tree's tiny gantry config, used without --config.
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / 'config' / 'gantry_tiny.yaml'
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / 'config' / 'train' / 'gantry_tiny.yaml'
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """``jepa-world-model evaluate``: probe and prediction scores of a checkpoint.
 
 On ``--bag`` recordings (``bags/evaluate.py``: baselines and surprise at events), else on
-generated episodes of the checkpoint's robot: the gantry's scenes (``core/synthetic.py``),
+generated episodes of the checkpoint's robot: the gantry's scenes (``core/training/synthetic.py``),
 or a temporary recording of the arm or mobile_base simulator. A checkpoint of any other
 robot needs ``--bag``; that, like every other failure, is one line on stderr.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from ..core.checkpoint import load_checkpoint
 from ..core.config import ConfigError, ModelConfig
-from ..core.evaluation import prediction_report, probe_report
-from ..core.synthetic import generate_episodes, JOINT_NAMES as GANTRY_JOINTS, SceneSpec
+from ..core.training.evaluation import prediction_report, probe_report
+from ..core.training.synthetic import generate_episodes, JOINT_NAMES as GANTRY_JOINTS, SceneSpec
 from ..episode_sources import bag_module
 
 __all__ = ['add_parser', 'is_gantry_model', 'run']
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def is_gantry_model(model: ModelConfig) -> bool:
-    """True when ``core/synthetic.py``'s generated episodes fit ``model``:
+    """True when ``core/training/synthetic.py``'s generated episodes fit ``model``:
     the gantry's joints and 2-D action, and s = [positions, velocities]."""
     return (list(model.joint_names) == list(GANTRY_JOINTS) and model.action_dim == 2
             and model.use_joint_position and model.use_joint_velocity

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``fit-risk`` sub-command to ``sub`` (argparse sub-parsers)."""
     p = sub.add_parser('fit-risk', help='replace a checkpoint\'s risk read-out by an MLP '
-                       'trained on predicted latents (core/risk_head.py)')
+                       'trained on predicted latents (core/model/risk_head.py)')
     p.add_argument('--checkpoint', type=Path, required=True)
     p.add_argument('--bag', nargs='+', required=True, metavar='DIR', help='training bags')
     p.add_argument('--validation-bag', nargs='+', metavar='DIR', help='held-out bags (AUC)')

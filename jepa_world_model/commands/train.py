@@ -1,8 +1,9 @@
 """``jepa-world-model train``: train a world model from a config, on generated scenes or
 rosbag2 recordings (``--bag``), optionally resuming ``OUT/checkpoint.safetensors``.
 
-Under torchrun every rank runs this command (data-parallel, ``core/distributed.py``); rank 0
-writes the checkpoint and ``OUT/report.json`` (step, data, probe refit, validation scores).
+Under torchrun every rank runs this command (data-parallel,
+``core/training/distributed.py``); rank 0 writes the checkpoint and ``OUT/report.json``
+(step, data, probe refit, validation scores).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any, Dict, Sequence
 from ..core.atomic_files import atomic_write_text
 from ..core.checkpoint import checkpoint_config
 from ..core.config import ConfigError, ExperimentConfig, load_config, to_dict
-from ..core.data import Episode, split_episodes
-from ..core.distributed import init_from_env, local_device
-from ..core.evaluation import prediction_report, probe_report
-from ..core.probes import refit_probes
-from ..core.training import resolve_dtype, Trainer
+from ..core.training.data import Episode, split_episodes
+from ..core.training.distributed import init_from_env, local_device
+from ..core.training.evaluation import prediction_report, probe_report
+from ..core.model.probes import refit_probes
+from ..core.training.trainer import resolve_dtype, Trainer
 from ..episode_sources import apply_bag_overrides, load_episodes
 from .training_progress import MetricsLogger, progress_printer
 

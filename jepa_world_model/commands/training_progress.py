@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, Optional
 
-from ..core.training import LOSS_TERMS
+from ..core.training.trainer import LOSS_TERMS
 
 __all__ = ['MetricsLogger', 'progress_printer']
 

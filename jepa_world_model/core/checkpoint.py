@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 
 from .atomic_files import atomic_writer
 from .config import ConfigError, ExperimentConfig, config_from_json, config_to_json
-from .world_model import WorldModel
+from .model.world_model import WorldModel
 
 FORMAT = 'jepa_world_model/1'
 # At most this many numbers in a model's tensors (its EMA target encoder included): 1 GB of

@@ -1,6 +1,6 @@
 """Typed configuration: dataclasses loaded from YAML, unknown keys rejected.
 
-Every default lives here (the model's architecture in ``core/model_config.py``) and only
+Every default lives here (the model's architecture in ``core/model/model_config.py``) and only
 here. A run writes its resolved config next to its outputs (``save_config``), and checkpoints
 embed the same JSON, so a model can always be rebuilt. Values are read by the settings engine
 (``core/settings_spec.py``: :func:`from_dict`, the same type checks as the nodes' parameters);
@@ -19,7 +19,7 @@ import yaml
 
 from .atomic_files import atomic_write_text
 # ModelConfig and its limits, ConfigError and from_dict are imported from here by most users.
-from .model_config import IMAGE_STATE_SOURCES, MODEL_SIZE_LIMITS, ModelConfig, PATCH_STEMS
+from .model.model_config import IMAGE_STATE_SOURCES, MODEL_SIZE_LIMITS, ModelConfig, PATCH_STEMS
 from .settings_spec import ConfigError, from_dict, require
 
 __all__ = ['ConfigError', 'from_dict', 'to_dict', 'ModelConfig', 'MODEL_SIZE_LIMITS',

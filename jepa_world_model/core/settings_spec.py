@@ -8,7 +8,7 @@ feeds). Everything else is derived from the table:
 * :func:`settings_class`: the frozen snapshot dataclass, one field per parameter;
 * :func:`core_arguments`: the keyword arguments of the core object a parameter feeds
   (``ParamSpec.core`` ``'planner.num_samples'`` is ``PlannerConfig.num_samples``);
-* the ROS descriptors and the docs tables (``ros/parameter_table.py``,
+* the ROS descriptors and the docs tables (``ros/common/parameter_table.py``,
   ``ros/parameter_docs.py``).
 
 The training config's dataclasses (``core/config.py``) are read with the same type checks:

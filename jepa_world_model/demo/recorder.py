@@ -2,7 +2,7 @@
 ``base/``).
 
 It talks to ``sim_node`` and ``world_model_node`` over real DDS like any other ROS node;
-import this module only after :func:`~jepa_world_model.ros.ros_env.ensure_ros_libraries`.
+import this module only after :func:`~jepa_world_model.ros_env.ensure_ros_libraries`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32, Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
-from ..ros.joint_state_conversion import stamp_to_seconds
+from ..ros.common.joint_state_conversion import stamp_to_seconds
 from .analysis import Recording, stamps_from_source_times
 
 __all__ = ['RecorderNode', 'RELIABLE', 'BEST_EFFORT', 'source_time']

@@ -123,7 +123,7 @@ def _record(opts: DemoOptions, model: Dict[str, Any], geometry: Any,
         procs.append(NodeProcess('sim_node', 'jepa_world_model.ros.sim_node',
                                  ros_arguments(NAMESPACE, sim_params), env,
                                  logs / 'sim_node.log'))
-        procs.append(NodeProcess('world_model_node', 'jepa_world_model.ros.world_model_node',
+        procs.append(NodeProcess('world_model_node', 'jepa_world_model.ros.world_model.node',
                                  ros_arguments(NAMESPACE, wm_params), env,
                                  logs / 'world_model_node.log'))
         rclpy.init(context=context, domain_id=int(env['ROS_DOMAIN_ID']))
@@ -234,7 +234,7 @@ def _model_predictor(opts: DemoOptions, horizon: int) -> Optional[Callable[..., 
     """``predict(image, q, dq, action)``: the node's joint rollout, replayed here; None for
     models whose state holds the odometry pose (the recording has no pose per frame)."""
     import torch
-    from ..core.inference import WorldModelRuntime
+    from ..core.runtime.inference import WorldModelRuntime
     torch.set_num_threads(1)   # as the node: one thread on a shared CPU
     runtime = WorldModelRuntime.from_path(str(resolve_model(opts.model, opts.robot)))
     if runtime.needs_pose:
@@ -263,7 +263,7 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
         DemoError: a node that fails to start or dies, no data.
         KeyboardInterrupt: Ctrl-C or SIGTERM (after every process was stopped).
     """
-    from ..ros.ros_env import ensure_ros_libraries
+    from ..ros_env import ensure_ros_libraries
     try:   # before anything else: it may re-execute this interpreter
         ensure_ros_libraries()
     except RuntimeError as exc:

@@ -111,7 +111,7 @@ def _run_condition(opts: ExperimentOptions, condition: Condition, model: Path,
         if params is not None:
             remap = ({'~/recommended_commands': 'commands'} if opts.robot == 'arm'
                      else {'~/recommended_cmd_vel': 'cmd_vel'})
-            procs.append(NodeProcess('planner_node', 'jepa_world_model.ros.planner_node',
+            procs.append(NodeProcess('planner_node', 'jepa_world_model.ros.planner.node',
                                      ros_arguments(NAMESPACE, params, remap), env,
                                      logs / 'planner_node.log'))
         session = Session(opts.robot, NAMESPACE, JOINTS[opts.robot], procs,
@@ -267,7 +267,7 @@ def run_closed_loop(opts: ExperimentOptions, echo: Callable[[str], None] = _prin
     """Run every condition of ``opts``; the summary (also ``summary_<robot>.json``)."""
     if opts.report_only:
         return write_summary(opts, echo)
-    from ..ros.ros_env import ensure_ros_libraries
+    from ..ros_env import ensure_ros_libraries
     ensure_ros_libraries()   # before anything imports rclpy: it may re-execute the interpreter
     model = _resolve_model(opts)
     env = child_environment(os.environ)

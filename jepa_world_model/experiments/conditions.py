@@ -179,7 +179,7 @@ def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Pat
                        ) -> Dict[str, Any]:
     """planner_node parameters for ``condition``.
 
-    The arm's mirror config/planner.yaml (CEM 128 x 3 iterations, horizon 8, |v| <= 1
+    The arm's mirror config/ros/planner.yaml (CEM 128 x 3 iterations, horizon 8, |v| <= 1
     rad/s, 3 rad/s^2, the sim's joint ranges) with the Float64MultiArray output the sim
     executes. Two goal checks change: ``goal_latent_tolerance`` 0, so an image goal on a
     model without an ``image_state_head`` never stops the arm by a latent distance that is

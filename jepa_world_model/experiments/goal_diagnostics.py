@@ -105,7 +105,7 @@ def plot_profiles(summary: Dict[str, Any], path: Path) -> Path:
 def run(models: Sequence[Path], episodes: int, seed: int = 0, points: int = 11
         ) -> Dict[str, Any]:
     """Diagnostics for ``models`` on tasks of seeds ``seed + 1 .. seed + episodes``."""
-    from ..core.inference import WorldModelRuntime
+    from ..core.runtime.inference import WorldModelRuntime
     from .conditions import model_label
     torch.set_num_threads(1)
     runtimes = {model_label(p): WorldModelRuntime.from_path(str(p)) for p in models}

@@ -2,7 +2,7 @@
 
 The planner's risk term scores a candidate action sequence by the risk probe on the
 latents the dynamics predict for it (``sum_t max_label probe_risk(z_t)``, as
-:func:`~jepa_world_model.core.goals.build_objective`). This module asks whether that score
+:func:`~jepa_world_model.core.planning.goals.build_objective`). This module asks whether that score
 is higher for the sequences that really collide. For each seed: reset the
 ``MobileBaseSim``, drive ``warmup`` random steps (forward 0.8 m/s, random turn rate) so that
 some starts are near walls, obstacles or people; skip starts already in collision; encode
@@ -56,7 +56,7 @@ def _warm_up(sim: MobileBaseSim, seed: int, turns: np.ndarray) -> Any:
 def run(model: Path, starts: int = 80, horizon: int = 8, warmup: int = 30, seed: int = 0
         ) -> Dict[str, Any]:
     """The figures of the module docstring for checkpoint ``model``."""
-    from ..core.inference import WorldModelRuntime
+    from ..core.runtime.inference import WorldModelRuntime
     torch.set_num_threads(1)
     runtime = WorldModelRuntime.from_path(str(model))
     m = runtime.model

@@ -21,30 +21,25 @@ Spun by the caller's single-threaded executor (rclpy 7.1's multi-threaded one st
 timers). Callbacks only store; the experiment loop reads.
 """
 
-from ..ros.ros_env import ensure_ros_libraries
+# First: importing jepa_world_model.ros makes rclpy importable (it may re-execute the
+# interpreter), so it comes before the ROS imports below.
+from ..ros.common.image_conversion import rgb_to_image_msg
+from ..ros.common.joint_state_conversion import stamp_to_seconds
 
-try:  # Must run before rclpy is imported: it may re-execute the interpreter.
-    ensure_ros_libraries()
-except RuntimeError as _exc:
-    raise ImportError(str(_exc)) from _exc
+from collections import deque
+import math
+import time
+from typing import Any, Deque, Dict, List, NamedTuple, Optional, Sequence
 
-from collections import deque  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-from typing import Any, Deque, Dict, List, NamedTuple, Optional, Sequence  # noqa: E402
-
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from geometry_msgs.msg import PoseStamped, Twist  # noqa: E402
-from nav_msgs.msg import Odometry  # noqa: E402
-import numpy as np  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rosgraph_msgs.msg import Clock  # noqa: E402
-from sensor_msgs.msg import Image, JointState  # noqa: E402
-from std_msgs.msg import Bool, Float64MultiArray, Header, String  # noqa: E402
-from std_srvs.srv import SetBool, Trigger  # noqa: E402
-
-from ..ros.image_conversion import rgb_to_image_msg  # noqa: E402
-from ..ros.joint_state_conversion import stamp_to_seconds  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry
+import numpy as np
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, Float64MultiArray, Header, String
+from std_srvs.srv import SetBool, Trigger
 
 __all__ = ['Tick', 'Supervisor']
 

@@ -36,13 +36,14 @@ SHIPPED_MODELS: Dict[str, ShippedModel] = {
     'arm': ShippedModel(
         'arm_tiny.safetensors',
         'jepa-world-model record --robot arm --out bags/arm --episodes 160 --steps 40 '
-        '--policy noisy\n  jepa-world-model train --bag bags/arm --config config/arm_tiny.yaml '
+        '--policy noisy\n  jepa-world-model train --bag bags/arm '
+        '--config config/train/arm_tiny.yaml '
         '--out runs/arm_tiny'),
     'mobile_base': ShippedModel(
         'mobile_base_tiny.safetensors',
         'jepa-world-model record --robot mobile_base --out bags/base_seek --episodes 400 '
         '--steps 60 --policy seek --seed 3000\n  jepa-world-model train --bag bags/base_seek '
-        '--config config/mobile_base_tiny.yaml --out runs/mobile_base_tiny'),
+        '--config config/train/mobile_base_tiny.yaml --out runs/mobile_base_tiny'),
 }
 
 

@@ -1,7 +1,7 @@
 """The parameter tables of docs/world_model_node.md and docs/planner.md, made from the specs.
 
-Each node's parameters are declared once (``node_parameters.PARAMS``,
-``planner_parameters.PARAMS``); the docs table between the two marker comments of each page
+Each node's parameters are declared once (``world_model.parameters.PARAMS``,
+``planner.parameters.PARAMS``); the docs table between the two marker comments of each page
 is generated from them, one row per parameter: name, default, range or choices, when a
 change applies, description. Regenerate after changing a spec::
 
@@ -20,7 +20,8 @@ import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..core.settings_spec import ParamSpec
-from . import node_parameters, planner_parameters
+from .planner import parameters as planner_parameters
+from .world_model import parameters as world_model_parameters
 
 __all__ = ['BEGIN', 'END', 'DOCS', 'render_table', 'with_table', 'stale_docs', 'main']
 
@@ -29,7 +30,7 @@ BEGIN = ('<!-- parameter table: generated from the specs by '
 END = '<!-- end of the generated parameter table -->'
 #: Docs page (relative to the repository root) -> the table of parameters it documents.
 DOCS: Dict[str, Mapping[str, ParamSpec]] = {
-    'docs/world_model_node.md': node_parameters.PARAMS,
+    'docs/world_model_node.md': world_model_parameters.PARAMS,
     'docs/planner.md': planner_parameters.PARAMS,
 }
 _HEADER = ('| name | default | range / choices | applies | description |\n'

@@ -13,40 +13,33 @@ latched (transient local), as map_server does. Commands older than ``command_tim
 (throttled) and ignored.
 """
 
-from .ros_env import ensure_ros_libraries
+import math
+import re
+import sys
+from typing import Any, List, Optional
 
-try:  # Must run before rclpy is imported: it may re-execute the interpreter.
-    ensure_ros_libraries()
-except RuntimeError as _exc:
-    raise ImportError(str(_exc)) from _exc
+from geometry_msgs.msg import TransformStamped, Twist, TwistStamped
+from nav_msgs.msg import OccupancyGrid, Odometry
+import numpy as np
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
+from rclpy.qos import ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
+from std_msgs.msg import Bool, Float64MultiArray, Header
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
 
-import math  # noqa: E402
-import re  # noqa: E402
-import sys  # noqa: E402
-from typing import Any, List, Optional  # noqa: E402
-
-from geometry_msgs.msg import TransformStamped, Twist, TwistStamped  # noqa: E402
-from nav_msgs.msg import OccupancyGrid, Odometry  # noqa: E402
-import numpy as np  # noqa: E402
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange  # noqa: E402
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult  # noqa: E402
-from rclpy.clock import Clock, ClockType  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile  # noqa: E402
-from rclpy.qos import ReliabilityPolicy  # noqa: E402
-from rosgraph_msgs.msg import Clock as ClockMsg  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan  # noqa: E402
-from std_msgs.msg import Bool, Float64MultiArray, Header  # noqa: E402
-from std_srvs.srv import Trigger  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory  # noqa: E402
-
-from .node_main import run_node  # noqa: E402
-from ..sim.robots import make_robot, ROBOTS, SimObservation  # noqa: E402
-from .image_conversion import rgb_to_image_msg  # noqa: E402
-from .joint_state_conversion import arrays_to_joint_state, seconds_to_stamp  # noqa: E402
+from .common.node_main import run_node
+from ..sim.robots import make_robot, ROBOTS, SimObservation
+from .common.image_conversion import rgb_to_image_msg
+from .common.joint_state_conversion import arrays_to_joint_state, seconds_to_stamp
 
 try:  # tf2_msgs is optional (no wheel in every environment): /tf only when present.
-    from tf2_msgs.msg import TFMessage  # noqa: E402
+    from tf2_msgs.msg import TFMessage
 except ImportError:   # pragma: no cover - depends on the environment
     TFMessage = None
 

@@ -2,7 +2,7 @@
 
 :func:`limit_plan` holds a planned action sequence to the command limits: the first command
 over one control period, and for trajectory outputs the rest of the plan step by step
-(:mod:`~..command_limits`). Pure numpy, no ROS.
+(:mod:`~.command_limits`). Pure numpy, no ROS.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ..command_limits import (CommandLimits, integrate_positions, limit_command,
-                              limit_sequence, LimitedCommand)
+from .command_limits import (CommandLimits, integrate_positions, limit_command, limit_sequence,
+                             LimitedCommand)
 
 __all__ = ['Command', 'Stop', 'limit_plan']
 
@@ -29,7 +29,7 @@ class Command:
         q_act: [A] measured positions of the action joints the trajectory starts from (and
             a stop holds), or None (the actions move no measured joint).
         limits_hit: Kinds of limit the planned first command was held to
-            (:data:`~..command_limits.LIMIT_KINDS`); empty for a stop.
+            (:data:`~.command_limits.LIMIT_KINDS`); empty for a stop.
         cost: The plan's objective value; None for a stop.
         poses: [H + 1, 3] predicted base poses (x, y, yaw) from the plan's start, or None.
     """

@@ -1,6 +1,6 @@
 """The planning controller: observations in, one limited command (or a stop and why) out.
 
-A small, TD-MPC2-like interface over :class:`~..planner.LatentPlanner`::
+A small, TD-MPC2-like interface over :class:`~.planner.LatentPlanner`::
 
     controller = PlanningController(runtime, PlannerConfig(...), CommandLimits.create(...),
                                     ControllerSettings(period=0.1, ...))
@@ -35,15 +35,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..command_limits import CommandLimits
-from ..goal_checks import assess_plan, goal_reached
-from ..goals import build_objective, ensemble_size, Goal, has_risk_probe
-from ..inference import WorldModelRuntime
-from ..objective_terms import Objective
-from ..objectives import ObjectiveFn, sum_objectives
-from ..plan_budget import measure_rollout_cost, RolloutCost
-from ..planner import ActionBounds, hold_action, LatentPlanner, PlannerConfig
-from ..streams import WindowStats
+from .command_limits import CommandLimits
+from .goal_checks import assess_plan, goal_reached
+from .goals import build_objective, ensemble_size, Goal, has_risk_probe
+from ..runtime.inference import WorldModelRuntime
+from .objective_terms import Objective
+from .objectives import ObjectiveFn, sum_objectives
+from .plan_budget import measure_rollout_cost, RolloutCost
+from .planner import ActionBounds, hold_action, LatentPlanner, PlannerConfig
+from ..runtime.streams import WindowStats
 from .commands import Command, limit_plan, Stop
 from .observation import check_observation, Observation, obstacle_points
 from .settings import ControllerSettings

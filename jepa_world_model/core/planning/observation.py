@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 from torch import Tensor
 
-from ..scan import laser_points
+from .scan import laser_points
 
 __all__ = ['ScanReading', 'Observation', 'ObservationError', 'check_observation',
            'obstacle_points']

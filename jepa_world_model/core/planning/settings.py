@@ -3,7 +3,7 @@
 :class:`ControllerSettings` gathers the timing (control period, model step, plan deadline,
 command delay), the objective terms and goal tolerance, the plan's safety stops, the output
 shape (trajectory or single command, base poses) and the map settings. The search itself is
-a :class:`~..planner.PlannerConfig`, the limits a :class:`~..command_limits.CommandLimits`.
+a :class:`~.planner.PlannerConfig`, the limits a :class:`~.command_limits.CommandLimits`.
 Pure Python, no ROS.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import math
 from typing import Optional, Tuple
 
-from ..goal_checks import GoalTolerance
-from ..objective_terms import ObjectiveTerms
+from .goal_checks import GoalTolerance
+from .objective_terms import ObjectiveTerms
 
 __all__ = ['ControllerSettings']
 
@@ -23,7 +23,7 @@ __all__ = ['ControllerSettings']
 class ControllerSettings:
     """How the controller plans and commands, besides the search and the command limits.
 
-    The defaults are planner_node's (config/planner.yaml, 10 plans per second); the test
+    The defaults are planner_node's (config/ros/planner.yaml, 10 plans per second); the test
     test/test_parameter_defaults.py keeps them equal.
 
     Attributes:

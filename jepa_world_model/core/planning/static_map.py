@@ -1,7 +1,7 @@
 """A static occupancy map, and the cost-to-go a pose goal gets on it.
 
 With a map (and ``use_map``), a pose goal is scored by the path length on the map
-(:class:`~..navigation.NavigationField`) instead of the straight-line distance. The
+(:class:`~.navigation.NavigationField`) instead of the straight-line distance. The
 controller builds the field once per goal, map and map setting, not per plan. Where the
 map comes from (``nav_msgs/OccupancyGrid`` in ``planner_node``, the simulator's room in
 the offline harnesses) is the caller's business. Pure numpy, no ROS.
@@ -14,8 +14,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ..goals import Goal, GoalError
-from ..navigation import NavigationField
+from .goals import Goal, GoalError
+from .navigation import NavigationField
 
 __all__ = ['StaticMap', 'MapGoalError', 'navigation_for']
 

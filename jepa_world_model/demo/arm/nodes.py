@@ -1,6 +1,6 @@
 """The arm demo's driver node: one joint velocity command per joint state.
 
-Import only after :func:`~jepa_world_model.ros.ros_env.ensure_ros_libraries`; the recorder
+Import only after :func:`~jepa_world_model.ros_env.ensure_ros_libraries`; the recorder
 both robots share is :class:`~jepa_world_model.demo.recorder.RecorderNode`.
 """
 

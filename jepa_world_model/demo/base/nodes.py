@@ -1,6 +1,6 @@
 """The base demo's in-process ROS 2 nodes: a ``cmd_vel`` driver and a recorder with odometry.
 
-Import only after :func:`~jepa_world_model.ros.ros_env.ensure_ros_libraries`. The
+Import only after :func:`~jepa_world_model.ros_env.ensure_ros_libraries`. The
 recorder both robots share (:class:`~jepa_world_model.demo.recorder.RecorderNode`) records
 images, wheel joint states, predicted wheel trajectories, surprise and the collision flags;
 :class:`BaseRecorderNode` adds ``odom``, ``~/predicted_path`` and the ``cmd_vel`` commands.
@@ -17,7 +17,7 @@ import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import Bool
 
-from ...ros.joint_state_conversion import stamp_to_seconds
+from ...ros.common.joint_state_conversion import stamp_to_seconds
 from ..recorder import BEST_EFFORT, RecorderNode, RELIABLE, source_time
 from .analysis import PathRecording
 

@@ -8,7 +8,8 @@ kept within +-1 rad/s and 0.3 rad/s per step (3 rad/s^2), joint limits are left 
 simulator, and the controller's goal check is off (success is the simulator's). Objectives:
 
 * ``joint_units``: planner_node's image goal on models with an ``image_state_head``: aim at
-  the measured joints plus the head's reading difference (core/goals.py, ``Objective.at``);
+  the measured joints plus the head's reading difference (core/planning/goals.py,
+  ``Objective.at``);
 * ``latent_l1``: L1 between the pooled image parts of the latents (the image goal without
   the head's reading);
 * ``joint_goal``: the true goal joints (an upper reference).
@@ -25,10 +26,10 @@ from typing import Any, Dict
 import numpy as np
 import torch
 
-from ...core.command_limits import CommandLimits
-from ...core.goals import Goal, image_goal, joint_state_goal
-from ...core.inference import WorldModelRuntime
-from ...core.planner import PlannerConfig
+from ...core.planning.command_limits import CommandLimits
+from ...core.planning.goals import Goal, image_goal, joint_state_goal
+from ...core.runtime.inference import WorldModelRuntime
+from ...core.planning.planner import PlannerConfig
 from ...core.planning import Command, ControllerSettings, Observation, PlanningController
 from ...node_runs.models import resolve_model
 from ..arm_tasks import ArmTaskFactory

@@ -9,7 +9,7 @@ is the simulator's). Success: within 0.15 m of the goal within 150 steps and no 
 before.
 
 ``--map`` (:attr:`BaseReachOptions.use_map`) scores the goal by the path length on the
-room's static map (walls, furniture; ``core/navigation.py``) instead of the straight-line
+room's static map (walls, furniture; ``core/planning/navigation.py``) instead of the straight-line
 distance, as planner_node does when it has a ``map``; ``--action-repeat`` holds each
 planned action for that many steps. ``--command-delay 1`` applies each command one step
 after the frame it was planned from, as over ROS, and by default plans from the previous
@@ -40,12 +40,12 @@ from typing import Any, Callable, Dict
 import numpy as np
 import torch
 
-from ...core.command_limits import CommandLimits
-from ...core.goals import ObjectiveTerms, pose_goal
-from ...core.inference import WorldModelRuntime
-from ...core.navigation import NavigationField
-from ...core.objectives import risk_objective
-from ...core.planner import PlannerConfig
+from ...core.planning.command_limits import CommandLimits
+from ...core.planning.goals import ObjectiveTerms, pose_goal
+from ...core.runtime.inference import WorldModelRuntime
+from ...core.planning.navigation import NavigationField
+from ...core.planning.objectives import risk_objective
+from ...core.planning.planner import PlannerConfig
 from ...core.planning import (Command, ControllerSettings, Observation, PlanningController,
                               ScanReading, StaticMap)
 from ...node_runs.models import resolve_model
@@ -64,9 +64,9 @@ MAP_RESOLUTION = 0.05
 
 def oracle_risk(model, sim: MobileBaseSim, min_range: float, margin: float
                 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``risk(z_traj [N, H, Z]) -> [N, H]``: the clearance cost of ``core/scan.py`` from the
-    true distance of each predicted position to walls, furniture (circumscribed circles) and
-    the people where they stand now."""
+    """``risk(z_traj [N, H, Z]) -> [N, H]``: the clearance cost of ``core/planning/scan.py``
+    from the true distance of each predicted position to walls, furniture (circumscribed
+    circles) and the people where they stand now."""
     circles = torch.as_tensor(sim.obstacle_circles, dtype=torch.float32)
 
     def risk(z_traj: torch.Tensor) -> torch.Tensor:

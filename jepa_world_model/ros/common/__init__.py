@@ -6,9 +6,9 @@
   newest-frame slot with its counters, the pixel limit checked before decoding, and the
   conversion to the model's RGB input.
 * :mod:`.state_inputs`: ``JointState`` and ``Odometry`` messages into one
-  :class:`~jepa_world_model.core.state_sync.StateSync` (one pose format, one interpolation
+  :class:`~jepa_world_model.core.runtime.state_sync.StateSync` (one pose format, one interpolation
   rule, the clock-reset, future-stamp and ``max_abs_input`` rules of
-  :mod:`~jepa_world_model.core.input_rules`).
+  :mod:`~jepa_world_model.core.runtime.input_rules`).
 
 The pure logic (buffers, interpolation, staleness rules) is in ``core``; only the message
 conversion is here. Constants both nodes use are defined below.

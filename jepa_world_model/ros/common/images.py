@@ -3,7 +3,7 @@
 ``image_transport`` picks the subscription (:func:`image_subscription`): ``raw`` takes
 ``sensor_msgs/Image`` on ``image``, ``compressed`` takes ``sensor_msgs/CompressedImage``
 (JPEG/PNG) on ``image/compressed``, image_transport's topic convention.
-:class:`CameraInput` keeps only the newest frame (:class:`~jepa_world_model.core.streams.
+:class:`CameraInput` keeps only the newest frame (:class:`~jepa_world_model.core.runtime.streams.
 FrameSlot`): the callback is a reference swap, never a queue, and counts
 ``images_received`` and ``dropped_frames`` (replaced before anything took it).
 :func:`frame_to_model_rgb` refuses an image above ``max_image_pixels`` before decoding
@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
-from ...core.streams import Counters, FrameSlot, RateMeter
-from ..image_conversion import (check_message_pixels, compressed_msg_to_rgb, image_msg_to_rgb,
-                                ImageConversionError, ImageTooLargeError, resize_for_model,
-                                SUPPORTED_ENCODINGS)
+from ...core.runtime.streams import Counters, FrameSlot, RateMeter
+from .image_conversion import (check_message_pixels, compressed_msg_to_rgb, image_msg_to_rgb,
+                               ImageConversionError, ImageTooLargeError, resize_for_model,
+                               SUPPORTED_ENCODINGS)
 from .rejects import InputError
 
 __all__ = ['TRANSPORTS', 'image_subscription', 'classify_image_error', 'image_to_model_rgb',

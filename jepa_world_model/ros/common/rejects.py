@@ -12,7 +12,7 @@ import math
 import time
 from typing import Callable, Dict
 
-from ...core.streams import Counters
+from ...core.runtime.streams import Counters
 
 __all__ = ['InputError', 'RejectLog']
 

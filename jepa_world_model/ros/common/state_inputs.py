@@ -3,7 +3,7 @@
 :class:`StateInputs` reads the model's joints from each ``JointState`` (any order, extra
 joints ignored; one reason per kind of malformed message, :func:`joint_state_arrays`) and the
 planar pose (x, y, yaw) from each ``nav_msgs/Odometry``, and offers them to a
-:class:`~jepa_world_model.core.state_sync.StateSync`, which refuses what the input rules
+:class:`~jepa_world_model.core.runtime.state_sync.StateSync`, which refuses what the input rules
 refuse (stamped ahead of the node clock, beyond ``max_abs_input``, duplicate, out of order)
 and clears a history on a clock reset. Every refusal goes to the node's reject log.
 """
@@ -17,11 +17,11 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 from sensor_msgs.msg import JointState
 
-from ...core.state_layout import planar_pose
-from ...core.state_sync import Rejection, StateSync
-from ...core.streams import Counters, RateMeter
-from ..joint_state_conversion import (joint_state_to_arrays, JointStateError, MissingJointsError,
-                                      stamp_to_seconds)
+from ...core.model.state_layout import planar_pose
+from ...core.runtime.state_sync import Rejection, StateSync
+from ...core.runtime.streams import Counters, RateMeter
+from .joint_state_conversion import (joint_state_to_arrays, JointStateError, MissingJointsError,
+                                     stamp_to_seconds)
 from .rejects import InputError
 
 __all__ = ['joint_state_arrays', 'read_model_joints', 'odometry_pose', 'StateInputs']

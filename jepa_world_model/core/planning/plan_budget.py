@@ -1,0 +1,94 @@
+"""What a plan of :class:`~jepa_world_model.core.planning.planner.LatentPlanner` costs on a model.
+
+A plan makes ``num_iterations x horizon x action_repeat`` batched model calls over
+``num_samples`` sequences. :func:`measure_rollout_cost` times the model's batched step at two
+batch sizes and fits ``seconds per call = fixed + per_sample * batch``; :meth:`RolloutCost.
+sample_seconds` turns that into the time the samples of a plan need at least. A planner
+configuration whose samples alone need more than the plan budget cannot fit it, whatever the
+timing noise: the planner node rejects it (``max_plan_time``). The fixed per-call part is left
+out of that bound on purpose: it is what a loaded machine inflates most, and a plan that
+overruns anyway is cut at its deadline.
+
+Pure PyTorch: it never imports ROS.
+"""
+
+from dataclasses import dataclass
+import time
+from typing import Callable
+
+import torch
+
+from .planner import PlannerConfig
+
+__all__ = ['RolloutCost', 'measure_rollout_cost']
+
+StepFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class RolloutCost:
+    """Seconds of one batched model call: ``fixed + per_sample * batch``.
+
+    Attributes:
+        fixed: Seconds per call, whatever the batch (>= 0).
+        per_sample: Seconds per sample of a call (>= 0).
+    """
+
+    fixed: float
+    per_sample: float
+
+    def model_steps(self, config: PlannerConfig) -> int:
+        """Batched model calls over all samples in one plan (iterations x horizon x repeat)."""
+        return config.num_iterations * config.horizon * config.action_repeat
+
+    def sample_seconds(self, config: PlannerConfig) -> float:
+        """Seconds the sampled sequences of one plan need at least: ``per_sample x
+        num_samples x`` :meth:`model_steps`. A lower bound (no fixed cost, no objective)."""
+        return self.per_sample * config.num_samples * self.model_steps(config)
+
+
+def _time_call(step: StepFn, z: torch.Tensor, a: torch.Tensor, repeats: int) -> float:
+    """Fastest of ``repeats`` calls ``step(z, a)`` in seconds (the first call is not timed:
+    it may initialise kernels)."""
+    cuda = z.device.type == 'cuda'
+    step(z, a)
+    best = float('inf')
+    for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize(z.device)
+        start = time.perf_counter()
+        step(z, a)
+        if cuda:
+            torch.cuda.synchronize(z.device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@torch.no_grad()
+def measure_rollout_cost(step: StepFn, z: torch.Tensor, action_dim: int, batch: int = 1024,
+                         repeats: int = 3) -> RolloutCost:
+    """Time ``step`` at batch 1 and ``batch`` from latent ``z`` ``[Z]`` with zero actions.
+
+    Args:
+        step: Batched dynamics ``step(z [B, Z], a [B, A]) -> z_next [B, Z]``.
+        z: A latent ``[Z]`` on the device and in the dtype plans will use.
+        action_dim: ``A``.
+        batch: The larger batch (> 1); the fastest of ``repeats`` calls counts.
+        repeats: Timed calls per batch size.
+
+    Returns:
+        The fitted cost; ``per_sample`` is clamped at 0 (a device with spare parallelism
+        runs a larger batch in the same time).
+
+    Raises:
+        ValueError: ``batch`` < 2 or ``repeats`` < 1. Errors of ``step`` propagate.
+    """
+    if batch < 2 or repeats < 1:
+        raise ValueError(f'need batch >= 2 and repeats >= 1, got {batch}, {repeats}')
+    times = []
+    for n in (1, batch):
+        zs = z.reshape(1, -1).expand(n, -1)
+        a = torch.zeros(n, action_dim, device=z.device, dtype=z.dtype)
+        times.append(_time_call(step, zs, a, repeats))
+    per_sample = max(0.0, (times[1] - times[0]) / (batch - 1))
+    return RolloutCost(fixed=times[0], per_sample=per_sample)

@@ -1,0 +1,227 @@
+"""The planning half of ``planner_node``: goals in, one controller step per timer tick,
+commands out.
+
+:class:`PlannerCore` is the base of :class:`~.node.PlannerNode`. The planning itself
+(objective, warm start, command-delay roll-forward, plan deadline, plan checks, command
+limits, the previous command) is the
+:class:`~jepa_world_model.core.planning.controller.PlanningController`'s; this class turns
+ROS messages into its goals, maps and observations, and its commands and stops into
+messages: the goal topics and ``~/capture_goal`` (:mod:`.goals`), ``map``
+(:mod:`.map_input`), and the plan timer, which publishes the command or, on a stop, one
+zero command (:mod:`.outputs`). ``PlannerNode`` adds the lifecycle transitions that
+create and release all of it, the parameter callback and the diagnostics.
+
+Threads: every callback is in the node's default, mutually exclusive group, so inputs, goals
+and the plan timer never run concurrently. ``_lock`` guards against threads outside the
+executor (parameter sets, lifecycle triggers); every acquisition has a timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import OccupancyGrid
+import numpy as np
+from rclpy._rclpy_pybind11 import InvalidHandle
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+
+from ...core.planning.goals import Goal, GoalError, latent_goal
+from ...core.runtime.inference import WorldModelRuntime
+from ...core.planning.commands import Stop
+from ...core.planning.controller import PlanningController
+from ...core.planning.settings import ControllerSettings
+from ...core.planning.static_map import StaticMap
+from ...core.runtime.streams import Counters, RateMeter
+from ..common import LOCK_TIMEOUT_S
+from ..common.rejects import InputError, RejectLog
+from ..common.guarded_lifecycle import GuardedLifecycleNode
+from .goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_from_msg
+from .inputs import PlannerInputs
+from .map_input import map_from_msg
+from .outputs import PlannerOutputs, STOPS
+from .parameters import (action_joints, controller_settings, declare_parameters, PlannerFacts,
+                         read_settings)
+
+__all__ = ['PlannerCore']
+
+
+class PlannerCore(GuardedLifecycleNode):
+    """Goals, the plan tick and the command outputs of the planner (see the module docstring)."""
+
+    def __init__(self, node_name: str, **kwargs: Any) -> None:
+        """Declare the parameters; nothing is loaded before configure."""
+        super().__init__(node_name, **kwargs)
+        declare_parameters(self)
+        self.settings = read_settings(self)
+        self.counters = Counters()
+        self._lock = threading.Lock()   # runtime, controller, goal, inputs, settings swaps
+        self.runtime: Optional[WorldModelRuntime] = None
+        self._facts: Optional[PlannerFacts] = None
+        self.controller: Optional[PlanningController] = None
+        self.static_map: Optional[StaticMap] = None
+        self._outputs: Optional[PlannerOutputs] = None
+        self._period = 1.0 / self.settings.plan_rate_hz
+        self.status, self.status_detail = 'inactive', ''
+        self.rates = {'plan': RateMeter()}   # the inputs' rates are the PlannerInputs'
+        # Counts a rejected input under its reason; logs it once per throttle period.
+        self._reject = RejectLog(self.counters, self.get_logger().warning,
+                                 lambda: self.settings.log_throttle_period)
+        self._reset_inputs()
+
+    @property
+    def goal(self) -> Optional[Goal]:
+        """The goal the controller plans toward, or None."""
+        return self.controller.goal if self.controller is not None else None
+
+    def _reset_inputs(self) -> None:
+        joints = self._facts.joint_names if self._facts else ()
+        with_pose = self.runtime is not None and self.runtime.needs_pose
+        self._inputs = PlannerInputs(joints, with_pose, lambda: self.settings, self.counters,
+                                     self._reject, self._now)
+        if self.controller is not None:
+            self.controller.reset()
+
+    def _controller_settings(self, s: Any) -> ControllerSettings:
+        return controller_settings(s, self._facts, self._period, self.runtime.has_pose)
+
+    # -- goals -----------------------------------------------------------------------------
+    def _set_goal(self, make: Callable[[], Goal], what: str) -> Optional[str]:
+        """Build a goal with ``make()`` and plan toward it; the reason it was rejected, or
+        None. Bad goals are counted (``goal_*`` counters) and the old goal stays."""
+        if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
+            self._reject('busy', f'{what} dropped: planner lock not free')
+            return 'planner busy, try again'
+        try:
+            try:
+                goal = make()
+                self.controller.set_goal(goal, self.static_map)
+            except (GoalError, InputError, ValueError) as exc:
+                self._reject(getattr(exc, 'reason', f'{what}_invalid'), str(exc))
+                return str(exc)
+        finally:
+            self._lock.release()
+        self.counters.add('goals')
+        self.get_logger().info(f'new {goal.kind} goal from {what}')
+        return None
+
+    # make() runs under the lock: settings, limits and the runtime cannot change under it.
+    def _on_goal_joint_state(self, msg: JointState) -> None:
+        self._set_goal(lambda: joint_goal_from_msg(
+            msg, self._facts.joint_names, action_joints(self.settings, self._facts),
+            self.controller.limits, self.settings.max_abs_input), 'goal_joint_state')
+
+    def _on_goal_pose(self, msg: PoseStamped) -> None:
+        self._set_goal(lambda: pose_goal_from_msg(
+            msg, self.runtime.has_pose, self.settings.path_frame_id,
+            self.settings.goal_yaw_weight, self.settings.max_abs_input), 'goal_pose')
+
+    def _on_goal_image(self, msg: Image) -> None:
+        self._set_goal(lambda: image_goal_from_msg(msg, self.runtime, self.settings.resize_mode),
+                       'goal_image')
+
+    def _on_map(self, msg: OccupancyGrid) -> None:
+        """A new static map; a pose goal in progress is re-scored on it. A bad map, or one
+        the goal lies outside, is counted and the old map stays."""
+        if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
+            return self._reject('busy', 'map dropped: planner lock not free')
+        try:
+            try:
+                new_map = map_from_msg(msg, self.settings.path_frame_id)
+            except InputError as exc:
+                return self._reject(exc.reason, str(exc))
+            try:
+                self.controller.set_map(new_map)
+            except (GoalError, ValueError) as exc:
+                return self._reject(getattr(exc, 'reason', 'map_invalid'), str(exc))
+            self.static_map = new_map
+        finally:
+            self._lock.release()
+        self.counters.add('maps')
+        h, w = new_map.occupancy.shape
+        self.get_logger().info(f'map {w} x {h} cells at {new_map.resolution:g} m')
+
+    def _on_capture(self, request: Trigger.Request, response: Trigger.Response) -> Any:
+        def make() -> Goal:
+            try:
+                stamped = self._inputs.observe(self.runtime, require_new=False)
+            except InputError as exc:
+                raise InputError('capture_failed', f'cannot capture: {exc}') from None
+            obs = stamped.observation
+            return latent_goal(self.runtime.encoder.encode(obs.o, obs.s, target=True)[0])
+        if self._state != 'active':
+            response.success, response.message = False, f'node is {self._state}, not active'
+            return response
+        error = self._set_goal(make, 'capture_goal')
+        response.success = error is None
+        response.message = error or 'goal captured from the current view'
+        return response
+
+    # -- planning --------------------------------------------------------------------------
+    def _on_timer(self) -> None:
+        if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
+            return self._reject('busy', 'plan skipped: planner lock not free')
+        try:
+            try:
+                self._tick()
+            except InvalidHandle:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an exception here would end the spin
+                self._reject('internal_error', f'{type(exc).__name__}: {exc}')
+                self._publish_stop('error', f'{type(exc).__name__}: {exc}')
+        except InvalidHandle:
+            pass   # destroy_node() ran under this callback: no publisher left to stop through
+        finally:
+            self._lock.release()
+
+    def _tick(self) -> None:
+        s, controller = self.settings, self.controller
+        if not s.enabled or controller.goal is None:
+            return self._set_status('disabled' if not s.enabled else 'no_goal')
+        started = time.perf_counter()
+        try:
+            stamped = self._inputs.observe(self.runtime, require_new=True)
+        except InputError as exc:
+            return self._stop(Stop('stale_inputs', exc.reason, str(exc)))
+        if stamped is None:
+            return
+        outcome = controller.act(stamped.observation, started)
+        if isinstance(outcome, Stop):
+            return self._stop(outcome)
+        # The next acceleration reference is the command the message carries.
+        controller.commanded(self._outputs.plan(s, action_joints(s, self._facts),
+                                                controller.limits, stamped.header, outcome))
+        self.counters.add('plans')
+        self.rates['plan'].tick(time.monotonic())
+        self._set_status('planning')
+
+    # -- outputs ---------------------------------------------------------------------------
+    def _set_status(self, status: str, detail: str = '') -> None:
+        self.status, self.status_detail = status, detail
+        if self._outputs is not None:
+            self._outputs.status(status)
+
+    def _stop(self, stop: Stop) -> None:
+        """A stop of the plan: counted under its reason (safety stops), one zero command."""
+        if stop.reason:
+            self._reject(stop.reason, stop.message)
+        self._publish_stop(stop.status, stop.message)
+
+    def _publish_stop(self, status: str, detail: str) -> None:
+        """One zero command (stamped now) and the status; resets the acceleration reference."""
+        s, controller = self.settings, self.controller
+        if self._outputs is not None and controller is not None:
+            header = Header(stamp=self.get_clock().now().to_msg(),
+                            frame_id=self._inputs.frame_id)
+            q: Optional[np.ndarray] = (self._inputs.newest_q()   # hold still here
+                                       if s.output == 'joint_trajectory' else None)
+            controller.commanded(self._outputs.stop(s, action_joints(s, self._facts),
+                                                    controller.limits, header,
+                                                    controller.stop(q)))
+        if status in STOPS:
+            self.counters.add(f'stop_{status}')
+        self._set_status(status, detail)
