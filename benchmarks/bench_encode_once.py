@@ -43,7 +43,6 @@ in docs/composition.md:
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -54,8 +53,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_node_latency import (NS, percentiles, proc_sample, REPO_ROOT,  # noqa: E402
-                                stop_node)
+from bench_node_latency import (private_ros_graph, SpinningDriver, NS, percentiles,  # noqa: E402
+                                proc_sample, REPO_ROOT, stop_node)
 
 sys.path.insert(0, REPO_ROOT)
 
@@ -153,13 +152,12 @@ def start_pair(mode, model, num_threads, log):
             'planner_node': start('planner.node', ['planner.yaml'], common, log)}
 
 
-class Rig:
+class Rig(SpinningDriver):
     """Camera, joint-state and goal publishers; /diagnostics of both nodes."""
 
     def __init__(self, args, camera_hz, size):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image, JointState
 
@@ -183,17 +181,7 @@ class Rig:
                                       QoSProfile(depth=100,
                                                  reliability=ReliabilityPolicy.RELIABLE))
         self.goals_sent = 0
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        from rclpy.executors import ExternalShutdownException
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
-            pass
+        self._start_spinning()
 
     def _camera(self):
         # A new random block in the middle (it survives center_crop and the resize): every
@@ -235,12 +223,6 @@ class Rig:
         """``{node: (frames published when it was sent, its latest diagnostics)}``."""
         with self.lock:
             return dict(self.diag)
-
-    def close(self):
-        """Stop spinning and destroy the node."""
-        self.executor.shutdown(timeout_sec=2.0)
-        self.thread.join(timeout=2.0)
-        self.node.destroy_node()
 
 
 def _count(values, name):
@@ -367,8 +349,7 @@ def run_scenario(args, scenario, folder):
 def main(argv=None):
     """Run the scenarios and print the JSON result."""
     args = parse_args(argv)
-    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(120, 200)))
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    private_ros_graph()
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix='jwm_encode_once_') as folder:
         scenarios = [run_scenario(args, scenario, folder) for scenario in args.scenarios]

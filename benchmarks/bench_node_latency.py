@@ -160,14 +160,43 @@ def percentiles(values):
             'count': len(values)}
 
 
-class Rig:
+class SpinningDriver:
+    """Base of the benchmarks' driver rigs: ``self.node`` spun by its own executor thread."""
+
+    def _start_spinning(self):
+        from rclpy.executors import SingleThreadedExecutor
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self):
+        from rclpy.executors import ExternalShutdownException, ShutdownException
+        try:
+            self.executor.spin()
+        except (ExternalShutdownException, ShutdownException):
+            pass
+
+    def close(self):
+        """Stop spinning and destroy the node."""
+        self.executor.shutdown(timeout_sec=2.0)
+        self.thread.join(timeout=2.0)
+        self.node.destroy_node()
+
+
+def private_ros_graph():
+    """A random ROS_DOMAIN_ID and localhost discovery, unless the caller set them."""
+    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(120, 200)))
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+
+class Rig(SpinningDriver):
     """The camera/joint/command publishers and the prediction subscriber."""
 
     def __init__(self, args):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import Twist
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image, JointState
         from trajectory_msgs.msg import JointTrajectory
@@ -203,16 +232,7 @@ class Rig:
                                       self._prediction, reliable)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._diagnostics,
                                       reliable)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        try:
-            self.executor.spin()
-        except Exception:  # noqa: BLE001 - shutdown while spinning ends the thread
-            pass
+        self._start_spinning()
 
     def _now_msg(self):
         return self.node.get_clock().now().to_msg()
@@ -252,12 +272,6 @@ class Rig:
                 self.diag['_level'] = int.from_bytes(status.level, 'little')
                 self.diag['_message'] = status.message
 
-    def close(self):
-        """Stop spinning and destroy the node."""
-        self.executor.shutdown(timeout_sec=2.0)
-        self.thread.join(timeout=2.0)
-        self.node.destroy_node()
-
 
 def main(argv=None):
     """Run the benchmark and print the JSON result."""
@@ -268,8 +282,7 @@ def main(argv=None):
 
 def run(args, tmp_dir):
     """Start the node, drive it for the configured time and report."""
-    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(120, 200)))
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    private_ros_graph()
     model, model_note = resolve_model(args.model, tmp_dir)
     proc, node_log = start_node('world_model_node', 'world_model.yaml', [
         '-p', f'model_path:={model}', '-p', f'num_threads:={args.num_threads}'])

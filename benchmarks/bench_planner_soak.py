@@ -19,7 +19,6 @@ Prints one JSON object (the figures in docs/safety.md). Example:
 import argparse
 import json
 import os
-import random
 import sys
 import threading
 import time
@@ -28,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_node_latency import (NS, percentiles, proc_sample, process_summary,  # noqa: E402
-                                start_node, stop_node)
+from bench_node_latency import (private_ros_graph, SpinningDriver, NS, percentiles,  # noqa: E402
+                                proc_sample, process_summary, start_node, stop_node)
 
 JOINTS = ('joint1', 'joint2', 'joint3')
 GOALS = ((0.8, -0.6, 1.0), (-0.8, 0.6, -1.0))
@@ -53,13 +52,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-class Rig:
+class Rig(SpinningDriver):
     """Camera, joint-state and goal publishers; command and diagnostics subscribers."""
 
     def __init__(self, args):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image, JointState
         from trajectory_msgs.msg import JointTrajectory
@@ -86,17 +84,7 @@ class Rig:
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._diagnostics,
                                       reliable)
         self._msg_types = (JointState,)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        from rclpy.executors import ExternalShutdownException
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
-            pass
+        self._start_spinning()
 
     def _camera(self):
         msg = self.frames[self.published % len(self.frames)]
@@ -132,18 +120,11 @@ class Rig:
             if status.name.startswith(NS.strip('/') + '/planner_node'):
                 self.diag = {kv.key: kv.value for kv in status.values}
 
-    def close(self):
-        """Stop spinning and destroy the node."""
-        self.executor.shutdown(timeout_sec=2.0)
-        self.thread.join(timeout=2.0)
-        self.node.destroy_node()
-
 
 def main(argv=None):
     """Run the soak and print the JSON result."""
     args = parse_args(argv)
-    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(120, 200)))
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    private_ros_graph()
     extra = ['-p', f'model_path:={args.model}'] if args.model else []
     if args.num_samples:
         extra += ['-p', f'num_samples:={args.num_samples}']

@@ -12,7 +12,9 @@ them that module's fixtures.
 """
 
 import threading
+import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -23,6 +25,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 
+from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg
 from ros_graph import callbacks_do_not_raise, graph_fixture, wait_for  # noqa: F401
 from tiny_models import JOINTS, save_tiny as save_shared  # noqa: F401 - JOINTS re-exported
 
@@ -121,3 +124,20 @@ class FeederNode:
         self._thread.join(timeout=2.0)
         self.graph.retire(self.node)
         self.node.destroy_node()
+
+
+def stream_joints_and_images(node, joint_pub, image_pub, stop, joints=JOINTS):
+    """Until ``stop`` is set: joint states ``joints`` at ~50 Hz and a new random 48x40 camera
+    frame at ~25 Hz, both stamped now by ``node``'s clock (a thread target)."""
+    rng, tick = np.random.default_rng(0), 0
+    while not stop.is_set():
+        stamp = node.get_clock().now().to_msg()
+        msg = JointState(name=list(joints), position=[0.1, -0.1], velocity=[0.0, 0.0])
+        msg.header.stamp = stamp
+        joint_pub.publish(msg)
+        if tick % 2 == 0:
+            img = rgb_to_image_msg(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8), 'rgb8')
+            img.header.stamp, img.header.frame_id = stamp, 'camera'
+            image_pub.publish(img)
+        tick += 1
+        time.sleep(0.02)

@@ -22,7 +22,6 @@ import signal
 import threading
 import time
 
-import numpy as np
 import pytest
 
 try:
@@ -40,8 +39,7 @@ try:
     from sensor_msgs.msg import Image, JointState
     from trajectory_msgs.msg import JointTrajectory
 
-    from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg
-    from ros_feeders import JOINTS, save_tiny
+    from ros_feeders import JOINTS, save_tiny, stream_joints_and_images
     from ros_graph import callbacks_do_not_raise, graph_fixture, wait_for  # noqa: F401
 
     T = Transition
@@ -99,20 +97,7 @@ class Client:
         self._thread.start()
 
     def _stream(self):
-        """Joint states at ~50 Hz and camera images at ~25 Hz, stamped now."""
-        rng, tick = np.random.default_rng(0), 0
-        while not self._closed.is_set():
-            stamp = self.node.get_clock().now().to_msg()
-            msg = JointState(name=list(JOINTS), position=[0.1, -0.1], velocity=[0.0, 0.0])
-            msg.header.stamp = stamp
-            self.joint_pub.publish(msg)
-            if tick % 2 == 0:
-                img = rgb_to_image_msg(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8),
-                                       'rgb8')
-                img.header.stamp, img.header.frame_id = stamp, 'camera'
-                self.image_pub.publish(img)
-            tick += 1
-            time.sleep(0.02)
+        stream_joints_and_images(self.node, self.joint_pub, self.image_pub, self._closed)
 
     def call(self, srv_type, service, request, timeout=CALL_TIMEOUT):
         """Call ``<node>/<service>`` and return the response (fails on a timeout)."""
