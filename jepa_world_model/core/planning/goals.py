@@ -48,6 +48,7 @@ from .objectives import (ensemble_disagreement_objective, latent_goal_objective,
                          sum_objectives)
 from .objective_terms import Objective, ObjectiveTerms
 from .scan import clearance_cost, obstacle_clearance, scene_clearance
+from .terms import TRAJECTORY_TERMS
 
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
            'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'has_risk_probe',
@@ -213,6 +214,10 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
            terms.obstacle_weight) < 0:
         raise GoalError('risk_weight, disagreement_weight, clearance_weight and '
                         'obstacle_weight must be >= 0')
+    unknown = sorted(set(dict(terms.weights)) - set(TRAJECTORY_TERMS))
+    if unknown or min([w for _, w in terms.weights], default=0.0) < 0:
+        raise GoalError(f'term weights {dict(terms.weights)} must be >= 0 and name registered '
+                        f'terms {list(TRAJECTORY_TERMS)}')
     for name in ('clearance_min_range', 'clearance_margin'):
         value = getattr(terms, name)
         if not (math.isfinite(value) and value > 0):
@@ -284,6 +289,13 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
             used.append('disagreement')
         else:
             skipped.append('disagreement')
+    for name, term in TRAJECTORY_TERMS.items():
+        weight = terms.weight(name)
+        if weight > 0:
+            fn = term.build(model, weight)
+            (skipped if fn is None else used).append(name)
+            if fn is not None:
+                parts.append((1.0, fn))
 
     def combine(first: ObjectiveFn) -> ObjectiveFn:
         return first if len(parts) == 1 else sum_objectives([(1.0, first)] + parts[1:])

@@ -32,6 +32,8 @@ class ObjectiveTerms:
             centre: the robot's radius plus ``clearance_margin``).
         clearance_margin: Width [m] of the band below ``clearance_min_range`` over which
             the per-step cost rises from 0 to 1.
+        weights: ``((name, weight), ...)`` of registered trajectory terms
+            (:data:`~.terms.TRAJECTORY_TERMS`, e.g. ``smoothness``).
     """
 
     risk_weight: float = 0.0
@@ -40,6 +42,11 @@ class ObjectiveTerms:
     obstacle_weight: float = 0.0
     clearance_min_range: float = 0.32
     clearance_margin: float = 0.1
+    weights: Tuple[Tuple[str, float], ...] = ()
+
+    def weight(self, name: str) -> float:
+        """The weight of registered trajectory term ``name`` (:mod:`.terms`); 0 if unset."""
+        return dict(self.weights).get(name, 0.0)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ...core.planning.goal_checks import GoalTolerance
 from ...core.planning.objective_terms import ObjectiveTerms
 from ...core.planning.planner import PlannerConfig
 from ...core.planning.settings import ControllerSettings
+from ...core.planning.terms import TRAJECTORY_TERMS, weight_parameter
 from ...core.settings_spec import ParamSpec, Rule, settings_class
 from ..common.parameter_table import DISTINCT_NAMES_RULE, nonempty_rule, shared, TWIST_FIELDS_RULE
 
@@ -166,6 +167,10 @@ PARAMS: Dict[str, ParamSpec] = {
     'enabled': ParamSpec(True, 'Recommend commands (also set by `~/enable`)', 'runtime'),
     **shared('diagnostics_period', 'log_throttle_period'),
 }
+# One weight per registered trajectory term (core/planning/terms): registering a term is
+# all it takes to declare, validate, document and apply its weight.
+PARAMS.update({weight_parameter(name): ParamSpec(0.0, term.description, 'runtime', 0.0, 1e6)
+               for name, term in TRAJECTORY_TERMS.items()})
 
 #: Snapshot of every parameter value: a frozen dataclass, one field per :data:`PARAMS` entry
 #: (same name, type and default), so ``PlannerSettings(horizon=5)`` and ``replace`` work.

@@ -36,6 +36,7 @@ from ...core.planning.objective_terms import ObjectiveTerms
 from ...core.planning.plan_budget import RolloutCost
 from ...core.planning.planner import PlannerConfig
 from ...core.planning.settings import ControllerSettings
+from ...core.planning.terms import TRAJECTORY_TERMS, weight_parameter
 from ...core.settings_spec import core_arguments
 from ..world_model.action_sources import ActionError, parse_twist_fields
 from ..common.parameter_table import check_value, declare_table, ModelFacts, read_table
@@ -94,8 +95,12 @@ def goal_tolerance(s: Any) -> GoalTolerance:
 
 
 def objective_terms(s: Any) -> ObjectiveTerms:
-    """Weights of the risk, clearance, obstacle and disagreement terms."""
-    return ObjectiveTerms(**core_arguments(PARAMS, s, 'terms'))
+    """Weights of the risk, clearance, obstacle and disagreement terms and of every
+    registered trajectory term (``<name>_weight``)."""
+    # Only the terms in use, so default settings build the core's default ObjectiveTerms.
+    weights = tuple((name, float(getattr(s, weight_parameter(name))))
+                    for name in TRAJECTORY_TERMS if getattr(s, weight_parameter(name)) != 0)
+    return ObjectiveTerms(**core_arguments(PARAMS, s, 'terms'), weights=weights)
 
 
 def controller_settings(s: Any, facts: PlannerFacts, period: float,
