@@ -53,8 +53,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_node_latency import (private_ros_graph, SpinningDriver, NS, percentiles,  # noqa: E402
-                                proc_sample, REPO_ROOT, stop_node)
+from bench_node_latency import (NS, percentiles, print_result,  # noqa: E402
+                                private_ros_graph, proc_sample, REPO_ROOT, stop_node,
+                                SpinningDriver)
 
 sys.path.insert(0, REPO_ROOT)
 
@@ -363,12 +364,7 @@ def main(argv=None):
                    'load_avg_1min_end': os.getloadavg()[0]},
         'scenarios': scenarios,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w', encoding='utf-8') as handle:
-            handle.write(text + '\n')
-    return 0
+    return print_result(result, args.out)
 
 
 if __name__ == '__main__':

@@ -149,6 +149,16 @@ def process_summary(samples):
                                      for t, r in zip(times, rss)]}}
 
 
+def print_result(result, out=None):
+    """Print ``result`` as JSON and, with ``out``, also write it there; exit status 0."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out:
+        with open(out, 'w', encoding='utf-8') as handle:
+            handle.write(text + '\n')
+    return 0
+
+
 def percentiles(values):
     """p50/p99/max/mean of a list (ms), rounded."""
     if not values:
@@ -320,12 +330,7 @@ def run(args, tmp_dir):
         rclpy.try_shutdown()
         stop_node(proc)
     result['node_exit_code'] = proc.returncode
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w', encoding='utf-8') as handle:
-            handle.write(text + '\n')
-    return 0
+    return print_result(result, args.out)
 
 
 def summarise(args, model, model_note, records, samples, published, stop_wall, diag):

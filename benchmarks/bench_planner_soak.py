@@ -17,7 +17,6 @@ Prints one JSON object (the figures in docs/safety.md). Example:
 """
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -27,8 +26,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_node_latency import (private_ros_graph, SpinningDriver, NS, percentiles,  # noqa: E402
-                                proc_sample, process_summary, start_node, stop_node)
+from bench_node_latency import (NS, percentiles, print_result,  # noqa: E402
+                                private_ros_graph, proc_sample, process_summary,
+                                SpinningDriver, start_node, stop_node)
 
 JOINTS = ('joint1', 'joint2', 'joint3')
 GOALS = ((0.8, -0.6, 1.0), (-0.8, 0.6, -1.0))
@@ -175,12 +175,7 @@ def main(argv=None):
         **process_summary(samples),
         'node_exit_code': proc.returncode,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w', encoding='utf-8') as handle:
-            handle.write(text + '\n')
-    return 0
+    return print_result(result, args.out)
 
 
 if __name__ == '__main__':

@@ -27,6 +27,7 @@ import pytest
 
 from jepa_world_model.core.planning.command_limits import (CommandLimits, integrate_positions,
                                                            limit_command, LimitError)
+from jepa_world_model.core.planning.commands import limit_plan
 
 try:
     from geometry_msgs.msg import Twist, TwistStamped
@@ -36,10 +37,6 @@ try:
     from jepa_world_model.ros.world_model.action_sources import (ActionError, ActionSource,
                                                                  TWIST_FIELDS)
     from jepa_world_model.ros.planner.outputs import command_msg
-    try:   # the planner refactor moves it into core/planning
-        from jepa_world_model.core.planning.commands import limit_plan
-    except ImportError:
-        from jepa_world_model.ros.planner.outputs import limit_plan
 except ImportError:   # the tests need these; they are marked ros and skipped by conftest
     pass
 
