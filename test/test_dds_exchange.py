@@ -154,20 +154,15 @@ def test_peer_streams_image_and_joint_state(peer, node):
     spin_until(executor, lambda: len(images) >= MIN_FRAMES and len(joints) >= MIN_FRAMES,
                peer, what='%d images and joint states from the peer' % MIN_FRAMES)
 
-    image_seqs = []
-    for msg in images:
-        seq = peer_lib.seq_from_stamp(msg.header.stamp.sec, msg.header.stamp.nanosec)
-        assert seq is not None, 'unexpected image stamp %s' % (msg.header.stamp,)
-        assert_image_is_frame(msg, seq)
-        image_seqs.append(seq)
-    joint_seqs = []
-    for msg in joints:
-        seq = peer_lib.seq_from_stamp(msg.header.stamp.sec, msg.header.stamp.nanosec)
-        assert seq is not None, 'unexpected joint state stamp %s' % (msg.header.stamp,)
-        assert_joints_are_frame(msg, seq)
-        joint_seqs.append(seq)
-    assert image_seqs == sorted(set(image_seqs)), 'images duplicated or out of order'
-    assert joint_seqs == sorted(set(joint_seqs)), 'joint states duplicated or out of order'
+    for received, assert_is_frame, what in ((images, assert_image_is_frame, 'image'),
+                                            (joints, assert_joints_are_frame, 'joint state')):
+        seqs = []
+        for msg in received:
+            seq = peer_lib.seq_from_stamp(msg.header.stamp.sec, msg.header.stamp.nanosec)
+            assert seq is not None, 'unexpected %s stamp %s' % (what, msg.header.stamp)
+            assert_is_frame(msg, seq)
+            seqs.append(seq)
+        assert seqs == sorted(set(seqs)), '%ss duplicated or out of order' % what
 
 
 def test_peer_echoes_what_the_test_publishes(peer, node):
