@@ -195,37 +195,38 @@ _PROBE = '\n'.join([
 ])
 
 
-def _wheel_lib_dirs():
-    """Return the ROS wheel library directories of this interpreter (empty: no wheels)."""
-    return ros_env.find_ros_lib_dirs(ros_env.site_package_dirs())
+@pytest.fixture
+def env_without_wheel_libs():
+    """os.environ without this interpreter's ROS wheel library directories on
+    LD_LIBRARY_PATH (skips where rclpy does not come from the wheels)."""
+    lib_dirs = ros_env.find_ros_lib_dirs(ros_env.site_package_dirs())
+    if not lib_dirs:
+        pytest.skip('rclpy does not come from the ros-jazzy-* wheels here')
+    return _env_without_ros_libs(lib_dirs)
+
+
+def _run_probe(env):
+    """Run ``_PROBE`` in a fresh interpreter with ``env``; the CompletedProcess."""
+    return subprocess.run([sys.executable, '-c', _PROBE], env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.ros
-def test_real_reexec_makes_rclpy_importable():
+def test_real_reexec_makes_rclpy_importable(env_without_wheel_libs):
     """Without the ros_*.libs dirs on LD_LIBRARY_PATH, one re-exec fixes `import rclpy`."""
-    lib_dirs = _wheel_lib_dirs()
-    if not lib_dirs:
-        pytest.skip('rclpy does not come from the ros-jazzy-* wheels here')
-    env = _env_without_ros_libs(lib_dirs)
+    env = env_without_wheel_libs
     broken = subprocess.run([sys.executable, '-c', 'import rclpy'], env=env,
                             capture_output=True, text=True, timeout=60)
     assert broken.returncode != 0, 'expected import rclpy to fail without the lib dirs'
 
-    result = subprocess.run([sys.executable, '-c', _PROBE], env=env, cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = _run_probe(env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'rclpy ok, reexec=1' in result.stdout
 
 
 @pytest.mark.ros
-def test_real_guard_stops_a_second_reexec():
+def test_real_guard_stops_a_second_reexec(env_without_wheel_libs):
     """With the guard already set, the failure is reported instead of looping."""
-    lib_dirs = _wheel_lib_dirs()
-    if not lib_dirs:
-        pytest.skip('rclpy does not come from the ros-jazzy-* wheels here')
-    env = _env_without_ros_libs(lib_dirs)
-    env[ros_env.REEXEC_GUARD] = '1'
-    result = subprocess.run([sys.executable, '-c', _PROBE], env=env, cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = _run_probe(dict(env_without_wheel_libs, **{ros_env.REEXEC_GUARD: '1'}))
     assert result.returncode != 0
     assert 'RuntimeError' in result.stderr and 'bootstrap.sh' in result.stderr
