@@ -20,6 +20,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
+from ..json_values import json_safe
+
 __all__ = ['Recording', 'interpolate_at', 'stamps_from_source_times', 'horizon_errors',
            'command_replay', 'onsets', 'flags_at', 'surprise_windows', 'describe',
            'choose_clip', 'json_safe', 'format_summary', 'SURPRISE_WINDOW_S']
@@ -321,23 +323,6 @@ def choose_clip(frame_t: np.ndarray, events: np.ndarray, length_s: float,
     lo = int(np.searchsorted(frame_t, begin, side='left'))
     hi = int(np.searchsorted(frame_t, begin + length_s, side='right'))
     return slice(lo, max(hi, lo + 1))
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN/inf replaced by None and numpy scalars/arrays made plain."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer, int)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _fmt(value: Optional[float], digits: int = 3) -> str:

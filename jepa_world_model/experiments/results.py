@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..json_values import json_safe
+
 __all__ = ['EpisodeResult', 'wilson_interval', 'stats', 'summarise', 'success_curve',
            'success_by_distance', 'write_json', 'read_results']
 
@@ -140,29 +142,12 @@ def summarise(episodes: Sequence[EpisodeResult], budget: int,
     }
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
 def write_json(path: Path, report: Dict[str, Any], episodes: Sequence[EpisodeResult]) -> Path:
     """Write ``report`` plus the episodes (NaN/inf as null) to ``path``."""
     data = dict(report, episodes=[asdict(e) for e in episodes])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_json_safe(data), indent=1))
+    path.write_text(json.dumps(json_safe(data), indent=1))
     return path
 
 
