@@ -41,6 +41,14 @@ def _shade(ax, t: np.ndarray, flags: np.ndarray, dt: float, color: str, label: s
         first = False
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out ``fig``, write it to ``path`` as PNG and free it (pyplot keeps open figures)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_joint_trajectories(rec: Recording, path: Path, dt: float) -> Path:
     """Measured joint angles and the predictions for horizons 1, H/2 and H."""
     steps = len(rec.pred_dt)
@@ -61,10 +69,7 @@ def plot_joint_trajectories(rec: Recording, path: Path, dt: float) -> Path:
     axes[-1, 0].set_xlabel('simulation time [s]')
     fig.suptitle('Joint angles: measured vs world_model_node predictions (plotted at the '
                  'time they predict)')
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_error_vs_horizon(errors: Dict[str, Any], path: Path,
@@ -81,10 +86,7 @@ def plot_error_vs_horizon(errors: Dict[str, Any], path: Path,
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_surprise(rec: Recording, path: Path, dt: float,
@@ -106,10 +108,7 @@ def plot_surprise(rec: Recording, path: Path, dt: float,
                  'onset"')
     ax.grid(alpha=0.3)
     ax.legend(loc='upper right', fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_base_path(rec: Recording, base: Any, room: Any, path: Path) -> Path:
@@ -144,10 +143,7 @@ def plot_base_path(rec: Recording, base: Any, room: Any, path: Path) -> Path:
     ax.set_title('Base path (odometry) and the model\'s predictions')
     ax.grid(alpha=0.3)
     ax.legend(loc='upper right', fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_animation(frames: List[np.ndarray], path: Path, fps: float) -> Path:
