@@ -17,7 +17,8 @@ import numpy as np
 from .analysis import flags_at, interpolate_at, Recording
 
 __all__ = ['COLORS', 'LEGEND_H', 'pixel_points', 'put_text', 'camera_panel', 'trace_panel',
-           'flag_spans', 'Clip', 'clip_of', 'surprise_row', 'side_panel']
+           'flag_spans', 'Clip', 'clip_of', 'matched_index', 'measured_series',
+           'surprise_row', 'side_panel']
 
 COLORS = {'pred': (0, 230, 255), 'actual': (255, 255, 255), 'future': (130, 130, 130),
           'cv': (250, 210, 40), 'collision': (255, 50, 50), 'text': (235, 235, 235),
@@ -169,6 +170,26 @@ def clip_of(rec: Recording, clip: slice, dt: float) -> Clip:
     spans = [(a, b, (90, 25, 25)) for a, b in flag_spans(rec.flag_t, rec.collision, dt)]
     return Clip(frame_t, rec.images[clip], flags_at(rec.flag_t, rec.collision, frame_t, gap),
                 surprise, surprise_ok, top, spans)
+
+
+def matched_index(stamps: np.ndarray, frame_t: np.ndarray, gap: float) -> np.ndarray:
+    """[F] index into ``stamps`` [N] (sorted, [s]) of the message each frame at ``frame_t``
+    [F] shows: the first stamped at or after the frame (the last one after the final
+    stamp), when it lies within ``gap`` [s] of the frame; -1 where none does."""
+    stamps, frame_t = np.asarray(stamps, float), np.asarray(frame_t, float)
+    if len(stamps) == 0:
+        return np.full(len(frame_t), -1)
+    idx = np.clip(np.searchsorted(stamps, frame_t), 0, len(stamps) - 1)
+    return np.where(np.abs(stamps[idx] - frame_t) <= gap, idx, -1)
+
+
+def measured_series(t: np.ndarray, y: np.ndarray, t_range: Tuple[float, float],
+                    t_now: float) -> List[Tuple]:
+    """The :func:`trace_panel` series of a measured signal ``y`` [N] at ``t`` [N] within
+    ``t_range``: up to ``t_now`` (what has happened, white) and after it (grey)."""
+    past = (t >= t_range[0]) & (t <= t_now)
+    ahead = (t >= t_now) & (t <= t_range[1])
+    return [(t[past], y[past], COLORS['actual'], 2), (t[ahead], y[ahead], COLORS['future'], 1)]
 
 
 def surprise_row(rec: Recording, clip: Clip, t_range: Tuple[float, float],

@@ -18,7 +18,8 @@ from typing import List
 import numpy as np
 
 from ..analysis import interpolate_at, Recording
-from ..overlay import camera_panel, clip_of, COLORS, side_panel, surprise_row
+from ..overlay import (camera_panel, clip_of, COLORS, matched_index, measured_series,
+                       side_panel, surprise_row)
 
 __all__ = ['animation_frames']
 
@@ -44,7 +45,7 @@ def animation_frames(rec: Recording, kin, clip: slice, dt: float, scale: int = 4
     horizon = np.asarray(rec.pred_dt, float)
     q_now, _ = interpolate_at(rec.joint_t, rec.q, frame_t, gap)
     dq_now, _ = interpolate_at(rec.joint_t, rec.dq, frame_t, gap)
-    pred_idx = np.clip(np.searchsorted(rec.pred_t, frame_t), 0, max(len(rec.pred_t) - 1, 0))
+    pred_idx = matched_index(rec.pred_t, frame_t, gap)
     t_end = frame_t[-1] + horizon[-1] if len(horizon) else frame_t[-1]
     window = (rec.joint_t >= frame_t[0] - past_s) & (rec.joint_t <= t_end)
     q_lo = np.nanmin(rec.q[window], axis=0) - 0.15 if window.any() else -np.pi * np.ones(3)
@@ -52,9 +53,7 @@ def animation_frames(rec: Recording, kin, clip: slice, dt: float, scale: int = 4
     height = int(images.shape[1]) * scale
     frames = []
     for i, t in enumerate(frame_t):
-        pred = None
-        if len(rec.pred_t) and abs(rec.pred_t[pred_idx[i]] - t) <= gap:
-            pred = rec.pred_q[pred_idx[i]]
+        pred = rec.pred_q[pred_idx[i]] if pred_idx[i] >= 0 else None
         future, _ = interpolate_at(rec.joint_t, rec.q, t + horizon, gap)
         actual_px = kin.project(kin.end_effector(np.vstack([q_now[i:i + 1], future])), scale)
         pred_px = skeleton_px = None
@@ -65,13 +64,10 @@ def animation_frames(rec: Recording, kin, clip: slice, dt: float, scale: int = 4
                            'COLLISION' if shown.collision[i] else '')
         rows = []
         t_range = (t - past_s, t + 1.2 * (horizon[-1] if len(horizon) else 1.0))
-        past = (rec.joint_t >= t_range[0]) & (rec.joint_t <= t)
-        ahead = (rec.joint_t >= t) & (rec.joint_t <= t_range[1])
         for j, name in enumerate(rec.joint_names):
-            series = [(rec.joint_t[past], rec.q[past, j], COLORS['actual'], 2),
-                      (rec.joint_t[ahead], rec.q[ahead, j], COLORS['future'], 1),
-                      (np.r_[t, t + horizon], np.r_[q_now[i, j], q_now[i, j] +
-                                                    horizon * dq_now[i, j]], COLORS['cv'], 1)]
+            series = measured_series(rec.joint_t, rec.q[:, j], t_range, t) + [
+                (np.r_[t, t + horizon], np.r_[q_now[i, j], q_now[i, j] + horizon * dq_now[i, j]],
+                 COLORS['cv'], 1)]
             if pred is not None:
                 series.append((np.r_[t, t + horizon], np.r_[q_now[i, j], pred[:, j]],
                                COLORS['pred'], 2))

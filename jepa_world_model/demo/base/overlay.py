@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 from ..analysis import Recording
-from ..overlay import camera_panel, clip_of, COLORS, pixel_points, side_panel, surprise_row
+from ..overlay import (camera_panel, clip_of, COLORS, matched_index, measured_series,
+                       pixel_points, side_panel, surprise_row)
 from .analysis import odometry_at, PathRecording, unicycle_rollout
 from .geometry import BaseRoom
 
@@ -34,14 +35,12 @@ def animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, clip: 
     gap = 0.5 * dt
     dts = np.asarray(path.path_dt, float)
     pose_now, twist_now, _ = odometry_at(path, frame_t, gap)
-    idx = np.clip(np.searchsorted(path.path_t, frame_t), 0, max(len(path.path_t) - 1, 0))
+    idx = matched_index(path.path_t, frame_t, gap)
     lim = room.half_extent + 0.1
     height = int(images.shape[1]) * scale
     frames = []
     for i, t in enumerate(frame_t):
-        pred = None
-        if len(path.path_t) and abs(path.path_t[idx[i]] - t) <= gap:
-            pred = path.path_pose[idx[i]]
+        pred = path.path_pose[idx[i]] if idx[i] >= 0 else None
         actual = odometry_at(path, t + dts, gap)[0]
         const = unicycle_rollout(pose_now[i], twist_now[i], dts)[0]
         lines = shown.status(i, first=[''])   # a first row would lie on the dark wall
@@ -52,13 +51,10 @@ def animation_frames(rec: Recording, path: PathRecording, room: BaseRoom, clip: 
         if len(pts) > 1:
             cv2.polylines(cam, [pts], False, COLORS['cv'], 1, cv2.LINE_AA)
         t_range = (t - past_s, t + 1.2 * (dts[-1] if len(dts) > 1 else 1.0))
-        past = (path.odom_t >= t_range[0]) & (path.odom_t <= t)
-        ahead = (path.odom_t >= t) & (path.odom_t <= t_range[1])
         rows = []
         for j, name in enumerate(('x [m]', 'y [m]')):
-            series = [(path.odom_t[past], path.odom_pose[past, j], COLORS['actual'], 2),
-                      (path.odom_t[ahead], path.odom_pose[ahead, j], COLORS['future'], 1),
-                      (t + dts, const[:, j], COLORS['cv'], 1)]
+            series = measured_series(path.odom_t, path.odom_pose[:, j], t_range, t) + [
+                (t + dts, const[:, j], COLORS['cv'], 1)]
             if pred is not None:
                 series.append((t + dts, pred[:, j], COLORS['pred'], 2))
             rows.append({'label': name, 'y_range': (-lim, lim), 'series': series,
