@@ -113,6 +113,32 @@ def batches(node):
         names.flatmap(lambda name: change(name, wild)), max_size=5).map(dict))
 
 
+def validator_accepted(reason, names=()):
+    """Whether a validator accepted (``reason`` None), recorded as a hypothesis event; a
+    refusal must be a non-empty reason naming one of ``names`` (when given)."""
+    if reason is None:
+        event('accepted')
+        return True
+    event('refused')
+    assert isinstance(reason, str) and reason, reason
+    assert not names or any(name in reason for name in names), reason
+    return False
+
+
+def goal_or_refusal(decode, prefix):
+    """The goal ``decode()`` returns, or None where it refused with an ``InputError`` whose
+    reason (a counter name starting with ``prefix``) and message are given; the outcome is
+    recorded as a hypothesis event."""
+    try:
+        goal = decode()
+    except InputError as exc:
+        event(exc.reason)
+        assert exc.reason.startswith(prefix) and str(exc)
+        return None
+    event('accepted')
+    return goal
+
+
 # -- parameters ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('node', NODES)
@@ -170,12 +196,8 @@ def test_any_batch_is_refused_with_a_reason_or_builds_what_the_node_builds(node,
         facts = ModelFacts(action_dim=2, joint_names=tuple(JOINTS))
     elif facts:
         facts = planner_parameters.PlannerFacts(action_dim=2, joint_names=tuple(JOINTS))
-    reason = validate(updates, settings(), facts)
-    if reason is not None:
-        event('refused')
-        assert isinstance(reason, str) and reason
+    if not validator_accepted(validate(updates, settings(), facts)):
         return
-    event('accepted')
     new = settings().with_updates(updates)
     for name, value in updates.items():
         assert check_value(params, name, value) is None
@@ -201,14 +223,11 @@ LIMIT_PARAMETERS = ('velocity_min', 'velocity_max', 'acceleration_max')
 def test_command_limits_the_planner_accepts_give_it_an_action_box(updates):
     """velocity_min, velocity_max and acceleration_max accepted together also make the
     planner's action box and search (configure builds both from them)."""
-    reason = planner_parameters.validate_updates(
-        updates, planner_parameters.PlannerSettings(),
-        planner_parameters.PlannerFacts(action_dim=2, joint_names=tuple(JOINTS)))
-    if reason is not None:
-        event('refused')
-        assert any(name in reason for name in LIMIT_PARAMETERS), reason
+    if not validator_accepted(planner_parameters.validate_updates(
+            updates, planner_parameters.PlannerSettings(),
+            planner_parameters.PlannerFacts(action_dim=2, joint_names=tuple(JOINTS))),
+            LIMIT_PARAMETERS):
         return
-    event('accepted')
     new = planner_parameters.PlannerSettings().with_updates(updates)
     limits = planner_parameters.command_limits(new, 2)
     LatentPlanner(planner_parameters.planner_config(new), 2,
@@ -226,13 +245,10 @@ ACTION_PARAMETERS = ('action_source', 'action_fields', 'action_joint_names',
           'action_joint_names': None, 'action_trajectory_field': 'positions',
           'action_scale': [1e300]})
 def test_action_settings_the_world_model_accepts_build_its_action_source(updates):
-    reason = world_model_parameters.validate_updates(
-        updates, world_model_parameters.NodeSettings(), ModelFacts(2, tuple(JOINTS)))
-    if reason is not None:
-        event('refused')
-        assert any(name in reason for name in ACTION_PARAMETERS), reason
+    if not validator_accepted(world_model_parameters.validate_updates(
+            updates, world_model_parameters.NodeSettings(), ModelFacts(2, tuple(JOINTS))),
+            ACTION_PARAMETERS):
         return
-    event('accepted')
     new = world_model_parameters.NodeSettings().with_updates(updates)
     source = ActionSource.create(new.action_source, 2, new.action_fields,
                                  new.action_joint_names, JOINTS, new.action_trajectory_field,
@@ -255,13 +271,10 @@ def joint_limits(draw):
 @given(fm.joint_state_msgs(JOINTS), joint_limits(), st.sampled_from([1e-3, 1.0, 1e5, 1e12]))
 def test_a_joint_goal_is_finite_within_max_abs_and_the_limits_or_refused(
         msg, limits, max_abs):
-    try:
-        goal = joint_goal_from_msg(msg, JOINTS, JOINTS, limits, max_abs=max_abs)
-    except InputError as exc:
-        event(exc.reason)
-        assert exc.reason.startswith('goal_') and str(exc)
+    goal = goal_or_refusal(
+        lambda: joint_goal_from_msg(msg, JOINTS, JOINTS, limits, max_abs=max_abs), 'goal_')
+    if goal is None:
         return
-    event('accepted')
     target = goal.target.numpy()
     assert target.shape == (2,) and np.isfinite(target).all()
     assert np.all(np.abs(target) <= max_abs)
@@ -274,13 +287,11 @@ def test_a_joint_goal_is_finite_within_max_abs_and_the_limits_or_refused(
        st.sampled_from([0.0, 1.0, 1e6]), st.sampled_from([1e-3, 1.0, 1e5, 1e12]))
 def test_a_pose_goal_is_finite_within_max_abs_or_refused(
         msg, has_pose, frame, yaw_weight, max_abs):
-    try:
-        goal = pose_goal_from_msg(msg, has_pose, frame, yaw_weight, max_abs=max_abs)
-    except InputError as exc:
-        event(exc.reason)
-        assert exc.reason.startswith('goal_pose_') and str(exc)
+    goal = goal_or_refusal(
+        lambda: pose_goal_from_msg(msg, has_pose, frame, yaw_weight, max_abs=max_abs),
+        'goal_pose_')
+    if goal is None:
         return
-    event('accepted')
     target = goal.target.numpy()
     assert has_pose and msg.header.frame_id and frame in ('', msg.header.frame_id)
     assert target.shape == (3,) and np.isfinite(target).all()
@@ -296,11 +307,7 @@ def runtime(tmp_path_factory):
 @given(st.one_of(fm.image_msgs(), fm.valid_images()),
        st.sampled_from(['center_crop', 'stretch']))
 def test_an_image_goal_is_a_finite_latent_or_refused(runtime, msg, mode):
-    try:
-        goal = image_goal_from_msg(msg, runtime, mode)
-    except InputError as exc:
-        event(exc.reason)
-        assert exc.reason.startswith('goal_image_') and str(exc)
+    goal = goal_or_refusal(lambda: image_goal_from_msg(msg, runtime, mode), 'goal_image_')
+    if goal is None:
         return
-    event('accepted')
     assert goal.target.ndim == 1 and bool(np.isfinite(goal.target.numpy()).all())
