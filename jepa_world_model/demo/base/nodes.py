@@ -14,10 +14,9 @@ from typing import Any, Callable, List
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry, Path
 import numpy as np
-from rclpy.node import Node
-from std_msgs.msg import Bool
 
 from ...ros.common.joint_state_conversion import stamp_to_seconds
+from ..driver import PolicyDriverNode
 from ..recorder import BEST_EFFORT, RecorderNode, RELIABLE, source_time
 from .analysis import PathRecording
 
@@ -35,7 +34,7 @@ def _odometry(msg: Odometry) -> tuple:
             (t.linear.x, t.angular.z))
 
 
-class BaseDriverNode(Node):
+class BaseDriverNode(PolicyDriverNode):
     """Sends one ``cmd_vel`` Twist per odometry message: ``policy(pose, twist, collision)``.
 
     The simulator publishes odometry once per step, so commands go out at its control
@@ -45,32 +44,20 @@ class BaseDriverNode(Node):
     def __init__(self, policy: Callable[..., np.ndarray], namespace: str,
                  **kwargs: Any) -> None:
         """Publish ``cmd_vel`` (geometry_msgs/Twist); read ``odom`` and the collision flag."""
-        super().__init__('demo_driver', namespace=namespace, **kwargs)
+        super().__init__(namespace, Odometry, 'odom', Twist, 'cmd_vel', **kwargs)
         self.policy = policy
-        self.enabled = True
-        self.sent = 0
-        self._collision = False
-        self._pub = self.create_publisher(Twist, 'cmd_vel', 10)
-        self.create_subscription(Odometry, 'odom', self._on_odom, RELIABLE)
-        self.create_subscription(Bool, 'sim_node/collision', self._on_collision, RELIABLE)
 
-    def _on_collision(self, msg: Bool) -> None:
-        self._collision = bool(msg.data)
-
-    def _on_odom(self, msg: Odometry) -> None:
-        if not self.enabled:
-            return
-        pose, twist = _odometry(msg)
-        v, w = self.policy(pose, twist, self._collision)
+    def command_for(self, state: Odometry, collision: bool) -> Twist:
+        """``policy(pose, twist, collision)`` as a Twist (linear.x, angular.z)."""
+        pose, twist = _odometry(state)
+        v, w = self.policy(pose, twist, collision)
         out = Twist()
         out.linear.x, out.angular.z = float(v), float(w)
-        self._pub.publish(out)
-        self.sent += 1
+        return out
 
-    def stop(self) -> None:
-        """Stop driving and command zero velocity."""
-        self.enabled = False
-        self._pub.publish(Twist())
+    def zero_command(self) -> Twist:
+        """A zero Twist."""
+        return Twist()
 
 
 class BaseRecorderNode(RecorderNode):
