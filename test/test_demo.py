@@ -353,34 +353,37 @@ def test_base_cli_option():
 
 # ----------------------------------------------------------------------------- live runs
 
-@pytest.fixture(scope='module')
-def random_arm_model(tmp_path_factory):
-    """A randomly initialised model with the arm's joints, actions and image size."""
+def _save_random_model(tmp_path_factory, config_name):
+    """Save a randomly initialised (seed 0) model of config/train/``config_name``.yaml;
+    ``(its config, the checkpoint path)``."""
     import torch
     from jepa_world_model.core.checkpoint import save_checkpoint
     from jepa_world_model.core.config import load_config
     from jepa_world_model.core.model.world_model import WorldModel
-    cfg = load_config(os.path.join(REPO_ROOT, 'config', 'train', 'arm_tiny.yaml'))
+    cfg = load_config(os.path.join(REPO_ROOT, 'config', 'train', config_name + '.yaml'))
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp('model') / 'arm_random.safetensors'
-    return save_checkpoint(path, WorldModel(cfg.model), cfg, 0)
+    path = tmp_path_factory.mktemp('model') / f'{config_name}_random.safetensors'
+    return cfg, save_checkpoint(path, WorldModel(cfg.model), cfg, 0)
+
+
+@pytest.fixture(scope='module')
+def random_arm_model(tmp_path_factory):
+    """A randomly initialised model with the arm's joints, actions and image size."""
+    return _save_random_model(tmp_path_factory, 'arm_tiny')[1]
 
 
 @pytest.fixture(scope='module')
 def random_base_model(tmp_path_factory):
     """A randomly initialised model with the base's wheels, (v, w) actions and pose probe."""
-    import torch
-    from jepa_world_model.core.checkpoint import save_checkpoint
-    from jepa_world_model.core.config import load_config
-    from jepa_world_model.core.model.world_model import WorldModel
-    cfg = load_config(os.path.join(REPO_ROOT, 'config', 'train', 'mobile_base_tiny.yaml'))
+    cfg, path = _save_random_model(tmp_path_factory, 'mobile_base_tiny')
     assert cfg.model.has_pose   # ~/predicted_path is published
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp('model') / 'base_random.safetensors'
-    return save_checkpoint(path, WorldModel(cfg.model), cfg, 0)
+    return path
 
 
 DEMO_DOMAIN_MIN, DEMO_DOMAIN_MAX = 20, 101   # Linux-safe domain IDs, as in conftest.py
+#: What every demo run writes (the base adds its path plots).
+DEMO_ARTIFACTS = ('report.json', 'demo.gif', 'joints.png', 'error_vs_horizon.png',
+                  'surprise.png')
 
 
 def _demo_process(out, model, duration, robot='arm'):
@@ -398,6 +401,30 @@ def _demo_process(out, model, duration, robot='arm'):
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def live_demo(test):
+    """Mark ``test`` as a live demo run: it needs ROS, times real DDS on a shared machine
+    (a timing flake gets two more tries) and is slow."""
+    for mark in (pytest.mark.slow, pytest.mark.flaky(reruns=2, reruns_delay=2),
+                 pytest.mark.dds_timing, pytest.mark.ros):
+        test = mark(test)
+    return test
+
+
+def _finished_demo(out, model, robot, artifacts):
+    """Run a 15 s demo into ``out`` to its end; it must exit 0 and write each of
+    ``artifacts`` (over 1 kB). Its report (dict) and everything it printed."""
+    proc = _demo_process(out, model, 15, robot)
+    try:
+        output, _ = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    for name in artifacts:
+        assert (out / name).stat().st_size > 1000, name
+    return json.loads((out / 'report.json').read_text()), output
+
+
 def _node_processes_using(model):
     """PIDs of node processes whose command line names ``model`` (world_model_node)."""
     pids = []
@@ -412,23 +439,9 @@ def _node_processes_using(model):
     return pids
 
 
-@pytest.mark.ros
-@pytest.mark.dds_timing
-@pytest.mark.flaky(reruns=2, reruns_delay=2)
-@pytest.mark.slow
+@live_demo
 def test_demo_end_to_end(tmp_path, random_arm_model):
-    proc = _demo_process(tmp_path / 'out', random_arm_model, 15)
-    try:
-        output, _ = proc.communicate(timeout=150)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, output
-    out = tmp_path / 'out'
-    for name in ('report.json', 'demo.gif', 'joints.png', 'error_vs_horizon.png',
-                 'surprise.png'):
-        assert (out / name).stat().st_size > 1000, name
-    report = json.loads((out / 'report.json').read_text())
+    report, output = _finished_demo(tmp_path / 'out', random_arm_model, 'arm', DEMO_ARTIFACTS)
     err = report['prediction_error']
     assert err['horizon_steps'] == list(range(1, 11))
     for key in ('model', 'constant_velocity', 'nothing_changes'):
@@ -443,23 +456,10 @@ def test_demo_end_to_end(tmp_path, random_arm_model):
     assert not _node_processes_using(random_arm_model)
 
 
-@pytest.mark.ros
-@pytest.mark.dds_timing
-@pytest.mark.flaky(reruns=2, reruns_delay=2)
-@pytest.mark.slow
+@live_demo
 def test_base_demo_end_to_end(tmp_path, random_base_model):
-    proc = _demo_process(tmp_path / 'out', random_base_model, 15, robot='mobile_base')
-    try:
-        output, _ = proc.communicate(timeout=150)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, output
-    out = tmp_path / 'out'
-    for name in ('report.json', 'demo.gif', 'joints.png', 'error_vs_horizon.png',
-                 'surprise.png', 'path_error_vs_horizon.png', 'path.png'):
-        assert (out / name).stat().st_size > 1000, name
-    report = json.loads((out / 'report.json').read_text())
+    report, output = _finished_demo(tmp_path / 'out', random_base_model, 'mobile_base',
+                                    DEMO_ARTIFACTS + ('path_error_vs_horizon.png', 'path.png'))
     assert report['robot'] == 'mobile_base'
     assert report['model']['joints'] == ['wheel_left_joint', 'wheel_right_joint']
     assert report['run']['sim_seconds'] >= 14.0 and report['run']['commands_sent'] > 100
@@ -478,10 +478,7 @@ def test_base_demo_end_to_end(tmp_path, random_base_model):
     assert not _node_processes_using(random_base_model)
 
 
-@pytest.mark.ros
-@pytest.mark.dds_timing
-@pytest.mark.flaky(reruns=2, reruns_delay=2)
-@pytest.mark.slow
+@live_demo
 def test_demo_ctrl_c_stops_every_node(tmp_path, random_arm_model):
     proc = _demo_process(tmp_path / 'out', random_arm_model, 60)
     lines = queue.Queue()
