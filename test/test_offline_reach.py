@@ -10,10 +10,11 @@ import os
 import pytest
 
 from jepa_world_model.cli import build_parser, main
-from jepa_world_model.commands.offline_reach import (ARM_ONLY, BASE_ONLY, options_for,
-                                                     SHARED)
+from jepa_world_model.commands.offline_reach import (ARM_ONLY, BASE_ONLY, command_for,
+                                                     options_for, SHARED, sweep_options)
 from jepa_world_model.experiments.offline_reach.options import (ArmReachOptions,
-                                                                BaseReachOptions, plan_delay)
+                                                                BaseReachOptions, elites,
+                                                                plan_delay)
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')   # --threads sets it
 
@@ -118,3 +119,79 @@ def test_base_runs_with_the_scan_term_and_the_map(capsys):
     # Three 0.1 s steps at <= 0.8 m/s cannot cover the start distance of a task.
     assert episode['steps'] == 3 and not episode['success']
     assert episode['final_distance'] > 0.15 and episode['stops'] <= 3
+
+
+# -- the planner's samples (issue #16: quality per unit of compute) ---------------------------
+
+@pytest.mark.parametrize('argv, message', [
+    (['--num-samples', '1'], 'num_samples must be at least 2, got 1'),
+    (['--num-samples', '64', '0'], 'num_samples must be at least 2, got 0'),
+    (['--num-samples', '8', '--num-elites', '9'], 'num_elites must be in 1..num_samples (8)'),
+    (['--robot', 'mobile_base', '--num-elites', '0'], 'num_elites must be in 1..'),
+])
+def test_bad_sample_counts_are_refused_before_anything_runs(argv, message, capsys):
+    assert main(['offline-reach'] + argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_samples_default_to_the_shipped_planners_and_elites_keep_their_ratio():
+    parse = build_parser().parse_args
+    arm, base = options_for(parse(['offline-reach'])), \
+        options_for(parse(['offline-reach', '--robot', 'mobile_base']))
+    # planner.yaml's 128 (16 elites) for the arm, plan-eval's 64 (8 elites) for the base.
+    assert (arm.num_samples, elites(arm), base.num_samples, elites(base)) == (128, 16, 64, 8)
+    points = sweep_options(parse(['offline-reach', '--num-samples', '64', '1024']))
+    assert [(o.num_samples, elites(o)) for o in points] == [(64, 8), (1024, 128)]
+    given = sweep_options(parse(['offline-reach', '--num-samples', '64', '--num-elites', '5']))
+    assert [(o.num_samples, elites(o)) for o in given] == [(64, 5)]
+    assert elites(ArmReachOptions(num_samples=2)) == 1   # never below one elite
+
+
+@pytest.mark.parametrize('robot, objective_or_risk', [('arm', 'joint_goal'),
+                                                      ('mobile_base', 'scan')])
+def test_samples_and_elites_reach_the_controllers_planner(robot, objective_or_risk):
+    from jepa_world_model.core.runtime.inference import WorldModelRuntime
+    from jepa_world_model.experiments.offline_reach import arm, base
+    runtime = WorldModelRuntime.from_path(os.path.join(MODELS, f'{robot}_tiny.safetensors'))
+    for samples, given_elites, expected_elites in ((48, None, 6), (300, 7, 7)):
+        if robot == 'arm':
+            opts = ArmReachOptions(num_samples=samples, num_elites=given_elites,
+                                   objective=objective_or_risk)
+            config = arm.make_controller(runtime, opts).planner.config
+        else:
+            opts = BaseReachOptions(num_samples=samples, num_elites=given_elites,
+                                    risk=objective_or_risk, action_repeat=2)
+            config = base.make_controller(runtime, opts).planner.config
+        assert (config.num_samples, config.num_elites) == (samples, expected_elites)
+        # The rest of the robot's planner is untouched.
+        assert config.num_iterations == (3 if robot == 'arm' else 2) and config.horizon == 8
+
+
+def test_command_for_reproduces_the_options():
+    parse = build_parser().parse_args
+    argv = ['offline-reach', '--robot', 'mobile_base', '--risk', 'scan', '--map',
+            '--min-range', '0.35', '--command-delay', '1', '--num-samples', '256']
+    [opts] = sweep_options(parse(argv))
+    line = command_for('mobile_base', opts)
+    assert line == ('jepa-world-model offline-reach --robot mobile_base --risk scan '
+                    '--min-range 0.35 --map --command-delay 1 --num-samples 256')
+    # Parsing the printed line back gives the same options.
+    assert sweep_options(parse(line.split()[1:])) == [opts]
+    assert command_for('arm', ArmReachOptions()) == \
+        'jepa-world-model offline-reach --robot arm --num-samples 128'
+
+
+def test_several_sample_counts_run_in_turn_and_carry_their_summary(capsys):
+    model = os.path.join(MODELS, 'arm_tiny.safetensors')
+    report = _report(capsys, ['--robot', 'arm', '--model', model, '--objective', 'joint_goal',
+                              '--episodes', '1', '--budget', '2', '--tolerance', '100',
+                              '--num-samples', '16', '32'])
+    points = report['points']
+    assert [(p['num_samples'], p['num_elites']) for p in points] == [(16, 2), (32, 4)]
+    for p in points:
+        assert p['command'].endswith(f'--num-samples {p["num_samples"]}')
+        summary = p['summary']
+        assert (summary['successes'], summary['episodes'], summary['mean_steps_to_goal']) \
+            == (1, 1, 1.0)
+        assert summary['mean_plan_ms'] > 0 and summary['wilson95'][1] == 1.0

@@ -2,7 +2,8 @@
 
 A quick ablation harness next to ``jepa-world-model plan-eval`` (the measurement of record,
 docs/closed_loop.md): the same seeded tasks (``ArmTaskFactory``) and planner sizes (CEM
-128 x 3 iterations, 16 elites, horizon 8), but planner_node's planning controller
+128 x 3 iterations, 16 elites, horizon 8; ``--num-samples`` changes the samples, the elites
+follow at 1 in 8), but planner_node's planning controller
 (``core/planning``) runs between simulator steps, so no plan is late or stale; commands are
 kept within +-1 rad/s and 0.3 rad/s per step (3 rad/s^2), joint limits are left to the
 simulator, and the controller's goal check is off (success is the simulator's). Objectives:
@@ -34,17 +35,20 @@ from ...core.planning import Command, ControllerSettings, Observation, PlanningC
 from ...node_runs.models import resolve_model
 from ..arm_tasks import ArmTaskFactory
 from ..conditions import ExperimentError
-from .options import ArmReachOptions
+from .options import ArmReachOptions, elites
+from .summary import plan_timing, summarise_episodes
 
 __all__ = ['make_controller', 'run_arm_reach']
 
 CONTROL_DT = 0.1                            # s per simulator step and per plan
 
 
-def make_controller(runtime: WorldModelRuntime) -> PlanningController:
-    """plan-eval's arm planner sizes; +-1 rad/s, 3 rad/s^2; no goal check (tolerance None:
+def make_controller(runtime: WorldModelRuntime, opts: ArmReachOptions) -> PlanningController:
+    """plan-eval's arm planner (3 iterations, horizon 8) with ``opts``' samples and elites
+    (default 128 and 16, as plan-eval); +-1 rad/s, 3 rad/s^2; no goal check (tolerance None:
     success is the simulator's end-effector distance)."""
-    config = PlannerConfig(num_samples=128, num_iterations=3, num_elites=16, horizon=8)
+    config = PlannerConfig(num_samples=opts.num_samples, num_iterations=3,
+                           num_elites=elites(opts), horizon=8)
     limits = CommandLimits.create([-1.0], [1.0], [3.0], action_dim=runtime.action_dim)
     # No plan deadline (max_plan_time None): offline results must not depend on the CPU.
     return PlanningController(runtime, config, limits, ControllerSettings(
@@ -81,9 +85,9 @@ def run_episode(controller: PlanningController, factory: ArmTaskFactory, seed: i
         best = min(best, float(np.linalg.norm(factory.ee_position(obs.q) - task.ee_goal)))
         if best <= tolerance:
             return {'seed': seed, 'success': True, 'steps': step, 'min_distance': best,
-                    'plan_ms_p50': 1e3 * float(np.median(plan_s))}
+                    **plan_timing(plan_s)}
     return {'seed': seed, 'success': False, 'steps': budget, 'min_distance': best,
-            'plan_ms_p50': 1e3 * float(np.median(plan_s))}
+            **plan_timing(plan_s)}
 
 
 def run_arm_reach(opts: ArmReachOptions) -> Dict[str, Any]:
@@ -99,14 +103,15 @@ def run_arm_reach(opts: ArmReachOptions) -> Dict[str, Any]:
     if opts.objective == 'joint_units' and runtime.model.image_state_head is None:
         raise ExperimentError('joint_units needs a model with an image_state_head')
     factory = ArmTaskFactory()
-    controller = make_controller(runtime)
+    controller = make_controller(runtime, opts)
     seeds = range(opts.first_seed, opts.first_seed + opts.episodes)
     try:
         episodes = [run_episode(controller, factory, seed, opts.objective, opts.budget,
                                 opts.tolerance) for seed in seeds]
     finally:
         factory.close()
-    return {'model': str(model), 'objective': opts.objective, 'first_seed': opts.first_seed,
-            'episodes': len(episodes),
+    return {'model': str(model), 'objective': opts.objective,
+            'num_samples': opts.num_samples, 'num_elites': elites(opts),
+            'first_seed': opts.first_seed, 'episodes': len(episodes),
             'success_rate': sum(e['success'] for e in episodes) / len(episodes),
-            'per_episode': episodes}
+            'summary': summarise_episodes(episodes), 'per_episode': episodes}

@@ -9,13 +9,16 @@ from typing import Optional
 
 from ..conditions import ExperimentError
 
-__all__ = ['OBJECTIVES', 'RISKS', 'ReachOptions', 'ArmReachOptions', 'BaseReachOptions',
-           'plan_delay']
+__all__ = ['OBJECTIVES', 'RISKS', 'ELITE_FRACTION', 'ReachOptions', 'ArmReachOptions',
+           'BaseReachOptions', 'plan_delay', 'elites']
 
 #: The arm's goal objectives (``arm.py``'s docstring).
 OBJECTIVES = ('joint_units', 'latent_l1', 'joint_goal')
 #: The base's risk terms (``base.py``'s docstring).
 RISKS = ('none', 'model', 'clearance', 'scan', 'oracle')
+#: Elites per sample when ``num_elites`` is not given: config/ros/planner.yaml's 16 of 128
+#: (the base conditions' 8 of 64 is the same ratio).
+ELITE_FRACTION = 1 / 8
 
 
 def _require(ok: bool, message: str) -> None:
@@ -39,12 +42,23 @@ class ReachOptions:
     tolerance: float = 0.05
     #: torch threads.
     threads: int = 1
+    #: CEM action sequences per iteration (the planner's ``num_samples``).
+    num_samples: int = 128
+    #: Lowest-cost samples per refit (None: ``num_samples`` x :data:`ELITE_FRACTION`).
+    num_elites: Optional[int] = None
 
     def __post_init__(self) -> None:
         for name in ('episodes', 'budget', 'threads'):
             _require(getattr(self, name) >= 1, f'{name} must be at least 1, got '
                      f'{getattr(self, name)}')
         _require(self.tolerance >= 0, f'tolerance must be >= 0, got {self.tolerance}')
+        # CEM needs the current mean and at least one sample around it.
+        _require(self.num_samples >= 2, f'num_samples must be at least 2, got '
+                 f'{self.num_samples}')
+        if self.num_elites is not None:
+            _require(1 <= self.num_elites <= self.num_samples,
+                     f'num_elites must be in 1..num_samples ({self.num_samples}), got '
+                     f'{self.num_elites}')
 
 
 @dataclass
@@ -68,6 +82,8 @@ class BaseReachOptions(ReachOptions):
     episodes: int = 20
     budget: int = 150
     tolerance: float = 0.15
+    #: The base conditions' CEM 64 x 2 (plan-eval, 80 ms budget); the arm's is 128 x 3.
+    num_samples: int = 64
     #: The plans' risk term, one of :data:`RISKS` (``base.py``'s docstring), and its weight.
     risk: str = 'none'
     risk_weight: float = 20.0
@@ -94,6 +110,14 @@ class BaseReachOptions(ReachOptions):
         _require(self.risk in RISKS, f'risk must be one of {RISKS}, not {self.risk!r}')
         _require(self.command_delay in (0, 1),
                  f'command_delay must be 0 or 1, got {self.command_delay}')
+
+
+def elites(opts: ReachOptions) -> int:
+    """The planner's ``num_elites``: the given value, else ``num_samples`` x
+    :data:`ELITE_FRACTION` (at least 1)."""
+    if opts.num_elites is not None:
+        return opts.num_elites
+    return max(1, round(opts.num_samples * ELITE_FRACTION))
 
 
 def plan_delay(opts: BaseReachOptions) -> int:
