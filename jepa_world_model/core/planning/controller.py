@@ -39,6 +39,7 @@ from .command_limits import CommandLimits
 from .goal_checks import assess_plan, goal_reached
 from .goals import build_objective, ensemble_size, Goal, has_risk_probe
 from ..runtime.inference import WorldModelRuntime
+from ..model.rollout_step import compute_dtype, RolloutStep
 from .objective_terms import Objective
 from .objectives import ObjectiveFn, sum_objectives
 from .plan_budget import measure_rollout_cost, RolloutCost
@@ -77,6 +78,7 @@ class PlanningController:
                  ) -> None:
         self.runtime = runtime
         self._check_fits(limits, settings)
+        self._step = RolloutStep(runtime.model, compute_dtype(settings.rollout_dtype))
         self.planner = self._make_planner(planner, limits)
         self.limits, self.settings = limits, settings
         self.goal: Optional[Goal] = None
@@ -189,9 +191,11 @@ class PlanningController:
                                  self._build(self.goal, self.static_map, settings))
         same_box = np.array_equal(limits.velocity_min, self.limits.velocity_min) and \
             np.array_equal(limits.velocity_max, self.limits.velocity_max)
+        step = (self._step if settings.rollout_dtype == self.settings.rollout_dtype else
+                RolloutStep(self.runtime.model, compute_dtype(settings.rollout_dtype)))
         if config != self.planner.config or not same_box:
             self.planner = self._make_planner(config, limits)
-        self.limits, self.settings = limits, settings
+        self.limits, self.settings, self._step = limits, settings, step
         self.objective, self._navigation = objective, navigation
 
     def warm_up(self, budget: float = WARM_UP_BUDGET_S) -> None:
@@ -200,7 +204,7 @@ class PlanningController:
         runtime = self.runtime
         z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
         with torch.inference_mode():
-            self.planner.plan(z, runtime.model.predict, lambda zt, a: zt.abs().sum((1, 2)),
+            self.planner.plan(z, self._step, lambda zt, a: zt.abs().sum((1, 2)),
                               deadline=time.perf_counter() + budget)
         self.planner.reset()
 
@@ -294,9 +298,9 @@ class PlanningController:
                                      device=runtime.device)
             # The command planned now takes effect only after the one being executed has
             # run on: plan from where that leaves the robot, not from where it is now.
-            z_plan = hold_action(runtime.model.predict, z, a_prev, s.command_delay_steps)
+            z_plan = hold_action(self._step, z, a_prev, s.command_delay_steps)
             deadline = None if s.max_plan_time is None else started + s.max_plan_time
-            result = self.planner.plan(z_plan, runtime.model.predict, fn, a_prev,
+            result = self.planner.plan(z_plan, self._step, fn, a_prev,
                                        deadline=deadline)
             stop = self._checks(started, result, z_plan)
             if stop is not None:
@@ -370,13 +374,15 @@ class PlanningController:
         return Command(first.a, velocities, q_act, tuple(first.kinds), cost, poses)
 
 
-def rollout_cost(runtime: WorldModelRuntime) -> Optional[RolloutCost]:
-    """The measured cost of the model's batched step (a search that cannot fit
-    ``max_plan_time`` is refused before it runs); None when the model cannot run it (the
-    warm-up plan then fails with the reason)."""
+def rollout_cost(runtime: WorldModelRuntime, rollout_dtype: str = 'float32'
+                 ) -> Optional[RolloutCost]:
+    """The measured cost of the model's batched step in ``rollout_dtype`` (a search that
+    cannot fit ``max_plan_time`` is refused before it runs); None when the model cannot run
+    it (the warm-up plan then fails with the reason)."""
     z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
     try:
+        step = RolloutStep(runtime.model, compute_dtype(rollout_dtype))
         with torch.inference_mode():
-            return measure_rollout_cost(runtime.model.predict, z, runtime.action_dim)
+            return measure_rollout_cost(step, z, runtime.action_dim)
     except (RuntimeError, ValueError):
         return None

@@ -119,7 +119,7 @@ class PlannerNode(PlannerCore):
             return self._fail(f'cannot load {path} on {s.device}/{s.dtype}: {exc}')
         # The measured step cost lets validate_updates refuse searches over max_plan_time.
         facts = PlannerFacts(runtime.action_dim, tuple(runtime.joint_names),
-                             rollout_cost(runtime), s.output)
+                             rollout_cost(runtime, s.rollout_dtype), s.output)
         reason = validate_updates({}, s, facts)
         if reason:
             return self._fail(f'{path} does not fit the parameters: {reason}')

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import Dict, Tuple
 
+from ...core.model.rollout_step import COMPUTE_DTYPES
 from ...core.planning.command_limits import CommandLimits
 from ...core.planning.goal_checks import GoalTolerance
 from ...core.planning.objective_terms import ObjectiveTerms
@@ -56,6 +57,10 @@ PARAMS: Dict[str, ParamSpec] = {
                                      'forward before planning (1 when the robot applies '
                                      'commands at its next control tick)', 'runtime', 0, 10,
                                      core='controller.command_delay_steps'),
+    'rollout_dtype': ParamSpec('float32', "dtype of the planner's model step: `bfloat16` "
+                               'runs its matrix products about twice as fast on CPUs with '
+                               'bfloat16 instructions (docs/planner_speed.md)', 'runtime',
+                               choices=tuple(COMPUTE_DTYPES), core='controller.rollout_dtype'),
     'init_std': ParamSpec(0.5, 'Sampling std at the start of a plan (action units)',
                           'runtime', 1e-6, 1e6, core='planner.init_std'),
     'trust_region_l1': ParamSpec(0.0, 'L1 radius around the previous action per step; '
