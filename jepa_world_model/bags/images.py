@@ -1,8 +1,9 @@
 """Decode image messages read by rosbags into RGB arrays, and resize them for the model.
 
 rosbags deserializes ``sensor_msgs/msg/Image`` and ``CompressedImage`` into plain dataclasses
-(``data`` is a numpy uint8 array), so this works without ROS. ``jepa_world_model.ros`` has a
-fuller converter, but it imports ``sensor_msgs`` and this package must run without ROS.
+(``data`` is a numpy uint8 array), so this works without ROS. The decoding itself is
+:mod:`jepa_world_model.image_decoding`, which ``jepa_world_model.ros``'s converter (it
+imports ``sensor_msgs``, which this package must not) uses too.
 """
 
 from __future__ import annotations
@@ -12,18 +13,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..image_decoding import center_square, compressed_to_rgb, RAW_ENCODINGS, raw_to_rgb
+
 __all__ = ['ImageDecodeError', 'IMAGE_TYPES', 'decode_image', 'resize_square']
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
-# encoding -> (channels, bytes per channel, source channel of R, G, B)
-_ENCODINGS = {
-    'rgb8': (3, 1, [0, 1, 2]),
-    'bgr8': (3, 1, [2, 1, 0]),
-    'rgba8': (4, 1, [0, 1, 2]),
-    'bgra8': (4, 1, [2, 1, 0]),
-    'mono8': (1, 1, [0, 0, 0]),
-    'mono16': (1, 2, [0, 0, 0]),
-}
 
 
 class ImageDecodeError(ValueError):
@@ -40,42 +34,16 @@ def decode_image(msg: Any, msgtype: str) -> np.ndarray:
     Raises:
         ImageDecodeError: Unknown encoding, inconsistent sizes, or undecodable data.
     """
+    data = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
     if msgtype == 'sensor_msgs/msg/CompressedImage':
-        return _decode_compressed(msg)
+        return compressed_to_rgb(data, f'compressed image (format {msg.format!r})',
+                                 ImageDecodeError)
     encoding = str(msg.encoding).strip().lower()
-    if encoding not in _ENCODINGS:
+    if encoding not in RAW_ENCODINGS:
         raise ImageDecodeError(f'unsupported encoding {msg.encoding!r} '
-                               f'(supported: {", ".join(_ENCODINGS)})')
-    channels, depth, order = _ENCODINGS[encoding]
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    row = width * channels * depth
-    if height <= 0 or width <= 0 or step < row:
-        raise ImageDecodeError(f'bad image geometry {width}x{height} step {step} ({encoding})')
-    data = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
-    if data.size < step * height:
-        raise ImageDecodeError(f'image data has {data.size} bytes, {width}x{height} {encoding} '
-                               f'with step {step} needs {step * height}')
-    rows = data[:step * height].reshape(height, step)[:, :row]
-    if depth == 2:
-        wide = np.ascontiguousarray(rows).view('>u2' if msg.is_bigendian else '<u2')
-        pixels = (wide >> 8).astype(np.uint8).reshape(height, width, 1)
-    else:
-        pixels = rows.reshape(height, width, channels)
-    return np.ascontiguousarray(pixels[:, :, order])
-
-
-def _decode_compressed(msg: Any) -> np.ndarray:
-    data = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
-    if data.size == 0:
-        raise ImageDecodeError(f'compressed image (format {msg.format!r}) has no data')
-    try:
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    except cv2.error as exc:
-        raise ImageDecodeError(f'cannot decode compressed image ({msg.format!r}): {exc}') from exc
-    if bgr is None:
-        raise ImageDecodeError(f'cannot decode compressed image ({msg.format!r}, '
-                               f'{data.size} bytes)')
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                               f'(supported: {", ".join(RAW_ENCODINGS)})')
+    return raw_to_rgb(data, msg.height, msg.width, msg.step, encoding, msg.is_bigendian,
+                      ImageDecodeError)
 
 
 def resize_square(rgb: np.ndarray, size: int, mode: str = 'center_crop') -> np.ndarray:
@@ -90,8 +58,6 @@ def resize_square(rgb: np.ndarray, size: int, mode: str = 'center_crop') -> np.n
     if (h, w) == (size, size):
         return rgb
     if mode == 'center_crop':
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
-        rgb = np.ascontiguousarray(rgb[top:top + side, left:left + side])
+        rgb = np.ascontiguousarray(center_square(rgb))
     # INTER_AREA averages source pixels when shrinking, so small moving parts do not alias.
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)

@@ -18,13 +18,14 @@ against ``max_pixels`` before anything is decoded; :func:`check_image_pixels` do
 for a raw ``Image``'s width x height. Too large raises :class:`ImageTooLargeError`.
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from ...image_decoding import center_square, compressed_to_rgb, RAW_ENCODINGS, raw_to_rgb
 from .image_headers import declared_size
 
 try:  # Optional: only present with a system ROS 2 install.
@@ -48,16 +49,7 @@ class ImageTooLargeError(ImageConversionError):
     """Raised when an image has (or a compressed stream declares) more pixels than allowed."""
 
 
-# encoding -> (channels, bytes per channel, source channel of R, G, B)
-_ENCODINGS: Dict[str, Tuple[int, int, List[int]]] = {
-    'rgb8': (3, 1, [0, 1, 2]),
-    'bgr8': (3, 1, [2, 1, 0]),
-    'rgba8': (4, 1, [0, 1, 2]),
-    'bgra8': (4, 1, [2, 1, 0]),
-    'mono8': (1, 1, [0, 0, 0]),
-    'mono16': (1, 2, [0, 0, 0]),
-}
-SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+SUPPORTED_ENCODINGS = tuple(RAW_ENCODINGS)
 # OpenCV conversion from RGB for each encoding other than rgb8.
 _FROM_RGB = {'bgr8': cv2.COLOR_RGB2BGR, 'rgba8': cv2.COLOR_RGB2RGBA,
              'bgra8': cv2.COLOR_RGB2BGRA, 'mono8': cv2.COLOR_RGB2GRAY,
@@ -134,32 +126,10 @@ def image_msg_to_rgb(msg: Image) -> np.ndarray:
     """
     raw_encoding = str(msg.encoding)
     encoding = raw_encoding.strip().lower()
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height <= 0 or width <= 0:
-        raise ImageConversionError(
-            f"image has zero size: width={width}, height={height} (encoding '{raw_encoding}')")
-    if encoding not in _ENCODINGS:
+    if encoding not in RAW_ENCODINGS:
         return _convert_with_bridge(msg, raw_encoding)
-    channels, depth, order = _ENCODINGS[encoding]
-    row_bytes = width * channels * depth
-    if step < row_bytes:
-        raise ImageConversionError(
-            f"step {step} is smaller than one packed row of {row_bytes} bytes "
-            f"(width={width} x {channels} channel(s) x {depth} byte(s), encoding '{encoding}')")
-    buf = _as_uint8_buffer(msg.data, 'image_msg_to_rgb')
-    needed = step * height
-    if buf.size < needed:
-        raise ImageConversionError(
-            f'image data too short: {buf.size} bytes < step {step} x height {height} = '
-            f"{needed} (width={width}, encoding '{encoding}')")
-    rows = buf[:needed].reshape(height, step)[:, :row_bytes]
-    if depth == 2:
-        dtype = np.dtype('>u2') if msg.is_bigendian else np.dtype('<u2')
-        mono16 = np.ascontiguousarray(rows).view(dtype)
-        pixels = (mono16 >> 8).astype(np.uint8).reshape(height, width, 1)
-    else:
-        pixels = rows.reshape(height, width, channels)
-    return np.ascontiguousarray(pixels[:, :, order])  # fancy indexing copies
+    return raw_to_rgb(_as_uint8_buffer(msg.data, 'image_msg_to_rgb'), msg.height, msg.width,
+                      msg.step, encoding, msg.is_bigendian, ImageConversionError)
 
 
 def _check_format(fmt: str) -> None:
@@ -247,25 +217,15 @@ def compressed_msg_to_rgb(msg: CompressedImage, max_pixels: Optional[int] = None
     fmt = str(msg.format)
     _check_format(fmt)
     buf = _as_uint8_buffer(msg.data, 'compressed_msg_to_rgb')
-    if buf.size == 0:
-        raise ImageConversionError(f"compressed image (format '{fmt}') has no data")
-    size = compressed_image_size(buf)
-    if size is None or 0 in size:
-        raise ImageConversionError(
-            f"could not decode compressed image (format '{fmt}', {buf.size} bytes): not a "
-            'PNG or JPEG stream with a readable header')
-    check_image_pixels(*size, max_pixels, f"compressed image (format '{fmt}')")
-    try:
-        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    except cv2.error as exc:
-        raise ImageConversionError(
-            f"could not decode compressed image (format '{fmt}', {buf.size} bytes): "
-            f'{exc}') from exc
-    if bgr is None or bgr.size == 0:
-        raise ImageConversionError(
-            f"could not decode compressed image (format '{fmt}', {buf.size} bytes): "
-            'corrupt or unsupported data')
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    what = f"compressed image (format '{fmt}')"
+    if buf.size:   # an empty stream has no header: compressed_to_rgb says it has no data
+        size = compressed_image_size(buf)
+        if size is None or 0 in size:
+            raise ImageConversionError(
+                f'could not decode {what} ({buf.size} bytes): not a PNG or JPEG stream with '
+                'a readable header')
+        check_image_pixels(*size, max_pixels, what)
+    return compressed_to_rgb(buf, what, ImageConversionError)
 
 
 def rgb_to_image_msg(rgb: np.ndarray, encoding: str = 'rgb8',
@@ -291,14 +251,14 @@ def rgb_to_image_msg(rgb: np.ndarray, encoding: str = 'rgb8',
     """
     arr = np.ascontiguousarray(_check_rgb(rgb, 'rgb_to_image_msg'))
     enc = encoding.strip().lower()
-    if enc not in _ENCODINGS:
+    if enc not in RAW_ENCODINGS:
         raise ImageConversionError(
             f"unsupported image encoding '{encoding}' (supported: "
             f"{', '.join(SUPPORTED_ENCODINGS)})")
     out = arr if enc == 'rgb8' else cv2.cvtColor(arr, _FROM_RGB[enc])
     if enc == 'mono16':
         out = (out.astype(np.uint16) * 257).astype('<u2')
-    channels, depth, _ = _ENCODINGS[enc]
+    channels, depth, _ = RAW_ENCODINGS[enc]
     msg = Image()
     if header is not None:
         msg.header = header
@@ -371,10 +331,7 @@ def resize_for_model(rgb: np.ndarray, size: int, mode: str = 'center_crop') -> n
     if size <= 0:
         raise ValueError(f'resize_for_model: size must be positive, got {size}')
     if mode == 'center_crop':
-        h, w = arr.shape[:2]
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
-        arr = arr[top:top + side, left:left + side]
+        arr = center_square(arr)
     elif mode != 'stretch':
         raise ValueError(
             f"resize_for_model: mode must be 'center_crop' or 'stretch', got '{mode}'")
