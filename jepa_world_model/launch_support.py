@@ -12,6 +12,7 @@ names and keyword arguments it defines.
   (``use_sim_time``, ``autostart``, ``image_topic``, ...) from :data:`SHARED_ARGUMENTS`;
 * :func:`params_file_argument` and :func:`package_config`: parameter files under
   ``share/jepa_world_model/config``;
+* :func:`camera_remappings`: a node's camera inputs (raw and compressed) onto one topic;
 * :func:`package_node`: a node of this package, named after its executable;
 * :func:`package_process`: a process of this package hosting several nodes (no name);
 * :func:`lifecycle_autostart`: the configure/activate events for a lifecycle node, and an
@@ -48,6 +49,11 @@ SHARED_ARGUMENTS = {
     'autostart': ('true', 'Configure and activate automatically'),
     'image_topic': ('image', 'Camera image topic (sensor_msgs/Image)'),
     'joint_states_topic': ('joint_states', 'sensor_msgs/JointState topic'),
+    'odom_topic': ('odom', 'nav_msgs/Odometry topic (mobile bases)'),
+    'map_topic': ('map', 'nav_msgs/OccupancyGrid static map (transient local)'),
+    'scan_topic': ('scan', 'sensor_msgs/LaserScan for the obstacle term'),
+    'cmd_vel_topic': ('cmd_vel', 'Executed velocity command (world model input, twist action '
+                                 'sources)'),
     'recommended_cmd_vel_topic': (
         'cmd_vel_jepa', 'Topic the recommended velocity (~/recommended_cmd_vel) goes to'),
     'with_world_model': ('false', 'Also start world_model_node'),
@@ -68,6 +74,17 @@ def params_file_argument(name, filename, node_name):
     """
     return (name, package_config(filename),
             'Parameter file (ros__parameters under %s)' % node_name)
+
+
+def camera_remappings(image_topic):
+    """Return the remapping rules that point a node's camera input at ``image_topic``.
+
+    Both of this package's nodes read ``image`` (``image_transport: raw``) or
+    ``image/compressed`` (``compressed``), chosen in their parameter file, so a launch file
+    remaps both: the compressed stream is ``<image_topic>/compressed``, as image_transport
+    names it.
+    """
+    return [('image', image_topic), ('image/compressed', [image_topic, '/compressed'])]
 
 
 def launch_arguments(*specs):

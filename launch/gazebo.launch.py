@@ -37,8 +37,8 @@ from launch.actions import IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch_ros.actions import Node
 
-from jepa_world_model.launch_support import (launch_arguments, lifecycle_autostart,
-                                             package_config, package_node,
+from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
+                                             lifecycle_autostart, package_config, package_node,
                                              params_file_argument, start_after_package_check)
 
 
@@ -86,9 +86,7 @@ def generate_launch_description():
         executable='world_model_node',
         namespace=arg['namespace'],
         parameters=[arg['world_model_params_file'], {'use_sim_time': True, 'autostart': False}],
-        remappings=[
-            ('image', arg['image_topic']),
-            ('image/compressed', [arg['image_topic'], '/compressed']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('cmd_vel', arg['cmd_vel_topic']),
         ],
@@ -98,8 +96,7 @@ def generate_launch_description():
         executable='planner_node',
         namespace=arg['namespace'],
         parameters=[arg['planner_params_file'], {'use_sim_time': True, 'autostart': False}],
-        remappings=[
-            ('image', arg['image_topic']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
             ('scan', arg['scan_topic']),

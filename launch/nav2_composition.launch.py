@@ -57,7 +57,8 @@ from launch import LaunchDescription
 from launch.conditions import IfCondition, UnlessCondition
 from launch_ros.actions import Node
 
-from jepa_world_model.launch_support import (launch_arguments, package_config, package_node,
+from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
+                                             package_config, package_node,
                                              params_file_argument, start_after_package_check)
 
 # Packages of the nodes started here (nav2_collision_monitor and nav2_bringup only with
@@ -77,10 +78,7 @@ def generate_launch_description():
                              'world_model_node'),
         ('twist_mux_params_file', package_config('twist_mux_jepa.yaml'),
          'twist_mux topics/locks (ros__parameters under twist_mux)'),
-        'image_topic', 'joint_states_topic',
-        ('odom_topic', 'odom', 'nav_msgs/Odometry topic'),
-        ('map_topic', 'map', 'nav_msgs/OccupancyGrid static map (transient local)'),
-        ('scan_topic', 'scan', 'sensor_msgs/LaserScan for the obstacle term'),
+        'image_topic', 'joint_states_topic', 'odom_topic', 'map_topic', 'scan_topic',
         ('recommended_cmd_vel_topic', 'cmd_vel_jepa',
          "Planner recommendation; twist_mux's jepa_planner input topic"),
         ('mux_output_topic', 'cmd_vel_mux',
@@ -104,8 +102,7 @@ def generate_launch_description():
         parameters=[arg['params_file'],
                     {'use_sim_time': use_sim_time, 'autostart': False, 'output': 'cmd_vel',
                      'use_twist_stamped': arg['use_twist_stamped']}],
-        remappings=[
-            ('image', arg['image_topic']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
             ('map', arg['map_topic']),
@@ -119,9 +116,7 @@ def generate_launch_description():
         namespace=namespace,
         parameters=[arg['world_model_params_file'],
                     {'use_sim_time': use_sim_time, 'autostart': False}],
-        remappings=[
-            ('image', arg['image_topic']),
-            ('image/compressed', [arg['image_topic'], '/compressed']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             # The world model conditions on what the base really executed.
             ('cmd_vel', arg['cmd_vel_out_topic']),

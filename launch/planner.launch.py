@@ -36,8 +36,9 @@ launch/world_model.launch.py.
 
 from launch import LaunchDescription
 
-from jepa_world_model.launch_support import (launch_arguments, lifecycle_autostart,
-                                             package_node, params_file_argument)
+from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
+                                             lifecycle_autostart, package_node,
+                                             params_file_argument)
 
 
 def generate_launch_description():
@@ -45,23 +46,18 @@ def generate_launch_description():
     arguments, arg = launch_arguments(
         ('namespace', '', 'Namespace of planner_node and world_model_node'),
         params_file_argument('params_file', 'planner.yaml', 'planner_node'),
-        'image_topic', 'joint_states_topic',
-        ('odom_topic', 'odom', 'nav_msgs/Odometry topic (mobile bases)'),
-        ('map_topic', 'map', 'nav_msgs/OccupancyGrid static map (transient local)'),
-        ('scan_topic', 'scan', 'sensor_msgs/LaserScan for the obstacle term'),
+        'image_topic', 'joint_states_topic', 'odom_topic', 'map_topic', 'scan_topic',
         'recommended_cmd_vel_topic', 'use_sim_time', 'autostart', 'with_world_model',
         params_file_argument('world_model_params_file', 'world_model.yaml',
                              'world_model_node'),
-        ('cmd_vel_topic', 'cmd_vel', 'Executed velocity command (world model input)'))
+        'cmd_vel_topic')
 
     planner = package_node(
         executable='planner_node',
         namespace=arg['namespace'],
         parameters=[arg['params_file'],
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False}],
-        remappings=[
-            ('image', arg['image_topic']),
-            ('image/compressed', [arg['image_topic'], '/compressed']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
             ('map', arg['map_topic']),
@@ -77,9 +73,7 @@ def generate_launch_description():
         namespace=arg['namespace'],
         parameters=[arg['world_model_params_file'],
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False}],
-        remappings=[
-            ('image', arg['image_topic']),
-            ('image/compressed', [arg['image_topic'], '/compressed']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('cmd_vel', arg['cmd_vel_topic']),
         ],

@@ -41,8 +41,8 @@ from launch import LaunchDescription
 from launch.conditions import IfCondition
 from launch_ros.actions import Node
 
-from jepa_world_model.launch_support import (launch_arguments, lifecycle_autostart,
-                                             package_config, package_node,
+from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
+                                             lifecycle_autostart, package_config, package_node,
                                              params_file_argument, start_after_package_check)
 
 
@@ -82,8 +82,7 @@ def generate_launch_description():
         parameters=[arg['params_file'],
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False,
                      'output': 'joint_trajectory'}],
-        remappings=[
-            ('image', arg['image_topic']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('~/recommended_joint_trajectory', arg['trajectory_topic']),
         ],
@@ -95,9 +94,7 @@ def generate_launch_description():
         parameters=[arg['world_model_params_file'],
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False,
                      'action_source': 'joint_trajectory'}],
-        remappings=[
-            ('image', arg['image_topic']),
-            ('image/compressed', [arg['image_topic'], '/compressed']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('joint_trajectory', arg['trajectory_topic']),
         ],

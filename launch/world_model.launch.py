@@ -27,8 +27,9 @@ A node not active 60 s after its start gets an error in the launch log.
 
 from launch import LaunchDescription
 
-from jepa_world_model.launch_support import (launch_arguments, lifecycle_autostart,
-                                             package_node, params_file_argument)
+from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
+                                             lifecycle_autostart, package_node,
+                                             params_file_argument)
 
 
 def generate_launch_description():
@@ -36,10 +37,8 @@ def generate_launch_description():
     arguments, arg = launch_arguments(
         ('namespace', '', 'Namespace of world_model_node'),
         params_file_argument('params_file', 'world_model.yaml', 'world_model_node'),
-        'image_topic', 'joint_states_topic',
-        ('cmd_vel_topic', 'cmd_vel', 'Velocity command topic (twist action sources)'),
-        ('odom_topic', 'odom', 'nav_msgs/Odometry topic (models with the pose in their state)'),
-        'use_sim_time', 'autostart')
+        'image_topic', 'joint_states_topic', 'cmd_vel_topic', 'odom_topic', 'use_sim_time',
+        'autostart')
 
     node = package_node(
         executable='world_model_node',
@@ -48,9 +47,7 @@ def generate_launch_description():
         # lifecycle manager) drives the transitions.
         parameters=[arg['params_file'],
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False}],
-        remappings=[
-            ('image', arg['image_topic']),
-            ('image/compressed', [arg['image_topic'], '/compressed']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('cmd_vel', arg['cmd_vel_topic']),
             ('odom', arg['odom_topic']),

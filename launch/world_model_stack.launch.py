@@ -38,8 +38,8 @@ other node's topic changes nothing. Goals and services are the nodes' own, as wi
 
 from launch import LaunchDescription
 
-from jepa_world_model.launch_support import (launch_arguments, package_process,
-                                             params_file_argument)
+from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
+                                             package_process, params_file_argument)
 
 
 def generate_launch_description():
@@ -49,22 +49,15 @@ def generate_launch_description():
         params_file_argument('params_file', 'planner.yaml', 'planner_node'),
         params_file_argument('world_model_params_file', 'world_model.yaml',
                              'world_model_node'),
-        'image_topic', 'joint_states_topic',
-        ('odom_topic', 'odom', 'nav_msgs/Odometry topic (mobile bases)'),
-        ('map_topic', 'map', 'nav_msgs/OccupancyGrid static map (transient local)'),
-        ('scan_topic', 'scan', 'sensor_msgs/LaserScan for the obstacle term'),
-        'recommended_cmd_vel_topic',
-        ('cmd_vel_topic', 'cmd_vel', 'Executed velocity command (world model input)'),
-        'use_sim_time', 'autostart')
+        'image_topic', 'joint_states_topic', 'odom_topic', 'map_topic', 'scan_topic',
+        'recommended_cmd_vel_topic', 'cmd_vel_topic', 'use_sim_time', 'autostart')
 
     stack = package_process(
         executable='world_model_stack',
         namespace=arg['namespace'],
         parameters=[arg['params_file'], arg['world_model_params_file'],
                     {'use_sim_time': arg['use_sim_time'], 'autostart': arg['autostart']}],
-        remappings=[
-            ('image', arg['image_topic']),
-            ('image/compressed', [arg['image_topic'], '/compressed']),
+        remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),
             ('map', arg['map_topic']),

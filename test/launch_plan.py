@@ -8,18 +8,22 @@ overrides and remappings launch_ros would give them, and whether the launch file
 their lifecycle (``lifecycle_autostart``). It understands the small language the launch
 files speak through launch_support.py (launch_arguments, params_file_argument,
 package_config, package_node, package_process, lifecycle_autostart, IfCondition, list
-``+``); anything else raises :class:`UnsupportedLaunchCode`, so a launch file that outgrows
-it fails the test loudly instead of being half-evaluated.
+``+``, and launch_support functions that only return an expression of their parameters,
+such as camera_remappings, which it evaluates from their source); anything else raises
+:class:`UnsupportedLaunchCode`, so a launch file that outgrows it fails the test loudly
+instead of being half-evaluated.
 """
 
 import ast
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-from launch_checker import _argument_specs, _launch_support, _support_imports
+from launch_checker import (_argument_specs, _launch_support, _support_imports,
+                            LAUNCH_SUPPORT_FILE)
 from package_layout import _path, PACKAGE
 
 _TRUE, _FALSE = ('true', '1'), ('false', '0')
@@ -85,6 +89,28 @@ def is_true(value):
     raise ValueError('not a launch boolean: %r' % (value,))
 
 
+@functools.lru_cache(maxsize=1)
+def _returned_expressions():
+    """``{name: (parameter names, returned expression)}`` of the launch_support functions
+    whose body is only a docstring and ``return <expression>``.
+
+    Why: the launch files' rules (camera_remappings) are evaluated from their one source, not
+    restated here, so the plan follows a change of the rule.
+    """
+    with open(_path(LAUNCH_SUPPORT_FILE), encoding='utf-8') as handle:
+        tree = ast.parse(handle.read(), filename=LAUNCH_SUPPORT_FILE)
+    found = {}
+    for node in tree.body:
+        body = node.body if isinstance(node, ast.FunctionDef) else []
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]
+        if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+            args = node.args
+            found[node.name] = ([a.arg for a in args.posonlyargs + args.args + args.kwonlyargs],
+                                body[0].value)
+    return found
+
+
 class _Evaluator:
     """Evaluates the statements of generate_launch_description() in order."""
 
@@ -146,7 +172,18 @@ class _Evaluator:
             return [process]
         if name == 'LaunchDescription':
             return args[0]
+        if name in self.support.values() and name in _returned_expressions():
+            return self.inline(*_returned_expressions()[name], args, kwargs)
         raise UnsupportedLaunchCode('line %d: call of %s' % (node.lineno, name))
+
+    def inline(self, parameters, expression, args, kwargs):
+        """Evaluate a launch_support function's returned ``expression`` for these arguments."""
+        outer = self.env
+        self.env = dict(zip(parameters, args), **kwargs)
+        try:
+            return self.value(expression)
+        finally:
+            self.env = outer
 
     def run(self, function):
         for statement in function.body:

@@ -26,6 +26,9 @@ SUPPORT_ONLY_CALLS = {
     'EmitEvent': 'lifecycle_autostart()',
     'RegisterEventHandler': 'lifecycle_autostart()',
 }
+# Camera inputs of this package's nodes that camera_remappings() remaps together: a node
+# given only one of them reads the other from its own namespace.
+CAMERA_INPUTS = ('image', 'image/compressed')
 
 
 @pytest.fixture(scope='module')
@@ -195,13 +198,18 @@ def test_launch_support_imported_only_by_launch_files():
 
 @pytest.mark.parametrize('path', _launch_files(), ids=os.path.basename)
 def test_launch_file_uses_launch_support(path):
-    """Argument declarations and lifecycle events come from launch_support.py, once."""
+    """Argument declarations, lifecycle events and camera remappings come from
+    launch_support.py, once."""
     with open(path, encoding='utf-8') as handle:
         tree = ast.parse(handle.read(), filename=path)
     direct = ['line %d: %s (use %s)' % (node.lineno, _call_name(node),
                                         SUPPORT_ONLY_CALLS[_call_name(node)])
               for node in ast.walk(tree)
               if isinstance(node, ast.Call) and _call_name(node) in SUPPORT_ONLY_CALLS]
+    direct += ['line %d: remapping of %r (use camera_remappings())'
+               % (node.lineno, node.elts[0].value) for node in ast.walk(tree)
+               if isinstance(node, ast.Tuple) and len(node.elts) == 2
+               and isinstance(node.elts[0], ast.Constant) and node.elts[0].value in CAMERA_INPUTS]
     assert not direct, '\n'.join(direct)
     assert _support_calls(tree, ARGUMENTS_FUNC), 'declare the arguments with launch_arguments()'
 
