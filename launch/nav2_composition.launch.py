@@ -124,29 +124,32 @@ def generate_launch_description():
         condition=IfCondition(arg['with_world_model']),
     )
 
-    # bond_timeout 0.0 turns bonding off for this manager only. After activating a node,
-    # nav2_lifecycle_manager waits for a bond heartbeat from it and, with bonding on,
-    # fails the bringup for nodes that never send one. planner_node and world_model_node
-    # are rclpy lifecycle nodes without a bond, so they get a manager of their own and
-    # Nav2's managers keep their bonds. Without a bond, a crashed node is not detected by
-    # the manager; twist_mux's timeout still hands the base back to Nav2.
-    def lifecycle_manager(node_names, condition):
+    # A nav2_lifecycle_manager that configures and activates node_names, in order.
+    # bond=False (bond_timeout 0.0) turns bonding off for that manager only. After
+    # activating a node, nav2_lifecycle_manager waits for a bond heartbeat from it and, with
+    # bonding on, fails the bringup for nodes that never send one. planner_node and
+    # world_model_node are rclpy lifecycle nodes without a bond, so they get a manager of
+    # their own and Nav2's managers keep their bonds. Without a bond, a crashed node is not
+    # detected by the manager; twist_mux's timeout still hands the base back to Nav2.
+    def lifecycle_manager(name, node_names, condition=None, bond=True):
         return Node(
             package='nav2_lifecycle_manager',
             executable='lifecycle_manager',
-            name='lifecycle_manager_jepa',
+            name=name,
             namespace=namespace,
             output='screen',
             parameters=[{'use_sim_time': use_sim_time, 'autostart': arg['autostart'],
-                         'node_names': node_names, 'bond_timeout': 0.0}],
+                         'node_names': node_names, **({} if bond else {'bond_timeout': 0.0})}],
             condition=condition,
         )
 
     # The planner is activated last: it only starts recommending once the rest is up.
     with_world_model = arg['with_world_model']
     managers = [
-        lifecycle_manager(['world_model_node', 'planner_node'], IfCondition(with_world_model)),
-        lifecycle_manager(['planner_node'], UnlessCondition(with_world_model)),
+        lifecycle_manager('lifecycle_manager_jepa', ['world_model_node', 'planner_node'],
+                          IfCondition(with_world_model), bond=False),
+        lifecycle_manager('lifecycle_manager_jepa', ['planner_node'],
+                          UnlessCondition(with_world_model), bond=False),
     ]
 
     twist_mux = Node(
@@ -189,16 +192,8 @@ def generate_launch_description():
                          'cmd_vel_in_topic': arg['mux_output_topic'],
                          'cmd_vel_out_topic': arg['cmd_vel_out_topic']}],
         )
-        safety_manager = Node(
-            package='nav2_lifecycle_manager',
-            executable='lifecycle_manager',
-            name='lifecycle_manager_jepa_safety',
-            namespace=namespace,
-            output='screen',
-            parameters=[{'use_sim_time': use_sim_time, 'autostart': arg['autostart'],
-                         'node_names': ['collision_monitor']}],
-        )
-        return [collision_monitor, safety_manager]
+        return [collision_monitor,
+                lifecycle_manager('lifecycle_manager_jepa_safety', ['collision_monitor'])]
 
     # Every process starts inside the check: a missing package stops the launch before
     # any node runs, so none is left behind.
