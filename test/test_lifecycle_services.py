@@ -19,43 +19,31 @@ time); a test that ends its process takes it, so a rerun gets a fresh one.
 """
 
 import signal
-import threading
-import time
 
 import pytest
 
 try:
-    from geometry_msgs.msg import Twist
     from lifecycle_msgs.msg import Transition
-    from lifecycle_msgs.srv import ChangeState, GetState
     from nav_msgs.msg import OccupancyGrid
     from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterValue
     from rcl_interfaces.srv import DescribeParameters, GetParameters, ListParameters
     from rcl_interfaces.srv import SetParameters, SetParametersAtomically
-    import rclpy
     from rclpy.parameter import Parameter
-    from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
-    from rclpy.qos import ReliabilityPolicy
-    from sensor_msgs.msg import Image, JointState
-    from trajectory_msgs.msg import JointTrajectory
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-    from ros_feeders import JOINTS, save_tiny, stream_joints_and_images
+    from process_client import CALL_TIMEOUT, ProcessClient, UP_TIMEOUT
+    from ros_feeders import save_tiny
     from ros_graph import callbacks_do_not_raise, graph_fixture, wait_for  # noqa: F401
 
     T = Transition
-    RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
+from dds_marks import CHILD_PROCESS_MARKS
 from lifecycle_driver import NodeProcess
 
-# Real DDS between processes on a shared 2-core machine: a timing flake gets one more try,
-# with fresh processes; a real fault fails both.
-pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
-              pytest.mark.flaky(reruns=1, reruns_delay=1)]
+pytestmark = CHILD_PROCESS_MARKS
 
-UP_TIMEOUT = 60.0       # a child imports torch and rclpy on a busy machine
-CALL_TIMEOUT = 20.0
 COMMON = dict(num_threads=1, diagnostics_period=0.5, log_throttle_period=1.0)
 WM = dict(COMMON, action_fields="['linear.x','angular.z']", stale_timeout=2.0,
           stall_error_timeout=4.0)
@@ -71,58 +59,31 @@ PROCESSES = {'wm': ('world_model_node', False, ()),
              'planner_raises': ('planner_node', True, ('--inject-faults',))}
 
 
-class Client:
-    """This process's side of one node: service clients, inputs, goals and outputs."""
+class Client(ProcessClient):
+    """This process's side of one node: its services, inputs, goals, outputs and the map."""
 
     def __init__(self, graph, proc):
-        self.graph, self.proc = graph, proc
-        self.node = rclpy.create_node('client', namespace=proc.ns, context=graph.context)
-        self.name = name = proc.node
-        self.clients = {}
-        self.cmds, self.trajectories = [], []
-        sub = self.node.create_subscription
-        sub(Twist, f'{name}/recommended_cmd_vel', self.cmds.append, RELIABLE)
-        sub(JointTrajectory, f'{name}/predicted_joint_trajectory', self.trajectories.append,
-            RELIABLE)
-        pub = self.node.create_publisher
-        self.image_pub = pub(Image, 'image', qos_profile_sensor_data)
-        self.joint_pub = pub(JointState, 'joint_states', qos_profile_sensor_data)
-        self.goal_pub = pub(JointState, f'{name}/goal_joint_state', 10)
-        self.map_pub = pub(OccupancyGrid, 'map', QoSProfile(
+        super().__init__(graph, proc, 'client', planner=proc.node, world_model=proc.node)
+        self.name = proc.node
+        self.map_pub = self.node.create_publisher(OccupancyGrid, 'map', QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        graph.executor.add_node(self.node)
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._stream, daemon=True)
-        self._thread.start()
-
-    def _stream(self):
-        stream_joints_and_images(self.node, self.joint_pub, self.image_pub, self._closed)
 
     def call(self, srv_type, service, request, timeout=CALL_TIMEOUT):
         """Call ``<node>/<service>`` and return the response (fails on a timeout)."""
-        if service not in self.clients:
-            self.clients[service] = self.node.create_client(srv_type, f'{self.name}/{service}')
-        client = self.clients[service]
-        assert client.wait_for_service(timeout_sec=timeout), \
-            f'{service} is not served\n{self.proc.log()}'
-        future = client.call_async(request)
-        wait_for(lambda: future.done() or not self.proc.alive(), timeout)
-        assert future.done(), f'{service}: no response\n{self.proc.log()}'
-        return future.result()
+        return self.call_service(srv_type, f'{self.name}/{service}', request, timeout)
 
     def wait_up(self):
         """Wait until the child started and serves get_state; its state."""
-        return self.call(GetState, 'get_state', GetState.Request(), UP_TIMEOUT).current_state.label
+        return self.lifecycle_state(self.name, UP_TIMEOUT)
 
     def state(self):
         """The node's lifecycle state label, through get_state."""
-        return self.call(GetState, 'get_state', GetState.Request()).current_state.label
+        return self.lifecycle_state(self.name)
 
     def change(self, transition):
         """Request ``transition`` (an id, or a label string); the response's success."""
-        t = T(label=transition) if isinstance(transition, str) else T(id=transition)
-        return self.call(ChangeState, 'change_state', ChangeState.Request(transition=t)).success
+        return self.request_transition(self.name, transition)
 
     def set(self, atomically=False, **values):
         """Set ``values`` in one request; the list of results (one for atomically)."""
@@ -139,30 +100,6 @@ class Client:
                            GetParameters.Request(names=list(names))).values
         return {n: Parameter.from_parameter_msg(ParameterMsg(name=n, value=v)).value
                 for n, v in zip(names, values)}
-
-    def goal(self):
-        """Send a joint goal once the node's goal subscription is matched."""
-        assert wait_for(lambda: self.goal_pub.get_subscription_count() > 0, CALL_TIMEOUT)
-        self.goal_pub.publish(JointState(name=list(JOINTS), position=[0.6, -0.6]))
-
-    def moving(self):
-        """Wait for non-zero commands toward a goal; False if none came."""
-        n = len(self.cmds)
-        self.goal()
-        return wait_for(lambda: any(is_moving(m) for m in self.cmds[n:]), CALL_TIMEOUT)
-
-    def close(self):
-        """Stop streaming and destroy the client node."""
-        self._closed.set()
-        self._thread.join(timeout=2.0)
-        self.graph.retire(self.node)
-        self.node.destroy_node()
-
-
-def is_moving(msg):
-    """Whether a Twist command is non-zero."""
-    return any(abs(v) > 0.0 for v in (msg.linear.x, msg.linear.y, msg.linear.z,
-                                      msg.angular.x, msg.angular.y, msg.angular.z))
 
 
 class Pool:
@@ -313,16 +250,6 @@ def test_lifecycle_walk_and_invalid_requests_are_refused(client):
     assert c.proc.stop() == 0, c.proc.log()
 
 
-def settle_zero(c):
-    """Wait until commands stop arriving; the last one received is zero."""
-    def quiet():
-        n = len(c.cmds)
-        time.sleep(0.5)
-        return len(c.cmds) == n
-    assert wait_for(quiet, 5.0)
-    return c.cmds and not is_moving(c.cmds[-1])
-
-
 @pytest.mark.parametrize('client', [('planner_exits', 'take')], indirect=True,
                          ids=['planner_node'])
 def test_leaving_active_by_deactivate_disable_or_shutdown_ends_on_zero(client):
@@ -331,11 +258,11 @@ def test_leaving_active_by_deactivate_disable_or_shutdown_ends_on_zero(client):
     c = client
     assert c.wait_up() == 'active'
     assert c.moving(), c.proc.log()
-    assert c.change(T.TRANSITION_DEACTIVATE) and settle_zero(c), c.cmds[-3:]
+    assert c.change(T.TRANSITION_DEACTIVATE) and c.ends_on_zero(), c.cmds[-3:]
     assert c.change(T.TRANSITION_ACTIVATE) and c.moving()
-    assert c.set(enabled=False)[0].successful and settle_zero(c), c.cmds[-3:]
+    assert c.set(enabled=False)[0].successful and c.ends_on_zero(), c.cmds[-3:]
     assert c.set(enabled=True)[0].successful and c.moving()
-    assert c.change(T.TRANSITION_ACTIVE_SHUTDOWN) and settle_zero(c), c.cmds[-3:]
+    assert c.change(T.TRANSITION_ACTIVE_SHUTDOWN) and c.ends_on_zero(), c.cmds[-3:]
     assert c.state() == 'finalized' and c.proc.stop() == 0
 
 
@@ -351,7 +278,7 @@ def test_process_end_sends_a_final_zero(client):
     assert c.moving(), c.proc.log()
     if c.proc.key == 'planner_raises':
         assert not c.change(T.TRANSITION_DEACTIVATE) and c.state() == 'unconfigured'
-        assert settle_zero(c), c.cmds[-3:]
+        assert c.ends_on_zero(), c.cmds[-3:]
         assert c.change(T.TRANSITION_CONFIGURE) and c.change(T.TRANSITION_ACTIVATE)
         assert c.moving(), c.proc.log()
         c.map_pub.publish(OccupancyGrid())
@@ -361,4 +288,4 @@ def test_process_end_sends_a_final_zero(client):
         expected = 0
     code = c.proc.wait()
     assert code == expected, c.proc.log()
-    assert settle_zero(c), (c.cmds[-3:], c.proc.log())
+    assert c.ends_on_zero(), (c.cmds[-3:], c.proc.log())
