@@ -44,7 +44,12 @@ def parse_args(argv=None):
     parser.add_argument('--num-samples', type=int, default=0,
                         help='planner num_samples (default: config/ros/planner.yaml)')
     parser.add_argument('--camera-rate', type=float, default=30.0)
+    parser.add_argument('--width', type=int, default=64, help='camera width (px)')
+    parser.add_argument('--height', type=int, default=64, help='camera height (px)')
     parser.add_argument('--joint-rate', type=float, default=100.0)
+    parser.add_argument('--set', action='append', default=[], metavar='NAME:=VALUE',
+                        help='another planner_node parameter (repeatable), e.g. '
+                             'num_threads:=2 or rollout_dtype:=bfloat16')
     parser.add_argument('--goal-every', type=float, default=10.0)
     parser.add_argument('--sample-every', type=float, default=5.0,
                         help='seconds between CPU/memory/diagnostics samples')
@@ -68,7 +73,8 @@ class Rig(SpinningDriver):
         self.lock = threading.Lock()
         self.latencies, self.nonzero, self.diag, self.goals_sent = [], 0, None, 0
         rng = np.random.default_rng(0)
-        self.frames = [rgb_to_image_msg(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+        size = (args.height, args.width, 3)
+        self.frames = [rgb_to_image_msg(rng.integers(0, 256, size, dtype=np.uint8))
                        for _ in range(8)]
         self.published = 0
         self.image_pub = self.node.create_publisher(Image, 'image', qos_profile_sensor_data)
@@ -128,6 +134,10 @@ def main(argv=None):
     extra = ['-p', f'model_path:={args.model}'] if args.model else []
     if args.num_samples:
         extra += ['-p', f'num_samples:={args.num_samples}']
+    for item in args.set:
+        if ':=' not in item:
+            raise SystemExit(f'--set expects NAME:=VALUE, got {item!r}')
+        extra += ['-p', item]
     proc, node_log = start_node('planner_node', 'planner.yaml', extra)
     import rclpy
     rclpy.init()
@@ -167,6 +177,7 @@ def main(argv=None):
         'config': {'duration_s': args.duration, 'camera_hz': args.camera_rate,
                    'joint_states_hz': args.joint_rate, 'goal_every_s': args.goal_every,
                    'num_samples': args.num_samples or 'config/ros/planner.yaml',
+                   'image': f'{args.width}x{args.height}', 'parameters': args.set,
                    'cpu_cores': os.cpu_count(), 'load_avg_1min_end': os.getloadavg()[0]},
         'camera_to_command_ms': percentiles(latencies),
         'commands_received': len(latencies), 'moving_commands': nonzero,
