@@ -46,16 +46,13 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState, LaserScan
 from std_srvs.srv import SetBool, Trigger
-import torch
 
+from ..common.model_loading import load_runtime, ModelLoadError
 from ..common.node_main import run_node
-from ...core.checkpoint import CheckpointError
 from ...core.planning.goals import GoalError
-from ...core.runtime.inference import WorldModelRuntime
 from ...core.planning.controller import PlanningController, rollout_cost
 from ...core.runtime.shared_encoder import EncoderPool
 from ...core.runtime.streams import WindowStats
-from ...resources import default_model_path
 from ..common import LOCK_TIMEOUT_S
 from ..common.images import image_subscription
 from ..common.guarded_lifecycle import autostart
@@ -107,16 +104,11 @@ class PlannerNode(PlannerCore):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the checkpoint, check it against the parameters, create outputs."""
         s = self.settings = self._held.release(self.settings, 'configure')
-        path = s.model_path or str(default_model_path(DEFAULT_MODEL))
-        if s.num_threads:
-            torch.set_num_threads(s.num_threads)
         try:
-            runtime = WorldModelRuntime.from_path(path, s.device, s.dtype,
-                                                  pool=self._encoder_pool)
-        except CheckpointError as exc:
-            return self._fail(f'cannot load checkpoint: {exc}')
-        except (ValueError, RuntimeError, OSError) as exc:
-            return self._fail(f'cannot load {path} on {s.device}/{s.dtype}: {exc}')
+            runtime = load_runtime(s, DEFAULT_MODEL, pool=self._encoder_pool)
+        except ModelLoadError as exc:
+            return self._fail(str(exc))
+        path = runtime.checkpoint.path
         # The measured step cost lets validate_updates refuse searches over max_plan_time.
         facts = PlannerFacts(runtime.action_dim, tuple(runtime.joint_names),
                              rollout_cost(runtime, s.rollout_dtype), s.output)

@@ -27,15 +27,13 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32, Float32MultiArray
 from std_srvs.srv import SetBool, Trigger
-import torch
 from trajectory_msgs.msg import JointTrajectory
 
+from ..common.model_loading import load_runtime, ModelLoadError
 from ..common.node_main import run_node
-from ...core.checkpoint import CheckpointError
 from ...core.runtime.inference import SurpriseNormalizer, WorldModelRuntime
 from ...core.runtime.shared_encoder import EncoderPool
 from ...core.runtime.streams import Counters
-from ...resources import default_model_path, model_search_paths
 from .action_sources import ActionError, ActionSource, scale_vector
 from ..common import LOCK_TIMEOUT_S
 from ..common.images import image_subscription
@@ -103,19 +101,12 @@ class WorldModelNode(GuardedLifecycleNode):
         reason = validate_updates({}, s)
         if reason:
             return self._fail(f'invalid parameters: {reason}')
-        path = s.model_path or str(default_model_path())
-        if s.num_threads:
-            torch.set_num_threads(s.num_threads)
-        normalizer = SurpriseNormalizer(**surprise_arguments(s))
         try:
-            runtime = WorldModelRuntime.from_path(path, s.device, s.dtype, normalizer,
-                                                  self._encoder_pool)
-        except CheckpointError as exc:
-            where = '' if s.model_path else (' (searched: ' + ', '.join(
-                str(p) for p in model_search_paths()) + '; set model_path)')
-            return self._fail(f'cannot load checkpoint: {exc}{where}')
-        except (ValueError, RuntimeError, OSError) as exc:
-            return self._fail(f'cannot load {path} on {s.device}/{s.dtype}: {exc}')
+            runtime = load_runtime(s, normalizer=SurpriseNormalizer(**surprise_arguments(s)),
+                                   pool=self._encoder_pool)
+        except ModelLoadError as exc:
+            return self._fail(str(exc))
+        path = runtime.checkpoint.path
         facts = ModelFacts(runtime.action_dim, tuple(runtime.joint_names))
         reason = check_against_model(s, facts)
         try:
