@@ -1,112 +1,176 @@
-"""Latency of one :meth:`LatentPlanner.plan` call with an MLP dynamics model on CPU.
+"""Latency of planner_node's planner on the shipped models, with their real objectives.
 
-The step function is a residual MLP predictor shaped like the world model's dynamics
-(``z_next = z + MLP([z, a])``, two hidden layers). Prints one JSON object with the median and
-90th-percentile wall time per plan for every (method, threads) pair. Target: <= 50 ms per plan
-for CEM with 256 samples x horizon 8 x 3 iterations on 2 threads.
+Times ``PlanningController.act(observation)``, the call planner_node makes every control
+period, on the controller its configure step builds (planner_node's settings: the arm's
+config/ros/planner.yaml, the base's plan-eval ``risk`` condition), from real observations
+recorded in the simulators: camera frames and joint states with joint goals or real goal
+images (arm), frames, odometry, the room's static map and a 360-beam range scan with pose
+goals (mobile base). For each search size (CEM samples x horizon 8 x 3 iterations, elites
+samples / 8 as in the YAML) and thread count it reports median and p99 per act(), the
+warm-up, and where the time goes (encode, rollouts, each objective term, limits, other).
+Details: benchmarks/planner_bench/ and docs/planner_speed.md. Prints JSON (--out: also to
+a file).
 
-Example:
-    python benchmarks/bench_planner.py --threads 2 1
+    python benchmarks/bench_planner.py                    # joint, image, pose goals
+    python benchmarks/bench_planner.py --goal pose --samples 256 --threads 2
+    python benchmarks/bench_planner.py --goal image --samples 256 --threads 1 --profile
+    python benchmarks/bench_planner.py --compare --samples 128 256
+    python benchmarks/bench_planner.py --synthetic        # the MLP stand-in, for contrast
 """
 
 import argparse
-import json
+import datetime
 import os
-import statistics
+import platform
 import sys
 import time
-from typing import Dict, List
 
-import torch
-from torch import nn
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import torch  # noqa: E402
 
-from jepa_world_model.core.planning.objectives import latent_goal_objective  # noqa: E402
-from jepa_world_model.core.planning.planner import (  # noqa: E402
-    ActionBounds, LatentPlanner, PlannerConfig)
-
-
-class ResidualMLPStep(nn.Module):
-    """Dynamics stand-in: ``z_next = z + MLP(concat(z, a))``."""
-
-    def __init__(self, latent_dim: int, action_dim: int, hidden: int, layers: int) -> None:
-        super().__init__()
-        dims = [latent_dim + action_dim] + [hidden] * layers
-        blocks: List[nn.Module] = []
-        for d_in, d_out in zip(dims[:-1], dims[1:]):
-            blocks += [nn.Linear(d_in, d_out), nn.GELU()]
-        blocks.append(nn.Linear(dims[-1], latent_dim))
-        self.net = nn.Sequential(*blocks)
-
-    def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """Predict ``z_next [B, Z]`` from ``z [B, Z]`` and ``a [B, A]``."""
-        return z + self.net(torch.cat([z, a], dim=-1))
+from bench_node_latency import print_result  # noqa: E402
+from jepa_world_model.node_runs.models import ModelChoiceError  # noqa: E402
+from planner_bench.compare import compare  # noqa: E402
+from planner_bench.grid import HOW_MEASURED, time_configuration, top_parts  # noqa: E402
+from planner_bench.profiling import profile_configuration  # noqa: E402
+from planner_bench.rigs import (BenchmarkError, build_controller, GOAL_KINDS,  # noqa: E402
+                                load_runtime, node_settings, record_trace, ROBOT_OF_GOAL,
+                                SCAN_BEAMS, Search, settings_summary)
+from planner_bench.synthetic import run_synthetic  # noqa: E402
 
 
-def time_plans(planner: LatentPlanner, step: ResidualMLPStep, z0: torch.Tensor,
-               z_goal: torch.Tensor, warmup: int, repeats: int) -> Dict[str, float]:
-    """Plan ``warmup + repeats`` times (warm-started) and summarise the timed ones in ms."""
-    objective = latent_goal_objective(z_goal, p=1)
-    times = []
-    for i in range(warmup + repeats):
-        t0 = time.perf_counter()
-        res = planner.plan(z0, step, objective)
-        elapsed = time.perf_counter() - t0
-        if i >= warmup:
-            times.append(elapsed * 1e3)
-    times.sort()
-    return {'median_ms': round(statistics.median(times), 3),
-            'p90_ms': round(times[min(len(times) - 1, int(0.9 * len(times)))], 3),
-            'min_ms': round(times[0], 3), 'final_cost': round(res.cost, 4)}
-
-
-def main() -> None:
-    """Parse arguments, run the benchmark grid and print JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--latent-dim', type=int, default=128)
-    parser.add_argument('--action-dim', type=int, default=4)
-    parser.add_argument('--hidden', type=int, default=256)
-    parser.add_argument('--layers', type=int, default=2)
-    parser.add_argument('--samples', type=int, default=256)
-    parser.add_argument('--elites', type=int, default=32)
+def parse_args(argv=None):
+    """Command-line options (exit 2 on bad values)."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--goal', nargs='+', choices=GOAL_KINDS, default=None,
+                        help='goal kinds (default: all; --compare: image)')
+    parser.add_argument('--model', default='', help="checkpoint (default: the goal's robot's "
+                        'shipped model; all goals must be of one robot)')
+    parser.add_argument('--samples', type=int, nargs='+', default=[128, 256, 512])
+    parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--horizon', type=int, default=8)
     parser.add_argument('--iterations', type=int, default=3)
-    parser.add_argument('--threads', type=int, nargs='+', default=[2, 1])
+    parser.add_argument('--elite-fraction', type=float, default=None,
+                        help="elites per sample (default: the node settings' ratio, 1/8)")
+    parser.add_argument('--warmup', type=int, default=10, help='act() calls before timing')
+    parser.add_argument('--repeats', type=int, default=200, help='timed act() calls')
+    parser.add_argument('--breakdown-repeats', type=int, default=50,
+                        help='act() calls of the breakdown pass (0: none)')
+    parser.add_argument('--trace-seeds', type=int, default=3, help='episodes recorded')
+    parser.add_argument('--trace-steps', type=int, default=40, help='control steps each')
+    parser.add_argument('--profile', action='store_true', help='torch.profiler and cProfile '
+                        'top entries for the first goal, samples and threads')
+    parser.add_argument('--profile-acts', type=int, default=30)
+    parser.add_argument('--top', type=int, default=15, help='profile entries shown')
+    parser.add_argument('--compare', action='store_true', help='this planner vs a patch-token '
+                        'predictor vs the oracle pixel planner (image goals)')
+    parser.add_argument('--compare-repeats', type=int, default=5,
+                        help='decisions timed for the two slower planners')
+    parser.add_argument('--synthetic', action='store_true', help='the residual-MLP stand-in')
+    parser.add_argument('--latent-dim', type=int, default=128, help='--synthetic only')
+    parser.add_argument('--action-dim', type=int, default=4, help='--synthetic only')
+    parser.add_argument('--hidden', type=int, default=256, help='--synthetic only')
+    parser.add_argument('--layers', type=int, default=2, help='--synthetic only')
     parser.add_argument('--methods', nargs='+', default=['cem', 'mppi'],
-                        choices=['cem', 'mppi'])
-    parser.add_argument('--trust-region-l1', type=float, default=None)
-    parser.add_argument('--warmup', type=int, default=5)
-    parser.add_argument('--repeats', type=int, default=50)
-    args = parser.parse_args()
+                        choices=['cem', 'mppi'], help='--synthetic only')
+    parser.add_argument('--trust-region-l1', type=float, default=None, help='--synthetic only')
+    parser.add_argument('--out', default='', help='also write the JSON here')
+    args = parser.parse_args(argv)
+    for name in ('horizon', 'iterations', 'repeats', 'trace_seeds', 'trace_steps',
+                 'profile_acts', 'top', 'compare_repeats'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be at least 1')
+    if args.warmup < 0 or args.breakdown_repeats < 0:
+        parser.error('--warmup and --breakdown-repeats must be >= 0')
+    if min(args.samples) < 2 or min(args.threads) < 1:
+        parser.error('--samples must be >= 2 and --threads >= 1')
+    if args.elite_fraction is not None and not 0 < args.elite_fraction <= 1:
+        parser.error('--elite-fraction must be in (0, 1]')
+    if sum((args.profile, args.compare, args.synthetic)) > 1:
+        parser.error('choose one of --profile, --compare, --synthetic')
+    args.goal = args.goal or (['image'] if args.compare else list(GOAL_KINDS))
+    if args.compare and args.goal != ['image']:
+        parser.error('--compare runs on image goals only (the pixel planner is an arm '
+                     'image-goal planner)')
+    if args.model and len({ROBOT_OF_GOAL[g] for g in args.goal}) > 1:
+        parser.error('--model is one robot\'s model: give --goal of that robot only '
+                     '(joint/image: arm, pose: mobile_base)')
+    return args
 
-    torch.manual_seed(0)
-    step = ResidualMLPStep(args.latent_dim, args.action_dim, args.hidden, args.layers).eval()
-    for p in step.parameters():
-        p.requires_grad_(False)
-    z0 = torch.randn(args.latent_dim)
-    z_goal = torch.randn(args.latent_dim)
-    bounds = ActionBounds([-1.0] * args.action_dim, [1.0] * args.action_dim)
 
-    results = []
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        for method in args.methods:
-            cfg = PlannerConfig(method=method, horizon=args.horizon, num_samples=args.samples,
-                                num_iterations=args.iterations,
-                                num_elites=min(args.elites, args.samples),
-                                trust_region_l1=args.trust_region_l1, seed=0)
-            planner = LatentPlanner(cfg, args.action_dim, bounds)
-            stats = time_plans(planner, step, z0, z_goal, args.warmup, args.repeats)
-            results.append({'method': method, 'threads': threads, **stats})
+def header(argv):
+    """What every result records about the run and the machine."""
+    return {'benchmark': 'planner_act', 'command': ' '.join(['python', *argv]),
+            'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+            'torch': torch.__version__, 'python': platform.python_version(),
+            'machine': platform.machine(), 'cpu_count': os.cpu_count(),
+            'load_average_at_start': [round(x, 2) for x in os.getloadavg()]}
 
-    print(json.dumps({
-        'benchmark': 'latent_planner_plan', 'torch': torch.__version__, 'device': 'cpu',
-        'latent_dim': args.latent_dim, 'action_dim': args.action_dim, 'hidden': args.hidden,
-        'layers': args.layers, 'samples': args.samples, 'horizon': args.horizon,
-        'iterations': args.iterations, 'trust_region_l1': args.trust_region_l1,
-        'repeats': args.repeats, 'target_ms': 50.0, 'results': results}, indent=2))
+
+def searches(args, settings):
+    """The search sizes under test; elites at the node settings' ratio unless given."""
+    fraction = (args.elite_fraction if args.elite_fraction is not None
+                else settings.num_elites / settings.num_samples)
+    return [Search(n, max(1, round(n * fraction)), args.horizon, args.iterations)
+            for n in args.samples]
+
+
+def run_goal(args, goal):
+    """The benchmark of one goal kind in the chosen mode."""
+    runtime, path = load_runtime(goal, args.model)
+    settings = node_settings(goal, path)
+    started = time.perf_counter()
+    # Recorded with the node's own search size: the same inputs for every configuration.
+    trace = record_trace(goal, runtime, build_controller(runtime, settings),
+                         list(range(1, args.trace_seeds + 1)), args.trace_steps)
+    out = {'goal': goal, 'model': os.path.relpath(path, REPO_ROOT),
+           'node_settings': settings_summary(settings),
+           'trace': {'episodes': len(trace.goals), 'observations': len(trace.observations),
+                     'record_s': round(time.perf_counter() - started, 2),
+                     'scan_beams': SCAN_BEAMS if goal == 'pose' else None,
+                     'static_map': trace.static_map is not None}}
+    sizes = searches(args, settings)
+    if args.profile:
+        out['profile'] = profile_configuration(runtime, settings, trace, sizes[0],
+                                               args.threads[0], args.warmup,
+                                               args.profile_acts, args.top)
+    elif args.compare:
+        out['compare'] = compare(runtime, settings, trace, sizes, args.threads[0],
+                                 args.warmup, args.repeats, args.compare_repeats)
+    else:
+        out['configurations'] = [
+            time_configuration(runtime, settings, trace, search, threads, args.warmup,
+                               args.repeats, args.breakdown_repeats)
+            for search in sizes for threads in args.threads]
+        out['top5_by_share'] = [
+            {'samples': c['samples'], 'threads': c['threads'], 'top': top_parts(c)}
+            for c in out['configurations'] if c['breakdown']]
+    return out
+
+
+def main(argv=None):
+    """Run the benchmark; 0 on success, 2 when it cannot run as asked."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    result = header([os.path.relpath(os.path.abspath(__file__), REPO_ROOT), *argv])
+    started = time.perf_counter()
+    try:
+        if args.synthetic:
+            result.update(run_synthetic(args))
+        else:
+            result['mode'] = ('profile' if args.profile else
+                              'compare' if args.compare else 'grid')
+            result['how_measured'] = HOW_MEASURED
+            result['goals'] = [run_goal(args, goal) for goal in args.goal]
+    except (BenchmarkError, ModelChoiceError) as exc:
+        print(f'bench_planner: {exc}', file=sys.stderr)
+        return 2
+    result['elapsed_s'] = round(time.perf_counter() - started, 1)
+    result['load_average_at_end'] = [round(x, 2) for x in os.getloadavg()]
+    return print_result(result, args.out)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

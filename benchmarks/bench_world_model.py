@@ -38,6 +38,15 @@ def timed(fn, repeats: int, warmup: int) -> dict:
             'p90_ms': round(samples[int(0.9 * (len(samples) - 1))], 3)}
 
 
+def token_predictor(m, depth: int = 2) -> torch.nn.Sequential:
+    """A predictor over all patch tokens plus an action token, as V-JEPA 2-AC predicts:
+    ``depth`` transformer blocks at the predictor width of model config ``m``,
+    tokens [B, num_patches + 1, predictor_embed_dim] -> the same shape. Random weights: it
+    stands for the cost, not the predictions (benchmarks/bench_planner.py plans with it)."""
+    return torch.nn.Sequential(*[Block(m.predictor_embed_dim, m.predictor_num_heads,
+                                       m.mlp_ratio) for _ in range(depth)]).eval()
+
+
 @torch.inference_mode()
 def run(cfg: ExperimentConfig, threads: int, repeats: int) -> dict:
     torch.set_num_threads(threads)
@@ -51,8 +60,7 @@ def run(cfg: ExperimentConfig, threads: int, repeats: int) -> dict:
     z256, a256 = z1.expand(256, -1).contiguous(), torch.randn(256, m.action_dim)
     # A token-level predictor (2 blocks of the predictor width over all patches + action token)
     # shows why the planner works on the pooled latent.
-    token_predictor = torch.nn.Sequential(*[Block(m.predictor_embed_dim, m.predictor_num_heads,
-                                                  m.mlp_ratio) for _ in range(2)]).eval()
+    predictor = token_predictor(m)
     tokens256 = torch.randn(256, m.num_patches + 1, m.predictor_embed_dim)
     return {
         'threads': threads,
@@ -67,7 +75,7 @@ def run(cfg: ExperimentConfig, threads: int, repeats: int) -> dict:
         'rollout_8_steps_batch256': timed(
             lambda: model.rollout(z256, a256.unsqueeze(1).expand(-1, 8, -1)), repeats // 2, 5),
         'token_predictor_step_batch256_for_contrast': timed(
-            lambda: token_predictor(tokens256), max(repeats // 10, 3), 2),
+            lambda: predictor(tokens256), max(repeats // 10, 3), 2),
     }
 
 
