@@ -75,6 +75,38 @@ def _leave_lifecycle(node: Node, name: str) -> None:
         rclpy.logging.get_logger(name).debug(f'no shutdown transition at exit: {exc}')
 
 
+def _run(name: str, args: Optional[List[str]],
+         parameter_errors: Tuple[Type[BaseException], ...],
+         serve: Callable[[_StopRequest], None], tear_down: Callable[[], None]) -> int:
+    """What both runners share: ``rclpy.init`` with the stop handlers installed, ``serve``
+    until it returns (a stop was asked for) or raises, then always ``tear_down``, shut rclpy
+    down and put the previous handlers back.
+
+    Returns:
+        0 on a clean stop, 2 on an invalid parameter.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = _StopRequest()
+    previous = _install(stop)
+    try:
+        serve(stop)
+    except (ParameterException,) + tuple(parameter_errors) as exc:
+        rclpy.logging.get_logger(name).fatal(f'invalid parameter: {exc}')
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except RCLError:
+        # A shutdown race inside rcl (context invalidated mid-publish) is a clean stop.
+        if rclpy.ok():
+            raise
+    finally:
+        tear_down()
+        rclpy.try_shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
 def run_node(name: str, make_node: Callable[[], Node], args: Optional[List[str]] = None,
              start: Optional[Callable[[Node], None]] = None,
              release: Optional[Callable[[Node], None]] = None,
@@ -92,34 +124,24 @@ def run_node(name: str, make_node: Callable[[], Node], args: Optional[List[str]]
     Returns:
         0 on a clean stop, 2 on an invalid parameter.
     """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = _StopRequest()
-    previous = _install(stop)
-    node: Optional[Node] = None
-    executor = SingleThreadedExecutor()
-    try:
-        node = make_node()
+    nodes: List[Node] = []
+    executors: List[SingleThreadedExecutor] = []
+
+    def serve(stop: _StopRequest) -> None:
+        executors.append(SingleThreadedExecutor())   # made after rclpy.init: it needs it
+        nodes.append(make_node())
         if start is not None:
-            start(node)
-        executor.add_node(node)
+            start(nodes[0])
+        executors[0].add_node(nodes[0])
         while stop.signum is None and rclpy.ok():
-            executor.spin_once(timeout_sec=SIGNAL_POLL_S)
-    except (ParameterException,) + tuple(parameter_errors) as exc:
-        rclpy.logging.get_logger(name).fatal(f'invalid parameter: {exc}')
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RCLError:
-        # A shutdown race inside rcl (context invalidated mid-publish) is a clean stop.
-        if rclpy.ok():
-            raise
-    finally:
-        _tear_down([node] if node is not None else [], name, release)
-        executor.shutdown(timeout_sec=EXECUTOR_SHUTDOWN_TIMEOUT_S)
-        rclpy.try_shutdown()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 0
+            executors[0].spin_once(timeout_sec=SIGNAL_POLL_S)
+
+    def tear_down() -> None:
+        _tear_down(nodes, name, release)
+        for executor in executors:
+            executor.shutdown(timeout_sec=EXECUTOR_SHUTDOWN_TIMEOUT_S)
+
+    return _run(name, args, parameter_errors, serve, tear_down)
 
 
 def _tear_down(nodes: Sequence[Node], name: str,
@@ -175,40 +197,29 @@ def run_nodes(name: str, makers: Sequence[Callable[[], Node]],
     Returns:
         0 on a clean stop, 2 on an invalid parameter.
     """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = _StopRequest()
-    previous = _install(stop)
     nodes: List[Node] = []
     halt = threading.Event()
     spinners: List[_Spinner] = []
-    try:
+
+    def serve(stop: _StopRequest) -> None:
         for make in makers:
             nodes.append(make())
         if start is not None:
             for node in nodes:
                 start(node)
-        spinners = [_Spinner(node, halt) for node in nodes]
+        spinners.extend(_Spinner(node, halt) for node in nodes)
         while stop.signum is None and not halt.is_set() and rclpy.ok():
             halt.wait(timeout=SIGNAL_POLL_S)
         error = next((s.error for s in spinners if s.error is not None), None)
         if error is not None:
             raise error
-    except (ParameterException,) + tuple(parameter_errors) as exc:
-        rclpy.logging.get_logger(name).fatal(f'invalid parameter: {exc}')
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RCLError:
-        if rclpy.ok():   # a shutdown race inside rcl is a clean stop
-            raise
-    finally:
+
+    def tear_down() -> None:
         halt.set()
         for spinner in spinners:   # a callback in progress (a plan) ends first
             spinner.thread.join(timeout=EXECUTOR_SHUTDOWN_TIMEOUT_S)
         _tear_down(nodes, name, release)
         for spinner in spinners:
             spinner.executor.shutdown(timeout_sec=EXECUTOR_SHUTDOWN_TIMEOUT_S)
-        rclpy.try_shutdown()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 0
+
+    return _run(name, args, parameter_errors, serve, tear_down)
