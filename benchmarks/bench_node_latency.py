@@ -125,6 +125,31 @@ def proc_sample(pid):
     return cpu, rss_kib / 1024.0, os.getloadavg()[0]
 
 
+def wait_for_first(records, proc, node_log, timeout_s, what, poke=None, poll_s=0.1):
+    """Wait until ``records`` (a list the rig's subscriber fills) has an entry, calling
+    ``poke`` (e.g. send the goal again) every ``poll_s``; SystemExit with the node's output
+    when the node exits or ``timeout_s`` passes first."""
+    deadline = time.time() + timeout_s
+    while not records:
+        if time.time() > deadline or proc.poll() is not None:
+            node_log.seek(0)
+            raise SystemExit(f'no {what} within {timeout_s:g} s; node output:\n'
+                             + node_log.read())
+        if poke is not None:
+            poke()
+        time.sleep(poll_s)
+
+
+def process_samples(pid, duration, every):
+    """Yield ``(t, cpu s, rss MiB, load)`` of process ``pid`` (:func:`proc_sample`) now, at
+    t = 0, then every ``every`` seconds until ``duration`` seconds have passed."""
+    start = time.time()
+    yield (0.0,) + proc_sample(pid)
+    while time.time() - start < duration:
+        time.sleep(min(every, max(0.0, duration - (time.time() - start))))
+        yield (time.time() - start,) + proc_sample(pid)
+
+
 def process_summary(samples):
     """CPU share, memory trend and machine load from ``(t, cpu s, rss MiB, load)`` samples."""
     times = np.array([s[0] for s in samples])
@@ -301,21 +326,12 @@ def run(args, tmp_dir):
     rig = None
     try:
         rig = Rig(args)
-        deadline = time.time() + 60.0
-        while not rig.latencies:
-            if time.time() > deadline or proc.poll() is not None:
-                node_log.seek(0)
-                raise SystemExit('no prediction within 60 s; node output:\n' + node_log.read())
-            time.sleep(0.1)
+        wait_for_first(rig.latencies, proc, node_log, 60.0, 'prediction')
         time.sleep(args.warmup)
         with rig.lock:
             rig.latencies.clear()
         published0 = rig.published
-        start = time.time()
-        samples = [(0.0,) + proc_sample(proc.pid)]
-        while time.time() - start < args.duration:
-            time.sleep(min(args.sample_every, max(0.0, args.duration - (time.time() - start))))
-            samples.append((time.time() - start,) + proc_sample(proc.pid))
+        samples = list(process_samples(proc.pid, args.duration, args.sample_every))
         rig.camera_on = False
         stop_wall = rig.last_image_wall
         published = rig.published - published0

@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_node_latency import (NS, percentiles, print_result,  # noqa: E402
-                                private_ros_graph, proc_sample, process_summary,
-                                SpinningDriver, start_node, stop_node)
+                                private_ros_graph, process_samples, process_summary,
+                                SpinningDriver, start_node, stop_node, wait_for_first)
 
 JOINTS = ('joint1', 'joint2', 'joint3')
 GOALS = ((0.8, -0.6, 1.0), (-0.8, 0.6, -1.0))
@@ -144,23 +144,16 @@ def main(argv=None):
     rig = None
     try:
         rig = Rig(args)
-        deadline = time.time() + 90.0
-        while not rig.latencies:
-            if time.time() > deadline or proc.poll() is not None:
-                node_log.seek(0)
-                raise SystemExit('no command within 90 s; node output:\n' + node_log.read())
-            rig._goal()
-            time.sleep(0.5)
+        wait_for_first(rig.latencies, proc, node_log, 90.0, 'command', poke=rig._goal,
+                       poll_s=0.5)
         time.sleep(args.warmup)
         with rig.lock:
             rig.latencies.clear()
             rig.nonzero = 0
-        start = time.time()
-        samples, windows = [(0.0,) + proc_sample(proc.pid)], []
-        while time.time() - start < args.duration:
-            time.sleep(min(args.sample_every, max(0.0, args.duration - (time.time() - start))))
-            samples.append((time.time() - start,) + proc_sample(proc.pid))
-            if rig.diag:
+        samples, windows = [], []
+        for sample in process_samples(proc.pid, args.duration, args.sample_every):
+            samples.append(sample)
+            if rig.diag and len(samples) > 1:   # windows of the measured run only
                 windows.append({k: rig.diag[k] for k in ('plan_ms.p50', 'plan_ms.p99',
                                                          'plan_ms.max') if k in rig.diag})
         with rig.lock:
