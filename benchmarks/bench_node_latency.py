@@ -35,6 +35,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from jepa_world_model.resources import default_model_path  # noqa: E402
+from driver_rig import SpinningDriver  # noqa: E402 (bench_encode_once imports it from here)
 
 NS = '/bench'
 CLK_TCK = os.sysconf('SC_CLK_TCK')
@@ -195,30 +196,6 @@ def percentiles(values):
             'count': len(values)}
 
 
-class SpinningDriver:
-    """Base of the benchmarks' driver rigs: ``self.node`` spun by its own executor thread."""
-
-    def _start_spinning(self):
-        from rclpy.executors import SingleThreadedExecutor
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        from rclpy.executors import ExternalShutdownException, ShutdownException
-        try:
-            self.executor.spin()
-        except (ExternalShutdownException, ShutdownException):
-            pass
-
-    def close(self):
-        """Stop spinning and destroy the node."""
-        self.executor.shutdown(timeout_sec=2.0)
-        self.thread.join(timeout=2.0)
-        self.node.destroy_node()
-
-
 def private_ros_graph():
     """A random ROS_DOMAIN_ID and localhost discovery, unless the caller set them."""
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(120, 200)))
@@ -230,56 +207,33 @@ class Rig(SpinningDriver):
 
     def __init__(self, args):
         import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import Twist
         from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import Image, JointState
+        from sensor_msgs.msg import JointState
         from trajectory_msgs.msg import JointTrajectory
-
-        from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg
 
         self.rclpy, self.args = rclpy, args
         self.node = rclpy.create_node('bench_driver', namespace=NS)
         self.lock = threading.Lock()
         self.latencies = []        # (receive wall time, latency ms)
-        self.published = 0
-        self.camera_on = True
-        self.last_image_wall = None
-        self.diag = None
-        rng = np.random.default_rng(0)
-        self.frames = [rgb_to_image_msg(rng.integers(0, 256, (args.height, args.width, 3),
-                                                     dtype=np.uint8), args.encoding)
-                       for _ in range(8)]
-        for frame in self.frames:
-            frame.header.frame_id = 'camera_optical'
-        self.image_pub = self.node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self._start_camera(args.width, args.height, args.camera_rate, args.encoding)
+        self._watch_diagnostics(NS.strip('/') + '/world_model_node')
         self.joint_pub = self.node.create_publisher(JointState, 'joint_states',
                                                     qos_profile_sensor_data)
         self.cmd_pub = self.node.create_publisher(Twist, 'cmd_vel', 10)
         self.joint_msg = JointState(name=['joint_x', 'joint_y'])
         self.twist = Twist()
-        self.node.create_timer(1.0 / args.camera_rate, self._camera)
         self.node.create_timer(1.0 / args.joint_rate, self._joints)
         self.node.create_timer(0.1, self._cmd)
-        reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(JointTrajectory,
                                       'world_model_node/predicted_joint_trajectory',
-                                      self._prediction, reliable)
-        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._diagnostics,
-                                      reliable)
+                                      self._prediction,
+                                      QoSProfile(depth=100,
+                                                 reliability=ReliabilityPolicy.RELIABLE))
         self._start_spinning()
 
     def _now_msg(self):
         return self.node.get_clock().now().to_msg()
-
-    def _camera(self):
-        if not self.camera_on:
-            return
-        msg = self.frames[self.published % len(self.frames)]
-        msg.header.stamp = self._now_msg()
-        self.image_pub.publish(msg)
-        self.published += 1
-        self.last_image_wall = time.time()
 
     def _joints(self):
         t = time.time()
@@ -299,13 +253,6 @@ class Rig(SpinningDriver):
         sent = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         with self.lock:
             self.latencies.append((now, (now - sent) * 1e3))
-
-    def _diagnostics(self, msg):
-        for status in msg.status:
-            if status.name.startswith(NS.strip('/') + '/world_model_node'):
-                self.diag = {kv.key: kv.value for kv in status.values}
-                self.diag['_level'] = int.from_bytes(status.level, 'little')
-                self.diag['_message'] = status.message
 
 
 def main(argv=None):

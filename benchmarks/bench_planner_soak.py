@@ -62,41 +62,26 @@ class Rig(SpinningDriver):
 
     def __init__(self, args):
         import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import Image, JointState
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import JointState
         from trajectory_msgs.msg import JointTrajectory
-
-        from jepa_world_model.ros.common.image_conversion import rgb_to_image_msg
 
         self.node = rclpy.create_node('planner_soak_driver', namespace=NS)
         self.lock = threading.Lock()
-        self.latencies, self.nonzero, self.diag, self.goals_sent = [], 0, None, 0
-        rng = np.random.default_rng(0)
-        size = (args.height, args.width, 3)
-        self.frames = [rgb_to_image_msg(rng.integers(0, 256, size, dtype=np.uint8))
-                       for _ in range(8)]
-        self.published = 0
-        self.image_pub = self.node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self.latencies, self.nonzero, self.goals_sent = [], 0, 0
+        self._start_camera(args.width, args.height, args.camera_rate)
+        self._watch_diagnostics(NS.strip('/') + '/planner_node')
         self.joint_pub = self.node.create_publisher(JointState, 'joint_states', 10)
         self.goal_pub = self.node.create_publisher(JointState, 'planner_node/goal_joint_state', 1)
-        self.node.create_timer(1.0 / args.camera_rate, self._camera)
         self.node.create_timer(1.0 / args.joint_rate, self._joints)
         self.node.create_timer(args.goal_every, self._goal)
-        reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(JointTrajectory,
                                       'planner_node/recommended_joint_trajectory',
-                                      self._command, reliable)
-        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._diagnostics,
-                                      reliable)
+                                      self._command,
+                                      QoSProfile(depth=100,
+                                                 reliability=ReliabilityPolicy.RELIABLE))
         self._msg_types = (JointState,)
         self._start_spinning()
-
-    def _camera(self):
-        msg = self.frames[self.published % len(self.frames)]
-        msg.header.stamp = self.node.get_clock().now().to_msg()
-        self.image_pub.publish(msg)
-        self.published += 1
 
     def _joints(self):
         t = time.time()
@@ -120,11 +105,6 @@ class Rig(SpinningDriver):
         with self.lock:
             self.latencies.append((now - sent) * 1e3)
             self.nonzero += int(moving)
-
-    def _diagnostics(self, msg):
-        for status in msg.status:
-            if status.name.startswith(NS.strip('/') + '/planner_node'):
-                self.diag = {kv.key: kv.value for kv in status.values}
 
 
 def main(argv=None):
