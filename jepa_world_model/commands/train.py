@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         log.info('resumed %s at step %d', ckpt, trainer.state.step)
     else:
         trainer = Trainer(cfg, train_eps, device, dtype, out_dir=out, dist_ctx=dist_ctx)
-    progress = progress_printer(cfg.optim.steps) if dist_ctx.is_main else None
+    # The run's end and the steps already done: a resumed run's own (its checkpoint's steps
+    # unless --steps extends it), so the rate and ETA count only this process's steps.
+    progress = (progress_printer(trainer.config.optim.steps, first_step=trainer.state.step)
+                if dist_ctx.is_main else None)
     metrics = MetricsLogger(out, enabled=trainer.dist.is_main)
 
     def on_log(logs):
