@@ -63,6 +63,13 @@ def start_node(graph, node_class, ns, values, activate=True):
     return node
 
 
+def configure_fails(node):
+    """Configure the lifecycle node ``node``: the transition must fail and leave it
+    unconfigured with no runtime loaded (the test reads the reason from the node)."""
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert node.lifecycle_state == 'unconfigured' and node.runtime is None
+
+
 class FeederNode:
     """A ``feeder`` node in ``ns`` that talks to ``node_name`` through DDS.
 

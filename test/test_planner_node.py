@@ -34,17 +34,17 @@ try:
     from jepa_world_model.ros.planner.node import PlannerNode
     from jepa_world_model.ros.planner.parameters import PARAMS
     from ros_feeders import callbacks_do_not_raise, graph_fixture, one_thread  # noqa: F401
-    from ros_feeders import FeederNode, JOINTS, save_tiny, stamp_key, start_node
+    from ros_feeders import configure_fails, FeederNode, JOINTS, save_tiny, stamp_key
+    from ros_feeders import start_node
     from ros_graph import wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
-# Real DDS and wall-clock timing on a shared 2-core machine: a timing flake gets two more
-# tries (pytest-rerunfailures); a real fault fails all three.
-pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
-              pytest.mark.flaky(reruns=2, reruns_delay=2)]
+from dds_marks import IN_PROCESS_NODE_MARKS
+from package_layout import _path
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = IN_PROCESS_NODE_MARKS
+
 WHEELS = ['wheel_left', 'wheel_right']
 RATE = 10.0          # plan_rate_hz of every node here
 EPS = 1e-9
@@ -211,14 +211,13 @@ def test_bad_checkpoint_fails_configure_then_a_full_lifecycle(graph, ckpt, tmp_p
     node = make_node(graph, ckpt, '/lc', activate=False,
                      model_path=str(tmp_path / 'missing.safetensors'))
     try:
-        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
-        assert node.lifecycle_state == 'unconfigured' and node.runtime is None
+        configure_fails(node)
         status = node.diagnostics().status[0]
         assert status.level == DiagnosticStatus.ERROR and 'not found' in status.message
         assert node.set_parameters([Parameter('model_path', value=str(ckpt)),
                                     Parameter('velocity_max', value=[1.0, 1.0, 1.0])])[0] \
             .successful
-        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        configure_fails(node)
         assert 'does not fit' in node.diagnostics().status[0].message
         node.set_parameters([Parameter('velocity_max', value=[1.0])])
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
@@ -238,7 +237,7 @@ def test_bad_checkpoint_fails_configure_then_a_full_lifecycle(graph, ckpt, tmp_p
 
 def test_config_file_sets_every_parameter_and_fits_the_shipped_arm_model(graph):
     """config/ros/planner.yaml: exactly the declared parameters; configures the arm model."""
-    with open(os.path.join(REPO_ROOT, 'config', 'ros', 'planner.yaml'), encoding='utf-8') as f:
+    with open(_path('config', 'ros', 'planner.yaml'), encoding='utf-8') as f:
         (section,) = yaml.safe_load(f).values()     # one node section, key '/**/planner_node'
         values = section['ros__parameters']
     assert set(values) == set(PARAMS)
@@ -383,12 +382,12 @@ def test_configure_refuses_bad_action_fields_and_a_search_over_max_plan_time(gra
                      action_fields=['linear.x', 'angualr.z'], num_samples=100000,
                      num_elites=16, horizon=50, num_iterations=3)
     try:
-        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        configure_fails(node)
         assert 'angualr.z' in node.diagnostics().status[0].message
         assert node.set_parameters([Parameter('action_fields',
                                               value=['linear.x', 'angular.z'])])[0].successful
         started = time.monotonic()
-        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        configure_fails(node)
         assert time.monotonic() - started < 3.0     # refused before the warm-up plan
         assert 'max_plan_time' in node.diagnostics().status[0].message
         assert node.set_parameters([Parameter('num_samples', value=64)])[0].successful

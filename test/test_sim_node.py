@@ -8,9 +8,6 @@ entry point in a subprocess. Each test has its own namespace; every wait is boun
 
 import math
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -36,12 +33,11 @@ try:
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
-# Real DDS and wall-clock timing on a shared 2-core machine: a timing flake gets two more
-# tries (pytest-rerunfailures); a real fault fails all three.
-pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
-              pytest.mark.flaky(reruns=2, reruns_delay=2)]
+from dds_marks import IN_PROCESS_NODE_MARKS
+from entry_point_process import EntryPoint, run_to_end
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = IN_PROCESS_NODE_MARKS
+
 TIMEOUT = 10.0
 ARM_JOINTS = ['joint1', 'joint2', 'joint3']
 
@@ -260,27 +256,15 @@ def test_invalid_parameters_are_rejected(graph, params, error):
 def test_entry_point_runs_and_shuts_down_on_sigint(graph):
     """`python -m ...sim_node --ros-args ...` publishes odom and exits 0 on Ctrl-C."""
     ns = f'/proc{os.getpid()}'
-    env = dict(os.environ, PYTHONUNBUFFERED='1',
-               PYTHONPATH=os.pathsep.join(p for p in (REPO_ROOT, os.environ.get('PYTHONPATH'))
-                                          if p))
-    cmd = [sys.executable, '-m', 'jepa_world_model.ros.sim_node', '--ros-args',
-           '-r', f'__ns:={ns}', '-p', 'robot:=mobile_base', '-p', 'publish_clock:=false']
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    module, in_ns = 'jepa_world_model.ros.sim_node', ['-r', f'__ns:={ns}']
+    proc = EntryPoint(module, in_ns + ['-p', 'robot:=mobile_base', '-p', 'publish_clock:=false'])
     probe = Probe(graph, ns)
     try:
         assert wait_for(lambda: len(probe.out['odom']) >= 2, timeout=30.0), 'no odom'
     finally:
         probe.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            output, _ = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate(timeout=5)
-    assert proc.returncode == 0, output
+        code, output = proc.interrupt()
+    assert code == 0, output
     assert 'mobile_base: 64px camera' in output and 'Traceback' not in output
-    bad = subprocess.run(cmd[:-2] + ['-p', 'robot:=tank'], cwd=REPO_ROOT, env=env,
-                         capture_output=True, text=True, timeout=30)
+    bad = run_to_end(module, in_ns + ['-p', 'robot:=tank'])
     assert bad.returncode == 2 and 'robot must be one of' in bad.stdout + bad.stderr

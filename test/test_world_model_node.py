@@ -10,9 +10,6 @@ Every test uses its own namespace; every wait is bounded.
 
 import math
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -42,17 +39,18 @@ try:
     from jepa_world_model.ros.common.node_diagnostics import assess
     from jepa_world_model.ros.world_model.node import WorldModelNode
     from ros_feeders import callbacks_do_not_raise, graph_fixture, one_thread  # noqa: F401
-    from ros_feeders import FeederNode, JOINTS, save_tiny, stamp_key, start_node
+    from ros_feeders import configure_fails, FeederNode, JOINTS, save_tiny, stamp_key
+    from ros_feeders import start_node
     from ros_graph import wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
     pass
 
-# Real DDS and wall-clock timing on a shared 2-core machine: a timing flake gets two more
-# tries (pytest-rerunfailures); a real fault fails all three.
-pytestmark = [pytest.mark.ros, pytest.mark.dds_timing,
-              pytest.mark.flaky(reruns=2, reruns_delay=2)]
+from dds_marks import IN_PROCESS_NODE_MARKS
+from entry_point_process import EntryPoint
+from package_layout import _path
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = IN_PROCESS_NODE_MARKS
+
 TIMEOUT = 10.0
 
 
@@ -380,23 +378,22 @@ def test_lifecycle_walkthrough_and_failure_paths(graph, ckpt, tmp_path):
     node = make_node(graph, ckpt, '/lc', activate=False,
                      model_path=str(tmp_path / 'missing.safetensors'))
     try:
-        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
-        assert node.lifecycle_state == 'unconfigured' and node.runtime is None
+        configure_fails(node)
         level, message = assess(node.health())
         assert level == DiagnosticStatus.ERROR and 'not found' in message
         corrupt = tmp_path / 'corrupt.safetensors'
         corrupt.write_bytes(b'\x00' * 64)
         assert node.set_parameters([Parameter('model_path', value=str(corrupt))])[0].successful
-        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        configure_fails(node)
         assert 'corrupt' in assess(node.health())[1]
         assert node.set_parameters([Parameter('model_path', value=str(ckpt)),
                                     Parameter('action_fields', value=['linear.x'])])
-        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        configure_fails(node)
         assert 'does not fit' in assess(node.health())[1]
         if not torch.cuda.is_available():
             node.set_parameters([Parameter('action_fields', value=['linear.x', 'linear.y']),
                                  Parameter('device', value='cuda')])
-            assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+            configure_fails(node)
             assert 'CUDA is not available' in assess(node.health())[1]
         node.set_parameters([Parameter('device', value='cpu'),
                              Parameter('action_fields', value=['linear.x', 'linear.y'])])
@@ -505,15 +502,10 @@ def test_use_sim_time(graph, ckpt):
 def test_entry_point_in_a_subprocess_driven_through_lifecycle_services(graph, ckpt):
     """`python -m ...world_model_node` with the params file, remaps and lifecycle services."""
     ns = f'/proc{os.getpid()}'
-    env = dict(os.environ, PYTHONUNBUFFERED='1',
-               PYTHONPATH=os.pathsep.join(p for p in (REPO_ROOT, os.environ.get('PYTHONPATH'))
-                                          if p))
-    cmd = [sys.executable, '-m', 'jepa_world_model.ros.world_model.node', '--ros-args',
-           '-r', f'__ns:={ns}', '-r', f'image:={ns}/camera/image_raw',
-           '--params-file', os.path.join(REPO_ROOT, 'config', 'ros', 'world_model.yaml'),
-           '-p', 'model_path:=/nonexistent/model.safetensors']
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = EntryPoint('jepa_world_model.ros.world_model.node', [
+        '-r', f'__ns:={ns}', '-r', f'image:={ns}/camera/image_raw',
+        '--params-file', _path('config', 'ros', 'world_model.yaml'),
+        '-p', 'model_path:=/nonexistent/model.safetensors'])
     feeder = Feeder(graph, ns)
     camera = feeder.node.create_publisher(Image, 'camera/image_raw', qos_profile_sensor_data)
     try:
@@ -553,13 +545,7 @@ def test_entry_point_in_a_subprocess_driven_through_lifecycle_services(graph, ck
         assert transition(Transition.TRANSITION_DEACTIVATE) and state() == 'inactive'
     finally:
         feeder.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            output, _ = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate(timeout=5)
-    assert proc.returncode == 0, output
+        code, output = proc.interrupt()
+    assert code == 0, output
     assert 'configure failed: cannot load checkpoint' in output
     assert 'checkpoint not found: /nonexistent/model.safetensors' in output
