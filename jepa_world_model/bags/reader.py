@@ -15,7 +15,9 @@ Alignment rules (docs/datasets.md has the long form):
 * Actions: ``a[t]`` is the command in force between frame t and t + 1. With
   ``action_source: topic`` that is the latest command stamped at or before frame t (zero
   before the first one, or when older than ``command_timeout_s`` > 0); a command sent after
-  frame t first counts for frame t + 1. With ``joint_state_delta``, ``a[t] = q[t+1] - q[t]``
+  frame t first counts for frame t + 1. Commands are held only within an episode: one
+  stamped before the episode's first frame never labels it (zero until the episode's own
+  first command). With ``joint_state_delta``, ``a[t] = q[t+1] - q[t]``
   of the paired joint states (``a[-1]`` = 0, unused).
 """
 
@@ -477,6 +479,11 @@ def _actions(frame_t: np.ndarray, q: np.ndarray, cmd_t: np.ndarray, cmds: np.nda
         return a
     k = np.searchsorted(cmd_t, frame_t, side='right') - 1    # latest command at or before
     valid = k >= 0
+    if len(cmd_t) and len(frame_t):
+        # Held only within the episode: a command stamped before its first frame belongs to
+        # the run before the gap (e.g. the command computed from the previous episode's last
+        # frame, stamped a few ms after it), so it never labels this episode's frames.
+        valid &= cmd_t[np.maximum(k, 0)] >= frame_t[0]
     if cfg.command_timeout_s > 0 and len(cmd_t):
         valid &= frame_t - cmd_t[np.maximum(k, 0)] <= int(cfg.command_timeout_s * 1e9)
     a[valid] = cmds[k[valid]]
