@@ -5,6 +5,8 @@ import json
 import os
 import resource
 import struct
+import subprocess
+import sys
 import time
 
 import pytest
@@ -17,6 +19,7 @@ from jepa_world_model.core.checkpoint import (CheckpointError, describe, load_ch
 from jepa_world_model.core.config import (ExperimentConfig, ModelConfig, config_to_json,
                                           save_config)
 from jepa_world_model.core.model.world_model import WorldModel
+from tiny_models import save_tiny
 
 MODEL = ModelConfig(image_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2,
                     image_latent_dim=8, proprio_latent_dim=4, predictor_embed_dim=16,
@@ -145,7 +148,7 @@ def test_small_file_asking_for_a_huge_model_is_refused_before_allocating(saved, 
     """A few-KB file whose config describes billions of parameters (within the per-field
     limits) is refused from its header alone: fast, and the process does not grow."""
     _, _, good = saved
-    load_checkpoint(good)   # the first meta-device build imports torch's meta kernels (~1 s)
+    load_checkpoint(good)   # warm-up: the first load initialises torch's kernels
     huge = dict(MODEL.__dict__, image_size=512, patch_size=8, embed_dim=2048, depth=24,
                 num_heads=8, predictor_embed_dim=2048, predictor_depth=24,
                 dynamics_hidden_dim=8192, dynamics_depth=8, dynamics_ensemble_size=8)
@@ -245,3 +248,19 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(saved, tmp_path
     os.umask(umask)
     save_config(CFG, old_config)
     assert old_config.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_loading_checks_shapes_without_symbolic_shape_machinery(tmp_path):
+    """The shape check builds the model on the meta device; random fills there would import
+    torch's symbolic-shape support (~800 modules, +77 MiB resident in every node process).
+    A fresh interpreter that loads a checkpoint must not have imported it."""
+    path = tmp_path / 'model.safetensors'
+    save_tiny(path)
+    code = ('import sys\n'
+            'from jepa_world_model.core.checkpoint import load_checkpoint\n'
+            f'load_checkpoint({str(path)!r})\n'
+            "print(sorted(m for m in ('sympy', 'torch.fx.experimental.symbolic_shapes') "
+            'if m in sys.modules))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == '[]', out.stdout + out.stderr

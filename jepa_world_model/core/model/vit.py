@@ -13,10 +13,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def _building_on_meta() -> bool:
+    """Whether modules are being built on the meta device (the checkpoint loader's shape
+    check). Computed fills are skipped there: on meta they run torch's Python reference
+    kernels, whose first use imports its symbolic-shape support (~800 modules, +77 MiB
+    resident in every process that loads a checkpoint; measured)."""
+    return torch.get_default_device().type == 'meta'
+
+
 def sincos_position_embedding(grid_size: int, dim: int) -> Tensor:
     """Fixed 2-D sine-cosine position embedding. Returns [grid_size**2, dim] (row-major)."""
     if dim % 4 != 0:
         raise ValueError(f'position embedding width {dim} must be divisible by 4')
+    if _building_on_meta():
+        return torch.empty(grid_size ** 2, dim)
     coords = torch.arange(grid_size, dtype=torch.float64)
     yy, xx = torch.meshgrid(coords, coords, indexing='ij')
     quarter = dim // 4
@@ -121,7 +131,9 @@ class AttentionPool(nn.Module):
     def __init__(self, dim: int, num_heads: int, out_dim: int, num_queries: int = 4) -> None:
         super().__init__()
         self.num_heads = num_heads
-        self.query = nn.Parameter(torch.randn(1, num_queries, dim))
+        shape = (1, num_queries, dim)
+        self.query = nn.Parameter(torch.empty(shape) if _building_on_meta() else
+                                  torch.randn(shape))
         self.kv = nn.Linear(dim, 2 * dim)
         self.out = nn.Sequential(nn.LayerNorm(num_queries * dim),
                                  nn.Linear(num_queries * dim, out_dim))
