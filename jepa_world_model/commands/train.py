@@ -22,6 +22,7 @@ from ..core.config import ConfigError, ExperimentConfig, load_config, to_dict
 from ..core.training.data import Episode, split_episodes
 from ..core.training.distributed import init_from_env, local_device
 from ..core.training.evaluation import prediction_report, probe_report
+from ..core.training.report_checks import image_readout_report, latent_health
 from ..core.model.probes import refit_probes
 from ..core.training.trainer import resolve_dtype, Trainer
 from ..episode_sources import apply_bag_overrides, load_episodes
@@ -122,12 +123,21 @@ def check_resumable(ckpt: Path, cfg: ExperimentConfig, config_path: Path) -> Non
 
 def evaluation_report(model, train_eps: Sequence[Episode],
                       val_eps: Sequence[Episode]) -> Dict[str, Any]:
-    """Probes and multi-step prediction on validation episodes (horizons they are long
-    enough for: bag episodes can be short)."""
+    """Probes, multi-step prediction against the copy and constant-velocity baselines, the
+    latent's health and (models with an ``image_state_head``) the image read-out, on
+    validation episodes (horizons they are long enough for: bag episodes can be short).
+    Each failed check also writes its warning line to stderr."""
     report: Dict[str, Any] = {'probes': probe_report(model, train_eps[:64], val_eps)}
     horizons = [h for h in (1, 2, 3, 4, 5) if h < max(len(ep) for ep in val_eps)]
     if horizons:
         report['prediction'] = prediction_report(model, val_eps, horizons)
+    report['latent_health'] = latent_health(model, val_eps)
+    if model.image_state_head is not None:
+        report['image_readout'] = image_readout_report(model, val_eps)
+    for check in ('latent_health', 'image_readout'):
+        warning = report.get(check, {}).get('warning')
+        if warning:
+            sys.stderr.write(f'[train] warning: {warning}\n')
     return report
 
 

@@ -87,8 +87,11 @@ def prediction_report(model: WorldModel, episodes: Sequence[Episode],
     """Mean L1 error of h-step rollouts against the target encoder's latents.
 
     Baselines: "the latent stays the same" from the online latent z_t and from the target latent
-    of frame t; the better of the two is reported as ``copy_baseline``. Also reports the probe's
-    joint-position error of the rollout against the true joint positions.
+    of frame t; the better of the two is reported as ``copy_baseline``. "Constant velocity",
+    ``z̄_t + h (z̄_t - z̄_{t-1})`` on target latents (and ``q_t + h (q_t - q_{t-1})`` for the
+    joints), is ``const_vel_baseline``, over the starts t >= 1 (a velocity needs frame t - 1).
+    Also reports the probe's joint-position error of the rollout against the true joint
+    positions.
     """
     model.eval()
     max_h = max(horizons)
@@ -96,6 +99,8 @@ def prediction_report(model: WorldModel, episodes: Sequence[Episode],
     copy_err = {h: [] for h in horizons}
     joint_err = {h: [] for h in horizons}
     copy_joint_err = {h: [] for h in horizons}
+    cv_err = {h: [] for h in horizons}
+    cv_joint_err = {h: [] for h in horizons}
     part = joint_slice(model)
     dtype = next(model.parameters()).dtype
     for ep in episodes:
@@ -108,25 +113,35 @@ def prediction_report(model: WorldModel, episodes: Sequence[Episode],
         starts = torch.arange(len(ep) - max_h)
         a_seq = torch.stack([a[starts + k] for k in range(max_h)], dim=1)     # [N, H, A]
         pred = model.rollout(z[starts], a_seq)                                 # [N, H, Z]
+        moving = starts[1:]                           # starts with a previous frame
         for h in horizons:
             truth = z_tgt[starts + h]
             model_err[h].append((pred[:, h - 1] - truth).abs().mean(-1))
             copy_err[h].append(torch.minimum((z[starts] - truth).abs().mean(-1),
                                              (z_tgt[starts] - truth).abs().mean(-1)))
+            z_cv = z_tgt[moving] + h * (z_tgt[moving] - z_tgt[moving - 1])
+            cv_err[h].append((z_cv - z_tgt[moving + h]).abs().mean(-1))
             if part is not None:
                 q_true = s[starts + h, part]
                 q_pred = model.probe_state(pred[:, h - 1])[:, part]
                 joint_err[h].append((q_pred - q_true).abs().mean(-1))
                 copy_joint_err[h].append((s[starts, part] - q_true).abs().mean(-1))
+                q_cv = s[moving, part] + h * (s[moving, part] - s[moving - 1, part])
+                cv_joint_err[h].append((q_cv - s[moving + h, part]).abs().mean(-1))
     if not model_err[horizons[0]]:
         raise ValueError(f'no episode is longer than the largest horizon {max_h}')
 
     def mean(d):
-        return [float(torch.cat(d[h]).mean()) if d[h] else float('nan') for h in horizons]
+        # NaN where no start had the frames (const velocity on episodes of max_h + 1 frames).
+        values = [torch.cat(d[h]) if d[h] else torch.zeros(0) for h in horizons]
+        return [float(v.mean()) if v.numel() else float('nan') for v in values]
 
     return {'horizons': list(horizons), 'model_latent_l1': mean(model_err),
-            'copy_baseline_latent_l1': mean(copy_err), 'model_joint_abs_error': mean(joint_err),
-            'copy_baseline_joint_abs_error': mean(copy_joint_err)}
+            'copy_baseline_latent_l1': mean(copy_err),
+            'const_vel_baseline_latent_l1': mean(cv_err),
+            'model_joint_abs_error': mean(joint_err),
+            'copy_baseline_joint_abs_error': mean(copy_joint_err),
+            'const_vel_baseline_joint_abs_error': mean(cv_joint_err)}
 
 
 def joint_slice(model: WorldModel) -> Optional[slice]:
