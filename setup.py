@@ -14,12 +14,17 @@ def _files(pattern):
     return sorted(path for path in glob(pattern) if os.path.isfile(path))
 
 
+# `pip install -e .[test]`; test/test_package_files.py keeps it equal to requirements-dev.txt.
+TEST_REQUIREMENTS = ['pytest', 'pytest-timeout', 'pytest-rerunfailures', 'hypothesis',
+                     'flake8']
+
 data_files = [
     ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
     (share_dir, ['package.xml']),
     (os.path.join(share_dir, 'launch'), _files(os.path.join('launch', '*.launch.py'))),
     # Training configs and the ROS parameter files install side by side, as in the source tree.
-    (os.path.join(share_dir, 'config', 'train'), _files(os.path.join('config', 'train', '*.yaml'))),
+    (os.path.join(share_dir, 'config', 'train'),
+     _files(os.path.join('config', 'train', '*.yaml'))),
     (os.path.join(share_dir, 'config', 'ros'), _files(os.path.join('config', 'ros', '*.yaml'))),
 ]
 # Shipped model files (weights, configs); the directory may be empty or absent.
@@ -37,12 +42,15 @@ setup(
     # Like other ROS 2 Python packages, Python dependencies are declared in package.xml
     # (rosdep) and requirements*.txt (pip), not here.
     install_requires=['setuptools'],
+    # The test tools (requirements-dev.txt). colcon test runs pytest only when 'pytest' is
+    # a test dependency, read from this extra; tests_require, which colcon also reads, is
+    # ignored by setuptools >= 72, so with it alone colcon ran no test.
+    extras_require={'test': TEST_REQUIREMENTS},
     zip_safe=True,
     maintainer='jepa_world_model maintainers',
     maintainer_email='maintainer@example.com',
     description='JEPA world model for ROS 2 robots: PyTorch core plus thin rclpy nodes.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'jepa-world-model = jepa_world_model.cli:main',

@@ -21,12 +21,9 @@ from package_layout import (_console_scripts, _path, evaluate_setup_py, PACKAGE,
 
 SCRIPT_DIR = '$base/lib/' + PACKAGE
 
-REQUIRED_EXEC_DEPENDS = {
-    'rclpy', 'std_msgs', 'sensor_msgs', 'geometry_msgs', 'trajectory_msgs', 'nav_msgs',
-    'diagnostic_msgs', 'lifecycle_msgs', 'std_srvs', 'rosgraph_msgs', 'builtin_interfaces',
-    'cv_bridge', 'launch', 'launch_ros', 'python3-numpy', 'python3-opencv', 'python3-torch',
-    'python3-yaml',
-}
+# What the code imports and the launch files start is checked in test_package_dependencies.py;
+# these are the ones no import shows (ros2launch runs the launch files).
+REQUIRED_EXEC_DEPENDS = {'rclpy', 'launch', 'launch_ros', 'ros2launch', 'cv_bridge'}
 REQUIRED_TEST_DEPENDS = {'ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest'}
 REQUIRED_CONSOLE_SCRIPTS = {
     'jepa-world-model': 'jepa_world_model.cli:main',
@@ -35,8 +32,14 @@ REQUIRED_CONSOLE_SCRIPTS = {
     'planner_node': 'jepa_world_model.ros.planner.node:main',
     'world_model_stack': 'jepa_world_model.ros.world_model_stack:main',
 }
-# exec_depends with no ros-jazzy-* wheel; they are only needed on a real ROS install.
-NO_WHEEL_DEPENDS = {'cv_bridge', 'launch', 'launch_ros'}
+# exec_depends with no ros-jazzy-* wheel: the code runs without them (cv_bridge and tf2_msgs
+# are optional imports), and the launch files with their node packages need a real ROS 2.
+NO_WHEEL_DEPENDS = {
+    'cv_bridge', 'tf2_msgs', 'launch', 'launch_ros', 'ros2launch', 'controller_manager',
+    'joint_state_broadcaster', 'joint_trajectory_controller', 'twist_mux',
+    'nav2_lifecycle_manager', 'nav2_collision_monitor', 'nav2_bringup', 'ros_gz_bridge',
+    'ros_gz_sim',
+}
 
 
 # --------------------------------------------------------------------------- package.xml
@@ -115,7 +118,7 @@ def test_requirements_files():
     runtime = _requirement_names('requirements.txt')
     assert 'torch' not in runtime
     assert {'numpy', 'opencv-python-headless', 'pyyaml', 'safetensors'} <= set(runtime)
-    assert {'pytest', 'pytest-timeout', 'flake8'} <= set(
+    assert {'pytest', 'pytest-timeout', 'pytest-rerunfailures', 'flake8'} <= set(
         _requirement_names('requirements-dev.txt'))
     assert 'torch' not in _requirement_names('requirements-ros-wheels.txt')
 
@@ -143,8 +146,31 @@ def test_setup_py_basics(setup_kwargs):
     packages = setup_kwargs['packages']
     assert {PACKAGE, PACKAGE + '.core', PACKAGE + '.ros'} <= set(packages)
     assert not [p for p in packages if p == 'test' or p.startswith('test.')]
-    assert setup_kwargs['tests_require'] == ['pytest']
     assert setup_kwargs['install_requires'] == ['setuptools']
+
+
+def test_setup_py_test_extra(setup_kwargs):
+    """colcon test finds pytest in the 'test' extra (tests_require is gone in setuptools >= 72,
+    so colcon would fall back to unittest and run 0 tests); it lists requirements-dev.txt."""
+    assert 'tests_require' not in setup_kwargs
+    extra = setup_kwargs['extras_require']['test']
+    assert sorted(extra) == sorted(_requirement_names('requirements-dev.txt'))
+
+
+def test_license_file_matches_package_xml(package_xml, setup_kwargs):
+    """LICENSE holds the text of the license package.xml and setup.py name."""
+    assert _texts(package_xml, 'license') == ['Apache-2.0'] == [setup_kwargs['license']]
+    with open(_path('LICENSE'), encoding='utf-8') as handle:
+        text = handle.read()
+    assert 'Apache License' in text and 'Version 2.0, January 2004' in text
+    assert 'END OF TERMS AND CONDITIONS' in text
+
+
+def test_maintainer_same_in_package_xml_and_setup_py(package_xml, setup_kwargs):
+    """One maintainer, spelled the same in both files."""
+    maintainer = package_xml.find('maintainer')
+    assert maintainer.get('email') == setup_kwargs['maintainer_email']
+    assert maintainer.text.strip() == setup_kwargs['maintainer']
 
 
 def test_setup_py_data_files_exist(setup_kwargs):
