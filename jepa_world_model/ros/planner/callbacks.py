@@ -40,6 +40,7 @@ from ...core.runtime.streams import Counters, RateMeter
 from ..common import LOCK_TIMEOUT_S
 from ..common.rejects import InputError, RejectLog
 from ..common.guarded_lifecycle import GuardedLifecycleNode
+from .goal_repeats import GoalLedger, image_fingerprint
 from .goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_from_msg
 from .inputs import PlannerInputs
 from .map_input import map_from_msg
@@ -71,6 +72,8 @@ class PlannerCore(GuardedLifecycleNode):
         # Counts a rejected input under its reason; logs it once per throttle period.
         self._reject = RejectLog(self.counters, self.get_logger().warning,
                                  lambda: self.settings.log_throttle_period)
+        self._goal_ledger = GoalLedger()            # repeats and kind changes of goals
+        self._kind_change_logged = -float('inf')    # monotonic s of the last such warning
         self._reset_inputs()
 
     @property
@@ -90,24 +93,55 @@ class PlannerCore(GuardedLifecycleNode):
         return controller_settings(s, self._facts, self._period, self.runtime.has_pose)
 
     # -- goals -----------------------------------------------------------------------------
-    def _set_goal(self, make: Callable[[], Goal], what: str) -> Optional[str]:
+    def _set_goal(self, make: Callable[[], Goal], what: str,
+                  fingerprint: Optional[bytes] = None, repeatable: bool = True
+                  ) -> Optional[str]:
         """Build a goal with ``make()`` and plan toward it; the reason it was rejected, or
-        None. Bad goals are counted (``goal_*`` counters) and the old goal stays."""
+        None. Bad goals are counted (``goal_*`` counters) and the old goal stays.
+
+        A message that repeats the current goal (:mod:`.goal_repeats`; image goals by their
+        ``fingerprint``, before ``make()`` encodes them) is counted as ``goals_repeated``
+        and changes nothing: no log, the warm start stays. ``repeatable=False`` (capture)
+        always sets a new goal. A goal of another kind replaces the current one (the latest
+        wins) with a warning, at most once per ``log_throttle_period``.
+        """
         if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
             self._reject('busy', f'{what} dropped: planner lock not free')
             return 'planner busy, try again'
         try:
+            current = self.controller.goal
+            if repeatable and self._goal_ledger.repeats_image(current, fingerprint):
+                self.counters.add('goals_repeated')
+                return None
             try:
                 goal = make()
+                if repeatable and self._goal_ledger.repeats(current, goal):
+                    self.counters.add('goals_repeated')
+                    return None
                 self.controller.set_goal(goal, self.static_map)
             except (GoalError, InputError, ValueError) as exc:
                 self._reject(getattr(exc, 'reason', f'{what}_invalid'), str(exc))
                 return str(exc)
+            replaced = self._goal_ledger.replacement(current, goal)
+            self._goal_ledger.accepted(goal, what, fingerprint)
         finally:
             self._lock.release()
         self.counters.add('goals')
-        self.get_logger().info(f'new {goal.kind} goal from {what}')
+        if replaced is None:
+            self.get_logger().info(f'new {goal.kind} goal from {what}')
+        else:
+            self._kind_changed(f'new {goal.kind} goal from {what} replaces the {replaced}: '
+                               'the latest goal wins (publish goals of one kind at a time)')
         return None
+
+    def _kind_changed(self, message: str) -> None:
+        """Count a goal that replaced one of another kind; warn once per throttle period
+        (two publishers of different goal kinds alternate at their rates)."""
+        count = self.counters.add('goal_kind_changes')
+        now = time.monotonic()
+        if now - self._kind_change_logged >= self.settings.log_throttle_period:
+            self._kind_change_logged = now
+            self.get_logger().warning(f'{message} (#{count})')
 
     # make() runs under the lock: settings, limits and the runtime cannot change under it.
     def _on_goal_joint_state(self, msg: JointState) -> None:
@@ -122,7 +156,7 @@ class PlannerCore(GuardedLifecycleNode):
 
     def _on_goal_image(self, msg: Image) -> None:
         self._set_goal(lambda: image_goal_from_msg(msg, self.runtime, self.settings.resize_mode),
-                       'goal_image')
+                       'goal_image', image_fingerprint(msg, self.settings.resize_mode))
 
     def _on_map(self, msg: OccupancyGrid) -> None:
         """A new static map; a pose goal in progress is re-scored on it. A bad map, or one
@@ -156,7 +190,7 @@ class PlannerCore(GuardedLifecycleNode):
         if self._state != 'active':
             response.success, response.message = False, f'node is {self._state}, not active'
             return response
-        error = self._set_goal(make, 'capture_goal')
+        error = self._set_goal(make, 'capture_goal', repeatable=False)
         response.success = error is None
         response.message = error or 'goal captured from the current view'
         return response

@@ -38,7 +38,8 @@ __all__ = ['STOPS', 'NOT_REJECTIONS', 'NOT_REJECTION_PREFIXES', 'PlannerOutputs'
 #: Statuses that are safety stops (each counted as ``stop_<status>``; diagnostics WARN).
 STOPS = ('stale_inputs', 'overrun', 'risk_too_high', 'uncertainty_too_high', 'error')
 #: Counters that are not rejected inputs (they do not turn diagnostics to WARN).
-NOT_REJECTIONS = ('images_received', 'dropped_frames', 'plans', 'goals', 'no_new_image')
+NOT_REJECTIONS = ('images_received', 'dropped_frames', 'plans', 'goals', 'goals_repeated',
+                  'goal_kind_changes', 'no_new_image')
 #: Prefixes of counters that count what the node did, not inputs it rejected.
 NOT_REJECTION_PREFIXES = ('limit_', 'stop_', 'time_reset_')
 _QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
