@@ -30,6 +30,7 @@ try:
     from jepa_world_model.ros.common import images as camera_io
     from jepa_world_model.ros.common import state_inputs
     from jepa_world_model.ros.common.rejects import InputError
+    from jepa_world_model.ros.common.topic_qos import DEPRECATED_QOS_PARAMETERS
     from jepa_world_model.ros.world_model import parameters as params
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import Image
@@ -285,7 +286,8 @@ def test_parameter_table_matches_settings_and_yaml():
         (section,) = yaml.safe_load(handle).values()   # one node section ('/**/world_model_node')
         yaml_params = section['ros__parameters']
     assert set(yaml_params) <= names
-    assert names - set(yaml_params) == {'action_joint_names'}   # commented out: unset
+    # Commented out: unset, and the deprecated QoS parameters (qos_overrides replace them).
+    assert names - set(yaml_params) == {'action_joint_names'} | set(DEPRECATED_QOS_PARAMETERS)
     defaults = params.NodeSettings()
     for name, value in yaml_params.items():
         assert params.validate_value(name, value) is None, name

@@ -42,8 +42,6 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy._rclpy_pybind11 import InvalidHandle, RCLError
 from rclpy.duration import Duration
 from rclpy.lifecycle.publisher import LifecyclePublisher
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile
-from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState, LaserScan
 from std_srvs.srv import SetBool, Trigger
 
@@ -57,6 +55,7 @@ from ..common import LOCK_TIMEOUT_S
 from ..common.images import image_subscription
 from ..common.guarded_lifecycle import autostart
 from ..common.parameter_table import HeldParameters, parameter_updates
+from ..common.topic_qos import input_qos, latched_map_qos, output_qos, overridable
 from .callbacks import PlannerCore
 from ..common.node_diagnostics import RejectionTally
 from .outputs import assess, diagnostic_array, NOT_REJECTION_PREFIXES
@@ -68,14 +67,6 @@ from .parameters import planner_config, validate_updates
 SUCCESS = TransitionCallbackReturn.SUCCESS
 DEFAULT_MODEL = 'arm_tiny.safetensors'
 FLUSH_TIMEOUT_S = 0.5   # at most this long for subscribers to acknowledge the final zero
-_SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                         reliability=ReliabilityPolicy.BEST_EFFORT)
-_STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                        reliability=ReliabilityPolicy.BEST_EFFORT)
-# map_server's QoS: a map published once, before this node started, still arrives.
-_MAP_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class PlannerNode(PlannerCore):
@@ -146,18 +137,26 @@ class PlannerNode(PlannerCore):
         """Subscribe to the inputs and goals, start the plan timer."""
         self.settings = self._held.release(self.settings, 'activate')
         self._reset_inputs()
-        sub, inputs = self.create_subscription, self._inputs
+        inputs = self._inputs
+
+        def sub(msg_type: Any, topic: str, callback: Any, qos: Any) -> Any:
+            # Each topic's QoS can be changed with qos_overrides.<topic>.subscription.*.
+            return self.create_subscription(msg_type, topic, callback, qos,
+                                            qos_overriding_options=overridable())
+
+        # Sensors: newest image/scan only, a state history of 10; goals reliable, depth 1.
         self._subs = [sub(*image_subscription(self.settings.image_transport), inputs.on_image,
-                          _SENSOR_QOS),
-                      sub(JointState, 'joint_states', inputs.on_joint_state, _STATE_QOS),
-                      sub(Image, '~/goal_image', self._on_goal_image, 1),
-                      sub(PoseStamped, '~/goal_pose', self._on_goal_pose, 1),
-                      sub(JointState, '~/goal_joint_state', self._on_goal_joint_state, 1),
-                      sub(OccupancyGrid, 'map', self._on_map, _MAP_QOS)]
+                          input_qos(1)),
+                      sub(JointState, 'joint_states', inputs.on_joint_state, input_qos(10)),
+                      sub(Image, '~/goal_image', self._on_goal_image, output_qos(1)),
+                      sub(PoseStamped, '~/goal_pose', self._on_goal_pose, output_qos(1)),
+                      sub(JointState, '~/goal_joint_state', self._on_goal_joint_state,
+                          output_qos(1)),
+                      sub(OccupancyGrid, 'map', self._on_map, latched_map_qos())]
         if self.runtime.needs_pose:   # the model's state holds the odometry pose
-            self._subs.append(sub(Odometry, 'odom', inputs.on_odometry, _STATE_QOS))
+            self._subs.append(sub(Odometry, 'odom', inputs.on_odometry, input_qos(10)))
         if self.runtime.has_pose:     # the obstacle term scores predicted poses on scans
-            self._subs.append(sub(LaserScan, 'scan', inputs.on_scan, _SENSOR_QOS))
+            self._subs.append(sub(LaserScan, 'scan', inputs.on_scan, input_qos(1)))
         # The limiter's dt is the period the timer really runs at: plan_rate_hz changes only
         # take effect here, and a larger dt would allow larger command steps.
         self._period = 1.0 / self.settings.plan_rate_hz

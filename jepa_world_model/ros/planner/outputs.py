@@ -23,7 +23,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 import numpy as np
 from nav_msgs.msg import Path
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32, Float64MultiArray, Header, String
 from trajectory_msgs.msg import JointTrajectory
 
@@ -31,6 +30,7 @@ from ...core.planning.command_limits import CommandLimits, integrate_positions
 from ...core.planning.commands import Command
 from ..world_model.action_sources import parse_twist_fields
 from ..common.node_io import path_msg, trajectory_msg
+from ..common.topic_qos import output_qos, overridable
 
 __all__ = ['STOPS', 'NOT_REJECTIONS', 'NOT_REJECTION_PREFIXES', 'PlannerOutputs', 'Outgoing',
            'output_topics', 'command_msg', 'assess', 'diagnostic_array']
@@ -42,8 +42,6 @@ NOT_REJECTIONS = ('images_received', 'dropped_frames', 'plans', 'goals', 'goals_
                   'goal_kind_changes', 'no_new_image')
 #: Prefixes of counters that count what the node did, not inputs it rejected.
 NOT_REJECTION_PREFIXES = ('limit_', 'stop_', 'time_reset_')
-_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                  reliability=ReliabilityPolicy.RELIABLE)
 
 
 def output_topics(use_twist_stamped: bool) -> Dict[str, Tuple[type, str]]:
@@ -64,13 +62,17 @@ class PlannerOutputs:
     """
 
     def __init__(self, node: Any, s: Any, with_path: bool, counters: Any) -> None:
-        pub = node.create_lifecycle_publisher
+        def pub(msg_type: Any, topic: str) -> Any:
+            # Reliable, depth 10; qos_overrides.<topic>.publisher.* change it.
+            return node.create_lifecycle_publisher(msg_type, topic, output_qos(10),
+                                                   qos_overriding_options=overridable())
+
         self._node, self._counters = node, counters
-        self._pubs = {'cmd': pub(*output_topics(s.use_twist_stamped)[s.output], _QOS),
-                      'cost': pub(Float32, '~/plan_cost', _QOS),
-                      'status': pub(String, '~/status', _QOS)}
+        self._pubs = {'cmd': pub(*output_topics(s.use_twist_stamped)[s.output]),
+                      'cost': pub(Float32, '~/plan_cost'),
+                      'status': pub(String, '~/status')}
         if with_path:
-            self._pubs['path'] = pub(Path, '~/planned_path', _QOS)
+            self._pubs['path'] = pub(Path, '~/planned_path')
 
     @property
     def with_path(self) -> bool:

@@ -22,8 +22,6 @@ import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile
-from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32, Float32MultiArray
 from std_srvs.srv import SetBool, Trigger
@@ -45,18 +43,12 @@ from ..common.node_io import latent_msg, path_msg, trajectory_msg
 from .parameters import check_against_model, declare_parameters, ModelFacts
 from .parameters import PARAMS, parameter_updates, read_settings
 from ..common.parameter_table import HeldParameters
+from ..common.topic_qos import DEPRECATED_QOS_PARAMETERS, deprecated_qos_warnings
+from ..common.topic_qos import input_qos, output_qos, overridable
 from .parameters import surprise_arguments, validate_updates
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 _JOIN_TIMEOUT_S = 2.0
-
-
-def _qos(reliability: str, depth: int) -> QoSProfile:
-    """Keep-last, volatile QoS (the sensor-data profile when best effort)."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      durability=DurabilityPolicy.VOLATILE,
-                      reliability=(ReliabilityPolicy.RELIABLE if reliability == 'reliable'
-                                   else ReliabilityPolicy.BEST_EFFORT))
 
 
 class WorldModelNode(GuardedLifecycleNode):
@@ -88,6 +80,7 @@ class WorldModelNode(GuardedLifecycleNode):
         self._worker: Optional[threading.Thread] = None
         self._rejections = RejectionTally(NOT_REJECTIONS)
         self._held = HeldParameters(PARAMS)   # configure/activate values set while configured
+        self._qos_warned = False
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._image_group = MutuallyExclusiveCallbackGroup()
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -140,14 +133,15 @@ class WorldModelNode(GuardedLifecycleNode):
         return SUCCESS
 
     def _create_outputs(self, has_pose: bool) -> None:
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                         reliability=ReliabilityPolicy.RELIABLE)
-        pub = self.create_lifecycle_publisher
-        self._pubs = {'trajectory': pub(JointTrajectory, '~/predicted_joint_trajectory', qos),
-                      'surprise': pub(Float32, '~/surprise', qos),
-                      'latent': pub(Float32MultiArray, '~/latent', qos)}
+        def pub(msg_type: Any, topic: str) -> Any:
+            return self.create_lifecycle_publisher(msg_type, topic, output_qos(5),
+                                                   qos_overriding_options=overridable())
+
+        self._pubs = {'trajectory': pub(JointTrajectory, '~/predicted_joint_trajectory'),
+                      'surprise': pub(Float32, '~/surprise'),
+                      'latent': pub(Float32MultiArray, '~/latent')}
         if has_pose:
-            self._pubs['path'] = pub(Path, '~/predicted_path', qos)
+            self._pubs['path'] = pub(Path, '~/predicted_path')
         self._own_services = [
             self.create_service(Trigger, '~/capture_goal', self._on_capture_goal,
                                 callback_group=self._io_group),
@@ -159,25 +153,33 @@ class WorldModelNode(GuardedLifecycleNode):
         s = self.settings = self._held.release(self.settings, 'activate')
         pipeline = FramePipeline(self.runtime, self._action, s, self.counters,
                                  self.get_logger().warning, self._now, self.model_lock)
+        # Depth 1 keeps only the newest frame (a slow model drops frames, never lags);
+        # depth 10 keeps the sync history complete when a callback is late. The deprecated
+        # *_reliability / *_qos_depth parameters, when set, replace these defaults; the
+        # standard qos_overrides.<topic>.subscription.* replace either.
+        image_qos = input_qos(s.image_qos_depth or 1, s.image_reliability)
+        state_depth = s.joint_states_qos_depth or 10
+
+        def sub(msg_type: Any, topic: str, callback: Any, qos: Any, group: Any) -> Any:
+            return self.create_subscription(msg_type, topic, callback, qos,
+                                            callback_group=group,
+                                            qos_overriding_options=overridable())
+
         self._subs = [
-            self.create_subscription(
-                *image_subscription(s.image_transport), self._on_image,
-                _qos(s.image_reliability, s.image_qos_depth),
-                callback_group=self._image_group),
-            self.create_subscription(
-                JointState, 'joint_states', pipeline.on_joint_state,
-                _qos(s.joint_states_reliability, s.joint_states_qos_depth),
-                callback_group=self._io_group)]
+            sub(*image_subscription(s.image_transport), self._on_image, image_qos,
+                self._image_group),
+            sub(JointState, 'joint_states', pipeline.on_joint_state,
+                input_qos(state_depth, s.joint_states_reliability), self._io_group)]
         if self.runtime.needs_pose:   # the model's state holds the odometry pose
-            self._subs.append(self.create_subscription(
-                Odometry, 'odom', pipeline.on_odometry,
-                _qos(s.joint_states_reliability, s.joint_states_qos_depth),
-                callback_group=self._io_group))
+            self._subs.append(sub(Odometry, 'odom', pipeline.on_odometry,
+                                  input_qos(state_depth, s.joint_states_reliability),
+                                  self._io_group))
         if self._action.message_type is not None:
-            self._subs.append(self.create_subscription(
-                self._action.message_type, s.action_topic or self._action.default_topic,
-                pipeline.on_action, _qos(s.action_reliability, 1),
-                callback_group=self._io_group))
+            self._subs.append(sub(self._action.message_type,
+                                  s.action_topic or self._action.default_topic,
+                                  pipeline.on_action, input_qos(1, s.action_reliability),
+                                  self._io_group))
+        self._warn_deprecated_qos()
         self.pipeline = pipeline
         self._stop.clear()
         self._worker = threading.Thread(target=self._worker_loop, args=(pipeline,),
@@ -187,6 +189,19 @@ class WorldModelNode(GuardedLifecycleNode):
         self.get_logger().info('active: ' + ', '.join(
             f'{sub.topic_name} [{sub.msg_type.__name__}]' for sub in self._subs))
         return super().on_activate(state)
+
+    def _warn_deprecated_qos(self) -> None:
+        """Once per node: name the qos_overrides that replace each deprecated QoS parameter
+        set (they are read-only, so one warning says it all)."""
+        if self._qos_warned:
+            return
+        self._qos_warned = True
+        topics = {'image': self._subs[0].topic_name, 'joint_states': self._subs[1].topic_name}
+        if self._action.message_type is not None:
+            topics['action'] = self._subs[-1].topic_name
+        values = {name: getattr(self.settings, name) for name in DEPRECATED_QOS_PARAMETERS}
+        for text in deprecated_qos_warnings(values, topics):
+            self.get_logger().warning(text)
 
     def _stop_processing(self) -> None:
         self._stop.set()
@@ -237,7 +252,8 @@ class WorldModelNode(GuardedLifecycleNode):
 
     def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
         """Validate the whole batch; apply all of it or none of it."""
-        updates = parameter_updates(params)
+        # Parameters that are not the table's (use_sim_time, qos_overrides.*) are rclpy's.
+        updates = {k: v for k, v in parameter_updates(params).items() if k in PARAMS}
         if not self.model_lock.acquire(timeout=LOCK_TIMEOUT_S):
             return SetParametersResult(successful=False, reason='model busy, try again')
         try:

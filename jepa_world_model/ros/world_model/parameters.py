@@ -14,7 +14,7 @@ When a change takes effect (``PARAMS[name].applies``):
 
 * ``runtime``: the next frame (horizon, sync limits, rates, surprise, publishing);
 * ``configure``: the next ``configure`` transition (model, device, action source);
-* ``activate``: the next ``activate`` transition (topics and QoS);
+* ``activate``: the next ``activate`` transition (topics);
 * ``startup``: read-only, set it in the params file or on the command line.
 """
 
@@ -69,18 +69,24 @@ PARAMS: Dict[str, ParamSpec] = {
                                      '(Hz); 0: every frame the model keeps up with',
                                      'runtime', 0.0, 1000.0),
     **shared('image_transport', 'resize_mode'),
-    'image_reliability': ParamSpec('best_effort', 'Image subscription reliability; '
-                                   'best_effort also receives reliable publishers',
-                                   'activate', choices=RELIABILITY),
-    'joint_states_reliability': ParamSpec('best_effort', 'joint_states subscription '
-                                          'reliability', 'activate', choices=RELIABILITY),
-    'action_reliability': ParamSpec('best_effort', 'Action topic subscription reliability',
-                                    'activate', choices=RELIABILITY),
-    'image_qos_depth': ParamSpec(1, 'Image queue depth; 1 = latest frame only', 'activate',
-                                 1, 100),
-    'joint_states_qos_depth': ParamSpec(10, 'joint_states queue depth (keeps the sync history '
-                                        'complete when a callback is late)', 'activate',
-                                        1, 1000),
+    # Deprecated: ROS 2's qos_overrides.<topic>.subscription.* replace these (ros/common/
+    # topic_qos.py). Unset by default; a value set still becomes the subscription's default.
+    'image_reliability': ParamSpec('', 'Deprecated, use `qos_overrides./<image topic>.'
+                                   'subscription.reliability`; empty: best_effort',
+                                   'startup', choices=('',) + RELIABILITY),
+    'joint_states_reliability': ParamSpec('', 'Deprecated, use `qos_overrides./<joint_states '
+                                          'topic>.subscription.reliability`; empty: '
+                                          'best_effort', 'startup',
+                                          choices=('',) + RELIABILITY),
+    'action_reliability': ParamSpec('', 'Deprecated, use `qos_overrides./<action topic>.'
+                                    'subscription.reliability`; empty: best_effort',
+                                    'startup', choices=('',) + RELIABILITY),
+    'image_qos_depth': ParamSpec(0, 'Deprecated, use `qos_overrides./<image topic>.'
+                                 'subscription.depth`; 0: 1 (latest frame only)', 'startup',
+                                 0, 100),
+    'joint_states_qos_depth': ParamSpec(0, 'Deprecated, use `qos_overrides./<joint_states '
+                                        'topic>.subscription.depth`; 0: 10', 'startup',
+                                        0, 1000),
     **shared('max_skew'),
     'sync_mode': ParamSpec('interpolate', 'Joint state at the image stamp', 'runtime',
                            choices=('interpolate', 'nearest')),
