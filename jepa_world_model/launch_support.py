@@ -13,6 +13,8 @@ names and keyword arguments it defines.
 * :func:`params_file_argument` and :func:`package_config`: parameter files under
   ``share/jepa_world_model/config``;
 * :func:`camera_remappings`: a node's camera inputs (raw and compressed) onto one topic;
+* :func:`model_path_parameters`: the ``model_path`` launch argument as a parameter entry
+  that overrides the parameter file's ``model_path`` only when the argument is set;
 * :func:`package_node`: a node of this package, named after its executable;
 * :func:`package_process`: a process of this package hosting several nodes (no name);
 * :func:`lifecycle_autostart`: the configure/activate events for a lifecycle node, and an
@@ -21,13 +23,18 @@ names and keyword arguments it defines.
   ROS 2 packages they come from are known to be installed.
 """
 
+import json
+import tempfile
+
 from launch.actions import (DeclareLaunchArgument, EmitEvent, GroupAction, OpaqueFunction,
                             RegisterEventHandler, TimerAction)
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import matches_action
 from launch.logging import get_logger
+from launch.substitution import Substitution
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.utilities import normalize_to_list_of_substitutions, perform_substitutions
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
@@ -57,6 +64,8 @@ SHARED_ARGUMENTS = {
     'recommended_cmd_vel_topic': (
         'cmd_vel_jepa', 'Topic the recommended velocity (~/recommended_cmd_vel) goes to'),
     'with_world_model': ('false', 'Also start world_model_node'),
+    'model_path': ('', 'Model checkpoint (.safetensors) for planner_node and world_model_node; '
+                       'empty: the model_path of their parameter files'),
 }
 
 
@@ -85,6 +94,42 @@ def camera_remappings(image_topic):
     names it.
     """
     return [('image', image_topic), ('image/compressed', [image_topic, '/compressed'])]
+
+
+def model_path_parameters(model_path, params_file):
+    """Return a ``parameters=[...]`` entry for the ``model_path`` launch argument.
+
+    Put it after ``params_file``. When ``model_path`` is set it overrides the file's
+    ``model_path``; when it is empty the entry is ``params_file`` again (applying a file
+    twice changes nothing), so the file's value stays. A plain ``{'model_path': ...}``
+    override cannot say "not given": an empty string would replace the file's value.
+    """
+    return _ModelPathParameters(model_path, params_file)
+
+
+class _ModelPathParameters(Substitution):
+    """The path of a parameter file: one setting ``model_path`` for every node of the
+    process (``/**``) when the launch argument is non-empty, else ``fallback``."""
+
+    def __init__(self, model_path, fallback):
+        super().__init__()
+        self._model_path = normalize_to_list_of_substitutions(model_path)
+        self._fallback = normalize_to_list_of_substitutions(fallback)
+
+    def describe(self):
+        return 'model_path override (else the parameter file)'
+
+    def perform(self, context):
+        model_path = perform_substitutions(context, self._model_path).strip()
+        if not model_path:
+            return perform_substitutions(context, self._fallback)
+        # launch_ros writes its dict overrides to temporary files the same way. A JSON
+        # string is a valid YAML double-quoted scalar, whatever the path holds.
+        with tempfile.NamedTemporaryFile('w', prefix='jepa_model_path_', suffix='.yaml',
+                                         delete=False, encoding='utf-8') as handle:
+            handle.write('/**:\n  ros__parameters:\n    model_path: %s\n'
+                         % json.dumps(model_path))
+        return handle.name
 
 
 def launch_arguments(*specs):

@@ -17,6 +17,8 @@ Arguments:
     world_model_params_file: world_model_node parameters.
     with_planner: Also start planner_node.
     planner_params_file: planner_node parameters.
+    model_path: Model checkpoint (.safetensors) that planner_node and world_model_node
+        load; empty (default): the ``model_path`` of their parameter files.
     recommended_cmd_vel_topic: Where the planner's ``~/recommended_cmd_vel`` goes. The
         default ``cmd_vel_jepa`` moves nothing; ``cmd_vel`` lets it drive the simulated
         robot directly (no safety layer: simulation only).
@@ -38,8 +40,9 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch_ros.actions import Node
 
 from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
-                                             lifecycle_autostart, package_config, package_node,
-                                             params_file_argument, start_after_package_check)
+                                             lifecycle_autostart, model_path_parameters,
+                                             package_config, package_node, params_file_argument,
+                                             start_after_package_check)
 
 
 def generate_launch_description():
@@ -58,7 +61,7 @@ def generate_launch_description():
                              'world_model_node'),
         ('with_planner', 'false', 'Also start planner_node'),
         params_file_argument('planner_params_file', 'planner.yaml', 'planner_node'),
-        'recommended_cmd_vel_topic', 'autostart')
+        'recommended_cmd_vel_topic', 'autostart', 'model_path')
     world = arg['world']
 
     # ros_gz_sim is needed (and looked up) only when a world is given.
@@ -85,7 +88,9 @@ def generate_launch_description():
     world_model = package_node(
         executable='world_model_node',
         namespace=arg['namespace'],
-        parameters=[arg['world_model_params_file'], {'use_sim_time': True, 'autostart': False}],
+        parameters=[arg['world_model_params_file'],
+                    model_path_parameters(arg['model_path'], arg['world_model_params_file']),
+                    {'use_sim_time': True, 'autostart': False}],
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('cmd_vel', arg['cmd_vel_topic']),
@@ -95,7 +100,9 @@ def generate_launch_description():
     planner = package_node(
         executable='planner_node',
         namespace=arg['namespace'],
-        parameters=[arg['planner_params_file'], {'use_sim_time': True, 'autostart': False}],
+        parameters=[arg['planner_params_file'],
+                    model_path_parameters(arg['model_path'], arg['planner_params_file']),
+                    {'use_sim_time': True, 'autostart': False}],
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('odom', arg['odom_topic']),

@@ -25,6 +25,8 @@ Arguments:
     params_file: planner_node parameters (default: share/jepa_world_model/config/ros/planner.yaml).
     with_world_model: Also start (and manage) world_model_node.
     world_model_params_file: world_model_node parameters.
+    model_path: Model checkpoint (.safetensors) that planner_node and world_model_node
+        load; empty (default): the ``model_path`` of their parameter files.
     twist_mux_params_file: twist_mux parameters (default: config/ros/twist_mux_jepa.yaml).
     image_topic, joint_states_topic, odom_topic: Inputs of the planner (and world model).
     map_topic: The static map (map_server's ``map``) the planner scores pose goals on; it
@@ -58,7 +60,7 @@ from launch.conditions import IfCondition, UnlessCondition
 from launch_ros.actions import Node
 
 from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
-                                             package_config, package_node,
+                                             model_path_parameters, package_config, package_node,
                                              params_file_argument, start_after_package_check)
 
 # Packages of the nodes started here (nav2_collision_monitor and nav2_bringup only with
@@ -89,7 +91,8 @@ def generate_launch_description():
         # collision_monitor is started (a default is evaluated even when unused).
         ('collision_monitor_params_file', '',
          "collision_monitor parameters (empty: nav2_bringup's params/nav2_params.yaml)"),
-        ('cmd_vel_out_topic', 'cmd_vel', 'collision_monitor output to the base'))
+        ('cmd_vel_out_topic', 'cmd_vel', 'collision_monitor output to the base'),
+        'model_path')
     namespace = arg['namespace']
     use_sim_time = arg['use_sim_time']
 
@@ -100,6 +103,7 @@ def generate_launch_description():
         lifecycle=False,
         namespace=namespace,
         parameters=[arg['params_file'],
+                    model_path_parameters(arg['model_path'], arg['params_file']),
                     {'use_sim_time': use_sim_time, 'autostart': False, 'output': 'cmd_vel',
                      'use_twist_stamped': arg['use_twist_stamped']}],
         remappings=camera_remappings(arg['image_topic']) + [
@@ -115,6 +119,7 @@ def generate_launch_description():
         lifecycle=False,
         namespace=namespace,
         parameters=[arg['world_model_params_file'],
+                    model_path_parameters(arg['model_path'], arg['world_model_params_file']),
                     {'use_sim_time': use_sim_time, 'autostart': False}],
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),

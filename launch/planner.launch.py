@@ -3,6 +3,8 @@
 Arguments:
     namespace: Namespace of both nodes (default: none).
     params_file: planner_node parameters (default: share/jepa_world_model/config/ros/planner.yaml).
+    model_path: Model checkpoint (.safetensors) that planner_node and world_model_node
+        load; empty (default): the ``model_path`` of their parameter files.
     image_topic: Camera topic remapped onto ``image`` (``<image_topic>/compressed`` onto
         ``image/compressed`` when a node's ``image_transport`` is ``compressed``; both nodes).
     joint_states_topic: Remapped onto ``joint_states`` (both nodes).
@@ -37,8 +39,8 @@ launch/world_model.launch.py.
 from launch import LaunchDescription
 
 from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
-                                             lifecycle_autostart, package_node,
-                                             params_file_argument)
+                                             lifecycle_autostart, model_path_parameters,
+                                             package_node, params_file_argument)
 
 
 def generate_launch_description():
@@ -50,12 +52,13 @@ def generate_launch_description():
         'recommended_cmd_vel_topic', 'use_sim_time', 'autostart', 'with_world_model',
         params_file_argument('world_model_params_file', 'world_model.yaml',
                              'world_model_node'),
-        'cmd_vel_topic')
+        'cmd_vel_topic', 'model_path')
 
     planner = package_node(
         executable='planner_node',
         namespace=arg['namespace'],
         parameters=[arg['params_file'],
+                    model_path_parameters(arg['model_path'], arg['params_file']),
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False}],
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
@@ -72,6 +75,7 @@ def generate_launch_description():
         executable='world_model_node',
         namespace=arg['namespace'],
         parameters=[arg['world_model_params_file'],
+                    model_path_parameters(arg['model_path'], arg['world_model_params_file']),
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False}],
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),

@@ -13,12 +13,14 @@ section into your own controllers file). It starts:
   is remapped to ``/joint_trajectory_controller/joint_trajectory`` and it reads the
   broadcaster's ``/joint_states``;
 * optionally world_model_node, taking the same trajectories as its action
-  (``action_source: joint_trajectory``; set ``action_trajectory_field`` and
-  ``model_path`` for your model in ``world_model_params_file``).
+  (``action_source: joint_trajectory``; set ``action_trajectory_field`` in
+  ``world_model_params_file``, and your model with ``model_path:=...``).
 
 Arguments:
     namespace: Namespace of planner_node and world_model_node (default: none).
     params_file: planner_node parameters (default: share/jepa_world_model/config/ros/planner.yaml).
+    model_path: Model checkpoint (.safetensors) that planner_node and world_model_node
+        load; empty (default): the ``model_path`` of their parameter files.
     controllers_file: Controller parameters (default: config/ros/ros2_control_arm.yaml).
     controller_manager: Full name of the controller_manager node.
     spawn_controllers: Spawn joint_state_broadcaster and joint_trajectory_controller.
@@ -42,8 +44,9 @@ from launch.conditions import IfCondition
 from launch_ros.actions import Node
 
 from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
-                                             lifecycle_autostart, package_config, package_node,
-                                             params_file_argument, start_after_package_check)
+                                             lifecycle_autostart, model_path_parameters,
+                                             package_config, package_node, params_file_argument,
+                                             start_after_package_check)
 
 
 def generate_launch_description():
@@ -60,7 +63,8 @@ def generate_launch_description():
         ('joint_states_topic', '/joint_states', 'joint_state_broadcaster output'),
         'image_topic', 'use_sim_time', 'autostart', 'with_world_model',
         params_file_argument('world_model_params_file', 'world_model.yaml',
-                             'world_model_node'))
+                             'world_model_node'),
+        'model_path')
 
     # One spawner per controller: Humble's spawner takes a single controller name.
     spawners = [
@@ -80,6 +84,7 @@ def generate_launch_description():
         executable='planner_node',
         namespace=arg['namespace'],
         parameters=[arg['params_file'],
+                    model_path_parameters(arg['model_path'], arg['params_file']),
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False,
                      'output': 'joint_trajectory'}],
         remappings=camera_remappings(arg['image_topic']) + [
@@ -92,6 +97,7 @@ def generate_launch_description():
         executable='world_model_node',
         namespace=arg['namespace'],
         parameters=[arg['world_model_params_file'],
+                    model_path_parameters(arg['model_path'], arg['world_model_params_file']),
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False,
                      'action_source': 'joint_trajectory'}],
         remappings=camera_remappings(arg['image_topic']) + [

@@ -3,6 +3,8 @@
 Arguments:
     namespace: Namespace of the node (default: none).
     params_file: Parameter YAML (default: share/jepa_world_model/config/ros/world_model.yaml).
+    model_path: Model checkpoint (.safetensors) the node loads; empty (default): the
+        parameter file's ``model_path``. Switches the model without a copy of the file.
     image_topic: Camera topic remapped onto ``image`` (``<image_topic>/compressed`` onto
         ``image/compressed`` when the node's ``image_transport`` is ``compressed``).
     joint_states_topic: Remapped onto ``joint_states``.
@@ -28,8 +30,8 @@ A node not active 60 s after its start gets an error in the launch log.
 from launch import LaunchDescription
 
 from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
-                                             lifecycle_autostart, package_node,
-                                             params_file_argument)
+                                             lifecycle_autostart, model_path_parameters,
+                                             package_node, params_file_argument)
 
 
 def generate_launch_description():
@@ -38,7 +40,7 @@ def generate_launch_description():
         ('namespace', '', 'Namespace of world_model_node'),
         params_file_argument('params_file', 'world_model.yaml', 'world_model_node'),
         'image_topic', 'joint_states_topic', 'cmd_vel_topic', 'odom_topic', 'use_sim_time',
-        'autostart')
+        'autostart', 'model_path')
 
     node = package_node(
         executable='world_model_node',
@@ -46,6 +48,7 @@ def generate_launch_description():
         # The node's own autostart stays off: exactly one party (the events below or a
         # lifecycle manager) drives the transitions.
         parameters=[arg['params_file'],
+                    model_path_parameters(arg['model_path'], arg['params_file']),
                     {'use_sim_time': arg['use_sim_time'], 'autostart': False}],
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),

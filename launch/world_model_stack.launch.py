@@ -2,14 +2,17 @@
 
 Like ``planner.launch.py with_world_model:=true``, but the two nodes share one loaded model
 and encode each camera frame once, when both load the same checkpoint on the same device
-in the same dtype: set ``model_path`` (and ``device``, ``dtype``) alike in both parameter
-files. The shipped files leave ``model_path`` empty, and the nodes' defaults differ
-(world_model_node: gantry_tiny, planner_node: arm_tiny), so each then loads its own.
+in the same dtype: set the ``model_path`` launch argument (it sets both nodes' parameter),
+and ``device``, ``dtype`` alike in both parameter files. The shipped files leave
+``model_path`` empty, and the nodes' defaults differ (world_model_node: gantry_tiny,
+planner_node: arm_tiny), so without it each loads its own.
 docs/composition.md has the measured saving.
 
 Arguments:
     namespace: Namespace of both nodes (default: none).
     params_file: planner_node parameters (default: share/jepa_world_model/config/ros/planner.yaml).
+    model_path: Model checkpoint (.safetensors) that both nodes load; empty (default):
+        the ``model_path`` of their parameter files.
     world_model_params_file: world_model_node parameters
         (default: share/jepa_world_model/config/ros/world_model.yaml).
     image_topic: Camera topic remapped onto ``image`` (``<image_topic>/compressed`` onto
@@ -39,7 +42,8 @@ other node's topic changes nothing. Goals and services are the nodes' own, as wi
 from launch import LaunchDescription
 
 from jepa_world_model.launch_support import (camera_remappings, launch_arguments,
-                                             package_process, params_file_argument)
+                                             model_path_parameters, package_process,
+                                             params_file_argument)
 
 
 def generate_launch_description():
@@ -50,12 +54,15 @@ def generate_launch_description():
         params_file_argument('world_model_params_file', 'world_model.yaml',
                              'world_model_node'),
         'image_topic', 'joint_states_topic', 'odom_topic', 'map_topic', 'scan_topic',
-        'recommended_cmd_vel_topic', 'cmd_vel_topic', 'use_sim_time', 'autostart')
+        'recommended_cmd_vel_topic', 'cmd_vel_topic', 'use_sim_time', 'autostart',
+        'model_path')
 
     stack = package_process(
         executable='world_model_stack',
         namespace=arg['namespace'],
+        # The model_path entry comes after both files: either holds a model_path.
         parameters=[arg['params_file'], arg['world_model_params_file'],
+                    model_path_parameters(arg['model_path'], arg['world_model_params_file']),
                     {'use_sim_time': arg['use_sim_time'], 'autostart': arg['autostart']}],
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),

@@ -7,9 +7,10 @@ arguments, and returns the nodes with the arguments, parameter files, parameter
 overrides and remappings launch_ros would give them, and whether the launch file drives
 their lifecycle (``lifecycle_autostart``). It understands the small language the launch
 files speak through launch_support.py (launch_arguments, params_file_argument,
-package_config, package_node, package_process, lifecycle_autostart, IfCondition, list
-``+``, and launch_support functions that only return an expression of their parameters,
-such as camera_remappings, which it evaluates from their source); anything else raises
+package_config, package_node, package_process, lifecycle_autostart,
+model_path_parameters, IfCondition, list ``+``, and launch_support functions that only
+return an expression of their parameters, such as camera_remappings, which it evaluates
+from their source); anything else raises
 :class:`UnsupportedLaunchCode`, so a launch file that outgrows it fails the test loudly
 instead of being half-evaluated.
 """
@@ -172,6 +173,12 @@ class _Evaluator:
             return [process]
         if name == 'LaunchDescription':
             return args[0]
+        if name == 'model_path_parameters':
+            # Its substitution: a /** file setting model_path, or (argument empty) the
+            # parameter file again.
+            model_path, fallback = args
+            text = _text(model_path).strip()
+            return {'model_path': text} if text else fallback
         if name in self.support.values() and name in _returned_expressions():
             return self.inline(*_returned_expressions()[name], args, kwargs)
         raise UnsupportedLaunchCode('line %d: call of %s' % (node.lineno, name))

@@ -195,7 +195,8 @@ def test_two_namespaced_robots_come_up_active_with_their_parameter_files(graph, 
             {name: _state(lc) for name, (_, lc) in lifecycles.items()}, _logs(procs))
 
         for full_name, (process, _) in lifecycles.items():
-            (params_file,) = [p for p in process.parameters if isinstance(p, str)]
+            # The first file; an empty model_path argument repeats it (model_path_parameters).
+            params_file = next(p for p in process.parameters if isinstance(p, str))
             name = 'horizon'
             expected = _file_value(params_file, name)
             response = _call(client.create_client(GetParameters, full_name + '/get_parameters'),
