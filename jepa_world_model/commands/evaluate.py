@@ -3,7 +3,9 @@
 On ``--bag`` recordings (``bags/evaluate.py``: baselines and surprise at events), else on
 generated episodes of the checkpoint's robot: the gantry's scenes (``core/training/synthetic.py``),
 or a temporary recording of the arm or mobile_base simulator. A checkpoint of any other
-robot needs ``--bag``; that, like every other failure, is one line on stderr.
+robot needs ``--bag``; that, like every other failure, is one line on stderr (exit 2).
+The robot is recognised by the checkpoint's joint names and action size, so a line on
+stderr (and ``generated.matched_by``) says which robot's episodes scored it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+import sys
 from typing import Any
 
 from ..core.checkpoint import load_checkpoint
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
                                 'steps': steps, 'seed': args.seed},
                   'probes_image_latent': probe_report(loaded.model, fit, held_out),
                   'prediction': prediction_report(loaded.model, held_out)}
+        _note_generated_robot('gantry', cfg, report)
     else:
         evaluate = bag_module('evaluate')
         robot = evaluate.simulated_robot_for(cfg.model)
@@ -54,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         _check_eval_steps(steps, max(10, cfg.data.clip_length))   # horizons 1..8 + 1
         report = evaluate.evaluate_on_simulator(args.checkpoint, loaded, robot, args.episodes,
                                                 steps, args.seed, args.policy)
+        _note_generated_robot(robot, cfg, report)
     print(json.dumps(report, indent=2))
     return 0
 
@@ -64,6 +69,20 @@ def is_gantry_model(model: ModelConfig) -> bool:
     return (list(model.joint_names) == list(GANTRY_JOINTS) and model.action_dim == 2
             and model.use_joint_position and model.use_joint_velocity
             and not model.pose_in_state)
+
+
+def _note_generated_robot(robot: str, cfg: Any, report: Any) -> None:
+    """Say on stderr, and in the report, which robot's generated episodes scored the
+    checkpoint and why: it is chosen by the checkpoint's joint names and action size, which
+    another robot (trained from its own bags) can share by chance."""
+    matched = (f'its joints {list(cfg.model.joint_names)} and {cfg.model.action_dim} actions '
+               f'are those of the {robot}')
+    report['generated']['matched_by'] = 'joint names and action size'
+    trained_on = ('it was trained on rosbag recordings: if they come from another robot, '
+                  'pass --bag DIR with recordings of it' if cfg.data.source == 'rosbag'
+                  else 'it was trained on generated scenes')
+    sys.stderr.write(f'evaluate: no --bag, scored on generated {robot} episodes: {matched}; '
+                     f'{trained_on}\n')
 
 
 def _check_eval_steps(steps: int, minimum: int) -> None:
