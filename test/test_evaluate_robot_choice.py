@@ -43,3 +43,22 @@ def test_a_recognised_robot_is_named_with_the_bag_hint(tmp_path, capsys):
     assert 'scored on generated gantry episodes' in err
     assert "joints ['joint_x', 'joint_y'] and 2 actions" in err
     assert 'pass --bag DIR' in err
+
+
+def test_evaluate_bag_of_another_robot_without_flag_topics(tmp_path, capsys):
+    """The issue's path: a bag-trained checkpoint of a new robot, evaluated on its own bag
+    that has no /collision or /contact topic: prediction against both baselines, surprise
+    left out and the flags listed as absent."""
+    from jepa_world_model.bags.writer import BagRecorder
+    from jepa_world_model.core.training.synthetic import generate_episodes, SceneSpec
+    with BagRecorder(tmp_path / 'bag', joint_names=['shoulder', 'wrist']) as rec:
+        start = 10 ** 18
+        for ep in generate_episodes(3, 12, seed=2, spec=SceneSpec(image_size=32)):
+            start = rec.write_episode(ep, start, 0.1) + 5 * 10 ** 9
+    ckpt = _bag_trained(tmp_path / 'arm2.safetensors', ['shoulder', 'wrist'])
+    assert cli.main(['evaluate', '--checkpoint', str(ckpt), '--bag',
+                     str(tmp_path / 'bag')]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report['episodes'] == 3 and report['flags_absent'] == ['/collision', '/contact']
+    prediction = report['prediction']
+    assert len(prediction['const_vel_latent_l1']) == len(prediction['copy_latent_l1']) == 4
