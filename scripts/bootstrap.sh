@@ -10,8 +10,10 @@
 #        the venv is created with --system-site-packages and no ROS wheels are installed;
 #        numpy/cv2/yaml that the system already provides are kept (apt cv_bridge breaks
 #        with a pip numpy 2, see README);
-#      - otherwise the ROS 2 Jazzy rclpy / Fast DDS / message wheels from
-#        requirements-ros-wheels.txt are installed into the venv.
+#      - otherwise the ROS 2 rclpy / Fast DDS / message wheels of requirements-ros-wheels.txt
+#        are installed into the venv: Jazzy's (ros-jazzy-*), or with JWM_ROS_WHEELS=kilted
+#        the same packages of Kilted (ros-kilted-*). JWM_ROS_WHEELS set explicitly also
+#        wins over a sourced system ROS 2 (`make test-kilted` uses it).
 #   3. Installs torch first, with an explicit spec so pip never picks a CUDA build by
 #      accident: JWM_TORCH_SPEC (default "torch==2.13.0"). Skipped if the venv already
 #      imports torch. On machines without a local CPU wheel, point pip at the CPU index:
@@ -23,7 +25,7 @@
 #      setup.py, this script, the torch spec, the ROS route and the python version.
 #      --force ignores the stamp.
 #
-# Environment: JWM_VENV (default <repo>/.venv), JWM_PYTHON, JWM_TORCH_SPEC.
+# Environment: JWM_VENV (default <repo>/.venv), JWM_PYTHON, JWM_TORCH_SPEC, JWM_ROS_WHEELS.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,13 +59,19 @@ fi
 PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
 
 # --- ROS 2 route -----------------------------------------------------------------------
-ROS_MODE=wheels
-if [[ -n "${ROS_DISTRO:-}" ]]; then
+ROS_WHEELS="${JWM_ROS_WHEELS:-jazzy}"
+case "$ROS_WHEELS" in
+    jazzy|kilted) ;;
+    *) die "JWM_ROS_WHEELS must be jazzy or kilted (the distributions with rclpy wheels" \
+           "tested here), got '$ROS_WHEELS'" ;;
+esac
+ROS_MODE="wheels-$ROS_WHEELS"
+if [[ -n "${ROS_DISTRO:-}" && -z "${JWM_ROS_WHEELS:-}" ]]; then
     if "$PYTHON" -c 'import rclpy' >/dev/null 2>&1; then
         ROS_MODE="system-$ROS_DISTRO"
     else
         info "ROS_DISTRO=$ROS_DISTRO is set but '$PYTHON' cannot import rclpy;" \
-            "using the ROS 2 Jazzy wheels instead."
+            "using the ROS 2 $ROS_WHEELS wheels instead."
     fi
 fi
 
@@ -176,9 +184,13 @@ with open(sys.argv[1], 'w') as handle:
 PYEOF
 
 # --- ROS 2 -----------------------------------------------------------------------------
-if [[ $ROS_MODE == wheels ]]; then
-    step "installing ROS 2 Jazzy rclpy + Fast DDS wheels" \
-        pip_install -c "$CONSTRAINTS" -r "$ROOT/requirements-ros-wheels.txt"
+if [[ $ROS_MODE == wheels-* ]]; then
+    # requirements-ros-wheels.txt names the Jazzy wheels; another distribution's have the
+    # same names with its own prefix.
+    ROS_REQS="$VENV/.jwm-ros-wheels.txt"
+    sed "s/^ros-jazzy-/ros-$ROS_WHEELS-/" "$ROOT/requirements-ros-wheels.txt" >"$ROS_REQS"
+    step "installing ROS 2 $ROS_WHEELS rclpy + Fast DDS wheels" \
+        pip_install -c "$CONSTRAINTS" -r "$ROS_REQS"
 fi
 
 # --- Python requirements ------------------------------------------------------------------

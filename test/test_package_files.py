@@ -11,6 +11,9 @@ import glob
 import importlib
 import os
 import re
+import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -270,3 +273,27 @@ def test_executable_scripts():
     """The CI entry point and the bootstrap script are executable."""
     for rel in ('.ci/run', 'scripts/bootstrap.sh'):
         assert os.access(_path(rel), os.X_OK), rel
+
+
+def test_bootstrap_refuses_an_untested_ros_distribution(tmp_path):
+    """JWM_ROS_WHEELS takes only the distributions tested here, and says so before it
+    creates or changes any venv."""
+    venv = tmp_path / 'venv'
+    env = dict(os.environ, JWM_VENV=str(venv), JWM_ROS_WHEELS='humble', JWM_PYTHON=sys.executable)
+    result = subprocess.run(['bash', _path('scripts', 'bootstrap.sh')], env=env, timeout=60,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert 'JWM_ROS_WHEELS must be jazzy or kilted' in result.stderr
+    assert not venv.exists()
+
+
+@pytest.mark.skipif(shutil.which('make') is None, reason='make is not installed')
+def test_make_test_kilted_uses_its_own_venv_and_the_kilted_wheels():
+    """`make test-kilted` bootstraps .venv-kilted with the Kilted wheels, then runs pytest
+    from that venv (dry run: nothing is installed)."""
+    result = subprocess.run(['make', '-n', 'test-kilted'], cwd=REPO_ROOT, timeout=60,
+                            capture_output=True, text=True, check=True)
+    lines = result.stdout.splitlines()
+    assert any('JWM_ROS_WHEELS=kilted' in line and '.venv-kilted' in line
+               and 'bootstrap.sh' in line for line in lines), lines
+    assert any('.venv-kilted/bin/python -m pytest' in line for line in lines), lines
