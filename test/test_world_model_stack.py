@@ -134,7 +134,10 @@ def test_the_launch_file_starts_one_process_whose_nodes_start_themselves(graph, 
                              world_model_params_file=files['world_model_node'])
     assert (process.executable, process.name, process.lifecycle) == (
         'world_model_stack', None, False)
+    # model_path empty: its entry is the world model's file again (launch_support
+    # model_path_parameters), so the files' own model_path values stay.
     assert process.parameters == [files['planner_node'], files['world_model_node'],
+                                  files['world_model_node'],
                                   {'use_sim_time': False, 'autostart': True}]
     args = process.ros_args(str(tmp_path))
     assert not any(a.startswith('__node:=') for a in args), args
