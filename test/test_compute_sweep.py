@@ -10,6 +10,7 @@ from jepa_world_model.cli import main
 from jepa_world_model.experiments.compute_sweep import collect_reports, knee
 from jepa_world_model.experiments.conditions import ExperimentError
 from jepa_world_model.experiments.offline_reach.summary import summarise_episodes
+from jepa_world_model.experiments.results import wilson_interval
 
 BASE_COMMAND = ('jepa-world-model offline-reach --robot mobile_base --risk scan --map '
                 '--command-delay 1')
@@ -57,12 +58,20 @@ def test_summary_counts_wins_steps_and_plan_time():
         summarise_episodes([])
 
 
-def test_the_knee_is_the_fewest_samples_near_the_best():
-    points = [{'num_samples': n, 'success_rate': r}
-              for n, r in ((64, 0.6), (128, 0.9), (256, 0.96), (512, 1.0))]
-    assert knee(points) == 256                   # 0.96 >= 0.95 x 1.0; 0.9 is not
-    assert knee(points, fraction=0.9) == 128
-    flat = [{'num_samples': n, 'success_rate': 1.0} for n in (1024, 64, 256)]
+def _point(samples, wins, n):
+    return {'num_samples': samples, 'success_rate': wins / n,
+            'wilson95': wilson_interval(wins, n)}
+
+
+def test_the_knee_is_the_fewest_samples_within_the_noise_of_the_best():
+    # 50 episodes: 40 wins is well below 48 (interval 0.67-0.89); 46 is within its noise.
+    points = [_point(64, 40, 50), _point(128, 46, 50), _point(256, 48, 50),
+              _point(512, 47, 50)]
+    assert knee(points) == 128
+    # Ten times the episodes: 46 of 50 becomes 460 of 500, distinguishable from 0.96.
+    many = [_point(64, 400, 500), _point(128, 460, 500), _point(256, 480, 500)]
+    assert knee(many) == 256
+    flat = [_point(n, 30, 30) for n in (1024, 64, 256)]
     assert knee(flat) == 64
     with pytest.raises(ValueError):
         knee([])

@@ -20,11 +20,9 @@ from typing import Any, Dict, Iterable, List, Sequence
 from .conditions import ExperimentError
 from .offline_reach.summary import summarise_episodes
 
-__all__ = ['KNEE_FRACTION', 'SHIPPED_SAMPLES', 'TIMING_NOTE', 'read_points', 'knee',
+__all__ = ['SHIPPED_SAMPLES', 'TIMING_NOTE', 'read_points', 'knee',
            'collect_reports', 'plot_quality_vs_samples']
 
-#: The knee: the fewest samples whose success rate reaches this share of the curve's best.
-KNEE_FRACTION = 0.95
 #: What the shipped configurations plan with: config/ros/planner.yaml (the arm) and
 #: plan-eval's base conditions (experiments/conditions.py; no base YAML ships).
 SHIPPED_SAMPLES = {'arm': 128, 'mobile_base': 64}
@@ -62,10 +60,10 @@ def read_points(paths: Iterable[Path]) -> List[Dict[str, Any]]:
     return reports
 
 
-def knee(points: Sequence[Dict[str, Any]], fraction: float = KNEE_FRACTION) -> int:
-    """The fewest ``num_samples`` among ``points`` whose ``success_rate`` is at least
-    ``fraction`` of the best one's (past it, more compute buys less than
-    ``1 - fraction`` of the best rate).
+def knee(points: Sequence[Dict[str, Any]]) -> int:
+    """The fewest ``num_samples`` among ``points`` that do as well as the best point within
+    the noise of their episodes: whose ``wilson95`` interval reaches the best
+    ``success_rate``. More samples than that buy no success these episodes can show.
 
     Raises:
         ValueError: no points.
@@ -73,7 +71,7 @@ def knee(points: Sequence[Dict[str, Any]], fraction: float = KNEE_FRACTION) -> i
     if not points:
         raise ValueError('no points to find a knee in')
     best = max(p['success_rate'] for p in points)
-    return min(p['num_samples'] for p in points if p['success_rate'] >= fraction * best)
+    return min(p['num_samples'] for p in points if p['wilson95'][1] >= best)
 
 
 def _label(report: Dict[str, Any]) -> str:
@@ -135,8 +133,8 @@ def collect_reports(paths: Sequence[Path], note: str = TIMING_NOTE) -> Dict[str,
                     '(planner_node\'s PlanningController in process, no ROS, no plan '
                     'deadline)',
             'collected': datetime.now(timezone.utc).isoformat(timespec='seconds'),
-            'knee_rule': f'the fewest samples whose success rate is at least '
-                         f'{KNEE_FRACTION:g} x the best of its curve',
+            'knee_rule': 'the fewest samples whose Wilson 95 % interval reaches the best '
+                         'success rate of its curve (no more success the episodes can show)',
             'note': note, 'conditions': list(conditions.values())}
 
 
