@@ -15,10 +15,12 @@ Alignment rules (docs/datasets.md has the long form):
 * Actions: ``a[t]`` is the command in force between frame t and t + 1. With
   ``action_source: topic`` that is the latest command stamped at or before frame t (zero
   before the first one, or when older than ``command_timeout_s`` > 0); a command sent after
-  frame t first counts for frame t + 1. Commands are held only within an episode: one
-  stamped before the episode's first frame never labels it (zero until the episode's own
-  first command). With ``joint_state_delta``, ``a[t] = q[t+1] - q[t]``
-  of the paired joint states (``a[-1]`` = 0, unused).
+  frame t first counts for frame t + 1, unless ``action_alignment: after_frame`` looks up
+  the command at frame t + ``action_alignment_window_s`` (bags/command_alignment.py).
+  Commands are held only within an episode: one stamped before the episode's first frame
+  never labels it (zero until the episode's own first command). With
+  ``joint_state_delta``, ``a[t] = q[t+1] - q[t]`` of the paired joint states (``a[-1]`` = 0,
+  unused).
 """
 
 from __future__ import annotations
@@ -40,13 +42,15 @@ from ..core.config import BagConfig, ExperimentConfig, ModelConfig
 from ..core.training.data import Episode
 from ..core.planning.scan import too_close_at_min
 from ..core.model.state_layout import assemble_state, planar_pose, state_slices
+from .command_alignment import frame_actions
 from .time_alignment import nearest_index, resample_to_rate, split_at_gaps
 from .errors import BagDatasetError
 from .images import decode_image, IMAGE_TYPES, ImageDecodeError, resize_square
 from .writer import TWIST_FIELDS, typestore
 
 __all__ = ['BagDatasetError', 'BagDatasetConfig', 'ReadReport', 'read_bag_episodes',
-           'expand_bag_paths', 'COMMAND_TYPES']
+           'expand_bag_paths', 'message_stamp_ns', 'command_vector', 'COMMAND_TYPES',
+           'ARRAY_TYPES', 'JOINT_STATE_TYPE']
 
 log = logging.getLogger(__name__)
 JOINT_STATE_TYPE = 'sensor_msgs/msg/JointState'
@@ -211,7 +215,7 @@ def _read_bag(path: Path, cfg: BagDatasetConfig, joint_names: List[str],
             conns = [c for c in reader.connections if c.topic in kinds]
             for conn, log_ns, raw in reader.messages(connections=conns):
                 msg = typestore().deserialize_cdr(raw, conn.msgtype)
-                stamp = _stamp_ns(msg, log_ns, cfg.stamp_source)
+                stamp = message_stamp_ns(msg, log_ns, cfg.stamp_source)
                 kind = kinds[conn.topic]
                 if kind == 'image':
                     _add_image(streams, msg, conn.msgtype, stamp, cfg, report)
@@ -231,7 +235,7 @@ def _read_bag(path: Path, cfg: BagDatasetConfig, joint_names: List[str],
                     values.append(float(bool(msg.data)))
                 else:
                     streams.cmd_t.append(stamp)
-                    streams.cmds.append(_command(msg, conn.msgtype, cfg.action_fields))
+                    streams.cmds.append(command_vector(msg, conn.msgtype, cfg.action_fields))
                     report.commands_read += 1
     except BagDatasetError:
         raise
@@ -333,7 +337,9 @@ def _labels(streams: _Streams, frame_t: np.ndarray) -> Dict[str, np.ndarray]:
     return out
 
 
-def _stamp_ns(msg: Any, log_ns: int, source: str) -> int:
+def message_stamp_ns(msg: Any, log_ns: int, source: str) -> int:
+    """A message's time in ns: its non-zero ``header.stamp`` (``source`` 'header'), else the
+    bag's receive time ``log_ns``."""
     header = getattr(msg, 'header', None) if source == 'header' else None
     if header is not None:
         ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
@@ -377,8 +383,8 @@ def _add_joint_state(streams: _Streams, msg: Any, stamp: int, joint_names: List[
                       else np.zeros(0))
 
 
-def _command(msg: Any, msgtype: str, fields: List[str]) -> np.ndarray:
-    """The command vector: all data of an array message, or the listed Twist fields."""
+def command_vector(msg: Any, msgtype: str, fields: List[str]) -> np.ndarray:
+    """The command vector [A]: all data of an array message, or the listed Twist fields."""
     if msgtype in ARRAY_TYPES:
         return np.asarray(msg.data, dtype=np.float64).reshape(-1)
     twist = msg.twist if msgtype.endswith('TwistStamped') else msg
@@ -455,7 +461,7 @@ def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
                 report.frames_in_short_episodes += len(piece)
                 continue
             f, j = frames[piece], js[piece]
-            a = _actions(img_t[f], q[j], cmd_t, cmds, width, cfg, report)
+            a = frame_actions(img_t[f], q[j], cmd_t, cmds, width, cfg, report)
             labels = _labels(streams, img_t[f])
             if cfg.pose_in_state and 'base_pose' not in labels:
                 raise BagDatasetError(f'model.pose_in_state: no nav_msgs/Odometry on '
@@ -468,24 +474,3 @@ def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
                                s=s, a=a.astype(np.float32),
                                extras={'stamp_ns': img_t[f], **labels}))
     return out
-
-
-def _actions(frame_t: np.ndarray, q: np.ndarray, cmd_t: np.ndarray, cmds: np.ndarray,
-             width: int, cfg: BagDatasetConfig, report: ReadReport) -> np.ndarray:
-    """a[t], the action in force between frame t and t + 1 (see the module docstring)."""
-    a = np.zeros((len(frame_t), width))
-    if cfg.action_source == 'joint_state_delta':
-        a[:-1] = np.diff(q, axis=0)
-        return a
-    k = np.searchsorted(cmd_t, frame_t, side='right') - 1    # latest command at or before
-    valid = k >= 0
-    if len(cmd_t) and len(frame_t):
-        # Held only within the episode: a command stamped before its first frame belongs to
-        # the run before the gap (e.g. the command computed from the previous episode's last
-        # frame, stamped a few ms after it), so it never labels this episode's frames.
-        valid &= cmd_t[np.maximum(k, 0)] >= frame_t[0]
-    if cfg.command_timeout_s > 0 and len(cmd_t):
-        valid &= frame_t - cmd_t[np.maximum(k, 0)] <= int(cfg.command_timeout_s * 1e9)
-    a[valid] = cmds[k[valid]]
-    report.frames_without_command += int(np.sum(~valid))
-    return a

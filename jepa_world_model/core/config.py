@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -122,6 +123,13 @@ class BagConfig:
     action_topic: str = '/commands'     # Float64MultiArray, Twist or TwistStamped
     action_fields: List[str] = field(default_factory=list)  # Twist*: e.g. [linear.x, angular.z]
     command_timeout_s: float = 0.0      # an older command counts as zero (stop); 0: held
+    # Which command labels frame t (bags/command_alignment.py). 'at_or_before': the latest
+    # command stamped at or before the frame (a recorder that stamps each command with its
+    # frame). 'after_frame': the latest one stamped at or before frame + window, for a robot
+    # that publishes the command computed from a frame a few ms after it (`ros2 bag record`
+    # stamps it so); `jepa-world-model inspect` measures the delay and suggests both values.
+    action_alignment: str = 'at_or_before'
+    action_alignment_window_s: float = 0.0   # after_frame only; > 0, under a frame period
     stamp_source: str = 'header'        # 'header' (receive time if none) or 'receive'
     frame_rate: float = 0.0             # resample images to this rate (Hz); 0: every image
     resize_mode: str = 'center_crop'    # or 'stretch'
@@ -143,6 +151,18 @@ class BagConfig:
                 f'unknown action_source {self.action_source!r}; use topic or joint_state_delta')
         require(self.action_source != 'topic' or bool(self.action_topic),
                 'action_source topic needs an action_topic')
+        require(self.action_alignment in ('at_or_before', 'after_frame'),
+                f'unknown action_alignment {self.action_alignment!r}; use at_or_before or '
+                f'after_frame')
+        require(math.isfinite(self.action_alignment_window_s)
+                and self.action_alignment_window_s >= 0,
+                'action_alignment_window_s must be finite and >= 0')
+        require(self.action_alignment == 'after_frame' or self.action_alignment_window_s == 0,
+                'action_alignment_window_s applies to action_alignment: after_frame only; '
+                'set action_alignment: after_frame or remove the window')
+        require(self.action_alignment != 'after_frame' or self.action_alignment_window_s > 0,
+                'action_alignment: after_frame needs action_alignment_window_s > 0 (how long '
+                'after a frame its command may be stamped; inspect measures it)')
         require(self.stamp_source in ('header', 'receive'),
                 f'unknown stamp_source {self.stamp_source!r}; use header or receive')
         require(self.resize_mode in ('center_crop', 'stretch'),
