@@ -4,6 +4,7 @@ Examples:
     jepa-world-model train --config config/train/gantry_tiny.yaml --out runs/gantry_tiny
     jepa-world-model train --config config/train/gantry_tiny.yaml --out runs/gantry_tiny --resume
     jepa-world-model record --robot gantry --out bags/gantry --episodes 200 --steps 32
+    jepa-world-model inspect --bag bags/robot_run1 --write-config my_robot.yaml
     jepa-world-model train --bag bags/gantry --config config/train/gantry_tiny.yaml --out runs/bag
     jepa-world-model evaluate --checkpoint runs/gantry_tiny/checkpoint.safetensors
     jepa-world-model evaluate --checkpoint models/arm_tiny.safetensors --bag bags/arm_heldout
@@ -25,7 +26,7 @@ from typing import List, Optional
 
 from .bags.errors import BagDatasetError, BagWriteError, RecordError
 from .commands import (demo, demo_synthetic, diagnose, evaluate, export, fit_risk, info,
-                       offline_reach, plan_eval, record, train)
+                       inspect, offline_reach, plan_eval, record, train)
 from .core.checkpoint import CheckpointError
 from .core.config import ConfigError
 from .core.training.trainer import TrainingSetupError
@@ -33,7 +34,7 @@ from .core.training.trainer import TrainingSetupError
 __all__ = ['build_parser', 'main', 'one_line']
 
 #: The sub-command modules (``commands/``), in the order ``--help`` lists them.
-COMMANDS = (train, record, evaluate, info, export, demo, demo_synthetic, plan_eval,
+COMMANDS = (train, record, inspect, evaluate, info, export, demo, demo_synthetic, plan_eval,
             offline_reach, diagnose, fit_risk)
 #: Failures the user can fix: one line on stderr and exit status 2, never a traceback.
 USER_ERRORS = (ConfigError, CheckpointError, OSError, BagDatasetError, BagWriteError,
