@@ -22,7 +22,8 @@ from jepa_world_model.experiments.arm_tasks import ArmTaskFactory, ee_reached
 from jepa_world_model.experiments.base_tasks import BaseTaskFactory, pose_reached
 from jepa_world_model.experiments.conditions import (condition_label, CONDITIONS,
                                                      ExperimentOptions, model_label,
-                                                     planner_parameters, random_limits)
+                                                     planner_parameters, random_limits,
+                                                     sim_parameters)
 from jepa_world_model.experiments.pixel_planner import (PixelGreedyPlanner,
                                                         PixelPlannerConfig, pixel_distance)
 from jepa_world_model.experiments.plots import plot_all
@@ -243,6 +244,26 @@ def test_options_defaults_labels_and_planner_parameters():
     assert condition_label(CONDITIONS['readout'], base, 'm.safetensors') == 'readout20[m]'
 
 
+def test_sim_parameters_real_time_by_default_and_faster_on_request():
+    """Default: exactly today's sim_node parameters; --lockstep / --time-scale add the
+    control period and the tick rate that make simulated time run faster."""
+    assert sim_parameters(ExperimentOptions(robot='arm')) == {
+        'robot': 'arm', 'image_size': 64, 'rate_hz': 10.0, 'seed': 0}
+    locked = sim_parameters(ExperimentOptions(robot='arm', lockstep=True))
+    assert (locked['rate_hz'], locked['control_period'], locked['step_on_command']) == \
+        (10.0, 0.1, True)
+    scaled = sim_parameters(ExperimentOptions(robot='mobile_base', time_scale=5.0))
+    assert (scaled['rate_hz'], scaled['control_period'], scaled['step_on_command']) == \
+        (50.0, 0.1, False)
+    for bad in (0.5, 11.0):   # slower than real time; over sim_node's 100 Hz tick
+        with pytest.raises(ValueError, match='time_scale'):
+            ExperimentOptions(robot='arm', time_scale=bad)
+    args = build_parser().parse_args(['plan-eval', '--lockstep', '--time-scale', '2'])
+    assert args.lockstep is True and args.time_scale == 2.0
+    default = build_parser().parse_args(['plan-eval'])
+    assert default.lockstep is False and default.time_scale == 1.0
+
+
 def test_cli_has_plan_eval():
     args = build_parser().parse_args(['plan-eval', '--robot', 'mobile_base', '--episodes', '3',
                                       '--out', 'x', '--conditions', 'risk', '--set',
@@ -287,3 +308,28 @@ def test_plan_eval_runs_end_to_end(tmp_path):
     assert len(summary['conditions']) == 3
     for name in ('success_vs_budget', 'planning_time', 'distance_over_time'):
         assert (out / f'arm_{name}.png').stat().st_size > 1000
+
+
+@pytest.mark.ros
+@pytest.mark.dds_timing
+@pytest.mark.slow
+@pytest.mark.flaky(reruns=1, reruns_delay=2)
+def test_plan_eval_lockstep_runs_faster_than_real_time(tmp_path):
+    """--lockstep, random condition (the supervisor answers every tick with a command):
+    one 40-step episode, each step scored once, simulated time well ahead of wall time."""
+    out = tmp_path / 'fast'
+    env = dict(os.environ, OMP_NUM_THREADS='1', MUJOCO_GL='egl')
+    cmd = [sys.executable, '-m', 'jepa_world_model.cli', 'plan-eval', '--robot', 'arm',
+           '--episodes', '1', '--budget', '40', '--conditions', 'random', '--lockstep',
+           '--out', str(out), '--startup-timeout', '30']
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=55)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (data,) = read_results(out, 'arm')
+    (episode,) = data['episodes']
+    assert data['settings']['sim_node']['step_on_command'] is True
+    assert data['run']['lockstep'] is True
+    assert episode['success'] or episode['steps'] == 40
+    assert len(episode['distance_trace']) == episode['steps']   # no step skipped
+    # Real time runs at ~1; the tick timer alone (no command answered) would too.
+    assert data['run']['real_time_factor'] > 1.5, data['run']

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
             disagreement_weight=args.disagreement_weight,
             pixel_checkpoints=tuple(args.pixel_checkpoints),
             planner_overrides=parse_overrides(args.set), blocked_goals=args.blocked_goals,
+            time_scale=args.time_scale, lockstep=args.lockstep,
             max_minutes=args.max_minutes, report_only=args.report_only,
             startup_timeout=args.startup_timeout)
         run_closed_loop(opts)
@@ -76,6 +77,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help='arm: also goals whose straight joint path hits the obstacle')
     p.add_argument('--max-minutes', type=float, default=0.0,
                    help='wall-clock cap per condition (fewer episodes run)')
+    p.add_argument('--lockstep', action='store_true',
+                   help='faster than real time with the same decisions: sim_node steps as '
+                   'soon as the command for its last step arrives (after one control period '
+                   'without one, as a real-time run would); all nodes on /clock')
+    p.add_argument('--time-scale', type=float, default=1.0, metavar='N',
+                   help='sim_node ticks N times per control period (default 1: real time); '
+                   'with --lockstep, a command may take 1/N of a control period')
     p.add_argument('--startup-timeout', type=float, default=120.0)
     p.add_argument('--report-only', action='store_true',
                    help='only redo the summary and figures from OUT/results_*.json')

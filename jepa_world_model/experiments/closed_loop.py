@@ -16,9 +16,13 @@ episode), ``summary_<robot>.json`` (one row per condition found in the folder) a
 figures ``<robot>_success_vs_budget.png``, ``<robot>_planning_time.png`` and
 ``<robot>_distance_over_time.png`` (:mod:`.plots`). docs/closed_loop.md has the results.
 
-``sim_node`` runs in real time (one tick of 1 / rate_hz simulated seconds per 1 / rate_hz
-wall seconds: its rate sets the control period too), so an episode of B steps takes about
-B / rate_hz wall seconds.
+By default ``sim_node`` runs in real time (one step of 1 / rate_hz simulated seconds per
+1 / rate_hz wall seconds), so an episode of B steps takes about B / rate_hz wall seconds.
+With ``lockstep`` it steps as soon as the command for its last step arrives (one control
+period of wall time at most, the deadline real time gives that command), so an episode takes
+B times the planner's response time; the planner's timers follow /clock and its
+``max_plan_time`` is wall time in both modes, so it decides the same. ``time_scale`` N makes
+sim_node tick N times per control period (the planner must then answer within 1/N of it).
 """
 
 from __future__ import annotations
@@ -209,6 +213,7 @@ def _run_condition(opts: ExperimentOptions, condition: Condition, model: Path,
         'run': {'wall_s': time.monotonic() - started, 'episodes_wall_s': run_wall,
                 'sim_steps': steps_run,
                 'real_time_factor': steps_run * opts.control_period / max(run_wall, 1e-9),
+                'time_scale': opts.time_scale, 'lockstep': opts.lockstep,
                 'ros_domain_id': int(env['ROS_DOMAIN_ID'])},
         'planner_diagnostics': diagnostics or None,
         'interrupted': interrupted,

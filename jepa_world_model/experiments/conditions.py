@@ -78,6 +78,8 @@ CONDITIONS: Dict[str, Condition] = {c.name: c for c in (
 )}
 DEFAULT_CONDITIONS = {'arm': ['image', 'joint', 'random', 'pixel'],
                       'mobile_base': ['risk', 'no_risk']}
+#: sim_node's highest rate_hz.
+MAX_TICK_RATE_HZ = 100.0
 JOINTS = {'arm': ['joint1', 'joint2', 'joint3'],
           'mobile_base': ['wheel_left_joint', 'wheel_right_joint']}
 
@@ -103,6 +105,12 @@ class ExperimentOptions:
         planner_overrides: Extra planner_node parameters (``--set name=value``).
         blocked_goals: Arm: also draw goals whose joint-space straight line from the start
             touches the obstacle (:class:`~.arm_tasks.ArmGoalSpec`).
+        time_scale: sim_node ticks this many times faster than the control rate (its
+            ``rate_hz`` is ``time_scale * rate_hz``, its ``control_period`` stays
+            ``1 / rate_hz``): simulated time runs up to this factor faster than wall time.
+        lockstep: sim_node's ``step_on_command``: it steps as soon as the command for the
+            published step arrives, and after ``1 / (time_scale * rate_hz)`` wall seconds
+            without one (the deadline a real-time run gives a command).
         max_minutes: Wall-clock cap per condition (0: none); fewer episodes then run.
         startup_timeout: Wall seconds for each node to come up.
         report_only: Only redo the summary and figures from the results in ``out``.
@@ -122,6 +130,8 @@ class ExperimentOptions:
     pixel_checkpoints: Tuple[int, ...] = (3,)
     planner_overrides: Dict[str, Any] = field(default_factory=dict)
     blocked_goals: bool = False
+    time_scale: float = 1.0
+    lockstep: bool = False
     max_minutes: float = 0.0
     startup_timeout: float = 120.0
     report_only: bool = False
@@ -140,6 +150,10 @@ class ExperimentOptions:
         self.tolerance = float(self.tolerance or (0.05 if self.robot == 'arm' else 0.15))
         if self.episodes < 1 or self.budget < 1 or self.tolerance <= 0 or self.rate_hz <= 0:
             raise ValueError('episodes, budget, tolerance and rate must be positive')
+        if not 1.0 <= self.time_scale <= MAX_TICK_RATE_HZ / self.rate_hz:
+            raise ValueError(f'time_scale must be in [1, {MAX_TICK_RATE_HZ / self.rate_hz:g}] '
+                             f'(sim_node ticks at most {MAX_TICK_RATE_HZ:g} Hz), got '
+                             f'{self.time_scale}')
         self.out = Path(self.out)
 
     @property
@@ -167,9 +181,13 @@ def condition_label(condition: Condition, opts: ExperimentOptions, model: Path) 
 
 
 def sim_parameters(opts: ExperimentOptions, image_size: int = 64) -> Dict[str, Any]:
-    """sim_node parameters."""
+    """sim_node parameters (real time unless ``opts.time_scale`` or ``opts.lockstep``)."""
     params: Dict[str, Any] = {'robot': opts.robot, 'image_size': image_size,
                               'rate_hz': float(opts.rate_hz), 'seed': int(opts.seed)}
+    if opts.time_scale != 1.0 or opts.lockstep:
+        params.update({'rate_hz': float(opts.rate_hz * opts.time_scale),
+                       'control_period': opts.control_period,
+                       'step_on_command': bool(opts.lockstep)})
     if opts.robot == 'mobile_base':
         params['use_twist_stamped'] = False
     return params

@@ -4,13 +4,20 @@ It publishes what a camera driver, ``joint_state_broadcaster``, ``diff_drive_con
 and a ``ros_gz_bridge`` clock bridge would, and accepts the commands their controllers
 take, so the world-model and planner nodes run unchanged against it (docs/simulation.md).
 
-Every timer tick applies the newest command for one control period (``1 / rate_hz`` of
-simulated time), then publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``) and
+Every timer tick (steady clock, ``rate_hz``) applies the newest command for one control
+period (``control_period`` simulated seconds, by default ``1 / rate_hz``: real time), then
+publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``) and
 ``scan`` (the base), ``image``, ``camera_info``, ``~/contact`` and ``~/collision``, all
 stamped with the simulation time. The base also publishes its room's static ``map`` once,
 latched (transient local), as map_server does. Commands older than ``command_timeout``
 (simulated seconds) become a zero action; malformed commands are counted, logged
 (throttled) and ignored.
+
+Faster than real time: a ``control_period`` longer than ``1 / rate_hz`` runs simulated time
+``control_period * rate_hz`` times faster (a fixed time scale), and ``step_on_command``
+lock-steps the simulator with its controller: a command arriving after a step was published
+starts the next step at once, so the tick timer only bounds how long the simulator waits for
+the command (docs/simulation.md).
 """
 
 import math
@@ -51,8 +58,15 @@ PARAMETERS = {
     'robot': ('arm', "Robot: 'arm' (3-DoF planar arm) or 'mobile_base' (diff drive)", True,
               None),
     'image_size': (64, 'Side of the square camera image [px]', True, (16, 512)),
-    'rate_hz': (10.0, 'Control and publish rate [Hz]; one tick = 1/rate_hz simulated s',
-                True, (0.5, 100.0)),
+    'rate_hz': (10.0, 'Tick rate [Hz] of the steady (wall) timer, one step per tick; with '
+                'step_on_command the longest wait for a command (1/rate_hz s)', True,
+                (0.5, 100.0)),
+    'control_period': (0.0, 'Simulated seconds per step; 0: 1/rate_hz (real time). Time runs '
+                       'control_period * rate_hz times faster than real time', True,
+                       (0.0, 10.0)),
+    'step_on_command': (False, 'Lock-step: a command arriving after a step was published '
+                        'starts the next step at once (the tick timer is then a timeout)',
+                        True, None),
     'seed': (0, 'Seed of the first episode (~/reset uses seed+1, seed+2, ...)', True,
              (0, 2 ** 31 - 1)),
     'use_twist_stamped': (False, 'cmd_vel is geometry_msgs/TwistStamped, not Twist', True,
@@ -72,6 +86,7 @@ MAP_RESOLUTION = 0.05                   # m per map cell
 # Best effort accepts both reliable and best-effort command publishers.
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 LOG_THROTTLE_S = 5.0
+MIN_CONTROL_PERIOD = 0.001              # s, the simulator's smallest control_dt
 
 
 class SimParameterError(ValueError):
@@ -93,6 +108,9 @@ def validate_parameter(name: str, value: Any) -> Optional[str]:
     """Reason why ``value`` is invalid for ``name`` (ranges are checked by rclpy), or None."""
     if name == 'robot' and value not in ROBOTS:
         return f'robot must be one of {sorted(ROBOTS)}, got {value!r}'
+    if name == 'control_period' and value != 0.0 and value < MIN_CONTROL_PERIOD:
+        return (f'control_period must be 0 (1/rate_hz) or at least {MIN_CONTROL_PERIOD} s, '
+                f'got {value}')
     if name == 'camera_frame' and not _FRAME_RE.match(value):
         return f'camera_frame must be a frame name like camera_optical_frame, got {value!r}'
     return None
@@ -134,8 +152,10 @@ class SimNode(Node):
         self.command_timeout, self.position_gain = p['command_timeout'], p['position_gain']
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.camera_frame = p['camera_frame']
+        self.control_period = p['control_period'] or 1.0 / p['rate_hz']
+        self.step_on_command = p['step_on_command']
         self.robot = make_robot(p['robot'], image_size=p['image_size'],
-                                control_dt=1.0 / p['rate_hz'])
+                                control_dt=self.control_period)
         self.seed, self.episode = p['seed'], 0
         self.bad_commands = 0
         self._time_offset = 0.0     # keeps published time monotonic across ~/reset
@@ -149,8 +169,12 @@ class SimNode(Node):
         # Steady (wall) clock: the node is the time source, so it must not wait on /clock.
         self._timer = self.create_timer(1.0 / p['rate_hz'], self._tick,
                                         clock=Clock(clock_type=ClockType.STEADY_TIME))
+        scale = self.control_period * p['rate_hz']
+        pacing = '' if scale == 1.0 and not self.step_on_command else (
+            f' (control period {self.control_period:g} s: {scale:g}x real time'
+            + (', lock-stepped with its commands)' if self.step_on_command else ')'))
         self.get_logger().info(
-            f'{self.robot.name}: {self.robot.image_size}px camera, {p["rate_hz"]:g} Hz, '
+            f'{self.robot.name}: {self.robot.image_size}px camera, {p["rate_hz"]:g} Hz{pacing}, '
             f'joints {list(self.robot.joint_names)}, actions {list(self.robot.action_names)}')
 
     # ------------------------------------------------------------------ set-up
@@ -239,6 +263,13 @@ class SimNode(Node):
     def _set_velocity(self, values: np.ndarray) -> None:
         self._velocity, self._velocity_time = values, self.sim_time
         self._goal = None   # the newest command wins
+        self._command_taken()
+
+    def _command_taken(self) -> None:
+        """Lock-step: the controller has answered the published step, so the next step runs
+        now instead of at the next tick (which only bounds the wait)."""
+        if self.step_on_command:
+            self._tick()
 
     def _on_twist(self, msg: Twist) -> None:
         values = np.array([msg.linear.x, msg.linear.y, msg.linear.z,
@@ -267,6 +298,7 @@ class SimNode(Node):
         names = list(msg.joint_names)
         if not msg.points:   # as joint_trajectory_controller: empty cancels the goal
             self._goal = self._velocity = None
+            self._command_taken()
             return
         known = list(self.robot.joint_names)
         if sorted(names) != sorted(known):
@@ -292,6 +324,7 @@ class SimNode(Node):
             duration = point.time_from_start.sec + point.time_from_start.nanosec * 1e-9
             self._velocity, self._goal = None, values
             self._goal_deadline = self.sim_time + max(0.0, duration) + self.command_timeout
+            self._command_taken()
 
     def current_action(self) -> np.ndarray:
         """The action for the next tick: fresh command, active position goal, else zero."""
@@ -305,8 +338,11 @@ class SimNode(Node):
     # ------------------------------------------------------------------ tick
 
     def _tick(self) -> None:
+        """One step: the current action for one control period, then every output."""
         self._obs = self.robot.step(self.current_action())
         self.publish(self._obs)
+        if self.step_on_command:   # the wait for the next command starts now
+            self._timer.reset()
 
     def publish(self, obs: SimObservation) -> None:
         """Publish one observation on every output topic, stamped with simulated time."""
