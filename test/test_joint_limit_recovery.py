@@ -53,7 +53,7 @@ class FakeNode:
     def __init__(self):
         self.pubs = {}
 
-    def create_lifecycle_publisher(self, msg_type, topic, qos):
+    def create_lifecycle_publisher(self, msg_type, topic, qos, qos_overriding_options=None):
         self.pubs[topic] = FakePublisher(msg_type, topic)
         return self.pubs[topic]
 
