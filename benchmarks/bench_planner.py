@@ -22,6 +22,7 @@ import argparse
 import datetime
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -100,9 +101,24 @@ def parse_args(argv=None):
     return args
 
 
+def code_version():
+    """The commit and the uncommitted changes to the package and config (what was timed)."""
+    def git(*args):
+        try:
+            done = subprocess.run(['git', *args], cwd=REPO_ROOT, capture_output=True,
+                                  text=True, timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return ''
+        return done.stdout
+    changed = git('status', '--porcelain', '--', 'jepa_world_model', 'config')
+    return {'commit': git('rev-parse', '--short', 'HEAD').strip(),
+            'uncommitted': [line[3:] for line in changed.splitlines()]}
+
+
 def header(argv):
     """What every result records about the run and the machine."""
     return {'benchmark': 'planner_act', 'command': ' '.join(['python', *argv]),
+            'code': code_version(),
             'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
             'torch': torch.__version__, 'python': platform.python_version(),
             'machine': platform.machine(), 'cpu_count': os.cpu_count(),
@@ -140,10 +156,16 @@ def run_goal(args, goal):
         out['compare'] = compare(runtime, settings, trace, sizes, args.threads[0],
                                  args.warmup, args.repeats, args.compare_repeats)
     else:
-        out['configurations'] = [
-            time_configuration(runtime, settings, trace, search, threads, args.warmup,
-                               args.repeats, args.breakdown_repeats)
-            for search in sizes for threads in args.threads]
+        out['configurations'] = []
+        for search in sizes:
+            for threads in args.threads:
+                config = time_configuration(runtime, settings, trace, search, threads,
+                                            args.warmup, args.repeats, args.breakdown_repeats)
+                out['configurations'].append(config)
+                # A full grid takes many minutes: say how far it got.
+                print(f'bench_planner: {goal} {search.samples} samples, {threads} threads: '
+                      f"median {config['median_ms']:.1f} ms, p99 {config['p99_ms']:.1f} ms",
+                      file=sys.stderr, flush=True)
         out['top5_by_share'] = [
             {'samples': c['samples'], 'threads': c['threads'], 'top': top_parts(c)}
             for c in out['configurations'] if c['breakdown']]
