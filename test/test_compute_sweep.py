@@ -101,6 +101,7 @@ def test_batches_of_other_seeds_join_their_point(tmp_path):
     [condition] = summary['conditions']
     [point] = condition['points']
     assert point['seeds'] == list(range(1, 16))
+    assert point['failed_seeds'] == [10, 15]   # each batch's last seeds lost
     assert (point['successes'], point['episodes']) == (13, 15)
     assert point['commands'] == [more['command'], first['command']]
 

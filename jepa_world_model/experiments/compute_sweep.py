@@ -100,6 +100,7 @@ def _finish(point: Dict[str, Any]) -> Dict[str, Any]:
     """The point's figures over all its batches' episodes (by seed)."""
     episodes = sorted(point.pop('per_episode'), key=lambda e: e['seed'])
     point['seeds'] = [e['seed'] for e in episodes]
+    point['failed_seeds'] = [e['seed'] for e in episodes if not e['success']]
     point.update(summarise_episodes(episodes))
     if 'first_collision_step' in episodes[0]:
         point['collision_episodes'] = sum(e['first_collision_step'] is not None
@@ -138,21 +139,30 @@ def collect_reports(paths: Sequence[Path], note: str = TIMING_NOTE) -> Dict[str,
             'note': note, 'conditions': list(conditions.values())}
 
 
+def _episodes_label(points: Sequence[Dict[str, Any]]) -> str:
+    counts = sorted({p['episodes'] for p in points})
+    return f'n={counts[0]}' if len(counts) == 1 else f'n={counts[0]}-{counts[-1]}'
+
+
 def plot_quality_vs_samples(summary: Dict[str, Any], path: Path) -> Path:
     """Two panels against samples (log axis): success rate with its Wilson 95 % interval,
     and the mean measured plan time; one line per condition, the knee circled."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
     fig, (quality, cost) = plt.subplots(1, 2, figsize=(9.6, 4.0), dpi=100)
+    samples, lowest = set(), 100.0
     for entry in summary['conditions']:
         points = entry['points']
         n = [p['num_samples'] for p in points]
+        samples.update(n)
         rate = [100 * p['success_rate'] for p in points]
         low = [r - 100 * p['wilson95'][0] for r, p in zip(rate, points)]
         high = [100 * p['wilson95'][1] - r for r, p in zip(rate, points)]
+        lowest = min(lowest, min(r - d for r, d in zip(rate, low)))
         line = quality.errorbar(n, rate, yerr=[low, high], marker='o', capsize=3,
-                                label=f'{entry["label"]} (n={points[0]["episodes"]})')
+                                label=f'{entry["label"]} ({_episodes_label(points)})')
         color = line[0].get_color()
         at_knee = [p for p in points if p['num_samples'] == entry['knee_num_samples']][0]
         quality.plot([at_knee['num_samples']], [100 * at_knee['success_rate']], 'o',
@@ -160,11 +170,15 @@ def plot_quality_vs_samples(summary: Dict[str, Any], path: Path) -> Path:
         cost.plot(n, [p['mean_plan_ms'] for p in points], marker='o', color=color,
                   label=entry['label'])
     quality.set_ylabel('success rate [%] (Wilson 95 %; ring: knee)')
-    quality.set_ylim(-2, 102)
-    cost.set_ylabel('mean plan time [ms] (shared 2-core CPU, 1 thread)')
-    cost.set_yscale('log')
+    # Zoomed to the intervals (at most to 50 %) so that differences of an episode show.
+    quality.set_ylim(min(50.0, 10 * (lowest // 10)) - 2, 102)
+    cost.set_ylabel('mean plan time [ms], as measured')
+    cost.set_ylim(bottom=0)
+    ticks = sorted(samples)
     for ax in (quality, cost):
         ax.set_xscale('log', base=2)
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel('CEM samples per iteration')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc='best')
