@@ -460,3 +460,19 @@ def test_long_label_window_gathers_future_states_and_scans():
     trainer.run()
     losses = np.array([h['scan'] for h in trainer.state.history])
     assert np.isfinite(losses).all() and losses[-15:].mean() < 0.7 * losses[:5].mean()
+
+
+def test_nearest_distance_matches_the_table_of_differences():
+    """The matrix-product form equals the direct one, also far from the origin (odometry
+    coordinates) and for a position on a point (distance 0, no NaN)."""
+    from jepa_world_model.core.planning.scan import nearest_distance
+    gen = torch.Generator().manual_seed(0)
+    for offset in (0.0, 50.0):
+        xy = torch.randn(64, 8, 2, generator=gen) * 3 + offset
+        points = torch.randn(360, 2, generator=gen) * 3 + offset
+        xy[0, 0] = points[7]
+        direct = torch.linalg.vector_norm(xy[..., None, :] - points, dim=-1).amin(-1)
+        fast = nearest_distance(xy, points)
+        assert fast.shape == (64, 8)
+        torch.testing.assert_close(fast, direct, atol=2e-3, rtol=1e-4)
+        assert float(fast[0, 0]) < 2e-3 and torch.isfinite(fast).all()

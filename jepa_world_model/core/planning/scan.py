@@ -46,8 +46,8 @@ from torch import Tensor
 from .objectives import ObjectiveFn, risk_objective
 
 __all__ = ['clearance_cost', 'sector_angles', 'scan_points', 'point_clearance_cost',
-           'scene_clearance', 'laser_points', 'obstacle_clearance', 'pool_beams',
-           'scan_has_information', 'too_close_at_min']
+           'nearest_distance', 'scene_clearance', 'laser_points', 'obstacle_clearance',
+           'pool_beams', 'scan_has_information', 'too_close_at_min']
 
 
 def clearance_cost(ranges_fn: Callable[[Tensor], Tensor], min_range: float,
@@ -105,6 +105,22 @@ def scan_points(ranges: Tensor, pose: Tensor, range_max: float) -> Tensor:
                         pose[1] + r * torch.sin(angles[keep])], dim=-1)
 
 
+def nearest_distance(xy: Tensor, points: Tensor) -> Tensor:
+    """Distance from each position ``xy [..., 2]`` to the nearest of ``points [P, 2]``:
+    ``[...]``.
+
+    As ``|q|^2 - 2 q.p + |p|^2`` through one matrix product, not the ``[..., P, 2]`` table of
+    differences: ~10x faster for a 256 x 8 plan against a 360-beam scan (docs/planner_speed.md).
+    Both sides are first centred on the points' mean so the expansion does not cancel away
+    float32 precision in odometry coordinates far from the origin (error ~1e-4 m).
+    """
+    centre = points.mean(dim=0)
+    q = xy.reshape(-1, 2) - centre
+    p = points - centre
+    d2 = (q * q).sum(-1, keepdim=True) - 2.0 * (q @ p.T) + (p * p).sum(-1)
+    return d2.amin(dim=-1).clamp_min(0.0).sqrt().reshape(xy.shape[:-1])
+
+
 def point_clearance_cost(points: Tensor, pose_fn: Callable[[Tensor], Tensor],
                          min_range: float, margin: float) -> Callable[[Tensor], Tensor]:
     """Per-step clearance cost from obstacle points: ``risk(z_traj [N, H, Z]) -> [N, H]``.
@@ -118,8 +134,7 @@ def point_clearance_cost(points: Tensor, pose_fn: Callable[[Tensor], Tensor],
         xy = pose_fn(z_traj)[..., :2]                                  # [N, H, 2]
         if points.shape[0] == 0:
             return xy.new_zeros(xy.shape[:-1])
-        d = torch.linalg.vector_norm(xy[..., None, :] - points.to(xy), dim=-1).amin(-1)
-        return _shortfall(d, min_range, margin)
+        return _shortfall(nearest_distance(xy, points.to(xy)), min_range, margin)
 
     return risk
 
