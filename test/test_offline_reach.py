@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from jepa_world_model.cli import build_parser, main
 from jepa_world_model.commands.offline_reach import (ARM_ONLY, BASE_ONLY, command_for,
@@ -15,6 +16,7 @@ from jepa_world_model.commands.offline_reach import (ARM_ONLY, BASE_ONLY, comman
 from jepa_world_model.experiments.offline_reach.options import (ArmReachOptions,
                                                                 BaseReachOptions, elites,
                                                                 plan_delay)
+from jepa_world_model.experiments.conditions import ExperimentError
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')   # --threads sets it
 
@@ -166,6 +168,24 @@ def test_samples_and_elites_reach_the_controllers_planner(robot, objective_or_ri
         assert (config.num_samples, config.num_elites) == (samples, expected_elites)
         # The rest of the robot's planner is untouched.
         assert config.num_iterations == (3 if robot == 'arm' else 2) and config.horizon == 8
+
+
+@pytest.mark.parametrize('robot', ['arm', 'mobile_base'])
+def test_rollout_dtype_reaches_the_controller(robot):
+    """--rollout-dtype sets the controller's rollout_dtype (its model step runs in it), is
+    written back by command_for; an unknown dtype is refused."""
+    from jepa_world_model.core.runtime.inference import WorldModelRuntime
+    from jepa_world_model.experiments.offline_reach import arm, base
+    parse = build_parser().parse_args
+    [opts] = sweep_options(parse(['offline-reach', '--robot', robot,
+                                  '--rollout-dtype', 'bfloat16']))
+    runtime = WorldModelRuntime.from_path(os.path.join(MODELS, f'{robot}_tiny.safetensors'))
+    controller = (arm if robot == 'arm' else base).make_controller(runtime, opts)
+    assert controller.settings.rollout_dtype == 'bfloat16'
+    assert controller._step.compute_dtype == torch.bfloat16
+    assert '--rollout-dtype bfloat16' in command_for(robot, opts)
+    with pytest.raises(ExperimentError, match='rollout_dtype must be one of'):
+        ArmReachOptions(rollout_dtype='float8')
 
 
 def test_command_for_reproduces_the_options():

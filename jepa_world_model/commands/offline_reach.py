@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from ..experiments.conditions import ExperimentError
 from ..experiments.offline_reach.options import (ArmReachOptions, BaseReachOptions,
-                                                 OBJECTIVES, RISKS)
+                                                 OBJECTIVES, RISKS, ROLLOUT_DTYPES)
 from ..node_runs.models import ModelChoiceError
 
 __all__ = ['add_parser', 'options_for', 'sweep_options', 'command_for', 'run', 'SHARED',
@@ -27,7 +27,8 @@ __all__ = ['add_parser', 'options_for', 'sweep_options', 'command_for', 'run', '
 
 #: Options both experiments take (argparse dest = field name); a robot's default when absent.
 #: ``num_samples`` is one too, given as a list (:func:`sweep_options`).
-SHARED = ('model', 'episodes', 'first_seed', 'budget', 'tolerance', 'threads', 'num_elites')
+SHARED = ('model', 'episodes', 'first_seed', 'budget', 'tolerance', 'threads', 'num_elites',
+          'rollout_dtype')
 #: Options of one robot's experiment only.
 ARM_ONLY = ('objective',)
 BASE_ONLY = ('risk', 'risk_weight', 'min_range', 'margin', 'disagreement_weight', 'use_map',
@@ -161,6 +162,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument('--num-elites', type=int,
                    help='lowest-cost samples per refit (default: num_samples / 8, '
                    'config/ros/planner.yaml\'s 16 of 128)')
+    p.add_argument('--rollout-dtype', choices=ROLLOUT_DTYPES,
+                   help="planner_node's rollout_dtype (default float32)")
     p.add_argument('--out', type=Path, help='also write the JSON report to this file')
     p.add_argument('--collect', type=Path, nargs='+', metavar='REPORT',
                    help='run nothing: gather offline-reach reports (JSON) into one table of '

@@ -52,7 +52,8 @@ def make_controller(runtime: WorldModelRuntime, opts: ArmReachOptions) -> Planni
     limits = CommandLimits.create([-1.0], [1.0], [3.0], action_dim=runtime.action_dim)
     # No plan deadline (max_plan_time None): offline results must not depend on the CPU.
     return PlanningController(runtime, config, limits, ControllerSettings(
-        period=CONTROL_DT, tolerance=None, max_plan_time=None))
+        period=CONTROL_DT, tolerance=None, max_plan_time=None,
+        rollout_dtype=opts.rollout_dtype))
 
 
 def episode_goal(runtime: WorldModelRuntime, task: Any, objective: str) -> Goal:

@@ -114,7 +114,8 @@ def make_controller(runtime: WorldModelRuntime, opts: BaseReachOptions
     # deadline (max_plan_time None): offline results must not depend on the CPU.
     settings = ControllerSettings(period=CONTROL_DT, command_delay_steps=plan_delay(opts),
                                   terms=terms, tolerance=None, max_plan_time=None,
-                                  map_inflation=opts.map_inflation)
+                                  map_inflation=opts.map_inflation,
+                                  rollout_dtype=opts.rollout_dtype)
     config = PlannerConfig(num_samples=opts.num_samples, num_iterations=2,
                            num_elites=elites(opts), horizon=8,
                            action_repeat=opts.action_repeat)

@@ -16,6 +16,9 @@ __all__ = ['OBJECTIVES', 'RISKS', 'ELITE_FRACTION', 'ReachOptions', 'ArmReachOpt
 OBJECTIVES = ('joint_units', 'latent_l1', 'joint_goal')
 #: The base's risk terms (``base.py``'s docstring).
 RISKS = ('none', 'model', 'clearance', 'scan', 'oracle')
+#: planner_node's rollout_dtype values (core/model/rollout_step.py COMPUTE_DTYPES; kept here
+#: as names so that reading the defaults for the CLI's help imports no torch).
+ROLLOUT_DTYPES = ('float32', 'bfloat16')
 #: Elites per sample when ``num_elites`` is not given: config/ros/planner.yaml's 16 of 128
 #: (the base conditions' 8 of 64 is the same ratio).
 ELITE_FRACTION = 1 / 8
@@ -46,6 +49,8 @@ class ReachOptions:
     num_samples: int = 128
     #: Lowest-cost samples per refit (None: ``num_samples`` x :data:`ELITE_FRACTION`).
     num_elites: Optional[int] = None
+    #: planner_node's ``rollout_dtype``: 'float32' or 'bfloat16' (core/model/rollout_step.py).
+    rollout_dtype: str = 'float32'
 
     def __post_init__(self) -> None:
         for name in ('episodes', 'budget', 'threads'):
@@ -55,6 +60,8 @@ class ReachOptions:
         # CEM needs the current mean and at least one sample around it.
         _require(self.num_samples >= 2, f'num_samples must be at least 2, got '
                  f'{self.num_samples}')
+        _require(self.rollout_dtype in ROLLOUT_DTYPES, f'rollout_dtype must be one of '
+                 f'{ROLLOUT_DTYPES}, not {self.rollout_dtype!r}')
         if self.num_elites is not None:
             _require(1 <= self.num_elites <= self.num_samples,
                      f'num_elites must be in 1..num_samples ({self.num_samples}), got '
