@@ -19,6 +19,7 @@ a file).
 """
 
 import argparse
+import itertools
 import datetime
 import os
 import platform
@@ -51,6 +52,9 @@ def parse_args(argv=None):
                         'shipped model; all goals must be of one robot)')
     parser.add_argument('--samples', type=int, nargs='+', default=[128, 256, 512])
     parser.add_argument('--threads', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--rollout-dtype', nargs='+', default=['float32'],
+                        choices=['float32', 'bfloat16'],
+                        help="planner_node's rollout_dtype (each one in turn)")
     parser.add_argument('--horizon', type=int, default=8)
     parser.add_argument('--iterations', type=int, default=3)
     parser.add_argument('--elite-fraction', type=float, default=None,
@@ -157,17 +161,20 @@ def run_goal(args, goal):
                                  args.warmup, args.repeats, args.compare_repeats)
     else:
         out['configurations'] = []
-        for search in sizes:
-            for threads in args.threads:
-                config = time_configuration(runtime, settings, trace, search, threads,
-                                            args.warmup, args.repeats, args.breakdown_repeats)
-                out['configurations'].append(config)
-                # A full grid takes many minutes: say how far it got.
-                print(f'bench_planner: {goal} {search.samples} samples, {threads} threads: '
-                      f"median {config['median_ms']:.1f} ms, p99 {config['p99_ms']:.1f} ms",
-                      file=sys.stderr, flush=True)
+        for search, threads, dtype in itertools.product(sizes, args.threads,
+                                                        args.rollout_dtype):
+            config = time_configuration(runtime, settings.with_updates({'rollout_dtype': dtype}),
+                                        trace, search, threads, args.warmup, args.repeats,
+                                        args.breakdown_repeats)
+            config['rollout_dtype'] = dtype
+            out['configurations'].append(config)
+            # A full grid takes many minutes: say how far it got.
+            print(f'bench_planner: {goal} {search.samples} samples, {threads} threads, {dtype}: '
+                  f"median {config['median_ms']:.1f} ms, p99 {config['p99_ms']:.1f} ms",
+                  file=sys.stderr, flush=True)
         out['top5_by_share'] = [
-            {'samples': c['samples'], 'threads': c['threads'], 'top': top_parts(c)}
+            {'samples': c['samples'], 'threads': c['threads'],
+             'rollout_dtype': c['rollout_dtype'], 'top': top_parts(c)}
             for c in out['configurations'] if c['breakdown']]
     return out
 
