@@ -94,6 +94,8 @@ def generate_launch_description():
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
             ('cmd_vel', arg['cmd_vel_topic']),
+            # Models whose state holds the odometry pose (the mobile base) read it here.
+            ('odom', arg['odom_topic']),
         ],
     )
 

@@ -123,6 +123,8 @@ def generate_launch_description():
                     {'use_sim_time': use_sim_time, 'autostart': False}],
         remappings=camera_remappings(arg['image_topic']) + [
             ('joint_states', arg['joint_states_topic']),
+            # Models whose state holds the odometry pose (the mobile base) read it here.
+            ('odom', arg['odom_topic']),
             # The world model conditions on what the base really executed.
             ('cmd_vel', arg['cmd_vel_out_topic']),
         ],

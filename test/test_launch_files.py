@@ -18,6 +18,7 @@ from jepa_world_model.package_check import (missing_packages, MissingPackagesErr
 from launch_checker import (_call_name, _launch_support, _parameter_names, _support_calls,
                             ARGUMENTS_FUNC, check_launch_source, LAUNCH_SUPPORT,
                             LAUNCH_SUPPORT_FILE, start_order_problems)
+from launch_plan import argument_defaults
 from package_layout import _console_scripts, _path, evaluate_setup_py, PACKAGE, REPO_ROOT
 
 # Launch actions that only launch_support.py creates, so that each pattern has one place.
@@ -291,3 +292,35 @@ def test_package_check_without_a_ros_environment(monkeypatch):
     monkeypatch.delenv('AMENT_PREFIX_PATH', raising=False)
     with pytest.raises(MissingPackagesError, match='source your ROS 2 setup.bash'):
         require_packages(['twist_mux'], 'x.launch.py')
+
+
+def _world_model_remappings(tree):
+    """The ``(from, to)`` remappings, as source text, of every node call in a launch file
+    whose ``executable`` is world_model_node (static: gazebo and nav2_composition use code
+    launch_plan does not evaluate)."""
+    found = []
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        kwargs = {k.arg: k.value for k in call.keywords if k.arg}
+        exe = kwargs.get('executable')
+        if isinstance(exe, ast.Constant) and exe.value == 'world_model_node':
+            found.append([(ast.unparse(e.elts[0]), ast.unparse(e.elts[1]))
+                          for e in ast.walk(kwargs.get('remappings', ast.List([])))
+                          if isinstance(e, ast.Tuple) and len(e.elts) == 2])
+    return found
+
+
+@pytest.mark.parametrize('path', sorted(glob.glob(_path('launch', '*.launch.py'))),
+                         ids=os.path.basename)
+def test_world_model_reads_the_odometry_the_planner_reads(path):
+    """Where a launch file starts world_model_node next to an ``odom_topic`` argument, the
+    world model's ``odom`` is remapped to it, as the planner's is: a model whose state holds
+    the odometry pose (the mobile base) would otherwise read an unbridged topic."""
+    with open(path, encoding='utf-8') as handle:
+        tree = ast.parse(handle.read(), filename=path)
+    nodes = _world_model_remappings(tree)
+    if 'odom_topic' not in argument_defaults(tree) or not nodes:
+        pytest.skip('no odom_topic argument or no world_model_node')
+    for remappings in nodes:
+        assert ("'odom'", "arg['odom_topic']") in remappings, remappings
