@@ -18,19 +18,11 @@ from safetensors.torch import save_file
 import yaml
 
 from jepa_world_model import cli
-from tiny_models import save_tiny
+from tiny_models import save_tiny, TINY_GANTRY_CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name('jepa-world-model')
 GANTRY = ['joint_x', 'joint_y']
-TINY_GANTRY_CONFIG = {
-    'model': {'image_size': 32, 'patch_size': 8, 'embed_dim': 32, 'depth': 1, 'num_heads': 2,
-              'image_latent_dim': 16, 'proprio_latent_dim': 8, 'predictor_embed_dim': 32,
-              'predictor_depth': 1, 'predictor_num_heads': 2, 'dynamics_hidden_dim': 32,
-              'idm_hidden_dim': 16},
-    'data': {'synthetic_episodes': 6, 'synthetic_steps': 12, 'validation_fraction': 0.34},
-    'optim': {'steps': 2, 'batch_size': 4, 'warmup_steps': 1},
-    'train': {'log_every': 1, 'checkpoint_every': 100, 'num_threads': 1}}
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 

@@ -11,15 +11,7 @@ import yaml
 from jepa_world_model import cli
 from jepa_world_model.commands import train as train_command
 from jepa_world_model.commands.training_progress import progress_printer
-
-TINY_GANTRY_CONFIG = {
-    'model': {'image_size': 32, 'patch_size': 8, 'embed_dim': 32, 'depth': 1, 'num_heads': 2,
-              'image_latent_dim': 16, 'proprio_latent_dim': 8, 'predictor_embed_dim': 32,
-              'predictor_depth': 1, 'predictor_num_heads': 2, 'dynamics_hidden_dim': 32,
-              'idm_hidden_dim': 16},
-    'data': {'synthetic_episodes': 6, 'synthetic_steps': 12, 'validation_fraction': 0.34},
-    'optim': {'steps': 2, 'batch_size': 4, 'warmup_steps': 1},
-    'train': {'log_every': 1, 'checkpoint_every': 100, 'num_threads': 1}}
+from tiny_models import TINY_GANTRY_CONFIG
 
 
 class FakeClock:

@@ -44,3 +44,14 @@ def save_tiny(path, seed=0, step=0, **overrides):
     config = tiny_config(**overrides)
     torch.manual_seed(seed)
     return save_checkpoint(path, WorldModel(config.model), config, step=step)
+
+
+#: A YAML training config (as a dict) of a tiny gantry model: `train` runs it in seconds.
+TINY_GANTRY_CONFIG = {
+    'model': {'image_size': 32, 'patch_size': 8, 'embed_dim': 32, 'depth': 1, 'num_heads': 2,
+              'image_latent_dim': 16, 'proprio_latent_dim': 8, 'predictor_embed_dim': 32,
+              'predictor_depth': 1, 'predictor_num_heads': 2, 'dynamics_hidden_dim': 32,
+              'idm_hidden_dim': 16},
+    'data': {'synthetic_episodes': 6, 'synthetic_steps': 12, 'validation_fraction': 0.34},
+    'optim': {'steps': 2, 'batch_size': 4, 'warmup_steps': 1},
+    'train': {'log_every': 1, 'checkpoint_every': 100, 'num_threads': 1}}
