@@ -73,7 +73,6 @@ class PlannerCore(GuardedLifecycleNode):
         self._reject = RejectLog(self.counters, self.get_logger().warning,
                                  lambda: self.settings.log_throttle_period)
         self._goal_ledger = GoalLedger()            # repeats and kind changes of goals
-        self._kind_change_logged = -float('inf')    # monotonic s of the last such warning
         self._reset_inputs()
 
     @property
@@ -130,18 +129,12 @@ class PlannerCore(GuardedLifecycleNode):
         if replaced is None:
             self.get_logger().info(f'new {goal.kind} goal from {what}')
         else:
-            self._kind_changed(f'new {goal.kind} goal from {what} replaces the {replaced}: '
-                               'the latest goal wins (publish goals of one kind at a time)')
+            # Counted, and logged once per throttle period: two publishers of different
+            # goal kinds alternate at their rates (goal_kind_changes is not a rejection).
+            self._reject('goal_kind_changes',
+                         f'new {goal.kind} goal from {what} replaces the {replaced}: the '
+                         'latest goal wins (publish goals of one kind at a time)')
         return None
-
-    def _kind_changed(self, message: str) -> None:
-        """Count a goal that replaced one of another kind; warn once per throttle period
-        (two publishers of different goal kinds alternate at their rates)."""
-        count = self.counters.add('goal_kind_changes')
-        now = time.monotonic()
-        if now - self._kind_change_logged >= self.settings.log_throttle_period:
-            self._kind_change_logged = now
-            self.get_logger().warning(f'{message} (#{count})')
 
     # make() runs under the lock: settings, limits and the runtime cannot change under it.
     def _on_goal_joint_state(self, msg: JointState) -> None:
