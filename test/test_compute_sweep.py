@@ -84,7 +84,7 @@ def test_reports_are_grouped_by_condition_and_sorted_by_samples(tmp_path):
              _write(tmp_path / 'base.json', _report(64, 7, robot='mobile_base'))]
     summary = collect_reports(paths)
     arm, base = summary['conditions']
-    assert arm['label'] == 'arm, joint goals' and arm['shipped_num_samples'] == 128
+    assert arm['label'] == 'arm, joint goals' and arm['shipped_num_samples'] == 64
     assert arm['command'] == 'jepa-world-model offline-reach --robot arm --objective joint_goal'
     assert [(p['num_samples'], p['successes']) for p in arm['points']] == \
         [(64, 6), (128, 9), (256, 10)]

@@ -141,8 +141,8 @@ def test_samples_default_to_the_shipped_planners_and_elites_keep_their_ratio():
     parse = build_parser().parse_args
     arm, base = options_for(parse(['offline-reach'])), \
         options_for(parse(['offline-reach', '--robot', 'mobile_base']))
-    # planner.yaml's 128 (16 elites) for the arm, plan-eval's 64 (8 elites) for the base.
-    assert (arm.num_samples, elites(arm), base.num_samples, elites(base)) == (128, 16, 64, 8)
+    # planner.yaml's 64 (8 elites) for the arm, plan-eval's 64 (8 elites) for the base.
+    assert (arm.num_samples, elites(arm), base.num_samples, elites(base)) == (64, 8, 64, 8)
     points = sweep_options(parse(['offline-reach', '--num-samples', '64', '1024']))
     assert [(o.num_samples, elites(o)) for o in points] == [(64, 8), (1024, 128)]
     given = sweep_options(parse(['offline-reach', '--num-samples', '64', '--num-elites', '5']))
@@ -199,7 +199,7 @@ def test_command_for_reproduces_the_options():
     # Parsing the printed line back gives the same options.
     assert sweep_options(parse(line.split()[1:])) == [opts]
     assert command_for('arm', ArmReachOptions()) == \
-        'jepa-world-model offline-reach --robot arm --num-samples 128'
+        'jepa-world-model offline-reach --robot arm --num-samples 64'
 
 
 def test_several_sample_counts_run_in_turn_and_carry_their_summary(capsys):

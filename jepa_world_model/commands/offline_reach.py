@@ -161,7 +161,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    f'{ARM.num_samples} arm, {BASE.num_samples} base)')
     p.add_argument('--num-elites', type=int,
                    help='lowest-cost samples per refit (default: num_samples / 8, '
-                   'config/ros/planner.yaml\'s 16 of 128)')
+                   'config/ros/planner.yaml\'s 8 of 64)')
     p.add_argument('--rollout-dtype', choices=ROLLOUT_DTYPES,
                    help="planner_node's rollout_dtype (default float32)")
     p.add_argument('--out', type=Path, help='also write the JSON report to this file')

@@ -25,7 +25,7 @@ __all__ = ['SHIPPED_SAMPLES', 'TIMING_NOTE', 'read_points', 'knee',
 
 #: What the shipped configurations plan with: config/ros/planner.yaml (the arm) and
 #: plan-eval's base conditions (experiments/conditions.py; no base YAML ships).
-SHIPPED_SAMPLES = {'arm': 128, 'mobile_base': 64}
+SHIPPED_SAMPLES = {'arm': 64, 'mobile_base': 64}
 #: Why success and plan time are read differently.
 TIMING_NOTE = ('success does not depend on the CPU: there is no plan deadline and the '
                'simulator waits for each plan; mean_plan_ms is wall time measured on the '

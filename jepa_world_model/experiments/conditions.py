@@ -197,7 +197,7 @@ def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Pat
                        ) -> Dict[str, Any]:
     """planner_node parameters for ``condition``.
 
-    The arm's mirror config/ros/planner.yaml (CEM 128 x 3 iterations, horizon 8, |v| <= 1
+    The arm's mirror config/ros/planner.yaml (CEM 64 x 3 iterations, horizon 8, |v| <= 1
     rad/s, 3 rad/s^2, the sim's joint ranges) with the Float64MultiArray output the sim
     executes. Two goal checks change: ``goal_latent_tolerance`` 0, so an image goal on a
     model without an ``image_state_head`` never stops the arm by a latent distance that is
@@ -209,8 +209,8 @@ def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Pat
     common: Dict[str, Any] = {
         'model_path': str(Path(model).resolve()), 'device': 'cpu', 'num_threads': 1,
         'autostart': True, 'use_sim_time': True, 'plan_rate_hz': float(opts.rate_hz),
-        'method': 'cem', 'horizon': 8, 'num_samples': 128, 'num_iterations': 3,
-        'num_elites': 16, 'init_std': 0.5, 'seed': 0, 'model_step_period': dt,
+        'method': 'cem', 'horizon': 8, 'num_samples': 64, 'num_iterations': 3,
+        'num_elites': 8, 'init_std': 0.5, 'seed': 0, 'model_step_period': dt,
         'max_plan_time': 0.08, 'stale_timeout': 0.5, 'max_skew': 0.05}
     if opts.robot == 'arm':
         common.update({

@@ -68,9 +68,9 @@ class PlannerConfig:
 
     method: str = 'cem'
     horizon: int = 8
-    num_samples: int = 128
+    num_samples: int = 64
     num_iterations: int = 3
-    num_elites: int = 16
+    num_elites: int = 8
     init_std: float = 0.5
     min_std: float = 0.05
     temperature: float = 0.5

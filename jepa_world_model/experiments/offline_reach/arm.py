@@ -45,7 +45,7 @@ CONTROL_DT = 0.1                            # s per simulator step and per plan
 
 def make_controller(runtime: WorldModelRuntime, opts: ArmReachOptions) -> PlanningController:
     """plan-eval's arm planner (3 iterations, horizon 8) with ``opts``' samples and elites
-    (default 128 and 16, as plan-eval); +-1 rad/s, 3 rad/s^2; no goal check (tolerance None:
+    (default 64 and 8, as plan-eval); +-1 rad/s, 3 rad/s^2; no goal check (tolerance None:
     success is the simulator's end-effector distance)."""
     config = PlannerConfig(num_samples=opts.num_samples, num_iterations=3,
                            num_elites=elites(opts), horizon=8)

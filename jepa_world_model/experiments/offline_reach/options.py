@@ -19,8 +19,8 @@ RISKS = ('none', 'model', 'clearance', 'scan', 'oracle')
 #: planner_node's rollout_dtype values (core/model/rollout_step.py COMPUTE_DTYPES; kept here
 #: as names so that reading the defaults for the CLI's help imports no torch).
 ROLLOUT_DTYPES = ('float32', 'bfloat16')
-#: Elites per sample when ``num_elites`` is not given: config/ros/planner.yaml's 16 of 128
-#: (the base conditions' 8 of 64 is the same ratio).
+#: Elites per sample when ``num_elites`` is not given: config/ros/planner.yaml's 8 of 64
+#: (the base conditions' too).
 ELITE_FRACTION = 1 / 8
 
 
@@ -46,7 +46,7 @@ class ReachOptions:
     #: torch threads.
     threads: int = 1
     #: CEM action sequences per iteration (the planner's ``num_samples``).
-    num_samples: int = 128
+    num_samples: int = 64
     #: Lowest-cost samples per refit (None: ``num_samples`` x :data:`ELITE_FRACTION`).
     num_elites: Optional[int] = None
     #: planner_node's ``rollout_dtype``: 'float32' or 'bfloat16' (core/model/rollout_step.py).

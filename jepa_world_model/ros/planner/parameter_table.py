@@ -44,11 +44,11 @@ PARAMS: Dict[str, ParamSpec] = {
     'method': ParamSpec('cem', 'Sampling planner', 'runtime', choices=('cem', 'mppi'),
                         core='planner.method'),
     'horizon': ParamSpec(8, 'Planned steps H', 'runtime', 1, 100, core='planner.horizon'),
-    'num_samples': ParamSpec(128, 'Action sequences sampled per iteration', 'runtime',
+    'num_samples': ParamSpec(64, 'Action sequences sampled per iteration', 'runtime',
                              2, 100000, core='planner.num_samples'),
     'num_iterations': ParamSpec(3, 'Refit iterations per plan', 'runtime', 1, 100,
                                 core='planner.num_iterations'),
-    'num_elites': ParamSpec(16, 'Lowest-cost samples used by the refit (<= `num_samples`)',
+    'num_elites': ParamSpec(8, 'Lowest-cost samples used by the refit (<= `num_samples`)',
                             'runtime', 1, 100000, core='planner.num_elites'),
     'action_repeat': ParamSpec(1, 'Model steps each planned action is held for (look-ahead '
                                '`horizon x action_repeat` steps)', 'runtime', 1, 100,
