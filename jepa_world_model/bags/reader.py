@@ -15,8 +15,8 @@ Alignment rules (docs/datasets.md has the long form):
 * Actions: ``a[t]`` is the command in force between frame t and t + 1. With
   ``action_source: topic`` that is the latest command stamped at or before frame t (zero
   before the first one, or when older than ``command_timeout_s`` > 0); a command sent after
-  frame t first counts for frame t + 1, unless ``action_alignment: after_frame`` looks up
-  the command at frame t + ``action_alignment_window_s`` (bags/command_alignment.py).
+  frame t first counts for frame t + 1, unless ``action_alignment: after_frame`` takes the
+  first command in (t, t + ``action_alignment_window_s``] (bags/command_alignment.py).
   Commands are held only within an episode: one stamped before the episode's first frame
   never labels it (zero until the episode's own first command). With
   ``joint_state_delta``, ``a[t] = q[t+1] - q[t]`` of the paired joint states (``a[-1]`` = 0,

@@ -125,7 +125,7 @@ class BagConfig:
     command_timeout_s: float = 0.0      # an older command counts as zero (stop); 0: held
     # Which command labels frame t (bags/command_alignment.py). 'at_or_before': the latest
     # command stamped at or before the frame (a recorder that stamps each command with its
-    # frame). 'after_frame': the latest one stamped at or before frame + window, for a robot
+    # frame). 'after_frame': the first one stamped in (frame, frame + window], for a robot
     # that publishes the command computed from a frame a few ms after it (`ros2 bag record`
     # stamps it so); `jepa-world-model inspect` measures the delay and suggests both values.
     action_alignment: str = 'at_or_before'

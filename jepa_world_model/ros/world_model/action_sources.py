@@ -16,27 +16,33 @@ The action ``a`` [A] of the model is taken, depending on the ``action_source`` p
 
 Every vector is multiplied by ``action_scale`` (empty: 1; one value: all dims; else per
 dim). A command older than ``action_timeout`` counts as zero, the convention of velocity
-controllers and twist_mux: no fresh command means stop. A command with a value beyond
+controllers and twist_mux: no fresh command means stop. Which command the transition from a
+frame uses follows the checkpoint's ``action_alignment`` (core/runtime/action_alignment.py;
+commands are stamped with their arrival on the node clock, as ``ros2 bag record`` stamps
+them): :meth:`ActionSource.paired`. A command with a value beyond
 ``max_abs_input`` (or one that overflows float32, e.g. 1e300) is refused with an
 :class:`ActionError` and the previous command stays in effect.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple
+from collections import deque
+from dataclasses import dataclass, field as dataclass_field
+import threading
+from typing import Any, Deque, List, Optional, Sequence, Tuple
 
 from geometry_msgs.msg import Twist, TwistStamped
 import numpy as np
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
+from ...core.runtime.action_alignment import ActionAlignment, paired_command_indices
 from ...core.runtime.input_rules import magnitude_problem
 from ...core.runtime.streams import JointStateBuffer, SyncError
 
 __all__ = ['ACTION_SOURCES', 'TWIST_FIELDS', 'ActionError', 'parse_twist_fields',
            'twist_to_action', 'array_to_action', 'trajectory_to_action', 'joint_delta_action',
-           'scale_vector', 'ActionSource']
+           'scale_vector', 'ActionSource', 'live_alignment']
 
 #: source name -> (message type, default topic); ``None`` for sources without a topic.
 ACTION_SOURCES = {
@@ -49,6 +55,8 @@ ACTION_SOURCES = {
 }
 TWIST_FIELDS = tuple(f'{part}.{axis}' for part in ('linear', 'angular') for axis in 'xyz')
 TRAJECTORY_FIELDS = ('positions', 'velocities')
+#: Commands remembered for the alignment look-up (ample for a frame's window at 1 kHz).
+HISTORY_LENGTH = 512
 
 
 class ActionError(ValueError):
@@ -162,7 +170,7 @@ class ActionSource:
     """Turns the configured action input into the model's action at a frame.
 
     Thread-safety: :meth:`on_message` and :meth:`current` exchange one tuple reference, which
-    is atomic in CPython, so the subscription callback and the worker need no lock.
+    is atomic in CPython; the command history (:meth:`paired`) has its own short lock.
 
     Attributes:
         source: One of :data:`ACTION_SOURCES`.
@@ -173,6 +181,7 @@ class ActionSource:
         scale: [A] multiplier.
         timeout: Seconds after which a command counts as zero.
         max_abs: Largest magnitude of a command value (unscaled, as in the message).
+        alignment: Which command a frame's transition uses (:meth:`paired`).
     """
 
     source: str
@@ -183,7 +192,11 @@ class ActionSource:
     scale: Optional[np.ndarray] = None
     timeout: float = 0.5
     max_abs: float = float('inf')
+    alignment: ActionAlignment = dataclass_field(default_factory=ActionAlignment)
     _latest: Optional[Tuple[np.ndarray, float]] = None
+    _history: Deque[Tuple[float, np.ndarray]] = dataclass_field(
+        default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+    _history_lock: threading.Lock = dataclass_field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.scale is None:
@@ -260,6 +273,10 @@ class ActionSource:
             raise ActionError(f'{self.source} command {action.tolist()} times action_scale '
                               f'{self.scale.tolist()} overflows float32')
         self._latest = (scaled, float(now))
+        with self._history_lock:
+            if self._history and now < self._history[-1][0]:   # the clock went back
+                self._history.clear()
+            self._history.append((float(now), scaled))
 
     def current(self, now: float, buffer: Optional[JointStateBuffer] = None,
                 stamp: Optional[float] = None, period: float = 0.1,
@@ -287,6 +304,40 @@ class ActionSource:
             return np.zeros(self.action_dim, np.float32)
         return latest[0].copy()
 
+    @property
+    def takes_messages(self) -> bool:
+        """Whether the action comes from command messages (not joint_delta or zero)."""
+        return self.message_type is not None
+
+    def command_times(self) -> np.ndarray:
+        """[C] arrival times (s, node clock, ascending) of the remembered commands."""
+        with self._history_lock:
+            return np.array([t for t, _ in self._history], dtype=np.float64)
+
+    def paired(self, stamp: float) -> Tuple[np.ndarray, bool]:
+        """The command the transition from the frame stamped ``stamp`` uses, under
+        ``alignment``, from the commands received so far -> (float32 [A], in_window).
+
+        ``in_window`` is True when ``after_frame`` found a command in (t, t + window]; False
+        for ``at_or_before`` and for its fallback (the command held from before the frame).
+        No command, or one older than ``timeout`` at the look-up time: zeros.
+        """
+        with self._history_lock:
+            history = list(self._history)
+        zero = np.zeros(self.action_dim, np.float32)
+        if not history:
+            return zero, False
+        times = np.array([t for t, _ in history], dtype=np.float64)
+        frame = np.array([float(stamp)])
+        index, in_window = paired_command_indices(frame, times, self.alignment)
+        k = int(index[0])
+        if k < 0 and len(history) == HISTORY_LENGTH:
+            k = 0          # older than the remembered commands: the oldest is the closest
+        # Aged at the look-up time, as the bag reader ages them (t, or t + window).
+        if k < 0 or self.alignment.lookup_times(frame)[0] - times[k] > self.timeout:
+            return zero, False
+        return history[k][1].copy(), bool(in_window[0])
+
     def in_effect(self, now: float) -> Optional[np.ndarray]:
         """The commanded action at ``now`` -> float32 [A], or None for sources that are not
         commands (``joint_delta`` and ``zero`` derive their action at the frame itself)."""
@@ -298,3 +349,19 @@ class ActionSource:
         """Seconds since the last command message, or None if none arrived."""
         latest = self._latest
         return None if latest is None else now - latest[1]
+
+
+def live_alignment(runtime: Any, settings: Any) -> ActionAlignment:
+    """The rule the node pairs frames and commands with: the checkpoint's training rule
+    (``data.bag.action_alignment``) unless ``action_alignment`` /
+    ``action_alignment_window_s`` override it; the window must be shorter than
+    ``model_step_period``.
+
+    Raises:
+        AlignmentError: The overrides do not make a valid rule (the message says why).
+    """
+    checkpoint = getattr(runtime, 'checkpoint', None)
+    trained = ActionAlignment.of_training(getattr(checkpoint, 'config', None))
+    rule = trained.overridden(settings.action_alignment, settings.action_alignment_window_s)
+    rule.check_period(settings.model_step_period)
+    return rule

@@ -18,6 +18,13 @@ beyond ``max_abs_input`` are refused (``*_out_of_range``, ``action_invalid``), i
 ``max_image_pixels`` are refused before decoding (``image_too_large``), and a frame whose
 outputs are not finite is dropped (``prediction_nonfinite``), so the node never publishes
 NaN.
+
+The action a frame is rolled out with follows the checkpoint's ``action_alignment``
+(core/runtime/action_alignment.py, the rule the bags were read with): ``at_or_before`` takes
+the latest command received at or before the frame stamp; ``after_frame`` the first one
+received in (t, t + window], for which the worker waits, at most until the window is over
+(a frame whose command has not come by then holds the previous command and counts
+``action_late``).
 """
 
 from __future__ import annotations
@@ -98,6 +105,7 @@ class FramePipeline:
         self.action_arrival: Optional[float] = None     # monotonic
         self._last_stamp: Optional[float] = None        # newest processed image stamp
         self._last_processed = 0.0
+        self._command_arrived = threading.Condition()   # wakes an after_frame wait
 
     # -- subscription callbacks (executor threads) -------------------------------------------
     def on_image(self, msg: Any) -> None:
@@ -132,6 +140,42 @@ class FramePipeline:
             now = time.monotonic()
             self.rates['action'].tick(now)
             self.action_arrival = now
+        with self._command_arrived:
+            self._command_arrived.notify_all()
+
+    def await_command(self, stamp: float) -> None:
+        """Under ``after_frame``, wait until the command of the frame stamped ``stamp`` has
+        arrived or its window is over (wall time bounded by the window)."""
+        alignment = self.action.alignment
+        if not (alignment.waits and self.action.takes_messages):
+            return
+        window = alignment.window_s
+        deadline = time.monotonic() + min(window, max(0.0, stamp + window - self._now()))
+        with self._command_arrived:
+            # Checked under the condition's lock: a command that arrives between the check and
+            # the wait notifies after the wait began, so it is never missed.
+            while not alignment.decided(stamp, self._now(), self.action.command_times()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._command_arrived.wait(timeout=remaining)
+
+    def frame_action(self, stamp: float, now: float, s: NodeSettings) -> np.ndarray:
+        """The action the frame stamped ``stamp`` is rolled out with -> float32 [A] (call
+        after :meth:`await_command`, with ``lock`` held).
+
+        Raises:
+            SyncError, ActionError: joint_delta without enough joint-state history.
+        """
+        if not self.action.takes_messages:
+            return self.action.current(now, self.states.sync.joints, stamp,
+                                       s.model_step_period, s.max_skew)
+        action, in_window = self.action.paired(stamp)
+        if self.action.alignment.waits and not in_window:
+            self.reject('action_late', f'no command within {self.action.alignment.window_s} s '
+                        f'after the frame stamped {stamp:.6f} (action_alignment after_frame): '
+                        f'the previous command is held')
+        return action
 
     # -- worker ----------------------------------------------------------------------------
     def process(self, msg: Any, received: float, applied: Optional[np.ndarray] = None
@@ -156,13 +200,13 @@ class FramePipeline:
             rgb = frame_to_model_rgb(msg, runtime.image_size, s.resize_mode, s.max_image_pixels)
         except InputError as exc:
             return self.reject(exc.reason, str(exc))
+        self.await_command(stamp)
         sync = self.states.sync
         with self.lock:
             try:
                 joints = sync.joints_at(stamp, s.max_skew)
                 pose = sync.pose_at(stamp, s.max_skew)
-                action = self.action.current(now, sync.joints, stamp, s.model_step_period,
-                                             s.max_skew)
+                action = self.frame_action(stamp, now, s)
             except SyncError as exc:
                 return self.reject(f'sync_{exc.reason}', str(exc))
             except ActionError as exc:

@@ -31,8 +31,9 @@ from ..common.model_loading import load_runtime, ModelLoadError
 from ..common.node_main import run_node
 from ...core.runtime.inference import SurpriseNormalizer, WorldModelRuntime
 from ...core.runtime.shared_encoder import EncoderPool
+from ...core.runtime.action_alignment import AlignmentError
 from ...core.runtime.streams import Counters
-from .action_sources import ActionError, ActionSource, scale_vector
+from .action_sources import ActionError, ActionSource, live_alignment, scale_vector
 from ..common import LOCK_TIMEOUT_S
 from ..common.images import image_subscription
 from .frame_pipeline import FramePipeline, NOT_REJECTIONS
@@ -107,7 +108,8 @@ class WorldModelNode(GuardedLifecycleNode):
                                          s.action_joint_names, runtime.joint_names,
                                          s.action_trajectory_field, s.action_scale,
                                          s.action_timeout)
-        except ActionError as exc:
+            action.alignment = live_alignment(runtime, s)
+        except (ActionError, AlignmentError) as exc:
             reason = reason or str(exc)
         if reason:
             return self._fail(f'{path} does not fit the parameters: {reason}')
@@ -129,7 +131,9 @@ class WorldModelNode(GuardedLifecycleNode):
         self.get_logger().info(
             f'configured: {path} ({runtime.parameter_count:,} parameters) on {s.device}/'
             f'{s.dtype}{shared}; joints {runtime.joint_names}; action {s.action_source} '
-            f'[{runtime.action_dim}]; horizon {s.horizon} x {s.model_step_period} s')
+            f'[{runtime.action_dim}], {action.alignment.rule}'
+            f'{f" {action.alignment.window_s} s" if action.alignment.waits else ""}; '
+            f'horizon {s.horizon} x {s.model_step_period} s')
         return SUCCESS
 
     def _create_outputs(self, has_pose: bool) -> None:
