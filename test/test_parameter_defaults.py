@@ -44,7 +44,8 @@ ROBOT_SPECIFIC = {'planner_node': {'action_joint_names', 'joint_position_min',
 #: Parameters a file leaves out (commented out: unset; the deprecated QoS parameters, whose
 #: standard replacement the file shows in a comment).
 LEFT_OUT = {'planner_node': set(),
-            'world_model_node': {'action_joint_names', 'image_reliability', 'image_qos_depth',
+            'world_model_node': {'action_joint_names', 'marker_link_lengths',
+                                 'image_reliability', 'image_qos_depth',
                                  'joint_states_reliability', 'joint_states_qos_depth',
                                  'action_reliability'}}
 _NO_DEFAULT = inspect.Parameter.empty

@@ -19,7 +19,7 @@ import torch
 
 try:
     from diagnostic_msgs.msg import DiagnosticStatus
-    from geometry_msgs.msg import Twist
+    from geometry_msgs.msg import Twist, Vector3Stamped
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState, GetState
     from nav_msgs.msg import Path
@@ -33,6 +33,7 @@ try:
     from std_msgs.msg import Float32, Float32MultiArray
     from std_srvs.srv import SetBool, Trigger
     from trajectory_msgs.msg import JointTrajectory
+    from visualization_msgs.msg import Marker, MarkerArray
 
     from jepa_world_model.ros.common.image_conversion import (rgb_to_compressed_msg,
                                                               rgb_to_image_msg)
@@ -67,7 +68,8 @@ class Feeder(FeederNode):
         super().__init__(graph, ns, node_name, {
             'trajectory': (JointTrajectory, 'predicted_joint_trajectory'),
             'path': (Path, 'predicted_path'), 'surprise': (Float32, 'surprise'),
-            'latent': (Float32MultiArray, 'latent')}, depth=50)
+            'latent': (Float32MultiArray, 'latent'), 'markers': (MarkerArray, 'markers'),
+            'surprise_stamped': (Vector3Stamped, 'surprise_stamped')}, depth=50)
         pub = self.node.create_publisher
         self.compressed_pub = pub(CompressedImage, 'image/compressed', qos_profile_sensor_data)
         self.cmd_pub = pub(Twist, 'cmd_vel', 10)
@@ -206,6 +208,20 @@ def test_predictions_arrive_with_stamps_frames_joints_and_shapes(graph, ckpt):
         for key in ('rate_hz.image', 'rate_hz.joint_states', 'latency_ms.p50',
                     'latency_ms.p99', 'skew_ms.p99', 'inference_ms.p50'):
             assert key in values
+        # Stamped surprise and markers carry the input image's stamp (message_filters);
+        # deactivating clears the markers.
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert wait_for(lambda: feeder.out['markers'] and feeder.out['markers'][-1].markers[
+            0].action == Marker.DELETEALL)
+        assert wait_for(lambda: len(feeder.out['surprise_stamped']) == len(feeder.out['surprise']))
+        assert [m.vector.x for m in feeder.out['surprise_stamped']] == pytest.approx(
+            [m.data for m in feeder.out['surprise']], rel=1e-6)
+        assert all(stamp_key(m.header.stamp) in keys for m in feeder.out['surprise_stamped'])
+        assert len(feeder.out['markers']) >= 7
+        for array in feeder.out['markers'][:-1]:
+            assert {(m.ns, m.header.frame_id, stamp_key(m.header.stamp) in keys)
+                    for m in array.markers} == {('predicted_joints', 'odom', True),
+                                                ('predicted_path', 'odom', True)}
     finally:
         feeder.close()
         close_node(graph, node)

@@ -217,6 +217,11 @@ class PlannerCore(GuardedLifecycleNode):
         if stamped is None:
             return
         outcome = controller.act(stamped.observation, started)
+        # The figures are this plan's when it was planned and checked: a command, or a stop
+        # for its risk or disagreement (goal_reached and overrun stop before the checks).
+        if not isinstance(outcome, Stop) or outcome.status in ('risk_too_high',
+                                                               'uncertainty_too_high'):
+            self._outputs.figures(stamped.header, controller.last)
         if isinstance(outcome, Stop):
             return self._stop(outcome)
         # The next acceleration reference is the command the message carries.

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Twist, TwistStamped
+from geometry_msgs.msg import Twist, TwistStamped, Vector3Stamped
 import numpy as np
 from nav_msgs.msg import Path
 from std_msgs.msg import Float32, Float64MultiArray, Header, String
@@ -30,6 +30,7 @@ from ...core.planning.command_limits import CommandLimits, integrate_positions
 from ...core.planning.commands import Command
 from ..world_model.action_sources import parse_twist_fields
 from ..common.node_io import path_msg, trajectory_msg
+from ..common.stamped_figures import plan_figures_msg
 from ..common.topic_qos import output_qos, overridable
 
 __all__ = ['STOPS', 'NOT_REJECTIONS', 'NOT_REJECTION_PREFIXES', 'PlannerOutputs', 'Outgoing',
@@ -70,6 +71,7 @@ class PlannerOutputs:
         self._node, self._counters = node, counters
         self._pubs = {'cmd': pub(*output_topics(s.use_twist_stamped)[s.output]),
                       'cost': pub(Float32, '~/plan_cost'),
+                      'figures': pub(Vector3Stamped, '~/plan_figures'),
                       'status': pub(String, '~/status')}
         if with_path:
             self._pubs['path'] = pub(Path, '~/planned_path')
@@ -113,6 +115,17 @@ class PlannerOutputs:
                                                 s.path_frame_id))
         self._pubs['cost'].publish(Float32(data=float(command.cost)))
         return out.command
+
+    def figures(self, header: Header, last: Dict[str, Any]) -> None:
+        """Publish ``~/plan_figures`` (risk, disagreement, cost; see
+        :mod:`..common.stamped_figures`) of the plan started from the image of ``header``.
+
+        ``last``: the controller's figures of that plan (``risk``, ``disagreement``,
+        ``cost``; absent or None where the model has no such output).
+        """
+        self._pubs['figures'].publish(plan_figures_msg(header, last.get('risk'),
+                                                       last.get('disagreement'),
+                                                       last.get('cost')))
 
     def stop(self, s: Any, joints: Sequence[str], limits: CommandLimits, header: Header,
              command: Command) -> np.ndarray:
