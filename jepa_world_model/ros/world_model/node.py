@@ -17,15 +17,17 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
+from geometry_msgs.msg import Vector3Stamped
 from nav_msgs.msg import Odometry, Path
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float32, Float32MultiArray
+from std_msgs.msg import Float32, Float32MultiArray, Header
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import MarkerArray
 
 from ..common.model_loading import load_runtime, ModelLoadError
 from ..common.node_main import run_node
@@ -41,6 +43,8 @@ from ..common.node_diagnostics import build_diagnostic_array, HealthSnapshot
 from ..common.node_diagnostics import RejectionTally
 from ..common.guarded_lifecycle import autostart, GuardedLifecycleNode
 from ..common.node_io import latent_msg, path_msg, trajectory_msg
+from ..common.prediction_markers import delete_all_markers, prediction_markers
+from ..common.stamped_figures import surprise_stamped_msg
 from .parameters import check_against_model, declare_parameters, ModelFacts
 from .parameters import PARAMS, parameter_updates, read_settings
 from ..common.parameter_table import HeldParameters
@@ -82,6 +86,7 @@ class WorldModelNode(GuardedLifecycleNode):
         self._rejections = RejectionTally(NOT_REJECTIONS)
         self._held = HeldParameters(PARAMS)   # configure/activate values set while configured
         self._qos_warned = False
+        self._marker_frame = ''   # frame of the last markers: DELETEALL goes there
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._image_group = MutuallyExclusiveCallbackGroup()
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -143,6 +148,8 @@ class WorldModelNode(GuardedLifecycleNode):
 
         self._pubs = {'trajectory': pub(JointTrajectory, '~/predicted_joint_trajectory'),
                       'surprise': pub(Float32, '~/surprise'),
+                      'surprise_stamped': pub(Vector3Stamped, '~/surprise_stamped'),
+                      'markers': pub(MarkerArray, '~/markers'),
                       'latent': pub(Float32MultiArray, '~/latent')}
         if has_pose:
             self._pubs['path'] = pub(Path, '~/predicted_path')
@@ -222,8 +229,12 @@ class WorldModelNode(GuardedLifecycleNode):
         self.pipeline = None
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop the worker and drop the subscriptions."""
+        """Stop the worker and drop the subscriptions; clear the markers (the publishers
+        are still active here)."""
         self._stop_processing()
+        if 'markers' in self._pubs:
+            self._pubs['markers'].publish(delete_all_markers(Header(
+                stamp=self.get_clock().now().to_msg(), frame_id=self._marker_frame)))
         self._state = 'inactive'
         return super().on_deactivate(state)
 
@@ -318,6 +329,14 @@ class WorldModelNode(GuardedLifecycleNode):
                                           s.path_frame_id))
         if result.surprise is not None:
             pubs['surprise'].publish(Float32(data=float(result.surprise)))
+            pubs['surprise_stamped'].publish(surprise_stamped_msg(
+                header, result.surprise, result.surprise_raw, result.surprise_steps))
+        if s.publish_markers:
+            self._marker_frame = s.path_frame_id or header.frame_id
+            pubs['markers'].publish(prediction_markers(
+                Header(stamp=header.stamp, frame_id=self._marker_frame),
+                self._facts.joint_names, result.positions, result.velocities, result.poses,
+                s.model_step_period, marker_lifetime(s), s.marker_link_lengths or ()))
         if s.publish_latent:
             pubs['latent'].publish(latent_msg(result.z))
 
@@ -359,6 +378,12 @@ class WorldModelNode(GuardedLifecycleNode):
     def _publish_diagnostics(self) -> None:
         self._diag_pub.publish(build_diagnostic_array(self.health(),
                                                       self.get_clock().now().to_msg()))
+
+
+def marker_lifetime(s: Any) -> float:
+    """Seconds a marker outlives its prediction: ``stale_timeout`` (a pause that long is
+    stale for diagnostics too), plus one period of ``max_prediction_rate`` when it is set."""
+    return s.stale_timeout + (1.0 / s.max_prediction_rate if s.max_prediction_rate > 0 else 0.0)
 
 
 def main(args: Optional[List[str]] = None) -> int:

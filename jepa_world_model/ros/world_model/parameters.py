@@ -51,6 +51,13 @@ def _scale_problem(value: Tuple[float, ...]) -> Optional[str]:
             f'got {list(value)}')
 
 
+def _link_lengths_problem(value: Tuple[float, ...]) -> Optional[str]:
+    # An empty list means the same as unset; a zero or negative length is a typo.
+    if all(0.0 < v < 1e3 for v in value):
+        return None
+    return f'expected link lengths in metres, each > 0 and < 1000, got {list(value)}'
+
+
 def _topic_problem(value: str) -> Optional[str]:
     return None if not value or _TOPIC_RE.match(value) else \
         f'expected a valid topic name, got {value!r}'
@@ -125,8 +132,18 @@ PARAMS: Dict[str, ParamSpec] = {
     'action_timeout': ParamSpec(0.5, 'A command older than this (s) counts as zero',
                                 'runtime', 0.0, 3600.0),
     'publish_latent': ParamSpec(False, 'Publish `~/latent` (Float32MultiArray)', 'runtime'),
-    'path_frame_id': ParamSpec('', 'frame_id of `~/predicted_path`; empty: the image frame',
-                               'runtime'),
+    'path_frame_id': ParamSpec('', 'frame_id of `~/predicted_path` and `~/markers`; empty: '
+                               'the image frame', 'runtime'),
+    'publish_markers': ParamSpec(True, 'Publish `~/markers` (visualization_msgs/MarkerArray: '
+                                 'predicted joints, base path, planar-arm end effector)',
+                                 'runtime'),
+    'marker_link_lengths': ParamSpec(None, 'Link lengths (m) of a planar serial chain driven by '
+                                     'the first model joints, each rotating about z of the '
+                                     'marker frame: `~/markers` then draws the predicted arm '
+                                     'and end effector (the simulated arm: [0.30, 0.25, 0.16]); '
+                                     'unset: no arm markers', 'runtime', kind=Tuple[float, ...],
+                                     rule=Rule(_link_lengths_problem,
+                                               'positive, finite, at most one per joint')),
     'surprise_window': ParamSpec(300, 'Frames in the running median that normalises '
                                  '`~/surprise`', 'runtime', 1, 100000,
                                  core='surprise.window'),
@@ -240,6 +257,10 @@ def check_against_model(settings: Any, model: ModelFacts) -> Optional[str]:
     if source == 'joint_trajectory' and len(joints) != model.action_dim:
         return (f'action_joint_names has {len(joints)} joints, the model action has '
                 f'{model.action_dim}')
+    links = settings.marker_link_lengths or ()
+    if len(links) > len(model.joint_names):
+        return (f'marker_link_lengths has {len(links)} links, the model has '
+                f'{len(model.joint_names)} joints')
     if source == 'joint_delta' and len(model.joint_names) != model.action_dim:
         return (f'action_source joint_delta needs as many model joints '
                 f'({len(model.joint_names)}) as action dims ({model.action_dim})')
