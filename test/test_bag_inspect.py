@@ -19,7 +19,7 @@ from jepa_world_model.cli import main
 from jepa_world_model.core.config import ExperimentConfig, load_config
 from jepa_world_model.episode_sources import load_episodes
 
-from robot_bags import COMPRESSED_TOPIC, ELBOW_RANGE, JOINTS, write_robot_bag
+from robot_bags import COMPRESSED_TOPIC, ELBOW_RANGE, joint_positions, JOINTS, write_robot_bag
 
 DELAY = 4_000_000       # ns: each command 4 ms after its frame, as `ros2 bag record` has it
 
@@ -124,6 +124,12 @@ def test_written_config_loads_with_the_package_loader_and_reads_the_bag(written,
     episodes, read = load_episodes(cfg)          # exactly what `train` reads
     assert read['frames'] == 36 - 3 and read['frames_without_command'] == 0
     assert read['frames_without_joint_state'] == 0 and len(episodes) == 3
+    # The detected continuous joints are the model's: each enters s as (cos q, sin q).
+    assert cfg.model.continuous_joints == ['shoulder', 'wheel']
+    assert episodes[0].s.shape[1] == cfg.model.state_dim == 5 + 3
+    q = joint_positions(0, 0)                    # episode 0's first frame
+    assert np.allclose(episodes[0].s[0], [np.cos(q[0]), np.sin(q[0]), np.cos(q[1]),
+                                          np.sin(q[1]), q[2], 0.5, 0.5, 0.5], atol=1e-6)
     assert main(argv) == 2                       # both files exist now: never overwritten
     assert 'exists' in capsys.readouterr().err
     assert main(argv + ['--force']) == 0

@@ -364,7 +364,8 @@ def _warnings(result: BagInspection, roles: Dict[str, str]) -> List[str]:
         if joint.continuous:
             out.append(f'joint {joint.name} looks continuous (range {joint.position_min:.2f} '
                        f'.. {joint.position_max:.2f} rad, {joint.wraps} wrap-around(s)): an '
-                       f'image shows its angle only modulo 2 pi')
+                       f'image shows its angle only modulo 2 pi; the starter config lists it '
+                       f'in model.continuous_joints (read as cos, sin)')
     if roles['image'] and result.image.get('decode_error'):
         out.append(f'the first image on {roles["image"]} cannot be decoded: '
                    f'{result.image["decode_error"]}')

@@ -41,6 +41,7 @@ from rosbags.serde import SerdeError
 from ..core.config import BagConfig, ExperimentConfig, ModelConfig
 from ..core.training.data import Episode
 from ..core.planning.scan import too_close_at_min
+from ..core.model.joint_angles import JointAngleCoding
 from ..core.model.state_layout import assemble_state, planar_pose, state_slices
 from .command_alignment import frame_actions
 from .time_alignment import nearest_index, resample_to_rate, split_at_gaps
@@ -67,6 +68,8 @@ class BagDatasetConfig(BagConfig):
     """:class:`BagConfig` plus what the model fixes: joint order, velocity use, image size."""
 
     joint_names: List[str] = field(default_factory=list)  # empty: first JointState's order
+    # Positions of these enter s as (cos, sin) (model.continuous_joints; joint_angles.py).
+    continuous_joints: List[str] = field(default_factory=list)
     use_joint_position: bool = ModelConfig.use_joint_position
     use_joint_velocity: bool = ModelConfig.use_joint_velocity
     pose_in_state: bool = ModelConfig.pose_in_state   # s gets the odometry pose
@@ -77,6 +80,10 @@ class BagDatasetConfig(BagConfig):
         super().__post_init__()
         if self.image_size <= 0 or self.action_dim < 0:
             raise BagDatasetError('image_size must be > 0 and action_dim >= 0')
+        unknown = sorted(set(self.continuous_joints) - set(self.joint_names))
+        if unknown:
+            raise BagDatasetError(f'continuous_joints {unknown} are not in joint_names '
+                                  f'{self.joint_names} (name the joints to read them)')
         if self.pose_in_state and not self.odometry_topic:
             raise BagDatasetError('model.pose_in_state needs data.bag.odometry_topic (the '
                                   'nav_msgs/Odometry topic the pose comes from)')
@@ -88,6 +95,7 @@ class BagDatasetConfig(BagConfig):
         bag['min_episode_length'] = max(bag['min_episode_length'], cfg.data.clip_length)
         m = cfg.model
         return cls(**bag, joint_names=list(m.joint_names),
+                   continuous_joints=list(m.continuous_joints),
                    use_joint_position=m.use_joint_position,
                    use_joint_velocity=m.use_joint_velocity, pose_in_state=m.pose_in_state,
                    image_size=m.image_size, action_dim=m.action_dim)
@@ -442,6 +450,7 @@ def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
     else:
         cmd_t, cmds = np.zeros(0, dtype=np.int64), np.zeros((0, width))
     max_gap = int(cfg.max_gap_s * 1e9)
+    coding = JointAngleCoding.of(cfg.joint_names, cfg.continuous_joints)
     out: List[Episode] = []
     segments = split_at_gaps(img_t, max_gap)
     report.gaps += len(segments) - 1
@@ -467,9 +476,9 @@ def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
                 raise BagDatasetError(f'model.pose_in_state: no nav_msgs/Odometry on '
                                       f'{cfg.odometry_topic!r}')
             layout = state_slices(cfg.use_joint_position, cfg.use_joint_velocity,
-                                  cfg.pose_in_state, q.shape[1])
+                                  cfg.pose_in_state, q.shape[1], len(cfg.continuous_joints))
             s = assemble_state(layout, q[j], dq[j] if cfg.use_joint_velocity else None,
-                               labels.get('base_pose'))
+                               labels.get('base_pose'), coding)
             out.append(Episode(images=np.stack([streams.images[i] for i in img_order[f]]),
                                s=s, a=a.astype(np.float32),
                                extras={'stamp_ns': img_t[f], **labels}))

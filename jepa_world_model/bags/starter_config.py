@@ -97,7 +97,9 @@ def training_config(insp: BagInspection, image_size: int = 64) -> Dict[str, Any]
     # Every frame keeps its joint state, but never one further than 0.1 s away.
     bag['max_skew_s'] = min(0.1, max(0.005, _round_up(1.5 * skew, 0.001)))
     bag['max_gap_s'] = max(0.5, round(2.5 * period, 3))
+    # Joints that look continuous enter the state and every read-out as (cos, sin).
     model = dict(_MODEL, image_size=image_size, joint_names=joints,
+                 continuous_joints=[j for j in joints if j in insp.continuous_joints],
                  use_joint_velocity=insp.joint_velocities, action_dim=action_dim,
                  action_names=names)
     config = {'model': model, 'loss': {'image_state': 2.0}, 'optim': dict(_OPTIM),
@@ -179,8 +181,9 @@ def config_text(insp: BagInspection, config: Dict[str, Any]) -> str:
              f'({insp.alignment.get("reason", "no command topic")})']
     notes += [f'WARNING: {w}' for w in insp.warnings]
     if insp.continuous_joints:
-        notes.append(f'Continuous joints {insp.continuous_joints}: goal images cannot be read '
-                     f'reliably for them (image_readout in report.json says how well).')
+        notes.append(f'Continuous joints {insp.continuous_joints} (range > 2 pi or wrap-'
+                     f'arounds): model.continuous_joints reads them as (cos, sin), angles in '
+                     f'(-pi, pi]; remove a name there if that joint has limits.')
     return _comment(notes) + yaml.safe_dump(config, sort_keys=False)
 
 
@@ -198,7 +201,8 @@ def planner_text(insp: BagInspection, params: Dict[str, Any]) -> str:
              'for velocity, N m for effort controllers);',
              'acceleration_max: the recorded 99th-percentile change per second; '
              'joint_position_min/max: the recorded joint range',
-             f'(+-{CONTINUOUS_LIMIT:g}, i.e. none, for continuous joints).']
+             f'(+-{CONTINUOUS_LIMIT:g} for continuous joints: ignored, the planner applies no '
+             'position limit to a model\'s continuous_joints).']
     if p.get('output') == 'float64_multi_array' and 'action_joint_names' not in p:
         notes.append('WARNING: the command has another size than the joint state: set '
                      'action_joint_names (the joint each command dim moves).')

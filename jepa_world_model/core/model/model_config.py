@@ -12,6 +12,7 @@ import math
 from typing import Dict, List
 
 from ..settings_spec import require
+from .joint_angles import JointAngleCoding
 from .state_layout import state_dim, state_slices
 
 __all__ = ['ModelConfig', 'MODEL_SIZE_LIMITS', 'PATCH_STEMS', 'IMAGE_STATE_SOURCES']
@@ -50,6 +51,10 @@ class ModelConfig:
     image_latent_dim: int = 64
     proprio_latent_dim: int = 32
     joint_names: List[str] = field(default_factory=lambda: ['joint_x', 'joint_y'])
+    # Joints without limits (URDF type="continuous": wheels, turntables, wrist rolls): their
+    # angle enters s as (cos q, sin q) and every position read-out returns atan2 in (-pi, pi]
+    # (core/model/joint_angles.py); goals on them wrap. A subset of joint_names.
+    continuous_joints: List[str] = field(default_factory=list)
     # What s holds (core/model/state_layout.py): joint positions, velocities, odometry pose.
     use_joint_position: bool = True
     use_joint_velocity: bool = True
@@ -117,6 +122,13 @@ class ModelConfig:
                 'predictor_embed_dim must be divisible by predictor_num_heads')
         require(self.proprio_latent_dim >= 0, 'proprio_latent_dim must be >= 0')
         require(len(set(self.joint_names)) == len(self.joint_names), 'joint_names must be unique')
+        unknown = [name for name in self.continuous_joints if name not in self.joint_names]
+        require(not unknown, f'continuous_joints {unknown} are not in joint_names '
+                f'{list(self.joint_names)}')
+        require(len(set(self.continuous_joints)) == len(self.continuous_joints),
+                'continuous_joints must be unique')
+        require(not self.continuous_joints or self.use_joint_position,
+                'continuous_joints need use_joint_position (they change how positions enter s)')
         require(not self.action_names or len(self.action_names) == self.action_dim,
                 'action_names must be empty or have action_dim entries')
         require(self.proprio_latent_dim == 0 or self.state_dim > 0,
@@ -155,13 +167,19 @@ class ModelConfig:
     def state_slices(self) -> Dict[str, slice]:
         """Slices of ``s`` by part ('position', 'velocity', 'pose'); core/model/state_layout.py."""
         return state_slices(self.use_joint_position, self.use_joint_velocity,
-                            self.pose_in_state, len(self.joint_names))
+                            self.pose_in_state, len(self.joint_names),
+                            len(self.continuous_joints))
+
+    @property
+    def joint_coding(self) -> JointAngleCoding:
+        """Which joints are continuous; codes and decodes their positions (cos, sin)."""
+        return JointAngleCoding.of(self.joint_names, self.continuous_joints)
 
     @property
     def state_dim(self) -> int:
         """Size of the proprio vector ``s`` (core/model/state_layout.py)."""
         return state_dim(self.use_joint_position, self.use_joint_velocity, self.pose_in_state,
-                         len(self.joint_names))
+                         len(self.joint_names), len(self.continuous_joints))
 
     @property
     def has_pose(self) -> bool:

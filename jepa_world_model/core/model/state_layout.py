@@ -2,7 +2,9 @@
 
 ``s`` [..., S] concatenates, in this order and each only when the model config enables it:
 
-1. joint positions [J] (``use_joint_position``), in ``joint_names`` order;
+1. joint positions [J + C] (``use_joint_position``), in ``joint_names`` order: one value
+   per limited joint, (cos q, sin q) per continuous joint (``continuous_joints``; C of them,
+   core/model/joint_angles.py);
 2. joint velocities [J] (``use_joint_velocity``);
 3. the base pose from odometry as (x, y, cos yaw, sin yaw) [4] (``pose_in_state``).
 
@@ -22,18 +24,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .joint_angles import JointAngleCoding
+
 __all__ = ['POSE_STATE_DIM', 'state_dim', 'state_slices', 'assemble_state', 'pose_from_state',
-           'planar_pose']
+           'joint_positions_from_state', 'planar_pose', 'JointAngleCoding']
 
 POSE_STATE_DIM = 4   # x, y, cos yaw, sin yaw
 
 
 def state_slices(use_joint_position: bool, use_joint_velocity: bool, pose_in_state: bool,
-                 num_joints: int) -> Dict[str, slice]:
-    """Slices of ``s`` by part: 'position', 'velocity', 'pose' (only the parts present)."""
+                 num_joints: int, num_continuous: int = 0) -> Dict[str, slice]:
+    """Slices of ``s`` by part: 'position', 'velocity', 'pose' (only the parts present).
+
+    ``num_continuous`` of the ``num_joints`` joints are continuous: their positions take two
+    values each (cos, sin), so the position part is ``num_joints + num_continuous`` wide.
+    """
     out: Dict[str, slice] = {}
     start = 0
-    for name, present, size in (('position', use_joint_position, num_joints),
+    for name, present, size in (('position', use_joint_position, num_joints + num_continuous),
                                 ('velocity', use_joint_velocity, num_joints),
                                 ('pose', pose_in_state, POSE_STATE_DIM)):
         if present and size:
@@ -43,14 +51,16 @@ def state_slices(use_joint_position: bool, use_joint_velocity: bool, pose_in_sta
 
 
 def state_dim(use_joint_position: bool, use_joint_velocity: bool, pose_in_state: bool,
-              num_joints: int) -> int:
+              num_joints: int, num_continuous: int = 0) -> int:
     """S for this layout."""
-    slices = state_slices(use_joint_position, use_joint_velocity, pose_in_state, num_joints)
+    slices = state_slices(use_joint_position, use_joint_velocity, pose_in_state, num_joints,
+                          num_continuous)
     return max((s.stop for s in slices.values()), default=0)
 
 
 def assemble_state(slices: Dict[str, slice], position: Optional[np.ndarray],
-                   velocity: Optional[np.ndarray], pose: Optional[np.ndarray]) -> np.ndarray:
+                   velocity: Optional[np.ndarray], pose: Optional[np.ndarray],
+                   coding: Optional[JointAngleCoding] = None) -> np.ndarray:
     """Build s [..., S] float32 from its parts.
 
     Args:
@@ -58,6 +68,8 @@ def assemble_state(slices: Dict[str, slice], position: Optional[np.ndarray],
         position: [..., J] joint positions (needed when the layout has positions).
         velocity: [..., J] joint velocities; None gives zeros (a driver without velocities).
         pose: [..., 3] base pose (x, y, yaw) (needed when the layout has a pose).
+        coding: which joints are continuous: their positions enter as (cos q, sin q)
+            (core/model/joint_angles.py). None: every joint is limited.
 
     Raises:
         ValueError: A needed part is missing or has the wrong size.
@@ -82,6 +94,11 @@ def assemble_state(slices: Dict[str, slice], position: Optional[np.ndarray],
             if value is None:
                 raise ValueError(f'this model needs joint {plural} in its state')
             part = np.asarray(value, dtype=np.float64)
+            if name == 'position' and coding is not None and coding.any_continuous:
+                if part.shape[-1] != coding.num_joints:
+                    raise ValueError(f'joint positions have {part.shape[-1]} values, the '
+                                     f'model expects {coding.num_joints}')
+                part = coding.encode(part)
             if part.shape[-1] != size:
                 raise ValueError(f'joint {plural} have {part.shape[-1]} values, the model '
                                  f'expects {size}')
@@ -90,6 +107,20 @@ def assemble_state(slices: Dict[str, slice], position: Optional[np.ndarray],
     if not parts:
         return np.zeros((0,), np.float32)
     return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def joint_positions_from_state(s: Tensor, slices: Dict[str, slice],
+                               coding: Optional[JointAngleCoding] = None) -> Tensor:
+    """s [..., S] (physical units) -> joint positions [..., J]; a continuous joint's angle
+    comes back through atan2 in (-pi, pi].
+
+    Raises:
+        ValueError: The layout has no joint positions.
+    """
+    if 'position' not in slices:
+        raise ValueError('this state layout has no joint positions')
+    coded = s[..., slices['position']]
+    return coded if coding is None else coding.decode(coded)
 
 
 def pose_from_state(s: Tensor, slices: Dict[str, slice]) -> Tensor:

@@ -1,9 +1,11 @@
 """The JEPA world model: one module, small methods (the TD-MPC2 layout).
 
 Tensor names: ``o`` image [B, 3, H, W] float in [0, 1]; ``s`` proprio [B, S] in physical units
-(joint positions, then velocities, in ``config.joint_names`` order); ``a`` action [B, A] in
-physical units; ``z`` compact latent [B, Z] = [pooled image part, normalised s, proprio
-embedding].
+(joint positions, then velocities, in ``config.joint_names`` order; a continuous joint's
+position as (cos q, sin q), so S grows by one per ``config.continuous_joints`` entry:
+core/model/state_layout.py); ``a`` action [B, A] in physical units; ``z`` compact latent
+[B, Z] = [pooled image part, normalised s, proprio embedding]. Joint positions read back out
+(probes, image head) are [..., J] angles, continuous ones in (-pi, pi].
 
 The dynamics are ``z_{t+1} = f(z_t, a_t)``. The proprio state ``s_t`` enters through the proprio
 part of ``z_t`` (V-JEPA 2-AC feeds it as a separate token; with one pooled token a slice of the
@@ -22,7 +24,7 @@ from ..config import ModelConfig
 from .ema import freeze
 from .layers import mlp, TokenReadout
 from .range_readout import SceneRangeReadout
-from .state_layout import pose_from_state
+from .state_layout import joint_positions_from_state, pose_from_state
 from .vit import AttentionPool, MaskedPredictor, ViTEncoder, init_weights
 
 # Images are normalised with fixed constants (mean 0.5, std 0.25), not dataset statistics,
@@ -94,10 +96,11 @@ class WorldModel(nn.Module):
                                          cfg.action_dim, 1)
         self.image_state_head: Optional[nn.Module] = None
         if cfg.image_state_head:
+            width = cfg.joint_coding.width   # coded positions: (cos, sin) if continuous
             self.image_state_head = (
-                TokenReadout(cfg.num_patches, cfg.embed_dim, cfg.idm_hidden_dim,
-                             len(cfg.joint_names)) if cfg.image_state_source == 'tokens' else
-                mlp(cfg.image_latent_dim, cfg.idm_hidden_dim, len(cfg.joint_names), 1))
+                TokenReadout(cfg.num_patches, cfg.embed_dim, cfg.idm_hidden_dim, width)
+                if cfg.image_state_source == 'tokens' else
+                mlp(cfg.image_latent_dim, cfg.idm_hidden_dim, width, 1))
         # Probes train on detached latents: they read z out, they never shape it.
         self.state_probe = nn.Linear(cfg.latent_dim, cfg.state_dim) if cfg.state_dim else None
         self.pose_probe = nn.Linear(cfg.latent_dim, 3) if cfg.pose_probe else None
@@ -249,7 +252,8 @@ class WorldModel(nn.Module):
         """Joint positions read from the image part of z alone (``image_state_head`` with
         ``image_state_source`` 'latent'; see :meth:`read_image_joints` for any source).
 
-        z [..., Z] -> [..., J], physical units (normalised units when ``normalized``).
+        z [..., Z] -> [..., J], physical units, continuous joints in (-pi, pi]
+        (``normalized``: the normalised coded positions [..., J + C] the head is trained on).
         """
         if self.image_state_head is None or self.cfg.image_state_source != 'latent':
             raise ValueError('this model has no image_state_head on the latent')
@@ -258,7 +262,8 @@ class WorldModel(nn.Module):
     def joints_from_tokens(self, tokens: Tensor, normalized: bool = False) -> Tensor:
         """Joint positions from patch tokens [B, N, D] (``image_state_source`` 'tokens').
 
-        -> [B, J], physical units (normalised units when ``normalized``).
+        -> [B, J], physical units, continuous joints in (-pi, pi] (``normalized``: the
+        normalised coded positions [B, J + C]).
         """
         if self.image_state_head is None or self.cfg.image_state_source != 'tokens':
             raise ValueError('this model has no image_state_head on the patch tokens')
@@ -291,10 +296,12 @@ class WorldModel(nn.Module):
         return self.image_joint_positions(z, normalized)
 
     def _joints_from_head(self, q_norm: Tensor, normalized: bool) -> Tensor:
+        """Head output [..., J + C] (normalised, coded) -> [..., J], or itself."""
         if normalized:
             return q_norm
         part = self.cfg.state_slices['position']
-        return q_norm * self.state_std[part] + self.state_mean[part]
+        return self.cfg.joint_coding.decode(q_norm * self.state_std[part]
+                                            + self.state_mean[part])
 
     def probe_state(self, z: Tensor) -> Tensor:
         """Joint positions (then velocities) decoded from z. z [..., Z] -> s [..., S] physical."""
@@ -303,11 +310,11 @@ class WorldModel(nn.Module):
         return self.state_probe(z) * self.state_std + self.state_mean
 
     def probe_joint_positions(self, z: Tensor) -> Tensor:
-        """z [..., Z] -> joint positions [..., J] in config.joint_names order."""
+        """z [..., Z] -> joint positions [..., J] (joint_names order; continuous: atan2)."""
         slices = self.cfg.state_slices
         if 'position' not in slices:
             raise ValueError('this model has no joint positions in its state')
-        return self.probe_state(z)[..., slices['position']]
+        return joint_positions_from_state(self.probe_state(z), slices, self.cfg.joint_coding)
 
     @property
     def has_pose(self) -> bool:

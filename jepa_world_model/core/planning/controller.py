@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from .command_limits import CommandLimits
+from .continuous_joint_limits import free_continuous_joints
 from .goal_checks import assess_plan, goal_reached
 from .goals import build_objective, ensemble_size, Goal, has_risk_probe
 from ..runtime.inference import WorldModelRuntime
@@ -78,6 +79,7 @@ class PlanningController:
                  ) -> None:
         self.runtime = runtime
         self._check_fits(limits, settings)
+        limits = self._free_continuous(limits, settings)
         self._step = RolloutStep(runtime.model, compute_dtype(settings.rollout_dtype))
         self.planner = self._make_planner(planner, limits)
         self.limits, self.settings = limits, settings
@@ -104,6 +106,13 @@ class PlanningController:
                 not 0 <= i < joints for i in index)):
             raise ValueError(f'action_joints {index} must name one of the {joints} model '
                              f'joints for each of the {dim} action dims')
+
+    def _free_continuous(self, limits: CommandLimits, settings: ControllerSettings
+                         ) -> CommandLimits:
+        """No position limit on continuous action joints (continuous_joint_limits.py)."""
+        coding = getattr(self.runtime.config, 'joint_coding', None)
+        return limits if coding is None else free_continuous_joints(
+            limits, settings.action_joints, coding.continuous)
 
     def _make_planner(self, config: PlannerConfig, limits: CommandLimits) -> LatentPlanner:
         return LatentPlanner(config, self.runtime.action_dim,
@@ -187,6 +196,7 @@ class PlanningController:
         settings = self.settings if settings is None else settings
         config = self.planner.config if planner is None else planner
         self._check_fits(limits, settings)
+        limits = self._free_continuous(limits, settings)
         objective, navigation = ((None, self._navigation) if self.goal is None else
                                  self._build(self.goal, self.static_map, settings))
         same_box = np.array_equal(limits.velocity_min, self.limits.velocity_min) and \

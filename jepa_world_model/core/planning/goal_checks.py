@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .goals import (ensemble_size, finite_vector, Goal, GoalError, has_risk_probe,
-                    read_displacement)
+                    joint_difference, read_displacement)
 
 __all__ = ['GoalTolerance', 'goal_reached', 'PlanAssessment', 'assess_plan']
 
@@ -27,8 +27,8 @@ class GoalTolerance:
     """When a goal counts as reached.
 
     Attributes:
-        joint: Largest |q - q_goal| over the joints (rad or m); also image goals judged on a
-            head reading (:func:`goal_reached`).
+        joint: Largest |q - q_goal| over the joints (rad or m; a continuous joint's the
+            short way round); also image goals judged on a head reading (:func:`goal_reached`).
         position: Planar distance to a pose goal (m).
         yaw: Heading error of a pose goal with a heading (rad).
         latent: Mean |z - z_goal| over the compared latent dims (latent and image goals).
@@ -53,6 +53,9 @@ def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
     except image goals with a head reading (``Goal.joints``) when ``image_joints`` [J], the
     reading of the current image, is given: they are judged in joint units.
 
+    Joint errors of the model's continuous joints are taken the short way round
+    (:func:`~.goals.joint_difference`; without ``model`` every joint counts as limited).
+
     Returns:
         ``(reached, distance)``: distance is the max joint error (also for image goals judged
         on ``image_joints``), the planar distance, or the mean latent L1 distance.
@@ -65,10 +68,11 @@ def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
             raise GoalError(f'{goal.kind} goal check needs a measurement or z_obs and model')
         return getattr(model, fn_name)(z_obs.reshape(1, -1))[0].float().cpu()
 
+    difference = joint_difference(model) if model is not None else torch.sub
     if goal.kind == 'joint_state':
         now = (finite_vector(q, 'joint positions', goal.target.numel()) if q is not None
                else probe('probe_joint_positions'))
-        dist = float((now - goal.target).abs().max())
+        dist = float(difference(now, goal.target).abs().max())
         return dist <= tolerance.joint, dist
     if goal.kind == 'pose':
         now = finite_vector(pose, 'pose', 3) if pose is not None else probe('probe_pose')
@@ -80,7 +84,7 @@ def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
         return reached, dist
     if goal.kind == 'image' and goal.joints is not None and image_joints is not None:
         # In joint units: the largest joint displacement the image head reads to the goal.
-        dist = float(read_displacement(goal, image_joints).abs().max())
+        dist = float(read_displacement(goal, image_joints, difference).abs().max())
         return dist <= tolerance.joint, dist
     if z_obs is None or (goal.kind == 'image' and model is None):
         raise GoalError(f'{goal.kind} goal check needs z_obs (and the model for images)')

@@ -5,7 +5,10 @@ When a goal counts as reached, and the safety figures of a plan, are in :mod:`.g
 Four kinds of goal, each scored on the predicted latents ``z_traj`` [N, H, Z]:
 
 * ``joint_state``: target joint positions [J], compared with the joint positions the state
-  probe reads from each predicted latent (:func:`~.objectives.state_goal_objective`).
+  probe reads from each predicted latent (:func:`~.objectives.state_goal_objective`). A
+  continuous joint (``model.continuous_joints``) is compared the short way round
+  (``atan2(sin d, cos d)``, :func:`joint_difference`), here and in every joint-unit image
+  goal below: a goal at +pi - 0.1 is 0.2 rad from -pi + 0.1, not 6.08.
 * ``pose``: target base pose (x, y and optionally yaw), compared with ``model.probe_pose``.
   The heading enters as (cos, sin), so its squared error ``2 - 2 cos(dyaw)`` never wraps.
 * ``latent``: a captured goal latent [Z] (the observation at capture time); L1 distance on
@@ -37,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -53,9 +56,11 @@ from .terms import TRAJECTORY_TERMS
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
            'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'has_risk_probe',
            'ensemble_size', 'has_image_state_head', 'image_joint_goal', 'read_displacement',
-           'finite_vector']
+           'finite_vector', 'joint_difference', 'JointDifference']
 
 GOAL_KINDS = ('joint_state', 'pose', 'latent', 'image')
+#: ``(q [..., J], q_goal [..., J]) -> q - q_goal [..., J]``, continuous joints wrapped.
+JointDifference = Callable[[Tensor, Tensor], Tensor]
 
 
 class GoalError(ValueError):
@@ -81,6 +86,13 @@ def has_risk_probe(model: Any) -> bool:
 def ensemble_size(model: Any) -> int:
     """Number of dynamics ensemble members (1 without an ensemble)."""
     return int(getattr(model.cfg, 'dynamics_ensemble_size', 1))
+
+
+def joint_difference(model: Any) -> JointDifference:
+    """How ``model``'s joint positions are subtracted: ``a - b``, and for its continuous
+    joints the angle the short way round, in (-pi, pi] (models without them: ``a - b``)."""
+    coding = getattr(getattr(model, 'cfg', None), 'joint_coding', None)
+    return coding.difference if coding is not None and coding.any_continuous else torch.sub
 
 
 def _has_pose(model: Any) -> bool:
@@ -222,8 +234,10 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
         value = getattr(terms, name)
         if not (math.isfinite(value) and value > 0):
             raise GoalError(f'{name} must be finite and > 0, got {value!r}')
+    difference = joint_difference(model)
     if goal.kind == 'joint_state':
-        goal_fn = state_goal_objective(model.probe_joint_positions, goal.target, goal.weights)
+        goal_fn = state_goal_objective(model.probe_joint_positions, goal.target, goal.weights,
+                                       difference=difference)
     elif goal.kind == 'pose' and navigation is not None:
         off = math.dist(navigation.goal_xy.tolist(), goal.target[:2].tolist())
         if off > navigation.resolution:
@@ -240,7 +254,7 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
     elif goal.joints is not None and model.cfg.image_state_source == 'latent':
         def goal_fn(z_traj: Tensor, a_traj: Tensor) -> Tensor:
             q_pred = model.image_joint_positions(z_traj)      # [N, H, J]
-            return ((q_pred - goal.joints.to(q_pred)) ** 2).sum(-1).sum(-1)
+            return (difference(q_pred, goal.joints.to(q_pred)) ** 2).sum(-1).sum(-1)
     else:
         image_fn = latent_goal_objective(goal.target, p=1)
 
@@ -302,7 +316,8 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
 
     def anchored(q_now: Tensor, q_image_now: Tensor) -> ObjectiveFn:
         return combine(state_goal_objective(
-            model.probe_joint_positions, image_joint_goal(goal, q_now, q_image_now)))
+            model.probe_joint_positions,
+            image_joint_goal(goal, q_now, q_image_now, difference), difference=difference))
 
     with_reading = goal.kind == 'image' and goal.joints is not None
     return Objective(combine(goal_fn), tuple(used), tuple(skipped),
@@ -315,27 +330,31 @@ def has_image_state_head(model: Any) -> bool:
         hasattr(model, 'read_image_joints')
 
 
-def image_joint_goal(goal: Goal, q_now: Any, q_image_now: Any) -> Tensor:
+def image_joint_goal(goal: Goal, q_now: Any, q_image_now: Any,
+                     difference: JointDifference = torch.sub) -> Tensor:
     """Joint goal [J] for an image goal: ``q_now + goal.joints - q_image_now``.
 
     The measured joints plus the displacement the image head reads between the current image
     and the goal image. Reading both images through the same head cancels the part of its
-    error they share, which grows as the arm nears the goal.
+    error they share, which grows as the arm nears the goal. ``difference``: the model's
+    :func:`joint_difference` (a continuous joint's displacement is the short way round).
 
     Raises:
         GoalError: The goal has no head reading, or the sizes differ.
     """
-    shift = read_displacement(goal, q_image_now)
+    shift = read_displacement(goal, q_image_now, difference)
     return finite_vector(q_now, 'joint positions', shift.numel()) + shift
 
 
-def read_displacement(goal: Goal, q_image_now: Any) -> Tensor:
+def read_displacement(goal: Goal, q_image_now: Any,
+                      difference: JointDifference = torch.sub) -> Tensor:
     """``goal.joints - q_image_now`` [J]: the joint displacement the image head reads from
-    the current image to the goal image.
+    the current image to the goal image (``difference``: see :func:`image_joint_goal`).
 
     Raises:
         GoalError: The goal has no head reading, or the sizes differ.
     """
     if goal.joints is None:
         raise GoalError('this image goal has no joint reading (model without image_state_head)')
-    return goal.joints - finite_vector(q_image_now, 'image joint reading', goal.joints.numel())
+    return difference(goal.joints, finite_vector(q_image_now, 'image joint reading',
+                                                 goal.joints.numel()))

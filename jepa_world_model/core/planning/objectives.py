@@ -63,7 +63,9 @@ def latent_goal_objective(z_goal: torch.Tensor, p: int = 1, sum_over_horizon: bo
 
 def state_goal_objective(probe: Callable[[torch.Tensor], torch.Tensor], s_goal: torch.Tensor,
                          weights: Optional[torch.Tensor] = None, sum_over_horizon: bool = True,
-                         final_weight: float = 1.0) -> ObjectiveFn:
+                         final_weight: float = 1.0,
+                         difference: Optional[Callable[[torch.Tensor, torch.Tensor],
+                                                       torch.Tensor]] = None) -> ObjectiveFn:
     """Weighted squared error of a probed state (e.g. a proprio read-out) to a state goal.
 
     Args:
@@ -73,10 +75,15 @@ def state_goal_objective(probe: Callable[[torch.Tensor], torch.Tensor], s_goal: 
         weights: Per-dimension weights ``[S]`` (default ones); zero ignores a dimension.
         sum_over_horizon: Sum the error over all ``H`` steps; if False only the last step.
         final_weight: Weight of the last step's error.
+        difference: ``(s [N, H, S], goal [S]) -> error [N, H, S]``; default ``s - goal``.
+            Continuous joints pass the angle the short way round
+            (:meth:`~jepa_world_model.core.model.joint_angles.JointAngleCoding.difference`),
+            so the objective never drives a joint the long way round.
 
     Returns:
         ``objective(z_traj [N, H, Z], a_traj [N, H, A]) -> cost [N]``.
     """
+    subtract = torch.sub if difference is None else difference
     s_goal = s_goal.reshape(-1)
     if weights is None:
         weights = torch.ones_like(s_goal)
@@ -92,7 +99,7 @@ def state_goal_objective(probe: Callable[[torch.Tensor], torch.Tensor], s_goal: 
         n, h, _ = z_traj.shape
         s = probe(z_traj.reshape(n * h, -1)).reshape(n, h, -1)
         goal = s_goal.to(device=s.device, dtype=s.dtype)
-        err = ((s - goal) ** 2 * weights.to(device=s.device, dtype=s.dtype)).sum(-1)
+        err = (subtract(s, goal) ** 2 * weights.to(device=s.device, dtype=s.dtype)).sum(-1)
         w = _horizon_weights(h, sum_over_horizon, final_weight, err)
         return err @ w
 

@@ -53,7 +53,7 @@ from ..checkpoint import LoadedCheckpoint, load_checkpoint
 from ..config import ModelConfig
 from .devices import DTYPES, resolve_device
 from .shared_encoder import EncoderClient, EncoderPool, SharedEncoder
-from ..model.state_layout import assemble_state
+from ..model.state_layout import assemble_state, joint_positions_from_state
 from .surprise import SurpriseNormalizer
 
 __all__ = ['SurpriseNormalizer', 'StepResult', 'WorldModelRuntime', 'resolve_device',
@@ -244,7 +244,8 @@ class WorldModelRuntime:
         """
         if velocity is None and position is not None:
             velocity = np.zeros_like(np.asarray(position, dtype=np.float32))
-        return assemble_state(self.config.state_slices, position, velocity, pose).reshape(-1)
+        return assemble_state(self.config.state_slices, position, velocity, pose,
+                              self.config.joint_coding).reshape(-1)
 
     def _vector(self, values: np.ndarray, size: int, what: str) -> Tensor:
         arr = np.asarray(values, dtype=np.float32).reshape(-1)
@@ -305,8 +306,8 @@ class WorldModelRuntime:
         if state is not None:
             state_np = state.float().cpu().numpy()
             slices = cfg.state_slices
-            if 'position' in slices:
-                positions = state_np[:, slices['position']]
+            if 'position' in slices:   # continuous joints: atan2 of (cos, sin), (-pi, pi]
+                positions = joint_positions_from_state(state_np, slices, cfg.joint_coding)
             if 'velocity' in slices:
                 velocities = state_np[:, slices['velocity']]
         return StepResult(

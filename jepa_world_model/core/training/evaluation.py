@@ -170,6 +170,9 @@ def baseline_report(model: WorldModel, episodes: Sequence[Episode],
     model.eval()
     max_h = max(horizons)
     part = joint_slice(model)
+    # Positions of continuous joints: angles from (cos, sin), errors the short way round.
+    positions = 'position' in model.cfg.state_slices
+    coding = model.cfg.joint_coding if positions else None
     dtype = next(model.parameters()).dtype
     keys = ('model_latent_l1', 'copy_latent_l1', 'const_vel_latent_l1',
             'model_joint_abs_error', 'copy_joint_abs_error', 'const_vel_joint_abs_error',
@@ -182,21 +185,25 @@ def baseline_report(model: WorldModel, episodes: Sequence[Episode],
         z_tgt = encode_episode(model, ep, target=True).to(dtype)
         a = torch.from_numpy(ep.a).to(dtype)
         q = torch.from_numpy(ep.s[:, part if part is not None else slice(0, 0)]).to(dtype)
+        if coding is not None:
+            q = coding.decode(q)                                               # [T, J]
+        diff = coding.difference if coding is not None else torch.sub
         starts = torch.arange(1, len(ep) - max_h)
         a_seq = torch.stack([a[starts + k] for k in range(max_h)], dim=1)     # [N, H, A]
         pred = model.rollout(z[starts], a_seq)                                 # [N, H, Z]
         for h in horizons:
             truth, q_true = z_tgt[starts + h], q[starts + h]
             z_cv = z_tgt[starts] + h * (z_tgt[starts] - z_tgt[starts - 1])
-            q_cv = q[starts] + h * (q[starts] - q[starts - 1])
+            q_cv = q[starts] + h * diff(q[starts], q[starts - 1])
             acc['model_latent_l1'][h].append((pred[:, h - 1] - truth).abs().mean(-1))
             acc['copy_latent_l1'][h].append((z_tgt[starts] - truth).abs().mean(-1))
             acc['const_vel_latent_l1'][h].append((z_cv - truth).abs().mean(-1))
             if part is not None:
-                q_model = model.probe_state(pred[:, h - 1])[:, part]
-                acc['model_joint_abs_error'][h].append((q_model - q_true).abs().mean(-1))
-                acc['copy_joint_abs_error'][h].append((q[starts] - q_true).abs().mean(-1))
-                acc['const_vel_joint_abs_error'][h].append((q_cv - q_true).abs().mean(-1))
+                q_model = (model.probe_joint_positions(pred[:, h - 1]) if positions else
+                           model.probe_state(pred[:, h - 1])[:, part])
+                for name, guess in (('model', q_model), ('copy', q[starts]), ('const_vel', q_cv)):
+                    acc[f'{name}_joint_abs_error'][h].append(
+                        diff(guess, q_true).abs().mean(-1))
             if model.has_pose and 'base_pose' in ep.extras:
                 # Base position (x, y) in metres through the pose read-out: Euclidean error.
                 xy = torch.from_numpy(ep.extras['base_pose'][:, :2]).to(dtype)

@@ -68,7 +68,8 @@ def image_readout_report(model: Any, episodes: Sequence[Episode],
     """How well the ``image_state_head`` reads each joint's position from images alone.
 
     Compares ``model.read_image_joints(o)`` [N, J] with the recorded joint positions
-    (the position slice of ``s``) on every frame of ``episodes``. Returns
+    (the position slice of ``s``) on every frame of ``episodes``; a continuous joint's error
+    is the angle between the two, in [0, pi]. Returns
     ``{'joint_names', 'median_abs_error' [J], 'mean_abs_error' [J], 'max_median_error',
     'threshold', 'goal_images_usable', 'frames', 'warning'}``; ``warning`` names the joints
     read worse than :data:`GOAL_IMAGE_MAX_READOUT_ERROR`, or is ''.
@@ -79,6 +80,7 @@ def image_readout_report(model: Any, episodes: Sequence[Episode],
     if getattr(model, 'image_state_head', None) is None:
         raise ValueError('this model has no image_state_head')
     part = model.cfg.state_slices['position']
+    coding = model.cfg.joint_coding
     model.eval()
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
@@ -87,9 +89,9 @@ def image_readout_report(model: Any, episodes: Sequence[Episode],
         for i in range(0, len(ep), batch_size):
             o = images_to_tensor(ep.images[i:i + batch_size]).to(device, dtype)
             q_read = model.read_image_joints(o).float().cpu()                 # [B, J]
-            q_true = torch.from_numpy(np.asarray(ep.s[i:i + batch_size, part],
-                                                 dtype=np.float32))
-            errors.append((q_read - q_true).abs())
+            q_true = coding.decode(torch.from_numpy(np.asarray(ep.s[i:i + batch_size, part],
+                                                               dtype=np.float32)))
+            errors.append(coding.difference(q_read, q_true).abs())
     if not errors:
         raise ValueError('image_readout_report needs at least one frame')
     err = torch.cat(errors)                                                    # [N, J]
