@@ -16,7 +16,8 @@ def _files(pattern):
 
 # `pip install -e .[test]`; test/test_package_files.py keeps it equal to requirements-dev.txt.
 TEST_REQUIREMENTS = ['pytest', 'pytest-timeout', 'pytest-rerunfailures', 'hypothesis',
-                     'flake8']
+                     'onnx', 'onnxruntime',
+                     'flake8', 'transformers']
 
 data_files = [
     ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
@@ -45,7 +46,9 @@ setup(
     # The test tools (requirements-dev.txt). colcon test runs pytest only when 'pytest' is
     # a test dependency, read from this extra; tests_require, which colcon also reads, is
     # ignored by setuptools >= 72, so with it alone colcon ran no test.
-    extras_require={'test': TEST_REQUIREMENTS},
+    # 'pretrained': the frozen DINOv2 / V-JEPA 2 encoders (model.encoder.kind; docs/models.md).
+    # 'onnx': ONNX export and the onnxruntime inference backends (docs/deployment.md).
+    extras_require={'test': TEST_REQUIREMENTS, 'onnx': ['onnx', 'onnxruntime'], 'pretrained': ['transformers']},
     zip_safe=True,
     maintainer='jepa_world_model maintainers',
     maintainer_email='maintainer@example.com',

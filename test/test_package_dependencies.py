@@ -39,6 +39,11 @@ PYTHON_MODULES = {
     'mujoco': ('python3-mujoco-pip', 'mujoco'),
     'safetensors': (None, 'safetensors'),
     'apsw': (None, 'apsw'),   # rosbags' SQLite driver; the bag reader catches its errors
+    # Optional (setup.py extra 'onnx'): ONNX export and the onnxruntime backends.
+    'onnxruntime': (None, 'onnxruntime'),
+    # Optional (setup.py extra 'pretrained'): the frozen pretrained encoders.
+    'transformers': (None, 'transformers'),
+    'huggingface_hub': (None, 'huggingface_hub'),
 }
 #: Test-only Python libraries: rosdep key (None: pip only, named in a package.xml comment).
 TEST_MODULES = {

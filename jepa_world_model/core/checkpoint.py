@@ -25,6 +25,9 @@ FORMAT = 'jepa_world_model/1'
 # At most this many numbers in a model's tensors (its EMA target encoder included): 1 GB of
 # float32, ~200 times the largest model this package ships. Checked on the meta device.
 MAX_MODEL_ELEMENTS = 250_000_000
+# A frozen pretrained backbone (``backbone.*``) is bounded on its own: V-JEPA 2's smallest
+# published encoder (ViT-L/16) has 0.3 G numbers, its largest (ViT-g) about 1 G.
+MAX_BACKBONE_ELEMENTS = 1_100_000_000
 # safetensors dtypes a floating-point model tensor may be stored in (bfloat16 runs save bf16).
 FLOAT_DTYPES = frozenset({'F16', 'BF16', 'F32', 'F64'})
 
@@ -184,7 +187,12 @@ def _expected_tensors(path: Path, config: ExperimentConfig,
     except (ValueError, RuntimeError) as exc:   # a combination the config checks let through
         raise CheckpointError(f'{path}: the embedded config does not build a model: '
                               f'{exc}') from None
-    total = sum(t.numel() for t in state.values())
+    backbone = sum(t.numel() for k, t in state.items() if k.startswith('backbone.'))
+    if backbone > MAX_BACKBONE_ELEMENTS:
+        raise CheckpointError(f'{path}: the embedded config describes a pretrained backbone '
+                              f'of {backbone:,} numbers, above the limit of '
+                              f'{MAX_BACKBONE_ELEMENTS:,}; refusing to build it')
+    total = sum(t.numel() for t in state.values()) - backbone
     if total > max_elements:
         raise CheckpointError(f'{path}: the embedded config describes a model of {total:,} '
                               f'numbers, above the limit of {max_elements:,}; refusing to '

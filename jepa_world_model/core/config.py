@@ -220,6 +220,13 @@ class ExperimentConfig:
         require(self.data.clip_length > self.loss.rollout_steps,
                 f'data.clip_length ({self.data.clip_length}) must exceed loss.rollout_steps '
                 f'({self.loss.rollout_steps})')
+        if self.model.encoder.is_pretrained:
+            # The I-JEPA / V-JEPA patch losses exist to train the encoder; a frozen backbone
+            # sees whole frames (its context would contain the masked targets) and cannot
+            # learn from them, so they would only fit the adapter to a trivial task.
+            require(self.loss.masked_prediction == 0 and self.loss.future_prediction == 0,
+                    f'model.encoder.kind {self.model.encoder.kind!r} (frozen) needs '
+                    f'loss.masked_prediction: 0 and loss.future_prediction: 0')
 
 
 def to_dict(config: Any) -> Dict[str, Any]:

@@ -12,6 +12,7 @@ import math
 from typing import Dict, List
 
 from ..settings_spec import require
+from .encoder_config import EncoderConfig
 from .joint_angles import JointAngleCoding
 from .state_layout import state_dim, state_slices
 
@@ -96,6 +97,9 @@ class ModelConfig:
     # 'tokens', the frame's patch tokens (where people are now) queried at the pose read from
     # z (where the robot is, or will be along a plan). 'tokens' needs the pose in the state.
     scan_source: str = 'latent'
+    # The vision encoder (core/model/encoder_config.py): the from-scratch ViT above (default)
+    # or a frozen pretrained DINOv2 / V-JEPA 2 backbone with a trained adapter to embed_dim.
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
 
     def __post_init__(self) -> None:
         self._check_sizes()
@@ -160,7 +164,9 @@ class ModelConfig:
 
     @property
     def num_patches(self) -> int:
-        """Number of patch tokens per frame."""
+        """Number of patch tokens per frame (a pretrained encoder's grid: encoder_config.py)."""
+        if self.encoder.is_pretrained:
+            return self.encoder.num_patches
         return (self.image_size // self.patch_size) ** 2
 
     @property

@@ -25,38 +25,14 @@ from .ema import freeze
 from .layers import mlp, TokenReadout
 from .range_readout import SceneRangeReadout
 from .state_layout import joint_positions_from_state, pose_from_state
-from .vit import AttentionPool, MaskedPredictor, ViTEncoder, init_weights
+from .observation_encoder import ObservationEncoder
+from .pretrained_backbone import FrozenBackbone
+from .vit import MaskedPredictor, init_weights
 
 # Images are normalised with fixed constants (mean 0.5, std 0.25), not dataset statistics,
 # so a camera stream needs no extra metadata.
 _IMAGE_MEAN = 0.5
 _IMAGE_STD = 0.25
-
-
-class ObservationEncoder(nn.Module):
-    """(o, s) -> z. Holds the ViT, the attention pool and the proprio MLP."""
-
-    def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.vit = ViTEncoder(cfg.image_size, cfg.patch_size, cfg.embed_dim, cfg.depth,
-                              cfg.num_heads, cfg.mlp_ratio, stem=cfg.patch_stem)
-        self.pool = AttentionPool(cfg.embed_dim, cfg.num_heads, cfg.image_latent_dim)
-        self.state_dim = cfg.state_dim
-        self.proprio = (mlp(cfg.state_dim, 2 * cfg.proprio_latent_dim, cfg.proprio_latent_dim, 1)
-                        if cfg.state_dim and cfg.proprio_latent_dim else None)
-
-    def latent_from_tokens(self, tokens: Tensor, s_norm: Optional[Tensor]) -> Tensor:
-        """tokens [B, N, D], s_norm [B, S] (normalised) or None -> z [B, Z]."""
-        z_img = self.pool(tokens)
-        if not self.state_dim:
-            return z_img
-        if s_norm is None:
-            raise ValueError('this model needs the proprio state s')
-        # The normalised state itself is part of z (V-JEPA 2-AC feeds the state as its own
-        # token): predicted latents then carry predicted joint states linearly, and the
-        # embedding next to it gives the dynamics a non-linear view of the same state.
-        parts = [z_img, s_norm] + ([self.proprio(s_norm)] if self.proprio is not None else [])
-        return torch.cat(parts, dim=-1)
 
 
 class DynamicsEnsemble(nn.Module):
@@ -85,6 +61,9 @@ class WorldModel(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        # A frozen pretrained backbone (encoder.kind dinov2 / vjepa2), shared by the online and
+        # the target encoder (core/model/observation_encoder.py); None for the ViT.
+        self.backbone = FrozenBackbone(cfg.encoder) if cfg.encoder.is_pretrained else None
         self.encoder = ObservationEncoder(cfg)
         self.masked_predictor = MaskedPredictor(
             cfg.image_size // cfg.patch_size, cfg.embed_dim, cfg.predictor_embed_dim,
@@ -119,7 +98,7 @@ class WorldModel(nn.Module):
                 SceneRangeReadout(cfg.num_patches, cfg.embed_dim, cfg.idm_hidden_dim,
                                   cfg.scan_sectors) if cfg.scan_source == 'tokens' else
                 mlp(cfg.latent_dim, cfg.idm_hidden_dim, cfg.scan_sectors, 2))
-        init_weights(self.encoder.vit)
+        init_weights(self.encoder.vit if self.backbone is None else self.encoder.adapter)
         init_weights(self.masked_predictor)
         self.target_encoder = freeze(copy.deepcopy(self.encoder))
         # Normalisation statistics, fitted on the training data and saved in checkpoints.
@@ -166,7 +145,12 @@ class WorldModel(nn.Module):
                      target: bool = False) -> Tensor:
         """o [B, 3, H, W] in [0, 1] -> patch tokens [B, N or K, D] (online or EMA target)."""
         enc = self.target_encoder if target else self.encoder
-        return enc.vit(self.normalize_image(o), keep_idx)
+        if self.backbone is None:
+            return enc.vit(self.normalize_image(o), keep_idx)
+        if keep_idx is not None:
+            raise ValueError('a frozen pretrained backbone sees whole frames: masked prediction '
+                             '(keep_idx) needs encoder.kind vit')
+        return enc.adapter(self.backbone(o))
 
     def encode(self, o: Tensor, s: Optional[Tensor] = None, target: bool = False) -> Tensor:
         """Observation to latent.
@@ -391,8 +375,10 @@ class WorldModel(nn.Module):
             'probes': (count(self.state_probe) + count(self.pose_probe)
                        + count(self.risk_probe)),
             'target_encoder': count(self.target_encoder),
+            'frozen_backbone': count(self.backbone),
         }
-        counts['total_trainable'] = sum(v for k, v in counts.items() if k != 'target_encoder')
+        counts['total_trainable'] = sum(v for k, v in counts.items()
+                                        if k not in ('target_encoder', 'frozen_backbone'))
         return counts
 
     def __repr__(self) -> str:

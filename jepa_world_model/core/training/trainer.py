@@ -35,6 +35,7 @@ from ..model.ema import ema_momentum, ema_update
 from .losses import (feature_prediction_loss, latent_l1, vicreg_covariance_loss,
                      vicreg_variance_loss)
 from ..model.masks import MaskBatch, sample_masks
+from ..model.pretrained_source import new_world_model
 from .metrics import effective_rank
 from ..model.range_readout import sector_ranges
 from ..model.state_layout import pose_from_state
@@ -245,7 +246,9 @@ class Trainer:
         self._check_episode_shapes(episodes)
         if model is None:
             torch.manual_seed(config.train.seed)
-            model = WorldModel(config.model)
+            # A pretrained encoder's weights are read and its architecture is recorded in
+            # config.model here, before the config is saved below.
+            model = new_world_model(config.model)
             model.set_normalization(*normalization_stats(episodes))
         self.model = model.to(self.device, self.dtype)
         if self.dist.enabled:
