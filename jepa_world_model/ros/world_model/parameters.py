@@ -131,6 +131,16 @@ PARAMS: Dict[str, ParamSpec] = {
                               rule=Rule(_scale_problem, '1 or action-dim values, float32')),
     'action_timeout': ParamSpec(0.5, 'A command older than this (s) counts as zero',
                                 'runtime', 0.0, 3600.0),
+    'action_alignment': ParamSpec('', 'Which command the transition from frame t uses: '
+                                  '`at_or_before` (the latest received at or before the '
+                                  'frame stamp) or `after_frame` (the first received in '
+                                  '(t, t + window]; the worker waits for it at most the window, '
+                                  'then holds the previous one and counts `action_late`); '
+                                  'empty: the rule the checkpoint was trained with',
+                                  'configure', choices=('', 'at_or_before', 'after_frame')),
+    'action_alignment_window_s': ParamSpec(0.0, '`after_frame` window (s), shorter than '
+                                           '`model_step_period`; 0: the checkpoint\'s',
+                                           'configure', 0.0, 10.0),
     'publish_latent': ParamSpec(False, 'Publish `~/latent` (Float32MultiArray)', 'runtime'),
     'path_frame_id': ParamSpec('', 'frame_id of `~/predicted_path` and `~/markers`; empty: '
                                'the image frame', 'runtime'),
@@ -149,16 +159,6 @@ PARAMS: Dict[str, ParamSpec] = {
                                  core='surprise.window'),
     'surprise_min_samples': ParamSpec(30, 'Frames before `~/surprise` is published '
                                       '(calibration; <= `surprise_window`)', 'runtime',
-    'action_alignment': ParamSpec('', 'Which command the transition from frame t uses: '
-                                  '`at_or_before` (the latest received at or before the '
-                                  'frame stamp) or `after_frame` (the first received in '
-                                  '(t, t + window]; the worker waits for it at most the window, '
-                                  'then holds the previous one and counts `action_late`); '
-                                  'empty: the rule the checkpoint was trained with',
-                                  'configure', choices=('', 'at_or_before', 'after_frame')),
-    'action_alignment_window_s': ParamSpec(0.0, '`after_frame` window (s), shorter than '
-                                           '`model_step_period`; 0: the checkpoint\'s',
-                                           'configure', 0.0, 10.0),
                                       1, 100000, core='surprise.min_samples'),
     'surprise_scale': ParamSpec(0.0, 'Fixed surprise divisor; 0: running median', 'runtime',
                                 0.0, 1e9, core='surprise.fixed_scale'),
