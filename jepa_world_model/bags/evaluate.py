@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 import tempfile
-from typing import Dict, Optional, Sequence, Set
+from typing import Dict, Optional, Sequence, Set, Tuple
 
 import numpy as np
 from rosbags.rosbag2 import Reader
@@ -42,12 +42,12 @@ def one_step_errors(model: WorldModel, episode: Episode) -> np.ndarray:
     return (pred - z_tgt[1:]).abs().mean(-1).numpy()
 
 
-def surprise_at_events(model: WorldModel, episodes: Sequence[Episode], flag: str,
-                       margin: int = 2) -> Dict[str, float]:
-    """Surprise (one-step error / its median over all frames) at flag onsets vs free motion.
+def surprise_samples(model: WorldModel, episodes: Sequence[Episode], flag: str,
+                     margin: int = 2) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """Surprise (one-step error / its median over all frames) at flag onsets and in free motion.
 
     An onset frame is one where ``flag`` turns on; free frames have no flag within ``margin``
-    frames. Returns means, p90s and counts, and the ratio of the means.
+    frames. Returns ``(onset [E], free [F])``, or None when no episode has the flag.
     """
     errors, onset, free = [], [], []
     for ep in episodes:
@@ -63,9 +63,16 @@ def surprise_at_events(model: WorldModel, episodes: Sequence[Episode], flag: str
         onset.append(e[rising - 1])
         free.append(e[~busy[1:]])
     if not errors:
-        return {'events': 0}
+        return None
     scale = float(np.median(np.concatenate(errors))) or 1.0
-    on, off = np.concatenate(onset) / scale, np.concatenate(free) / scale
+    return np.concatenate(onset) / scale, np.concatenate(free) / scale
+
+
+def surprise_summary(samples: Optional[Tuple[np.ndarray, np.ndarray]]) -> Dict[str, float]:
+    """Means, p90s and counts of :func:`surprise_samples`, and the ratio of the means."""
+    if samples is None:
+        return {'events': 0}
+    on, off = samples
     out = {'events': int(len(on)), 'free_frames': int(len(off))}
     if len(on) and len(off):
         out.update(onset_mean=float(on.mean()), onset_p90=float(np.percentile(on, 90)),
@@ -77,7 +84,9 @@ def surprise_at_events(model: WorldModel, episodes: Sequence[Episode], flag: str
 def evaluate_on_bags(checkpoint: str | Path, bags: Sequence[str | Path],
                      horizons: Sequence[int] = (1, 2, 4, 8),
                      flags: Sequence[str] = ('collision', 'contact'),
-                     loaded: Optional[LoadedCheckpoint] = None) -> Dict[str, object]:
+                     loaded: Optional[LoadedCheckpoint] = None,
+                     samples: Optional[Dict[str, Tuple[np.ndarray, np.ndarray]]] = None
+                     ) -> Dict[str, object]:
     """Baseline comparison and surprise-at-events report for one checkpoint.
 
     The bags are read with the checkpoint's ``data.bag`` settings, without its scan topic
@@ -85,6 +94,7 @@ def evaluate_on_bags(checkpoint: str | Path, bags: Sequence[str | Path],
     (``/<flag>`` for each of ``flags`` when it has none) that every bag has; the others are
     listed under ``flags_absent``, so a bag without ``/collision`` or ``/contact`` still
     evaluates. ``loaded``: the checkpoint, when the caller has loaded it already.
+    ``samples``: filled with ``{flag: (onset, free)}`` surprise values (for plots).
 
     Raises:
         CheckpointError: the checkpoint cannot be loaded.
@@ -110,9 +120,11 @@ def evaluate_on_bags(checkpoint: str | Path, bags: Sequence[str | Path],
         'checkpoint': str(checkpoint), 'step': loaded.step, 'bags': [str(b) for b in bags],
         'episodes': len(episodes), 'frames': int(sum(len(e) for e in episodes)),
         'prediction': prediction}
-    report['surprise'] = {flag_name(t): surprise_at_events(loaded.model, episodes,
-                                                           flag_name(t))
-                          for t in bag_cfg.flag_topics}
+    found = {flag_name(t): surprise_samples(loaded.model, episodes, flag_name(t))
+             for t in bag_cfg.flag_topics}
+    report['surprise'] = {flag: surprise_summary(values) for flag, values in found.items()}
+    if samples is not None:
+        samples.update({flag: values for flag, values in found.items() if values is not None})
     report['flags_absent'] = [t for t in wanted if t not in present]
     report['bag_read'] = read.to_dict()
     return report
@@ -148,9 +160,12 @@ def simulated_robot_for(model: ModelConfig) -> Optional[str]:
 
 def evaluate_on_simulator(checkpoint: str | Path, loaded: LoadedCheckpoint, robot_name: str,
                           episodes: int, steps: int, seed: int, policy: str = 'noisy',
-                          horizons: Sequence[int] = (1, 2, 4, 8)) -> Dict[str, object]:
+                          horizons: Sequence[int] = (1, 2, 4, 8),
+                          samples: Optional[Dict[str, Tuple[np.ndarray, np.ndarray]]] = None
+                          ) -> Dict[str, object]:
     """Record ``episodes`` x ``steps`` frames of the simulated robot into a temporary bag,
-    on the topics the checkpoint reads, and evaluate on it like :func:`evaluate_on_bags`.
+    on the topics the checkpoint reads, and evaluate on it like :func:`evaluate_on_bags`
+    (``samples`` as there).
 
     Raises:
         RecordError: the robot or policy cannot be made.
@@ -169,7 +184,8 @@ def evaluate_on_simulator(checkpoint: str | Path, loaded: LoadedCheckpoint, robo
                              info={'robot': robot_name, 'policy': policy})
         finally:
             robot.close()
-        report = evaluate_on_bags(checkpoint, [Path(tmp) / 'bag'], horizons, loaded=loaded)
+        report = evaluate_on_bags(checkpoint, [Path(tmp) / 'bag'], horizons, loaded=loaded,
+                                  samples=samples)
     report['bags'] = []
     report['generated'] = {'robot': robot_name, 'policy': policy, 'episodes': episodes,
                            'steps': steps, 'seed': seed}

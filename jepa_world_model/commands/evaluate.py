@@ -5,7 +5,8 @@ generated episodes of the checkpoint's robot: the gantry's scenes (``core/traini
 or a temporary recording of the arm or mobile_base simulator. A checkpoint of any other
 robot needs ``--bag``; that, like every other failure, is one line on stderr (exit 2).
 The robot is recognised by the checkpoint's joint names and action size, so a line on
-stderr (and ``generated.matched_by``) says which robot's episodes scored it.
+stderr (and ``generated.matched_by``) says which robot's episodes scored it. ``--plots DIR``
+adds figures and their numbers (``bags/evaluation_plots.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 import sys
-from typing import Any
+from typing import Any, Dict
 
 from ..core.checkpoint import load_checkpoint
 from ..core.config import ConfigError, ModelConfig
@@ -32,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f'--episodes must be >= 1, got {args.episodes}')
     loaded = load_checkpoint(args.checkpoint)
     cfg = loaded.config
+    samples: Dict[str, Any] = {}   # surprise values per flag, for --plots
     if args.bag:
-        report = bag_module('evaluate').evaluate_on_bags(args.checkpoint, args.bag, loaded=loaded)
+        report = bag_module('evaluate').evaluate_on_bags(args.checkpoint, args.bag, loaded=loaded,
+                                                         samples=samples)
     elif is_gantry_model(cfg.model):
         steps = args.steps or cfg.data.synthetic_steps
         _check_eval_steps(steps, 6)     # horizons 1..5 (prediction_report)
@@ -57,8 +60,15 @@ def run(args: argparse.Namespace) -> int:
         steps = args.steps or 40
         _check_eval_steps(steps, max(10, cfg.data.clip_length))   # horizons 1..8 + 1
         report = evaluate.evaluate_on_simulator(args.checkpoint, loaded, robot, args.episodes,
-                                                steps, args.seed, args.policy)
+                                                steps, args.seed, args.policy, samples=samples)
         _note_generated_robot(robot, cfg, report)
+    if args.plots is not None:
+        from ..bags.evaluation_plots import write_plots   # matplotlib only when asked
+        try:
+            report['plots'] = {'dir': str(args.plots),
+                               'files': write_plots(report, samples, args.plots)['files']}
+        except OSError as exc:
+            raise ConfigError(f'--plots {args.plots}: cannot write the figures: {exc}') from None
     print(json.dumps(report, indent=2))
     return 0
 
@@ -105,5 +115,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    'data.synthetic_steps for the gantry, 40 for simulated robots)')
     p.add_argument('--policy', default='noisy', help='exploration policy of a simulated robot')
     p.add_argument('--seed', type=int, default=1000)
+    p.add_argument('--plots', type=Path, metavar='DIR', help='also write figures into DIR: '
+                   'prediction error per horizon against the copy and constant-velocity '
+                   'baselines, surprise histograms at collision/contact onsets vs free motion '
+                   '(when the episodes have them), and plots.json with their numbers')
     p.set_defaults(func=run)
     return p
