@@ -19,6 +19,10 @@ TEST_REQUIREMENTS = ['pytest', 'pytest-timeout', 'pytest-rerunfailures', 'hypoth
                      'onnx', 'onnxruntime',
                      'flake8', 'transformers']
 
+# `pip install .[onnx]`: ONNX export and the onnxruntime inference backends
+# (docs/deployment.md).
+ONNX_EXTRA = ['onnx', 'onnxruntime']
+
 data_files = [
     ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
     (share_dir, ['package.xml']),
@@ -47,8 +51,7 @@ setup(
     # a test dependency, read from this extra; tests_require, which colcon also reads, is
     # ignored by setuptools >= 72, so with it alone colcon ran no test.
     # 'pretrained': the frozen DINOv2 / V-JEPA 2 encoders (model.encoder.kind; docs/models.md).
-    # 'onnx': ONNX export and the onnxruntime inference backends (docs/deployment.md).
-    extras_require={'test': TEST_REQUIREMENTS, 'onnx': ['onnx', 'onnxruntime'], 'pretrained': ['transformers']},
+    extras_require={'test': TEST_REQUIREMENTS, 'onnx': ONNX_EXTRA, 'pretrained': ['transformers']},
     zip_safe=True,
     maintainer='jepa_world_model maintainers',
     maintainer_email='maintainer@example.com',

@@ -40,7 +40,6 @@ from .continuous_joint_limits import free_continuous_joints
 from .goal_checks import assess_plan, goal_reached
 from .goals import build_objective, ensemble_size, Goal, has_risk_probe
 from ..runtime.inference import WorldModelRuntime
-from ..model.rollout_step import compute_dtype, RolloutStep
 from .objective_terms import Objective
 from .objectives import ObjectiveFn, sum_objectives
 from .plan_budget import measure_rollout_cost, RolloutCost
@@ -80,7 +79,8 @@ class PlanningController:
         self.runtime = runtime
         self._check_fits(limits, settings)
         limits = self._free_continuous(limits, settings)
-        self._step = RolloutStep(runtime.model, compute_dtype(settings.rollout_dtype))
+        # The runtime's backend (torch or onnxruntime) runs the planner's model step.
+        self._step = runtime.backend.rollout_step(settings.rollout_dtype)
         self.planner = self._make_planner(planner, limits)
         self.limits, self.settings = limits, settings
         self.goal: Optional[Goal] = None
@@ -202,7 +202,7 @@ class PlanningController:
         same_box = np.array_equal(limits.velocity_min, self.limits.velocity_min) and \
             np.array_equal(limits.velocity_max, self.limits.velocity_max)
         step = (self._step if settings.rollout_dtype == self.settings.rollout_dtype else
-                RolloutStep(self.runtime.model, compute_dtype(settings.rollout_dtype)))
+                self.runtime.backend.rollout_step(settings.rollout_dtype))
         if config != self.planner.config or not same_box:
             self.planner = self._make_planner(config, limits)
         self.limits, self.settings, self._step = limits, settings, step
@@ -391,7 +391,7 @@ def rollout_cost(runtime: WorldModelRuntime, rollout_dtype: str = 'float32'
     it (the warm-up plan then fails with the reason)."""
     z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
     try:
-        step = RolloutStep(runtime.model, compute_dtype(rollout_dtype))
+        step = runtime.backend.rollout_step(rollout_dtype)
         with torch.inference_mode():
             return measure_rollout_cost(step, z, runtime.action_dim)
     except (RuntimeError, ValueError):

@@ -43,7 +43,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 import time
-from typing import Deque, Optional, Tuple
+from typing import Any, Deque, Optional, Tuple
 
 import numpy as np
 import torch
@@ -51,6 +51,7 @@ from torch import Tensor
 
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
 from ..config import ModelConfig
+from .backends import make_backend
 from .devices import DTYPES, resolve_device
 from .shared_encoder import EncoderClient, EncoderPool, SharedEncoder
 from ..model.state_layout import assemble_state, joint_positions_from_state
@@ -117,15 +118,21 @@ class WorldModelRuntime:
         normalizer: Surprise normaliser (default: window 300, 30 samples to calibrate).
         shared: Another runtime's :class:`~.shared_encoder.SharedEncoder` of the same
             checkpoint, device and dtype (default: one of its own).
+        backend: ``inference_backend`` (core/runtime/backends.py): torch, onnxruntime or
+            onnxruntime_int8; ``onnx_dir`` (empty: export to a cache) and ``threads``
+            (onnxruntime intra-op threads, 0: its default) apply to the onnxruntime ones.
 
     Raises:
-        ValueError: ``shared`` holds another checkpoint, device or dtype.
+        ValueError: ``shared`` holds another checkpoint, device or dtype, or the backend
+            cannot run (:func:`~.backends.make_backend`, which also raises ImportError
+            and OSError).
     """
 
     def __init__(self, checkpoint: LoadedCheckpoint, device: torch.device | str = 'cpu',
                  dtype: torch.dtype = torch.float32,
                  normalizer: Optional[SurpriseNormalizer] = None,
-                 shared: Optional[SharedEncoder] = None) -> None:
+                 shared: Optional[SharedEncoder] = None, backend: str = 'torch',
+                 onnx_dir: str = '', threads: int = 0) -> None:
         self.checkpoint = checkpoint
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.dtype = dtype
@@ -137,7 +144,9 @@ class WorldModelRuntime:
                              f'{shared.device}/{shared.dtype}, not {checkpoint.path} on '
                              f'{self.device}/{dtype}')
         self.model = shared.model
-        self.encoder: EncoderClient = shared.client()   # every ViT pass goes through it
+        self.backend = make_backend(backend, self.model, shared.client(), self.device, dtype,
+                                    onnx_dir, threads, checkpoint.step, str(checkpoint.path))
+        self.encoder: EncoderClient = self.backend.encoder   # every ViT pass goes through it
         self.model_shared = False   # True when another runtime had loaded the model
         self.normalizer = normalizer or SurpriseNormalizer()
         self._history: Deque[_Remembered] = deque(maxlen=512)
@@ -148,20 +157,23 @@ class WorldModelRuntime:
     @classmethod
     def from_path(cls, path: str | Path, device: str = 'cpu', dtype: str = 'float32',
                   normalizer: Optional[SurpriseNormalizer] = None,
-                  pool: Optional[EncoderPool] = None) -> 'WorldModelRuntime':
+                  pool: Optional[EncoderPool] = None, **backend: Any
+                  ) -> 'WorldModelRuntime':
         """Load a checkpoint file and wrap it (raises ``CheckpointError``/``ValueError``).
 
         With ``pool``, a model another runtime of the pool holds (same file, device and
-        dtype) is shared, with its encode cache, instead of loaded again.
+        dtype) is shared, with its encode cache, instead of loaded again. ``backend``: the
+        ``backend``, ``onnx_dir`` and ``threads`` arguments of the constructor.
         """
         if dtype not in DTYPES:
             raise ValueError(f'unknown dtype {dtype!r} (use one of {sorted(DTYPES)})')
         torch_device = resolve_device(device)
         if pool is None:
             checkpoint = load_checkpoint(path, device=torch_device, dtype=DTYPES[dtype])
-            return cls(checkpoint, torch_device, DTYPES[dtype], normalizer)
+            return cls(checkpoint, torch_device, DTYPES[dtype], normalizer, **backend)
         shared, held = pool.acquire(path, torch_device, DTYPES[dtype])
-        runtime = cls(shared.checkpoint, torch_device, DTYPES[dtype], normalizer, shared)
+        runtime = cls(shared.checkpoint, torch_device, DTYPES[dtype], normalizer, shared,
+                      **backend)
         runtime.model_shared = held
         return runtime
 
@@ -291,10 +303,10 @@ class WorldModelRuntime:
             z_obs = self.encoder.encode(o, s_t, target=True)       # [1, Z]
             key = self._key(stamp, step_period)
             err, k = self._prediction_error(z_obs[0], key, step_period, applied)
-            z_roll = self.model.rollout(z, a_t.unsqueeze(1).expand(1, horizon, -1))  # [1,H,Z]
-            state = (self.model.probe_state(z_roll[0]) if self.model.state_probe is not None
+            z_roll = self.backend.rollout(z, a_t.unsqueeze(1).expand(1, horizon, -1))  # [1,H,Z]
+            state = (self.backend.probe_state(z_roll[0]) if self.model.state_probe is not None
                      else None)                                    # [H, S]
-            poses = (self.model.probe_pose(torch.cat([z, z_roll[0]], dim=0))
+            poses = (self.backend.probe_pose(torch.cat([z, z_roll[0]], dim=0))
                      if self.has_pose else None)                   # [H + 1, 3]
             goal = (float((z_obs[0] - self._goal).abs().mean()) if self._goal is not None
                     else None)
@@ -349,7 +361,7 @@ class WorldModelRuntime:
             z_pred = past.rollout[k - 1]
         else:
             a_seq = self._applied_actions(past.key, k, period, applied)       # [k, A]
-            z_pred = self.model.rollout(past.z.unsqueeze(0), a_seq.unsqueeze(0))[0, -1]
+            z_pred = self.backend.rollout(past.z.unsqueeze(0), a_seq.unsqueeze(0))[0, -1]
         return (z_pred - z_obs).abs().float().cpu().numpy(), k
 
     def _applied_actions(self, start: float, k: int, period: float, last: Tensor) -> Tensor:

@@ -1,9 +1,11 @@
 """The world model a node loads in its configure transition (world_model_node, planner_node).
 
-Both nodes read the same four settings for it: ``model_path`` (empty: the package's shipped
+Both nodes read the same settings for it: ``model_path`` (empty: the package's shipped
 model, found by :func:`~jepa_world_model.resources.default_model_path`), ``num_threads``
-(0: torch's default), ``device`` and ``dtype``. A model that cannot be loaded is a failed
-configure with a reason, never a crash: :class:`ModelLoadError` carries that reason.
+(0: torch's default), ``device``, ``dtype``, ``inference_backend`` and ``onnx_dir``
+(core/runtime/backends.py: onnxruntime sessions are built here, once). A model that cannot
+be loaded is a failed configure with a reason, never a crash: :class:`ModelLoadError`
+carries that reason.
 """
 
 from typing import Any, Optional
@@ -29,25 +31,29 @@ def load_runtime(settings: Any, default_name: str = DEFAULT_MODEL,
 
     Args:
         settings: The node's settings (``model_path``, ``num_threads``, ``device``,
-            ``dtype``).
+            ``dtype``, ``inference_backend``, ``onnx_dir``).
         default_name: The shipped model's file name, used when ``model_path`` is empty.
         normalizer: The runtime's surprise normalizer (world_model_node).
         pool: Share the model with the process's other nodes that load the same file.
 
     Raises:
         ModelLoadError: Not a loadable checkpoint (with where it was searched for when
-            ``model_path`` was empty), or it cannot run on ``device``/``dtype``.
+            ``model_path`` was empty), or it cannot run on ``device``/``dtype`` or with
+            ``inference_backend`` (onnxruntime missing, graphs of another model).
     """
     path = settings.model_path or str(default_model_path(default_name))
     if settings.num_threads:
         torch.set_num_threads(settings.num_threads)
     try:
-        return WorldModelRuntime.from_path(path, settings.device, settings.dtype, normalizer,
-                                           pool)
+        return WorldModelRuntime.from_path(
+            path, settings.device, settings.dtype, normalizer, pool,
+            backend=settings.inference_backend, onnx_dir=settings.onnx_dir,
+            threads=settings.num_threads)
     except CheckpointError as exc:
         where = '' if settings.model_path else (' (searched: ' + ', '.join(
             str(p) for p in model_search_paths(default_name)) + '; set model_path)')
         raise ModelLoadError(f'cannot load checkpoint: {exc}{where}') from exc
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise ModelLoadError(f'cannot load {path} on {settings.device}/{settings.dtype}: '
+    except (ValueError, RuntimeError, OSError, ImportError) as exc:
+        raise ModelLoadError(f'cannot load {path} on {settings.device}/{settings.dtype} '
+                             f'with inference_backend {settings.inference_backend}: '
                              f'{exc}') from exc

@@ -29,6 +29,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import ParameterUninitializedException
 from rclpy.parameter import Parameter
 
+from ...core.runtime.backends import BACKENDS
 from ...core.settings_spec import check_value, ParamSpec, Rule, settings_class, SettingsSnapshot
 from ..world_model.action_sources import TWIST_FIELDS
 
@@ -78,8 +79,18 @@ SHARED_PARAMS: Dict[str, ParamSpec] = {
     'device': ParamSpec('cpu', 'Where the model runs', 'configure', rule=DEVICE_RULE),
     'dtype': ParamSpec('float32', 'Compute dtype', 'configure',
                        choices=('float32', 'float16', 'bfloat16')),
-    'num_threads': ParamSpec(1, 'torch CPU threads (process-wide); 1 is fastest for small '
-                             'models on a busy robot CPU; 0: torch default', 'configure', 0, 256),
+    'num_threads': ParamSpec(1, 'torch CPU threads (process-wide), and onnxruntime intra-op '
+                             'threads per session; 1 is fastest for small models on a busy '
+                             'robot CPU; 0: the library default', 'configure', 0, 256),
+    'inference_backend': ParamSpec('torch', 'What runs the model: torch (any device and '
+                                   'dtype), or onnxruntime sessions of its ONNX export on the '
+                                   'CPU in float32 (`onnxruntime_int8`: int8 dynamics, faster '
+                                   'planning, less exact); needs `pip install .[onnx]` '
+                                   '(docs/deployment.md)', 'configure', choices=BACKENDS),
+    'onnx_dir': ParamSpec('', 'ONNX export of the model (`jepa-world-model export --onnx '
+                          'DIR`), checked to match its weights; empty: exported at configure '
+                          'into `~/.cache/jepa_world_model/onnx` (onnxruntime backends only)',
+                          'configure'),
     'autostart': ParamSpec(False, 'Configure and activate on start-up without a lifecycle '
                            'manager', 'startup'),
     'image_transport': ParamSpec('raw', 'raw: `Image` on `image`; compressed: '

@@ -38,7 +38,8 @@ PARAMS: Dict[str, ParamSpec] = {
     'model_path': ParamSpec('', 'Checkpoint (.safetensors); empty: the shipped arm model '
                             '(`models/arm_tiny.safetensors` in the package share directory)',
                             'configure'),
-    **shared('device', 'dtype', 'num_threads', 'autostart'),
+    **shared('device', 'dtype', 'num_threads', 'inference_backend', 'onnx_dir',
+             'autostart'),
     'plan_rate_hz': ParamSpec(10.0, 'Plans (and recommended commands) per second; also the '
                               '`dt` of the acceleration limit', 'activate', 0.1, 200.0),
     'method': ParamSpec('cem', 'Sampling planner', 'runtime', choices=('cem', 'mppi'),

@@ -67,7 +67,8 @@ PARAMS: Dict[str, ParamSpec] = {
     'model_path': ParamSpec('', 'Checkpoint (.safetensors); empty: the model shipped in the '
                             'package share directory (models/gantry_tiny.safetensors)',
                             'configure'),
-    **shared('device', 'dtype', 'num_threads', 'autostart'),
+    **shared('device', 'dtype', 'num_threads', 'inference_backend', 'onnx_dir',
+             'autostart'),
     'horizon': ParamSpec(10, 'Predicted steps H', 'runtime', 1, 200),
     'model_step_period': ParamSpec(0.1, 'Seconds per model step (time_from_start of the '
                                    'predicted points, surprise matching)', 'runtime',
