@@ -3,6 +3,7 @@ items 1 and 3): topics, rates and gaps, a 640x480 JPEG camera, continuous joints
 frame -> command delay and the alignment it calls for, and a starter config that loads with
 the package's loader and trains, and planner parameters the planner accepts."""
 
+import dataclasses
 import json
 import math
 
@@ -14,7 +15,7 @@ import yaml
 from jepa_world_model.bags.inspection import inspect_bags
 from jepa_world_model.bags.reader import BagDatasetConfig, read_bag_episodes
 from jepa_world_model.bags.starter_config import (CONTINUOUS_LIMIT, planner_parameters,
-                                                  training_config)
+                                                  planner_text, training_config)
 from jepa_world_model.cli import main
 from jepa_world_model.core.config import ExperimentConfig, load_config
 from jepa_world_model.episode_sources import load_episodes
@@ -184,9 +185,9 @@ def test_planner_parameters_come_from_the_data_and_pass_the_planner_checks(inspe
     assert validate_updates(p, PlannerSettings(), facts) is None
     c = inspection.command
     for d in range(3):       # the recorded commands fit; zero (the stop) too
-        assert p['velocity_min'][d] <= min(c.minimum[d], 0) < max(c.maximum[d], 0) <= \
-            p['velocity_max'][d]
-        assert p['velocity_max'][d] - p['velocity_min'][d] < \
+        assert p['command_min'][d] <= min(c.minimum[d], 0) < max(c.maximum[d], 0) <= \
+            p['command_max'][d]
+        assert p['command_max'][d] - p['command_min'][d] < \
             max(c.maximum[d], 0) - min(c.minimum[d], 0) + 0.01
     assert p['action_joint_names'] == JOINTS and p['image_transport'] == 'compressed'
     assert p['joint_position_min'][:2] == [-CONTINUOUS_LIMIT] * 2
@@ -194,7 +195,31 @@ def test_planner_parameters_come_from_the_data_and_pass_the_planner_checks(inspe
     assert elbow.position_min - 0.001 <= p['joint_position_min'][2] <= elbow.position_min
     assert elbow.position_max <= p['joint_position_max'][2] <= elbow.position_max + 0.001
     assert p['model_step_period'] == pytest.approx(0.1) and p['plan_rate_hz'] == 10.0
-    assert validate_updates(dict(p, velocity_min=[0.1] * 3), PlannerSettings(), facts)
+    assert validate_updates(dict(p, command_min=[0.1] * 3), PlannerSettings(), facts)
+
+
+@pytest.mark.ros
+def test_an_effort_command_topic_writes_effort_limits_without_position_limits(inspection):
+    """Commands on /forward_effort_controller/commands: command_interface effort, the
+    recorded range as command_min/max (N m), no joint position limits (they bound velocity
+    commands), and the planner accepts the file."""
+    from jepa_world_model.ros.planner.parameters import (PlannerFacts, PlannerSettings,
+                                                         validate_updates)
+    effort = dataclasses.replace(inspection, command=dataclasses.replace(
+        inspection.command, topic='/forward_effort_controller/commands'))
+    written = planner_parameters(effort)
+    p = yaml.safe_load(yaml.safe_dump(written))['/**/planner_node']['ros__parameters']
+    assert p['command_interface'] == 'effort' and p['output'] == 'float64_multi_array'
+    assert 'joint_position_min' not in p and len(p['command_min']) == 3
+    facts = PlannerFacts(action_dim=3, joint_names=tuple(JOINTS))
+    assert validate_updates(p, PlannerSettings(), facts) is None
+    assert 'command_interface: effort (from the command topic)' in planner_text(effort, written)
+    assert 'N m (N)' in planner_text(effort, written)
+    # The generated bag's /commands topic does not say: velocity, and the note says so.
+    assert planner_parameters(inspection)['/**/planner_node']['ros__parameters'][
+        'command_interface'] == 'velocity'
+    assert 'not told by the command topic' in planner_text(inspection,
+                                                           planner_parameters(inspection))
 
 
 def test_cli_text_report_and_clean_errors(tmp_path, robot_bag, capsys):

@@ -89,8 +89,9 @@ def plausible(name, spec):
         return st.booleans()
     if isinstance(default, str):
         return st.text(max_size=8)
-    # Velocity limits: zero is a value users set (a dimension that must not move).
-    sign = {'velocity_min': -1.0, 'velocity_max': 1.0}.get(name)
+    # Command limits: zero is a value users set (a dimension that must not move).
+    sign = {'command_min': -1.0, 'command_max': 1.0, 'velocity_min': -1.0,
+            'velocity_max': 1.0}.get(name)
     if sign is not None:
         return st.lists(st.one_of(st.just(0.0), st.floats(0.0, 3.0).map(lambda v: sign * v)),
                         min_size=1, max_size=2)
@@ -202,8 +203,9 @@ def test_any_batch_is_refused_with_a_reason_or_builds_what_the_node_builds(node,
     for name, value in updates.items():
         assert check_value(params, name, value) is None
     if node == 'planner_node':
+        low, high = planner_parameters.command_bounds(new)
         limits = planner_parameters.command_limits(new, 2 if facts else max(
-            len(new.velocity_min), len(new.velocity_max), len(new.acceleration_max)))
+            len(low), len(high), len(new.acceleration_max)))
         LatentPlanner(planner_parameters.planner_config(new), limits.action_dim,
                       ActionBounds(limits.velocity_min, limits.velocity_max))
     elif facts:
@@ -212,16 +214,16 @@ def test_any_batch_is_refused_with_a_reason_or_builds_what_the_node_builds(node,
                             new.action_timeout)
 
 
-LIMIT_PARAMETERS = ('velocity_min', 'velocity_max', 'acceleration_max')
+LIMIT_PARAMETERS = ('command_min', 'command_max', 'acceleration_max')
 
 
 @given(st.fixed_dictionaries({name: plausible(name, planner_parameters.PARAMS[name])
                               for name in LIMIT_PARAMETERS}))
 # A zero-width velocity box passed the validator, then failed configure: "warm-up plan failed".
-@example({'velocity_min': [0.0], 'velocity_max': [0.0], 'acceleration_max': [2.0]})
-@example({'velocity_min': [-1.0, 0.0], 'velocity_max': [1.0, 0.0], 'acceleration_max': [2.0]})
+@example({'command_min': [0.0], 'command_max': [0.0], 'acceleration_max': [2.0]})
+@example({'command_min': [-1.0, 0.0], 'command_max': [1.0, 0.0], 'acceleration_max': [2.0]})
 def test_command_limits_the_planner_accepts_give_it_an_action_box(updates):
-    """velocity_min, velocity_max and acceleration_max accepted together also make the
+    """command_min, command_max and acceleration_max accepted together also make the
     planner's action box and search (configure builds both from them)."""
     if not validator_accepted(planner_parameters.validate_updates(
             updates, planner_parameters.PlannerSettings(),

@@ -43,7 +43,7 @@ ROBOT_SPECIFIC = {'planner_node': {'action_joint_names', 'joint_position_min',
                   'world_model_node': set()}
 #: Parameters a file leaves out (commented out: unset; the deprecated QoS parameters, whose
 #: standard replacement the file shows in a comment).
-LEFT_OUT = {'planner_node': set(),
+LEFT_OUT = {'planner_node': {'velocity_min', 'velocity_max'},   # deprecated names
             'world_model_node': {'action_joint_names', 'marker_link_lengths',
                                  'image_reliability', 'image_qos_depth',
                                  'joint_states_reliability', 'joint_states_qos_depth',

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Sequence
 import yaml
 
 from ..core.config import ConfigError, ExperimentConfig, from_dict
+from ..core.planning.command_interfaces import guess_interface, unit_of
 from .errors import BagDatasetError
 from .inspection import BagInspection
 
@@ -117,9 +118,12 @@ def training_config(insp: BagInspection, image_size: int = 64) -> Dict[str, Any]
 def planner_parameters(insp: BagInspection) -> Dict[str, Any]:
     """planner_node parameters (``/**/planner_node: ros__parameters: ...``) for the bags.
 
-    Command limits are the recorded command range per dimension (widened to hold zero, the
-    stop); ``acceleration_max`` is the recorded 99th-percentile rate of change; joint limits
-    are the recorded position range (:data:`CONTINUOUS_LIMIT` for continuous joints).
+    ``command_interface`` comes from the command topic's type and name where they tell
+    (core/planning/command_interfaces.py; else ``velocity``). Command limits are the
+    recorded command range per dimension (widened to hold zero, the stop);
+    ``acceleration_max`` is the recorded 99th-percentile rate of change; joint limits (for
+    velocity commands only) are the recorded position range (:data:`CONTINUOUS_LIMIT` for
+    continuous joints).
     """
     _required(insp)
     joints = [j.name for j in insp.joints]
@@ -137,7 +141,10 @@ def planner_parameters(insp: BagInspection) -> Dict[str, Any]:
         acc = [max(_round_up(float(v), 0.001), 1e-3) for v in insp.command.change_rate_p99]
     else:   # joint_state_delta: actions are position steps per frame
         low, high, acc = [-0.1] * len(joints), [0.1] * len(joints), [1.0]
-    params.update(velocity_min=low, velocity_max=high, acceleration_max=acc,
+    interface = (guess_interface(insp.command.topic, insp.command.type) if insp.command
+                 else None) or 'velocity'
+    params.update(command_interface=interface, command_min=low, command_max=high,
+                  acceleration_max=acc,
                   init_std=round(max(1e-3, 0.25 * sum(h - lo for lo, h in zip(low, high))
                                      / len(low)), 4))
     if insp.command and 'Twist' in insp.command.type:
@@ -147,6 +154,7 @@ def planner_parameters(insp: BagInspection) -> Dict[str, Any]:
     params['output'] = 'float64_multi_array'
     if len(low) == len(joints):
         params['action_joint_names'] = joints
+    if len(low) == len(joints) and interface == 'velocity':   # the limiter bounds velocities
         params['joint_position_min'] = [-CONTINUOUS_LIMIT if j.continuous else
                                         _round_down3(j.position_min) for j in insp.joints]
         params['joint_position_max'] = [CONTINUOUS_LIMIT if j.continuous else
@@ -190,6 +198,8 @@ def config_text(insp: BagInspection, config: Dict[str, Any]) -> str:
 def planner_text(insp: BagInspection, params: Dict[str, Any]) -> str:
     """The YAML of the planner parameters under a comment on how each value was chosen."""
     p = params['/**/planner_node']['ros__parameters']
+    guessed = insp.command is not None and guess_interface(insp.command.topic,
+                                                           insp.command.type) is not None
     camera = insp.image_topic
     if p.get('image_transport') == 'compressed' and camera.endswith('/compressed'):
         camera = camera[:-len('/compressed')]     # the launch file appends it
@@ -197,8 +207,10 @@ def planner_text(insp: BagInspection, params: Dict[str, Any]) -> str:
              '  ros2 launch jepa_world_model planner.launch.py params_file:=THIS_FILE \\',
              f'    model_path:=runs/my_robot/checkpoint.safetensors image_topic:={camera} \\',
              f'    joint_states_topic:={insp.joint_state_topic}',
-             'velocity_min/max: the recorded command range per dim, in command units (rad/s '
-             'for velocity, N m for effort controllers);',
+             f'command_interface: {p.get("command_interface")} ('
+             f'{"from the command topic" if guessed else "not told by the command topic: check"}'
+             f'); command_min/max: the recorded command range per dim, in '
+             f'{unit_of(p.get("command_interface", "velocity"))};',
              'acceleration_max: the recorded 99th-percentile change per second; '
              'joint_position_min/max: the recorded joint range',
              f'(+-{CONTINUOUS_LIMIT:g} for continuous joints: ignored, the planner applies no '

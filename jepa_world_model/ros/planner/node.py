@@ -62,6 +62,8 @@ from .outputs import assess, diagnostic_array, NOT_REJECTION_PREFIXES
 from .outputs import NOT_REJECTIONS
 from .outputs import PlannerOutputs
 from .parameters import command_limits, PARAMS, PlannerFacts
+from .parameters import command_bounds, deprecated_limit_names
+from ...core.planning.command_interfaces import unit_of
 from .parameters import planner_config, validate_updates
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
@@ -124,8 +126,20 @@ class PlannerNode(PlannerCore):
                                       'output: that stop can never trigger')
         shared = ' (shared in this process)' if runtime.model_shared else ''
         self.get_logger().info(f'configured: {path} on {s.device}{shared}; output {s.output}; '
-                               f'action [{facts.action_dim}]; joints {list(facts.joint_names)}')
+                               f'action [{facts.action_dim}]; joints {list(facts.joint_names)}; '
+                               f'{s.command_interface} commands in '
+                               f'{list(command_bounds(s)[0])}..{list(command_bounds(s)[1])} '
+                               f'{unit_of(s.command_interface)}')
+        self._warn_deprecated_limits(s)
         return SUCCESS
+
+    def _warn_deprecated_limits(self, s: Any) -> None:
+        names = deprecated_limit_names(s)
+        if names:
+            self.get_logger().warning(
+                f'{names} are deprecated names of command_min/command_max (the limits bound '
+                f'{s.command_interface} commands, {unit_of(s.command_interface)}); rename them '
+                'in the parameter file')
 
     def _create_outputs(self, s: Any) -> None:
         self._outputs = PlannerOutputs(self, s, self.runtime.has_pose, self.counters)
@@ -251,6 +265,8 @@ class PlannerNode(PlannerCore):
                 return SetParametersResult(successful=False, reason=reason)
             self.settings = new
             self._held.hold(now, later)
+            if set(deprecated_limit_names(new)) - set(deprecated_limit_names(old)):
+                self._warn_deprecated_limits(new)
             if old.enabled != new.enabled and self._state == 'active':
                 if new.enabled:
                     self.controller.reset()

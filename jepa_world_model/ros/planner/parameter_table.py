@@ -18,6 +18,7 @@ import math
 from typing import Dict, Tuple
 
 from ...core.model.rollout_step import COMPUTE_DTYPES
+from ...core.planning.command_interfaces import COMMAND_INTERFACES
 from ...core.planning.command_limits import CommandLimits
 from ...core.planning.goal_checks import GoalTolerance
 from ...core.planning.objective_terms import ObjectiveTerms
@@ -106,13 +107,26 @@ PARAMS: Dict[str, ParamSpec] = {
     'action_joint_names': ParamSpec(None, 'Joint moved by each action dim (joint outputs); '
                                     'unset: the model joints', 'configure', kind=_STRINGS,
                                     rule=DISTINCT_NAMES_RULE),
-    'velocity_min': ParamSpec([-1.0], 'Lowest command per dim (<= 0); also the planner\'s '
-                              'bounds', 'runtime', rule=nonempty_rule(),
-                              core='limits.velocity_min'),
-    'velocity_max': ParamSpec([1.0], 'Highest command per dim (>= 0); also the planner\'s '
-                              'bounds', 'runtime', rule=nonempty_rule(),
-                              core='limits.velocity_max'),
-    'acceleration_max': ParamSpec([2.0], 'Largest command change per second per dim',
+    'command_interface': ParamSpec('velocity', 'What the action commands (ros2_control '
+                                   'command interface): `velocity` (rad/s, m/s), `effort` '
+                                   '(N m, N; output `float64_multi_array`) or `position` '
+                                   '(rad, m; output `float64_multi_array`); sets the units of '
+                                   'the limits and logs', 'configure',
+                                   choices=COMMAND_INTERFACES),
+    # The core field keeps its historical name (CommandLimits.velocity_min): it bounds the
+    # command of any interface.
+    'command_min': ParamSpec([-1.0], 'Lowest command per dim (<= 0), in the units of '
+                             '`command_interface`; also the planner\'s sampling bounds',
+                             'runtime', rule=nonempty_rule(), core='limits.velocity_min'),
+    'command_max': ParamSpec([1.0], 'Highest command per dim (>= 0), in the units of '
+                             '`command_interface`; also the planner\'s sampling bounds',
+                             'runtime', rule=nonempty_rule(), core='limits.velocity_max'),
+    'velocity_min': ParamSpec(None, 'Deprecated name of `command_min` (used, with a warning, '
+                              'when set and `command_min` is not)', 'runtime', kind=_DOUBLES),
+    'velocity_max': ParamSpec(None, 'Deprecated name of `command_max` (as `velocity_min`)',
+                              'runtime', kind=_DOUBLES),
+    'acceleration_max': ParamSpec([2.0], 'Largest command change per second per dim (units '
+                                  'of `command_interface` per second)',
                                   'runtime', rule=nonempty_rule(),
                                   core='limits.acceleration_max'),
     'joint_position_min': ParamSpec(None, 'Lower limits of the action joints (one per action '

@@ -20,16 +20,21 @@ When a change takes effect (``PARAMS[name].applies``, as in
 configure (model, device, output kind); ``activate`` at the next activate (plan timer);
 ``startup``: read-only.
 
-Lists of velocity or acceleration limits hold one value (all dimensions) or one per action
-dimension. Joint position limits hold one value per action joint (``action_joint_names``,
-default the model's joints), the joints the velocity commands move.
+Lists of command or acceleration limits hold one value (all dimensions) or one per action
+dimension, in the units of ``command_interface`` (velocity, effort or position;
+core/planning/command_interfaces.py). ``velocity_min``/``velocity_max`` are the deprecated
+names of ``command_min``/``command_max``: used when set and the new name is not
+(:func:`command_bounds`), with a warning. Joint position limits hold one value per action
+joint (``action_joint_names``, default the model's joints), the joints the velocity
+commands move.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
+from ...core.planning.command_interfaces import interface_problem
 from ...core.planning.command_limits import CommandLimits, LimitError
 from ...core.planning.goal_checks import GoalTolerance
 from ...core.planning.objective_terms import ObjectiveTerms
@@ -45,7 +50,11 @@ from .parameter_table import CORE_TARGETS, OUTPUTS, PARAMS, PlannerSettings
 __all__ = ['PARAMS', 'OUTPUTS', 'CORE_TARGETS', 'PlannerSettings', 'PlannerFacts',
            'declare_parameters', 'read_settings', 'validate_updates', 'check_against_model',
            'planner_config', 'command_limits', 'action_joints', 'goal_tolerance',
-           'objective_terms', 'controller_settings', 'plan_time_problem']
+           'objective_terms', 'controller_settings', 'plan_time_problem', 'command_bounds',
+           'deprecated_limit_names']
+
+#: Deprecated parameter name -> the name that replaced it.
+DEPRECATED_LIMITS = {'velocity_min': 'command_min', 'velocity_max': 'command_max'}
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,38 @@ def planner_config(s: Any) -> PlannerConfig:
     return PlannerConfig(**core_arguments(PARAMS, s, 'planner'), min_std=min(0.05, s.init_std))
 
 
+def _bound(s: Any, old: str) -> Tuple[float, ...]:
+    new = DEPRECATED_LIMITS[old]
+    alias = getattr(s, old)
+    if alias and tuple(getattr(s, new)) == tuple(PARAMS[new].default):
+        return tuple(alias)
+    return tuple(getattr(s, new))
+
+
+def command_bounds(s: Any) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
+    """``(command_min, command_max)`` in effect: each the deprecated ``velocity_min`` /
+    ``velocity_max`` where that is set and the new name is at its default."""
+    return _bound(s, 'velocity_min'), _bound(s, 'velocity_max')
+
+
+def deprecated_limit_names(s: Any) -> List[str]:
+    """The deprecated limit parameters that are set (for a warning)."""
+    return [old for old in DEPRECATED_LIMITS if getattr(s, old)]
+
+
+def _alias_problem(s: Any) -> Optional[str]:
+    for old, new in DEPRECATED_LIMITS.items():
+        alias, value = getattr(s, old), tuple(getattr(s, new))
+        if alias and value != tuple(PARAMS[new].default) and tuple(alias) != value:
+            return (f'{old} {list(alias)} and {new} {list(value)} are both set: {old} is the '
+                    f'deprecated name of {new}; set {new} only')
+    return None
+
+
 def command_limits(s: Any, action_dim: int) -> CommandLimits:
     """The command limits (raises LimitError on inconsistent limits)."""
     limits = core_arguments(PARAMS, s, 'limits')
+    limits['velocity_min'], limits['velocity_max'] = command_bounds(s)
     if not (s.joint_position_min or s.joint_position_max):   # unset: no joint limits
         limits.update(position_min=None, position_max=None)
     return CommandLimits.create(**limits, action_dim=action_dim)
@@ -147,9 +185,11 @@ def action_joints(settings: Any, facts: PlannerFacts) -> List[str]:
 def check_against_model(settings: Any, facts: PlannerFacts) -> Optional[str]:
     """Cross-check settings with the loaded model; the reason of a mismatch, or None."""
     dim = facts.action_dim
-    for name in ('velocity_min', 'velocity_max', 'acceleration_max'):
-        if len(getattr(settings, name)) not in (1, dim):
-            return (f'{name} has {len(getattr(settings, name))} values; the model action has '
+    low, high = command_bounds(settings)
+    for name, value in (('command_min', low), ('command_max', high),
+                        ('acceleration_max', settings.acceleration_max)):
+        if len(value) not in (1, dim):
+            return (f'{name} has {len(value)} values; the model action has '
                     f'{dim} dims (use 1 or {dim})')
     if settings.output == 'cmd_vel':
         if len(settings.action_fields) != dim:
@@ -207,6 +247,10 @@ def validate_updates(updates: Mapping[str, Any], current: Any,
             return reason
     if bool(new.joint_position_min) != bool(new.joint_position_max):
         return 'set both joint_position_min and joint_position_max, or neither'
+    reason = _alias_problem(new) or interface_problem(new.command_interface, new.output,
+                                                      bool(new.joint_position_min))
+    if reason:
+        return reason
     reason = _position_limits_problem(new, getattr(facts, 'output', ''))
     if reason:
         return reason
@@ -222,8 +266,9 @@ def validate_updates(updates: Mapping[str, Any], current: Any,
     reason = plan_time_problem(config, new.max_plan_time, getattr(facts, 'rollout_cost', None))
     if reason:
         return reason
+    low, high = command_bounds(new)
     dim = facts.action_dim if facts is not None else max(
-        len(new.velocity_min), len(new.velocity_max), len(new.acceleration_max))
+        len(low), len(high), len(new.acceleration_max))
     if facts is not None:
         reason = check_against_model(new, facts)
         if reason:
@@ -232,11 +277,11 @@ def validate_updates(updates: Mapping[str, Any], current: Any,
         limits = command_limits(new, dim)
     except LimitError as exc:
         return str(exc)
-    # The limits allow a zero-width box (0 <= a <= 0), but the velocity box is also the
+    # The limits allow a zero-width box (0 <= a <= 0), but the command box is also the
     # planner's action box, which needs room to sample in every dim.
     flat = [d for d in range(dim) if not limits.velocity_min[d] < limits.velocity_max[d]]
     if flat:
-        return (f'velocity_min {list(new.velocity_min)} and velocity_max '
-                f'{list(new.velocity_max)} leave no room in action dim(s) {flat}: the planner '
-                'samples commands between them, so each dim needs velocity_min < velocity_max')
+        return (f'command_min {list(low)} and command_max {list(high)} leave no room in '
+                f'action dim(s) {flat}: the planner samples commands between them, so each '
+                'dim needs command_min < command_max')
     return None
