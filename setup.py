@@ -31,6 +31,9 @@ data_files = [
     (os.path.join(share_dir, 'config', 'train'),
      _files(os.path.join('config', 'train', '*.yaml'))),
     (os.path.join(share_dir, 'config', 'ros'), _files(os.path.join('config', 'ros', '*.yaml'))),
+    # Viewer set-ups: an RViz2 config and a Foxglove layout (docs/world_model_node.md).
+    (os.path.join(share_dir, 'rviz'), _files(os.path.join('rviz', '*.rviz'))),
+    (os.path.join(share_dir, 'foxglove'), _files(os.path.join('foxglove', '*.json'))),
 ]
 # Shipped model files (weights, configs); the directory may be empty or absent.
 model_files = _files(os.path.join('models', '*'))

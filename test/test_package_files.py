@@ -189,6 +189,7 @@ def test_setup_py_data_files_exist(setup_kwargs):
 
 @pytest.mark.parametrize('folder, pattern', [
     ('launch', '*'), ('config/train', '*.yaml'), ('config/ros', '*.yaml'), ('models', '*'),
+    ('rviz', '*.rviz'), ('foxglove', '*.json'),
 ])
 def test_setup_py_installs_folder(setup_kwargs, folder, pattern):
     """Launch files, config YAML and shipped models are all installed to share/<pkg>/."""
