@@ -17,7 +17,7 @@ def _files(pattern):
 # `pip install -e .[test]`; test/test_package_files.py keeps it equal to requirements-dev.txt.
 TEST_REQUIREMENTS = ['pytest', 'pytest-timeout', 'pytest-rerunfailures', 'hypothesis',
                      'onnx', 'onnxruntime',
-                     'flake8', 'transformers']
+                     'flake8', 'transformers', 'gymnasium[mujoco]']
 
 # `pip install .[onnx]`: ONNX export and the onnxruntime inference backends
 # (docs/deployment.md).

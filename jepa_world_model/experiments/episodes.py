@@ -42,13 +42,15 @@ class Session:
     """One rclpy context with the supervisor node, spun here; knows the child processes."""
 
     def __init__(self, robot: str, namespace: str, joint_names: Sequence[str],
-                 procs: List[NodeProcess], domain_id: int) -> None:
-        """Initialise rclpy on ``domain_id`` and create the supervisor."""
+                 procs: List[NodeProcess], domain_id: int, simulator: str = 'sim_node') -> None:
+        """Initialise rclpy on ``domain_id`` and create the supervisor (``simulator``: the
+        robot node's name, see :class:`~.supervisor.Supervisor`)."""
         self.procs = procs
         self.context = Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         self.executor = SingleThreadedExecutor(context=self.context)
-        self.sup = Supervisor(robot, namespace, joint_names, context=self.context)
+        self.sup = Supervisor(robot, namespace, joint_names, context=self.context,
+                              simulator=simulator)
         self.executor.add_node(self.sup)
 
     def check_processes(self, what: str) -> None:
@@ -228,11 +230,15 @@ def reset_episode(session: Session, make_task: Callable[[int], Any],
 
 def run_episode(session: Session, driver: Any, task: Any, start: Tick, index: int,
                 budget: int, dt: float, tolerance: float,
-                distance: Callable[[Tick], float], collision_fails: bool) -> EpisodeResult:
+                distance: Callable[[Tick], float], collision_fails: bool,
+                success_at_end: bool = False) -> EpisodeResult:
     """Drive one episode from tick ``start``; its :class:`EpisodeResult`.
 
     Success: ``distance(tick) <= tolerance`` at some step <= ``budget``; with
-    ``collision_fails`` only when no collision was flagged up to that step.
+    ``collision_fails`` only when no collision was flagged up to that step. With
+    ``success_at_end`` the episode always runs the whole budget and succeeds only when the
+    distance at its last step is within the tolerance (reaching the goal and leaving it is
+    a failure); ``steps_to_success`` is then the step from which it stayed within.
     """
     sup = session.sup
     sup.start_recording(time_commands=isinstance(driver, PlannerDriver))
@@ -262,10 +268,13 @@ def run_episode(session: Session, driver: Any, task: Any, start: Tick, index: in
                     first_collision = step if first_collision is None else first_collision
                 if reached is None and dist <= tolerance:
                     reached = step
-                if success_step is None and dist <= tolerance and not (
-                        collision_fails and first_collision is not None):
+                within = dist <= tolerance and not (
+                    collision_fails and first_collision is not None)
+                if success_at_end:   # the step from which it stayed within, if it did
+                    success_step = (success_step or step) if within else None
+                elif success_step is None and within:
                     success_step = step
-                if success_step is not None or step >= budget:
+                if (success_step is not None and not success_at_end) or step >= budget:
                     done = True
                     break
             if not done:

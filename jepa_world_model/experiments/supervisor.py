@@ -72,8 +72,10 @@ class Supervisor(Node):
     """Collects ticks, planner statuses and timings; publishes goals and commands."""
 
     def __init__(self, robot: str, namespace: str, joint_names: Sequence[str],
-                 context: Any = None) -> None:
-        """``robot`` 'arm' (Float64MultiArray commands) or 'mobile_base' (Twist cmd_vel)."""
+                 context: Any = None, simulator: str = 'sim_node') -> None:
+        """``robot`` 'arm' (Float64MultiArray commands) or 'mobile_base' (Twist cmd_vel);
+        ``simulator`` the name of the node that offers ``~/reset``, ``~/contact`` and
+        ``~/collision`` (sim_node, or a user's robot wrapper such as examples/pusher)."""
         super().__init__('plan_eval_supervisor', context=context)
         ns = namespace.rstrip('/')
         self.robot, self.joint_names = robot, list(joint_names)
@@ -92,8 +94,8 @@ class Supervisor(Node):
         sub, pub = self.create_subscription, self.create_publisher
         sub(Clock, '/clock', self._on_clock, 10)
         sub(JointState, f'{ns}/joint_states', self._on_joint, 10)
-        sub(Bool, f'{ns}/sim_node/contact', self._on_contact, 10)
-        sub(Bool, f'{ns}/sim_node/collision', self._on_collision, 10)
+        sub(Bool, f'{ns}/{simulator}/contact', self._on_contact, 10)
+        sub(Bool, f'{ns}/{simulator}/collision', self._on_collision, 10)
         sub(String, f'{ns}/planner_node/status', self._on_status, 10)
         sub(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
         command_type = Twist if base else Float64MultiArray
@@ -105,7 +107,7 @@ class Supervisor(Node):
         self._goal_image_pub = pub(Image, f'{ns}/planner_node/goal_image', 1)
         self._goal_joint_pub = pub(JointState, f'{ns}/planner_node/goal_joint_state', 1)
         self._goal_pose_pub = pub(PoseStamped, f'{ns}/planner_node/goal_pose', 1)
-        self.reset_client = self.create_client(Trigger, f'{ns}/sim_node/reset')
+        self.reset_client = self.create_client(Trigger, f'{ns}/{simulator}/reset')
         self.enable_client = self.create_client(SetBool, f'{ns}/planner_node/enable')
 
     # -- inputs --------------------------------------------------------------------------
