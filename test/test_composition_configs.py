@@ -224,6 +224,50 @@ def test_ros2_control_arm_launch_matches_config():
     assert {'spawner', '--param-file', 'joint_trajectory'} <= constants
 
 
+def test_ros2_control_effort_arm_config():
+    """A forward_effort_controller (JointGroupEffortController) for joint1..joint3 and a
+    broadcaster; the planner file commands efforts as Float64MultiArray for those joints,
+    without position limits, and passes the planner's checks."""
+    config = _load_config('ros2_control_effort_arm.yaml')
+    manager = config['controller_manager']['ros__parameters']
+    assert manager['forward_effort_controller']['type'] == \
+        'effort_controllers/JointGroupEffortController'
+    assert manager['joint_state_broadcaster']['type'] == \
+        'joint_state_broadcaster/JointStateBroadcaster'
+    assert config['forward_effort_controller']['ros__parameters']['joints'] == ARM_JOINTS
+    (section,) = _load_config('planner_effort_arm.yaml').values()
+    planner = section['ros__parameters']
+    assert planner['command_interface'] == 'effort'
+    assert planner['output'] == 'float64_multi_array'
+    assert planner['action_joint_names'] == ARM_JOINTS
+    assert 'joint_position_min' not in planner and 'velocity_min' not in planner
+
+
+@pytest.mark.ros
+def test_the_effort_planner_file_passes_the_planner_checks():
+    from jepa_world_model.ros.planner.parameters import (PlannerFacts, PlannerSettings,
+                                                         validate_updates)
+    (section,) = _load_config('planner_effort_arm.yaml').values()
+    facts = PlannerFacts(action_dim=3, joint_names=tuple(ARM_JOINTS))
+    assert validate_updates(section['ros__parameters'], PlannerSettings(), facts) is None
+
+
+def test_ros2_control_effort_arm_launch_matches_config():
+    """The planner's commands go to the configured effort controller's commands topic."""
+    manager = _load_config('ros2_control_effort_arm.yaml')['controller_manager'][
+        'ros__parameters']
+    tree = _launch_tree('ros2_control_effort_arm.launch.py')
+    arguments = _launch_arguments(tree)
+    assert _remapped_to(tree, '~/recommended_commands') == ['commands_topic']
+    assert _remapped_to(tree, 'commands') == ['commands_topic']
+    assert arguments['commands_topic'] == '/forward_effort_controller/commands'
+    assert arguments['joint_states_topic'] == '/joint_states'
+    controllers = {name for name, value in manager.items() if isinstance(value, dict)}
+    constants = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+    assert controllers and controllers <= constants, controllers - constants
+    assert {'spawner', '--param-file', 'effort', 'float64_multi_array'} <= constants
+
+
 @pytest.mark.parametrize('name, required', [
     ('planner.launch.py', {'namespace', 'params_file', 'image_topic', 'joint_states_topic',
                            'odom_topic', 'use_sim_time', 'autostart', 'with_world_model',
@@ -232,6 +276,9 @@ def test_ros2_control_arm_launch_matches_config():
                                     'twist_mux_params_file', 'mux_output_topic'}),
     ('ros2_control_arm.launch.py', {'controllers_file', 'controller_manager',
                                     'trajectory_topic', 'joint_states_topic'}),
+    ('ros2_control_effort_arm.launch.py', {'controllers_file', 'controller_manager',
+                                           'commands_topic', 'joint_states_topic',
+                                           'model_path'}),
     ('gazebo.launch.py', {'bridge_config', 'with_planner', 'world'}),
 ])
 def test_composition_launch_arguments(name, required):

@@ -39,7 +39,7 @@ REQUIRED_CONSOLE_SCRIPTS = {
 # are optional imports), and the launch files with their node packages need a real ROS 2.
 NO_WHEEL_DEPENDS = {
     'cv_bridge', 'tf2_msgs', 'launch', 'launch_ros', 'ros2launch', 'controller_manager',
-    'joint_state_broadcaster', 'joint_trajectory_controller', 'twist_mux',
+    'joint_state_broadcaster', 'joint_trajectory_controller', 'effort_controllers', 'twist_mux',
     'nav2_lifecycle_manager', 'nav2_collision_monitor', 'nav2_bringup', 'ros_gz_bridge',
     'ros_gz_sim',
 }
