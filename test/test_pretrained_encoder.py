@@ -145,6 +145,11 @@ def test_the_second_encoder_reuses_the_backbone_pass_of_the_same_frames(tmp_path
         next(model.backbone.model.parameters()).add_(1.0)
     model.patch_tokens(o)
     assert len(calls) == 3
+    with torch.inference_mode():   # as the nodes run: no version counter, never reused
+        frame = torch.rand(1, 3, IMAGE_SIZE, IMAGE_SIZE)
+        first = model.encode(frame, torch.zeros(1, model.cfg.state_dim))
+        assert torch.equal(first, model.encode(frame, torch.zeros(1, model.cfg.state_dim)))
+    assert len(calls) == 5
 
 
 def use_hub_cache(monkeypatch, cache):

@@ -76,13 +76,14 @@ def _build_module(enc: EncoderConfig) -> nn.Module:
             f'encoder.backbone_config has keys {unknown} that {config_class.__name__} of the '
             f'installed transformers does not take')
     try:
-        config = config_class(**arch)
         if enc.kind == 'dinov2':
-            return model_class(config)
+            return model_class(config_class(**arch))
         # Only V-JEPA 2's encoder: its masked-prediction predictor is not needed, the world
-        # model trains its own action-conditioned one (as V-JEPA 2-AC does).
+        # model trains its own action-conditioned one (as V-JEPA 2-AC does). Built on its own,
+        # the encoder would fall back to eager attention: ask for torch's fused SDPA, as
+        # from_pretrained does.
         from transformers.models.vjepa2.modeling_vjepa2 import VJEPA2Encoder
-        return VJEPA2Encoder(config)
+        return VJEPA2Encoder(config_class(**arch, attn_implementation='sdpa'))
     except (TypeError, ValueError, _strict_dataclass_error()) as exc:
         raise PretrainedEncoderError(f'encoder.backbone_config does not build a '
                                      f'{config_class.__name__}: {exc}') from None
@@ -140,8 +141,11 @@ class FrozenBackbone(nn.Module):
 
     def forward(self, o: Tensor) -> Tensor:
         """o [B, 3, H, W] in [0, 1] -> patch tokens [B, N, D_backbone] (no gradient)."""
+        # Tensors made under torch.inference_mode have no version counter: never memoised.
+        remember = not o.is_inference()
         memo, version = self._memo, self._weights_version()
-        if memo is not None and memo[0] is o and memo[1] == o._version and memo[2] == version:
+        if (remember and memo is not None and memo[0] is o and memo[1] == o._version
+                and memo[2] == version):
             return memo[3]
         x = o.to(self.image_mean.dtype)
         if x.shape[-2:] != (self.image_size, self.image_size):
@@ -154,7 +158,7 @@ class FrozenBackbone(nn.Module):
             else:
                 clip = x.unsqueeze(1).expand(-1, self.tubelet, -1, -1, -1)      # [B, T, 3, S, S]
                 tokens = self.model(pixel_values_videos=clip).last_hidden_state
-        self._memo = (o, o._version, version, tokens)
+        self._memo = (o, o._version, version, tokens) if remember else None
         return tokens
 
     def set_normalization(self, mean: Tuple[float, ...], std: Tuple[float, ...]) -> None:
