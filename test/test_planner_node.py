@@ -20,7 +20,7 @@ import yaml
 
 try:
     from diagnostic_msgs.msg import DiagnosticStatus
-    from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
+    from geometry_msgs.msg import PoseStamped, Twist, TwistStamped, Vector3Stamped
     from nav_msgs.msg import OccupancyGrid, Odometry, Path
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
@@ -106,7 +106,8 @@ class Feeder(FeederNode):
         mtype, topic = OUTPUTS[output]
         super().__init__(graph, ns, 'planner_node', {
             'cmd': (mtype, topic), 'cost': (Float32, 'plan_cost'),
-            'path': (Path, 'planned_path')}, depth=100)
+            'path': (Path, 'planned_path'), 'figures': (Vector3Stamped, 'plan_figures')},
+            depth=100)
         self.joints = list(joints)
         pub = self.node.create_publisher
         self.goal_joint_pub = pub(JointState, 'planner_node/goal_joint_state', 10)
@@ -279,6 +280,12 @@ def test_recommendations_are_stamped_and_respect_velocity_and_acceleration(rig):
     # The plan itself would have jumped further: the limiter acted.
     assert node.counters.get('limit_acceleration') > 0, node.counters.snapshot()
     assert all(math.isfinite(c.data) for c in feeder.out['cost'])
+    # ~/plan_figures: the image's stamp, the plan's cost in z, no risk head (x NaN).
+    assert wait_for(lambda: len(feeder.out['figures']) >= 8)
+    costs = {c.data for c in feeder.out['cost']}   # float32 values
+    for m in feeder.out['figures'][:8]:
+        assert stamp_key(m.header.stamp) in feeder.image_keys
+        assert math.isnan(m.vector.x) and float(np.float32(m.vector.z)) in costs
     if not isinstance(msgs[0], Float64MultiArray):
         for m in msgs:
             assert stamp_key(m.header.stamp) in feeder.image_keys
@@ -446,6 +453,9 @@ def test_safety_stops_publish_zero_and_say_why(rig, status, counter):
     assert cmds and not any(v.any() for v in cmds), 'a stopped planner recommended motion'
     assert wait_for(lambda: any(s.level == DiagnosticStatus.WARN and status in s.message
                                 for s in feeder.out['diag']), 3.0)
+    if status == 'risk_too_high':   # the figures that stopped it are published
+        assert wait_for(lambda: feeder.out['figures'])
+        assert all(m.vector.x > 0.001 for m in feeder.out['figures'])
 
 
 def goal_pose_msg(frame='odom'):
