@@ -21,8 +21,10 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .base import MAX_SAMPLING_TRIES, SimObservation, SimRobot  # noqa: E402
+from .tabletop import TabletopSim  # noqa: E402
 
-__all__ = ['SimObservation', 'SimRobot', 'ArmSim', 'MobileBaseSim', 'ROBOTS', 'make_robot']
+__all__ = ['SimObservation', 'SimRobot', 'ArmSim', 'MobileBaseSim', 'TabletopSim', 'ROBOTS',
+           'make_robot']
 
 
 class ArmSim(SimRobot):
@@ -273,12 +275,21 @@ class MobileBaseSim(SimRobot):
         """``(2, 2)`` current (x, y) of the two people."""
         return self.data.mocap_pos[self._people, :2].copy()
 
+    def people_waypoints(self) -> np.ndarray:
+        """``(2, 2)`` where each person walks to now (ground truth: labels of turns)."""
+        return self._waypoints.copy()
 
-ROBOTS: Dict[str, Type[SimRobot]] = {'arm': ArmSim, 'mobile_base': MobileBaseSim}
+    def people_waiting(self) -> np.ndarray:
+        """``(2,)`` bool: the person is giving way to the robot (waiting) now."""
+        return self._waited > 0.0
+
+
+ROBOTS: Dict[str, Type[SimRobot]] = {'arm': ArmSim, 'mobile_base': MobileBaseSim,
+                                     'tabletop': TabletopSim}
 
 
 def make_robot(name: str, image_size: int = 64, control_dt: float = 0.1) -> SimRobot:
-    """Create a robot by name (``'arm'`` or ``'mobile_base'``); call ``reset`` next."""
+    """Create a robot by name (a key of :data:`ROBOTS`); call ``reset`` next."""
     if name not in ROBOTS:
         raise ValueError(f'unknown robot {name!r}; choose one of {sorted(ROBOTS)}')
     return ROBOTS[name](image_size=image_size, control_dt=control_dt)
