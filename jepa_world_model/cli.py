@@ -15,6 +15,7 @@ Examples:
     jepa-world-model plan-eval --robot mobile_base --episodes 50
     jepa-world-model offline-reach --robot mobile_base --risk scan --map --episodes 30
     jepa-world-model diagnose risk --model models/mobile_base_tiny.safetensors
+    jepa-world-model agents-eval --out docs/results/agent_prediction.json
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import sys
 from typing import List, Optional
 
 from .bags.errors import BagDatasetError, BagWriteError, RecordError
-from .commands import (demo, demo_synthetic, diagnose, evaluate, export, fit_risk, info,
-                       inspect, offline_reach, plan_eval, record, train)
+from .commands import (agents_eval, demo, demo_synthetic, diagnose, evaluate, export,
+                       fit_risk, info, inspect, offline_reach, plan_eval, record, train)
 from .core.checkpoint import CheckpointError
 from .core.config import ConfigError
 from .core.training.trainer import TrainingSetupError
@@ -35,7 +36,7 @@ __all__ = ['build_parser', 'main', 'one_line']
 
 #: The sub-command modules (``commands/``), in the order ``--help`` lists them.
 COMMANDS = (train, record, inspect, evaluate, info, export, demo, demo_synthetic, plan_eval,
-            offline_reach, diagnose, fit_risk)
+            offline_reach, diagnose, fit_risk, agents_eval)
 #: Failures the user can fix: one line on stderr and exit status 2, never a traceback.
 USER_ERRORS = (ConfigError, CheckpointError, OSError, BagDatasetError, BagWriteError,
                RecordError, TrainingSetupError)
