@@ -111,8 +111,8 @@ def assemble_state(slices: Dict[str, slice], position: Optional[np.ndarray],
 
 def joint_positions_from_state(s: Tensor, slices: Dict[str, slice],
                                coding: Optional[JointAngleCoding] = None) -> Tensor:
-    """s [..., S] (physical units) -> joint positions [..., J]; a continuous joint's angle
-    comes back through atan2 in (-pi, pi].
+    """s [..., S] (physical units; a tensor or a numpy array) -> joint positions [..., J] of
+    the same kind; a continuous joint's angle comes back through atan2 in (-pi, pi].
 
     Raises:
         ValueError: The layout has no joint positions.
