@@ -289,7 +289,8 @@ def test_recommendations_are_stamped_and_respect_velocity_and_acceleration(rig):
     if not isinstance(msgs[0], Float64MultiArray):
         for m in msgs:
             assert stamp_key(m.header.stamp) in feeder.image_keys
-            assert m.header.frame_id == 'camera_optical'
+            # Commands are in the robot's base frame (base_frame_id), not the camera's.
+            assert m.header.frame_id == 'base_link'
     if isinstance(msgs[0], JointTrajectory):
         for m in msgs:
             assert list(m.joint_names) == JOINTS and len(m.points) == 4

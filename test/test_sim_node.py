@@ -179,7 +179,7 @@ def test_mobile_base_odometry_and_cmd_vel(graph, stamped):
         cells = np.array(grid.data).reshape(grid.info.height, grid.info.width)
         assert set(np.unique(cells)) == {0, 100} and cells[0, 0] == 100
         scan = probe.latest('scan')
-        assert scan.header.frame_id == 'base_link' and len(scan.ranges) == 64
+        assert scan.header.frame_id == 'laser' and len(scan.ranges) == 64   # REP 105
         assert scan.angle_min == pytest.approx(-math.pi) and 0.1 < min(scan.ranges) < 3.0
         assert (odom.header.frame_id, odom.child_frame_id) == ('odom', 'base_link')
         assert probe.latest('image').header.frame_id == 'overhead_camera_optical'

@@ -6,7 +6,8 @@ take, so the world-model and planner nodes run unchanged against it (docs/simula
 
 Every timer tick (steady clock, ``rate_hz``) applies the newest command for one control
 period (``control_period`` simulated seconds, by default ``1 / rate_hz``: real time), then
-publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``) and
+publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``, and ``/tf_static``: map -> odom,
+base_link -> laser, REP 105) and
 ``scan`` (the base), ``image``, ``camera_info``, ``~/contact`` and ``~/collision``, all
 stamped with the simulation time. The base also publishes its room's static ``map`` once,
 latched (transient local), as map_server does. Commands older than ``command_timeout``
@@ -80,6 +81,11 @@ PARAMETERS = {
                       (0.1, 50.0)),
 }
 TF_QOS = QoSProfile(depth=100)          # as tf2_ros' TransformBroadcaster
+# As tf2_ros' StaticTransformBroadcaster: a late listener still gets the static transforms.
+TF_STATIC_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+#: The mobile base's scanner frame (REP 105: base_link -> laser; the simulated scanner sits
+#: at the base origin, so the transform is the identity and scan_mount's default matches).
+SCAN_FRAME = 'laser'
 STATE_QOS = QoSProfile(depth=10)        # joint_states/odom: reliable, like ros2_control
 MAP_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)   # as map_server
 MAP_RESOLUTION = 0.05                   # m per map cell
@@ -188,6 +194,7 @@ class SimNode(Node):
         self._contact_pub = pub(Bool, '~/contact', STATE_QOS)
         self._collision_pub = pub(Bool, '~/collision', STATE_QOS)
         self._odom_pub = self._tf_pub = self._scan_pub = self._map_pub = None
+        self._tf_static_pub = None
         sub = self.create_subscription
         if self.robot.name == 'mobile_base':
             self._odom_pub = pub(Odometry, 'odom', STATE_QOS)
@@ -196,6 +203,8 @@ class SimNode(Node):
             self._map_pub.publish(self._make_map())
             if TFMessage is not None:
                 self._tf_pub = pub(TFMessage, '/tf', TF_QOS)
+                self._tf_static_pub = pub(TFMessage, '/tf_static', TF_STATIC_QOS)
+                self._tf_static_pub.publish(static_transforms(seconds_to_stamp(self.sim_time)))
             else:
                 self.get_logger().info('tf2_msgs is not importable: odom -> base_link is '
                                        'published on odom only, not on /tf', once=True)
@@ -222,7 +231,7 @@ class SimNode(Node):
     def _publish_scan(self, obs: SimObservation, stamp: Any) -> None:
         robot = self.robot
         angles = robot.scan_angles()
-        scan = LaserScan(header=Header(stamp=stamp, frame_id='base_link'),
+        scan = LaserScan(header=Header(stamp=stamp, frame_id=SCAN_FRAME),
                          angle_min=float(angles[0]), angle_max=float(angles[-1]),
                          angle_increment=float(angles[1] - angles[0]),
                          range_min=0.0, range_max=float(robot.SCAN_RANGE_MAX))
@@ -393,6 +402,19 @@ class SimNode(Node):
         """Stop the timer and free the renderer (call before destroy_node)."""
         self.destroy_timer(self._timer)
         self.robot.close()
+
+
+def static_transforms(stamp: Any) -> Any:
+    """The mobile base's static REP 105 frames as a tf2_msgs/TFMessage: ``map -> odom``
+    (identity: the simulated odometry is ground truth and the room's map is drawn in odom)
+    and ``base_link -> laser`` (identity: the scanner sits at the base origin)."""
+    transforms = []
+    for parent, child in (('map', 'odom'), ('base_link', SCAN_FRAME)):
+        tf = TransformStamped(header=Header(stamp=stamp, frame_id=parent),
+                              child_frame_id=child)
+        tf.transform.rotation.w = 1.0
+        transforms.append(tf)
+    return TFMessage(transforms=transforms)
 
 
 def main(args: Optional[List[str]] = None) -> int:

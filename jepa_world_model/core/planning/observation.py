@@ -10,7 +10,7 @@ Pure PyTorch/numpy, no ROS.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 from torch import Tensor
@@ -23,7 +23,9 @@ __all__ = ['ScanReading', 'Observation', 'ObservationError', 'check_observation'
 
 class ScanReading(NamedTuple):
     """One planar range scan (sensor_msgs/LaserScan's fields): ``ranges`` [B], beam ``i`` at
-    ``angle_min + i * angle_increment`` in the scanner frame, and its stamp (s)."""
+    ``angle_min + i * angle_increment`` in the scanner frame, and its stamp (s). ``mount``:
+    the scanner's pose (x, y, yaw) in the base frame where TF gave it (core/planning/
+    frames.py), else None (the controller's ``scan_mount`` applies)."""
 
     stamp: float
     ranges: np.ndarray
@@ -31,6 +33,7 @@ class ScanReading(NamedTuple):
     angle_increment: float
     range_min: float
     range_max: float
+    mount: Optional[Tuple[float, float, float]] = None
 
 
 class Observation(NamedTuple):
@@ -84,11 +87,12 @@ def obstacle_points(model: Any, z: Tensor, obs: Observation, mount: Any) -> Opti
 
     The scan is placed at the odometry pose of the frame (models with the pose in their
     state) or else at the pose the model reads from ``z`` [Z]; ``mount`` (x, y, yaw) is the
-    scanner in the base frame.
+    scanner in the base frame, unless the scan carries its own (from TF).
     """
     scan = obs.scan
     if scan is None:
         return None
+    mount = scan.mount if scan.mount is not None else mount
     pose = obs.pose if obs.pose is not None else model.probe_pose(z).float().cpu().numpy()
     return laser_points(scan.ranges, scan.angle_min, scan.angle_increment, scan.range_min,
                         scan.range_max, pose, mount).to(z.device, z.dtype)

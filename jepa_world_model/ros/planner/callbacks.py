@@ -39,6 +39,7 @@ from ...core.planning.static_map import StaticMap
 from ...core.runtime.streams import Counters, RateMeter
 from ..common import LOCK_TIMEOUT_S
 from ..common.rejects import InputError, RejectLog
+from ..common.tf_frames import make_frames
 from ..common.guarded_lifecycle import GuardedLifecycleNode
 from .goal_repeats import GoalLedger, image_fingerprint
 from .goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_from_msg
@@ -73,6 +74,10 @@ class PlannerCore(GuardedLifecycleNode):
         self._reject = RejectLog(self.counters, self.get_logger().warning,
                                  lambda: self.settings.log_throttle_period)
         self._goal_ledger = GoalLedger()            # repeats and kind changes of goals
+        # base_link <- laser and odom <- map from TF where tf2_ros imports; None: the
+        # parameters (scan_mount; goals and maps only in path_frame_id). docs/planner.md.
+        self._tf_frames, self._tf_listener = make_frames(
+            self, lambda: tuple(self.settings.scan_mount), self.get_logger().warning)
         self._reset_inputs()
 
     @property
@@ -85,6 +90,7 @@ class PlannerCore(GuardedLifecycleNode):
         with_pose = self.runtime is not None and self.runtime.needs_pose
         self._inputs = PlannerInputs(joints, with_pose, lambda: self.settings, self.counters,
                                      self._reject, self._now)
+        self._inputs.frames = self._tf_frames
         if self.controller is not None:
             self.controller.reset()
 
@@ -145,7 +151,8 @@ class PlannerCore(GuardedLifecycleNode):
     def _on_goal_pose(self, msg: PoseStamped) -> None:
         self._set_goal(lambda: pose_goal_from_msg(
             msg, self.runtime.has_pose, self.settings.path_frame_id,
-            self.settings.goal_yaw_weight, self.settings.max_abs_input), 'goal_pose')
+            self.settings.goal_yaw_weight, self.settings.max_abs_input, self._tf_frames),
+            'goal_pose')
 
     def _on_goal_image(self, msg: Image) -> None:
         self._set_goal(lambda: image_goal_from_msg(msg, self.runtime, self.settings.resize_mode),
@@ -158,7 +165,7 @@ class PlannerCore(GuardedLifecycleNode):
             return self._reject('busy', 'map dropped: planner lock not free')
         try:
             try:
-                new_map = map_from_msg(msg, self.settings.path_frame_id)
+                new_map = map_from_msg(msg, self.settings.path_frame_id, self._tf_frames)
             except InputError as exc:
                 return self._reject(exc.reason, str(exc))
             try:

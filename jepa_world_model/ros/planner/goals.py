@@ -14,7 +14,7 @@ it overflow.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 from geometry_msgs.msg import PoseStamped
 import numpy as np
@@ -22,6 +22,7 @@ from sensor_msgs.msg import Image, JointState
 import torch
 
 from ...core.planning.command_limits import CommandLimits
+from ...core.planning.frames import FrameLookupError, FrameSource, ParameterFrames, Planar
 from ...core.planning.goals import Goal, image_goal, joint_state_goal, pose_goal
 from ...core.runtime.inference import WorldModelRuntime
 from ...core.runtime.input_rules import magnitude_problem
@@ -64,9 +65,12 @@ def joint_goal_from_msg(msg: JointState, joint_names: Sequence[str],
 
 
 def pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
-                       yaw_weight: float, max_abs: float = DEFAULT_MAX_ABS) -> Goal:
+                       yaw_weight: float, max_abs: float = DEFAULT_MAX_ABS,
+                       frames: Optional[FrameSource] = None) -> Goal:
     """A planar pose goal (x, y, yaw) in ``path_frame_id``; heading only when
-    ``yaw_weight`` is set.
+    ``yaw_weight`` is set. A goal in another frame (a Nav2 or RViz goal in ``map``) is
+    transformed into ``path_frame_id`` by ``frames`` (TF's ``map -> odom`` at the time the
+    goal arrives); without ``frames``, or while the transform is unknown, it is refused.
 
     Raises:
         InputError: ``goal_pose_unsupported`` (the model has no pose output),
@@ -84,16 +88,20 @@ def pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
         wanted = repr(path_frame_id) if path_frame_id else 'the frame its position is in'
         raise InputError('goal_pose_no_frame', 'goal pose has an empty header.frame_id; set '
                          f'it to {wanted}')
+    into = Planar()
     if path_frame_id and frame != path_frame_id:
-        raise InputError('goal_pose_wrong_frame', f'goal frame {frame!r} is not '
-                         f'path_frame_id {path_frame_id!r} (no TF lookup here)')
+        try:
+            into = (frames or ParameterFrames()).into(path_frame_id, frame)
+        except FrameLookupError as exc:
+            raise InputError('goal_pose_wrong_frame', f'goal frame {frame!r} is not '
+                             f'path_frame_id {path_frame_id!r}: {exc}') from None
     p, o = msg.pose.position, msg.pose.orientation
     # The orientation too: NaN or huge quaternion entries give a NaN or meaningless yaw.
     problem = magnitude_problem([p.x, p.y, p.z, o.x, o.y, o.z, o.w], max_abs,
                                 'goal pose (position x, y, z, orientation x, y, z, w)')
     if problem:
         raise InputError('goal_pose_out_of_range', problem)
-    x, y, yaw = planar_pose(p, o)
+    x, y, yaw = into.apply_pose(*planar_pose(p, o))
     return pose_goal(x, y, yaw if yaw_weight else None, yaw_weight)
 
 

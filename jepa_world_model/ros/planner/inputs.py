@@ -104,6 +104,9 @@ class PlannerInputs:
         self.states = StateInputs(self.joint_names, with_pose, settings, now, counters, reject)
         self.scan: Optional[ScanReading] = None
         self._last_stamp: Optional[float] = None
+        # TfFrames where tf2_ros imports (ros/common/tf_frames.py): the scanner's mount then
+        # comes from TF (base_frame_id <- the scan's frame_id), else from scan_mount.
+        self.frames: Optional[Any] = None
 
     # -- subscription callbacks ------------------------------------------------------------
     def on_image(self, msg: Any) -> None:
@@ -123,7 +126,12 @@ class PlannerInputs:
         keep the old one on) a malformed one. A scan that sees nothing drops the old one:
         what was there may have moved, and no information must not read as free space."""
         try:
-            self.scan = scan_from_msg(msg, self._settings().max_scan_beams)
+            scan = scan_from_msg(msg, self._settings().max_scan_beams)
+            if self.frames is not None:
+                mount = self.frames.scan_mount(self._settings().base_frame_id,
+                                               msg.header.frame_id)
+                scan = scan._replace(mount=mount.as_tuple())
+            self.scan = scan
         except InputError as exc:
             if exc.reason == 'scan_no_information':
                 self.scan = None

@@ -10,28 +10,48 @@ is counted and ignored (the old one stays); the planner works without a map as b
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from nav_msgs.msg import OccupancyGrid
 import numpy as np
 
+from ...core.planning.frames import FrameLookupError, FrameSource, ParameterFrames, Planar
 from ...core.planning.static_map import StaticMap
 from ..common.rejects import InputError
 
-__all__ = ['map_from_msg', 'MAX_CELLS']
+__all__ = ['map_from_msg', 'MAX_CELLS', 'MAX_MAP_YAW']
 
 #: Largest map (cells) the planner builds a field for: the Dijkstra pass is Python, and it
 #: runs in a callback, so a huge map would stall the plan timer.
 MAX_CELLS = 250_000
+#: Largest rotation (rad) of the map -> path frame transform taken as none (a grid cell
+#: at 250 m moves less than 1 mm).
+MAX_MAP_YAW = 4e-6
 
 
-def map_from_msg(msg: OccupancyGrid, path_frame_id: str) -> StaticMap:
-    """Validate an OccupancyGrid; raises :class:`InputError` (``map_*`` reasons)."""
+def map_from_msg(msg: OccupancyGrid, path_frame_id: str,
+                 frames: Optional[FrameSource] = None) -> StaticMap:
+    """Validate an OccupancyGrid; raises :class:`InputError` (``map_*`` reasons).
+
+    A map in another frame than ``path_frame_id`` (map_server's ``map``) is moved into it by
+    ``frames`` (TF's ``map -> odom`` when the map arrives); the transform must not rotate it
+    (the grid stays axis-aligned). Without ``frames``, or while the transform is unknown,
+    the map is refused (``map_wrong_frame``).
+    """
     info = msg.info
     width, height, res = int(info.width), int(info.height), float(info.resolution)
     frame = msg.header.frame_id
+    into = Planar()
     if frame and path_frame_id and frame != path_frame_id:
-        raise InputError('map_wrong_frame', f'map frame {frame!r} is not path_frame_id '
-                         f'{path_frame_id!r} (no TF lookup here)')
+        try:
+            into = (frames or ParameterFrames()).into(path_frame_id, frame)
+        except FrameLookupError as exc:
+            raise InputError('map_wrong_frame', f'map frame {frame!r} is not path_frame_id '
+                             f'{path_frame_id!r}: {exc}') from None
+        if abs(into.yaw) > MAX_MAP_YAW:
+            raise InputError('map_wrong_frame', f'{frame} -> {path_frame_id} rotates by '
+                             f'{into.yaw:.4f} rad: rotated maps are not supported (publish '
+                             f'the map in {path_frame_id!r}, or align the frames)')
     if width < 2 or height < 2 or width * height > MAX_CELLS:
         raise InputError('map_invalid', f'map of {width} x {height} cells; need 2 to '
                          f'{MAX_CELLS} cells per map')
@@ -46,5 +66,8 @@ def map_from_msg(msg: OccupancyGrid, path_frame_id: str) -> StaticMap:
     origin = (float(info.origin.position.x), float(info.origin.position.y))
     if not all(math.isfinite(v) for v in origin):
         raise InputError('map_invalid', f'map origin is not finite: {origin}')
+    if frame != path_frame_id and frame and path_frame_id:
+        origin, frame = tuple(float(v) for v in into.apply(np.array([origin]))[0]), \
+            path_frame_id
     occupancy = np.asarray(msg.data, dtype=np.int8).reshape(height, width).copy()
     return StaticMap(occupancy, res, origin, frame)

@@ -171,7 +171,8 @@ def command_msg(s: Any, joints: Sequence[str], limits: CommandLimits, header: He
         s: The planner settings (output, use_twist_stamped, action_fields, model_step_period).
         joints: The action joints (trajectory joint names).
         limits: The command limits (trajectory positions are held to them).
-        header: Stamp and frame of the image the command was planned from.
+        header: Stamp of the image the command was planned from (the message takes the
+            stamp; its frame is ``s.base_frame_id``).
         a: [A] the command (the first row of ``velocities``).
         velocities: [H, A] velocities of the trajectory points.
         q_act: [A] current positions of the action joints, or None (velocities only).
@@ -181,6 +182,8 @@ def command_msg(s: Any, joints: Sequence[str], limits: CommandLimits, header: He
             ``velocities`` is not [H >= 1, A] (trajectories).
     """
     a = np.asarray(a, dtype=np.float64).reshape(-1)
+    # A command is in the robot's base frame, whatever frame the image came in (REP 105).
+    header = Header(stamp=header.stamp, frame_id=s.base_frame_id)
     if s.output == 'cmd_vel':
         fields = parse_twist_fields(list(s.action_fields))
         if len(fields) != a.size:   # zip would drop dims silently

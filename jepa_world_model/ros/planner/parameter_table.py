@@ -182,7 +182,12 @@ PARAMS: Dict[str, ParamSpec] = {
     'max_disagreement': ParamSpec(0.0, 'Stop when the plan\'s ensemble disagreement exceeds '
                                   'this; 0: off', 'runtime', 0.0, 1e6,
                                   core='controller.max_disagreement'),
-    'path_frame_id': ParamSpec('odom', 'frame_id of `~/planned_path` and of pose goals',
+    'path_frame_id': ParamSpec('odom', 'frame_id of `~/planned_path`; pose goals and the '
+                               'map are taken in it (from another frame, e.g. `map`, through '
+                               'TF where tf2_ros is available, else refused)', 'runtime'),
+    'base_frame_id': ParamSpec('base_link', 'The robot base frame: frame_id of the '
+                               'commands (TwistStamped, JointTrajectory) and the frame TF '
+                               'places the scanner in (`scan_mount` is the fallback)',
                                'runtime'),
     'enabled': ParamSpec(True, 'Recommend commands (also set by `~/enable`)', 'runtime'),
     **shared('diagnostics_period', 'log_throttle_period'),
