@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Dict
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from jepa_world_model.core.config import load_config
 from jepa_world_model.core.model.encoder_config import EncoderConfig
@@ -94,6 +95,10 @@ def measure(cfg: ModelConfig, threads: int, repeats: int, warmup: int) -> Dict[s
             model.encode(frame.clone(), s)
 
     out = timed(encode_new_frame, repeats, warmup)
+    # Counted, not timed: what the frame costs on any machine (GFLOP/s there gives the time).
+    with FlopCounterMode(display=False) as flops:
+        encode_new_frame()
+    out['gflop_per_frame'] = round(flops.get_total_flops() / 1e9, 3)
     counts = model.parameter_counts()
     out.update(frozen_backbone_parameters=counts['frozen_backbone'],
                trainable_parameters=counts['total_trainable'], tokens=cfg.num_patches,

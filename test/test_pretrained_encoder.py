@@ -81,6 +81,10 @@ def test_train_save_load_round_trip_keeps_the_backbone_frozen(tmp_path, kind):
         assert torch.equal(value, expected[key]), key
     optimized = {id(p) for group in trainer.optimizer.param_groups for p in group['params']}
     assert not optimized & {id(p) for p in model.backbone.parameters()}
+    counts = model.parameter_counts()
+    assert counts['frozen_backbone'] == sum(p.numel() for p in model.backbone.parameters()) > 0
+    assert counts['total_trainable'] == sum(
+        p.numel() for group in trainer.optimizer.param_groups for p in group['params'])
     assert model.cfg.encoder.image_size == 64 and model.cfg.num_patches == 64
     adapter_before = [p.detach().clone() for p in model.encoder.adapter.parameters()]
 

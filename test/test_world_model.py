@@ -72,8 +72,10 @@ def test_actions_and_states_are_normalised_with_stored_statistics():
 def test_parameter_counts_are_reported():
     counts = make().parameter_counts()
     assert counts['total_trainable'] == sum(
-        v for k, v in counts.items() if k not in ('total_trainable', 'target_encoder'))
+        v for k, v in counts.items()
+        if k not in ('total_trainable', 'target_encoder', 'frozen_backbone'))
     assert counts['target_encoder'] == counts['encoder']
+    assert counts['frozen_backbone'] == 0   # the ViT has no pretrained backbone
 
 
 def test_baseline_report_shapes_and_exact_constant_velocity_on_linear_motion():
