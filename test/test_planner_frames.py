@@ -197,3 +197,18 @@ def test_the_simulator_publishes_the_static_rep105_frames():
     edges = {(t.header.frame_id, t.child_frame_id): t.transform for t in msg.transforms}
     assert set(edges) == {('map', 'odom'), ('base_link', SCAN_FRAME)}
     assert all(t.rotation.w == 1.0 and t.translation.x == 0.0 for t in edges.values())
+
+
+def test_a_scan_with_a_mount_from_tf_places_its_points_by_it():
+    """obstacle_points uses the scan's own mount (TF) over the scan_mount parameter."""
+    import torch
+    from jepa_world_model.core.planning.observation import (obstacle_points, Observation,
+                                                            ScanReading)
+    scan = ScanReading(0.0, np.array([1.0], np.float32), 0.0, 0.1, 0.0, 5.0)
+    obs = Observation(torch.zeros(1, 3, 8, 8), None, np.zeros(0), np.zeros(3), scan)
+    z = torch.zeros(4)
+    by_parameter = obstacle_points(None, z, obs, (0.5, 0.0, 0.0)).numpy()
+    by_tf = obstacle_points(None, z, obs._replace(scan=scan._replace(mount=(0.0, 0.2, 0.0))),
+                            (0.5, 0.0, 0.0)).numpy()
+    np.testing.assert_allclose(by_parameter, [[1.5, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(by_tf, [[1.0, 0.2]], atol=1e-6)
