@@ -67,6 +67,7 @@ setup(
             'sim_node = jepa_world_model.ros.sim_node:main',
             'planner_node = jepa_world_model.ros.planner.node:main',
             'world_model_stack = jepa_world_model.ros.world_model_stack:main',
+            'agent_predictor_node = jepa_world_model.ros.agents.node:main',
         ],
     },
 )

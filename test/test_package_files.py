@@ -34,6 +34,7 @@ REQUIRED_CONSOLE_SCRIPTS = {
     'sim_node': 'jepa_world_model.ros.sim_node:main',
     'planner_node': 'jepa_world_model.ros.planner.node:main',
     'world_model_stack': 'jepa_world_model.ros.world_model_stack:main',
+    'agent_predictor_node': 'jepa_world_model.ros.agents.node:main',
 }
 # exec_depends with no ros-jazzy-* wheel: the code runs without them (cv_bridge and tf2_msgs
 # are optional imports), and the launch files with their node packages need a real ROS 2.

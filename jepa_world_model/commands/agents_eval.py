@@ -20,8 +20,10 @@ def run(args: argparse.Namespace) -> int:
     from ..core.agents.training import FitSettings
     from ..experiments import agent_prediction
     torch.set_num_threads(args.threads)
-    if args.episodes_scale <= 0:
-        raise ValueError(f'--episodes-scale must be > 0, got {args.episodes_scale}')
+    if not 0 < args.episodes_scale <= 1 or args.train_stride < 1 or args.members < 1:
+        sys.stderr.write('jepa-world-model agents-eval: error: --episodes-scale must be in '
+                         '(0, 1], --train-stride and --members >= 1\n')
+        return 2
     splits = {name: list(seeds)[:max(1, int(len(seeds) * args.episodes_scale))]
               for name, seeds in agent_prediction.SPLITS.items()}
     fit = FitSettings(members=args.members, epochs=args.epochs, seed=args.seed)
@@ -29,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
     command = ('jepa-world-model agents-eval ' + ' '.join(shlex.quote(str(v)) for v in (
         '--out', args.out, '--model-out', args.model_out, '--cache', args.cache, '--steps',
         args.steps, '--episodes-scale', args.episodes_scale, '--members', args.members,
-        '--epochs', args.epochs, '--seed', args.seed, '--threads', args.threads)))
-    report = agent_prediction.run(args.out, args.model_out, args.cache, args.steps, fit,
-                                  command, splits,
-                                  lambda line: print(line, file=sys.stderr, flush=True))
+        '--epochs', args.epochs, '--train-stride', args.train_stride, '--seed', args.seed,
+        '--threads', args.threads)))
+    report = agent_prediction.run(
+        args.out, args.model_out, args.cache, args.steps, fit, command=command,
+        train_stride=args.train_stride, splits=splits,
+        progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps({k: report[k] for k in ('counts', 'tracking_test', 'coverage')},
                      indent=1))
     return 0
@@ -52,6 +56,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help='share of each split\'s seeds to use (a quick run: 0.1)')
     p.add_argument('--members', type=int, default=5, help='ensemble size')
     p.add_argument('--epochs', type=int, default=40)
+    p.add_argument('--train-stride', type=int, default=3,
+                   help='train on every n-th 0.1 s step (neighbours are near copies)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=1)
     p.set_defaults(func=run)

@@ -99,6 +99,8 @@ def agent_features(history: np.ndarray, covered: np.ndarray, velocity: np.ndarra
         frame vectors into odom-frame ones (its transpose the other way).
     """
     history = np.asarray(history, dtype=np.float64).reshape(-1, HISTORY_STEPS, 2)
+    if len(history) == 0:   # no agents (yet): nothing to predict
+        return np.zeros((0, FEATURES), np.float32), np.zeros((0, 2, 2))
     velocity = np.asarray(velocity, dtype=np.float64).reshape(-1, 2)
     robot_xy = np.asarray(robot_pose, dtype=np.float64)[:2]
     now = history[:, -1, :]

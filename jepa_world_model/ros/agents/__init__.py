@@ -1,0 +1,1 @@
+"""``agent_predictor_node``: people tracked in the scan and their predicted positions."""
