@@ -6,8 +6,10 @@ Robots share one small API, the one ``jepa_world_model.sim``'s MuJoCo robots imp
 attributes ``joint_names``, ``action_names``, ``action_low``, ``action_high`` and ``dt``.
 ``gantry`` is built in (the generated scenes of ``core/training/synthetic.py``, rendered step
 by step);
-``arm`` and ``mobile_base`` come from ``jepa_world_model.sim.robots`` (MuJoCo) when it is
-importable, with policies from ``jepa_world_model.sim.exploration`` (random, scripted, noisy).
+``arm``, ``mobile_base`` and ``tabletop`` come from ``jepa_world_model.sim.robots`` (MuJoCo)
+when it is importable, with policies from ``jepa_world_model.sim.exploration`` (random,
+scripted, noisy). The tabletop's object poses go into the bag on ``/ground_truth/<name>``
+(PoseStamped), for evaluation read-outs only.
 
 Episodes go into one bag, one after the other, separated by a pause of ``episode_gap_s``
 (10 s) in the stamps: longer than the reader's ``max_gap_s`` (0.5 s by default), so reading
@@ -33,8 +35,10 @@ from .writer import BagRecorder, RecorderTopics, TWIST_FIELDS
 __all__ = ['Observation', 'GantryRobot', 'RandomHoldPolicy', 'RecordError', 'ROBOTS',
            'make_robot', 'make_policy', 'topics_for', 'record', 'EPISODE_GAP_S']
 
-ROBOTS = ('gantry', 'arm', 'mobile_base')
+ROBOTS = ('gantry', 'arm', 'mobile_base', 'tabletop')
 BASE_ROBOTS = ('mobile_base',)        # recorded with TwistStamped on /cmd_vel and odometry
+#: Prefix of the ground-truth object pose topics of robots that report ``obs.objects``.
+OBJECT_TOPIC_PREFIX = '/ground_truth'
 EPISODE_GAP_S = 10.0
 
 
@@ -183,8 +187,9 @@ def topics_for(robot_name: str, robot: Any, base: Optional[BagConfig] = None,
     common = dict(image=base.image_topic, joint_states=base.joint_state_topic,
                   contact='/contact', collision='/collision')
     if robot_name not in BASE_ROBOTS:
+        objects = OBJECT_TOPIC_PREFIX if hasattr(robot, 'object_poses') else ''
         return RecorderTopics(action=action_topic or base.action_topic,
-                              action_type='float64_multi_array', **common)
+                              action_type='float64_multi_array', objects=objects, **common)
     names = list(robot.action_names)
     if all(n in TWIST_FIELDS for n in names):
         fields = names
@@ -231,7 +236,8 @@ def record(robot: Any, policy_factory: Callable[[int], Callable[[Any], np.ndarra
                 rec.write_step(stamp, obs.image, obs.q, obs.dq, action,
                                contact=bool(obs.contact), collision=bool(obs.collision),
                                odometry=_odometry(obs), scan=getattr(obs, 'scan', None),
-                               scan_range_max=float(getattr(robot, 'SCAN_RANGE_MAX', 0.0)))
+                               scan_range_max=float(getattr(robot, 'SCAN_RANGE_MAX', 0.0)),
+                               objects=getattr(obs, 'objects', None))
                 if t + 1 < steps:
                     obs = robot.step(action)
             stamp += gap

@@ -69,6 +69,10 @@ class RecorderTopics:
     contact: str = ''
     collision: str = ''
     scan: str = ''
+    #: Prefix of the ground-truth object topics (``PREFIX/<name>``, geometry_msgs/PoseStamped
+    #: in ``world_frame``): evaluation labels only, never read as model input.
+    objects: str = ''
+    world_frame: str = 'world'
     camera_frame: str = 'camera'
     base_frame: str = 'base_link'
     odom_frame: str = 'odom'
@@ -281,16 +285,36 @@ class BagRecorder:
                            log_time_ns)
 
     # -- whole steps and episodes ---------------------------------------------------------
+    def write_object_poses(self, stamp_ns: int, poses: Dict[str, Sequence[float]]) -> None:
+        """Each object's ``(x, y, z, qw, qx, qy, qz)`` pose as a PoseStamped on
+        ``objects/<name>`` in ``world_frame``."""
+        if not self.topics.objects:
+            raise BagWriteError('no objects topic prefix configured')
+        types = typestore().types
+        for name, pose in poses.items():
+            p = np.asarray(pose, dtype=float).reshape(-1)
+            if p.shape != (7,) or not np.all(np.isfinite(p)):
+                raise BagWriteError(f'object {name!r} needs a finite (x, y, z, qw, qx, qy, qz) '
+                                    f'pose, got {p.tolist()}')
+            msg = types['geometry_msgs/msg/PoseStamped'](
+                header=self._header(stamp_ns, self.topics.world_frame),
+                pose=types['geometry_msgs/msg/Pose'](
+                    position=types['geometry_msgs/msg/Point'](x=p[0], y=p[1], z=p[2]),
+                    orientation=types['geometry_msgs/msg/Quaternion'](
+                        w=p[3], x=p[4], y=p[5], z=p[6])))
+            self.write_message(f'{self.topics.objects}/{name}', 'geometry_msgs/msg/PoseStamped',
+                               msg, stamp_ns)
+
     def write_step(self, stamp_ns: int, image: np.ndarray, q: Sequence[float],
                    dq: Optional[Sequence[float]], action: Sequence[float],
                    contact: Optional[bool] = None, collision: Optional[bool] = None,
                    odometry: Optional[Sequence[Sequence[float]]] = None,
-                   scan: Optional[Sequence[float]] = None, scan_range_max: float = 0.0
-                   ) -> None:
+                   scan: Optional[Sequence[float]] = None, scan_range_max: float = 0.0,
+                   objects: Optional[Dict[str, Sequence[float]]] = None) -> None:
         """One frame: image, joint state, the command chosen on seeing it, optional extras.
 
-        Flags, odometry and the range scan are written only when given and their topic is
-        configured.
+        Flags, odometry, the range scan and object poses are written only when given and
+        their topic is configured.
         """
         self.write_image(stamp_ns, image)
         self.write_joint_state(stamp_ns, q, dq)
@@ -302,6 +326,8 @@ class BagRecorder:
             self.write_odometry(stamp_ns, *odometry)
         if scan is not None and self.topics.scan:
             self.write_scan(stamp_ns, scan, scan_range_max)
+        if objects is not None and self.topics.objects:
+            self.write_object_poses(stamp_ns, objects)
 
     def write_episode(self, episode: Episode, start_ns: int, dt_s: float) -> int:
         """Write an :class:`Episode` (s = positions, then velocities if present) with frame t

@@ -48,6 +48,9 @@ class SimObservation:
         target_pos: ``(x, y, z)`` of the arm's target ball [m], or None.
         scan: ``(B,)`` planar range scan [m] from the base's centre, beam ``i`` at heading
             ``-pi + i * 2 pi / B`` in base_link (a 360-degree lidar), or None (arm).
+        objects: Ground-truth poses of the scene's movable things, name -> ``(7,)``
+            ``(x, y, z, qw, qx, qy, qz)`` in the world frame [m], or None. For evaluation
+            read-outs only: never a model or planner input (issue #13).
     """
 
     time: float
@@ -60,6 +63,7 @@ class SimObservation:
     collision: bool = False
     target_pos: Optional[np.ndarray] = None
     scan: Optional[np.ndarray] = None
+    objects: Optional[Dict[str, np.ndarray]] = None
 
 
 def _load_model(filename: str) -> mujoco.MjModel:
@@ -78,6 +82,8 @@ class SimRobot:
     action_names: Tuple[str, ...] = ()
     camera = 'overhead'
     hazard_geom_prefixes: Tuple[str, ...] = ()
+    #: Longest substep of this robot (grasping needs shorter steps than free motion).
+    max_timestep = MAX_TIMESTEP
 
     def __init__(self, image_size: int = 64, control_dt: float = 0.1) -> None:
         """Load the model; ``control_dt`` [s] is the period of one ``step``."""
@@ -87,7 +93,7 @@ class SimRobot:
             raise ValueError(f'control_dt must be in [0.001, 10] s, got {control_dt}')
         self.image_size = int(image_size)
         self.model = _load_model(self.xml_file)
-        self.n_substeps = max(1, math.ceil(control_dt / MAX_TIMESTEP - 1e-9))
+        self.n_substeps = max(1, math.ceil(control_dt / self.max_timestep - 1e-9))
         self.model.opt.timestep = control_dt / self.n_substeps
         self.dt = float(control_dt)
         # Enough offscreen framebuffer for any requested size.

@@ -5,6 +5,7 @@
 * ``random``: uniform random actions, each held for 2-8 steps (piecewise constant, so the
   robot actually gets somewhere instead of jittering in place);
 * ``scripted``: goal seeking. The arm P-controls its joints toward random joint targets;
+  the tabletop robot pushes the block and grasps the cube (:mod:`.tabletop_policies`);
   the base steers toward random free positions (turn, then drive). A new goal is drawn
   when the old one is reached or after a time limit (e.g. when blocked by an obstacle);
   the base also backs off briefly after a collision;
@@ -22,6 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .robots import SimObservation, SimRobot
+from .tabletop_policies import ScriptedTabletopPolicy
 
 __all__ = ['POLICY_KINDS', 'make_policy', 'RandomPolicy', 'ScriptedArmPolicy',
            'ScriptedBasePolicy', 'NoisyPolicy']
@@ -168,6 +170,8 @@ class NoisyPolicy:
 
 
 def _scripted(robot: SimRobot, seed: int, person_goal_prob: float = 0.0) -> Policy:
+    if robot.name == 'tabletop':
+        return ScriptedTabletopPolicy(robot, seed)
     if robot.name == 'mobile_base':
         return ScriptedBasePolicy(robot, seed, person_goal_prob=person_goal_prob)
     if robot.name == 'arm':
