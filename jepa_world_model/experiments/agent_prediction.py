@@ -147,7 +147,7 @@ def run(out: Path, model_out: Path, cache: Optional[Path], steps: int = 600,
         'episode_steps': steps, 'control_dt_s': 0.1,
         'counts': {name: {'episodes': int(d['episodes']), 'samples': int(len(d['features'])),
                           'agent_seconds': float(d['agent_seconds']),
-                          'robot_collisions': int(d['collisions'])}
+                          'robot_collision_steps': int(d['collisions'])}
                    for name, d in data.items()},
         'tracking_test': _tracking_report(test),
         'fit': {**fit.__dict__, 'train_stride': train_stride,
