@@ -16,6 +16,7 @@ transformers = pytest.importorskip('transformers', reason='the pretrained encode
 from jepa_world_model.core.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from jepa_world_model.core.config import ConfigError, load_config  # noqa: E402
 from jepa_world_model.core.model.pretrained_source import new_world_model  # noqa: E402
+from jepa_world_model.core.runtime.inference import WorldModelRuntime  # noqa: E402
 from jepa_world_model.core.training.synthetic import SceneSpec  # noqa: E402
 from jepa_world_model.core.training.synthetic import generate_episodes as generate  # noqa: E402
 from jepa_world_model.core.training.trainer import Trainer  # noqa: E402
@@ -108,6 +109,16 @@ def test_train_save_load_round_trip_keeps_the_backbone_frozen(tmp_path, kind):
     with torch.no_grad():
         assert torch.allclose(model.encode(o, s), loaded.model.encode(o, s), atol=1e-6)
     assert torch.equal(loaded.model.backbone.image_std, model.backbone.image_std)
+    # The nodes' runtime (inference mode, both encoders) gives the trained model's latents.
+    runtime = WorldModelRuntime.from_path(tmp_path / 'run' / 'checkpoint.safetensors')
+    rgb = (torch.rand(IMAGE_SIZE, IMAGE_SIZE, 3) * 255).to(torch.uint8)
+    result = runtime.step(rgb.numpy(), s[0].numpy(), torch.zeros(2).numpy(), horizon=2)
+    o_rgb = rgb.permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        assert torch.allclose(torch.from_numpy(result.z), model.encode(o_rgb, s[:1])[0],
+                              atol=1e-5)
+        assert torch.allclose(torch.from_numpy(result.z_obs),
+                              model.encode(o_rgb, s[:1], target=True)[0], atol=1e-5)
 
 
 def test_vjepa2_sees_a_frame_as_one_tubelet_and_dinov2_drops_its_cls_token(tmp_path):
