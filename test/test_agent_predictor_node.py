@@ -178,3 +178,26 @@ def test_a_model_file_that_cannot_be_used_stops_the_start(graph, tmp_path):
         AgentPredictorNode(context=graph.context, namespace='/agents_model',
                            parameter_overrides=[rclpy.parameter.Parameter(
                                'model_path', value=str(bad))])
+
+
+def test_the_shipped_predictor_runs_in_the_node(graph):
+    model = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         'models', 'mobile_base_agents.safetensors')
+    ns = f'/agents_model{os.getpid()}'
+    node = start_node(graph, ns, model_path=model)
+    probe = Probe(graph, ns)
+    try:
+        probe.map.publish(room_map())
+        assert wait_for(lambda: node.pipeline.static is not None, TIMEOUT)
+        last_t, last_x = walk(probe, 200.0, 15, -1.5)
+        assert wait_for(lambda: node.forecast is not None and len(node.forecast.now) == 1,
+                        TIMEOUT), node.rejects
+        assert wait_for(lambda: any(m.poses for m in probe.out['final']), TIMEOUT)
+        forecast = node.forecast
+        assert np.all(np.isfinite(forecast.positions)) and np.all(forecast.spread > 0)
+        # Walking along +x in open space: the learned forecast moves on in +x.
+        assert forecast.positions[0, -1, 0] > forecast.now[0, 0] + 0.2
+        assert np.all(np.diff(forecast.spread[0]) > 0)
+    finally:
+        probe.close()
+        stop_node(graph, node)
