@@ -131,10 +131,13 @@ PARAMS: Dict[str, ParamSpec] = {
                                   core='limits.acceleration_max'),
     'joint_position_min': ParamSpec(None, 'Lower limits of the action joints (one per action '
                                     'joint; both or neither; joint outputs only, refused with '
-                                    '`cmd_vel`)', 'runtime', kind=_DOUBLES,
+                                    '`cmd_vel`); the entry of a continuous joint (the '
+                                    "model's `continuous_joints`) is ignored: it has no "
+                                    'position limit', 'runtime', kind=_DOUBLES,
                                     core='limits.position_min'),
     'joint_position_max': ParamSpec(None, 'Upper limits of the action joints (as '
-                                    '`joint_position_min`)', 'runtime', kind=_DOUBLES,
+                                    '`joint_position_min`; continuous joints are ignored)',
+                                    'runtime', kind=_DOUBLES,
                                     core='limits.position_max'),
     'goal_joint_tolerance': ParamSpec(0.05, 'Joint goal reached within this (rad or m); also '
                                       'image goals of models with an `image_state_head`',
