@@ -42,7 +42,7 @@ NO_WHEEL_DEPENDS = {
     'cv_bridge', 'tf2_msgs', 'launch', 'launch_ros', 'ros2launch', 'controller_manager',
     'joint_state_broadcaster', 'joint_trajectory_controller', 'effort_controllers', 'twist_mux',
     'nav2_lifecycle_manager', 'nav2_collision_monitor', 'nav2_bringup', 'ros_gz_bridge',
-    'ros_gz_sim',
+    'ros_gz_sim', 'tf2_ros',
 }
 
 
@@ -157,7 +157,8 @@ def test_setup_py_test_extra(setup_kwargs):
     """colcon test finds pytest in the 'test' extra (tests_require is gone in setuptools >= 72,
     so colcon would fall back to unittest and run 0 tests); it lists requirements-dev.txt."""
     assert 'tests_require' not in setup_kwargs
-    extra = setup_kwargs['extras_require']['test']
+    extra = [re.split(r'[<>=!~;\[ ]', e, maxsplit=1)[0].lower()
+             for e in setup_kwargs['extras_require']['test']]
     assert sorted(extra) == sorted(_requirement_names('requirements-dev.txt'))
 
 

@@ -1,12 +1,16 @@
-"""``jepa-world-model diagnose goals|risk``: offline checks of the planner's objectives on
-the closed-loop experiment's tasks, no ROS (docs/closed_loop.md, "Offline diagnostics").
+"""``jepa-world-model diagnose goals|risk|continuous-joints``: offline checks, no ROS: the
+planner's objectives on the closed-loop experiment's tasks (docs/closed_loop.md, "Offline
+diagnostics"), and the image head on a continuous joint (docs/datasets.md).
 
 * ``goals``: goal-image objectives along each arm task's straight joint path
   (:mod:`jepa_world_model.experiments.goal_diagnostics`); writes ``--out`` (JSON) and its
   ``.png`` and prints the summary;
 * ``risk``: whether a base model's risk term ranks colliding plans above free ones
   (:mod:`jepa_world_model.experiments.risk_diagnostics`); prints the report and writes it to
-  ``--out`` when given.
+  ``--out`` when given;
+* ``continuous-joints``: the image head's reading error on a continuous joint against a
+  limited one, with and without ``model.continuous_joints``
+  (:mod:`jepa_world_model.experiments.continuous_joints`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Optional
 
-__all__ = ['add_parser', 'run_goals', 'run_risk']
+__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints']
 
 
 def _write_json(report: Dict[str, Any], path: Optional[Path]) -> None:
@@ -50,6 +54,12 @@ def run_risk(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_continuous_joints(args: argparse.Namespace) -> int:
+    """The continuous-joint reading experiment (prints and writes its JSON)."""
+    from ..experiments import continuous_joints
+    return continuous_joints.run(args, 'jepa-world-model ' + ' '.join(sys.argv[1:]))
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``diagnose`` and its ``goals`` and ``risk`` sub-commands to ``sub``."""
     p = sub.add_parser('diagnose', help='offline checks of the planner\'s objectives, no ROS: '
@@ -72,4 +82,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     risk.add_argument('--seed', type=int, default=0)
     risk.add_argument('--out', type=Path, help='JSON file to write')
     risk.set_defaults(func=run_risk)
+    continuous = which.add_parser('continuous-joints', help='the image head on a continuous '
+                                  'joint vs a limited one, with and without continuous_joints')
+    from ..experiments.continuous_joints import add_arguments
+    add_arguments(continuous)
+    continuous.set_defaults(func=run_continuous_joints)
     return p

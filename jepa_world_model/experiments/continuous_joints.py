@@ -11,7 +11,7 @@ head reads and the recorded angle, in [0, pi] (taken modulo 2 pi for both runs, 
 flatters the run without the setting). The claim checked: with the setting the turntable's
 median error is at most twice the elbow's.
 
-Run: ``python -m jepa_world_model.experiments.continuous_joints --seeds 0 1 2
+Run: ``jepa-world-model diagnose continuous-joints --seeds 0 1 2
 --train-steps 400 --out docs/results/continuous_joints.json`` (about 0.25 s a step on one
 core).
 """
@@ -25,7 +25,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ from ..core.training.data import Episode, images_to_tensor
 from ..core.training.trainer import Trainer
 
 __all__ = ['JOINTS', 'ELBOW_LIMIT', 'render_dials', 'dial_episodes', 'reading_errors',
-           'train_and_measure', 'main']
+           'train_and_measure', 'add_arguments', 'run']
 
 JOINTS = ['turntable', 'elbow']
 ELBOW_LIMIT = 1.3               # rad
@@ -146,15 +146,18 @@ def train_and_measure(seed: int, continuous: bool, train_steps: int, episodes: i
             'train_seconds': round(time.monotonic() - started, 1)}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The experiment's options (``jepa-world-model diagnose continuous-joints``)."""
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--train-steps', type=int, default=400)
     parser.add_argument('--episodes', type=int, default=96)
     parser.add_argument('--steps', type=int, default=32, help='frames per episode')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--out', type=Path, default=None)
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """Train and measure with and without the setting per seed; print and write the JSON."""
     runs = []
     for seed in args.seeds:
         for continuous in (True, False):
@@ -164,8 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             runs.append(run)
     with_setting = [r for r in runs if r['continuous_joints']]
     result = {
-        'command': 'python -m jepa_world_model.experiments.continuous_joints '
-                   + ' '.join(sys.argv[1:] if argv is None else argv),
+        'command': command,
         'date': datetime.date.today().isoformat(), 'seeds': args.seeds,
         'train_steps': args.train_steps, 'episodes': args.episodes,
         'frames_per_episode': args.steps, 'joints': {
@@ -181,7 +183,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.out.write_text(text + '\n', encoding='utf-8')
     print(text)
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
