@@ -5,13 +5,11 @@ poses recorded as ground truth beside (never inside) the robot's state."""
 import numpy as np
 import pytest
 
-mujoco = pytest.importorskip('mujoco')
-
-from jepa_world_model.bags.recording import make_policy, record, topics_for  # noqa: E402
-from jepa_world_model.sim.robots import make_robot  # noqa: E402
-from jepa_world_model.sim.tabletop import OBJECT_NAMES, TabletopSim  # noqa: E402
-from jepa_world_model.sim.tabletop_policies import (  # noqa: E402
-    HOLD_CHECK_STEPS, ScriptedTabletopPolicy)
+from jepa_world_model.bags.recording import make_policy, record, topics_for
+from jepa_world_model.sim.robots import make_robot
+from jepa_world_model.sim.robots import mujoco   # imported after MUJOCO_GL is set
+from jepa_world_model.sim.tabletop import OBJECT_NAMES, TabletopSim
+from jepa_world_model.sim.tabletop_policies import HOLD_CHECK_STEPS, ScriptedTabletopPolicy
 
 GRASP_ONLY = (0.0, 1.0, 0.0)
 PUSH_ONLY = (1.0, 0.0, 0.0)
