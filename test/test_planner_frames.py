@@ -160,15 +160,16 @@ def grid(frame='map', origin=(-5.0, -4.0)):
 
 
 @pytest.mark.ros
-def test_a_map_in_map_is_moved_into_odom_unless_the_transform_rotates_it():
+def test_a_map_in_map_is_placed_in_odom_by_tf_rotated_or_not():
     frames = TfFrames(FakeBuffer({('odom', 'map'): (0.5, -0.25, 0.0)}), lambda: (0, 0, 0),
                       print)
     static = map_from_msg(grid(), 'odom', frames)
-    assert static.origin == pytest.approx((-4.5, -4.25)) and static.frame_id == 'odom'
+    assert static.origin == pytest.approx((-5.0, -4.0)) and static.frame_id == 'map'
+    assert static.placement.apply(np.array([static.origin]))[0] == pytest.approx((-4.5, -4.25))
     rotating = TfFrames(FakeBuffer({('odom', 'map'): (0.5, -0.25, 0.1)}), lambda: (0, 0, 0),
                         print)
-    with pytest.raises(InputError, match='rotated maps are not supported'):
-        map_from_msg(grid(), 'odom', rotating)
+    assert map_from_msg(grid(), 'odom', rotating).placement.as_tuple() == \
+        pytest.approx((0.5, -0.25, 0.1))   # test_rotated_maps.py: what the planner does with it
     with pytest.raises(InputError) as err:
         map_from_msg(grid(), 'odom')
     assert err.value.reason == 'map_wrong_frame'
@@ -192,7 +193,7 @@ def test_commands_carry_the_base_frame_not_the_camera_frame(output):
 @pytest.mark.ros
 def test_the_simulator_publishes_the_static_rep105_frames():
     pytest.importorskip('tf2_msgs.msg')   # sim_node publishes /tf_static only with tf2_msgs
-    from jepa_world_model.ros.sim_node import SCAN_FRAME, static_transforms
+    from jepa_world_model.ros.sim_outputs import SCAN_FRAME, static_transforms
     msg = static_transforms(Header().stamp)
     edges = {(t.header.frame_id, t.child_frame_id): t.transform for t in msg.transforms}
     assert set(edges) == {('map', 'odom'), ('base_link', SCAN_FRAME)}

@@ -135,7 +135,10 @@ class PlanningController:
         cached = navigation[0]
         if cached is None or cached[0] is not goal or cached[1] is not static_map \
                 or cached[2:] != key[2:]:
-            navigation = (key, navigation_for(goal, static_map, settings))
+            # The same grid re-placed (a localisation correction) may keep its cost-to-go.
+            previous = (cached[1], navigation[1]) if cached is not None \
+                and cached[2:] == key[2:] else None
+            navigation = (key, navigation_for(goal, static_map, settings, previous))
         return (build_objective(goal, self.runtime.model, settings.terms, navigation[1]),
                 navigation)
 
@@ -170,6 +173,19 @@ class PlanningController:
 
     def clear_goal(self) -> None:
         """Forget the goal: :meth:`act` refuses to plan until the next :meth:`set_goal`."""
+    def relocate(self, goal: Goal, map: Optional[StaticMap]) -> None:
+        """The same goal and map placed anew in the planner's frame (localisation moved
+        the frame they were given in): unlike :meth:`set_goal`, the warm start stays (the
+        robot's task did not change), and the map's cost-to-go is re-placed, not rebuilt,
+        when goal and map moved together.
+
+        Raises:
+            GoalError: The goal lies outside the map now; goal and map stay as they were.
+        """
+        objective, navigation = self._build(goal, map, self.settings)
+        self.goal, self.static_map, self.objective = goal, map, objective
+        self._navigation = navigation
+
         self.goal = self.objective = self._extra_cost = None
 
     def set_map(self, map: Optional[StaticMap]) -> None:

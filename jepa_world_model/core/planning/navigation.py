@@ -13,24 +13,35 @@ what is *on* the map (walls, furniture) is avoided by the field, and what is not
 the planner's learned clearance and risk terms.
 
 Grid layout follows nav_msgs/OccupancyGrid: ``occupied[row, col]`` is the cell whose centre
-is ``origin + ((col + 0.5) * resolution, (row + 0.5) * resolution)``.
+is ``origin + ((col + 0.5) * resolution, (row + 0.5) * resolution)`` in the grid's frame.
+The grid may lie rotated in the planner's frame (a map in ``map`` with AMCL's rotated
+``map -> odom``): ``placement`` takes grid-frame coordinates into the planner's, and every
+query point is taken back into the grid frame (one 2 x 2 rotation per point, cheaper than
+resampling the grid and rebuilding the field each time localisation moves the map:
+benchmarks/bench_rotated_map.py).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import heapq
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ['NavigationField', 'inflate', 'distance_to_occupied']
+from .frames import Planar
+
+__all__ = ['NavigationField', 'inflate', 'distance_to_occupied', 'SAME_GOAL_M']
 
 #: How far (m) :meth:`NavigationField.static_range` looks for the map's nearest obstacle.
 STATIC_RANGE_MAX = 1.5
+#: A re-placed field keeps its cost-to-go when the goal moved less than this (m) in the grid
+#: frame: a goal and a map re-placed by the same transform stay put relative to each other.
+SAME_GOAL_M = 1e-6
 _MOVES = tuple((dr, dc, math.hypot(dr, dc)) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
                if (dr, dc) != (0, 0))
 
@@ -85,11 +96,14 @@ class NavigationField:
     Args:
         occupied: ``[H, W]`` bool, True where the map is occupied.
         resolution: Cell size [m].
-        origin: ``(x, y)`` [m] of the grid's corner (cell (0, 0)'s outer corner).
-        goal_xy: ``(x, y)`` [m] of the goal.
+        origin: ``(x, y)`` [m] of the grid's corner (cell (0, 0)'s outer corner), in the
+            grid's frame.
+        goal_xy: ``(x, y)`` [m] of the goal, in the planner's frame.
         inflation: Distance [m] from occupied cells that is expensive to cross (typically
             the robot's radius plus a safety margin).
         inflated_cost_factor: How many times a metre in the inflated band costs.
+        placement: Grid frame -> planner frame (None: the same frame). Goals and query
+            points are in the planner's frame.
 
     Raises:
         ValueError: Empty or non-2-D grid, non-positive resolution, a negative inflation, a
@@ -98,7 +112,8 @@ class NavigationField:
 
     def __init__(self, occupied: np.ndarray, resolution: float, origin: Sequence[float],
                  goal_xy: Sequence[float], inflation: float,
-                 inflated_cost_factor: float = 10.0) -> None:
+                 inflated_cost_factor: float = 10.0,
+                 placement: Optional[Planar] = None) -> None:
         occupied = np.asarray(occupied, dtype=bool)
         if occupied.ndim != 2 or occupied.size == 0:
             raise ValueError(f'occupied must be a non-empty [H, W] grid, got {occupied.shape}')
@@ -110,7 +125,7 @@ class NavigationField:
             raise ValueError(f'inflated_cost_factor must be >= 1, got {inflated_cost_factor!r}')
         self.resolution = float(resolution)
         self.origin = np.asarray(origin, dtype=np.float64).reshape(2)
-        self.goal_xy = np.asarray(goal_xy, dtype=np.float64).reshape(2)
+        self._place(placement or Planar(), goal_xy)
         self.shape: Tuple[int, int] = occupied.shape
         goal = self.cell(self.goal_xy)
         if goal is None:
@@ -122,6 +137,24 @@ class NavigationField:
         self._table = torch.as_tensor(self.distance_grid, dtype=torch.float32)
         self._occupied = occupied
 
+    def _place(self, placement: Planar, goal_xy: Sequence[float]) -> None:
+        self.placement = placement
+        self._to_grid = placement.inverse()
+        self.goal_xy = np.asarray(goal_xy, dtype=np.float64).reshape(2)
+        self._goal_in_grid = self._to_grid.apply(self.goal_xy)[0]
+
+    def placed(self, placement: Planar, goal_xy: Sequence[float]
+               ) -> Optional['NavigationField']:
+        """This field with the grid at ``placement`` and the goal at ``goal_xy`` (planner
+        frame), sharing its cost-to-go, when the goal stays within :data:`SAME_GOAL_M` of
+        where it was in the grid frame (a goal and a map both in ``map``, re-placed after a
+        localisation correction); else None (the cost-to-go must be built again)."""
+        moved = copy.copy(self)
+        moved._place(placement, goal_xy)
+        if float(np.hypot(*(moved._goal_in_grid - self._goal_in_grid))) > SAME_GOAL_M:
+            return None
+        return moved
+
     @functools.cached_property
     def _static_table(self) -> Tensor:
         """Per-cell :meth:`static_range`, built on first use: planners without a clearance
@@ -130,8 +163,9 @@ class NavigationField:
                                                     STATIC_RANGE_MAX), dtype=torch.float32)
 
     def cell(self, xy: Sequence[float]) -> Tuple[int, int] | None:
-        """``(row, col)`` of the cell holding ``xy``, or None outside the grid."""
-        col, row = np.floor((np.asarray(xy, dtype=np.float64) - self.origin)
+        """``(row, col)`` of the cell holding ``xy`` (planner frame), or None outside the
+        grid."""
+        col, row = np.floor((self._to_grid.apply(xy)[0] - self.origin)
                             / self.resolution).astype(int)
         if 0 <= row < self.shape[0] and 0 <= col < self.shape[1]:
             return int(row), int(col)
@@ -177,12 +211,12 @@ class NavigationField:
         return self._lookup(self._static_table, xy)
 
     def _lookup(self, table: Tensor, xy: Tensor) -> Tensor:
-        """Bilinear read of a per-cell ``table`` at xy [..., 2]. -> [...]."""
+        """Bilinear read of a per-cell ``table`` at xy [..., 2] (planner frame). -> [...]."""
         table = table.to(device=xy.device, dtype=xy.dtype)
         h, w = self.shape
         origin = torch.as_tensor(self.origin, device=xy.device, dtype=xy.dtype)
         bad = torch.isnan(xy).any(dim=-1)
-        xy = torch.nan_to_num(xy, nan=0.0)
+        xy = self._into_grid(torch.nan_to_num(xy, nan=0.0))
         idx = (xy - origin) / self.resolution - 0.5            # [..., 2] as (col, row)
         col = idx[..., 0].clamp(0, w - 1)
         row = idx[..., 1].clamp(0, h - 1)
@@ -194,3 +228,13 @@ class NavigationField:
         top = table[r0, c0] * (1 - tc) + table[r0, c1] * tc
         bottom = table[r1, c0] * (1 - tc) + table[r1, c1] * tc
         return torch.where(bad, torch.full_like(tr, math.nan), top * (1 - tr) + bottom * tr)
+
+    def _into_grid(self, xy: Tensor) -> Tensor:
+        """Points [..., 2] of the planner's frame in the grid's frame (unchanged when the
+        grid is not rotated or moved: the common case costs nothing)."""
+        to_grid = self._to_grid
+        if to_grid == Planar():
+            return xy
+        c, s = math.cos(to_grid.yaw), math.sin(to_grid.yaw)
+        x, y = xy[..., 0], xy[..., 1]
+        return torch.stack((c * x - s * y + to_grid.x, s * x + c * y + to_grid.y), dim=-1)

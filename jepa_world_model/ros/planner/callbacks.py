@@ -42,10 +42,11 @@ from ..common.rejects import InputError, RejectLog
 from ..common.tf_frames import make_frames
 from ..common.guarded_lifecycle import GuardedLifecycleNode
 from .goal_repeats import GoalLedger, image_fingerprint
-from .goals import image_goal_from_msg, joint_goal_from_msg, pose_goal_from_msg
+from .goals import image_goal_from_msg, joint_goal_from_msg, placed_pose_goal_from_msg
 from .inputs import PlannerInputs
 from .map_input import map_from_msg
 from .outputs import PlannerOutputs, STOPS
+from .placements import Placements
 from .parameters import (action_joints, controller_settings, declare_parameters, PlannerFacts,
                          read_settings)
 
@@ -74,6 +75,8 @@ class PlannerCore(GuardedLifecycleNode):
         self._reject = RejectLog(self.counters, self.get_logger().warning,
                                  lambda: self.settings.log_throttle_period)
         self._goal_ledger = GoalLedger()            # repeats and kind changes of goals
+        # Goals and maps given in map, placed again when localisation moves map -> odom.
+        self._placements = Placements(self.get_logger().info)
         # base_link <- laser and odom <- map from TF where tf2_ros imports; None: the
         # parameters (scan_mount; goals and maps only in path_frame_id). docs/planner.md.
         self._tf_frames, self._tf_listener = make_frames(
@@ -149,10 +152,20 @@ class PlannerCore(GuardedLifecycleNode):
             self.controller.limits, self.settings.max_abs_input), 'goal_joint_state')
 
     def _on_goal_pose(self, msg: PoseStamped) -> None:
-        self._set_goal(lambda: pose_goal_from_msg(
-            msg, self.runtime.has_pose, self.settings.path_frame_id,
-            self.settings.goal_yaw_weight, self.settings.max_abs_input, self._tf_frames),
-            'goal_pose')
+        made = []
+
+        def make() -> Goal:
+            goal, placed = placed_pose_goal_from_msg(
+                msg, self.runtime.has_pose, self.settings.path_frame_id,
+                self.settings.goal_yaw_weight, self.settings.max_abs_input, self._tf_frames)
+            current = self.controller.goal
+            if self._placements.given_again(current, goal, placed):
+                return current   # a repeat: where it lies now is the placements' business
+            made.append((goal, placed))
+            return goal
+        self._set_goal(make, 'goal_pose')
+        if made and self.controller.goal is made[0][0]:   # accepted, not a repeat
+            self._placements.goal_set(*made[0])
 
     def _on_goal_image(self, msg: Image) -> None:
         self._set_goal(lambda: image_goal_from_msg(msg, self.runtime, self.settings.resize_mode),
@@ -217,6 +230,7 @@ class PlannerCore(GuardedLifecycleNode):
         if not s.enabled or controller.goal is None:
             return self._set_status('disabled' if not s.enabled else 'no_goal')
         started = time.perf_counter()
+        self._place_again(s)
         try:
             stamped = self._inputs.observe(self.runtime, require_new=True)
         except InputError as exc:
@@ -237,6 +251,20 @@ class PlannerCore(GuardedLifecycleNode):
         self.counters.add('plans')
         self.rates['plan'].tick(time.monotonic())
         self._set_status('planning')
+
+    def _place_again(self, s: Any) -> None:
+        """A goal or map given in another frame, placed again if TF moved that frame."""
+        goal = self.controller.goal
+        try:
+            self.static_map, moved = self._placements.update(
+                self.controller, self.static_map, self._tf_frames, s.path_frame_id)
+        except (GoalError, ValueError) as exc:
+            return self._reject(getattr(exc, 'reason', 'goal_invalid'),
+                                f'goal and map not placed again: {exc}')
+        if moved:
+            self.counters.add('relocations')
+            if self.controller.goal is not goal:   # the ledger follows the re-placed goal
+                self._goal_ledger.accepted(self.controller.goal, 'goal_pose')
 
     # -- outputs ---------------------------------------------------------------------------
     def _set_status(self, status: str, detail: str = '') -> None:

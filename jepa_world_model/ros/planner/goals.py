@@ -14,7 +14,7 @@ it overflow.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from geometry_msgs.msg import PoseStamped
 import numpy as np
@@ -24,6 +24,7 @@ import torch
 from ...core.planning.command_limits import CommandLimits
 from ...core.planning.frames import FrameLookupError, FrameSource, ParameterFrames, Planar
 from ...core.planning.goals import Goal, image_goal, joint_state_goal, pose_goal
+from ...core.planning.relocation import PlacedPose
 from ...core.runtime.inference import WorldModelRuntime
 from ...core.runtime.input_rules import magnitude_problem
 from ...core.model.state_layout import planar_pose
@@ -35,7 +36,8 @@ from .parameters import PARAMS
 #: The bound a caller that passes no ``max_abs`` gets: the parameter's default.
 DEFAULT_MAX_ABS = float(PARAMS['max_abs_input'].default)
 
-__all__ = ['joint_goal_from_msg', 'pose_goal_from_msg', 'image_goal_from_msg']
+__all__ = ['joint_goal_from_msg', 'pose_goal_from_msg', 'placed_pose_goal_from_msg',
+           'image_goal_from_msg']
 
 
 def joint_goal_from_msg(msg: JointState, joint_names: Sequence[str],
@@ -67,10 +69,21 @@ def joint_goal_from_msg(msg: JointState, joint_names: Sequence[str],
 def pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
                        yaw_weight: float, max_abs: float = DEFAULT_MAX_ABS,
                        frames: Optional[FrameSource] = None) -> Goal:
+    """The goal of :func:`placed_pose_goal_from_msg`."""
+    return placed_pose_goal_from_msg(msg, has_pose, path_frame_id, yaw_weight, max_abs,
+                                     frames)[0]
+
+
+def placed_pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
+                              yaw_weight: float, max_abs: float = DEFAULT_MAX_ABS,
+                              frames: Optional[FrameSource] = None
+                              ) -> Tuple[Goal, Optional[PlacedPose]]:
     """A planar pose goal (x, y, yaw) in ``path_frame_id``; heading only when
     ``yaw_weight`` is set. A goal in another frame (a Nav2 or RViz goal in ``map``) is
     transformed into ``path_frame_id`` by ``frames`` (TF's ``map -> odom`` at the time the
     goal arrives); without ``frames``, or while the transform is unknown, it is refused.
+    Returns the goal and, for a goal given in another frame, how it was placed (None in
+    ``path_frame_id``): the planner places it again when that frame moves.
 
     Raises:
         InputError: ``goal_pose_unsupported`` (the model has no pose output),
@@ -101,8 +114,11 @@ def pose_goal_from_msg(msg: PoseStamped, has_pose: bool, path_frame_id: str,
                                 'goal pose (position x, y, z, orientation x, y, z, w)')
     if problem:
         raise InputError('goal_pose_out_of_range', problem)
-    x, y, yaw = into.apply_pose(*planar_pose(p, o))
-    return pose_goal(x, y, yaw if yaw_weight else None, yaw_weight)
+    given = planar_pose(p, o)
+    x, y, yaw = into.apply_pose(*given)
+    placed = (PlacedPose(frame, tuple(float(v) for v in given), into)
+              if path_frame_id and frame != path_frame_id else None)
+    return pose_goal(x, y, yaw if yaw_weight else None, yaw_weight), placed
 
 
 def image_goal_from_msg(msg: Image, runtime: WorldModelRuntime, resize_mode: str) -> Goal:

@@ -40,7 +40,7 @@ __all__ = ['STOPS', 'NOT_REJECTIONS', 'NOT_REJECTION_PREFIXES', 'PlannerOutputs'
 STOPS = ('stale_inputs', 'overrun', 'risk_too_high', 'uncertainty_too_high', 'error')
 #: Counters that are not rejected inputs (they do not turn diagnostics to WARN).
 NOT_REJECTIONS = ('images_received', 'dropped_frames', 'plans', 'goals', 'goals_repeated',
-                  'goal_kind_changes', 'no_new_image')
+                  'goal_kind_changes', 'no_new_image', 'relocations')
 #: Prefixes of counters that count what the node did, not inputs it rejected.
 NOT_REJECTION_PREFIXES = ('limit_', 'stop_', 'time_reset_')
 
