@@ -14,6 +14,7 @@ a file).
     python benchmarks/bench_planner.py                    # joint, image, pose goals
     python benchmarks/bench_planner.py --goal pose --samples 256 --threads 2
     python benchmarks/bench_planner.py --goal image --samples 256 --threads 1 --profile
+    python benchmarks/bench_planner.py --samples 256 --inference-backend torch onnxruntime_int8
     python benchmarks/bench_planner.py --compare --samples 128 256
     python benchmarks/bench_planner.py --synthetic        # the MLP stand-in, for contrast
 """
@@ -33,6 +34,7 @@ sys.path.insert(0, REPO_ROOT)
 import torch  # noqa: E402
 
 from bench_node_latency import print_result  # noqa: E402
+from jepa_world_model.core.runtime.backend_names import BACKENDS  # noqa: E402
 from jepa_world_model.node_runs.models import ModelChoiceError  # noqa: E402
 from planner_bench.compare import compare  # noqa: E402
 from planner_bench.grid import HOW_MEASURED, time_configuration, top_parts  # noqa: E402
@@ -55,6 +57,10 @@ def parse_args(argv=None):
     parser.add_argument('--rollout-dtype', nargs='+', default=['float32'],
                         choices=['float32', 'bfloat16'],
                         help="planner_node's rollout_dtype (each one in turn)")
+    parser.add_argument('--inference-backend', nargs='+', default=['torch'], choices=BACKENDS,
+                        help="planner_node's inference_backend (each one in turn; the "
+                        'onnxruntime ones with --threads intra-op threads per session, as '
+                        'num_threads; --profile/--compare: the first)')
     parser.add_argument('--horizon', type=int, default=8)
     parser.add_argument('--iterations', type=int, default=3)
     parser.add_argument('--elite-fraction', type=float, default=None,
@@ -126,7 +132,7 @@ def header(argv):
             'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
             'torch': torch.__version__, 'python': platform.python_version(),
             'machine': platform.machine(), 'cpu_count': os.cpu_count(),
-            'load_average_at_start': [round(x, 2) for x in os.getloadavg()]}
+            'load_average_at_start': load_average()}
 
 
 def searches(args, settings):
@@ -137,9 +143,46 @@ def searches(args, settings):
             for n in args.samples]
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages (other work on the CPU while timing)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+class BackendRuntimes:
+    """The goal's model on each (inference backend, threads), loaded when first asked for,
+    as planner_node loads it at configure: onnxruntime sessions are opened with
+    ``num_threads`` intra-op threads, so each thread count has its own runtime. The torch
+    runtime is shared (torch's threads are set per configuration)."""
+
+    def __init__(self, goal, model, torch_runtime):
+        self.goal, self.model = goal, model
+        self._runtimes = {'torch': torch_runtime}
+        #: Seconds to load each onnxruntime runtime (the export to the cache, the first
+        #: time for a model, and opening the sessions): part of a node's configure.
+        self.load_s = {}
+
+    def get(self, backend, threads):
+        key = backend if backend == 'torch' else f'{backend}/{threads}'
+        if key not in self._runtimes:
+            started = time.perf_counter()
+            self._runtimes[key] = load_runtime(self.goal, self.model, backend, threads)[0]
+            self.load_s[key] = round(time.perf_counter() - started, 3)
+        return self._runtimes[key]
+
+
+def grid(args, sizes):
+    """The configurations to time: (search, threads, rollout_dtype, backend); bfloat16
+    rollouts only on torch (the onnxruntime backends run their own graphs)."""
+    return [(search, threads, dtype, backend) for search, threads, dtype, backend
+            in itertools.product(sizes, args.threads, args.rollout_dtype,
+                                 args.inference_backend)
+            if backend == 'torch' or dtype == 'float32']
+
+
 def run_goal(args, goal):
     """The benchmark of one goal kind in the chosen mode."""
     runtime, path = load_runtime(goal, args.model)
+    runtimes = BackendRuntimes(goal, args.model, runtime)
     settings = node_settings(goal, path)
     started = time.perf_counter()
     # Recorded with the node's own search size: the same inputs for every configuration.
@@ -152,30 +195,41 @@ def run_goal(args, goal):
                      'scan_beams': SCAN_BEAMS if goal == 'pose' else None,
                      'static_map': trace.static_map is not None}}
     sizes = searches(args, settings)
+    if args.profile or args.compare:
+        backend = args.inference_backend[0]
+        out['inference_backend'] = backend
+        chosen = runtimes.get(backend, args.threads[0])
     if args.profile:
-        out['profile'] = profile_configuration(runtime, settings, trace, sizes[0],
+        out['profile'] = profile_configuration(chosen, settings, trace, sizes[0],
                                                args.threads[0], args.warmup,
                                                args.profile_acts, args.top)
     elif args.compare:
-        out['compare'] = compare(runtime, settings, trace, sizes, args.threads[0],
+        out['compare'] = compare(chosen, settings, trace, sizes, args.threads[0],
                                  args.warmup, args.repeats, args.compare_repeats)
     else:
         out['configurations'] = []
-        for search, threads, dtype in itertools.product(sizes, args.threads,
-                                                        args.rollout_dtype):
-            config = time_configuration(runtime, settings.with_updates({'rollout_dtype': dtype}),
+        for search, threads, dtype, backend in grid(args, sizes):
+            load_before = load_average()
+            config = time_configuration(runtimes.get(backend, threads),
+                                        settings.with_updates({'rollout_dtype': dtype}),
                                         trace, search, threads, args.warmup, args.repeats,
                                         args.breakdown_repeats)
             config['rollout_dtype'] = dtype
+            config['inference_backend'] = backend
+            # Other work on the CPU slows every figure: keep the load next to it.
+            config['load_average'] = {'before': load_before, 'after': load_average()}
             out['configurations'].append(config)
             # A full grid takes many minutes: say how far it got.
-            print(f'bench_planner: {goal} {search.samples} samples, {threads} threads, {dtype}: '
-                  f"median {config['median_ms']:.1f} ms, p99 {config['p99_ms']:.1f} ms",
+            print(f'bench_planner: {goal} {search.samples} samples, {threads} threads, {dtype}, '
+                  f"{backend}: median {config['median_ms']:.1f} ms, p99 "
+                  f"{config['p99_ms']:.1f} ms (load {load_before[0]:.1f})",
                   file=sys.stderr, flush=True)
         out['top5_by_share'] = [
             {'samples': c['samples'], 'threads': c['threads'],
-             'rollout_dtype': c['rollout_dtype'], 'top': top_parts(c)}
+             'rollout_dtype': c['rollout_dtype'], 'inference_backend': c['inference_backend'],
+             'top': top_parts(c)}
             for c in out['configurations'] if c['breakdown']]
+    out['backend_load_s'] = runtimes.load_s
     return out
 
 
@@ -197,7 +251,7 @@ def main(argv=None):
         print(f'bench_planner: {exc}', file=sys.stderr)
         return 2
     result['elapsed_s'] = round(time.perf_counter() - started, 1)
-    result['load_average_at_end'] = [round(x, 2) for x in os.getloadavg()]
+    result['load_average_at_end'] = load_average()
     return print_result(result, args.out)
 
 

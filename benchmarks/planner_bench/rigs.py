@@ -71,17 +71,28 @@ class Search:
     iterations: int = 3
 
 
-def load_runtime(goal_kind: str, model: Optional[str]) -> Tuple[WorldModelRuntime, str]:
+def load_runtime(goal_kind: str, model: Optional[str], backend: str = 'torch',
+                 threads: int = 0) -> Tuple[WorldModelRuntime, str]:
     """The model of ``goal_kind`` and its path: ``model``, else its robot's shipped
-    checkpoint.
+    checkpoint, on ``backend`` (planner_node's ``inference_backend``; ``threads``:
+    onnxruntime's intra-op threads per session, planner_node's ``num_threads``).
 
     Raises:
-        BenchmarkError: unknown goal kind. ModelChoiceError: no such model file.
+        BenchmarkError: unknown goal kind, or the backend cannot run the model here
+            (onnxruntime not installed, an export of other weights). ModelChoiceError: no
+            such model file.
     """
     if goal_kind not in ROBOT_OF_GOAL:
         raise BenchmarkError(f'goal must be one of {GOAL_KINDS}, got {goal_kind!r}')
     path = resolve_model(Path(model) if model else None, ROBOT_OF_GOAL[goal_kind])
-    return WorldModelRuntime.from_path(str(path)), str(path)
+    try:
+        runtime = WorldModelRuntime.from_path(str(path), backend=backend, threads=threads)
+    except (ImportError, OSError, ValueError) as exc:
+        # make_backend's errors (onnxruntime missing, no or another model's export).
+        if backend == 'torch':
+            raise
+        raise BenchmarkError(f'inference_backend {backend}: {exc}') from exc
+    return runtime, str(path)
 
 
 def node_settings(goal_kind: str, model_path: str) -> Any:

@@ -18,7 +18,7 @@ import sys
 from typing import Any, Dict, List, Optional, Union
 
 from ..experiments.conditions import ExperimentError
-from ..experiments.offline_reach.options import (ArmReachOptions, BaseReachOptions,
+from ..experiments.offline_reach.options import (ArmReachOptions, BACKENDS, BaseReachOptions,
                                                  OBJECTIVES, RISKS, ROLLOUT_DTYPES)
 from ..node_runs.models import ModelChoiceError
 
@@ -28,7 +28,7 @@ __all__ = ['add_parser', 'options_for', 'sweep_options', 'command_for', 'run', '
 #: Options both experiments take (argparse dest = field name); a robot's default when absent.
 #: ``num_samples`` is one too, given as a list (:func:`sweep_options`).
 SHARED = ('model', 'episodes', 'first_seed', 'budget', 'tolerance', 'threads', 'num_elites',
-          'rollout_dtype')
+          'rollout_dtype', 'inference_backend')
 #: Options of one robot's experiment only.
 ARM_ONLY = ('objective',)
 BASE_ONLY = ('risk', 'risk_weight', 'min_range', 'margin', 'disagreement_weight', 'use_map',
@@ -164,6 +164,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    'config/ros/planner.yaml\'s 8 of 64)')
     p.add_argument('--rollout-dtype', choices=ROLLOUT_DTYPES,
                    help="planner_node's rollout_dtype (default float32)")
+    p.add_argument('--inference-backend', choices=BACKENDS,
+                   help="planner_node's inference_backend: what runs the encoder and the "
+                   "plans' dynamics steps; the onnxruntime ones export the model once into "
+                   "the cache (docs/deployment.md; default torch)")
     p.add_argument('--out', type=Path, help='also write the JSON report to this file')
     p.add_argument('--collect', type=Path, nargs='+', metavar='REPORT',
                    help='run nothing: gather offline-reach reports (JSON) into one table of '

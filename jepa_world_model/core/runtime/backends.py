@@ -30,11 +30,10 @@ import torch
 from torch import nn, Tensor
 
 from ..model.rollout_step import compute_dtype, RolloutStep
+from .backend_names import BACKENDS
 from .shared_encoder import EncoderClient
 
 __all__ = ['BACKENDS', 'TorchBackend', 'OnnxBackend', 'OnnxStep', 'make_backend']
-
-BACKENDS = ('torch', 'onnxruntime', 'onnxruntime_int8')
 
 
 class TorchBackend:

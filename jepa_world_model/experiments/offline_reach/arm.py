@@ -36,6 +36,7 @@ from ...node_runs.models import resolve_model
 from ..arm_tasks import ArmTaskFactory
 from ..conditions import ExperimentError
 from .options import ArmReachOptions, elites
+from .runtime import load_runtime
 from .summary import plan_timing, summarise_episodes
 
 __all__ = ['make_controller', 'run_arm_reach']
@@ -95,12 +96,12 @@ def run_arm_reach(opts: ArmReachOptions) -> Dict[str, Any]:
     """Run the episodes; the report (settings, success rate, every episode).
 
     Raises:
-        ExperimentError: ``joint_units`` on a model without an ``image_state_head``.
+        ExperimentError: ``joint_units`` on a model without an ``image_state_head``, or
+            an ``inference_backend`` that cannot run here (:func:`.runtime.load_runtime`).
         ModelChoiceError: no such model file, or the shipped one is not installed.
     """
     model = resolve_model(opts.model, 'arm')
-    torch.set_num_threads(opts.threads)
-    runtime = WorldModelRuntime.from_path(str(model))
+    runtime = load_runtime(model, opts)
     if opts.objective == 'joint_units' and runtime.model.image_state_head is None:
         raise ExperimentError('joint_units needs a model with an image_state_head')
     factory = ArmTaskFactory()
@@ -111,7 +112,8 @@ def run_arm_reach(opts: ArmReachOptions) -> Dict[str, Any]:
                                 opts.tolerance) for seed in seeds]
     finally:
         factory.close()
-    return {'model': str(model), 'objective': opts.objective,
+    return {'model': str(model), 'inference_backend': opts.inference_backend,
+            'rollout_dtype': opts.rollout_dtype, 'objective': opts.objective,
             'num_samples': opts.num_samples, 'num_elites': elites(opts),
             'first_seed': opts.first_seed, 'episodes': len(episodes),
             'success_rate': sum(e['success'] for e in episodes) / len(episodes),

@@ -54,6 +54,7 @@ from ...sim.robots import MobileBaseSim
 from ..base_tasks import BaseTaskFactory
 from ..conditions import ExperimentError
 from .options import BaseReachOptions, elites, plan_delay
+from .runtime import load_runtime
 from .summary import plan_timing, summarise_episodes
 
 __all__ = ['make_controller', 'run_base_reach']
@@ -178,12 +179,12 @@ def run_base_reach(opts: BaseReachOptions) -> Dict[str, Any]:
     """Run the episodes; the report (settings, success and collision counts, every episode).
 
     Raises:
-        ExperimentError: a model without what the risk term needs.
+        ExperimentError: a model without what the risk term needs, or an
+            ``inference_backend`` that cannot run here (:func:`.runtime.load_runtime`).
         ModelChoiceError: no such model file, or the shipped one is not installed.
     """
     model = resolve_model(opts.model, 'mobile_base')
-    torch.set_num_threads(opts.threads)
-    runtime = WorldModelRuntime.from_path(str(model))
+    runtime = load_runtime(model, opts)
     factory = BaseTaskFactory()
     sim = MobileBaseSim(image_size=runtime.image_size, control_dt=CONTROL_DT)
     static_map = room_map(sim)
@@ -197,7 +198,8 @@ def run_base_reach(opts: BaseReachOptions) -> Dict[str, Any]:
     finally:
         sim.close()
         factory.close()
-    return {'model': str(model), 'num_samples': opts.num_samples,
+    return {'model': str(model), 'inference_backend': opts.inference_backend,
+            'rollout_dtype': opts.rollout_dtype, 'num_samples': opts.num_samples,
             'num_elites': elites(opts), 'risk': opts.risk,
             'risk_weight': opts.risk_weight if opts.risk != 'none' else 0.0,
             'min_range': opts.min_range, 'map': opts.use_map,

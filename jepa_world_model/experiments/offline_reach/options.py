@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ...core.runtime.backend_names import BACKENDS
 from ..conditions import ExperimentError
 
-__all__ = ['OBJECTIVES', 'RISKS', 'ELITE_FRACTION', 'ReachOptions', 'ArmReachOptions',
+__all__ = ['OBJECTIVES', 'RISKS', 'BACKENDS', 'ELITE_FRACTION', 'ReachOptions', 'ArmReachOptions',
            'BaseReachOptions', 'plan_delay', 'elites']
 
 #: The arm's goal objectives (``arm.py``'s docstring).
@@ -51,6 +52,9 @@ class ReachOptions:
     num_elites: Optional[int] = None
     #: planner_node's ``rollout_dtype``: 'float32' or 'bfloat16' (core/model/rollout_step.py).
     rollout_dtype: str = 'float32'
+    #: planner_node's ``inference_backend``, one of :data:`BACKENDS` (core/runtime): what
+    #: runs the encoder and every dynamics step of a plan (docs/deployment.md).
+    inference_backend: str = 'torch'
 
     def __post_init__(self) -> None:
         for name in ('episodes', 'budget', 'threads'):
@@ -62,6 +66,12 @@ class ReachOptions:
                  f'{self.num_samples}')
         _require(self.rollout_dtype in ROLLOUT_DTYPES, f'rollout_dtype must be one of '
                  f'{ROLLOUT_DTYPES}, not {self.rollout_dtype!r}')
+        _require(self.inference_backend in BACKENDS, f'inference_backend must be one of '
+                 f'{BACKENDS}, not {self.inference_backend!r}')
+        # The onnxruntime backends run their own float32 (or int8) graphs.
+        _require(self.inference_backend == 'torch' or self.rollout_dtype == 'float32',
+                 f'rollout_dtype {self.rollout_dtype} needs inference_backend torch, not '
+                 f'{self.inference_backend}')
         if self.num_elites is not None:
             _require(1 <= self.num_elites <= self.num_samples,
                      f'num_elites must be in 1..num_samples ({self.num_samples}), got '
