@@ -36,6 +36,7 @@ from jepa_world_model.core.planning.planner import ActionBounds, LatentPlanner, 
 from jepa_world_model.core.runtime.inference import WorldModelRuntime
 from jepa_world_model.experiments.arm_tasks import ArmTaskFactory
 from jepa_world_model.experiments.pixel_planner import PixelGreedyPlanner, PixelPlannerConfig
+from jepa_world_model.ros.planner.parameters import command_bounds
 
 from .grid import summarise_ms, time_configuration
 from .rigs import Search, Trace
@@ -138,8 +139,10 @@ def compare(runtime: WorldModelRuntime, settings: Any, trace: Trace, searches: L
             this = time_configuration(runtime, settings, trace, search, threads, warmup,
                                       repeats, 0)
             torch.set_num_threads(threads)
-            limits_low = np.broadcast_to(settings.velocity_min, (runtime.action_dim,))
-            limits_high = np.broadcast_to(settings.velocity_max, (runtime.action_dim,))
+            # The bounds in effect (command_min/max, or their deprecated velocity_ names).
+            low, high = command_bounds(settings)
+            limits_low = np.broadcast_to(low, (runtime.action_dim,))
+            limits_high = np.broadcast_to(high, (runtime.action_dim,))
             bounds = ActionBounds(list(limits_low), list(limits_high))
             token = time_token_planner(runtime, trace, search, bounds, 1, slow_repeats)
             k = max(2, round(search.samples ** (1 / 3)))
