@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             pixel_checkpoints=tuple(args.pixel_checkpoints),
             planner_overrides=parse_overrides(args.set), blocked_goals=args.blocked_goals,
             time_scale=args.time_scale, lockstep=args.lockstep,
+            command_wait=args.command_wait,
             max_minutes=args.max_minutes, report_only=args.report_only,
             startup_timeout=args.startup_timeout)
         run_closed_loop(opts)
@@ -58,7 +59,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    + ' / '.join(m.file for m in SHIPPED_MODELS.values()) + ')')
     p.add_argument('--conditions', nargs='+', metavar='NAME',
                    help='arm: image joint random pixel (default: all); mobile_base: risk '
-                   'no_risk readout (default: risk no_risk)')
+                   'no_risk agents risk_agents readout (default: risk no_risk)')
     p.add_argument('--budget', type=int, default=0,
                    help='control steps per episode (default 80 arm, 150 base)')
     p.add_argument('--tolerance', type=float, default=0.0,
@@ -81,6 +82,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help='faster than real time with the same decisions: sim_node steps as '
                    'soon as the command for its last step arrives (after one control period '
                    'without one, as a real-time run would); all nodes on /clock')
+    p.add_argument('--command-wait', type=float, default=0.0, metavar='S',
+                   help='with --lockstep: the longest wall-clock wait [s] for a command '
+                   '(default: one control period). Longer, with a longer max_plan_time '
+                   '(--set), makes a loaded machine plan what an idle one would')
     p.add_argument('--time-scale', type=float, default=1.0, metavar='N',
                    help='sim_node ticks N times per control period (default 1: real time); '
                    'with --lockstep, a command may take 1/N of a control period')

@@ -16,6 +16,11 @@ Mobile base (goal: a reachable free position; success: within the tolerance, no 
   world model predicts along each plan. The goal is scored on the static ``map`` sim_node
   publishes, and each planned action is held for 2 steps.
 * ``no_risk``: the same planner with no risk term.
+* ``agents``: the same planner with the agent term (``agent_weight``) instead of the obstacle
+  term: the people tracked in the same scan, predicted 0.5-2 s ahead by the shipped agent
+  predictor (models/mobile_base_agents.safetensors), against the planned positions at the
+  same times (docs/agents.md). Furniture is left to the map's cost-to-go.
+* ``risk_agents``: both the obstacle term and the agent term.
 * ``readout``: the same planner with the clearance term on the model's own range read-out
   of the camera frame (``clearance_weight``) instead of the scanner: the all-learned
   variant, kept for comparison (not run by default).
@@ -28,6 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+
+from ..resources import default_model_path
+
+#: The agent term's predictor in the ``agents`` conditions (jepa-world-model agents-eval).
+AGENT_MODEL = 'mobile_base_agents.safetensors'
 
 __all__ = ['ExperimentError', 'CONDITIONS', 'Condition', 'ExperimentOptions',
            'DEFAULT_CONDITIONS', 'JOINTS', 'planner_parameters',
@@ -72,6 +82,12 @@ CONDITIONS: Dict[str, Condition] = {c.name: c for c in (
               'on the range scan'),
     Condition('no_risk', 'mobile_base', 'planner', 'pose',
               'planner_node, goal pose on ~/goal_pose and the map, no risk term'),
+    Condition('agents', 'mobile_base', 'planner', 'pose',
+              'planner_node, goal pose on ~/goal_pose and the map, with the agent term on '
+              'the people predicted from the range scan'),
+    Condition('risk_agents', 'mobile_base', 'planner', 'pose',
+              'planner_node, goal pose on ~/goal_pose and the map, with the obstacle term '
+              'and the agent term'),
     Condition('readout', 'mobile_base', 'planner', 'pose',
               "planner_node, goal pose on ~/goal_pose and the map, with the clearance term "
               "on the model's range read-out"),
@@ -111,6 +127,10 @@ class ExperimentOptions:
         lockstep: sim_node's ``step_on_command``: it steps as soon as the command for the
             published step arrives, and after ``1 / (time_scale * rate_hz)`` wall seconds
             without one (the deadline a real-time run gives a command).
+        command_wait: With ``lockstep``: sim_node's longest wall-clock wait [s] for a
+            command (its ``rate_hz`` is ``1 / command_wait``; ``control_period`` stays
+            ``1 / rate_hz``); 0: one control period. A loaded machine can then be given a
+            longer ``max_plan_time`` and still plan every step.
         max_minutes: Wall-clock cap per condition (0: none); fewer episodes then run.
         startup_timeout: Wall seconds for each node to come up.
         report_only: Only redo the summary and figures from the results in ``out``.
@@ -132,6 +152,7 @@ class ExperimentOptions:
     blocked_goals: bool = False
     time_scale: float = 1.0
     lockstep: bool = False
+    command_wait: float = 0.0
     max_minutes: float = 0.0
     startup_timeout: float = 120.0
     report_only: bool = False
@@ -154,6 +175,9 @@ class ExperimentOptions:
             raise ValueError(f'time_scale must be in [1, {MAX_TICK_RATE_HZ / self.rate_hz:g}] '
                              f'(sim_node ticks at most {MAX_TICK_RATE_HZ:g} Hz), got '
                              f'{self.time_scale}')
+        if self.command_wait and not (self.lockstep and 0.0 < self.command_wait <= 2.0):
+            raise ValueError(f'command_wait needs lockstep and must be in (0, 2] s (sim_node '
+                             f'ticks at least every 2 s), got {self.command_wait}')
         self.out = Path(self.out)
 
     @property
@@ -172,7 +196,7 @@ def condition_label(condition: Condition, opts: ExperimentOptions, model: Path) 
     """The label of a condition's results: planner conditions name their model (``risk``
     its risk weight too), the pixel planner its checkpoints."""
     if condition.driver == 'planner':
-        weighted = condition.name in ('risk', 'readout')
+        weighted = condition.name in ('risk', 'readout', 'agents', 'risk_agents')
         name = f'{condition.name}{opts.risk_weight:g}' if weighted else condition.name
         return f'{name}[{model_label(model)}]'
     if condition.driver == 'pixel':
@@ -188,6 +212,8 @@ def sim_parameters(opts: ExperimentOptions, image_size: int = 64) -> Dict[str, A
         params.update({'rate_hz': float(opts.rate_hz * opts.time_scale),
                        'control_period': opts.control_period,
                        'step_on_command': bool(opts.lockstep)})
+    if opts.command_wait:
+        params['rate_hz'] = 1.0 / opts.command_wait
     if opts.robot == 'mobile_base':
         params['use_twist_stamped'] = False
     return params
@@ -227,19 +253,23 @@ def planner_parameters(opts: ExperimentOptions, condition: Condition, model: Pat
         # 128 x 3 with it took ~100 ms), so it is off unless asked for.
         # min range 0.35 m: the robot's 0.22 m radius, a person's ~0.03 m of slack between
         # scan returns and 0.1 m margin.
-        obstacle = opts.risk_weight if condition.name == 'risk' else 0.0
+        obstacle = opts.risk_weight if condition.name in ('risk', 'risk_agents') else 0.0
         clearance = opts.risk_weight if condition.name == 'readout' else 0.0
+        agents = opts.risk_weight if condition.name in ('agents', 'risk_agents') else 0.0
         common.update({
             'num_samples': 64, 'num_iterations': 2, 'num_elites': 8, 'action_repeat': 2,
             'command_delay_steps': 1, 'use_map': True, 'map_inflation': 0.32,
             'clearance_min_range': 0.35, 'clearance_margin': 0.1,
             'clearance_weight': float(clearance), 'obstacle_weight': float(obstacle),
+            'agent_weight': float(agents),
             'output': 'cmd_vel', 'use_twist_stamped': False,
             'action_fields': ['linear.x', 'angular.z'],
             'velocity_min': [-0.5, -1.5], 'velocity_max': [0.8, 1.5],
             'acceleration_max': [2.0, 6.0], 'goal_position_tolerance': 0.1,
             'goal_yaw_weight': 0.0, 'path_frame_id': 'odom',
             'risk_weight': 0.0, 'disagreement_weight': float(opts.disagreement_weight)})
+        if agents:   # (an empty string cannot be passed as a --ros-args override)
+            common['agent_model_path'] = str(default_model_path(AGENT_MODEL))
     common.update(opts.planner_overrides)
     return common
 

@@ -244,6 +244,7 @@ def run_episode(session: Session, driver: Any, task: Any, start: Tick, index: in
     sup.start_recording(time_commands=isinstance(driver, PlannerDriver))
     driver.begin(task)
     trace: List[float] = []
+    positions: List[List[float]] = []   # the base's (x, y) per step, for stand-offs
     reached = success_step = None
     collisions = contacts = steps = 0
     first_collision: Optional[int] = None
@@ -262,6 +263,8 @@ def run_episode(session: Session, driver: Any, task: Any, start: Tick, index: in
                 steps = step
                 dist = distance(tick)
                 trace.append(dist)
+                if tick.pose is not None:
+                    positions.append([round(float(v), 4) for v in tick.pose[:2]])
                 contacts += tick.contact
                 if tick.collision:
                     collisions += 1
@@ -290,4 +293,4 @@ def run_episode(session: Session, driver: Any, task: Any, start: Tick, index: in
         collision_steps=collisions, contact_steps=contacts,
         statuses=dict(Counter(sup.statuses)), response_ms=[round(v, 2) for v in sup.response_ms],
         plan_ms=[round(v, 2) for v in driver.plan_ms()],
-        distance_trace=[round(float(d), 4) for d in trace])
+        distance_trace=[round(float(d), 4) for d in trace], position_trace=positions)

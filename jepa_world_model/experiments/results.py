@@ -45,6 +45,8 @@ class EpisodeResult:
             that followed it, as this process received them.
         plan_ms: In-process planners (pixel): wall ms of each plan.
         distance_trace: Distance to the goal at every step [m].
+        position_trace: The base's odometry position (x, y) at every step [m] (empty for
+            the arm); stand-offs are measured from it (:mod:`.stand_offs`).
         goal: The goal (joint positions or position) and other task facts.
     """
 
@@ -63,6 +65,7 @@ class EpisodeResult:
     response_ms: List[float] = field(default_factory=list)
     plan_ms: List[float] = field(default_factory=list)
     distance_trace: List[float] = field(default_factory=list)
+    position_trace: List[List[float]] = field(default_factory=list)
     goal: Dict[str, Any] = field(default_factory=dict)
 
 

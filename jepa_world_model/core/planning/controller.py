@@ -42,6 +42,7 @@ from .goals import build_objective, ensemble_size, Goal, has_risk_probe
 from ..runtime.inference import WorldModelRuntime
 from .objective_terms import Objective
 from .objectives import ObjectiveFn, sum_objectives
+from .plan_agents import PlanAgents
 from .plan_budget import measure_rollout_cost, RolloutCost
 from .planner import ActionBounds, hold_action, LatentPlanner, PlannerConfig
 from ..runtime.streams import WindowStats
@@ -89,6 +90,7 @@ class PlanningController:
         self._extra_cost: Optional[ObjectiveFn] = None
         self._navigation: Tuple[Any, Any] = (None, None)   # (key, field) of the last build
         self._previous = np.zeros(runtime.action_dim)
+        self.agents = PlanAgents()   # the agent term's people (plan_agents.py)
         #: Figures of the latest plan (goal_distance, cost, risk, disagreement).
         self.last: Dict[str, Any] = {}
         #: Milliseconds from ``started`` to the end of each plan.
@@ -271,6 +273,7 @@ class PlanningController:
         """A new start: the warm start is dropped and the robot taken to be at rest
         (previous command zero). The goal stays."""
         self.planner.reset()
+        self.agents.reset()
         self._previous = np.zeros(self.runtime.action_dim)
 
     def _action_q(self, q: Optional[np.ndarray]) -> Optional[np.ndarray]:
@@ -315,9 +318,15 @@ class PlanningController:
                 obstacles = obstacle_points(runtime.model, z, obs, s.scan_mount)
                 if obstacles is None:
                     return Stop('stale_inputs', 'scan_stale', 'the obstacle term has no scan')
-            # objective.at() is objective.fn unless there is a reading to aim with, a scene
-            # or obstacles; those are read at the frame's own z.
-            fn = self.objective.at(obs.q, q_image, scene, z, obstacles)
+            agents = None
+            if self.objective.needs_agents:
+                agents = self.agents.for_plan(runtime.model, z, obs, s, self.planner.config,
+                                              self.static_map)
+                if agents is None:
+                    return Stop('stale_inputs', 'scan_stale', 'the agent term has no scan')
+            # objective.at() is objective.fn unless there is a reading to aim with, a scene,
+            # obstacles or agents; those are read at the frame's own z.
+            fn = self.objective.at(obs.q, q_image, scene, z, obstacles, agents)
             if self._extra_cost is not None:
                 fn = sum_objectives([(1.0, fn), (1.0, self._extra_cost)])
             a_prev = torch.as_tensor(self._previous, dtype=runtime.dtype,
@@ -328,6 +337,8 @@ class PlanningController:
             deadline = None if s.max_plan_time is None else started + s.max_plan_time
             result = self.planner.plan(z_plan, self._step, fn, a_prev,
                                        deadline=deadline)
+            if agents is not None:   # the next forecast is conditioned on this plan
+                self.agents.after_plan(runtime.model, result.latents)
             stop = self._checks(started, result, z_plan)
             if stop is not None:
                 return stop

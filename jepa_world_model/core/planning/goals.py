@@ -50,6 +50,7 @@ from .objectives import (ensemble_disagreement_objective, latent_goal_objective,
                          path_length_objective, risk_objective, state_goal_objective,
                          sum_objectives)
 from .objective_terms import Objective, ObjectiveTerms
+from .agent_term import agent_clearance
 from .scan import clearance_cost, obstacle_clearance, scene_clearance
 from .terms import TRAJECTORY_TERMS
 
@@ -223,9 +224,9 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
     """
     _check_fits(goal, model)
     if min(terms.risk_weight, terms.disagreement_weight, terms.clearance_weight,
-           terms.obstacle_weight) < 0:
-        raise GoalError('risk_weight, disagreement_weight, clearance_weight and '
-                        'obstacle_weight must be >= 0')
+           terms.obstacle_weight, terms.agent_weight) < 0:
+        raise GoalError('risk_weight, disagreement_weight, clearance_weight, '
+                        'obstacle_weight and agent_weight must be >= 0')
     unknown = sorted(set(dict(terms.weights)) - set(TRAJECTORY_TERMS))
     if unknown or min([w for _, w in terms.weights], default=0.0) < 0:
         raise GoalError(f'term weights {dict(terms.weights)} must be >= 0 and name registered '
@@ -294,6 +295,15 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
             used.append('obstacles')
         else:
             skipped.append('obstacles')
+    agent_term = None
+    if terms.agent_weight > 0:   # predicted people along the plan (agent_term.py)
+        if _has_pose(model):
+            agent_term = agent_clearance(model, terms.clearance_min_range,
+                                         terms.clearance_margin, terms.agent_weight,
+                                         terms.agent_spread_scale)
+            used.append('agents')
+        else:
+            skipped.append('agents')
     if terms.disagreement_weight > 0:
         size = ensemble_size(model)
         if size > 1:
@@ -321,7 +331,8 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
 
     with_reading = goal.kind == 'image' and goal.joints is not None
     return Objective(combine(goal_fn), tuple(used), tuple(skipped),
-                     anchored if with_reading else None, scene_term, obstacle_term)
+                     anchored if with_reading else None, scene_term, obstacle_term,
+                     agent_term)
 
 
 def has_image_state_head(model: Any) -> bool:

@@ -28,6 +28,11 @@ class ObjectiveTerms:
         obstacle_weight: The same cost against measured obstacle points (a range scanner's
             returns, :func:`~.scan.obstacle_clearance`) given per plan to
             :meth:`Objective.at`.
+        agent_weight: The same cost against the people the planner predicts from the scan,
+            time-indexed: each planned position against the agents' predicted positions at
+            that time (:mod:`.agent_term`), given per plan to :meth:`Objective.at`.
+        agent_spread_scale: The agent term's limit grows by this many metres per metre of
+            the forecast's spread (0: the predicted positions taken as certain).
         clearance_min_range: Predicted ranges [m] below this cost (scanner at the base's
             centre: the robot's radius plus ``clearance_margin``).
         clearance_margin: Width [m] of the band below ``clearance_min_range`` over which
@@ -40,6 +45,8 @@ class ObjectiveTerms:
     disagreement_weight: float = 0.0
     clearance_weight: float = 0.0
     obstacle_weight: float = 0.0
+    agent_weight: float = 0.0
+    agent_spread_scale: float = 1.0
     clearance_min_range: float = 0.32
     clearance_margin: float = 0.1
     weights: Tuple[Tuple[str, float], ...] = ()
@@ -66,6 +73,8 @@ class Objective:
             it out; :meth:`at` adds it.
         obstacle_term: For ``obstacle_weight``: builds that term from measured obstacle
             points [P, 2] in the plan's pose frame; :meth:`at` adds it.
+        agent_term: For ``agent_weight``: builds that term from the agents at the plan's
+            step times (:class:`~.agent_term.AgentPaths`); :meth:`at` adds it.
     """
 
     fn: ObjectiveFn
@@ -74,6 +83,7 @@ class Objective:
     anchored: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
     scene_term: Optional[Callable[[Tensor, Tensor], ObjectiveFn]] = None
     obstacle_term: Optional[Callable[[Tensor], ObjectiveFn]] = None
+    agent_term: Optional[Callable[[Any], ObjectiveFn]] = None
 
     @property
     def needs_scene(self) -> bool:
@@ -85,9 +95,14 @@ class Objective:
         """Whether :meth:`at` must be given measured obstacle points."""
         return self.obstacle_term is not None
 
+    @property
+    def needs_agents(self) -> bool:
+        """Whether :meth:`at` must be given the agents along the plan."""
+        return self.agent_term is not None
+
     def at(self, q_now: Any = None, q_image_now: Any = None,
            scene: Optional[Tensor] = None, z_now: Optional[Tensor] = None,
-           obstacles: Any = None) -> ObjectiveFn:
+           obstacles: Any = None, agents: Any = None) -> ObjectiveFn:
         """The objective for a plan from the current observation.
 
         Image goals with head readings (``Goal.joints``) aim the predicted joint positions at
@@ -96,10 +111,12 @@ class Objective:
         Without a reading, and for every other goal, the goal part is that of ``fn``.
         ``scene`` [C] and ``z_now`` [Z]: the current frame's scene code and latent, required
         when :attr:`needs_scene`. ``obstacles`` [P, 2]: measured obstacle points in the
-        pose frame (may be empty), required when :attr:`needs_obstacles`.
+        pose frame (may be empty), required when :attr:`needs_obstacles`. ``agents``: the
+        agents at the plan's step times (:class:`~.agent_term.AgentPaths`, may hold none),
+        required when :attr:`needs_agents`.
 
         Raises:
-            ValueError: The objective needs a scene or obstacles and none was given.
+            ValueError: The objective needs a scene, obstacles or agents and none was given.
         """
         fn = self.fn
         if self.anchored is not None and q_now is not None and q_image_now is not None:
@@ -115,4 +132,9 @@ class Objective:
                 raise ValueError('this objective has an obstacle term: pass the measured '
                                  'obstacle points')
             parts.append((1.0, self.obstacle_term(obstacles)))
+        if self.agent_term is not None:
+            if agents is None:
+                raise ValueError('this objective has an agent term: pass the agents along '
+                                 'the plan')
+            parts.append((1.0, self.agent_term(agents)))
         return fn if len(parts) == 1 else sum_objectives(parts)

@@ -45,7 +45,9 @@ class Observation(NamedTuple):
             models without a state.
         q: [J] measured joint positions in model joint order; size 0 without joints.
         pose: [3] measured planar pose (x, y, yaw) from odometry, or None.
-        scan: The newest range scan (the obstacle term needs it), or None.
+        scan: The newest range scan (the obstacle and agent terms need it), or None.
+        stamp: The frame's stamp [s], or None (the agent term then takes the frame to be
+            at the scan's stamp).
     """
 
     o: Tensor
@@ -53,6 +55,7 @@ class Observation(NamedTuple):
     q: np.ndarray
     pose: Optional[np.ndarray]
     scan: Optional[ScanReading] = None
+    stamp: Optional[float] = None
 
 
 class ObservationError(ValueError):

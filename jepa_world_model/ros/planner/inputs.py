@@ -186,10 +186,12 @@ class PlannerInputs:
         except SyncError as exc:
             raise InputError(f'sync_{exc.reason}', str(exc)) from None
         scan = None
-        if s.obstacle_weight > 0 and runtime.has_pose:
-            # The obstacle term needs the scene as the scanner saw it around this frame.
+        if (s.obstacle_weight > 0 or s.agent_weight > 0) and runtime.has_pose:
+            # The obstacle and agent terms need the scene as the scanner saw it around this
+            # frame.
             if self.scan is None or abs(self.scan.stamp - stamp) > s.stale_timeout:
-                raise InputError('scan_stale', 'obstacle_weight is set and no scan within '
+                raise InputError('scan_stale', 'obstacle_weight or agent_weight is set and no '
+                                 'scan within '
                                  f'stale_timeout {s.stale_timeout} s of the image')
             scan = self.scan
         q = joints.position if joints is not None else np.zeros(0)
@@ -199,4 +201,4 @@ class PlannerInputs:
                if runtime.config.state_dim else None)
         header = Header(stamp=image.header.stamp, frame_id=image.header.frame_id)
         return StampedObservation(header, Observation(runtime.preprocess(rgb), s_t, q, pose,
-                                                      scan))
+                                                      scan, stamp))

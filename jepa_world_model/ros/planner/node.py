@@ -48,7 +48,9 @@ from std_srvs.srv import SetBool, Trigger
 from ..common.model_loading import load_runtime, ModelLoadError
 from ..common.node_main import run_node
 from ...core.planning.goals import GoalError
+from ...core.agents.predictor import AgentModelError
 from ...core.planning.controller import PlanningController, rollout_cost
+from ...core.planning.plan_agents import PlanAgents
 from ...core.runtime.shared_encoder import EncoderPool
 from ...core.runtime.streams import WindowStats
 from ..common import LOCK_TIMEOUT_S
@@ -116,6 +118,10 @@ class PlannerNode(PlannerCore):
             controller.warm_up()
         except (ValueError, RuntimeError) as exc:
             return self._fail(f'warm-up plan failed on {s.device}: {exc}')
+        try:   # the agent term's predictor (core/planning/plan_agents.py)
+            controller.agents = PlanAgents.load(s.agent_model_path)
+        except AgentModelError as exc:
+            return self._fail(f'agent_model_path: {exc}')
         self.controller, self._config_error = controller, ''
         self.counters.reset()
         self._reset_inputs()

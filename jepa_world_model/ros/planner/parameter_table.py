@@ -167,6 +167,19 @@ PARAMS: Dict[str, ParamSpec] = {
                                  '`clearance_min_range` to the returns of `scan` (LaserScan; '
                                  'pose models)', 'runtime', 0.0, 1e6,
                                  core='terms.obstacle_weight'),
+    'agent_weight': ParamSpec(0.0, 'Cost of predicted positions nearer than '
+                              '`clearance_min_range` (plus `agent_spread_scale` x the '
+                              "forecast's spread) to where the people tracked in `scan` are "
+                              'predicted to be at the same time (pose models; docs/agents.md)',
+                              'runtime', 0.0, 1e6, core='terms.agent_weight'),
+    'agent_spread_scale': ParamSpec(1.0, "Metres added to the agent term's limit per metre of "
+                                    "the forecast's spread (standard deviation); 0: "
+                                    'predicted positions taken as certain', 'runtime', 0.0,
+                                    10.0, core='terms.agent_spread_scale'),
+    'agent_model_path': ParamSpec('', 'Agent predictor of the agent term (.safetensors, '
+                                  '`jepa-world-model agents-eval`, e.g. '
+                                  '`models/mobile_base_agents.safetensors`); empty: constant '
+                                  'velocity', 'configure'),
     'scan_mount': ParamSpec([0.0, 0.0, 0.0], 'Pose (x, y, yaw) of the scan frame in the base '
                             'frame', 'runtime', rule=_SCAN_MOUNT, core='controller.scan_mount'),
     'use_map': ParamSpec(True, 'Score pose goals by the path length on `map` (OccupancyGrid) '

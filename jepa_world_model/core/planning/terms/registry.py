@@ -25,7 +25,8 @@ TermBuilder = Callable[[Any, float], Optional[ObjectiveFn]]
 
 _NAME = re.compile(r'^[a-z][a-z0-9_]*$')
 #: Names of the built-in terms (their weights are fields of ObjectiveTerms).
-_BUILT_IN = ('goal', 'risk', 'disagreement', 'clearance', 'obstacles', 'obstacle')
+_BUILT_IN = ('goal', 'risk', 'disagreement', 'clearance', 'obstacles', 'obstacle', 'agents',
+             'agent')
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""plan-eval's agent-term conditions, the lock-step command wait and the stand-off measure
+(experiments/conditions.py, experiments/stand_offs.py). No ROS."""
+
+import numpy as np
+import pytest
+
+from jepa_world_model.experiments.conditions import (CONDITIONS, ExperimentOptions,
+                                                     planner_parameters, sim_parameters)
+from jepa_world_model.experiments.stand_offs import (StandOffRule, stand_off_summary,
+                                                     stand_offs)
+
+
+def test_the_three_base_conditions_differ_in_their_scan_terms_alone():
+    opts = ExperimentOptions(robot='mobile_base', conditions=['risk', 'agents', 'risk_agents'])
+    scan, agents, both = (planner_parameters(opts, CONDITIONS[c], 'm.safetensors')
+                          for c in ('risk', 'agents', 'risk_agents'))
+    assert (scan['obstacle_weight'], scan['agent_weight']) == (20.0, 0.0)
+    assert (agents['obstacle_weight'], agents['agent_weight']) == (0.0, 20.0)
+    assert (both['obstacle_weight'], both['agent_weight']) == (20.0, 20.0)
+    assert 'agent_model_path' not in scan
+    assert agents['agent_model_path'].endswith('mobile_base_agents.safetensors')
+    terms = ('obstacle_weight', 'agent_weight', 'agent_model_path')
+    assert {k: v for k, v in both.items() if k not in terms} == \
+        {k: v for k, v in scan.items() if k not in terms}
+
+
+def test_command_wait_sets_the_lockstep_timeout_and_keeps_the_control_period():
+    opts = ExperimentOptions(robot='mobile_base', lockstep=True, command_wait=0.5)
+    params = sim_parameters(opts)
+    assert params['rate_hz'] == pytest.approx(2.0) and params['control_period'] == 0.1
+    assert sim_parameters(ExperimentOptions(robot='mobile_base', lockstep=True))['rate_hz'] \
+        == 10.0
+    with pytest.raises(ValueError, match='lockstep'):
+        ExperimentOptions(robot='mobile_base', command_wait=0.5)
+    with pytest.raises(ValueError):
+        ExperimentOptions(robot='mobile_base', lockstep=True, command_wait=3.0)
+
+
+def base_episode(wait_steps, wait_distance=1.0, seed=1):
+    """Drive 1 m at 0.3 m/s, stand ``wait_steps`` steps ``wait_distance`` from the goal,
+    drive on: (positions [T, 2], distances [T])."""
+    x = list(np.arange(1, 11) * 0.03) + [0.3] * wait_steps + list(0.3 + np.arange(1, 11) * 0.03)
+    xy = np.stack([x, np.zeros(len(x))], 1)
+    dist = wait_distance + 0.3 - xy[:, 0]
+    return {'seed': seed, 'position_trace': xy.tolist(), 'distance_trace': dist.tolist()}
+
+
+def test_a_stand_off_is_a_long_enough_stop_far_enough_from_the_goal():
+    long = base_episode(25)
+    runs = stand_offs(long['position_trace'], long['distance_trace'], 0.1)
+    assert len(runs) == 1 and runs[0][1] == 25
+    short = base_episode(15)                 # 1.5 s: a pause, not a stand-off
+    assert stand_offs(short['position_trace'], short['distance_trace'], 0.1) == []
+    near = base_episode(25, wait_distance=0.2)   # waiting at the goal is not one
+    assert stand_offs(near['position_trace'], near['distance_trace'], 0.1) == []
+    loose = StandOffRule(min_duration=1.0)
+    assert len(stand_offs(short['position_trace'], short['distance_trace'], 0.1, loose)) == 1
+    summary = stand_off_summary([long, short, base_episode(30, seed=7)], 0.1)
+    assert summary['episodes_with_stand_off'] == 2 and summary['seeds'] == [1, 7]
+    assert summary['stand_off_seconds'] == pytest.approx(5.5)
+    with pytest.raises(ValueError, match='position trace'):
+        stand_off_summary([{'seed': 3, 'distance_trace': [1.0], 'position_trace': []}], 0.1)
