@@ -15,7 +15,7 @@ import pytest
 
 try:
     from builtin_interfaces.msg import Duration
-    from geometry_msgs.msg import Twist, TwistStamped
+    from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
     from nav_msgs.msg import OccupancyGrid, Odometry
     import rclpy
     from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
@@ -156,6 +156,37 @@ def test_arm_topics_commands_and_bad_input(graph):
         count = len(probe.out['joints'])
         assert wait_for(lambda: len(probe.out['joints']) > count + 3)
         assert not any(math.isnan(v) for v in probe.latest('joints').position)
+    finally:
+        probe.close()
+        stop_sim(graph, node)
+
+
+def test_tabletop_ground_truth_and_gripper_commands(graph):
+    """The tabletop robot publishes its 4 joints (gripper included) and each object's pose on
+    /ground_truth/<name> in world with the joint state's stamp; a gripper velocity command
+    closes it and a stale command leaves it where it is (zero velocity holds)."""
+    ns = f'/tabletop{os.getpid()}'
+    node = start_sim(graph, ns, robot='tabletop', rate_hz=20.0, seed=5)
+    probe = Probe(graph, ns)
+    poses = {name: [] for name in ('block', 'cube', 'distractor')}
+    for name, received in poses.items():
+        probe.node.create_subscription(PoseStamped, f'/ground_truth/{name}', received.append,
+                                       QoSProfile(depth=50))
+    try:
+        assert wait_for(lambda: len(probe.out['joints']) >= 3 and all(
+            len(v) >= 3 for v in poses.values())), {k: len(v) for k, v in poses.items()}
+        joints = probe.latest('joints')
+        assert list(joints.name) == ['yaw', 'reach', 'lift', 'gripper']
+        cube = poses['cube'][-1]
+        assert cube.header.frame_id == 'world' and 0.02 < cube.pose.position.z < 0.04
+        stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in probe.out['joints']}
+        assert (cube.header.stamp.sec, cube.header.stamp.nanosec) in stamps
+        opening = joints_of(probe.latest('joints'))['gripper']
+        probe.stream(probe.commands, Float64MultiArray(data=[0.0, 0.0, 0.0, -0.1]), 0.6)
+        closed = joints_of(probe.latest('joints'))['gripper']
+        assert closed < opening - 0.02, (opening, closed)
+        time.sleep(1.0)   # the command goes stale: the gripper stays closed
+        assert joints_of(probe.latest('joints'))['gripper'] < closed + 0.005
     finally:
         probe.close()
         stop_sim(graph, node)

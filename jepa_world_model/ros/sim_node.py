@@ -8,7 +8,8 @@ Every timer tick (steady clock, ``rate_hz``) applies the newest command for one 
 period (``control_period`` simulated seconds, by default ``1 / rate_hz``: real time), then
 publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``, and ``/tf_static``: map -> odom,
 base_link -> laser, REP 105) and
-``scan`` (the base), ``image``, ``camera_info``, ``~/contact`` and ``~/collision``, all
+``scan`` (the base), ``image``, ``camera_info``, ``~/contact`` and ``~/collision``, and the
+tabletop's ground-truth object poses (``/ground_truth/<name>``, for evaluation only), all
 stamped with the simulation time. The base also publishes its room's static ``map`` once,
 latched (transient local), as map_server does. Commands older than ``command_timeout``
 (simulated seconds) become a zero action; malformed commands are counted, logged
@@ -26,7 +27,7 @@ import re
 import sys
 from typing import Any, List, Optional
 
-from geometry_msgs.msg import TransformStamped, Twist, TwistStamped
+from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import OccupancyGrid, Odometry
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange
@@ -45,18 +46,16 @@ from .common.node_main import run_node
 from ..sim.robots import make_robot, ROBOTS, SimObservation
 from .common.image_conversion import rgb_to_image_msg
 from .common.joint_state_conversion import arrays_to_joint_state, seconds_to_stamp
-
-try:  # tf2_msgs is optional (no wheel in every environment): /tf only when present.
-    from tf2_msgs.msg import TFMessage
-except ImportError:   # pragma: no cover - depends on the environment
-    TFMessage = None
+from .sim_outputs import (GroundTruthPublisher, odometry_message, SCAN_FRAME,
+                          static_transforms, TFMessage)
 
 __all__ = ['SimNode', 'SimParameterError', 'main']
 
 _FRAME_RE = re.compile(r'^[A-Za-z_][\w/]*$')
 # (default, description, read_only, (low, high) or None)
 PARAMETERS = {
-    'robot': ('arm', "Robot: 'arm' (3-DoF planar arm) or 'mobile_base' (diff drive)", True,
+    'robot': ('arm', "Robot: 'arm' (3-DoF planar arm), 'mobile_base' (diff drive) or "
+              "'tabletop' (arm with gripper, block and cube; poses on /ground_truth)", True,
               None),
     'image_size': (64, 'Side of the square camera image [px]', True, (16, 512)),
     'rate_hz': (10.0, 'Tick rate [Hz] of the steady (wall) timer, one step per tick; with '
@@ -83,9 +82,6 @@ PARAMETERS = {
 TF_QOS = QoSProfile(depth=100)          # as tf2_ros' TransformBroadcaster
 # As tf2_ros' StaticTransformBroadcaster: a late listener still gets the static transforms.
 TF_STATIC_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-#: The mobile base's scanner frame (REP 105: base_link -> laser; the simulated scanner sits
-#: at the base origin, so the transform is the identity and scan_mount's default matches).
-SCAN_FRAME = 'laser'
 STATE_QOS = QoSProfile(depth=10)        # joint_states/odom: reliable, like ros2_control
 MAP_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)   # as map_server
 MAP_RESOLUTION = 0.05                   # m per map cell
@@ -193,6 +189,7 @@ class SimNode(Node):
         self._joint_pub = pub(JointState, 'joint_states', STATE_QOS)
         self._contact_pub = pub(Bool, '~/contact', STATE_QOS)
         self._collision_pub = pub(Bool, '~/collision', STATE_QOS)
+        self._ground_truth = GroundTruthPublisher(self, (self._obs.objects or {}).keys())
         self._odom_pub = self._tf_pub = self._scan_pub = self._map_pub = None
         self._tf_static_pub = None
         sub = self.create_subscription
@@ -370,23 +367,12 @@ class SimNode(Node):
         self._info_pub.publish(self._camera_info)
         self._contact_pub.publish(Bool(data=obs.contact))
         self._collision_pub.publish(Bool(data=obs.collision))
+        self._ground_truth.publish(obs.objects, stamp)
 
     def _publish_odometry(self, obs: SimObservation, stamp: Any) -> None:
-        x, y, yaw = (float(v) for v in obs.base_pose)
-        odom = Odometry(header=Header(stamp=stamp, frame_id='odom'), child_frame_id='base_link')
-        odom.pose.pose.position.x, odom.pose.pose.position.y = x, y
-        odom.pose.pose.orientation.z = math.sin(0.5 * yaw)
-        odom.pose.pose.orientation.w = math.cos(0.5 * yaw)
-        odom.twist.twist.linear.x = float(obs.base_twist[0])
-        odom.twist.twist.angular.z = float(obs.base_twist[1])
-        # Diagonal as diff_drive_controller's defaults (the sim pose is ground truth).
-        for i, var in enumerate((0.001, 0.001, 0.001, 0.001, 0.001, 0.01)):
-            odom.pose.covariance[7 * i] = odom.twist.covariance[7 * i] = var
+        odom, tf = odometry_message(obs, stamp)
         self._odom_pub.publish(odom)
         if self._tf_pub is not None:
-            tf = TransformStamped(header=odom.header, child_frame_id='base_link')
-            tf.transform.translation.x, tf.transform.translation.y = x, y
-            tf.transform.rotation = odom.pose.pose.orientation
             self._tf_pub.publish(TFMessage(transforms=[tf]))
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Any:
@@ -402,19 +388,6 @@ class SimNode(Node):
         """Stop the timer and free the renderer (call before destroy_node)."""
         self.destroy_timer(self._timer)
         self.robot.close()
-
-
-def static_transforms(stamp: Any) -> Any:
-    """The mobile base's static REP 105 frames as a tf2_msgs/TFMessage: ``map -> odom``
-    (identity: the simulated odometry is ground truth and the room's map is drawn in odom)
-    and ``base_link -> laser`` (identity: the scanner sits at the base origin)."""
-    transforms = []
-    for parent, child in (('map', 'odom'), ('base_link', SCAN_FRAME)):
-        tf = TransformStamped(header=Header(stamp=stamp, frame_id=parent),
-                              child_frame_id=child)
-        tf.transform.rotation.w = 1.0
-        transforms.append(tf)
-    return TFMessage(transforms=transforms)
 
 
 def main(args: Optional[List[str]] = None) -> int:

@@ -3,11 +3,13 @@ and a distractor that moves on its own (issue #13, sim/assets/tabletop.xml).
 
 Joints (``joint_names``): ``yaw`` [rad] turns the boom, ``reach`` [m] slides the carriage out
 along it, ``lift`` [m] lowers (negative) or raises the hand, ``gripper`` [m] is each finger's
-opening (0 closed, 0.05 wide open). Actions: velocities for the first three (rad/s, m/s, m/s;
-ros2_control velocity interfaces) and the gripper's position set-point [m] (a gripper
-controller's position interface). The gripper squeezes with at most ``GRIP_FORCE`` newtons,
-so whether a grasped cube stays in the hand depends on the cube's mass and friction, drawn
-per episode: some grasps hold and some slip, as on a real robot with unknown objects.
+opening (0 closed, 0.05 wide open). Actions are velocities for all four (rad/s, m/s, m/s,
+m/s; ros2_control velocity interfaces), so a zero command means "stay" for every joint,
+gripper included: the gripper's velocity moves the set-point of a force-capped position servo
+(kept within ``GRIP_WINDUP`` of the fingers, so it opens at once when told to), and a closed
+gripper keeps squeezing while its command is zero. The squeeze is at most ``GRIP_FORCE``
+newtons, so whether a grasped cube stays in the hand depends on the cube's mass and friction,
+drawn per episode: some grasps hold and some slip, as on a real robot with unknown objects.
 
 Object poses (``SimObservation.objects``) and the cube's mass and friction are ground truth
 for evaluation read-outs only: no model or planner input ever sees them.
@@ -32,12 +34,18 @@ class TabletopSim(SimRobot):
     name = 'tabletop'
     xml_file = 'tabletop.xml'
     joint_names = ('yaw', 'reach', 'lift', 'gripper')
-    action_names = ('yaw_velocity', 'reach_velocity', 'lift_velocity', 'gripper_position')
+    action_names = ('yaw_velocity', 'reach_velocity', 'lift_velocity', 'gripper_velocity')
     camera = 'front'
     # Grasp contacts need short steps: at 5 ms a squeezed cube jitters out of the fingers.
     max_timestep = 0.002
     #: Most squeezing force of the gripper's position servo [N] (tabletop.xml forcerange).
     GRIP_FORCE = 6.0
+    #: Fastest gripper command [m/s] (open to closed in 0.5 s).
+    GRIPPER_SPEED = 0.1
+    #: Largest gap [m] between the gripper's set-point and its fingers: the servo's gain
+    #: (300 N/m) times this is GRIP_FORCE, so a blocked close squeezes with the full force
+    #: without winding the set-point up.
+    GRIP_WINDUP = 0.02
     #: Cube mass [kg] (log-uniform) and sliding friction ranges: with GRIP_FORCE about two
     #: thirds of top grasps hold (measured over 120 random draws when tuning).
     CUBE_MASS_RANGE = (0.05, 1.0)
@@ -58,7 +66,10 @@ class TabletopSim(SimRobot):
         super().__init__(image_size, control_dt)
         m = self.model
         ranges = m.actuator_ctrlrange
-        self.action_low, self.action_high = ranges[:, 0].copy(), ranges[:, 1].copy()
+        self.action_low = np.append(ranges[:3, 0], -self.GRIPPER_SPEED)
+        self.action_high = np.append(ranges[:3, 1], self.GRIPPER_SPEED)
+        self._grip_range = ranges[3].copy()
+        self._grip_target = 0.0
         self.joint_limits = np.array([m.joint(n).range for n in self.joint_names])
         self._mirror_qadr = m.joint('gripper_mirror').qposadr[0]
         self._free_qadr = {n: m.joint(f'{n}_joint').qposadr[0] for n in ('block', 'cube')}
@@ -134,7 +145,18 @@ class TabletopSim(SimRobot):
             d.qpos[self._qadr[i]] = value
         d.qpos[self._mirror_qadr] = d.qpos[self._qadr[3]]
         d.ctrl[:] = 0.0
-        d.ctrl[3] = d.qpos[self._qadr[3]]
+        self._grip_target = d.ctrl[3] = float(d.qpos[self._qadr[3]])
+
+    def _before_substep(self, action: np.ndarray) -> None:
+        """Velocity servos take the first three commands; the gripper's velocity moves its
+        position servo's set-point (see the module notes)."""
+        d = self.data
+        d.ctrl[:3] = action[:3]
+        opening = float(d.qpos[self._qadr[3]])
+        target = self._grip_target + float(action[3]) * self.model.opt.timestep
+        low = max(self._grip_range[0], opening - self.GRIP_WINDUP)
+        high = min(self._grip_range[1], opening + self.GRIP_WINDUP)
+        self._grip_target = d.ctrl[3] = float(np.clip(target, low, high))
 
     def _after_substep(self) -> None:
         """The distractor wanders: a velocity that turns randomly and bounces off its box."""

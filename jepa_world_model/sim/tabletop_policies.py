@@ -156,5 +156,5 @@ class ScriptedTabletopPolicy:
             target = phase.target[i]
             action[i] = 0.0 if target is None else self.gain * (target - obs.q[i])
         gripper = phase.target[3]
-        action[3] = obs.q[3] if gripper is None else gripper
+        action[3] = 0.0 if gripper is None else self.gain * (gripper - obs.q[3])
         return np.clip(action, self.low, self.high)
