@@ -1,0 +1,143 @@
+"""Evaluation data of the tabletop robot: episodes with object positions and grasp events.
+
+Training reads the same bags through ``bags.reader.read_bag_episodes``, which loads images,
+joint states and commands only. Here, for evaluation read-outs, the ground-truth object
+poses (``/ground_truth/<name>``, PoseStamped, one per frame) are attached to the episodes as
+``<name>_xyz`` extras [T, 3], matched to the frame stamps. Nothing here is a model input.
+
+Grasp events are found in the recorded commands, the way the scripted policy issues them
+(sim/tabletop_policies.py): the first frame whose gripper command is 0 (closed) right after
+0.05 (open) with the hand lowered to the cube is the close; the lift starts
+``CLOSE_STEPS`` frames later, and the grasp held when the cube is above ``HELD_HEIGHT``
+``HOLD_CHECK_STEPS`` frames after the lift began (the policy's own rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+from rosbags.rosbag2 import Reader
+
+from ..bags.reader import BagDatasetConfig, expand_bag_paths, read_bag_episodes
+from ..bags.recording import OBJECT_TOPIC_PREFIX
+from ..bags.writer import typestore
+from ..core.config import ExperimentConfig
+from ..core.training.data import Episode
+from ..sim.tabletop_policies import HELD_HEIGHT, HOLD_CHECK_STEPS
+
+__all__ = ['OBJECTS', 'GraspEvent', 'read_tabletop_episodes', 'object_positions',
+           'find_grasps', 'count_moves', 'CLOSE_STEPS', 'GRIPPER_OPEN', 'LIFT_LOWERED']
+
+#: Objects whose positions are read out (the distractor is scored separately, if at all).
+OBJECTS = ('block', 'cube')
+#: Frames the gripper is commanded closed before the lift starts (the policy's close phase).
+CLOSE_STEPS = 5
+#: Gripper command [m] of an open hand, and the lift joint [m] below which the hand is low
+#: enough to grasp (the policy lowers to -0.21 around the cube).
+GRIPPER_OPEN = 0.05
+LIFT_LOWERED = -0.18
+_GRIPPER, _LIFT = 3, 2   # action and joint indices (TabletopSim.joint_names/action_names)
+
+
+@dataclass
+class GraspEvent:
+    """One grasp in one episode: frame indices and the outcome.
+
+    Attributes:
+        episode: Index of the episode in the list it was found in.
+        close: First frame whose command closes the gripper (the hand is still open there).
+        lift: First frame of the lift (``close + CLOSE_STEPS``).
+        judged: Frame at which ``held`` is read (``lift + HOLD_CHECK_STEPS``).
+        held: The cube is above ``HELD_HEIGHT`` at ``judged``.
+    """
+
+    episode: int
+    close: int
+    lift: int
+    judged: int
+    held: bool
+
+
+def object_positions(paths: Sequence[str | Path], names: Sequence[str] = OBJECTS
+                     ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """Ground-truth positions in the bags: name -> (stamps [N] int64 ns, xyz [N, 3] float32).
+
+    Raises:
+        ValueError: a bag lacks ``/ground_truth/<name>`` for one of ``names``.
+    """
+    stamps: Dict[str, List[int]] = {n: [] for n in names}
+    xyz: Dict[str, List[Tuple[float, float, float]]] = {n: [] for n in names}
+    topics = {f'{OBJECT_TOPIC_PREFIX}/{n}': n for n in names}
+    for path in expand_bag_paths(list(paths)):
+        with Reader(path) as reader:
+            conns = [c for c in reader.connections if c.topic in topics]
+            missing = set(topics) - {c.topic for c in conns}
+            if missing:
+                raise ValueError(f'{path}: no ground-truth topic(s) {sorted(missing)}; '
+                                 'record with --robot tabletop')
+            for conn, _, raw in reader.messages(connections=conns):
+                msg = typestore().deserialize_cdr(raw, conn.msgtype)
+                name = topics[conn.topic]
+                stamps[name].append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
+                p = msg.pose.position
+                xyz[name].append((p.x, p.y, p.z))
+    return {n: (np.asarray(stamps[n], dtype=np.int64), np.asarray(xyz[n], dtype=np.float32))
+            for n in names}
+
+
+def _attach(episode: Episode, positions: Dict[str, Tuple[np.ndarray, np.ndarray]]) -> None:
+    """Add ``<name>_xyz`` [T, 3] to ``episode.extras``, matched exactly by frame stamp."""
+    frame_t = episode.extras['stamp_ns']
+    for name, (stamps, xyz) in positions.items():
+        order = np.argsort(stamps, kind='stable')
+        k = np.clip(np.searchsorted(stamps[order], frame_t), 0, len(stamps) - 1)
+        if np.any(stamps[order][k] != frame_t):
+            raise ValueError(f'{name}: a frame has no ground-truth pose with its stamp')
+        episode.extras[f'{name}_xyz'] = xyz[order][k]
+
+
+def read_tabletop_episodes(paths: Sequence[str | Path], config: ExperimentConfig
+                           ) -> List[Episode]:
+    """Episodes of tabletop bags as training reads them, plus ``block_xyz``/``cube_xyz``
+    extras [T, 3] (evaluation labels; the reader itself never loads them)."""
+    episodes, _ = read_bag_episodes(list(paths), BagDatasetConfig.from_experiment(config))
+    positions = object_positions(paths)
+    for ep in episodes:
+        _attach(ep, positions)
+    return episodes
+
+
+def find_grasps(episodes: Sequence[Episode]) -> List[GraspEvent]:
+    """Grasp events of the scripted policy in the recorded commands (module notes); only
+    those judged within their episode. Needs ``cube_xyz`` extras."""
+    events = []
+    for index, ep in enumerate(episodes):
+        grip = ep.a[:, _GRIPPER]
+        lift_q = ep.s[:, _LIFT]
+        closes = np.flatnonzero((grip[1:] == 0.0) & (grip[:-1] >= GRIPPER_OPEN - 1e-6)
+                                & (lift_q[1:] < LIFT_LOWERED)) + 1
+        for close in closes:
+            lift = int(close) + CLOSE_STEPS
+            judged = lift + HOLD_CHECK_STEPS
+            if judged >= len(ep):
+                continue
+            held = bool(ep.extras['cube_xyz'][judged, 2] > HELD_HEIGHT)
+            events.append(GraspEvent(index, int(close), lift, judged, held))
+    return events
+
+
+def count_moves(episode: Episode, name: str, speed_m: float = 0.002, merge: int = 5,
+                min_travel_m: float = 0.01) -> int:
+    """Times the arm moved object ``name`` in an episode: runs of frames in which it moves
+    faster than ``speed_m`` per frame, runs less than ``merge`` frames apart joined, counted
+    when the object travelled more than ``min_travel_m`` over the run (only the arm moves
+    the block and the cube, so for the block these are its pushes)."""
+    p = episode.extras[f'{name}_xyz']
+    moving = np.flatnonzero(np.linalg.norm(np.diff(p, axis=0), axis=1) > speed_m)
+    if moving.size == 0:
+        return 0
+    runs = np.split(moving, np.flatnonzero(np.diff(moving) > merge) + 1)
+    return sum(int(np.linalg.norm(p[r[-1] + 1] - p[r[0]]) > min_travel_m) for r in runs)

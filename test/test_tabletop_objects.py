@@ -1,0 +1,181 @@
+"""Issue #13 items 2-3 evaluation code: object poses never reach training inputs, grasp events
+and their outcomes from commands and poses, object errors of the read-out against no-change
+and constant velocity, ROC AUC and its bootstrap interval, the grip head's fit and file."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from jepa_world_model.core.checkpoint import save_checkpoint
+from jepa_world_model.core.config import load_config
+from jepa_world_model.core.model.grip_head import fit_grip_head, load_grip_head, save_grip_head
+from jepa_world_model.core.model.world_model import WorldModel
+from jepa_world_model.core.training.data import Episode
+from jepa_world_model.core.training.roc import bootstrap_auc_interval, roc_auc
+from jepa_world_model.experiments.latent_rollouts import RidgeReadout
+from jepa_world_model.experiments.tabletop_data import CLOSE_STEPS, find_grasps
+from jepa_world_model.experiments.tabletop_objects import object_errors
+from jepa_world_model.sim.tabletop_policies import HOLD_CHECK_STEPS
+
+CONFIG = 'config/train/tabletop_tiny.yaml'
+
+
+def test_roc_auc_counts_ordered_pairs_and_ties_half():
+    assert roc_auc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0
+    assert roc_auc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0
+    assert roc_auc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]) == 0.5
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 5, 60).astype(float)          # many ties
+    y = rng.random(60) < 0.4
+    pairs = [(1.0 if a > b else 0.5 if a == b else 0.0) for a in s[y] for b in s[~y]]
+    assert roc_auc(s, y) == pytest.approx(np.mean(pairs))
+    with pytest.raises(ValueError, match='both classes'):
+        roc_auc([0.1, 0.2], [1, 1])
+
+
+def test_bootstrap_interval_over_clusters_brackets_the_auc_and_is_wider_than_per_sample():
+    rng = np.random.default_rng(1)
+    clusters = np.repeat(np.arange(20), 5)
+    y = np.repeat(rng.random(20) < 0.5, 5)            # one outcome per cluster
+    # Scores shared within a cluster (its hidden physics): 20 independent draws, not 100.
+    s = y + np.repeat(rng.normal(0, 1.0, 20), 5) + rng.normal(0, 0.1, 100)
+    auc = roc_auc(s, y)
+    low, high = bootstrap_auc_interval(s, y, clusters, samples=400)
+    assert low < auc < high
+    low1, high1 = bootstrap_auc_interval(s, y, None, samples=400)
+    assert high - low > high1 - low1
+
+
+def test_grip_head_separates_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(80, 6)
+    held = x[:, 2] + 0.3 * x[:, 4] > 0.2
+    head = fit_grip_head(x, held)
+    assert roc_auc(head(x).detach().numpy(), held.numpy()) > 0.98
+    path = save_grip_head(tmp_path / 'grip.safetensors', head, {'horizon': 15})
+    loaded, info = load_grip_head(path)
+    assert info == {'horizon': 15}
+    torch.testing.assert_close(loaded(x), head(x))
+    with pytest.raises(ValueError, match='expected features'):
+        loaded(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match='held and grasps that slipped'):
+        fit_grip_head(x, torch.ones(80, dtype=torch.bool))
+
+
+def _episode(t=40, grip=None, lift_q=None, cube_z=None):
+    s = np.zeros((t, 8), np.float32)
+    a = np.zeros((t, 4), np.float32)
+    a[:, 3] = 0.05 if grip is None else grip
+    if lift_q is not None:
+        s[:, 2] = lift_q
+    cube = np.zeros((t, 3), np.float32)
+    cube[:, 2] = 0.03 if cube_z is None else cube_z
+    return Episode(images=np.zeros((t, 4, 4, 3), np.uint8), s=s, a=a,
+                   extras={'cube_xyz': cube})
+
+
+def test_grasps_are_found_at_the_close_command_and_judged_by_the_cube_height():
+    grip = np.full(40, 0.05, np.float32)
+    grip[10:] = 0.0                                   # close at frame 10, hand low
+    lift_q = np.full(40, -0.21, np.float32)
+    cube_z = np.full(40, 0.03, np.float32)
+    judged = 10 + CLOSE_STEPS + HOLD_CHECK_STEPS
+    cube_z[judged] = 0.12
+    high_hand = np.full(40, -0.02, np.float32)        # a close in the air is no grasp
+    events = find_grasps([_episode(grip=grip, lift_q=lift_q, cube_z=cube_z),
+                          _episode(grip=grip, lift_q=lift_q),
+                          _episode(grip=grip, lift_q=high_hand, cube_z=cube_z)])
+    assert [(e.episode, e.close, e.lift, e.judged, e.held) for e in events] == [
+        (0, 10, 10 + CLOSE_STEPS, judged, True), (1, 10, 10 + CLOSE_STEPS, judged, False)]
+    late = np.full(40, 0.05, np.float32)
+    late[30:] = 0.0                                   # judged past the end: left out
+    assert find_grasps([_episode(grip=late, lift_q=lift_q)]) == []
+
+
+def test_object_errors_of_an_exact_prediction_beat_no_change_only_where_the_object_moves():
+    t, horizon = 30, 4
+    p = np.zeros((t, 3))
+    p[:, 0] = np.where(np.arange(t) < 15, 0.3, 0.3 + 0.02 * (np.arange(t) - 14))  # pushed
+    ep = Episode(images=np.zeros((t, 4, 4, 3), np.uint8), s=np.zeros((t, 8), np.float32),
+                 a=np.zeros((t, 4), np.float32), extras={'block_xyz': p.astype(np.float32)})
+    z = np.concatenate([p, np.random.default_rng(0).normal(size=(t, 2))], axis=1)
+    readout = RidgeReadout.fit(z, p, ridge=1e-6)
+    starts = np.arange(1, t - horizon)
+    z_pred = z[starts[:, None] + np.arange(1, horizon + 1)[None, :]]   # a perfect model
+    e = object_errors(readout, ep, z, z_pred, starts, 'block')
+    assert e['predicted'].max() < 1e-3
+    contact_start = e['slice_contact_start']
+    # Frames 11..14 are at rest and the push starts within 4 steps: exactly those.
+    assert starts[contact_start].tolist() == [11, 12, 13, 14]
+    assert np.all(e['no_change'][contact_start][:, -1] > 0.01)
+    assert np.all(e['const_velocity'][contact_start][:, -1] > 0.01)
+    # Moving at constant speed (after frame 16) constant velocity is exact, no-change is not.
+    moving = starts >= 16
+    assert e['const_velocity'][moving].max() < 1e-6
+    assert e['no_change'][moving][:, 0].min() == pytest.approx(0.02)
+
+
+mujoco = pytest.importorskip('mujoco')
+
+
+def test_object_poses_never_enter_training_inputs(tmp_path):
+    """The same seeded episode recorded with and without /ground_truth topics reads into
+    identical training inputs, which hold the joints only; the evaluation reader adds the
+    poses as labels."""
+    from jepa_world_model.bags.reader import BagDatasetConfig, read_bag_episodes
+    from jepa_world_model.bags.recording import make_policy, record, topics_for
+    from jepa_world_model.experiments.tabletop_data import read_tabletop_episodes
+    from jepa_world_model.sim.robots import make_robot
+
+    config = load_config(CONFIG)
+    config.model.image_size = 32
+    robot = make_robot('tabletop', image_size=32)
+    with_poses = topics_for('tabletop', robot)
+    bags = {}
+    for name, topics in (('with', with_poses), ('without', dataclasses.replace(with_poses,
+                                                                               objects=''))):
+        bags[name] = tmp_path / name
+        record(robot, lambda seed: make_policy('scripted', robot, seed), bags[name],
+               episodes=1, steps=12, topics=topics, start_ns=10**18, seed=3)
+    robot.close()
+    reader_cfg = BagDatasetConfig.from_experiment(config)
+    (a,), _ = read_bag_episodes([bags['with']], reader_cfg)
+    (b,), _ = read_bag_episodes([bags['without']], reader_cfg)
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.s, b.s)
+    np.testing.assert_array_equal(a.a, b.a)
+    assert set(a.extras) == {'stamp_ns'} and a.s.shape == (12, 8)
+    (labelled,) = read_tabletop_episodes([bags['with']], config)
+    assert labelled.extras['cube_xyz'].shape == (12, 3)
+    assert np.all(np.abs(labelled.extras['cube_xyz'][:, 2] - 0.03) < 0.01)   # on the table
+    with pytest.raises(ValueError, match='no ground-truth topic'):
+        read_tabletop_episodes([bags['without']], config)
+
+
+def test_read_out_on_predicted_latents_runs_end_to_end_on_a_tiny_recording(tmp_path):
+    from jepa_world_model.bags.recording import make_policy, record, topics_for
+    from jepa_world_model.experiments import tabletop_objects
+    from jepa_world_model.sim.robots import make_robot
+
+    config = load_config(CONFIG)
+    m = config.model
+    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = 32, 16, 1, 8
+    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
+    robot = make_robot('tabletop', image_size=32)
+    record(robot, lambda seed: make_policy('scripted', robot, seed), tmp_path / 'bag',
+           episodes=2, steps=14, topics=topics_for('tabletop', robot), start_ns=10**18)
+    robot.close()
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / 'm.safetensors', WorldModel(m), config, 0)
+    result = tabletop_objects.run(str(path), [tmp_path / 'bag'], [tmp_path / 'bag'],
+                                  horizon=3)
+    for name in ('block', 'cube'):
+        entry = result['objects'][name]['all']
+        assert entry['samples'] == 2 * (14 - 3 - 1)
+        for method in tabletop_objects.METHODS:
+            assert len(entry[method]['mean_cm']) == 3
+            assert all(np.isfinite(entry[method]['mean_cm']))
+        # Objects rest on the table in the first steps: no-change is exact there.
+        assert entry['no_change']['mean_cm'][0] < 0.5
