@@ -1,4 +1,5 @@
-"""agent_predictor_node over real DDS: scans of a walking blob in, stamped predictions out.
+"""agent_predictor_node over real DDS: scans of a walking blob in, stamped predictions out;
+driven through its lifecycle (configure, activate, deactivate) like the other nodes' tests.
 
 The node runs in this process on its own rclpy context (test/ros_graph.py) next to a probe
 node that publishes odometry, the room's map and analytic scans (test/scan_scenes.py) and
@@ -20,8 +21,10 @@ try:
     from sensor_msgs.msg import LaserScan
     from visualization_msgs.msg import MarkerArray
 
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from visualization_msgs.msg import Marker
+
     from jepa_world_model.ros.agents.node import AgentPredictorNode, horizon_topic
-    from jepa_world_model.ros.agents.parameters import AgentParameterError
     from ros_graph import callbacks_do_not_raise, graph_fixture  # noqa: F401 - fixtures
     from ros_graph import wait_for
 except ImportError:   # conftest skips (or with JWM_REQUIRE_ROS=1 fails) the ros-marked tests
@@ -98,9 +101,13 @@ class Probe:
 
 
 def start_node(graph, ns, **params):
+    """The node, configured and activated (as a lifecycle manager or autostart would)."""
     overrides = [rclpy.parameter.Parameter(k, value=v) for k, v in params.items()]
     node = AgentPredictorNode(context=graph.context, namespace=ns,
                               parameter_overrides=overrides)
+    assert node.lifecycle_state == 'unconfigured' and node.pipeline is None
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
     graph.executor.add_node(node)
     return node
 
@@ -146,6 +153,21 @@ def test_a_walking_blob_is_tracked_and_predicted_with_the_scan_stamp(graph):
         assert tracked and tracked[-1].poses[0].position.x == pytest.approx(last_x, abs=0.1)
         ns_seen = {m.ns for array in probe.out['markers'] for m in array.markers}
         assert {'agents', 'agent_paths', 'agent_regions', 'agent_ids'} <= ns_seen
+        # Deactivate: empty arrays and a marker array that deletes everything go out, the
+        # tracks are dropped and scans are no longer taken.
+        count = len(probe.out['final'])
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert node.lifecycle_state == 'inactive'
+        assert wait_for(lambda: any(not m.poses for m in probe.out['final'][count:]) and any(
+            m.markers and all(x.action == Marker.DELETEALL for x in m.markers)
+            for m in probe.out['markers']), TIMEOUT)
+        assert not node.pipeline.tracker.tracks
+        walk(probe, 110.0, 5, -1.5)
+        assert all(not m.poses for m in probe.out['final'][count:])
+        # Activated again, it predicts again from fresh tracks.
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        walk(probe, 120.0, 15, -1.5)
+        assert wait_for(lambda: any(m.poses for m in probe.out['final'][count:]), TIMEOUT)
     finally:
         probe.close()
         stop_node(graph, node)
@@ -171,13 +193,21 @@ def test_bad_scans_are_counted_and_the_node_keeps_predicting(graph):
         stop_node(graph, node)
 
 
-def test_a_model_file_that_cannot_be_used_stops_the_start(graph, tmp_path):
+def test_a_model_file_that_cannot_be_used_fails_configure_with_the_reason(graph, tmp_path):
     bad = tmp_path / 'not_a_model.safetensors'
     bad.write_bytes(b'junk')
-    with pytest.raises(AgentParameterError, match='agent predictor'):
-        AgentPredictorNode(context=graph.context, namespace='/agents_model',
-                           parameter_overrides=[rclpy.parameter.Parameter(
-                               'model_path', value=str(bad))])
+    node = AgentPredictorNode(context=graph.context, namespace='/agents_model',
+                              parameter_overrides=[rclpy.parameter.Parameter(
+                                  'model_path', value=str(bad))])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert node.lifecycle_state == 'unconfigured' and node.pipeline is None
+        assert 'agent predictor' in node._config_error
+        # A usable setting then configures (constant velocity).
+        node.set_parameters([rclpy.parameter.Parameter('model_path', value='')])
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    finally:
+        node.destroy_node()
 
 
 def test_the_shipped_predictor_runs_in_the_node(graph):

@@ -1,4 +1,5 @@
-"""The parameter tables of docs/world_model_node.md and docs/planner.md, made from the specs.
+"""The parameter tables of docs/world_model_node.md, docs/planner.md and docs/agents.md, made
+from the specs.
 
 Each node's parameters are declared once (``world_model.parameters.PARAMS``,
 ``planner.parameters.PARAMS``); the docs table between the two marker comments of each page
@@ -20,6 +21,7 @@ import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..core.settings_spec import ParamSpec
+from .agents import parameters as agent_parameters
 from .planner import parameters as planner_parameters
 from .world_model import parameters as world_model_parameters
 
@@ -32,6 +34,7 @@ END = '<!-- end of the generated parameter table -->'
 DOCS: Dict[str, Mapping[str, ParamSpec]] = {
     'docs/world_model_node.md': world_model_parameters.PARAMS,
     'docs/planner.md': planner_parameters.PARAMS,
+    'docs/agents.md': agent_parameters.PARAMS,
 }
 _HEADER = ('| name | default | range / choices | applies | description |\n'
            '| --- | --- | --- | --- | --- |')
