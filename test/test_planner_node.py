@@ -280,11 +280,12 @@ def test_recommendations_are_stamped_and_respect_velocity_and_acceleration(rig):
     # The plan itself would have jumped further: the limiter acted.
     assert node.counters.get('limit_acceleration') > 0, node.counters.snapshot()
     assert all(math.isfinite(c.data) for c in feeder.out['cost'])
-    # ~/plan_figures: the image's stamp, the plan's cost in z, no risk head (x NaN).
+    # ~/plan_figures: the image's stamp and frame, the plan's cost in z, no risk head (x NaN).
     assert wait_for(lambda: len(feeder.out['figures']) >= 8)
     costs = {c.data for c in feeder.out['cost']}   # float32 values
     for m in feeder.out['figures'][:8]:
         assert stamp_key(m.header.stamp) in feeder.image_keys
+        assert m.header.frame_id == 'camera_optical'
         assert math.isnan(m.vector.x) and float(np.float32(m.vector.z)) in costs
     if not isinstance(msgs[0], Float64MultiArray):
         for m in msgs:

@@ -167,8 +167,9 @@ def test_predictions_arrive_with_stamps_frames_joints_and_shapes(graph, ckpt):
     """Images + shuffled joint states in, correctly stamped predictions of every kind out."""
     # A generous max_skew: on a loaded CI machine the joint-state feeder thread can lag by
     # 100+ ms, and this test is about the outputs (sync limits have their own tests).
+    # path_frame_id at its default (odom); base_frame_id set.
     node = make_node(graph, ckpt, '/pred', horizon=7, publish_latent=True,
-                     path_frame_id='odom', max_skew=0.5)
+                     base_frame_id='base_footprint', max_skew=0.5)
     feeder = Feeder(graph, '/pred')
     try:
         feeder.start_joints()
@@ -181,7 +182,7 @@ def test_predictions_arrive_with_stamps_frames_joints_and_shapes(graph, ckpt):
         assert wait_for(lambda: feeder.out['surprise'] and len(feeder.out['path']) >= 6)
         for msg in feeder.out['trajectory']:
             assert stamp_key(msg.header.stamp) in keys
-            assert msg.header.frame_id == 'camera_optical'
+            assert msg.header.frame_id == 'base_footprint'   # joint space: the base frame
             assert list(msg.joint_names) == JOINTS
             assert len(msg.points) == 7
             for k, point in enumerate(msg.points):
@@ -216,11 +217,12 @@ def test_predictions_arrive_with_stamps_frames_joints_and_shapes(graph, ckpt):
         assert wait_for(lambda: len(feeder.out['surprise_stamped']) == len(feeder.out['surprise']))
         assert [m.vector.x for m in feeder.out['surprise_stamped']] == pytest.approx(
             [m.data for m in feeder.out['surprise']], rel=1e-6)
-        assert all(stamp_key(m.header.stamp) in keys for m in feeder.out['surprise_stamped'])
+        assert all(stamp_key(m.header.stamp) in keys and m.header.frame_id == 'camera_optical'
+                   for m in feeder.out['surprise_stamped'])
         assert len(feeder.out['markers']) >= 7
         for array in feeder.out['markers'][:-1]:
             assert {(m.ns, m.header.frame_id, stamp_key(m.header.stamp) in keys)
-                    for m in array.markers} == {('predicted_joints', 'odom', True),
+                    for m in array.markers} == {('predicted_joints', 'base_footprint', True),
                                                 ('predicted_path', 'odom', True)}
     finally:
         feeder.close()
@@ -556,7 +558,7 @@ def test_entry_point_in_a_subprocess_driven_through_lifecycle_services(graph, ck
             time.sleep(0.1)
         assert wait_for(lambda: len(feeder.out['trajectory']) >= 3)
         msg = feeder.out['trajectory'][-1]
-        assert msg.header.frame_id == 'remapped_camera' and list(msg.joint_names) == JOINTS
+        assert msg.header.frame_id == 'base_link' and list(msg.joint_names) == JOINTS
         assert len(msg.points) == 10                    # horizon from config/ros/world_model.yaml
         assert transition(Transition.TRANSITION_DEACTIVATE) and state() == 'inactive'
     finally:

@@ -16,7 +16,9 @@ frame to frame, so a new array replaces the previous one in place):
   end effector). With ``marker_link_lengths``.
 
 Every marker carries the input image's stamp and a lifetime, so markers vanish when the
-predictions stop; :func:`delete_all_markers` clears them at once (deactivate).
+predictions stop. Joint texts and the arm are drawn in the header's frame (the robot's base
+frame: joints move the robot relative to it), the path in ``path_frame_id`` (the odometry
+frame its poses are in); :func:`delete_all_markers` clears them at once (deactivate).
 """
 
 from __future__ import annotations
@@ -127,7 +129,8 @@ def _arm_markers(header: Header, positions: np.ndarray, lengths: Sequence[float]
 def prediction_markers(header: Header, joint_names: Sequence[str],
                        positions: Optional[np.ndarray], velocities: Optional[np.ndarray],
                        poses: Optional[np.ndarray], step_period: float, lifetime: float,
-                       link_lengths: Sequence[float] = ()) -> MarkerArray:
+                       link_lengths: Sequence[float] = (), path_frame_id: str = ''
+                       ) -> MarkerArray:
     """The markers of one prediction (see the module docstring for namespaces and ids).
 
     Args:
@@ -141,6 +144,7 @@ def prediction_markers(header: Header, joint_names: Sequence[str],
         lifetime: Seconds a marker stays without a newer one (> 0).
         link_lengths: Planar chain of the first ``len(link_lengths)`` joints (m); empty:
             no arm markers (also when there are no predicted positions).
+        path_frame_id: Frame of the path markers; empty: ``header.frame_id``.
 
     Raises:
         ValueError: More links than joints, shapes that do not match ``joint_names``, or a
@@ -164,7 +168,9 @@ def prediction_markers(header: Header, joint_names: Sequence[str],
         poses = np.asarray(poses, dtype=np.float64)
         if poses.ndim != 2 or poses.shape[0] < 1 or poses.shape[1] != 3:
             raise ValueError(f'poses must be [H + 1, 3], got {poses.shape}')
-        markers += _path_markers(header, poses, lifetime)
+        markers += _path_markers(Header(stamp=header.stamp,
+                                        frame_id=path_frame_id or header.frame_id),
+                                 poses, lifetime)
     return MarkerArray(markers=markers)
 
 

@@ -320,8 +320,12 @@ class WorldModelNode(GuardedLifecycleNode):
                 pipeline.reject('internal_error', f'{type(exc).__name__}: {exc}')
 
     def _publish(self, header: Any, result: Any) -> None:
+        """The outputs of one frame, each in the frame its data is in (docs/world_model_node.md,
+        Topics): joint-space ones in ``base_frame_id``, poses in ``path_frame_id``, the
+        surprise with the image's own header; all with the image's stamp."""
         s, pubs = self.settings, self._pubs
-        pubs['trajectory'].publish(trajectory_msg(header, self._facts.joint_names,
+        base = Header(stamp=header.stamp, frame_id=s.base_frame_id or header.frame_id)
+        pubs['trajectory'].publish(trajectory_msg(base, self._facts.joint_names,
                                                   result.positions, result.velocities,
                                                   s.model_step_period))
         if result.poses is not None and 'path' in pubs:
@@ -332,11 +336,11 @@ class WorldModelNode(GuardedLifecycleNode):
             pubs['surprise_stamped'].publish(surprise_stamped_msg(
                 header, result.surprise, result.surprise_raw, result.surprise_steps))
         if s.publish_markers:
-            self._marker_frame = s.path_frame_id or header.frame_id
+            self._marker_frame = base.frame_id
             pubs['markers'].publish(prediction_markers(
-                Header(stamp=header.stamp, frame_id=self._marker_frame),
-                self._facts.joint_names, result.positions, result.velocities, result.poses,
-                s.model_step_period, marker_lifetime(s), s.marker_link_lengths or ()))
+                base, self._facts.joint_names, result.positions, result.velocities,
+                result.poses, s.model_step_period, marker_lifetime(s),
+                s.marker_link_lengths or (), s.path_frame_id or header.frame_id))
         if s.publish_latent:
             pubs['latent'].publish(latent_msg(result.z))
 

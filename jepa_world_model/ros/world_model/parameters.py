@@ -143,8 +143,12 @@ PARAMS: Dict[str, ParamSpec] = {
                                            '`model_step_period`; 0: the checkpoint\'s',
                                            'configure', 0.0, 10.0),
     'publish_latent': ParamSpec(False, 'Publish `~/latent` (Float32MultiArray)', 'runtime'),
-    'path_frame_id': ParamSpec('', 'frame_id of `~/predicted_path` and `~/markers`; empty: '
-                               'the image frame', 'runtime'),
+    'path_frame_id': ParamSpec('odom', 'frame_id of `~/predicted_path` and the path '
+                               'markers: the odometry frame the predicted poses are in; '
+                               'empty: the image frame', 'runtime'),
+    'base_frame_id': ParamSpec('base_link', 'The robot base frame: frame_id of '
+                               '`~/predicted_joint_trajectory` and the joint and arm markers '
+                               '(joint-space outputs); empty: the image frame', 'runtime'),
     'publish_markers': ParamSpec(True, 'Publish `~/markers` (visualization_msgs/MarkerArray: '
                                  'predicted joints, base path, planar-arm end effector)',
                                  'runtime'),
