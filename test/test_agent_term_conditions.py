@@ -1,9 +1,12 @@
 """plan-eval's agent-term conditions, the lock-step command wait and the stand-off measure
 (experiments/conditions.py, experiments/stand_offs.py). No ROS."""
 
+import json
+
 import numpy as np
 import pytest
 
+from jepa_world_model.experiments.agent_term_report import build_report, main
 from jepa_world_model.experiments.conditions import (CONDITIONS, ExperimentOptions,
                                                      planner_parameters, sim_parameters)
 from jepa_world_model.experiments.stand_offs import (StandOffRule, stand_off_summary,
@@ -60,3 +63,38 @@ def test_a_stand_off_is_a_long_enough_stop_far_enough_from_the_goal():
     assert summary['stand_off_seconds'] == pytest.approx(5.5)
     with pytest.raises(ValueError, match='position trace'):
         stand_off_summary([{'seed': 3, 'distance_trace': [1.0], 'position_trace': []}], 0.1)
+
+
+def results_file(folder, condition, episodes):
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {'settings': {'control_period_s': 0.1}, 'episodes': episodes, 'run': {},
+            'interrupted': False}
+    (folder / f'results_{condition}20_mobile_base_tiny.json').write_text(json.dumps(data))
+
+
+def episode(seed, success, collision=0, wait_steps=0):
+    e = base_episode(wait_steps, seed=seed)
+    e.update(success=success, collision_steps=collision, steps_to_success=30 if success
+             else None)
+    return e
+
+
+def test_the_report_counts_successes_collisions_and_stand_offs_per_set_and_pair(tmp_path):
+    results_file(tmp_path / 's1', 'risk', [episode(1, False, wait_steps=30),
+                                           episode(2, True)])
+    results_file(tmp_path / 's1', 'risk_agents', [episode(1, True), episode(2, True)])
+    results_file(tmp_path / 's51', 'risk', [episode(51, True, collision=2)])
+    report = build_report({'1-50': tmp_path / 's1', '51-100': tmp_path / 's51'})
+    scan = report['sets']['1-50']['risk']
+    assert (scan['successes'], scan['episodes'], scan['failed_seeds']) == (1, 2, [1])
+    assert scan['stand_offs']['seeds'] == [1]
+    both = report['combined']['risk']
+    assert (both['successes'], both['episodes'], both['collision_episodes']) == (2, 3, 1)
+    assert both['stand_off_episodes'] == 1
+    assert 0 < both['wilson_95'][0] < 2 / 3 < both['wilson_95'][1] < 1
+    assert report['paired']['risk_vs_risk_agents']['only_risk_agents'] == [1]
+    assert 'agents' not in report['combined']
+    out = tmp_path / 'report.json'
+    assert main(['--set', f'1-50={tmp_path / "s1"}', '--out', str(out)]) == 0
+    assert json.loads(out.read_text())['combined']['risk_agents']['successes'] == 2
+    assert main(['--set', f'1-50={tmp_path / "missing"}', '--out', str(out)]) == 2
