@@ -164,3 +164,30 @@ def test_plan_agents_track_a_walker_in_the_scans_and_place_them_at_the_plan_time
     assert agents.for_plan(model, torch.zeros(3), obs._replace(scan=None), Settings(),
                            Config(), None) is None
     assert math.isfinite(float(paths.spread.sum()))
+
+
+def test_plan_agents_leave_what_the_controllers_map_holds_to_the_map():
+    from jepa_world_model.core.planning.static_map import StaticMap
+    resolution, n = 0.05, 100                                   # 5 m x 5 m around the origin
+    centres = -2.5 + (np.arange(n) + 0.5) * resolution
+    x, y = np.meshgrid(centres, centres)
+    pillar = (1.0, 1.0, RADIUS)
+    grid = np.where(np.hypot(x - pillar[0], y - pillar[1]) < RADIUS, 100, 0).astype(np.int8)
+    room = StaticMap(grid, resolution, (-2.5, -2.5), 'odom')
+    model, pose = PoseModel(), (0.0, 0.0, 0.0)
+
+    def tracked(static_map, use_map=True):
+        agents, settings = PlanAgents(), Settings()
+        settings.use_map = use_map
+        paths = None
+        for k in range(6):
+            scan = ScanReading(0.1 * k, cast(pose, [pillar], walls=False), ANGLE_MIN,
+                               INCREMENT, 0.05, 10.0)
+            obs = Observation(torch.zeros(1, 3, 8, 8), None, np.zeros(0), np.array(pose),
+                              scan, stamp=0.1 * k)
+            paths = agents.for_plan(model, torch.zeros(3), obs, settings, Config(), static_map)
+        return paths.positions.shape[0]
+
+    assert tracked(None) == 1                 # without a map a pillar looks like a person
+    assert tracked(room) == 0                 # the map explains it
+    assert tracked(room, use_map=False) == 1
