@@ -29,10 +29,11 @@ Arguments:
         load; empty (default): the ``model_path`` of their parameter files.
     twist_mux_params_file: twist_mux parameters (default: config/ros/twist_mux_jepa.yaml).
     image_topic, joint_states_topic, odom_topic: Inputs of the planner (and world model).
-    map_topic: The static map (map_server's ``map``) the planner scores pose goals on; it
-        must be in the planner's ``path_frame_id`` (no TF lookup in the planner).
+    map_topic: The static map (map_server's ``map``) the planner scores pose goals on; in
+        the planner's ``path_frame_id``, or in ``map`` where tf2_ros gives ``map -> odom``
+        (rotated or not; placed again as localisation corrects it: docs/planner.md, Frames).
     scan_topic: The base's sensor_msgs/LaserScan for the planner's obstacle term
-        (``obstacle_weight``; the scanner's pose on the base is ``scan_mount``).
+        (``obstacle_weight``; the scanner's pose on the base from TF, else ``scan_mount``).
     recommended_cmd_vel_topic: Where ``~/recommended_cmd_vel`` goes; must be the topic of
         twist_mux's ``jepa_planner`` input.
     mux_output_topic: twist_mux output; collision_monitor's ``cmd_vel_in_topic``.
