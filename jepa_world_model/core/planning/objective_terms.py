@@ -32,7 +32,8 @@ class ObjectiveTerms:
             time-indexed: each planned position against the agents' predicted positions at
             that time (:mod:`.agent_term`), given per plan to :meth:`Objective.at`.
         agent_spread_scale: The agent term's limit grows by this many metres per metre of
-            the forecast's spread (0: the predicted positions taken as certain).
+            the forecast's spread (0: the predicted positions taken as certain; 1 stalled
+            the simulated base behind people who give way, docs/agents.md).
         clearance_min_range: Predicted ranges [m] below this cost (scanner at the base's
             centre: the robot's radius plus ``clearance_margin``).
         clearance_margin: Width [m] of the band below ``clearance_min_range`` over which
@@ -46,7 +47,7 @@ class ObjectiveTerms:
     clearance_weight: float = 0.0
     obstacle_weight: float = 0.0
     agent_weight: float = 0.0
-    agent_spread_scale: float = 1.0
+    agent_spread_scale: float = 0.0
     clearance_min_range: float = 0.32
     clearance_margin: float = 0.1
     weights: Tuple[Tuple[str, float], ...] = ()

@@ -172,9 +172,10 @@ PARAMS: Dict[str, ParamSpec] = {
                               "forecast's spread) to where the people tracked in `scan` are "
                               'predicted to be at the same time (pose models; docs/agents.md)',
                               'runtime', 0.0, 1e6, core='terms.agent_weight'),
-    'agent_spread_scale': ParamSpec(1.0, "Metres added to the agent term's limit per metre of "
+    'agent_spread_scale': ParamSpec(0.0, "Metres added to the agent term's limit per metre of "
                                     "the forecast's spread (standard deviation); 0: "
-                                    'predicted positions taken as certain', 'runtime', 0.0,
+                                    'predicted positions taken as certain (1 stalled the '
+                                    'simulated base: docs/agents.md)', 'runtime', 0.0,
                                     10.0, core='terms.agent_spread_scale'),
     'agent_model_path': ParamSpec('', 'Agent predictor of the agent term (.safetensors, '
                                   '`jepa-world-model agents-eval`, e.g. '
