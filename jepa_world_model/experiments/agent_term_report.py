@@ -2,7 +2,7 @@
 prediction only (``agents``) and both (``risk_agents``) on the base's two 50-goal sets.
 
 Per condition and set: successes with Wilson 95 % intervals, collision episodes, and
-stand-offs (:mod:`.stand_offs`); per condition the two sets together; and, per pair of
+stand-offs and stalls (:mod:`.stand_offs`); per condition the two sets together; and, per pair of
 conditions, the seeds one reached and the other did not. Writes one JSON
 (docs/results/agent_term_plan_eval.json)::
 
@@ -95,7 +95,8 @@ def build_report(sets: Dict[str, Path], rule: StandOffRule = StandOffRule()) -> 
             'stand_off_episodes_wilson_95': wilson_interval(
                 sum(p['stand_offs']['episodes_with_stand_off'] for p in parts), n),
             'stand_off_seconds': round(sum(p['stand_offs']['stand_off_seconds']
-                                           for p in parts), 1)}
+                                           for p in parts), 1),
+            'stall_episodes': sum(p['stand_offs']['episodes_with_stall'] for p in parts)}
     paired = {}
     names = [c for c in CONDITIONS if outcomes[c]]
     for i, a in enumerate(names):
@@ -117,24 +118,37 @@ def _commit() -> str:
         return 'unknown'
 
 
+def _folders(items: List[str]) -> Optional[Dict[str, Path]]:
+    """``{label: folder}`` of LABEL=FOLDER items; None (after a message) on a bad one."""
+    out = {}
+    for item in items:
+        label, sep, folder = item.partition('=')
+        if not sep or not Path(folder).is_dir():
+            print(f'expected LABEL=FOLDER with an existing folder, got {item!r}',
+                  file=sys.stderr)
+            return None
+        out[label] = Path(folder)
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Write the report; 2 when a set folder holds no results."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--set', action='append', required=True, metavar='SEEDS=FOLDER',
                    help='a seed set label and the plan-eval --out folder holding its results')
+    p.add_argument('--aside', action='append', default=[], metavar='LABEL=FOLDER',
+                   help='other results reported per condition under "aside", not combined '
+                   '(e.g. runs with other settings)')
     p.add_argument('--out', type=Path, default=Path('docs/results/agent_term_plan_eval.json'))
     p.add_argument('--command', action='append', default=[],
                    help='the plan-eval command lines that made the results (recorded)')
     args = p.parse_args(argv)
-    sets = {}
-    for item in args.set:
-        label, sep, folder = item.partition('=')
-        if not sep or not Path(folder).is_dir():
-            print(f'--set needs SEEDS=FOLDER with an existing folder, got {item!r}',
-                  file=sys.stderr)
-            return 2
-        sets[label] = Path(folder)
+    sets, aside = _folders(args.set), _folders(args.aside)
+    if sets is None or aside is None:
+        return 2
     report = build_report(sets)
+    report['aside'] = {label: build_report({label: folder})['sets'][label]
+                       for label, folder in aside.items()}
     report.update({'date': datetime.date.today().isoformat(), 'commit': _commit(),
                    'commands': args.command, 'load_average_at_report': os.getloadavg()})
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +157,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'{condition:12s} {c["successes"]}/{c["episodes"]} '
               f'[{c["wilson_95"][0]:.2f}, {c["wilson_95"][1]:.2f}] collisions '
               f'{c["collision_episodes"]} stand-off episodes {c["stand_off_episodes"]} '
-              f'({c["stand_off_seconds"]} s)')
+              f'({c["stand_off_seconds"]} s) stall episodes {c["stall_episodes"]}')
     return 0
 
 
