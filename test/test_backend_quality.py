@@ -6,7 +6,8 @@ import json
 import pytest
 
 from jepa_world_model.experiments.backend_quality import (collect_backend_reports, main,
-                                                          paired, strip_backend)
+                                                          mcnemar_exact_p, paired,
+                                                          strip_backend)
 from jepa_world_model.experiments.conditions import ExperimentError
 from jepa_world_model.experiments.results import wilson_interval
 
@@ -46,10 +47,17 @@ def test_backends_side_by_side_and_paired(tmp_path):
     assert (pair['both'], pair['reference_only'], pair['other_only'], pair['neither']) \
         == (2, 1, 1, 0)
     assert (pair['reference_only_seeds'], pair['other_only_seeds']) == ([2], [3])
-    assert pair['success_difference'] == 0.0
+    assert pair['success_difference'] == 0.0 and pair['mcnemar_exact_p'] == 1.0
     assert pair['mean_steps_difference'] == pytest.approx(((24 - 20) + (10 - 10)) / 2)
     # 256 samples ran on torch only: nothing to pair.
     assert list(at256['backends']) == ['torch'] and at256['paired_with_torch'] == {}
+
+
+def test_mcnemar_exact_p():
+    # 3 vs 1 discordant seeds: 2 x (1 + 4) / 16; 0 vs 6: 2 / 64; none: no evidence.
+    assert mcnemar_exact_p(3, 1) == pytest.approx(0.625)
+    assert mcnemar_exact_p(0, 6) == pytest.approx(2 / 64)
+    assert mcnemar_exact_p(0, 0) == 1.0
 
 
 def test_pairing_needs_common_seeds():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import subprocess
 import sys
@@ -27,7 +28,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from .compute_sweep import _POINT_FLAGS, collect_reports, read_points, TIMING_NOTE
 from .conditions import ExperimentError
 
-__all__ = ['REFERENCE', 'strip_backend', 'paired', 'collect_backend_reports', 'main']
+__all__ = ['REFERENCE', 'strip_backend', 'mcnemar_exact_p', 'paired', 'collect_backend_reports',
+           'main']
 
 #: The backend every other one is compared with.
 REFERENCE = 'torch'
@@ -44,6 +46,16 @@ def _backend_of(command: str) -> str:
     return found.group(1) if found else REFERENCE
 
 
+def mcnemar_exact_p(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value of paired successes: under "no difference" each seed
+    only one side reached is equally likely to be either side's (binomial, p = 1/2)."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
 def paired(reference: Dict[str, Any], other: Dict[str, Any]) -> Dict[str, Any]:
     """Seed-by-seed comparison of two points of one condition and sample count (points of
     :func:`~.compute_sweep.collect_reports`, with ``seeds``, ``failed_seeds`` and
@@ -52,8 +64,9 @@ def paired(reference: Dict[str, Any], other: Dict[str, Any]) -> Dict[str, Any]:
     Returns:
         ``seeds`` (common), ``both``, ``reference_only``, ``other_only``, ``neither``
         (counts), ``reference_only_seeds``, ``other_only_seeds``, ``success_difference``
-        (other - reference, over the common seeds) and ``mean_steps_difference`` (other -
-        reference, over the seeds both reached; None when none).
+        (other - reference, over the common seeds), ``mcnemar_exact_p`` (of the seeds only
+        one reached) and ``mean_steps_difference`` (other - reference, over the seeds both
+        reached; None when none).
 
     Raises:
         ExperimentError: the two points share no seed.
@@ -71,6 +84,7 @@ def paired(reference: Dict[str, Any], other: Dict[str, Any]) -> Dict[str, Any]:
             'reference_only_seeds': sorted(ok_ref - ok_other),
             'other_only_seeds': sorted(ok_other - ok_ref),
             'success_difference': (len(ok_other) - len(ok_ref)) / len(common),
+            'mcnemar_exact_p': mcnemar_exact_p(len(ok_ref - ok_other), len(ok_other - ok_ref)),
             'mean_steps_difference': sum(steps) / len(steps) if steps else None}
 
 
