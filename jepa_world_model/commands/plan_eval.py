@@ -13,6 +13,7 @@ import yaml
 from ..experiments.closed_loop import run_closed_loop   # no rclpy at import
 from ..experiments.conditions import DEFAULT_CONDITIONS, ExperimentError, ExperimentOptions
 from ..node_runs.models import ModelChoiceError, SHIPPED_MODELS
+from ..sim.people_scenes import SCENES
 from .node_runs import exit_status
 
 __all__ = ['add_parser', 'parse_overrides', 'run']
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             planner_overrides=parse_overrides(args.set), blocked_goals=args.blocked_goals,
             time_scale=args.time_scale, lockstep=args.lockstep,
             command_wait=args.command_wait,
-            max_minutes=args.max_minutes, report_only=args.report_only,
+            max_minutes=args.max_minutes, report_only=args.report_only, scene=args.scene,
             startup_timeout=args.startup_timeout)
         run_closed_loop(opts)
     return exit_status('plan-eval', plan_eval, (ValueError, ModelChoiceError, ExperimentError))
@@ -89,6 +90,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument('--time-scale', type=float, default=1.0, metavar='N',
                    help='sim_node ticks N times per control period (default 1: real time); '
                    'with --lockstep, a command may take 1/N of a control period')
+    p.add_argument('--scene', default='default', choices=list(SCENES),
+                   help='mobile_base: the people (default: two walkers who give way; crowd: '
+                   'five; crossing: two crossing the start-goal line; head_on: one walking at '
+                   'the robot along it; stubborn: as head_on, never giving way)')
     p.add_argument('--startup-timeout', type=float, default=120.0)
     p.add_argument('--report-only', action='store_true',
                    help='only redo the summary and figures from OUT/results_*.json')

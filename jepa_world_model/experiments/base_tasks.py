@@ -7,7 +7,9 @@ position is drawn from a separate random stream of the same seed: in free space 
 disc plus ``clearance`` clear of walls and static obstacles), at least ``min_distance`` from
 the start and from each person's start position, and reachable: a shortest path for the
 robot's disc exists on a ``grid`` metre occupancy grid of the room (the static obstacles;
-the people move and are left out). The heading is free.
+the people move and are left out). The heading is free. In the scenes built around a route
+(``crossing``, ``head_on``, ``stubborn``; :mod:`jepa_world_model.sim.people_scenes`) the goal
+is the one the simulator placed the people around (``MobileBaseSim.scene_goal``).
 
 Success: within ``tolerance`` metres of the goal position, with no collision before.
 
@@ -62,7 +64,7 @@ class BaseTask:
         seed: Simulator episode seed.
         start_pose: [3] (x, y, yaw) after the reset.
         goal_xy: [2] goal position [m] (odom = world frame in the simulator).
-        people_xy: [2, 2] the people's start positions.
+        people_xy: [P, 2] the people's start positions (P = 2 in the default scene).
         path_length: Shortest free-space path [m] on the grid from start to goal.
         straight_line_free: Whether the straight segment is free of static obstacles.
     """
@@ -88,9 +90,10 @@ def pose_reached(xy: np.ndarray, goal_xy: np.ndarray, tolerance: float) -> bool:
 class BaseTaskFactory:
     """Makes :class:`BaseTask` s; owns one ``MobileBaseSim`` (never rendered)."""
 
-    def __init__(self, control_dt: float = 0.1, spec: BaseGoalSpec = BaseGoalSpec()) -> None:
-        """Create the simulator and the occupancy grid of the static room."""
-        self.sim = MobileBaseSim(image_size=16, control_dt=control_dt)
+    def __init__(self, control_dt: float = 0.1, spec: BaseGoalSpec = BaseGoalSpec(),
+                 scene: str = 'default') -> None:
+        """Create the simulator (people of ``scene``) and the static room's occupancy grid."""
+        self.sim = MobileBaseSim(image_size=16, control_dt=control_dt, scene=scene)
         self.spec = spec
         half = self.sim.ROOM_HALF_EXTENT
         self._centres = np.arange(-half + 0.5 * spec.grid, half, spec.grid)   # [G]
@@ -138,6 +141,8 @@ class BaseTaskFactory:
         rng = np.random.default_rng([int(seed), GOAL_STREAM])
         s = self.spec
         clearance = self.sim.ROBOT_RADIUS + s.clearance
+        if self.sim.scene_goal is not None:
+            return self._scene_task(int(seed), start, people)
         for _ in range(s.max_tries):
             xy = self.sim.sample_free(rng, clearance)
             if not self.sim.is_free(xy, clearance):
@@ -151,6 +156,17 @@ class BaseTaskFactory:
                             path_length=length, straight_line_free=self.sim.segment_free(
                                 start[:2], xy, self.sim.ROBOT_RADIUS))
         raise RuntimeError(f'no reachable free goal within {s.max_tries} tries (seed {seed})')
+
+    def _scene_task(self, seed: int, start: np.ndarray, people: np.ndarray) -> BaseTask:
+        """The task on the route the scene's people were placed around."""
+        goal = np.asarray(self.sim.scene_goal, dtype=np.float64).copy()
+        length = self.path_length(start[:2], goal)
+        if length is None:
+            raise RuntimeError(f'scene {self.sim.scene!r} seed {seed}: goal {goal.tolist()} '
+                               f'is not reachable on the grid')
+        return BaseTask(seed=seed, start_pose=start, goal_xy=goal, people_xy=people,
+                        path_length=length, straight_line_free=self.sim.segment_free(
+                            start[:2], goal, self.sim.ROBOT_RADIUS))
 
     def close(self) -> None:
         """Free the simulator's renderer (never started here)."""

@@ -129,7 +129,7 @@ def _run_condition(opts: ExperimentOptions, condition: Condition, model: Path,
             start_of, expected = (lambda t: t.q), (lambda task: task.q_start)
         else:
             from .base_tasks import BaseTaskFactory
-            factory = BaseTaskFactory(opts.control_period)
+            factory = BaseTaskFactory(opts.control_period, scene=opts.scene)
             make = factory.make_task
             start_of, expected = (lambda t: t.pose[:2]), (lambda task: task.start_pose[:2])
         if not session.spin_until(lambda: len(sup.ticks) > 0, opts.startup_timeout,

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..resources import default_model_path
+from ..sim.people_scenes import validate_scene
 
 #: The agent term's predictor in the ``agents`` conditions (jepa-world-model agents-eval).
 AGENT_MODEL = 'mobile_base_agents.safetensors'
@@ -133,6 +134,8 @@ class ExperimentOptions:
             longer ``max_plan_time`` and still plan every step.
         max_minutes: Wall-clock cap per condition (0: none); fewer episodes then run.
         startup_timeout: Wall seconds for each node to come up.
+        scene: Mobile base: the people's scene (:data:`~..sim.people_scenes.SCENES`;
+            ``default``: today's two walkers who give way).
         report_only: Only redo the summary and figures from the results in ``out``.
     """
 
@@ -155,6 +158,7 @@ class ExperimentOptions:
     command_wait: float = 0.0
     max_minutes: float = 0.0
     startup_timeout: float = 120.0
+    scene: str = 'default'
     report_only: bool = False
 
     def __post_init__(self) -> None:
@@ -178,6 +182,9 @@ class ExperimentOptions:
         if self.command_wait and not (self.lockstep and 0.0 < self.command_wait <= 2.0):
             raise ValueError(f'command_wait needs lockstep and must be in (0, 2] s (sim_node '
                              f'ticks at least every 2 s), got {self.command_wait}')
+        validate_scene(self.scene)
+        if self.scene != 'default' and self.robot != 'mobile_base':
+            raise ValueError(f'scene {self.scene!r} needs robot mobile_base')
         self.out = Path(self.out)
 
     @property
@@ -198,7 +205,8 @@ def condition_label(condition: Condition, opts: ExperimentOptions, model: Path) 
     if condition.driver == 'planner':
         weighted = condition.name in ('risk', 'readout', 'agents', 'risk_agents')
         name = f'{condition.name}{opts.risk_weight:g}' if weighted else condition.name
-        return f'{name}[{model_label(model)}]'
+        scene = '' if opts.scene == 'default' else f'@{opts.scene}'
+        return f'{name}[{model_label(model)}]{scene}'
     if condition.driver == 'pixel':
         return f'pixel[{",".join(str(c) for c in opts.pixel_checkpoints)}]'
     return condition.name
@@ -216,6 +224,8 @@ def sim_parameters(opts: ExperimentOptions, image_size: int = 64) -> Dict[str, A
         params['rate_hz'] = 1.0 / opts.command_wait
     if opts.robot == 'mobile_base':
         params['use_twist_stamped'] = False
+        if opts.scene != 'default':   # (default: the parameters of every earlier run)
+            params['scene'] = opts.scene
     return params
 
 

@@ -43,6 +43,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from .common.node_main import run_node
+from ..sim.people_scenes import SCENES
 from ..sim.robots import make_robot, ROBOTS, SimObservation
 from .common.image_conversion import rgb_to_image_msg
 from .common.joint_state_conversion import arrays_to_joint_state, seconds_to_stamp
@@ -57,6 +58,8 @@ PARAMETERS = {
     'robot': ('arm', "Robot: 'arm' (3-DoF planar arm), 'mobile_base' (diff drive) or "
               "'tabletop' (arm with gripper, block and cube; poses on /ground_truth)", True,
               None),
+    'scene': ('default', f'mobile_base people: one of {list(SCENES)} (sim/people_scenes.py)',
+              True, None),
     'image_size': (64, 'Side of the square camera image [px]', True, (16, 512)),
     'rate_hz': (10.0, 'Tick rate [Hz] of the steady (wall) timer, one step per tick; with '
                 'step_on_command the longest wait for a command (1/rate_hz s)', True,
@@ -110,6 +113,8 @@ def validate_parameter(name: str, value: Any) -> Optional[str]:
     """Reason why ``value`` is invalid for ``name`` (ranges are checked by rclpy), or None."""
     if name == 'robot' and value not in ROBOTS:
         return f'robot must be one of {sorted(ROBOTS)}, got {value!r}'
+    if name == 'scene' and value not in SCENES:
+        return f'scene must be one of {list(SCENES)}, got {value!r}'
     if name == 'control_period' and value != 0.0 and value < MIN_CONTROL_PERIOD:
         return (f'control_period must be 0 (1/rate_hz) or at least {MIN_CONTROL_PERIOD} s, '
                 f'got {value}')
@@ -157,7 +162,7 @@ class SimNode(Node):
         self.control_period = p['control_period'] or 1.0 / p['rate_hz']
         self.step_on_command = p['step_on_command']
         self.robot = make_robot(p['robot'], image_size=p['image_size'],
-                                control_dt=self.control_period)
+                                control_dt=self.control_period, scene=p['scene'])
         self.seed, self.episode = p['seed'], 0
         self.bad_commands = 0
         self._time_offset = 0.0     # keeps published time monotonic across ~/reset

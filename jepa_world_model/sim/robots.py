@@ -21,10 +21,11 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .base import MAX_SAMPLING_TRIES, SimObservation, SimRobot  # noqa: E402
+from .people_scenes import plan_scene, SCENE_PEOPLE, SceneError, validate_scene  # noqa: E402
 from .tabletop import TabletopSim  # noqa: E402
 
 __all__ = ['SimObservation', 'SimRobot', 'ArmSim', 'MobileBaseSim', 'TabletopSim', 'ROBOTS',
-           'make_robot']
+           'make_robot', 'SceneError']
 
 
 class ArmSim(SimRobot):
@@ -75,10 +76,12 @@ class ArmSim(SimRobot):
 
 
 class MobileBaseSim(SimRobot):
-    """Differential-drive base in a walled room with obstacles and two walking people.
+    """Differential-drive base in a walled room with obstacles and walking people.
 
     Action = ``(v, w)``: forward speed [m/s] and yaw rate [rad/s] in base_link. The wheel
     joints report the wheel angles and speeds that the base's actual motion implies.
+    ``scene`` (:mod:`.people_scenes`) chooses the people: ``default`` is two walkers who
+    give way; ``crowd``, ``crossing``, ``head_on`` and ``stubborn`` are harder.
     """
 
     name = 'mobile_base'
@@ -99,8 +102,10 @@ class MobileBaseSim(SimRobot):
     SCAN_RANGE_MAX = 3.0              # m; no return reads as this
     SCAN_HEIGHT = 0.1                 # m above the floor: below every hazard's top
 
-    def __init__(self, image_size: int = 64, control_dt: float = 0.1) -> None:
-        """See :class:`SimRobot`."""
+    def __init__(self, image_size: int = 64, control_dt: float = 0.1,
+                 scene: str = 'default') -> None:
+        """See :class:`SimRobot`; ``scene`` is one of :data:`.people_scenes.SCENES`."""
+        self.scene = validate_scene(scene)
         super().__init__(image_size, control_dt)
         self.action_low = self.action_low.copy()
         self.action_high = self.action_high.copy()
@@ -108,7 +113,9 @@ class MobileBaseSim(SimRobot):
         planar = ('base_x', 'base_y', 'base_yaw')
         self._base_q = np.array([m.joint(n).qposadr[0] for n in planar])
         self._base_v = np.array([m.joint(n).dofadr[0] for n in planar])
-        self._people = np.array([m.body_mocapid[m.body(n).id] for n in ('person1', 'person2')])
+        # The scene's people; the XML's other person bodies stay parked outside the room.
+        self._people = np.array([m.body_mocapid[m.body(f'person{k + 1}').id]
+                                 for k in range(SCENE_PEOPLE[self.scene])])
         # Static obstacles as (x, y, radius) circles: conservative for boxes (circumscribed).
         circles = []
         for i in range(m.ngeom):
@@ -125,6 +132,11 @@ class MobileBaseSim(SimRobot):
         self._waypoints = np.zeros((len(self._people), 2))
         self._speeds = np.zeros(len(self._people))
         self._waited = np.zeros(len(self._people))   # seconds each person has waited
+        self._yields = np.ones(len(self._people), dtype=bool)
+        # The other end of a back-and-forth route per person (NaN: random waypoints).
+        self._shuttle = np.full((len(self._people), 2), np.nan)
+        #: ``(2,)`` the robot's goal that a route scene is built around, else None.
+        self.scene_goal = None
 
     def is_free(self, xy: np.ndarray, clearance: float) -> bool:
         """Whether a disc of radius ``clearance`` at ``xy`` is clear of walls and obstacles."""
@@ -167,16 +179,39 @@ class MobileBaseSim(SimRobot):
         self._speeds[i] = self.rng.uniform(*self.PERSON_SPEED_RANGE)
 
     def _randomise(self) -> None:
+        self._waited[:] = 0.0
+        if self.scene != 'default':
+            self._place_scene()
+            return
         robot_xy = self.sample_free(self.rng, self.ROBOT_RADIUS + 0.05)
         self.data.qpos[self._base_q] = [robot_xy[0], robot_xy[1],
                                         self.rng.uniform(-math.pi, math.pi)]
         placed = [robot_xy]
-        self._waited[:] = 0.0
         for i, mocap in enumerate(self._people):
             xy = self.sample_free(self.rng, self.PERSON_RADIUS + 0.05, tuple(placed), 0.6)
             placed.append(xy)
             self.data.mocap_pos[mocap, :2] = xy
             self._new_waypoint(i, xy)
+
+    def _place_scene(self) -> None:
+        """Robot and people of a non-default scene (:func:`.people_scenes.plan_scene`)."""
+        plan = plan_scene(self, self.scene, self.rng)
+        self.data.qpos[self._base_q] = [plan.robot_xy[0], plan.robot_xy[1], plan.robot_yaw]
+        self.scene_goal = None if plan.goal_xy is None else plan.goal_xy.copy()
+        for i, (mocap, walker) in enumerate(zip(self._people, plan.walkers)):
+            self.data.mocap_pos[mocap, :2] = walker.start
+            self._waypoints[i] = walker.waypoint
+            self._speeds[i] = walker.speed
+            self._yields[i] = walker.yields
+            self._shuttle[i] = np.nan if walker.shuttle is None else walker.shuttle
+
+    def _next_leg(self, i: int, at: np.ndarray) -> None:
+        """Person ``i`` at ``at`` turns: back along its route, or to a new random waypoint."""
+        if np.all(np.isfinite(self._shuttle[i])):
+            self._waypoints[i], self._shuttle[i] = self._shuttle[i].copy(), \
+                self._waypoints[i].copy()
+        else:
+            self._new_waypoint(i, at)
 
     def _before_substep(self, action: np.ndarray) -> None:
         yaw = self.data.qpos[self._base_q[2]]
@@ -197,15 +232,16 @@ class MobileBaseSim(SimRobot):
             # People give way: they wait rather than walk into the robot, and after a
             # while head somewhere else. So collisions are mostly the robot's doing.
             gap = np.linalg.norm(new - robot_xy)
-            if gap < personal_space and gap < np.linalg.norm(pos - robot_xy):
+            if self._yields[i] and gap < personal_space and \
+                    gap < np.linalg.norm(pos - robot_xy):
                 self._waited[i] += h
                 if self._waited[i] > self.PERSON_PATIENCE_S:
-                    self._new_waypoint(i, pos)
+                    self._next_leg(i, pos)
                 continue
             self._waited[i] = 0.0
             self.data.mocap_pos[mocap, :2] = new
             if dist <= stride:
-                self._new_waypoint(i, new.copy())
+                self._next_leg(i, new.copy())
         # Wheel encoders follow the base's actual motion (rolling without slip).
         v, w = self._twist()
         half = 0.5 * self.WHEEL_SEPARATION
@@ -272,24 +308,34 @@ class MobileBaseSim(SimRobot):
         return occupied, origin
 
     def people_positions(self) -> np.ndarray:
-        """``(2, 2)`` current (x, y) of the two people."""
+        """``(P, 2)`` current (x, y) of the scene's P people (2 in the default scene)."""
         return self.data.mocap_pos[self._people, :2].copy()
 
     def people_waypoints(self) -> np.ndarray:
-        """``(2, 2)`` where each person walks to now (ground truth: labels of turns)."""
+        """``(P, 2)`` where each person walks to now (ground truth: labels of turns)."""
         return self._waypoints.copy()
 
     def people_waiting(self) -> np.ndarray:
-        """``(2,)`` bool: the person is giving way to the robot (waiting) now."""
+        """``(P,)`` bool: the person is giving way to the robot (waiting) now."""
         return self._waited > 0.0
+
+    def people_yielding(self) -> np.ndarray:
+        """``(P,)`` bool: the person gives way to the robot (False: never waits)."""
+        return self._yields.copy()
 
 
 ROBOTS: Dict[str, Type[SimRobot]] = {'arm': ArmSim, 'mobile_base': MobileBaseSim,
                                      'tabletop': TabletopSim}
 
 
-def make_robot(name: str, image_size: int = 64, control_dt: float = 0.1) -> SimRobot:
-    """Create a robot by name (a key of :data:`ROBOTS`); call ``reset`` next."""
+def make_robot(name: str, image_size: int = 64, control_dt: float = 0.1,
+               scene: str = 'default') -> SimRobot:
+    """Create a robot by name (a key of :data:`ROBOTS`); call ``reset`` next. ``scene``
+    (:data:`.people_scenes.SCENES`) is the mobile base's only; SceneError otherwise."""
     if name not in ROBOTS:
         raise ValueError(f'unknown robot {name!r}; choose one of {sorted(ROBOTS)}')
+    if name == 'mobile_base':
+        return MobileBaseSim(image_size=image_size, control_dt=control_dt, scene=scene)
+    if scene != 'default':
+        raise SceneError(f'scene {scene!r} needs robot mobile_base, not {name!r}')
     return ROBOTS[name](image_size=image_size, control_dt=control_dt)
