@@ -140,7 +140,8 @@ class _NoDriver:
 def test_success_at_end_fails_an_episode_that_reaches_and_leaves(at_end, success, step):
     from jepa_world_model.experiments.episodes import run_episode
     distances = [0.5, 0.01, 0.02, 0.3, 0.4]          # reached at step 1, left at step 3
-    ticks = [SimpleNamespace(stamp=0.05 * i, q=np.array([d]), contact=False, collision=False)
+    ticks = [SimpleNamespace(stamp=0.05 * i, q=np.array([d]), pose=None, contact=False,
+                             collision=False)
              for i, d in enumerate(distances)]
     task = SimpleNamespace(seed=1, start_distance=0.5)
     result = run_episode(_FakeSession(ticks[1:]), _NoDriver(), task, ticks[0], 0, budget=4,
@@ -154,7 +155,8 @@ def test_success_at_end_fails_an_episode_that_reaches_and_leaves(at_end, success
 def test_success_at_end_counts_the_step_it_stayed_from():
     from jepa_world_model.experiments.episodes import run_episode
     distances = [0.5, 0.01, 0.3, 0.04, 0.03]          # in, out, then in until the end
-    ticks = [SimpleNamespace(stamp=0.05 * i, q=np.array([d]), contact=False, collision=False)
+    ticks = [SimpleNamespace(stamp=0.05 * i, q=np.array([d]), pose=None, contact=False,
+                             collision=False)
              for i, d in enumerate(distances)]
     result = run_episode(_FakeSession(ticks[1:]), _NoDriver(),
                          SimpleNamespace(seed=1, start_distance=0.5), ticks[0], 0, budget=4,
