@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from jepa_world_model.experiments.agent_term_report import build_report, main
+from jepa_world_model.cli import main as cli_main
+from jepa_world_model.experiments.agent_term_report import build_report
 from jepa_world_model.experiments.conditions import (CONDITIONS, ExperimentOptions,
                                                      planner_parameters, sim_parameters)
 from jepa_world_model.experiments.stand_offs import (StandOffRule, stalls,
@@ -109,10 +110,12 @@ def test_the_report_counts_successes_collisions_and_stand_offs_per_set_and_pair(
     assert report['paired']['risk_vs_risk_agents']['only_risk_agents'] == [1]
     assert 'agents' not in report['combined']
     out = tmp_path / 'report.json'
-    assert main(['--set', f'1-50={tmp_path / "s1"}', '--aside', f'other={tmp_path / "s51"}',
-                 '--out', str(out)]) == 0
+    report_cli = ['diagnose', 'agent-term']
+    assert cli_main(report_cli + ['--set', f'1-50={tmp_path / "s1"}',
+                                  '--aside', f'other={tmp_path / "s51"}', '--out', str(out)]) == 0
     written = json.loads(out.read_text())
     assert written['combined']['risk_agents']['successes'] == 2
     assert written['combined']['risk']['episodes'] == 2          # the aside is not combined
     assert written['aside']['other']['risk']['collision_episodes'] == 1
-    assert main(['--set', f'1-50={tmp_path / "missing"}', '--out', str(out)]) == 2
+    assert cli_main(report_cli + ['--set', f'1-50={tmp_path / "missing"}', '--out',
+                                  str(out)]) == 2

@@ -10,7 +10,9 @@ diagnostics"), and the image head on a continuous joint (docs/datasets.md).
   ``--out`` when given;
 * ``continuous-joints``: the image head's reading error on a continuous joint against a
   limited one, with and without ``model.continuous_joints``
-  (:mod:`jepa_world_model.experiments.continuous_joints`).
+  (:mod:`jepa_world_model.experiments.continuous_joints`);
+* ``agent-term``: the base's plan-eval results with and without the predicted-people term
+  (:mod:`jepa_world_model.experiments.agent_term_report`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Optional
 
-__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints']
+__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_agent_term']
 
 
 def _write_json(report: Dict[str, Any], path: Optional[Path]) -> None:
@@ -60,6 +62,12 @@ def run_continuous_joints(args: argparse.Namespace) -> int:
     return continuous_joints.run(args, 'jepa-world-model ' + ' '.join(sys.argv[1:]))
 
 
+def run_agent_term(args: argparse.Namespace) -> int:
+    """The scan-only / prediction-only / both comparison from plan-eval results."""
+    from ..experiments import agent_term_report
+    return agent_term_report.run(args)
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``diagnose`` and its ``goals`` and ``risk`` sub-commands to ``sub``."""
     p = sub.add_parser('diagnose', help='offline checks of the planner\'s objectives, no ROS: '
@@ -87,4 +95,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     from ..experiments.continuous_joints import add_arguments
     add_arguments(continuous)
     continuous.set_defaults(func=run_continuous_joints)
+    agent_term = which.add_parser('agent-term', help='the base\'s plan-eval results with and '
+                                  'without the predicted-people term, as one report')
+    from ..experiments.agent_term_report import add_arguments as agent_term_arguments
+    agent_term_arguments(agent_term)
+    agent_term.set_defaults(func=run_agent_term)
     return p

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional
 from .results import wilson_interval
 from .stand_offs import stand_off_summary, StandOffRule
 
-__all__ = ['CONDITIONS', 'condition_report', 'build_report', 'main']
+__all__ = ['CONDITIONS', 'condition_report', 'build_report', 'add_arguments', 'run']
 
 #: plan-eval condition -> what it is here.
 CONDITIONS = {'risk': 'scan only (obstacle term, today\'s base condition)',
@@ -131,9 +131,8 @@ def _folders(items: List[str]) -> Optional[Dict[str, Path]]:
     return out
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Write the report; 2 when a set folder holds no results."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The report's options (``jepa-world-model diagnose agent-term``)."""
     p.add_argument('--set', action='append', required=True, metavar='SEEDS=FOLDER',
                    help='a seed set label and the plan-eval --out folder holding its results')
     p.add_argument('--aside', action='append', default=[], metavar='LABEL=FOLDER',
@@ -142,7 +141,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument('--out', type=Path, default=Path('docs/results/agent_term_plan_eval.json'))
     p.add_argument('--command', action='append', default=[],
                    help='the plan-eval command lines that made the results (recorded)')
-    args = p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report; 2 when a set folder holds no results."""
     sets, aside = _folders(args.set), _folders(args.aside)
     if sets is None or aside is None:
         return 2
@@ -159,7 +161,3 @@ def main(argv: Optional[List[str]] = None) -> int:
               f'{c["collision_episodes"]} stand-off episodes {c["stand_off_episodes"]} '
               f'({c["stand_off_seconds"]} s) stall episodes {c["stall_episodes"]}')
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
