@@ -11,6 +11,9 @@ diagnostics"), and the image head on a continuous joint (docs/datasets.md).
 * ``continuous-joints``: the image head's reading error on a continuous joint against a
   limited one, with and without ``model.continuous_joints``
   (:mod:`jepa_world_model.experiments.continuous_joints`);
+* ``tabletop-objects`` / ``grip-hold``: object positions read from predicted latents, and
+  the grip-hold head, on held-out tabletop bags (docs/tabletop.md;
+  :mod:`jepa_world_model.experiments.tabletop_objects`, ``grip_hold``);
 * ``agent-term``: the base's plan-eval results with and without the predicted-people term
   (:mod:`jepa_world_model.experiments.agent_term_report`).
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Optional
 
-__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_agent_term']
+__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_tabletop']
 
 
 def _write_json(report: Dict[str, Any], path: Optional[Path]) -> None:
@@ -62,6 +65,13 @@ def run_continuous_joints(args: argparse.Namespace) -> int:
     return continuous_joints.run(args, 'jepa-world-model ' + ' '.join(sys.argv[1:]))
 
 
+def run_tabletop(args: argparse.Namespace) -> int:
+    """The tabletop experiments (``tabletop-objects``, ``grip-hold``)."""
+    from ..experiments import grip_hold, tabletop_objects
+    module = tabletop_objects if args.diagnostic == 'tabletop-objects' else grip_hold
+    return module.run_cli(args, 'jepa-world-model ' + ' '.join(sys.argv[1:]))
+
+
 def run_agent_term(args: argparse.Namespace) -> int:
     """The scan-only / prediction-only / both comparison from plan-eval results."""
     from ..experiments import agent_term_report
@@ -95,6 +105,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     from ..experiments.continuous_joints import add_arguments
     add_arguments(continuous)
     continuous.set_defaults(func=run_continuous_joints)
+    from ..experiments import grip_hold, tabletop_objects
+    for name, module, text in (
+            ('tabletop-objects', tabletop_objects, 'object positions read from predicted '
+             'latents vs no-change and constant velocity (tabletop bags)'),
+            ('grip-hold', grip_hold, 'will the grip hold? held-out AUC of the grip head')):
+        parser = which.add_parser(name, help=text)
+        module.add_arguments(parser)
+        parser.set_defaults(func=run_tabletop)
     agent_term = which.add_parser('agent-term', help='the base\'s plan-eval results with and '
                                   'without the predicted-people term, as one report')
     from ..experiments.agent_term_report import add_arguments as agent_term_arguments

@@ -26,9 +26,8 @@ from ..bags.recording import OBJECT_TOPIC_PREFIX
 from ..bags.writer import typestore
 from ..core.config import ExperimentConfig
 from ..core.training.data import Episode
-from ..sim.tabletop_policies import HELD_HEIGHT, HOLD_CHECK_STEPS
 
-__all__ = ['OBJECTS', 'GraspEvent', 'read_tabletop_episodes', 'object_positions',
+__all__ = ['OBJECTS', 'GraspEvent', 'read_tabletop_episodes', 'object_positions', 'hold_rule',
            'find_grasps', 'count_moves', 'CLOSE_STEPS', 'GRIPPER_OPEN', 'LIFT_LOWERED']
 
 #: Objects whose positions are read out (the distractor is scored separately, if at all).
@@ -40,6 +39,13 @@ CLOSE_STEPS = 5
 GRIPPER_OPEN = 0.05
 LIFT_LOWERED = -0.18
 _GRIPPER, _LIFT = 3, 2   # action and joint indices (TabletopSim.joint_names/action_names)
+
+
+def hold_rule() -> Tuple[float, int]:
+    """(HELD_HEIGHT [m], HOLD_CHECK_STEPS) of the scripted policy. Imported when used: the
+    simulator package loads MuJoCo, which the command line's parser must not need."""
+    from ..sim.tabletop_policies import HELD_HEIGHT, HOLD_CHECK_STEPS
+    return HELD_HEIGHT, HOLD_CHECK_STEPS
 
 
 @dataclass
@@ -113,6 +119,7 @@ def read_tabletop_episodes(paths: Sequence[str | Path], config: ExperimentConfig
 def find_grasps(episodes: Sequence[Episode]) -> List[GraspEvent]:
     """Grasp events of the scripted policy in the recorded commands (module notes); only
     those judged within their episode. Needs ``cube_xyz`` extras."""
+    held_height, hold_check_steps = hold_rule()
     events = []
     for index, ep in enumerate(episodes):
         grip = ep.a[:, _GRIPPER]
@@ -121,10 +128,10 @@ def find_grasps(episodes: Sequence[Episode]) -> List[GraspEvent]:
                                 & (lift_q[1:] < LIFT_LOWERED)) + 1
         for close in closes:
             lift = int(close) + CLOSE_STEPS
-            judged = lift + HOLD_CHECK_STEPS
+            judged = lift + hold_check_steps
             if judged >= len(ep):
                 continue
-            held = bool(ep.extras['cube_xyz'][judged, 2] > HELD_HEIGHT)
+            held = bool(ep.extras['cube_xyz'][judged, 2] > held_height)
             events.append(GraspEvent(index, int(close), lift, judged, held))
     return events
 

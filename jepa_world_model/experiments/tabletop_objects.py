@@ -1,7 +1,7 @@
 """Issue #13 item 2: object consequences from pixels, on held-out tabletop episodes.
 
-``python -m jepa_world_model.experiments.tabletop_objects --checkpoint C --train-bag A
---test-bag B --out docs/results/tabletop_objects.json --plot docs/figures/tabletop_objects.png``
+``jepa-world-model diagnose tabletop-objects --checkpoint C --train-bag A --test-bag B
+--out docs/results/tabletop_objects.json --plot docs/figures/tabletop_objects.png``
 
 1. A ridge read-out from the latent z to each object's (x, y, z) is fitted on the *encoded*
    latents of the training bag's frames (labels: the bag's ``/ground_truth`` poses, which the
@@ -26,7 +26,6 @@ import argparse
 import datetime
 import json
 from pathlib import Path
-import sys
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -36,7 +35,8 @@ from ..core.training.data import Episode
 from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
 from .tabletop_data import OBJECTS, read_tabletop_episodes
 
-__all__ = ['MOVE_M', 'REST_M', 'METHODS', 'object_errors', 'summarise', 'run', 'main']
+__all__ = ['MOVE_M', 'REST_M', 'METHODS', 'object_errors', 'summarise', 'run', 'plot',
+           'add_arguments', 'run_cli']
 
 MOVE_M = 0.01
 REST_M = 0.002
@@ -180,21 +180,22 @@ def plot(result: Dict[str, object], path: Path) -> Path:
     return path
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line (module notes)."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--checkpoint', required=True)
-    parser.add_argument('--train-bag', nargs='+', required=True)
-    parser.add_argument('--test-bag', nargs='+', required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The experiment's options (``jepa-world-model diagnose tabletop-objects``)."""
+    parser.add_argument('--checkpoint', required=True, help='tabletop world model')
+    parser.add_argument('--train-bag', nargs='+', required=True,
+                        help='bags the read-outs are fitted on (encoded frames)')
+    parser.add_argument('--test-bag', nargs='+', required=True, help='held-out bags')
     parser.add_argument('--horizon', type=int, default=8)
     parser.add_argument('--ridge', type=float, default=1.0)
-    parser.add_argument('--out', type=Path, default=None)
-    parser.add_argument('--plot', type=Path, default=None)
-    args = parser.parse_args(argv)
+    parser.add_argument('--out', type=Path, default=None, help='JSON file to write')
+    parser.add_argument('--plot', type=Path, default=None, help='figure to write (.png)')
+
+
+def run_cli(args: argparse.Namespace, command: str) -> int:
+    """Run, print and write the JSON (and the figure)."""
     result = run(args.checkpoint, args.train_bag, args.test_bag, args.horizon, args.ridge)
-    result = {'command': 'python -m jepa_world_model.experiments.tabletop_objects '
-                         + ' '.join(argv if argv is not None else sys.argv[1:]),
-              'date': datetime.date.today().isoformat(), **result}
+    result = {'command': command, 'date': datetime.date.today().isoformat(), **result}
     if args.plot:
         result['plot'] = str(plot(result, args.plot))
     text = json.dumps(result, indent=1)
@@ -203,7 +204,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.write_text(text + '\n', encoding='utf-8')
     print(text)
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
