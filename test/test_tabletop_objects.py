@@ -179,3 +179,39 @@ def test_read_out_on_predicted_latents_runs_end_to_end_on_a_tiny_recording(tmp_p
             assert all(np.isfinite(entry[method]['mean_cm']))
         # Objects rest on the table in the first steps: no-change is exact there.
         assert entry['no_change']['mean_cm'][0] < 0.5
+
+
+def test_grip_features_roll_out_the_nominal_plan_from_the_close_frame():
+    """The leak-free feature: every grasp rolled out under the same plan (the mean recorded
+    close-and-lift commands), from its own encoded close frame."""
+    from jepa_world_model.experiments.grip_hold import grasp_features, nominal_plan
+
+    config = load_config(CONFIG)
+    m = config.model
+    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = 32, 16, 1, 8
+    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
+    torch.manual_seed(0)
+    model = WorldModel(m).eval()
+    grip = np.full(40, 0.05, np.float32)
+    grip[10:] = 0.0
+    lift_q = np.full(40, -0.21, np.float32)
+    episodes = []
+    for seed, lift_speed in ((1, 0.1), (2, 0.3)):   # two grasps whose recorded lifts differ
+        ep = _episode(grip=grip, lift_q=lift_q)
+        ep.a[15:, 2] = lift_speed
+        images = np.random.default_rng(seed).integers(0, 255, (40, 32, 32, 3), dtype=np.uint8)
+        episodes.append(Episode(images=images, s=ep.s, a=ep.a, extras=ep.extras))
+    plan = nominal_plan(episodes)
+    horizon = CLOSE_STEPS + HOLD_CHECK_STEPS
+    assert plan.shape == (horizon, 4)
+    np.testing.assert_allclose(plan[CLOSE_STEPS:, 2], 0.2)
+    feats = grasp_features(model, episodes, plan)
+    assert feats['held'].tolist() == [False, False]
+    assert feats['commands'].shape == (2, horizon * 4)
+    with torch.no_grad():
+        for k, ep in enumerate(episodes):
+            o = torch.from_numpy(ep.images[10:11]).permute(0, 3, 1, 2).float() / 255
+            z = model.encode(o, torch.from_numpy(ep.s[10:11]))
+            expected = model.rollout(z, torch.from_numpy(plan[None]))[0, -1]
+            np.testing.assert_allclose(feats['predicted_plan'][k], expected.numpy(), atol=1e-5)
+    assert not np.allclose(feats['predicted'], feats['predicted_plan'])
