@@ -7,9 +7,11 @@ position is drawn from a separate random stream of the same seed: in free space 
 disc plus ``clearance`` clear of walls and static obstacles), at least ``min_distance`` from
 the start and from each person's start position, and reachable: a shortest path for the
 robot's disc exists on a ``grid`` metre occupancy grid of the room (the static obstacles;
-the people move and are left out). The heading is free. In the scenes built around a route
-(``crossing``, ``head_on``, ``stubborn``; :mod:`jepa_world_model.sim.people_scenes`) the goal
-is the one the simulator placed the people around (``MobileBaseSim.scene_goal``).
+the people move and are left out). The heading is free. Where no such goal is found (a
+crowd), the people may be as close as ``PERSONAL_SPACE`` to the goal. In the scenes built
+around a route (``crossing``, ``head_on``, ``stubborn``;
+:mod:`jepa_world_model.sim.people_scenes`) the goal is the one the simulator placed the
+people around (``MobileBaseSim.scene_goal``).
 
 Success: within ``tolerance`` metres of the goal position, with no collision before.
 
@@ -33,6 +35,9 @@ from ..sim.robots import MobileBaseSim  # noqa: E402
 __all__ = ['GOAL_STREAM', 'BaseGoalSpec', 'BaseTask', 'BaseTaskFactory', 'pose_reached']
 
 GOAL_STREAM = 0xBA5E
+#: Fallback goal distance [m] from the people's start positions (robot + person radius +
+#: 0.1 m: where a person starts giving way), used only when no goal is min_distance away.
+PERSONAL_SPACE = MobileBaseSim.ROBOT_RADIUS + MobileBaseSim.PERSON_RADIUS + 0.1
 _MOVES = [(di, dj, math.hypot(di, dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1)
           if (di, dj) != (0, 0)]
 
@@ -143,18 +148,23 @@ class BaseTaskFactory:
         clearance = self.sim.ROBOT_RADIUS + s.clearance
         if self.sim.scene_goal is not None:
             return self._scene_task(int(seed), start, people)
-        for _ in range(s.max_tries):
-            xy = self.sim.sample_free(rng, clearance)
-            if not self.sim.is_free(xy, clearance):
-                continue
-            if min(np.linalg.norm(xy - p) for p in [start[:2], *people]) < s.min_distance:
-                continue
-            length = self.path_length(start[:2], xy)
-            if length is None:
-                continue
-            return BaseTask(seed=int(seed), start_pose=start, goal_xy=xy, people_xy=people,
-                            path_length=length, straight_line_free=self.sim.segment_free(
-                                start[:2], xy, self.sim.ROBOT_RADIUS))
+        # A crowd may leave no spot min_distance from everyone: only then (so every task
+        # that had a goal keeps it) the people may be as close as their personal space.
+        for people_distance in (s.min_distance, PERSONAL_SPACE):
+            for _ in range(s.max_tries):
+                xy = self.sim.sample_free(rng, clearance)
+                if not self.sim.is_free(xy, clearance):
+                    continue
+                if np.linalg.norm(xy - start[:2]) < s.min_distance or min(
+                        np.linalg.norm(xy - p) for p in people) < people_distance:
+                    continue
+                length = self.path_length(start[:2], xy)
+                if length is None:
+                    continue
+                return BaseTask(seed=int(seed), start_pose=start, goal_xy=xy,
+                                people_xy=people, path_length=length,
+                                straight_line_free=self.sim.segment_free(
+                                    start[:2], xy, self.sim.ROBOT_RADIUS))
         raise RuntimeError(f'no reachable free goal within {s.max_tries} tries (seed {seed})')
 
     def _scene_task(self, seed: int, start: np.ndarray, people: np.ndarray) -> BaseTask:
