@@ -175,6 +175,18 @@ def test_task_factory_uses_the_scene_route():
             factory.close()
 
 
+def test_crowd_goal_falls_back_to_personal_space():
+    """Crowd seed 15 leaves no free goal 0.8 m from all five people."""
+    factory = BaseTaskFactory(scene='crowd')
+    try:
+        task = factory.make_task(15)
+    finally:
+        factory.close()
+    gaps = np.linalg.norm(task.people_xy - task.goal_xy, axis=1)
+    assert PERSONAL_SPACE <= gaps.min() < 0.8
+    assert np.linalg.norm(task.goal_xy - task.start_pose[:2]) >= 0.8
+
+
 def test_scene_option_validation_and_plumbing(tmp_path):
     with pytest.raises(SceneError, match='unknown scene'):
         MobileBaseSim(image_size=16, scene='party')
