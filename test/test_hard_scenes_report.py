@@ -14,6 +14,7 @@ def _episode(seed, success, steps, collision=False):
     n = steps if success else 150
     distances = [max(0.1, 2.0 - 0.05 * k) for k in range(n)]
     return {'seed': seed, 'success': success, 'steps_to_success': steps if success else None,
+            'start_distance': 2.0,
             'collision_steps': 3 if collision else 0, 'distance_trace': distances,
             'position_trace': [[0.05 * k, 0.0] for k in range(n)]}
 
@@ -40,6 +41,8 @@ def test_counts_times_and_paired_seeds(tmp_path):
     assert both['time_to_goal_s']['each'] == [3.0, 5.0]
     assert both['time_to_goal_s']['median'] == 4.0
     assert scan['time_to_goal_s']['median'] == 5.5
+    assert both['speed_to_goal_m_s_median'] == pytest.approx(0.5 * (2.0 / 3.0 + 2.0 / 5.0),
+                                                             abs=1e-3)
     assert report['paired'] == {'seeds_both_ran': 3, 'only_risk_agents_reached': [1],
                                 'only_risk_reached': [11]}
     assert report['people'] == 5

@@ -67,6 +67,14 @@ def _seconds(steps: List[int], dt: float) -> Dict[str, Any]:
             'p90': times[min(len(times) - 1, int(0.9 * len(times)))], 'each': times}
 
 
+def _speed(episodes: List[Dict[str, Any]], dt: float) -> Optional[float]:
+    """Median over successful episodes of start distance / time to the goal [m/s]: time to
+    the goal with the route's length taken out (the scenes' goals differ in distance)."""
+    rates = [e['start_distance'] / (e['steps_to_success'] * dt) for e in episodes
+             if e['success'] and e['steps_to_success']]
+    return round(statistics.median(rates), 3) if rates else None
+
+
 def scene_report(scene: str, folders: List[Path], rule: StandOffRule = StandOffRule()
                  ) -> Dict[str, Any]:
     """Both conditions of one scene, with the seeds they share compared."""
@@ -81,6 +89,9 @@ def scene_report(scene: str, folders: List[Path], rule: StandOffRule = StandOffR
         dt = float(data['settings']['control_period_s'])
         row['time_to_goal_s'] = _seconds([e['steps_to_success'] for e in data['episodes']
                                           if e['success']], dt)
+        row['start_distance_m_median'] = round(statistics.median(
+            e['start_distance'] for e in data['episodes']), 2)
+        row['speed_to_goal_m_s_median'] = _speed(data['episodes'], dt)
         row['files'] = data['files']
         out[condition] = row
         reached[condition] = {int(e['seed']): bool(e['success']) for e in data['episodes']}
