@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from jepa_world_model.experiments.backend_quality import (collect_backend_reports, main,
+from jepa_world_model.cli import main
+from jepa_world_model.experiments.backend_quality import (collect_backend_reports,
                                                           mcnemar_exact_p, paired,
                                                           strip_backend)
 from jepa_world_model.experiments.conditions import ExperimentError
@@ -75,10 +76,12 @@ def test_strip_backend_keeps_the_rest():
 def test_the_command_line_writes_the_summary_or_says_why_not(tmp_path, capsys):
     report = _report(tmp_path / 'a.json', 'onnxruntime', 8, [(1, 5)])
     out = tmp_path / 'summary.json'
-    assert main([str(report), '--out', str(out), '--note', 'loaded machine']) == 0
+    assert main(['diagnose', 'backend-quality', str(report), '--out', str(out), '--note',
+                 'loaded machine']) == 0
     written = json.loads(out.read_text())
     assert written['run_note'] == 'loaded machine'
     assert written['conditions'][0]['points'][0]['backends']['onnxruntime']['successes'] == 1
     (tmp_path / 'bad.json').write_text('not json')
-    assert main([str(tmp_path / 'bad.json'), '--out', str(out)]) == 2
+    assert main(['diagnose', 'backend-quality', str(tmp_path / 'bad.json'), '--out',
+                 str(out)]) == 2
     assert 'cannot read the report' in capsys.readouterr().err

@@ -15,7 +15,9 @@ diagnostics"), and the image head on a continuous joint (docs/datasets.md).
   the grip-hold head, on held-out tabletop bags (docs/tabletop.md;
   :mod:`jepa_world_model.experiments.tabletop_objects`, ``grip_hold``);
 * ``agent-term``: the base's plan-eval results with and without the predicted-people term
-  (:mod:`jepa_world_model.experiments.agent_term_report`).
+  (:mod:`jepa_world_model.experiments.agent_term_report`);
+* ``backend-quality``: offline-reach reports of several inference backends side by side,
+  paired seed by seed with torch (:mod:`jepa_world_model.experiments.backend_quality`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Optional
 
-__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_tabletop']
+__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_tabletop',
+           'run_agent_term', 'run_backend_quality']
 
 
 def _write_json(report: Dict[str, Any], path: Optional[Path]) -> None:
@@ -78,6 +81,12 @@ def run_agent_term(args: argparse.Namespace) -> int:
     return agent_term_report.run(args)
 
 
+def run_backend_quality(args: argparse.Namespace) -> int:
+    """Success per inference backend, paired with torch's (docs/planner_quality.md)."""
+    from ..experiments import backend_quality
+    return backend_quality.run(args)
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``diagnose`` and its ``goals`` and ``risk`` sub-commands to ``sub``."""
     p = sub.add_parser('diagnose', help='offline checks of the planner\'s objectives, no ROS: '
@@ -118,4 +127,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     from ..experiments.agent_term_report import add_arguments as agent_term_arguments
     agent_term_arguments(agent_term)
     agent_term.set_defaults(func=run_agent_term)
+    backends = which.add_parser('backend-quality', help='offline-reach success per inference '
+                                'backend, paired seed by seed with torch')
+    from ..experiments.backend_quality import add_arguments as backend_arguments
+    backend_arguments(backends)
+    backends.set_defaults(func=run_backend_quality)
     return p

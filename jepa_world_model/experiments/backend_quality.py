@@ -22,14 +22,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 # _POINT_FLAGS: what a condition's points and seed batches may differ in (one definition).
 from .compute_sweep import _POINT_FLAGS, collect_reports, read_points, TIMING_NOTE
 from .conditions import ExperimentError
 
 __all__ = ['REFERENCE', 'strip_backend', 'mcnemar_exact_p', 'paired', 'collect_backend_reports',
-           'main']
+           'add_arguments', 'run']
 
 #: The backend every other one is compared with.
 REFERENCE = 'torch'
@@ -164,13 +164,15 @@ def code_commit(repo: Path) -> Optional[str]:
     return done.stdout.strip()
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Collect the reports given on the command line; 2 with one line when it cannot."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``jepa-world-model diagnose backend-quality``."""
     parser.add_argument('reports', type=Path, nargs='+', help='offline-reach JSON reports')
     parser.add_argument('--out', type=Path, required=True, help='the summary (JSON)')
     parser.add_argument('--note', default='', help='added to the summary as run_note')
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Collect the reports given on the command line; 2 with one line when it cannot."""
     try:
         summary = collect_backend_reports(args.reports)
     except ExperimentError as exc:
@@ -182,7 +184,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1) + '\n', encoding='utf-8')
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
