@@ -173,8 +173,6 @@ class PlanningController:
         self.planner.reset()   # the warm start aimed at the old goal
         return objective
 
-    def clear_goal(self) -> None:
-        """Forget the goal: :meth:`act` refuses to plan until the next :meth:`set_goal`."""
     def relocate(self, goal: Goal, map: Optional[StaticMap]) -> None:
         """The same goal and map placed anew in the planner's frame (localisation moved
         the frame they were given in): unlike :meth:`set_goal`, the warm start stays (the
@@ -188,6 +186,8 @@ class PlanningController:
         self.goal, self.static_map, self.objective = goal, map, objective
         self._navigation = navigation
 
+    def clear_goal(self) -> None:
+        """Forget the goal: :meth:`act` refuses to plan until the next :meth:`set_goal`."""
         self.goal = self.objective = self._extra_cost = None
 
     def set_map(self, map: Optional[StaticMap]) -> None:

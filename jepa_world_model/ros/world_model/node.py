@@ -31,9 +31,9 @@ from visualization_msgs.msg import MarkerArray
 
 from ..common.model_loading import load_runtime, ModelLoadError
 from ..common.node_main import run_node
+from ...core.runtime.action_alignment import AlignmentError
 from ...core.runtime.inference import SurpriseNormalizer, WorldModelRuntime
 from ...core.runtime.shared_encoder import EncoderPool
-from ...core.runtime.action_alignment import AlignmentError
 from ...core.runtime.streams import Counters
 from .action_sources import ActionError, ActionSource, live_alignment, scale_vector
 from ..common import LOCK_TIMEOUT_S
