@@ -64,7 +64,8 @@ class FakeNode:
 def settings(output='joint_trajectory', step=0.1, twist_stamped=False, fields=FIELDS):
     """The planner settings command_msg reads."""
     return SimpleNamespace(output=output, use_twist_stamped=twist_stamped,
-                           action_fields=fields, model_step_period=step, path_frame_id='')
+                           action_fields=fields, model_step_period=step, path_frame_id='',
+                           base_frame_id='base_link')
 
 
 def outputs(s):

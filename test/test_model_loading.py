@@ -12,7 +12,7 @@ pytestmark = pytest.mark.ros   # the module lives in the ROS layer's package
 
 def settings(model_path, num_threads=0, dtype='float32'):
     return SimpleNamespace(model_path=str(model_path), num_threads=num_threads, device='cpu',
-                           dtype=dtype)
+                           dtype=dtype, inference_backend='torch', onnx_dir='')
 
 
 def test_loads_the_given_checkpoint_on_the_given_threads(tmp_path):

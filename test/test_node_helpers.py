@@ -286,8 +286,11 @@ def test_parameter_table_matches_settings_and_yaml():
         (section,) = yaml.safe_load(handle).values()   # one node section ('/**/world_model_node')
         yaml_params = section['ros__parameters']
     assert set(yaml_params) <= names
-    # Commented out: unset, and the deprecated QoS parameters (qos_overrides replace them).
-    assert names - set(yaml_params) == {'action_joint_names'} | set(DEPRECATED_QOS_PARAMETERS)
+    # Commented out: the unset ones (no default) and the deprecated QoS parameters
+    # (qos_overrides replace them).
+    unset = {name for name, spec in params.PARAMS.items() if spec.default is None}
+    assert 'action_joint_names' in unset
+    assert names - set(yaml_params) == unset | set(DEPRECATED_QOS_PARAMETERS)
     defaults = params.NodeSettings()
     for name, value in yaml_params.items():
         assert params.validate_value(name, value) is None, name
