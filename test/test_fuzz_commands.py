@@ -228,7 +228,7 @@ def test_a_published_trajectory_keeps_every_limit_from_any_measured_position(
         data, period, step):
     limits, q, prev, plan = plan_case(data.draw, positions=True)
     s = SimpleNamespace(output='joint_trajectory', use_twist_stamped=False,
-                        action_fields=(), model_step_period=step)
+                        action_fields=(), model_step_period=step, base_frame_id='base_link')
     first, velocities = limit_plan(plan, prev, period, limits, q, True, step)
     out = command_msg(s, JOINTS, limits, Header(), first.a, velocities, q)
     pos = np.array([p.positions for p in out.msg.points])
@@ -250,7 +250,7 @@ def test_twist_and_array_commands_carry_the_limited_first_command(
     limits, _, prev, plan = plan_case(data.draw, positions=False)
     fields = data.draw(st.permutations(TWIST_FIELDS))[:2]
     s = SimpleNamespace(output=output, use_twist_stamped=stamped, action_fields=fields,
-                        model_step_period=0.1)
+                        model_step_period=0.1, base_frame_id='base_link')
     first, velocities = limit_plan(plan, prev, period, limits, None, False, 0.1)
     out = command_msg(s, JOINTS, limits, Header(), first.a, velocities, None)
     check_command(limits, out.command, prev, period)
@@ -273,7 +273,7 @@ def test_twist_and_array_commands_carry_the_limited_first_command(
 def test_a_stop_holds_every_joint_where_it_is_measured(limits, data, step):
     q = measured_q(data.draw, limits)
     s = SimpleNamespace(output='joint_trajectory', use_twist_stamped=False,
-                        action_fields=(), model_step_period=step)
+                        action_fields=(), model_step_period=step, base_frame_id='base_link')
     zero = np.zeros(2)
     out = command_msg(s, JOINTS, limits, Header(), zero, zero[None], q)
     assert [list(p.positions) for p in out.msg.points] == [list(q)]
