@@ -5,12 +5,13 @@ commands' frame_id. No DDS: tf2_ros has no wheel here, so a fake buffer stands i
 """
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from jepa_world_model.core.planning.frames import (FrameLookupError, ParameterFrames,
-                                                   Planar, yaw_of)
+from jepa_world_model.core.model.state_layout import planar_pose
+from jepa_world_model.core.planning.frames import FrameLookupError, ParameterFrames, Planar
 
 try:
     from geometry_msgs.msg import PoseStamped, TransformStamped
@@ -40,7 +41,9 @@ def test_a_planar_transform_moves_points_and_poses_and_inverts():
     u = Planar(-0.5, 0.25, -0.3)
     p = np.array([[0.7, -1.1]])
     np.testing.assert_allclose(t.then(u).apply(p), u.apply(t.apply(p)), atol=1e-12)
-    assert yaw_of(0.0, 0.0, math.sin(0.4), math.cos(0.4)) == pytest.approx(0.8)
+    # The yaw TF transforms and poses are read with (state_layout.planar_pose).
+    rotation = SimpleNamespace(x=0.0, y=0.0, z=math.sin(0.4), w=math.cos(0.4))
+    assert planar_pose(SimpleNamespace(x=0.0, y=0.0), rotation)[2] == pytest.approx(0.8)
 
 
 def test_without_tf_the_parameters_apply_and_other_frames_are_refused():

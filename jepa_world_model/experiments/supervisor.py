@@ -25,9 +25,9 @@ timers). Callbacks only store; the experiment loop reads.
 # interpreter), so it comes before the ROS imports below.
 from ..ros.common.image_conversion import rgb_to_image_msg
 from ..ros.common.joint_state_conversion import stamp_to_seconds
+from ..ros.common.state_inputs import odometry_pose
 
 from collections import deque
-import math
 import time
 from typing import Any, Deque, Dict, List, NamedTuple, Optional, Sequence
 
@@ -62,10 +62,6 @@ class Tick(NamedTuple):
     pose: Optional[np.ndarray]
     contact: bool
     collision: bool
-
-
-def _yaw(q: Any) -> float:
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
 class Supervisor(Node):
@@ -118,8 +114,7 @@ class Supervisor(Node):
         self._joints.append(msg)
 
     def _on_odom(self, msg: Odometry) -> None:
-        p = msg.pose.pose
-        self._pose = np.array([p.position.x, p.position.y, _yaw(p.orientation)])
+        self._pose = odometry_pose(msg)
         self._poses[stamp_to_seconds(msg.header.stamp)] = self._pose
         while len(self._poses) > 100:
             self._poses.pop(next(iter(self._poses)))

@@ -22,12 +22,7 @@ from typing import Protocol, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['Planar', 'FrameLookupError', 'FrameSource', 'ParameterFrames', 'yaw_of']
-
-
-def yaw_of(qx: float, qy: float, qz: float, qw: float) -> float:
-    """Rotation about z of a quaternion (rad, in (-pi, pi])."""
-    return math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+__all__ = ['Planar', 'FrameLookupError', 'FrameSource', 'ParameterFrames']
 
 
 @dataclass(frozen=True)

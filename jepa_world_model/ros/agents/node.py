@@ -55,6 +55,7 @@ from ...core.agents.tracking import TrackerSettings
 from ..common.guarded_lifecycle import autostart, GuardedLifecycleNode
 from ..common.node_main import run_node
 from ..common.parameter_table import declare_table
+from ..common.state_inputs import odometry_pose
 from .markers import forecast_markers
 from .parameters import AgentParameterError, PARAMS, read_settings
 
@@ -73,10 +74,6 @@ def horizon_topic(seconds: float) -> str:
 
 def _stamp_s(stamp: Any) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
-
-
-def _yaw(q: Any) -> float:
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
 def _pose(x: float, y: float, yaw: float) -> Pose:
@@ -190,9 +187,8 @@ class AgentPredictorNode(GuardedLifecycleNode):
                                   throttle_duration_sec=LOG_THROTTLE_S)
 
     def _on_odom(self, msg: Odometry) -> None:
-        p, t = msg.pose.pose, msg.twist.twist
-        values = np.array([p.position.x, p.position.y, _yaw(p.orientation), t.linear.x,
-                           t.angular.z], dtype=np.float64)
+        t = msg.twist.twist
+        values = np.append(odometry_pose(msg), [t.linear.x, t.angular.z])
         if not np.all(np.isfinite(values)):
             self._reject('odom_invalid', 'odometry with non-finite values')
             return

@@ -29,7 +29,8 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from rclpy.duration import Duration
 from rclpy.time import Time
 
-from ...core.planning.frames import FrameLookupError, ParameterFrames, Planar, yaw_of
+from ...core.model.state_layout import planar_pose
+from ...core.planning.frames import FrameLookupError, ParameterFrames, Planar
 
 __all__ = ['TfFrames', 'make_frames', 'tf_errors', 'LOOKUP_TIMEOUT_S']
 
@@ -49,8 +50,8 @@ def tf_errors() -> Tuple[type, ...]:
 
 def planar_of(transform: Any) -> Planar:
     """geometry_msgs/TransformStamped -> its planar part (x, y, yaw)."""
-    t, q = transform.transform.translation, transform.transform.rotation
-    return Planar(float(t.x), float(t.y), yaw_of(q.x, q.y, q.z, q.w))
+    x, y, yaw = planar_pose(transform.transform.translation, transform.transform.rotation)
+    return Planar(float(x), float(y), float(yaw))
 
 
 class TfFrames:
