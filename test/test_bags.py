@@ -492,10 +492,10 @@ def test_repeated_bag_flags_all_count():
 def test_scan_labels_follow_rep_117():
     """Training labels of a LaserScan: -inf (too close to measure) is range_min, +inf (no
     return), NaN (invalid) and readings outside [range_min, range_max] are range_max."""
-    from jepa_world_model.bags.reader import _add_scan, _Streams
-    streams = _Streams()
+    from jepa_world_model.bags.message_streams import add_scan, MessageStreams
+    streams = MessageStreams()
     msg = SimpleNamespace(ranges=[-math.inf, math.inf, math.nan, 0.05, 1.5, 9.0],
                           range_min=0.1, range_max=5.0)
-    _add_scan(streams, msg, 7, Path('bag'))
+    add_scan(streams, msg, 7, Path('bag'))
     np.testing.assert_allclose(streams.scans[0], [0.1, 5.0, 5.0, 5.0, 1.5, 5.0])
     assert streams.scan_t == [7]

@@ -23,8 +23,9 @@ from rosbags.rosbag2 import Reader
 
 from .errors import BagDatasetError
 from .images import decode_image, IMAGE_TYPES, ImageDecodeError
-from .reader import (_BAG_ERRORS, ARRAY_TYPES, COMMAND_TYPES, command_vector,
-                     expand_bag_paths, JOINT_STATE_TYPE, message_stamp_ns)
+from .message_streams import (ARRAY_TYPES, COMMAND_TYPES, command_vector, JOINT_STATE_TYPE,
+                              message_stamp_ns)
+from .reader import _BAG_ERRORS, expand_bag_paths
 from .command_timing import command_delays, frame_skews, recommend_alignment, timing_summary
 from .time_alignment import split_at_gaps
 from .writer import TWIST_FIELDS, typestore

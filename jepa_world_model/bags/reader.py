@@ -26,12 +26,11 @@ Alignment rules (docs/datasets.md has the long form):
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
 import struct
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import apsw
 import numpy as np
@@ -40,13 +39,16 @@ from rosbags.serde import SerdeError
 
 from ..core.config import BagConfig, ExperimentConfig, ModelConfig
 from ..core.training.data import Episode
-from ..core.planning.scan import too_close_at_min
 from ..core.model.joint_angles import JointAngleCoding
-from ..core.model.state_layout import assemble_state, planar_pose, state_slices
+from ..core.model.state_layout import assemble_state, state_slices
 from .command_alignment import frame_actions
 from .time_alignment import nearest_index, resample_to_rate, split_at_gaps
 from .errors import BagDatasetError
-from .images import decode_image, IMAGE_TYPES, ImageDecodeError, resize_square
+from .images import IMAGE_TYPES
+from .message_streams import (ARRAY_TYPES, COMMAND_TYPES, JOINT_STATE_TYPE, JointIndexCache,
+                              MessageStreams, add_image, add_joint_state, add_scan,
+                              command_vector, flag_name, message_stamp_ns, odometry_pose)
+from .read_report import ReadReport
 from .writer import TWIST_FIELDS, typestore
 
 __all__ = ['BagDatasetError', 'BagDatasetConfig', 'ReadReport', 'read_bag_episodes',
@@ -54,9 +56,6 @@ __all__ = ['BagDatasetError', 'BagDatasetConfig', 'ReadReport', 'read_bag_episod
            'ARRAY_TYPES', 'JOINT_STATE_TYPE']
 
 log = logging.getLogger(__name__)
-JOINT_STATE_TYPE = 'sensor_msgs/msg/JointState'
-ARRAY_TYPES = ('std_msgs/msg/Float64MultiArray', 'std_msgs/msg/Float32MultiArray')
-COMMAND_TYPES = ARRAY_TYPES + ('geometry_msgs/msg/Twist', 'geometry_msgs/msg/TwistStamped')
 # rosbags' storage parsers let low-level errors through on damaged files (seen: OSError,
 # struct.error, OverflowError, UnicodeDecodeError, apsw.CorruptError while iterating).
 _BAG_ERRORS = (ReaderError, SerdeError, apsw.Error, OSError, struct.error, ValueError,
@@ -99,64 +98,6 @@ class BagDatasetConfig(BagConfig):
                    use_joint_position=m.use_joint_position,
                    use_joint_velocity=m.use_joint_velocity, pose_in_state=m.pose_in_state,
                    image_size=m.image_size, action_dim=m.action_dim)
-
-
-@dataclass
-class ReadReport:
-    """What happened to every message; nothing is dropped without being counted here."""
-
-    bags: int = 0
-    images_read: int = 0
-    decode_failures: int = 0
-    joint_states_read: int = 0
-    joint_states_incomplete: int = 0    # lacking a model joint (or velocities when used)
-    commands_read: int = 0
-    out_of_order: Dict[str, int] = field(default_factory=dict)   # per topic, sorted back
-    duplicates: Dict[str, int] = field(default_factory=dict)     # per topic, dropped
-    frames_resampled_out: int = 0
-    frames_without_joint_state: int = 0
-    frames_without_command: int = 0     # zero action used (none yet, or timed out)
-    gaps: int = 0                       # episode splits at gaps > max_gap_s
-    episodes_too_short: int = 0
-    frames_in_short_episodes: int = 0
-    episodes: int = 0
-    frames: int = 0
-
-    def to_dict(self) -> Dict[str, Any]:
-        """Plain dict (for report.json)."""
-        return dataclasses.asdict(self)
-
-    def summary(self) -> str:
-        """One line per non-zero count."""
-        lines = []
-        for key, value in self.to_dict().items():
-            if isinstance(value, dict):
-                value = {k: v for k, v in value.items() if v}
-            if value:
-                lines.append(f'  {key}: {value}')
-        return '\n'.join(lines)
-
-    def _count(self, name: str, topic: str, n: int) -> None:
-        table = getattr(self, name)
-        table[topic] = table.get(topic, 0) + int(n)
-
-
-@dataclass
-class _Streams:
-    """Messages of one bag, as stamps (int ns) and values, in bag order."""
-
-    image_t: List[int] = field(default_factory=list)
-    images: List[np.ndarray] = field(default_factory=list)
-    joint_t: List[int] = field(default_factory=list)
-    q: List[np.ndarray] = field(default_factory=list)
-    dq: List[np.ndarray] = field(default_factory=list)
-    cmd_t: List[int] = field(default_factory=list)
-    cmds: List[np.ndarray] = field(default_factory=list)
-    pose_t: List[int] = field(default_factory=list)
-    poses: List[np.ndarray] = field(default_factory=list)
-    flags: Dict[str, Tuple[List[int], List[float]]] = field(default_factory=dict)
-    scan_t: List[int] = field(default_factory=list)
-    scans: List[np.ndarray] = field(default_factory=list)
 
 
 def expand_bag_paths(paths: Sequence[str | Path]) -> List[Path]:
@@ -212,10 +153,10 @@ def read_bag_episodes(paths: Sequence[str | Path],
 
 
 def _read_bag(path: Path, cfg: BagDatasetConfig, joint_names: List[str],
-              report: ReadReport) -> Tuple[_Streams, List[str]]:
+              report: ReadReport) -> Tuple[MessageStreams, List[str]]:
     """One pass over the bag: decode images, map joint states, extract commands."""
-    streams = _Streams()
-    index_cache: Dict[Tuple[str, ...], Optional[np.ndarray]] = {}
+    streams = MessageStreams()
+    index_cache: JointIndexCache = {}
     try:
         with Reader(path) as reader:
             present = {c.topic: c.msgtype for c in reader.connections}
@@ -226,17 +167,18 @@ def _read_bag(path: Path, cfg: BagDatasetConfig, joint_names: List[str],
                 stamp = message_stamp_ns(msg, log_ns, cfg.stamp_source)
                 kind = kinds[conn.topic]
                 if kind == 'image':
-                    _add_image(streams, msg, conn.msgtype, stamp, cfg, report)
+                    add_image(streams, msg, conn.msgtype, stamp, cfg.image_size,
+                              cfg.resize_mode, report)
                 elif kind == 'joint':
                     if not joint_names and len(msg.name):
                         joint_names = list(msg.name)
-                    _add_joint_state(streams, msg, stamp, joint_names, cfg, index_cache,
-                                     report)
+                    add_joint_state(streams, msg, stamp, joint_names, cfg.use_joint_velocity,
+                                    index_cache, report)
                 elif kind == 'odometry':
                     streams.pose_t.append(stamp)
-                    streams.poses.append(_pose(msg))
+                    streams.poses.append(odometry_pose(msg))
                 elif kind == 'scan':
-                    _add_scan(streams, msg, stamp, path)
+                    add_scan(streams, msg, stamp, path)
                 elif kind.startswith('flag:'):
                     stamps, values = streams.flags.setdefault(kind[5:], ([], []))
                     stamps.append(stamp)
@@ -293,33 +235,6 @@ def _check_topics(path: Path, cfg: BagDatasetConfig,
     return {topic: kind for topic, (kind, _) in wanted.items()}
 
 
-def flag_name(topic: str) -> str:
-    """Episode extra name of a Bool topic: its last segment ('/sim/collision' -> 'collision')."""
-    return topic.rstrip('/').rsplit('/', 1)[-1]
-
-
-def _pose(msg: Any) -> np.ndarray:
-    """(x, y, yaw) of an Odometry message; yaw from the orientation quaternion."""
-    return planar_pose(msg.pose.pose.position, msg.pose.pose.orientation)
-
-
-def _add_scan(streams: _Streams, msg: Any, stamp: int, path: Path) -> None:
-    """Ranges of a LaserScan as training labels. REP 117: -inf (too close to measure) counts
-    as range_min; other readings outside [range_min, range_max] (+inf no return, NaN) count as
-    range_max. Every scan of a bag must have the same number of beams."""
-    top = float(msg.range_max)
-    ranges = too_close_at_min(msg.ranges, float(msg.range_min))
-    if not (math.isfinite(top) and top > 0) or ranges.size == 0:
-        raise BagDatasetError(f'{path}: LaserScan with {ranges.size} ranges and range_max '
-                              f'{top!r}; need ranges and a finite range_max > 0')
-    if streams.scans and ranges.size != streams.scans[0].size:
-        raise BagDatasetError(f'{path}: LaserScan beam count changed from '
-                              f'{streams.scans[0].size} to {ranges.size}')
-    bad = ~np.isfinite(ranges) | (ranges < float(msg.range_min)) | (ranges > top)
-    streams.scans.append(np.where(bad, top, ranges).astype(np.float32))
-    streams.scan_t.append(stamp)
-
-
 def _nearest_values(stamps: List[int], values: List[np.ndarray],
                     frame_t: np.ndarray) -> np.ndarray:
     """The value whose stamp is nearest each frame stamp. [T, ...] float32."""
@@ -328,7 +243,7 @@ def _nearest_values(stamps: List[int], values: List[np.ndarray],
     return np.stack(values)[order][nearest_index(t, frame_t)].astype(np.float32)
 
 
-def _labels(streams: _Streams, frame_t: np.ndarray) -> Dict[str, np.ndarray]:
+def _labels(streams: MessageStreams, frame_t: np.ndarray) -> Dict[str, np.ndarray]:
     """Label extras at the frame stamps: nearest pose and scan, latest flag at or before the
     frame."""
     out: Dict[str, np.ndarray] = {}
@@ -345,62 +260,7 @@ def _labels(streams: _Streams, frame_t: np.ndarray) -> Dict[str, np.ndarray]:
     return out
 
 
-def message_stamp_ns(msg: Any, log_ns: int, source: str) -> int:
-    """A message's time in ns: its non-zero ``header.stamp`` (``source`` 'header'), else the
-    bag's receive time ``log_ns``."""
-    header = getattr(msg, 'header', None) if source == 'header' else None
-    if header is not None:
-        ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
-        if ns > 0:      # an unset stamp is 0: fall back to the receive time
-            return ns
-    return int(log_ns)
-
-
-def _add_image(streams: _Streams, msg: Any, msgtype: str, stamp: int, cfg: BagDatasetConfig,
-               report: ReadReport) -> None:
-    report.images_read += 1
-    try:
-        rgb = decode_image(msg, msgtype)
-    except ImageDecodeError as exc:
-        report.decode_failures += 1
-        log.debug('skipping image at %d ns: %s', stamp, exc)
-        return
-    # Resize while reading: keeping full-resolution frames of a long bag would not fit memory.
-    streams.images.append(resize_square(rgb, cfg.image_size, cfg.resize_mode))
-    streams.image_t.append(stamp)
-
-
-def _add_joint_state(streams: _Streams, msg: Any, stamp: int, joint_names: List[str],
-                     cfg: BagDatasetConfig, cache: Dict, report: ReadReport) -> None:
-    report.joint_states_read += 1
-    names = tuple(msg.name)
-    if names not in cache:
-        where = {n: i for i, n in enumerate(names)}
-        cache[names] = (np.array([where[j] for j in joint_names])
-                        if all(j in where for j in joint_names) else None)
-    idx = cache[names]
-    position, velocity = np.asarray(msg.position), np.asarray(msg.velocity)
-    usable = (idx is not None and len(position) == len(names)
-              and (not cfg.use_joint_velocity or len(velocity) == len(names)))
-    if not usable:
-        report.joint_states_incomplete += 1
-        return
-    streams.joint_t.append(stamp)
-    streams.q.append(position[idx].astype(np.float64))
-    streams.dq.append(velocity[idx].astype(np.float64) if cfg.use_joint_velocity
-                      else np.zeros(0))
-
-
-def command_vector(msg: Any, msgtype: str, fields: List[str]) -> np.ndarray:
-    """The command vector [A]: all data of an array message, or the listed Twist fields."""
-    if msgtype in ARRAY_TYPES:
-        return np.asarray(msg.data, dtype=np.float64).reshape(-1)
-    twist = msg.twist if msgtype.endswith('TwistStamped') else msg
-    parts = [f.split('.') for f in fields]
-    return np.array([getattr(getattr(twist, p), a) for p, a in parts], dtype=np.float64)
-
-
-def _command_width(streams: _Streams, cfg: BagDatasetConfig, joint_names: List[str],
+def _command_width(streams: MessageStreams, cfg: BagDatasetConfig, joint_names: List[str],
                    path: Path) -> int:
     """Action size, checked to be the same for every command and to match ``action_dim``."""
     if cfg.action_source == 'joint_state_delta':
@@ -435,7 +295,7 @@ def _sorted_unique(stamps: List[int], topic: str, report: ReadReport) -> np.ndar
     return order[keep]
 
 
-def _episodes(streams: _Streams, cfg: BagDatasetConfig, report: ReadReport,
+def _episodes(streams: MessageStreams, cfg: BagDatasetConfig, report: ReadReport,
               width: int) -> List[Episode]:
     img_order = _sorted_unique(streams.image_t, cfg.image_topic, report)
     js_order = _sorted_unique(streams.joint_t, cfg.joint_state_topic, report)
