@@ -23,13 +23,12 @@ import json
 import os
 from pathlib import Path
 import platform
-import statistics
 import tempfile
-import time
-from typing import Callable, Dict
+from typing import Dict
 
 import torch
 
+from call_timing import time_calls
 from jepa_world_model.core.checkpoint import load_checkpoint
 from jepa_world_model.core.export.onnx_export import export_onnx
 from jepa_world_model.core.export.onnx_sessions import OnnxGraphs
@@ -37,28 +36,6 @@ from jepa_world_model.core.model.rollout_step import RolloutStep
 from jepa_world_model.core.runtime.backends import OnnxStep
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(fns: Dict[str, Callable[[], object]], repeats: int, warmup: int = 5
-          ) -> Dict[str, Dict[str, float]]:
-    """``{name: {median_ms, p90_ms}}`` of each ``fns[name]`` over ``repeats`` calls, the
-    functions called in turn (round robin), so the other jobs of a loaded machine slow all
-    of them alike instead of whichever ran while they were busy."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    samples: Dict[str, list] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append((time.perf_counter() - start) * 1e3)
-    out = {}
-    for name, values in samples.items():
-        values.sort()
-        out[name] = {'median_ms': round(statistics.median(values), 3),
-                     'p90_ms': round(values[int(0.9 * (len(values) - 1))], 3)}
-    return out
 
 
 def main() -> int:
@@ -102,16 +79,16 @@ def main() -> int:
             steps = {'onnxruntime': OnnxStep(fp32), 'onnxruntime_int8': OnnxStep(int8)}
             run: Dict[str, object] = {}
             with torch.inference_mode():
-                run['encode_batch1'] = timed({
+                run['encode_batch1'] = time_calls({
                     'torch': lambda: model.encode(o1, s1),
                     'onnxruntime': lambda: fp32.run('encoder', ['z'], o=o1, s=s1)},
                     args.repeats)
                 run['encode_batch1']['max_abs_diff'] = float(
                     (fp32.run('encoder', ['z'], o=o1, s=s1)[0] - enc_reference).abs().max())
-                step_run = timed({'torch': lambda: torch_step(z, a),
-                                  'onnxruntime': lambda: steps['onnxruntime'](z, a),
-                                  'onnxruntime_int8': lambda: steps['onnxruntime_int8'](z, a)},
-                                 args.repeats)
+                step_run = time_calls({
+                    'torch': lambda: torch_step(z, a),
+                    'onnxruntime': lambda: steps['onnxruntime'](z, a),
+                    'onnxruntime_int8': lambda: steps['onnxruntime_int8'](z, a)}, args.repeats)
                 for name, step in steps.items():
                     out = step(z, a)
                     step_run[name]['max_abs_diff'] = float((out - reference).abs().max())

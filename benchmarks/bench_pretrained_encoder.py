@@ -19,11 +19,10 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Dict
 
+from call_timing import time_call
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -34,21 +33,6 @@ from jepa_world_model.core.model.pretrained_backbone import architecture_keys
 from jepa_world_model.core.model.world_model import WorldModel
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(fn: Callable[[], object], repeats: int, warmup: int) -> Dict[str, float]:
-    """Median, p99 and max wall time of ``fn`` [ms] over ``repeats`` calls."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    samples.sort()
-    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
-    return {'median_ms': round(statistics.median(samples), 2), 'p99_ms': round(p99, 2),
-            'max_ms': round(samples[-1], 2), 'samples': len(samples)}
 
 
 def pretrained_model_config(kind: str, input_px: int, **architecture) -> ModelConfig:
@@ -94,7 +78,7 @@ def measure(cfg: ModelConfig, threads: int, repeats: int, warmup: int) -> Dict[s
         with torch.inference_mode():
             model.encode(frame.clone(), s)
 
-    out = timed(encode_new_frame, repeats, warmup)
+    out = time_call(encode_new_frame, repeats, warmup)
     # Counted, not timed: what the frame costs on any machine (GFLOP/s there gives the time).
     with FlopCounterMode(display=False) as flops:
         encode_new_frame()

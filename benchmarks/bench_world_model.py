@@ -13,29 +13,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
+from call_timing import time_call
 import torch
 
 from jepa_world_model.core.config import ExperimentConfig, load_config
 from jepa_world_model.core.model.vit import Block
 from jepa_world_model.core.model.world_model import WorldModel
-
-
-def timed(fn, repeats: int, warmup: int) -> dict:
-    """Median and p90 wall time of ``fn`` in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    samples.sort()
-    return {'median_ms': round(statistics.median(samples), 3),
-            'p90_ms': round(samples[int(0.9 * (len(samples) - 1))], 3)}
 
 
 def token_predictor(m, depth: int = 2) -> torch.nn.Sequential:
@@ -67,14 +52,14 @@ def run(cfg: ExperimentConfig, threads: int, repeats: int) -> dict:
         'parameters': model.parameter_counts(),
         'latent_dim': m.latent_dim,
         'num_patches': m.num_patches,
-        'encode_batch1': timed(lambda: model.encode(o, s), repeats, 10),
-        'encode_online_and_target_batch1': timed(
+        'encode_batch1': time_call(lambda: model.encode(o, s), repeats, 10),
+        'encode_online_and_target_batch1': time_call(
             lambda: (model.encode(o, s), model.encode(o, s, target=True)), repeats, 10),
-        'predict_step_batch1': timed(lambda: model.predict(z1, a1), repeats, 10),
-        'predict_step_batch256': timed(lambda: model.predict(z256, a256), repeats, 10),
-        'rollout_8_steps_batch256': timed(
+        'predict_step_batch1': time_call(lambda: model.predict(z1, a1), repeats, 10),
+        'predict_step_batch256': time_call(lambda: model.predict(z256, a256), repeats, 10),
+        'rollout_8_steps_batch256': time_call(
             lambda: model.rollout(z256, a256.unsqueeze(1).expand(-1, 8, -1)), repeats // 2, 5),
-        'token_predictor_step_batch256_for_contrast': timed(
+        'token_predictor_step_batch256_for_contrast': time_call(
             lambda: predictor(tokens256), max(repeats // 10, 3), 2),
     }
 
