@@ -15,6 +15,8 @@ a file).
     python benchmarks/bench_planner.py --goal pose --samples 256 --threads 2
     python benchmarks/bench_planner.py --goal image --samples 256 --threads 1 --profile
     python benchmarks/bench_planner.py --samples 256 --inference-backend torch onnxruntime_int8
+    python benchmarks/bench_planner.py --goal joint --samples 256 \
+        --rollout-model ensemble models/arm_tiny_rollout.safetensors
     python benchmarks/bench_planner.py --compare --samples 128 256
     python benchmarks/bench_planner.py --synthetic        # the MLP stand-in, for contrast
 """
@@ -44,6 +46,9 @@ from planner_bench.rigs import (BenchmarkError, build_controller, GOAL_KINDS,  #
                                 SCAN_BEAMS, Search, settings_summary)
 from planner_bench.synthetic import run_synthetic  # noqa: E402
 
+#: ``--rollout-model`` value of the dynamics ensemble (planner_node's rollout_model '').
+ENSEMBLE = 'ensemble'
+
 
 def parse_args(argv=None):
     """Command-line options (exit 2 on bad values)."""
@@ -61,6 +66,10 @@ def parse_args(argv=None):
                         help="planner_node's inference_backend (each one in turn; the "
                         'onnxruntime ones with --threads intra-op threads per session, as '
                         'num_threads; --profile/--compare: the first)')
+    parser.add_argument('--rollout-model', nargs='+', default=[ENSEMBLE],
+                        help="planner_node's rollout_model, each in turn: 'ensemble' (the "
+                        "dynamics ensemble, rollout_model '') or a rollout student file "
+                        "(jepa-world-model distill-rollout; torch backend only)")
     parser.add_argument('--horizon', type=int, default=8)
     parser.add_argument('--iterations', type=int, default=3)
     parser.add_argument('--elite-fraction', type=float, default=None,
@@ -171,12 +180,13 @@ class BackendRuntimes:
 
 
 def grid(args, sizes):
-    """The configurations to time: (search, threads, rollout_dtype, backend); bfloat16
-    rollouts only on torch (the onnxruntime backends run their own graphs)."""
-    return [(search, threads, dtype, backend) for search, threads, dtype, backend
-            in itertools.product(sizes, args.threads, args.rollout_dtype,
-                                 args.inference_backend)
-            if backend == 'torch' or dtype == 'float32']
+    """The configurations to time: (search, threads, rollout_dtype, backend, rollout_model);
+    bfloat16 rollouts and rollout students only on torch (the onnxruntime backends run their
+    own graphs)."""
+    return [(search, threads, dtype, backend, student) for search, threads, dtype, backend,
+            student in itertools.product(sizes, args.threads, args.rollout_dtype,
+                                         args.inference_backend, args.rollout_model)
+            if backend == 'torch' or (dtype == 'float32' and student == ENSEMBLE)]
 
 
 def run_goal(args, goal):
@@ -208,26 +218,27 @@ def run_goal(args, goal):
                                  args.warmup, args.repeats, args.compare_repeats)
     else:
         out['configurations'] = []
-        for search, threads, dtype, backend in grid(args, sizes):
+        for search, threads, dtype, backend, student in grid(args, sizes):
             load_before = load_average()
-            config = time_configuration(runtimes.get(backend, threads),
-                                        settings.with_updates({'rollout_dtype': dtype}),
-                                        trace, search, threads, args.warmup, args.repeats,
-                                        args.breakdown_repeats)
+            rollout_model = '' if student == ENSEMBLE else student
+            config = time_configuration(runtimes.get(backend, threads), settings.with_updates(
+                {'rollout_dtype': dtype, 'rollout_model': rollout_model}), trace, search,
+                threads, args.warmup, args.repeats, args.breakdown_repeats)
             config['rollout_dtype'] = dtype
             config['inference_backend'] = backend
+            config['rollout_model'] = student
             # Other work on the CPU slows every figure: keep the load next to it.
             config['load_average'] = {'before': load_before, 'after': load_average()}
             out['configurations'].append(config)
             # A full grid takes many minutes: say how far it got.
             print(f'bench_planner: {goal} {search.samples} samples, {threads} threads, {dtype}, '
-                  f"{backend}: median {config['median_ms']:.1f} ms, p99 "
-                  f"{config['p99_ms']:.1f} ms (load {load_before[0]:.1f})",
+                  f"{backend}, {os.path.basename(student)}: median {config['median_ms']:.1f} "
+                  f"ms, p99 {config['p99_ms']:.1f} ms (load {load_before[0]:.1f})",
                   file=sys.stderr, flush=True)
         out['top5_by_share'] = [
             {'samples': c['samples'], 'threads': c['threads'],
              'rollout_dtype': c['rollout_dtype'], 'inference_backend': c['inference_backend'],
-             'top': top_parts(c)}
+             'rollout_model': c['rollout_model'], 'top': top_parts(c)}
             for c in out['configurations'] if c['breakdown']]
     out['backend_load_s'] = runtimes.load_s
     return out

@@ -16,6 +16,8 @@ Examples:
     jepa-world-model offline-reach --robot mobile_base --risk scan --map --episodes 30
     jepa-world-model diagnose risk --model models/mobile_base_tiny.safetensors
     jepa-world-model agents-eval --out docs/results/agent_prediction.json
+    jepa-world-model distill-rollout --robot arm --checkpoint models/arm_tiny.safetensors \
+        --out models/arm_tiny_rollout.safetensors
 """
 
 from __future__ import annotations
@@ -26,20 +28,22 @@ import sys
 from typing import List, Optional
 
 from .bags.errors import BagDatasetError, BagWriteError, RecordError
-from .commands import (agents_eval, demo, demo_synthetic, diagnose, evaluate, export,
-                       fit_risk, info, inspect, offline_reach, plan_eval, record, train)
+from .commands import (agents_eval, demo, demo_synthetic, diagnose, distill_rollout, evaluate,
+                       export, fit_risk, info, inspect, offline_reach, plan_eval, record,
+                       train)
 from .core.checkpoint import CheckpointError
 from .core.config import ConfigError
+from .core.model.rollout_student_file import RolloutModelError
 from .core.training.trainer import TrainingSetupError
 
 __all__ = ['build_parser', 'main', 'one_line']
 
 #: The sub-command modules (``commands/``), in the order ``--help`` lists them.
 COMMANDS = (train, record, inspect, evaluate, info, export, demo, demo_synthetic, plan_eval,
-            offline_reach, diagnose, fit_risk, agents_eval)
+            offline_reach, diagnose, fit_risk, agents_eval, distill_rollout)
 #: Failures the user can fix: one line on stderr and exit status 2, never a traceback.
 USER_ERRORS = (ConfigError, CheckpointError, OSError, BagDatasetError, BagWriteError,
-               RecordError, TrainingSetupError)
+               RecordError, TrainingSetupError, RolloutModelError)
 
 
 def build_parser() -> argparse.ArgumentParser:

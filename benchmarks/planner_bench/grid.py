@@ -83,10 +83,11 @@ def summarise_ms(seconds: List[float]) -> Dict[str, float]:
             'max_ms': round(float(ms.max()), 3), 'count': int(ms.size)}
 
 
-def expected_rollout_calls(settings: Any) -> int:
-    """Batched model steps of one complete plan: every iteration's samples and the final
-    mean, ``horizon x action_repeat`` steps each (one chunk: num_samples <= chunk_size)."""
-    steps = settings.horizon * settings.action_repeat
+def expected_rollout_calls(settings: Any, held_steps: int = 1) -> int:
+    """Batched model calls of one complete plan: every iteration's samples and the final
+    mean, ``horizon x action_repeat / held_steps`` calls each (one chunk: num_samples <=
+    chunk_size; ``held_steps``: model steps a rollout student covers per call)."""
+    steps = settings.horizon * settings.action_repeat // held_steps
     return settings.num_iterations * steps + steps
 
 
@@ -148,7 +149,8 @@ def time_configuration(controller_runtime: Any, node_settings: Any, trace: Trace
                           'warmup_acts': max(1, warmup),
                           'warmup_total_s': round(warmup_total_s, 3)},
               'stops_during_timing': stops,
-              'expected_rollout_calls_per_act': expected_rollout_calls(settings),
+              'expected_rollout_calls_per_act': expected_rollout_calls(
+                  settings, getattr(controller._step, 'held_steps', 1)),
               'settings': settings_summary(settings),
               'breakdown': breakdown}
     if breakdown is not None:

@@ -13,7 +13,8 @@ call with timed wrappers, and restores them afterwards:
   at the goal (``Objective.fn``, or the anchored image-goal part), ``objective:obstacles``
   and ``objective:clearance`` for the parts built per plan from the scan or the scene, and
   ``objective_setup`` for building them (``Objective.at``);
-* ``controller._step`` / ``runtime.model.predict`` outside the search ->
+* ``controller._step`` / ``controller._hold_step`` / ``runtime.model.predict`` outside the
+  search ->
   ``command_delay_rollforward`` (``command_delay_steps``);
 * ``controller._limited`` -> ``limits`` (the command limits on the plan);
 * ``act()`` itself -> ``other``: what is left (input checks, scan to points, the plan's
@@ -63,6 +64,8 @@ class SectionClock:
                     self._inner[-1] += elapsed
         timed.__wrapped__ = fn
         timed.section = name
+        if hasattr(fn, 'held_steps'):   # a held-action rollout student: the planner reads it
+            timed.held_steps = fn.held_steps
         return timed
 
     def reset(self) -> None:
@@ -154,7 +157,8 @@ def instrumented(controller: Any, clock: SectionClock) -> Iterator[Callable]:
             if hasattr(runtime.encoder, name):
                 patches.set(runtime.encoder, name,
                             clock.wrap('encode', getattr(runtime.encoder, name)))
-        for owner, name in ((controller, '_step'), (runtime.model, 'predict')):
+        for owner, name in ((controller, '_step'), (controller, '_hold_step'),
+                            (runtime.model, 'predict')):
             if hasattr(owner, name):
                 patches.set(owner, name, clock.wrap(DELAY, getattr(owner, name)))
         patches.set(controller.planner, 'plan', _timed_plan(clock, controller.planner.plan))

@@ -28,7 +28,7 @@ __all__ = ['add_parser', 'options_for', 'sweep_options', 'command_for', 'run', '
 #: Options both experiments take (argparse dest = field name); a robot's default when absent.
 #: ``num_samples`` is one too, given as a list (:func:`sweep_options`).
 SHARED = ('model', 'episodes', 'first_seed', 'budget', 'tolerance', 'threads', 'num_elites',
-          'rollout_dtype', 'inference_backend')
+          'rollout_dtype', 'inference_backend', 'rollout_model')
 #: Options of one robot's experiment only.
 ARM_ONLY = ('objective',)
 BASE_ONLY = ('risk', 'risk_weight', 'min_range', 'margin', 'disagreement_weight', 'use_map',
@@ -168,6 +168,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="planner_node's inference_backend: what runs the encoder and the "
                    "plans' dynamics steps; the onnxruntime ones export the model once into "
                    "the cache (docs/deployment.md; default torch)")
+    p.add_argument('--rollout-model', type=str,
+                   help="planner_node's rollout_model: a rollout student distilled from the "
+                   "model (jepa-world-model distill-rollout) for the plans' rollouts "
+                   "(default '': the dynamics ensemble; docs/planner_speed.md)")
     p.add_argument('--out', type=Path, help='also write the JSON report to this file')
     p.add_argument('--collect', type=Path, nargs='+', metavar='REPORT',
                    help='run nothing: gather offline-reach reports (JSON) into one table of '

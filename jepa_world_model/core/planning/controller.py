@@ -45,6 +45,8 @@ from .objectives import ObjectiveFn, sum_objectives
 from .plan_agents import PlanAgents
 from .plan_budget import measure_rollout_cost, RolloutCost
 from .planner import ActionBounds, hold_action, LatentPlanner, PlannerConfig
+from ..model.rollout_student import calls_per_action
+from ..runtime.planning_step import planning_step, single_step
 from ..runtime.streams import WindowStats
 from .commands import Command, limit_plan, Stop
 from .observation import check_observation, Observation, obstacle_points
@@ -80,8 +82,11 @@ class PlanningController:
         self.runtime = runtime
         self._check_fits(limits, settings)
         limits = self._free_continuous(limits, settings)
-        # The runtime's backend (torch or onnxruntime) runs the planner's model step.
-        self._step = runtime.backend.rollout_step(settings.rollout_dtype)
+        # The runtime's backend (torch or onnxruntime) runs the planner's model step, or a
+        # rollout student does (settings.rollout_model; core/runtime/planning_step.py).
+        self._step = planning_step(runtime, settings.rollout_dtype, settings.rollout_model)
+        calls_per_action(self._step, planner.action_repeat)   # ValueError when it cannot
+        self._hold_step = single_step(runtime, self._step, settings.rollout_dtype)
         self.planner = self._make_planner(planner, limits)
         self.limits, self.settings = limits, settings
         self.goal: Optional[Goal] = None
@@ -219,11 +224,15 @@ class PlanningController:
                                  self._build(self.goal, self.static_map, settings))
         same_box = np.array_equal(limits.velocity_min, self.limits.velocity_min) and \
             np.array_equal(limits.velocity_max, self.limits.velocity_max)
-        step = (self._step if settings.rollout_dtype == self.settings.rollout_dtype else
-                self.runtime.backend.rollout_step(settings.rollout_dtype))
+        same_step = (settings.rollout_dtype, settings.rollout_model) == \
+            (self.settings.rollout_dtype, self.settings.rollout_model)
+        step = self._step if same_step else planning_step(
+            self.runtime, settings.rollout_dtype, settings.rollout_model)
+        calls_per_action(step, config.action_repeat)   # ValueError before anything changes
         if config != self.planner.config or not same_box:
             self.planner = self._make_planner(config, limits)
         self.limits, self.settings, self._step = limits, settings, step
+        self._hold_step = single_step(self.runtime, step, settings.rollout_dtype)
         self.objective, self._navigation = objective, navigation
 
     def warm_up(self, budget: float = WARM_UP_BUDGET_S) -> None:
@@ -333,7 +342,7 @@ class PlanningController:
                                      device=runtime.device)
             # The command planned now takes effect only after the one being executed has
             # run on: plan from where that leaves the robot, not from where it is now.
-            z_plan = hold_action(self._step, z, a_prev, s.command_delay_steps)
+            z_plan = hold_action(self._hold_step, z, a_prev, s.command_delay_steps)
             deadline = None if s.max_plan_time is None else started + s.max_plan_time
             result = self.planner.plan(z_plan, self._step, fn, a_prev,
                                        deadline=deadline)
@@ -411,14 +420,15 @@ class PlanningController:
         return Command(first.a, velocities, q_act, tuple(first.kinds), cost, poses)
 
 
-def rollout_cost(runtime: WorldModelRuntime, rollout_dtype: str = 'float32'
-                 ) -> Optional[RolloutCost]:
-    """The measured cost of the model's batched step in ``rollout_dtype`` (a search that
-    cannot fit ``max_plan_time`` is refused before it runs); None when the model cannot run
-    it (the warm-up plan then fails with the reason)."""
+def rollout_cost(runtime: WorldModelRuntime, rollout_dtype: str = 'float32',
+                 rollout_model: str = '') -> Optional[RolloutCost]:
+    """The measured cost of the planner's batched step in ``rollout_dtype`` (the teacher's,
+    or the ``rollout_model`` student's; a search that cannot fit ``max_plan_time`` is
+    refused before it runs); None when the model cannot run it (the warm-up plan then fails
+    with the reason)."""
     z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
     try:
-        step = runtime.backend.rollout_step(rollout_dtype)
+        step = planning_step(runtime, rollout_dtype, rollout_model)
         with torch.inference_mode():
             return measure_rollout_cost(step, z, runtime.action_dim)
     except (RuntimeError, ValueError):

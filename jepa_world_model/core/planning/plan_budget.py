@@ -18,6 +18,7 @@ from typing import Callable
 
 import torch
 
+from ..model.rollout_student import held_steps_of
 from .planner import PlannerConfig
 
 __all__ = ['RolloutCost', 'measure_rollout_cost']
@@ -32,14 +33,19 @@ class RolloutCost:
     Attributes:
         fixed: Seconds per call, whatever the batch (>= 0).
         per_sample: Seconds per sample of a call (>= 0).
+        held_steps: Model steps one call covers (a held-action rollout student's
+            ``held_steps``, core/model/rollout_student.py; else 1).
     """
 
     fixed: float
     per_sample: float
+    held_steps: int = 1
 
     def model_steps(self, config: PlannerConfig) -> int:
-        """Batched model calls over all samples in one plan (iterations x horizon x repeat)."""
-        return config.num_iterations * config.horizon * config.action_repeat
+        """Batched model calls over all samples in one plan (iterations x horizon x
+        repeat / held_steps, rounded up)."""
+        calls = -(-config.action_repeat // self.held_steps)
+        return config.num_iterations * config.horizon * calls
 
     def sample_seconds(self, config: PlannerConfig) -> float:
         """Seconds the sampled sequences of one plan need at least: ``per_sample x
@@ -91,4 +97,4 @@ def measure_rollout_cost(step: StepFn, z: torch.Tensor, action_dim: int, batch: 
         a = torch.zeros(n, action_dim, device=z.device, dtype=z.dtype)
         times.append(_time_call(step, zs, a, repeats))
     per_sample = max(0.0, (times[1] - times[0]) / (batch - 1))
-    return RolloutCost(fixed=times[0], per_sample=per_sample)
+    return RolloutCost(fixed=times[0], per_sample=per_sample, held_steps=held_steps_of(step))

@@ -28,6 +28,7 @@ from typing import Callable, List, Optional, Union
 
 import torch
 
+from ..model.rollout_student import calls_per_action
 # Re-exported: the planner's callers import the action constraints from here.
 from .action_constraints import ActionBounds, BoundLike, project_l1_ball  # noqa: F401
 
@@ -218,13 +219,17 @@ class LatentPlanner:
     def _rollout(self, z0: torch.Tensor, a: torch.Tensor, step: StepFn,
                  deadline: Optional[float] = None) -> torch.Tensor:
         """Roll ``step`` from ``z0 [Z]`` under ``a [N, H, A]``, each action held for
-        ``action_repeat`` steps; returns the latent after each action, ``[N, H, Z]``.
+        ``action_repeat`` model steps (``action_repeat / held_steps`` calls of a step that
+        holds ``held_steps``, core/model/rollout_student.py); returns the latent after each
+        action, ``[N, H, Z]``.
         Raises _PastDeadline before a model step that would start past ``deadline``."""
         n = a.shape[0]
         z = z0.unsqueeze(0).expand(n, -1)
         traj = []
+        # A held-action rollout student covers several model steps per call.
+        calls = calls_per_action(step, self.config.action_repeat)
         for t in range(a.shape[1]):
-            for _ in range(self.config.action_repeat):
+            for _ in range(calls):
                 if _past(deadline):
                     raise _PastDeadline
                 z = step(z, a[:, t])

@@ -52,6 +52,8 @@ class ControllerSettings:
         rollout_dtype: dtype of the planner's model step ('float32', or 'bfloat16': about
             twice the matrix throughput on CPUs with bfloat16 instructions, predictions
             within ~1 % of the increment; core/model/rollout_step.py).
+        rollout_model: A rollout student file distilled from the loaded model for the
+            search's rollouts ('': the dynamics ensemble; core/runtime/planning_step.py).
     """
 
     period: float = 0.1
@@ -70,6 +72,7 @@ class ControllerSettings:
     map_inflation: float = 0.32
     map_occupied_threshold: int = 50
     rollout_dtype: str = 'float32'
+    rollout_model: str = ''
 
     def __post_init__(self) -> None:
         """Raise ValueError naming the first unusable value."""
@@ -84,5 +87,7 @@ class ControllerSettings:
             raise ValueError('command_delay_steps must be an int >= 0, got '
                              f'{self.command_delay_steps!r}')
         compute_dtype(self.rollout_dtype)
+        if not isinstance(self.rollout_model, str):
+            raise ValueError(f'rollout_model must be a path or empty, got {self.rollout_model!r}')
         if len(self.scan_mount) != 3:
             raise ValueError(f'scan_mount must be (x, y, yaw), got {self.scan_mount!r}')

@@ -54,7 +54,7 @@ def make_controller(runtime: WorldModelRuntime, opts: ArmReachOptions) -> Planni
     # No plan deadline (max_plan_time None): offline results must not depend on the CPU.
     return PlanningController(runtime, config, limits, ControllerSettings(
         period=CONTROL_DT, tolerance=None, max_plan_time=None,
-        rollout_dtype=opts.rollout_dtype))
+        rollout_dtype=opts.rollout_dtype, rollout_model=opts.rollout_model))
 
 
 def episode_goal(runtime: WorldModelRuntime, task: Any, objective: str) -> Goal:
@@ -113,7 +113,8 @@ def run_arm_reach(opts: ArmReachOptions) -> Dict[str, Any]:
     finally:
         factory.close()
     return {'model': str(model), 'inference_backend': opts.inference_backend,
-            'rollout_dtype': opts.rollout_dtype, 'objective': opts.objective,
+            'rollout_dtype': opts.rollout_dtype, 'rollout_model': opts.rollout_model,
+            'objective': opts.objective,
             'num_samples': opts.num_samples, 'num_elites': elites(opts),
             'first_seed': opts.first_seed, 'episodes': len(episodes),
             'success_rate': sum(e['success'] for e in episodes) / len(episodes),

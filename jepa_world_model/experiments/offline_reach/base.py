@@ -116,7 +116,8 @@ def make_controller(runtime: WorldModelRuntime, opts: BaseReachOptions
     settings = ControllerSettings(period=CONTROL_DT, command_delay_steps=plan_delay(opts),
                                   terms=terms, tolerance=None, max_plan_time=None,
                                   map_inflation=opts.map_inflation,
-                                  rollout_dtype=opts.rollout_dtype)
+                                  rollout_dtype=opts.rollout_dtype,
+                                  rollout_model=opts.rollout_model)
     config = PlannerConfig(num_samples=opts.num_samples, num_iterations=2,
                            num_elites=elites(opts), horizon=8,
                            action_repeat=opts.action_repeat)
@@ -199,7 +200,8 @@ def run_base_reach(opts: BaseReachOptions) -> Dict[str, Any]:
         sim.close()
         factory.close()
     return {'model': str(model), 'inference_backend': opts.inference_backend,
-            'rollout_dtype': opts.rollout_dtype, 'num_samples': opts.num_samples,
+            'rollout_dtype': opts.rollout_dtype, 'rollout_model': opts.rollout_model,
+            'num_samples': opts.num_samples,
             'num_elites': elites(opts), 'risk': opts.risk,
             'risk_weight': opts.risk_weight if opts.risk != 'none' else 0.0,
             'min_range': opts.min_range, 'map': opts.use_map,

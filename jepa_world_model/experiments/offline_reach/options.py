@@ -55,6 +55,9 @@ class ReachOptions:
     #: planner_node's ``inference_backend``, one of :data:`BACKENDS` (core/runtime): what
     #: runs the encoder and every dynamics step of a plan (docs/deployment.md).
     inference_backend: str = 'torch'
+    #: planner_node's ``rollout_model``: a rollout student file for the plans' rollouts
+    #: ('': the dynamics ensemble; core/runtime/planning_step.py).
+    rollout_model: str = ''
 
     def __post_init__(self) -> None:
         for name in ('episodes', 'budget', 'threads'):

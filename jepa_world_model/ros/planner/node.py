@@ -50,6 +50,7 @@ from ..common.node_main import run_node
 from ...core.planning.goals import GoalError
 from ...core.agents.predictor import AgentModelError
 from ...core.planning.controller import PlanningController, rollout_cost
+from ...core.runtime.planning_step import planning_step
 from ...core.planning.plan_agents import PlanAgents
 from ...core.runtime.shared_encoder import EncoderPool
 from ...core.runtime.streams import WindowStats
@@ -104,9 +105,15 @@ class PlannerNode(PlannerCore):
         except ModelLoadError as exc:
             return self._fail(str(exc))
         path = runtime.checkpoint.path
+        if s.rollout_model:   # a clear reason here rather than a failed warm-up below
+            try:
+                planning_step(runtime, s.rollout_dtype, s.rollout_model)
+            except ValueError as exc:
+                return self._fail(f'rollout_model: {exc}')
         # The measured step cost lets validate_updates refuse searches over max_plan_time.
         facts = PlannerFacts(runtime.action_dim, tuple(runtime.joint_names),
-                             rollout_cost(runtime, s.rollout_dtype), s.output)
+                             rollout_cost(runtime, s.rollout_dtype, s.rollout_model),
+                             s.output)
         reason = validate_updates({}, s, facts)
         if reason:
             return self._fail(f'{path} does not fit the parameters: {reason}')

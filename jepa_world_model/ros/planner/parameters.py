@@ -266,6 +266,10 @@ def validate_updates(updates: Mapping[str, Any], current: Any,
     reason = plan_time_problem(config, new.max_plan_time, getattr(facts, 'rollout_cost', None))
     if reason:
         return reason
+    held = getattr(getattr(facts, 'rollout_cost', None), 'held_steps', 1)
+    if config.action_repeat % held:
+        return (f'action_repeat {config.action_repeat} is not a multiple of the '
+                f'{held} model steps the rollout_model covers per call')
     low, high = command_bounds(new)
     dim = facts.action_dim if facts is not None else max(
         len(low), len(high), len(new.acceleration_max))

@@ -1,0 +1,106 @@
+"""``rollout_model``, the planner's choice of rollout model (issue #16 item 2): empty keeps the
+dynamics ensemble; a student file runs the search's rollouts (planner_node's parameter,
+offline-reach's and bench_planner's ``--rollout-model``, all through
+core/runtime/planning_step.py); a student of another model or one whose held steps do not
+divide ``action_repeat`` is refused with the reason before anything plans."""
+
+from dataclasses import replace
+import json
+import os
+
+import pytest
+import torch
+
+from jepa_world_model.cli import main
+from jepa_world_model.core.model.rollout_step import RolloutStep
+from jepa_world_model.core.model.rollout_student import RolloutStudent, StudentStep
+from jepa_world_model.core.model.rollout_student_file import RolloutModelError, save_student
+from jepa_world_model.core.planning import ControllerSettings, PlanningController
+from jepa_world_model.core.planning.command_limits import CommandLimits
+from jepa_world_model.core.planning.controller import rollout_cost
+from jepa_world_model.core.planning.planner import PlannerConfig
+from jepa_world_model.core.runtime.inference import WorldModelRuntime
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARM = os.path.join(REPO_ROOT, 'models', 'arm_tiny.safetensors')
+GANTRY = os.path.join(REPO_ROOT, 'models', 'gantry_tiny.safetensors')
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
+
+@pytest.fixture(scope='module')
+def runtime():
+    return WorldModelRuntime.from_path(ARM)
+
+
+@pytest.fixture(scope='module')
+def students(runtime, tmp_path_factory):
+    """An arm student for 1 and for 2 held steps, and one whose teacher is another file."""
+    folder = tmp_path_factory.mktemp('students')
+    torch.manual_seed(0)
+    out = {}
+    for name, held, teacher in (('one', 1, ARM), ('two', 2, ARM), ('other', 1, GANTRY)):
+        student = RolloutStudent.for_teacher(runtime.model, 16, 1, held)
+        out[name] = str(save_student(folder / f'{name}.safetensors', student, teacher, {}))
+    return out
+
+
+def _controller(runtime, rollout_model, action_repeat=1):
+    config = PlannerConfig(num_samples=8, num_elites=2, horizon=2, num_iterations=1,
+                           action_repeat=action_repeat)
+    limits = CommandLimits.create([-1.0], [1.0], [3.0], action_dim=runtime.action_dim)
+    return PlanningController(runtime, config, limits, ControllerSettings(
+        tolerance=None, max_plan_time=None, rollout_model=rollout_model))
+
+
+def test_empty_keeps_the_ensemble_and_a_file_runs_the_student(runtime, students):
+    assert isinstance(_controller(runtime, '')._step, RolloutStep)
+    controller = _controller(runtime, students['two'], action_repeat=2)
+    assert isinstance(controller._step, StudentStep) and controller._step.held_steps == 2
+    # The command-delay roll-forward counts single model steps: the teacher's.
+    assert isinstance(controller._hold_step, RolloutStep)
+    assert rollout_cost(runtime, 'float32', students['two']).held_steps == 2
+    assert rollout_cost(runtime, 'float32', '').held_steps == 1
+
+
+def test_bad_students_are_refused(runtime, students):
+    with pytest.raises(RolloutModelError, match='distilled from another model'):
+        _controller(runtime, students['other'])
+    with pytest.raises(ValueError, match='not a multiple'):
+        _controller(runtime, students['two'], action_repeat=3)
+    controller = _controller(runtime, students['two'], action_repeat=2)
+    with pytest.raises(ValueError, match='not a multiple'):   # and nothing changes
+        controller.update(planner=replace(controller.planner.config, action_repeat=1))
+    assert controller.planner.config.action_repeat == 2
+    controller.update(settings=replace(controller.settings, rollout_model=''),
+                      planner=replace(controller.planner.config, action_repeat=1))
+    assert isinstance(controller._step, RolloutStep)
+
+
+def test_offline_reach_runs_and_reports_the_student(students, capsys):
+    argv = ['offline-reach', '--robot', 'arm', '--model', ARM, '--objective', 'joint_goal',
+            '--episodes', '1', '--budget', '2', '--tolerance', '100', '--num-samples', '8',
+            '--rollout-model', students['one']]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report['rollout_model'] == students['one']
+    assert f'--rollout-model {students["one"]}' in report['command']
+    assert main(argv[:-1] + [students['other']]) == 2
+    assert 'distilled from another model' in capsys.readouterr().err
+
+
+@pytest.mark.ros
+def test_planner_node_parameter(students):
+    from jepa_world_model.core.planning.plan_budget import RolloutCost
+    from jepa_world_model.ros.planner.parameter_table import PARAMS
+    from jepa_world_model.ros.planner.parameters import (PlannerFacts, PlannerSettings,
+                                                         validate_updates)
+    spec = PARAMS['rollout_model']
+    assert spec.default == '' and spec.applies == 'configure'
+    assert spec.core == 'controller.rollout_model'
+    facts = PlannerFacts(3, ('joint1', 'joint2', 'joint3'),
+                         RolloutCost(fixed=1e-4, per_sample=1e-8, held_steps=2))
+    settings = PlannerSettings().with_updates({'action_repeat': 2})
+    assert validate_updates({}, settings, facts) is None
+    reason = validate_updates({'action_repeat': 3}, settings, facts)
+    assert reason and 'action_repeat 3' in reason and 'rollout_model' in reason
