@@ -21,7 +21,7 @@ try:
     from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
-    from std_msgs.msg import Bool, Float64MultiArray
+    from std_msgs.msg import Bool, Float64MultiArray, String
     from std_srvs.srv import Trigger
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
@@ -162,9 +162,10 @@ def test_arm_topics_commands_and_bad_input(graph):
 
 
 def test_tabletop_ground_truth_and_gripper_commands(graph):
-    """The tabletop robot publishes its 4 joints (gripper included) and each object's pose on
-    /ground_truth/<name> in world with the joint state's stamp; a gripper velocity command
-    closes it and a stale command leaves it where it is (zero velocity holds)."""
+    """The tabletop robot publishes its 4 joints (gripper included), each object's pose on
+    /ground_truth/<name> in world with the joint state's stamp and the cube's material on
+    /ground_truth/cube_material; a gripper velocity command closes it and a stale command
+    leaves it where it is (zero velocity holds)."""
     ns = f'/tabletop{os.getpid()}'
     node = start_sim(graph, ns, robot='tabletop', rate_hz=20.0, seed=5)
     probe = Probe(graph, ns)
@@ -172,9 +173,13 @@ def test_tabletop_ground_truth_and_gripper_commands(graph):
     for name, received in poses.items():
         probe.node.create_subscription(PoseStamped, f'/ground_truth/{name}', received.append,
                                        QoSProfile(depth=50))
+    materials = []
+    probe.node.create_subscription(String, '/ground_truth/cube_material', materials.append,
+                                   QoSProfile(depth=50))
     try:
-        assert wait_for(lambda: len(probe.out['joints']) >= 3 and all(
+        assert wait_for(lambda: len(probe.out['joints']) >= 3 and materials and all(
             len(v) >= 3 for v in poses.values())), {k: len(v) for k, v in poses.items()}
+        assert {m.data for m in materials} == {node.robot.cube_material}
         joints = probe.latest('joints')
         assert list(joints.name) == ['yaw', 'reach', 'lift', 'gripper']
         cube = poses['cube'][-1]

@@ -9,6 +9,7 @@ from jepa_world_model.bags.recording import make_policy, record, topics_for
 from jepa_world_model.sim.robots import make_robot
 from jepa_world_model.sim.robots import mujoco   # imported after MUJOCO_GL is set
 from jepa_world_model.sim.tabletop import OBJECT_NAMES, TabletopSim
+from jepa_world_model.sim.tabletop_materials import CUBE_MATERIALS, CubeMaterial, draw_material
 from jepa_world_model.sim.tabletop_policies import HOLD_CHECK_STEPS, ScriptedTabletopPolicy
 
 GRASP_ONLY = (0.0, 1.0, 0.0)
@@ -18,8 +19,8 @@ PUSH_ONLY = (1.0, 0.0, 0.0)
 def _cube(mass, friction):
     """A TabletopSim whose cube always has this mass [kg] and friction."""
     class Fixed(TabletopSim):
-        CUBE_MASS_RANGE = (mass, mass)
-        CUBE_FRICTION_RANGE = (friction, friction)
+        CUBE_MATERIALS = (CubeMaterial('fixed', (0.5, 0.5, 0.5, 1.0), (mass, mass),
+                                       (friction, friction)),)
     return Fixed(image_size=32)
 
 
@@ -43,6 +44,59 @@ def test_a_light_grippy_cube_stays_in_the_hand_and_a_heavy_slippery_one_slips(
         outcomes.append(judged[0])
     robot.close()
     assert outcomes == [held, held]
+
+
+def test_each_episode_draws_a_material_whose_colour_and_physics_go_together():
+    """The cube's colour is its material's, its mass and friction are inside that material's
+    ranges, and the material is reported as a label (never in the robot's state)."""
+    robot = make_robot('tabletop', image_size=32)
+    by_name = {m.name: m for m in CUBE_MATERIALS}
+    seen = set()
+    for seed in range(24):
+        obs = robot.reset(seed, render=False)
+        material = by_name[obs.labels['cube_material']]
+        seen.add(material.name)
+        assert robot.cube_material == material.name
+        np.testing.assert_allclose(robot.model.geom_rgba[robot._cube_geom], material.rgba)
+        assert material.mass_range[0] <= robot.cube_mass <= material.mass_range[1]
+        assert material.friction_range[0] <= robot.cube_friction <= material.friction_range[1]
+        assert robot.model.body_mass[robot._cube_body] == pytest.approx(robot.cube_mass)
+    robot.close()
+    assert seen == set(by_name), seen
+    # The colours differ (the look is what tells the materials apart).
+    colours = np.array([m.rgba[:3] for m in CUBE_MATERIALS])
+    gaps = np.linalg.norm(colours[:, None] - colours[None], axis=-1)
+    assert gaps[~np.eye(len(colours), dtype=bool)].min() > 0.3
+
+
+def test_the_look_predicts_the_grasp_mostly_steel_slips_and_rubber_holds():
+    """Scripted grasps of a steel cube slip and of a rubber cube hold, at the middle of
+    their ranges and at the corners of the ranges nearest the other outcome."""
+    by_name = {m.name: m for m in CUBE_MATERIALS}
+    steel, rubber = by_name['steel'], by_name['rubber']
+    cases = [(steel, np.sqrt(np.prod(steel.mass_range)), np.mean(steel.friction_range), False),
+             (steel, steel.mass_range[0], steel.friction_range[1], False),   # lightest, grippiest
+             (rubber, np.sqrt(np.prod(rubber.mass_range)), np.mean(rubber.friction_range), True),
+             (rubber, rubber.mass_range[1], rubber.friction_range[0], True)]  # heaviest, slickest
+    for material, mass, friction, held in cases:
+        robot = _cube(float(mass), float(friction))
+        policy = ScriptedTabletopPolicy(robot, 1, task_weights=GRASP_ONLY)
+        _run(robot, policy, 75, 1)
+        robot.close()
+        judged = [a.held for a in policy.attempts if a.held is not None]
+        assert judged and judged[0] is held, (material.name, judged)
+
+
+def test_material_draws_are_reproducible_and_bad_ranges_are_refused():
+    a = draw_material(np.random.default_rng(4))
+    b = draw_material(np.random.default_rng(4))
+    assert a == b
+    with pytest.raises(ValueError, match='mass_range'):
+        CubeMaterial('bad', (0, 0, 0, 1), (0.2, 0.1), (0.5, 0.6))
+    with pytest.raises(ValueError, match='rgba'):
+        CubeMaterial('bad', (0, 0, 2, 1), (0.1, 0.2), (0.5, 0.6))
+    with pytest.raises(ValueError, match='no cube materials'):
+        draw_material(np.random.default_rng(0), ())
 
 
 def test_pushes_move_the_block_and_the_distractor_ignores_the_robot():
@@ -113,3 +167,11 @@ def test_recording_writes_object_poses_as_ground_truth_topics(tmp_path):
     counts = summary['messages']
     assert all(counts[f'/ground_truth/{name}'] == 12 for name in OBJECT_NAMES), counts
     assert counts['/joint_states'] == 12
+    assert counts['/ground_truth/cube_material'] == 12
+    from jepa_world_model.experiments.tabletop_data import object_labels
+    stamps, texts = object_labels([tmp_path / 'bag'])['cube_material']
+    assert len(stamps) == 12 and stamps[0] == 10**18
+    robot = make_robot('tabletop', image_size=32)
+    expected = robot.reset(0, render=False).labels['cube_material']   # episode 0: seed 0
+    robot.close()
+    assert set(texts.tolist()) == {expected}

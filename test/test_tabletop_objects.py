@@ -64,12 +64,20 @@ def test_grip_head_separates_and_round_trips(tmp_path):
         fit_grip_head(x, torch.ones(80, dtype=torch.bool))
 
 
-def _episode(t=40, grip=None, lift_q=None, cube_z=None):
+def _episode(t=40, close=10, lift_q=-0.21, cube_z=None, arm_still=True, opening=0.05,
+             lift_speed=0.3):
+    """An episode with the scripted grasp's command pattern (every command a velocity): the
+    arm moves, then from ``close`` holds still for CLOSE_STEPS frames while the gripper
+    closes, then lifts at ``lift_speed``; ``close`` None: no grasp."""
     s = np.zeros((t, 8), np.float32)
-    a = np.zeros((t, 4), np.float32)
-    a[:, 3] = 0.05 if grip is None else grip
-    if lift_q is not None:
-        s[:, 2] = lift_q
+    a = np.full((t, 4), 0.05, np.float32)           # moving toward the cube
+    s[:, 2], s[:, 3] = lift_q, opening
+    if close is not None:
+        lift = close + CLOSE_STEPS
+        a[close:lift, :3] = 0.0 if arm_still else 0.05
+        a[close:, 3] = -0.1
+        a[lift:, :2], a[lift:, 2] = 0.0, lift_speed
+        s[close + 1:, 3] = 0.025                      # the fingers stop on the cube
     cube = np.zeros((t, 3), np.float32)
     cube[:, 2] = 0.03 if cube_z is None else cube_z
     return Episode(images=np.zeros((t, 4, 4, 3), np.uint8), s=s, a=a,
@@ -77,21 +85,17 @@ def _episode(t=40, grip=None, lift_q=None, cube_z=None):
 
 
 def test_grasps_are_found_at_the_close_command_and_judged_by_the_cube_height():
-    grip = np.full(40, 0.05, np.float32)
-    grip[10:] = 0.0                                   # close at frame 10, hand low
-    lift_q = np.full(40, -0.21, np.float32)
     cube_z = np.full(40, 0.03, np.float32)
     judged = 10 + CLOSE_STEPS + HOLD_CHECK_STEPS
     cube_z[judged] = 0.12
-    high_hand = np.full(40, -0.02, np.float32)        # a close in the air is no grasp
-    events = find_grasps([_episode(grip=grip, lift_q=lift_q, cube_z=cube_z),
-                          _episode(grip=grip, lift_q=lift_q),
-                          _episode(grip=grip, lift_q=high_hand, cube_z=cube_z)])
+    events = find_grasps([_episode(cube_z=cube_z), _episode(),
+                          _episode(lift_q=-0.02, cube_z=cube_z),    # a close in the air
+                          _episode(arm_still=False),                 # closing while moving
+                          _episode(opening=0.01),                    # the hand was closed
+                          _episode(close=None)])
     assert [(e.episode, e.close, e.lift, e.judged, e.held) for e in events] == [
         (0, 10, 10 + CLOSE_STEPS, judged, True), (1, 10, 10 + CLOSE_STEPS, judged, False)]
-    late = np.full(40, 0.05, np.float32)
-    late[30:] = 0.0                                   # judged past the end: left out
-    assert find_grasps([_episode(grip=late, lift_q=lift_q)]) == []
+    assert find_grasps([_episode(close=30)]) == []   # judged past the end: left out
 
 
 def test_object_errors_of_an_exact_prediction_beat_no_change_only_where_the_object_moves():
@@ -150,6 +154,10 @@ def test_object_poses_never_enter_training_inputs(tmp_path):
     (labelled,) = read_tabletop_episodes([bags['with']], config)
     assert labelled.extras['cube_xyz'].shape == (12, 3)
     assert np.all(np.abs(labelled.extras['cube_xyz'][:, 2] - 0.03) < 0.01)   # on the table
+    robot = make_robot('tabletop', image_size=32)
+    material = robot.reset(3, render=False).labels['cube_material']
+    robot.close()
+    assert labelled.extras['cube_material'].tolist() == [material] * 12
     with pytest.raises(ValueError, match='no ground-truth topic'):
         read_tabletop_episodes([bags['without']], config)
 
@@ -184,7 +192,8 @@ def test_read_out_on_predicted_latents_runs_end_to_end_on_a_tiny_recording(tmp_p
 def test_grip_features_roll_out_the_nominal_plan_from_the_close_frame():
     """The leak-free feature: every grasp rolled out under the same plan (the mean recorded
     close-and-lift commands), from its own encoded close frame."""
-    from jepa_world_model.experiments.grip_hold import grasp_features, nominal_plan
+    from jepa_world_model.experiments.grip_hold import (
+        grasp_features, held_by_material, materials_of, nominal_plan)
 
     config = load_config(CONFIG)
     m = config.model
@@ -192,21 +201,21 @@ def test_grip_features_roll_out_the_nominal_plan_from_the_close_frame():
     m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
     torch.manual_seed(0)
     model = WorldModel(m).eval()
-    grip = np.full(40, 0.05, np.float32)
-    grip[10:] = 0.0
-    lift_q = np.full(40, -0.21, np.float32)
     episodes = []
-    for seed, lift_speed in ((1, 0.1), (2, 0.3)):   # two grasps whose recorded lifts differ
-        ep = _episode(grip=grip, lift_q=lift_q)
-        ep.a[15:, 2] = lift_speed
+    for seed, lift_speed, material in ((1, 0.1, 'wood'), (2, 0.3, 'steel')):
+        ep = _episode(lift_speed=lift_speed)   # two grasps whose recorded lifts differ
         images = np.random.default_rng(seed).integers(0, 255, (40, 32, 32, 3), dtype=np.uint8)
-        episodes.append(Episode(images=images, s=ep.s, a=ep.a, extras=ep.extras))
+        extras = dict(ep.extras, cube_material=np.array([material] * 40))
+        episodes.append(Episode(images=images, s=ep.s, a=ep.a, extras=extras))
+    assert materials_of(episodes) == ['steel', 'wood']
     plan = nominal_plan(episodes)
     horizon = CLOSE_STEPS + HOLD_CHECK_STEPS
     assert plan.shape == (horizon, 4)
     np.testing.assert_allclose(plan[CLOSE_STEPS:, 2], 0.2)
-    feats = grasp_features(model, episodes, plan)
+    feats = grasp_features(model, episodes, plan, materials=['rubber', 'steel', 'wood'])
     assert feats['held'].tolist() == [False, False]
+    np.testing.assert_array_equal(feats['material'], [[0, 0, 1], [0, 1, 0]])
+    assert held_by_material(feats) == {'steel': [0, 1], 'wood': [0, 1]}
     assert feats['commands'].shape == (2, horizon * 4)
     with torch.no_grad():
         for k, ep in enumerate(episodes):

@@ -9,7 +9,8 @@ by step);
 ``arm``, ``mobile_base`` and ``tabletop`` come from ``jepa_world_model.sim.robots`` (MuJoCo)
 when it is importable, with policies from ``jepa_world_model.sim.exploration`` (random,
 scripted, noisy). The tabletop's object poses go into the bag on ``/ground_truth/<name>``
-(PoseStamped), for evaluation read-outs only.
+(PoseStamped) and its cube's material on ``/ground_truth/cube_material`` (std_msgs/String,
+every frame), for evaluation read-outs only.
 
 Episodes go into one bag, one after the other, separated by a pause of ``episode_gap_s``
 (10 s) in the stamps: longer than the reader's ``max_gap_s`` (0.5 s by default), so reading
@@ -237,7 +238,8 @@ def record(robot: Any, policy_factory: Callable[[int], Callable[[Any], np.ndarra
                                contact=bool(obs.contact), collision=bool(obs.collision),
                                odometry=_odometry(obs), scan=getattr(obs, 'scan', None),
                                scan_range_max=float(getattr(robot, 'SCAN_RANGE_MAX', 0.0)),
-                               objects=getattr(obs, 'objects', None))
+                               objects=getattr(obs, 'objects', None),
+                               labels=getattr(obs, 'labels', None))
                 if t + 1 < steps:
                     obs = robot.step(action)
             stamp += gap

@@ -305,16 +305,29 @@ class BagRecorder:
             self.write_message(f'{self.topics.objects}/{name}', 'geometry_msgs/msg/PoseStamped',
                                msg, stamp_ns)
 
+    def write_labels(self, stamp_ns: int, labels: Dict[str, str]) -> None:
+        """Each ground-truth label (e.g. ``cube_material``) as a std_msgs/String on
+        ``objects/<name>``, logged at ``stamp_ns`` (String has no header)."""
+        if not self.topics.objects:
+            raise BagWriteError('no objects topic prefix configured')
+        string = typestore().types['std_msgs/msg/String']
+        for name, text in labels.items():
+            if not isinstance(text, str):
+                raise BagWriteError(f'label {name!r} must be text, got {type(text).__name__}')
+            self.write_message(f'{self.topics.objects}/{name}', 'std_msgs/msg/String',
+                               string(data=text), stamp_ns)
+
     def write_step(self, stamp_ns: int, image: np.ndarray, q: Sequence[float],
                    dq: Optional[Sequence[float]], action: Sequence[float],
                    contact: Optional[bool] = None, collision: Optional[bool] = None,
                    odometry: Optional[Sequence[Sequence[float]]] = None,
                    scan: Optional[Sequence[float]] = None, scan_range_max: float = 0.0,
-                   objects: Optional[Dict[str, Sequence[float]]] = None) -> None:
+                   objects: Optional[Dict[str, Sequence[float]]] = None,
+                   labels: Optional[Dict[str, str]] = None) -> None:
         """One frame: image, joint state, the command chosen on seeing it, optional extras.
 
-        Flags, odometry, the range scan and object poses are written only when given and
-        their topic is configured.
+        Flags, odometry, the range scan, object poses and ground-truth labels are written
+        only when given and their topic is configured.
         """
         self.write_image(stamp_ns, image)
         self.write_joint_state(stamp_ns, q, dq)
@@ -328,6 +341,8 @@ class BagRecorder:
             self.write_scan(stamp_ns, scan, scan_range_max)
         if objects is not None and self.topics.objects:
             self.write_object_poses(stamp_ns, objects)
+        if labels and self.topics.objects:
+            self.write_labels(stamp_ns, labels)
 
     def write_episode(self, episode: Episode, start_ns: int, dt_s: float) -> int:
         """Write an :class:`Episode` (s = positions, then velocities if present) with frame t

@@ -22,7 +22,10 @@ training bag's grasps, scores the held-out grasps from:
 * ``encoded_judged`` / ``proprio_judged``: the same at the judged frame, i.e. after the fact
   (a reference for what the latent and the joints carry once the outcome shows);
 * ``physics``: log mass and friction of the cube (simulator ground truth from the episode
-  seeds, with ``--train-seed``/``--test-seed``): how far the hidden physics decides.
+  seeds, with ``--train-seed``/``--test-seed``): how far the hidden physics decides;
+* ``material``: the cube's material (``/ground_truth/cube_material``, one-hot), when the
+  bags have it: the ceiling of what the cube's look alone can tell (each material's mass and
+  friction ranges overlap the line between holding and slipping a little).
 
 AUC with a 95 % bootstrap interval over episodes (one cube per episode: its grasps share the
 physics).
@@ -49,7 +52,7 @@ __all__ = ['FEATURES', 'grasp_features', 'cube_physics', 'score', 'run', 'add_ar
            'run_cli']
 
 FEATURES = ('predicted', 'predicted_plan', 'commands', 'encoded_close', 'proprio_close',
-            'encoded_judged', 'proprio_judged', 'physics')
+            'encoded_judged', 'proprio_judged', 'physics', 'material')
 
 
 def cube_physics(seed: int, episodes: int) -> np.ndarray:
@@ -74,13 +77,21 @@ def nominal_plan(episodes) -> np.ndarray:
     return np.mean(plans, axis=0)
 
 
-def grasp_features(model, episodes, plan: np.ndarray, physics: Optional[np.ndarray] = None
-                   ) -> Dict[str, np.ndarray]:
-    """Per grasp: every ``FEATURES`` entry [N, F], ``held`` [N] bool, ``episode`` [N];
-    ``plan`` [H, A] is the nominal plan (:func:`nominal_plan`)."""
+def materials_of(episodes) -> List[str]:
+    """Sorted names of the cube materials in ``episodes`` (empty: the bags have none)."""
+    return sorted({str(m) for ep in episodes for m in ep.extras.get('cube_material', ())})
+
+
+def grasp_features(model, episodes, plan: np.ndarray, physics: Optional[np.ndarray] = None,
+                   materials: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+    """Per grasp: every ``FEATURES`` entry [N, F], ``held`` [N] bool, ``episode`` [N],
+    ``material_name`` [N] text ('' without labels); ``plan`` [H, A] is the nominal plan
+    (:func:`nominal_plan`); ``materials`` the one-hot order of ``material`` [N, M] (a name
+    not in it is all zeros)."""
     events = find_grasps(episodes)
     z_all = encoded_latents(model, episodes)
     feats: Dict[str, List[np.ndarray]] = {k: [] for k in FEATURES}
+    names: List[str] = []
     for ev in events:
         ep, z = episodes[ev.episode], z_all[ev.episode]
         horizon = ev.judged - ev.close
@@ -98,9 +109,22 @@ def grasp_features(model, episodes, plan: np.ndarray, physics: Optional[np.ndarr
         feats['proprio_judged'].append(ep.s[ev.judged])
         feats['physics'].append(physics[ev.episode] if physics is not None
                                 else np.zeros(2, np.float32))
+        name = str(ep.extras['cube_material'][ev.close]) if 'cube_material' in ep.extras else ''
+        feats['material'].append(np.array([name == m for m in materials], np.float32))
+        names.append(name)
     out = {k: np.asarray(v, dtype=np.float32) for k, v in feats.items()}
+    out['material_name'] = np.asarray(names, dtype=str)
     out['held'] = np.array([ev.held for ev in events], dtype=bool)
     out['episode'] = np.array([ev.episode for ev in events], dtype=int)
+    return out
+
+
+def held_by_material(features: Dict[str, np.ndarray]) -> Dict[str, List[int]]:
+    """Material name -> [held, grasps] over the grasps of ``features`` (labelled only)."""
+    out = {}
+    for name in sorted(set(features['material_name'].tolist()) - {''}):
+        mask = features['material_name'] == name
+        out[name] = [int(features['held'][mask].sum()), int(mask.sum())]
     return out
 
 
@@ -121,14 +145,16 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
     """Module notes; writes the ``predicted_plan`` head to ``head_path`` when given."""
     loaded = load_checkpoint(checkpoint)
     model, config = loaded.model, loaded.config
-    sets, plan = {}, None
+    sets, plan, materials = {}, None, None
     for split, bags, seed in (('train', train_bags, train_seed), ('test', test_bags, test_seed)):
         episodes = read_tabletop_episodes(bags, config)
         plan = nominal_plan(episodes) if plan is None else plan   # from the training grasps
+        materials = materials_of(episodes) if materials is None else materials
         physics = None if seed is None else cube_physics(seed, len(episodes))
-        sets[split] = grasp_features(model, episodes, plan, physics)
+        sets[split] = grasp_features(model, episodes, plan, physics, materials)
     hold_check_steps = hold_rule()[1]
-    features = [f for f in FEATURES if f != 'physics' or train_seed is not None]
+    features = [f for f in FEATURES if (f != 'physics' or train_seed is not None)
+                and (f != 'material' or materials)]
     results = {}
     for feature in features:
         scored = score(sets['train'], sets['test'], feature, l2)
@@ -144,13 +170,14 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
                 'label': 'cube still above the table hold_check_steps after the lift began'})
     counts = {split: {'grasps': int(len(s['held'])), 'held': int(s['held'].sum()),
                       'slipped': int((~s['held']).sum()),
-                      'episodes_with_grasps': int(len(np.unique(s['episode'])))}
+                      'episodes_with_grasps': int(len(np.unique(s['episode']))),
+                      'held_by_material': held_by_material(s)}
               for split, s in sets.items()}
     return {'checkpoint': str(checkpoint), 'step': loaded.step,
             'train_bags': [str(b) for b in train_bags], 'test_bags': [str(b) for b in test_bags],
             'question_at': 'the close frame (gripper open); horizon close + '
                            f'{CLOSE_STEPS} close steps + {hold_check_steps} lift steps',
-            'counts': counts, 'l2': l2, 'auc': results,
+            'counts': counts, 'materials': list(materials), 'l2': l2, 'auc': results,
             'nominal_plan': np.round(plan, 4).tolist(),
             'head': str(head_path) if head_path else None}
 

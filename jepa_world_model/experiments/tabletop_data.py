@@ -3,13 +3,18 @@
 Training reads the same bags through ``bags.reader.read_bag_episodes``, which loads images,
 joint states and commands only. Here, for evaluation read-outs, the ground-truth object
 poses (``/ground_truth/<name>``, PoseStamped, one per frame) are attached to the episodes as
-``<name>_xyz`` extras [T, 3], matched to the frame stamps. Nothing here is a model input.
+``<name>_xyz`` extras [T, 3], matched to the frame stamps, and the cube's material
+(``/ground_truth/cube_material``, std_msgs/String, in bags recorded since the materials were
+added) as a ``cube_material`` extra [T] of text. Nothing here is a model input.
 
 Grasp events are found in the recorded commands, the way the scripted policy issues them
-(sim/tabletop_policies.py): the first frame whose gripper command is 0 (closed) right after
-0.05 (open) with the hand lowered to the cube is the close; the lift starts
+(sim/tabletop_policies.py; every command is a velocity, the gripper's too): its close phase
+holds the arm still (yaw, reach and lift commands exactly 0) for ``CLOSE_STEPS`` frames while
+the gripper closes (a negative gripper command), with the hand lowered and open around the
+cube; the first frame of such a run is the close, the lift (a rising lift command) starts
 ``CLOSE_STEPS`` frames later, and the grasp held when the cube is above ``HELD_HEIGHT``
-``HOLD_CHECK_STEPS`` frames after the lift began (the policy's own rule).
+``HOLD_CHECK_STEPS`` frames after the lift began (the policy's own rule). No other phase of
+the policy gives that pattern: pushes and wanders move the arm, releases open the gripper.
 """
 
 from __future__ import annotations
@@ -27,17 +32,22 @@ from ..bags.writer import typestore
 from ..core.config import ExperimentConfig
 from ..core.training.data import Episode
 
-__all__ = ['OBJECTS', 'GraspEvent', 'read_tabletop_episodes', 'object_positions', 'hold_rule',
+__all__ = ['OBJECTS', 'GraspEvent', 'read_tabletop_episodes', 'object_positions',
+           'object_labels', 'LABELS', 'hold_rule',
            'find_grasps', 'count_moves', 'CLOSE_STEPS', 'GRIPPER_OPEN', 'LIFT_LOWERED']
 
 #: Objects whose positions are read out (the distractor is scored separately, if at all).
 OBJECTS = ('block', 'cube')
 #: Frames the gripper is commanded closed before the lift starts (the policy's close phase).
 CLOSE_STEPS = 5
-#: Gripper command [m] of an open hand, and the lift joint [m] below which the hand is low
-#: enough to grasp (the policy lowers to -0.21 around the cube).
-GRIPPER_OPEN = 0.05
-LIFT_LOWERED = -0.18
+#: Finger opening [m] above which the hand is open around the cube (it opens to 0.05; a
+#: closed hand stops on the 6 cm cube at about 0.024), and the lift joint [m] below which the
+#: hand has been lowered to grasp (the policy lowers to -0.21 around the cube; a hand that
+#: lands on top of the cube stops near -0.18, and the policy counts that grasp too).
+GRIPPER_OPEN = 0.035
+LIFT_LOWERED = -0.15
+#: Ground-truth text labels read when a bag has them (older bags do not).
+LABELS = ('cube_material',)
 _GRIPPER, _LIFT = 3, 2   # action and joint indices (TabletopSim.joint_names/action_names)
 
 
@@ -94,25 +104,48 @@ def object_positions(paths: Sequence[str | Path], names: Sequence[str] = OBJECTS
             for n in names}
 
 
-def _attach(episode: Episode, positions: Dict[str, Tuple[np.ndarray, np.ndarray]]) -> None:
-    """Add ``<name>_xyz`` [T, 3] to ``episode.extras``, matched exactly by frame stamp."""
+def object_labels(paths: Sequence[str | Path], names: Sequence[str] = LABELS
+                  ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """Ground-truth text labels in the bags: name -> (log stamps [N] int64 ns, text [N]);
+    a name no bag has is left out (bags recorded before it existed)."""
+    found: Dict[str, Tuple[List[int], List[str]]] = {}
+    topics = {f'{OBJECT_TOPIC_PREFIX}/{n}': n for n in names}
+    for path in expand_bag_paths(list(paths)):
+        with Reader(path) as reader:
+            conns = [c for c in reader.connections if c.topic in topics]
+            for conn, stamp, raw in reader.messages(connections=conns):
+                msg = typestore().deserialize_cdr(raw, conn.msgtype)
+                stamps, texts = found.setdefault(topics[conn.topic], ([], []))
+                stamps.append(int(stamp))
+                texts.append(str(msg.data))
+    return {n: (np.asarray(st, dtype=np.int64), np.asarray(tx, dtype=str))
+            for n, (st, tx) in found.items()}
+
+
+def _attach(episode: Episode, positions: Dict[str, Tuple[np.ndarray, np.ndarray]],
+            suffix: str = '_xyz') -> None:
+    """Add ``<name><suffix>`` (positions [T, 3] or labels [T]) to ``episode.extras``,
+    matched exactly by frame stamp."""
     frame_t = episode.extras['stamp_ns']
-    for name, (stamps, xyz) in positions.items():
+    for name, (stamps, values) in positions.items():
         order = np.argsort(stamps, kind='stable')
         k = np.clip(np.searchsorted(stamps[order], frame_t), 0, len(stamps) - 1)
         if np.any(stamps[order][k] != frame_t):
-            raise ValueError(f'{name}: a frame has no ground-truth pose with its stamp')
-        episode.extras[f'{name}_xyz'] = xyz[order][k]
+            raise ValueError(f'{name}: a frame has no ground-truth value with its stamp')
+        episode.extras[f'{name}{suffix}'] = values[order][k]
 
 
 def read_tabletop_episodes(paths: Sequence[str | Path], config: ExperimentConfig
                            ) -> List[Episode]:
     """Episodes of tabletop bags as training reads them, plus ``block_xyz``/``cube_xyz``
-    extras [T, 3] (evaluation labels; the reader itself never loads them)."""
+    extras [T, 3] and, when the bags have it, ``cube_material`` [T] text (evaluation labels;
+    the reader itself never loads them)."""
     episodes, _ = read_bag_episodes(list(paths), BagDatasetConfig.from_experiment(config))
     positions = object_positions(paths)
+    labels = object_labels(paths)
     for ep in episodes:
         _attach(ep, positions)
+        _attach(ep, labels, suffix='')
     return episodes
 
 
@@ -122,14 +155,14 @@ def find_grasps(episodes: Sequence[Episode]) -> List[GraspEvent]:
     held_height, hold_check_steps = hold_rule()
     events = []
     for index, ep in enumerate(episodes):
-        grip = ep.a[:, _GRIPPER]
-        lift_q = ep.s[:, _LIFT]
-        closes = np.flatnonzero((grip[1:] == 0.0) & (grip[:-1] >= GRIPPER_OPEN - 1e-6)
-                                & (lift_q[1:] < LIFT_LOWERED)) + 1
-        for close in closes:
+        closing = np.all(ep.a[:, :_GRIPPER] == 0.0, axis=1) & (ep.a[:, _GRIPPER] < 0.0)
+        starts = np.flatnonzero(closing & ~np.concatenate([[False], closing[:-1]])
+                                & (ep.s[:, _LIFT] < LIFT_LOWERED)
+                                & (ep.s[:, _GRIPPER] > GRIPPER_OPEN))
+        for close in starts:
             lift = int(close) + CLOSE_STEPS
             judged = lift + hold_check_steps
-            if judged >= len(ep):
+            if judged >= len(ep) or not (closing[close:lift].all() and ep.a[lift, _LIFT] > 0):
                 continue
             held = bool(ep.extras['cube_xyz'][judged, 2] > held_height)
             events.append(GraspEvent(index, int(close), lift, judged, held))

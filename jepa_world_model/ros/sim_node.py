@@ -9,7 +9,8 @@ period (``control_period`` simulated seconds, by default ``1 / rate_hz``: real t
 publishes ``/clock``, ``joint_states``, ``odom`` (+ ``/tf``, and ``/tf_static``: map -> odom,
 base_link -> laser, REP 105) and
 ``scan`` (the base), ``image``, ``camera_info``, ``~/contact`` and ``~/collision``, and the
-tabletop's ground-truth object poses (``/ground_truth/<name>``, for evaluation only), all
+tabletop's ground-truth object poses and cube material (``/ground_truth/<name>``, for
+evaluation only), all
 stamped with the simulation time. The base also publishes its room's static ``map`` once,
 latched (transient local), as map_server does. Commands older than ``command_timeout``
 (simulated seconds) become a zero action; malformed commands are counted, logged
@@ -194,7 +195,8 @@ class SimNode(Node):
         self._joint_pub = pub(JointState, 'joint_states', STATE_QOS)
         self._contact_pub = pub(Bool, '~/contact', STATE_QOS)
         self._collision_pub = pub(Bool, '~/collision', STATE_QOS)
-        self._ground_truth = GroundTruthPublisher(self, (self._obs.objects or {}).keys())
+        self._ground_truth = GroundTruthPublisher(self, (self._obs.objects or {}).keys(),
+                                                  (self._obs.labels or {}).keys())
         self._odom_pub = self._tf_pub = self._scan_pub = self._map_pub = None
         self._tf_static_pub = None
         sub = self.create_subscription
@@ -372,7 +374,7 @@ class SimNode(Node):
         self._info_pub.publish(self._camera_info)
         self._contact_pub.publish(Bool(data=obs.contact))
         self._collision_pub.publish(Bool(data=obs.collision))
-        self._ground_truth.publish(obs.objects, stamp)
+        self._ground_truth.publish(obs.objects, stamp, obs.labels)
 
     def _publish_odometry(self, obs: SimObservation, stamp: Any) -> None:
         odom, tf = odometry_message(obs, stamp)

@@ -2,8 +2,9 @@
 its transform, the mobile base's static REP 105 frames, and ground-truth object poses.
 
 Ground truth (``/ground_truth/<name>``, geometry_msgs/PoseStamped in ``world``) is what a
-motion-capture system would publish in a lab: for evaluation read-outs only, never an input
-of world_model_node or planner_node (issue #13). Bags recorded by ``jepa-world-model record``
+motion-capture system would publish in a lab, and ``/ground_truth/<label>`` (std_msgs/String,
+e.g. ``cube_material``) what a lab notebook would say: for evaluation read-outs only, never an
+input of world_model_node or planner_node (issue #13). Bags recorded by ``jepa-world-model record``
 carry the same topics (bags/recording.py).
 """
 
@@ -15,7 +16,7 @@ from nav_msgs.msg import Odometry
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 
 from ..sim.robots import SimObservation
 
@@ -70,14 +71,22 @@ def static_transforms(stamp: Any) -> Any:
 
 
 class GroundTruthPublisher:
-    """One PoseStamped publisher per object name (``/ground_truth/<name>``)."""
+    """One PoseStamped publisher per object name and one String publisher per label name
+    (``/ground_truth/<name>``)."""
 
-    def __init__(self, node: Node, names: Iterable[str]) -> None:
+    def __init__(self, node: Node, names: Iterable[str], labels: Iterable[str] = ()) -> None:
         self._pubs = {name: node.create_publisher(PoseStamped, f'{GROUND_TRUTH_PREFIX}/{name}',
                                                   GROUND_TRUTH_QOS) for name in names}
+        self._label_pubs = {name: node.create_publisher(
+            String, f'{GROUND_TRUTH_PREFIX}/{name}', GROUND_TRUTH_QOS) for name in labels}
 
-    def publish(self, objects: Optional[Dict[str, np.ndarray]], stamp: Any) -> None:
-        """Publish each known object's ``(x, y, z, qw, qx, qy, qz)`` pose."""
+    def publish(self, objects: Optional[Dict[str, np.ndarray]], stamp: Any,
+                labels: Optional[Dict[str, str]] = None) -> None:
+        """Publish each known object's ``(x, y, z, qw, qx, qy, qz)`` pose and each known
+        label's text (String has no stamp: it is published with the poses of ``stamp``)."""
+        for name, text in (labels or {}).items():
+            if name in self._label_pubs:
+                self._label_pubs[name].publish(String(data=str(text)))
         for name, pose in (objects or {}).items():
             if name not in self._pubs:
                 continue

@@ -51,6 +51,8 @@ class SimObservation:
         objects: Ground-truth poses of the scene's movable things, name -> ``(7,)``
             ``(x, y, z, qw, qx, qy, qz)`` in the world frame [m], or None. For evaluation
             read-outs only: never a model or planner input (issue #13).
+        labels: Ground-truth labels of the episode, name -> text (the tabletop's
+            ``cube_material``), or None. Evaluation only, like ``objects``.
     """
 
     time: float
@@ -64,6 +66,7 @@ class SimObservation:
     target_pos: Optional[np.ndarray] = None
     scan: Optional[np.ndarray] = None
     objects: Optional[Dict[str, np.ndarray]] = None
+    labels: Optional[Dict[str, str]] = None
 
 
 def _load_model(filename: str) -> mujoco.MjModel:

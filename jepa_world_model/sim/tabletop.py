@@ -10,9 +10,13 @@ gripper included: the gripper's velocity moves the set-point of a force-capped p
 gripper keeps squeezing while its command is zero. The squeeze is at most ``GRIP_FORCE``
 newtons, so whether a grasped cube stays in the hand depends on the cube's mass and friction,
 drawn per episode: some grasps hold and some slip, as on a real robot with unknown objects.
+The cube is made of one of a few materials (sim/tabletop_materials.py), each with its own
+colour and its own mass and friction ranges, so how the cube looks predicts, imperfectly,
+whether it will hold.
 
-Object poses (``SimObservation.objects``) and the cube's mass and friction are ground truth
-for evaluation read-outs only: no model or planner input ever sees them.
+Object poses (``SimObservation.objects``), the cube's material (``SimObservation.labels``)
+and its mass and friction are ground truth for evaluation read-outs only: no model or
+planner input ever sees them.
 """
 
 import math
@@ -21,6 +25,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from .base import MAX_SAMPLING_TRIES, SimRobot
+from .tabletop_materials import CUBE_MATERIALS, draw_material
 
 __all__ = ['TabletopSim', 'OBJECT_NAMES']
 
@@ -46,10 +51,8 @@ class TabletopSim(SimRobot):
     #: (300 N/m) times this is GRIP_FORCE, so a blocked close squeezes with the full force
     #: without winding the set-point up.
     GRIP_WINDUP = 0.02
-    #: Cube mass [kg] (log-uniform) and sliding friction ranges: with GRIP_FORCE about two
-    #: thirds of top grasps hold (measured over 120 random draws when tuning).
-    CUBE_MASS_RANGE = (0.05, 1.0)
-    CUBE_FRICTION_RANGE = (0.2, 1.0)
+    #: The cube's materials (colour, mass and friction ranges), one drawn per episode.
+    CUBE_MATERIALS = CUBE_MATERIALS
     #: Block sliding friction range (pushes go further on a slippery block).
     BLOCK_FRICTION_RANGE = (0.3, 0.9)
     #: Where objects start: radius from the yaw axis [m] and bearing [rad], inside the reach.
@@ -80,6 +83,7 @@ class TabletopSim(SimRobot):
         self._distractor_velocity = np.zeros(2)
         self.cube_mass = float(m.body_mass[self._cube_body])
         self.cube_friction = float(m.geom_friction[self._cube_geom][0])
+        self.cube_material = ''
 
     # ------------------------------------------------------------------ public helpers
 
@@ -115,10 +119,12 @@ class TabletopSim(SimRobot):
 
     def _randomise(self) -> None:
         m, d = self.model, self.data
-        self.cube_mass = float(np.exp(self.rng.uniform(*np.log(self.CUBE_MASS_RANGE))))
-        self.cube_friction = float(self.rng.uniform(*self.CUBE_FRICTION_RANGE))
+        material, self.cube_mass, self.cube_friction = draw_material(self.rng,
+                                                                     self.CUBE_MATERIALS)
+        self.cube_material = material.name
         m.body_mass[self._cube_body] = self.cube_mass
         m.geom_friction[self._cube_geom][0] = self.cube_friction
+        m.geom_rgba[self._cube_geom] = material.rgba
         m.geom_friction[self._block_geom][0] = float(self.rng.uniform(*self.BLOCK_FRICTION_RANGE))
         block = self._sample_xy()
         for _ in range(MAX_SAMPLING_TRIES):   # the cube starts clear of the block
@@ -176,4 +182,5 @@ class TabletopSim(SimRobot):
         self._distractor_velocity = v
 
     def _extra_observation(self) -> Dict[str, Dict[str, np.ndarray]]:
-        return {'objects': self.object_poses()}
+        return {'objects': self.object_poses(),
+                'labels': {'cube_material': self.cube_material}}
