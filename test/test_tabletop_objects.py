@@ -224,3 +224,34 @@ def test_grip_features_roll_out_the_nominal_plan_from_the_close_frame():
             expected = model.rollout(z, torch.from_numpy(plan[None]))[0, -1]
             np.testing.assert_allclose(feats['predicted_plan'][k], expected.numpy(), atol=1e-5)
     assert not np.allclose(feats['predicted'], feats['predicted_plan'])
+    # Asked 3 frames earlier: the plan starts there and the rollout from that frame's latent.
+    early_plan = nominal_plan(episodes, lead=3)
+    assert early_plan.shape == (3 + horizon, 4)
+    early = grasp_features(model, episodes, early_plan, lead=3)
+    with torch.no_grad():
+        o = torch.from_numpy(episodes[0].images[7:8]).permute(0, 3, 1, 2).float() / 255
+        z = model.encode(o, torch.from_numpy(episodes[0].s[7:8]))
+        expected = model.rollout(z, torch.from_numpy(early_plan[None]))[0, -1]
+    np.testing.assert_allclose(early['predicted_plan'][0], expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(early['proprio_close'][0], episodes[0].s[7])
+    with pytest.raises(ValueError, match='lead must be'):
+        nominal_plan(episodes, lead=-1)
+
+
+def test_material_readout_tells_materials_apart_only_when_the_feature_carries_them():
+    from jepa_world_model.experiments.grip_hold import material_readout
+
+    rng = np.random.default_rng(0)
+
+    def grasps(n):
+        material = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+        colour = 2.0 * material @ np.eye(3, 5)            # the material shows in 3 of 5
+        return {'material': material, 'shows': colour + rng.normal(0, 0.2, (n, 5)),
+                'blind': rng.normal(0, 1, (n, 5)).astype(np.float32)}
+
+    train, test = grasps(90), grasps(60)
+    seen = material_readout(train, test, 'shows')
+    blind = material_readout(train, test, 'blind')
+    assert seen['grasps'] == 60 and seen['accuracy'] > 0.95
+    assert blind['accuracy'] < 0.6 and blind['ci95'][0] < 1 / 3 + 0.15
+    assert 0.2 < seen['commonest_material_accuracy'] < 0.5

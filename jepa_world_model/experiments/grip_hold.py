@@ -27,6 +27,12 @@ training bag's grasps, scores the held-out grasps from:
   bags have it: the ceiling of what the cube's look alone can tell (each material's mass and
   friction ranges overlap the line between holding and slipping a little).
 
+With ``--ask-before-close N`` the question is asked N frames before the close frame instead
+(the ``*_close`` features are read there, and the nominal plan, the mean recorded commands
+from there on, covers the rest of the approach too): at the close frame the lowered hand and
+the boom hide much of the cube from the oblique camera; about 10 frames earlier the hand is
+still above it.
+
 AUC with a 95 % bootstrap interval over episodes (one cube per episode: its grasps share the
 physics).
 """
@@ -45,11 +51,12 @@ import torch
 from ..core.checkpoint import load_checkpoint
 from ..core.model.grip_head import fit_grip_head, save_grip_head
 from ..core.training.roc import bootstrap_auc_interval, roc_auc
-from .latent_rollouts import encoded_latents, predicted_latents
+from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
+from .results import git_commit, wilson_interval
 from .tabletop_data import CLOSE_STEPS, find_grasps, hold_rule, read_tabletop_episodes
 
-__all__ = ['FEATURES', 'grasp_features', 'cube_physics', 'score', 'run', 'add_arguments',
-           'run_cli']
+__all__ = ['FEATURES', 'grasp_features', 'cube_physics', 'nominal_plan', 'materials_of',
+           'held_by_material', 'material_readout', 'score', 'run', 'add_arguments', 'run_cli']
 
 FEATURES = ('predicted', 'predicted_plan', 'commands', 'encoded_close', 'proprio_close',
             'encoded_judged', 'proprio_judged', 'physics', 'material')
@@ -68,10 +75,18 @@ def cube_physics(seed: int, episodes: int) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def nominal_plan(episodes) -> np.ndarray:
-    """The mean recorded commands [H, A] from the close frame over the grasps of
-    ``episodes`` (H = close steps + hold-check steps)."""
-    plans = [episodes[ev.episode].a[ev.close:ev.judged] for ev in find_grasps(episodes)]
+def asked_grasps(episodes, lead: int = 0):
+    """The grasps of ``episodes`` whose question frame ``close - lead`` is in the episode."""
+    if lead < 0:
+        raise ValueError(f'the question comes before the close: lead must be >= 0, got {lead}')
+    return [ev for ev in find_grasps(episodes) if ev.close - lead >= 0]
+
+
+def nominal_plan(episodes, lead: int = 0) -> np.ndarray:
+    """The mean recorded commands [H, A] from ``lead`` frames before the close frame over
+    the grasps of ``episodes`` (H = lead + close steps + hold-check steps)."""
+    plans = [episodes[ev.episode].a[ev.close - lead:ev.judged]
+             for ev in asked_grasps(episodes, lead)]
     if not plans:
         raise ValueError('no grasp in the training episodes')
     return np.mean(plans, axis=0)
@@ -83,28 +98,29 @@ def materials_of(episodes) -> List[str]:
 
 
 def grasp_features(model, episodes, plan: np.ndarray, physics: Optional[np.ndarray] = None,
-                   materials: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+                   materials: Sequence[str] = (), lead: int = 0) -> Dict[str, np.ndarray]:
     """Per grasp: every ``FEATURES`` entry [N, F], ``held`` [N] bool, ``episode`` [N],
     ``material_name`` [N] text ('' without labels); ``plan`` [H, A] is the nominal plan
     (:func:`nominal_plan`); ``materials`` the one-hot order of ``material`` [N, M] (a name
-    not in it is all zeros)."""
-    events = find_grasps(episodes)
+    not in it is all zeros). The question is asked ``lead`` frames before the close (the
+    ``*_close`` features are read there; ``plan`` must start there too)."""
+    events = asked_grasps(episodes, lead)
     z_all = encoded_latents(model, episodes)
     feats: Dict[str, List[np.ndarray]] = {k: [] for k in FEATURES}
     names: List[str] = []
     for ev in events:
         ep, z = episodes[ev.episode], z_all[ev.episode]
-        horizon = ev.judged - ev.close
-        z_pred = predicted_latents(model, ep, z, horizon, np.array([ev.close]))
+        ask = ev.close - lead
+        z_pred = predicted_latents(model, ep, z, ev.judged - ask, np.array([ask]))
         feats['predicted'].append(z_pred[0, -1])
         with torch.no_grad():
             param = next(model.parameters())
-            z_plan = model.rollout(torch.from_numpy(z[ev.close:ev.close + 1]).to(param),
+            z_plan = model.rollout(torch.from_numpy(z[ask:ask + 1]).to(param),
                                    torch.from_numpy(plan[None]).to(param))
         feats['predicted_plan'].append(z_plan[0, -1].float().numpy())
-        feats['commands'].append(ep.a[ev.close:ev.judged].reshape(-1))
-        feats['encoded_close'].append(z[ev.close])
-        feats['proprio_close'].append(ep.s[ev.close])
+        feats['commands'].append(ep.a[ask:ev.judged].reshape(-1))
+        feats['encoded_close'].append(z[ask])
+        feats['proprio_close'].append(ep.s[ask])
         feats['encoded_judged'].append(z[ev.judged])
         feats['proprio_judged'].append(ep.s[ev.judged])
         feats['physics'].append(physics[ev.episode] if physics is not None
@@ -128,6 +144,23 @@ def held_by_material(features: Dict[str, np.ndarray]) -> Dict[str, List[int]]:
     return out
 
 
+def material_readout(train: Dict[str, np.ndarray], test: Dict[str, np.ndarray], feature: str,
+                     ridge: float = 1.0) -> Dict[str, object]:
+    """Does ``feature`` tell the cube's material? A ridge read-out of the one-hot material
+    from ``train[feature]``, scored on the test grasps: accuracy of its arg-max, with a Wilson
+    interval, next to always guessing the training grasps' commonest material."""
+    readout = RidgeReadout.fit(train[feature], train['material'], ridge)
+    guess = np.argmax(readout(test[feature]), axis=1)
+    truth = np.argmax(test['material'], axis=1)
+    labelled = test['material'].sum(axis=1) > 0
+    right = int((guess == truth)[labelled].sum())
+    n = int(labelled.sum())
+    common = int(np.argmax(train['material'].sum(axis=0)))
+    return {'correct': right, 'grasps': n, 'accuracy': round(right / max(n, 1), 3),
+            'ci95': [round(v, 3) for v in wilson_interval(right, n)],
+            'commonest_material_accuracy': round(float((truth == common)[labelled].mean()), 3)}
+
+
 def score(train: Dict[str, np.ndarray], test: Dict[str, np.ndarray], feature: str,
           l2: float = 1.0) -> Dict[str, object]:
     """Fit the head on ``train[feature]``, score ``test[feature]``: AUC and its interval."""
@@ -141,17 +174,18 @@ def score(train: Dict[str, np.ndarray], test: Dict[str, np.ndarray], feature: st
 
 def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
         train_seed: Optional[int], test_seed: Optional[int], l2: float = 1.0,
-        head_path: Optional[Path] = None) -> Dict[str, object]:
-    """Module notes; writes the ``predicted_plan`` head to ``head_path`` when given."""
+        head_path: Optional[Path] = None, lead: int = 0) -> Dict[str, object]:
+    """Module notes; writes the ``predicted_plan`` head to ``head_path`` when given; the
+    question is asked ``lead`` frames before the close frame."""
     loaded = load_checkpoint(checkpoint)
     model, config = loaded.model, loaded.config
     sets, plan, materials = {}, None, None
     for split, bags, seed in (('train', train_bags, train_seed), ('test', test_bags, test_seed)):
         episodes = read_tabletop_episodes(bags, config)
-        plan = nominal_plan(episodes) if plan is None else plan   # from the training grasps
+        plan = nominal_plan(episodes, lead) if plan is None else plan   # training grasps
         materials = materials_of(episodes) if materials is None else materials
         physics = None if seed is None else cube_physics(seed, len(episodes))
-        sets[split] = grasp_features(model, episodes, plan, physics, materials)
+        sets[split] = grasp_features(model, episodes, plan, physics, materials, lead)
     hold_check_steps = hold_rule()[1]
     features = [f for f in FEATURES if (f != 'physics' or train_seed is not None)
                 and (f != 'material' or materials)]
@@ -164,10 +198,13 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
             save_grip_head(head_path, head, {
                 'checkpoint': Path(checkpoint).name,
                 'features': 'predicted latent under the planned close and lift commands',
-                'start': 'close frame (gripper still open)', 'close_steps': CLOSE_STEPS,
-                'hold_check_steps': hold_check_steps,
-                'horizon': CLOSE_STEPS + hold_check_steps,
+                'start': f'{lead} frames before the close frame (gripper open)',
+                'close_steps': CLOSE_STEPS, 'hold_check_steps': hold_check_steps,
+                'horizon': lead + CLOSE_STEPS + hold_check_steps,
                 'label': 'cube still above the table hold_check_steps after the lift began'})
+    readouts = ({f: material_readout(sets['train'], sets['test'], f)
+                 for f in ('encoded_close', 'predicted_plan', 'proprio_close')}
+                if materials else {})
     counts = {split: {'grasps': int(len(s['held'])), 'held': int(s['held'].sum()),
                       'slipped': int((~s['held']).sum()),
                       'episodes_with_grasps': int(len(np.unique(s['episode']))),
@@ -175,9 +212,11 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
               for split, s in sets.items()}
     return {'checkpoint': str(checkpoint), 'step': loaded.step,
             'train_bags': [str(b) for b in train_bags], 'test_bags': [str(b) for b in test_bags],
-            'question_at': 'the close frame (gripper open); horizon close + '
-                           f'{CLOSE_STEPS} close steps + {hold_check_steps} lift steps',
+            'question_at': f'{lead} frames before the close frame (gripper open); horizon '
+                           f'{lead} + {CLOSE_STEPS} close steps + {hold_check_steps} lift steps',
+            'ask_frames_before_close': lead,
             'counts': counts, 'materials': list(materials), 'l2': l2, 'auc': results,
+            'material_readout': readouts,
             'nominal_plan': np.round(plan, 4).tolist(),
             'head': str(head_path) if head_path else None}
 
@@ -192,6 +231,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the train bag's record --seed (for the physics reference)")
     parser.add_argument('--test-seed', type=int, default=None)
     parser.add_argument('--l2', type=float, default=1.0)
+    parser.add_argument('--ask-before-close', type=int, default=0, metavar='FRAMES',
+                        help='ask this many frames before the close frame (0: at the close; '
+                             '10: about where the hand starts down over the cube)')
     parser.add_argument('--head', type=Path, default=None,
                         help='write the head on predicted_plan latents here (.safetensors)')
     parser.add_argument('--out', type=Path, default=None, help='JSON file to write')
@@ -202,8 +244,10 @@ def run_cli(args: argparse.Namespace, command: str) -> int:
     if (args.train_seed is None) != (args.test_seed is None):
         raise ValueError('give both --train-seed and --test-seed, or neither')
     result = run(args.checkpoint, args.train_bag, args.test_bag, args.train_seed,
-                 args.test_seed, args.l2, args.head)
-    result = {'command': command, 'date': datetime.date.today().isoformat(), **result}
+                 args.test_seed, args.l2, args.head, args.ask_before_close)
+    result = {'command': command, 'date': datetime.date.today().isoformat(),
+              'commit': git_commit(), 'seeds': {'train': args.train_seed, 'test': args.test_seed},
+              **result}
     text = json.dumps(result, indent=1)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

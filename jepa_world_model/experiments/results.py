@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import json
 import math
 from pathlib import Path
+import subprocess
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -67,6 +68,16 @@ class EpisodeResult:
     distance_trace: List[float] = field(default_factory=list)
     position_trace: List[List[float]] = field(default_factory=list)
     goal: Dict[str, Any] = field(default_factory=dict)
+
+
+def git_commit() -> str:
+    """The working tree's HEAD commit (40 hex digits), or '' outside a git checkout: the
+    ``commit`` every docs/results JSON records."""
+    try:
+        return subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                              timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ''
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> List[float]:

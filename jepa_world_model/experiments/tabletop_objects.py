@@ -33,6 +33,7 @@ import numpy as np
 from ..core.checkpoint import load_checkpoint
 from ..core.training.data import Episode
 from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
+from .results import git_commit
 from .tabletop_data import OBJECTS, read_tabletop_episodes
 
 __all__ = ['MOVE_M', 'REST_M', 'METHODS', 'object_errors', 'summarise', 'run', 'plot',
@@ -195,7 +196,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace, command: str) -> int:
     """Run, print and write the JSON (and the figure)."""
     result = run(args.checkpoint, args.train_bag, args.test_bag, args.horizon, args.ridge)
-    result = {'command': command, 'date': datetime.date.today().isoformat(), **result}
+    result = {'command': command, 'date': datetime.date.today().isoformat(),
+              'commit': git_commit(), **result}
     if args.plot:
         result['plot'] = str(plot(result, args.plot))
     text = json.dumps(result, indent=1)
