@@ -104,3 +104,33 @@ def test_planner_node_parameter(students):
     assert validate_updates({}, settings, facts) is None
     reason = validate_updates({'action_repeat': 3}, settings, facts)
     assert reason and 'action_repeat 3' in reason and 'rollout_model' in reason
+
+
+def test_bench_planner_times_the_ensemble_and_the_student(students, tmp_path, capsys):
+    import sys
+    sys.path.insert(0, os.path.join(REPO_ROOT, 'benchmarks'))
+    import bench_planner
+    out = tmp_path / 'bench.json'
+    argv = ['--goal', 'joint', '--samples', '16', '--threads', '1', '--repeats', '2',
+            '--warmup', '1', '--breakdown-repeats', '1', '--trace-seeds', '1',
+            '--trace-steps', '2', '--rollout-model', 'ensemble', students['one'],
+            '--out', str(out)]
+    assert bench_planner.main(argv) == 0
+    capsys.readouterr()
+    [goal] = json.loads(out.read_text())['goals']
+    got = [c['rollout_model'] for c in goal['configurations']]
+    assert got == ['ensemble', students['one']]
+    for config in goal['configurations']:
+        assert config['median_ms'] > 0
+        assert config['breakdown']['rollout_calls_per_act'] == \
+            config['expected_rollout_calls_per_act'] == 32
+
+
+def test_the_quality_summary_pairs_a_student_with_its_ensemble():
+    from jepa_world_model.experiments import backend_quality
+    command = ('jepa-world-model offline-reach --robot arm --objective joint_goal '
+               '--rollout-model models/arm_tiny_rollout.safetensors --num-samples 256')
+    plain = 'jepa-world-model offline-reach --robot arm --objective joint_goal --num-samples 256'
+    assert backend_quality.strip_backend(command) == plain
+    assert backend_quality._backend_of(command) == 'torch+arm_tiny_rollout.safetensors'
+    assert backend_quality._backend_of(plain) == 'torch'

@@ -68,7 +68,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, type=Path, help='the student file to write')
     p.add_argument('--episodes', type=int, default=40, help='simulator episodes of frames')
     p.add_argument('--steps-per-episode', type=int, default=60)
-    p.add_argument('--threads', type=int, default=2, help='torch threads')
+    p.add_argument('--threads', type=int, default=1,
+                   help='torch threads (1: the small GEMMs gain little from 2, and 2 threads '
+                   'on a loaded CPU ran several times slower)')
     for f in fields(DistillConfig):
         p.add_argument('--' + f.name.replace('_', '-'), type=type(f.default),
                        default=f.default, help=f'(default {f.default})')

@@ -1,7 +1,8 @@
 """Planning success per inference backend: ``jepa-world-model offline-reach`` reports of the
 same conditions and seeds run with ``--inference-backend torch``, ``onnxruntime`` and
-``onnxruntime_int8``, side by side and paired seed by seed (docs/planner_quality.md,
-"int8 planning").
+``onnxruntime_int8``, or with a rollout student (``--rollout-model``: the column
+``torch+<file name>``), side by side and paired seed by seed (docs/planner_quality.md,
+"int8 planning"; docs/planner_speed.md, "A distilled rollout model").
 
 The reports are grouped as :func:`~.compute_sweep.collect_reports` groups them (a condition
 is the command without its sample count and seeds), then the conditions that differ only in
@@ -34,16 +35,22 @@ __all__ = ['REFERENCE', 'strip_backend', 'mcnemar_exact_p', 'paired', 'collect_b
 #: The backend every other one is compared with.
 REFERENCE = 'torch'
 _BACKEND_FLAG = re.compile(r' --inference-backend (\S+)')
+# A rollout student (planner_node's rollout_model) is a variant of the backend running it.
+_STUDENT_FLAG = re.compile(r' --rollout-model (\S+)')
 
 
 def strip_backend(command: str) -> str:
-    """``command`` without its ``--inference-backend`` option."""
-    return _BACKEND_FLAG.sub('', command)
+    """``command`` without its ``--inference-backend`` and ``--rollout-model`` options."""
+    return _STUDENT_FLAG.sub('', _BACKEND_FLAG.sub('', command))
 
 
 def _backend_of(command: str) -> str:
+    """The backend's name, ``+`` the rollout student's file name when there is one (e.g.
+    ``torch+arm_tiny_rollout.safetensors``)."""
     found = _BACKEND_FLAG.search(command)
-    return found.group(1) if found else REFERENCE
+    student = _STUDENT_FLAG.search(command)
+    return (found.group(1) if found else REFERENCE) + (
+        '+' + Path(student.group(1)).name if student else '')
 
 
 def mcnemar_exact_p(only_a: int, only_b: int) -> float:

@@ -22,6 +22,7 @@ Tensor names: ``z`` latent [B, Z], ``a`` action [B, H, A] in physical units. Pur
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+import logging
 import math
 import time
 from typing import Any, Dict, Tuple
@@ -31,6 +32,8 @@ from torch import Tensor, nn
 
 from ..model.rollout_step import RolloutStep
 from ..model.rollout_student import check_shape, RolloutStudent
+
+_LOG = logging.getLogger(__name__)
 
 __all__ = ['DistillConfig', 'sample_actions', 'teacher_rollout', 'rollout_errors',
            'distil_rollout']
@@ -230,7 +233,7 @@ def distil_rollout(teacher: nn.Module, starts: Tensor, low: Tensor, high: Tensor
         1 + math.cos(math.pi * min(i, config.steps) / config.steps)))
     student.train()
     loss_value = float('nan')
-    for _ in range(config.steps):
+    for i in range(config.steps):
         z0 = train[torch.randint(train.shape[0], (config.batch,), generator=gen)]
         a = sample_actions(config.batch, config.horizon, low, high, config.gaussian_fraction,
                            config.gaussian_std, gen)
@@ -242,6 +245,9 @@ def distil_rollout(teacher: nn.Module, starts: Tensor, low: Tensor, high: Tensor
         opt.step()
         sched.step()
         loss_value = float(loss.detach())
+        if (i + 1) % max(1, config.steps // 10) == 0:   # minutes on 2 cores: show progress
+            _LOG.info('distillation step %d/%d: loss %.4f (vs the increment)', i + 1,
+                      config.steps, loss_value)
     student.eval()
     after = rollout_errors(student, teacher, val_z, val_a, config.held_steps)
     report = {'settings': asdict(config), 'start_latents': int(starts.shape[0]),
