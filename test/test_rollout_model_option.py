@@ -134,3 +134,16 @@ def test_the_quality_summary_pairs_a_student_with_its_ensemble():
     assert backend_quality.strip_backend(command) == plain
     assert backend_quality._backend_of(command) == 'torch+arm_tiny_rollout.safetensors'
     assert backend_quality._backend_of(plain) == 'torch'
+
+
+def test_a_bare_file_name_is_found_beside_the_model(tmp_path):
+    from jepa_world_model.core.runtime.planning_step import resolve_rollout_model
+    teacher = tmp_path / 'models' / 'robot.safetensors'
+    teacher.parent.mkdir()
+    (teacher.parent / 'robot_rollout.safetensors').write_bytes(b'x')
+    found = resolve_rollout_model('robot_rollout.safetensors', teacher)
+    assert found == teacher.parent / 'robot_rollout.safetensors'
+    # Paths with a folder are taken as given, found or not.
+    given = resolve_rollout_model('elsewhere/robot_rollout.safetensors', teacher)
+    assert given.as_posix() == 'elsewhere/robot_rollout.safetensors'
+    assert str(resolve_rollout_model('missing.safetensors', teacher)) == 'missing.safetensors'

@@ -4,7 +4,9 @@ planner_node's ``rollout_model`` (and offline-reach's / bench_planner's ``--roll
 
 * ``''`` (the default): the runtime backend's step, the dynamics ensemble's mean
   (:meth:`~.backends.TorchBackend.rollout_step`);
-* a file path: a rollout student distilled from *this* checkpoint
+* a file path, or a bare file name looked up beside the checkpoint (the shipped students lie
+  beside their models: ``arm_tiny_rollout.safetensors``): a rollout student distilled from
+  *this* checkpoint
   (core/model/rollout_student.py, ``jepa-world-model distill-rollout``), run by torch in
   ``rollout_dtype`` whatever the backend (it is a few small GEMMs). Loading checks the file
   against the loaded checkpoint's hash and dims (:class:`~..model.rollout_student_file.
@@ -27,7 +29,7 @@ from ..model.rollout_step import compute_dtype
 from ..model.rollout_student import held_steps_of, StudentStep
 from ..model.rollout_student_file import file_sha256, load_student
 
-__all__ = ['planning_step', 'single_step']
+__all__ = ['planning_step', 'resolve_rollout_model', 'single_step']
 
 # (checkpoint path, size, mtime) -> sha256: a node reconfigured many times hashes once.
 _HASHES: Dict[Tuple[str, int, float], str] = {}
@@ -39,6 +41,17 @@ def _teacher_hash(path: Path) -> str:
     if key not in _HASHES:
         _HASHES[key] = file_sha256(path)
     return _HASHES[key]
+
+
+def resolve_rollout_model(rollout_model: str, teacher_path: Path) -> Path:
+    """``rollout_model`` as a path: itself when it is a file, else a bare file name found
+    beside the checkpoint ``teacher_path``; otherwise itself (loading then says not found)."""
+    path = Path(rollout_model)
+    if not path.is_file() and path.name == rollout_model:
+        beside = Path(teacher_path).parent / path
+        if beside.is_file():
+            return beside
+    return path
 
 
 def planning_step(runtime: Any, rollout_dtype: str = 'float32', rollout_model: str = '') -> Any:
@@ -53,8 +66,8 @@ def planning_step(runtime: Any, rollout_dtype: str = 'float32', rollout_model: s
         return runtime.backend.rollout_step(rollout_dtype)
     dtype = compute_dtype(rollout_dtype)
     teacher_path = Path(runtime.checkpoint.path)
-    student, _ = load_student(rollout_model, runtime.model, teacher_path,
-                              _teacher_hash(teacher_path))
+    student, _ = load_student(resolve_rollout_model(rollout_model, teacher_path),
+                              runtime.model, teacher_path, _teacher_hash(teacher_path))
     student = student.to(runtime.device)
     return StudentStep(student, dtype)
 

@@ -63,11 +63,12 @@ PARAMS: Dict[str, ParamSpec] = {
                                'runs its matrix products about twice as fast on CPUs with '
                                'bfloat16 instructions (docs/planner_speed.md)', 'runtime',
                                choices=tuple(COMPUTE_DTYPES), core='controller.rollout_dtype'),
-    'rollout_model': ParamSpec('', 'Rollout student of the model (.safetensors, '
-                               '`jepa-world-model distill-rollout`, e.g. '
-                               '`models/arm_tiny_rollout.safetensors`) for the search\'s '
-                               'rollouts, checked against the model\'s hash; empty: the '
-                               'dynamics ensemble (docs/planner_speed.md)', 'configure',
+    'rollout_model': ParamSpec('', 'Rollout student of the model for the search\'s '
+                               'rollouts (.safetensors from `jepa-world-model '
+                               'distill-rollout`; a bare file name is looked up beside the '
+                               'model, e.g. `arm_tiny_rollout.safetensors`), checked against '
+                               'the model\'s hash; empty: the dynamics ensemble '
+                               '(docs/planner_speed.md)', 'configure',
                                core='controller.rollout_model'),
     'init_std': ParamSpec(0.5, 'Sampling std at the start of a plan (action units)',
                           'runtime', 1e-6, 1e6, core='planner.init_std'),
