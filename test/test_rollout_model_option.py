@@ -147,3 +147,26 @@ def test_a_bare_file_name_is_found_beside_the_model(tmp_path):
     given = resolve_rollout_model('elsewhere/robot_rollout.safetensors', teacher)
     assert given.as_posix() == 'elsewhere/robot_rollout.safetensors'
     assert str(resolve_rollout_model('missing.safetensors', teacher)) == 'missing.safetensors'
+
+
+def test_auto_takes_the_student_beside_the_model_only_when_it_fits(runtime, students, tmp_path,
+                                                                   caplog):
+    import shutil
+    from jepa_world_model.core.runtime.planning_step import planning_step, student_path_for
+    folder = tmp_path / 'models'
+    folder.mkdir()
+    teacher = folder / 'arm_tiny.safetensors'
+    shutil.copyfile(ARM, teacher)
+    copy = WorldModelRuntime.from_path(str(teacher))
+    assert isinstance(planning_step(copy, rollout_model='auto'), RolloutStep)   # none there
+    shutil.copyfile(students['two'], student_path_for(teacher))
+    step = planning_step(copy, rollout_model='auto', action_repeat=2)
+    assert isinstance(step, StudentStep) and step.source == str(student_path_for(teacher))
+    # Its 2 held steps do not divide action_repeat 1: the ensemble plans, and says why.
+    assert isinstance(planning_step(copy, rollout_model='auto', action_repeat=1), RolloutStep)
+    assert 'action_repeat is 1' in caplog.text
+    shutil.copyfile(students['other'], student_path_for(teacher))   # another model's
+    assert isinstance(planning_step(copy, rollout_model='auto'), RolloutStep)
+    assert 'distilled from another model' in caplog.text
+    controller = _controller(copy, 'auto')
+    assert controller.rollout_source == 'the dynamics ensemble'

@@ -115,6 +115,7 @@ class StudentStep:
             raise ValueError(f'compute_dtype must be floating point, got {compute_dtype}')
         self.compute_dtype = compute_dtype
         self.held_steps = student.held_steps
+        self.source = ''   # the file it came from, when it came from one (for logs)
         self.latent_dim, self.action_dim = student.latent_dim, student.action_dim
         hidden, out = _member_layers(student.net)
         with torch.no_grad():

@@ -46,7 +46,7 @@ from .plan_agents import PlanAgents
 from .plan_budget import measure_rollout_cost, RolloutCost
 from .planner import ActionBounds, hold_action, LatentPlanner, PlannerConfig
 from ..model.rollout_student import calls_per_action
-from ..runtime.planning_step import planning_step, single_step
+from ..runtime.planning_step import planning_step, rollout_source, single_step
 from ..runtime.streams import WindowStats
 from .commands import Command, limit_plan, Stop
 from .observation import check_observation, Observation, obstacle_points
@@ -84,7 +84,8 @@ class PlanningController:
         limits = self._free_continuous(limits, settings)
         # The runtime's backend (torch or onnxruntime) runs the planner's model step, or a
         # rollout student does (settings.rollout_model; core/runtime/planning_step.py).
-        self._step = planning_step(runtime, settings.rollout_dtype, settings.rollout_model)
+        self._step = planning_step(runtime, settings.rollout_dtype, settings.rollout_model,
+                                   planner.action_repeat)
         calls_per_action(self._step, planner.action_repeat)   # ValueError when it cannot
         self._hold_step = single_step(runtime, self._step, settings.rollout_dtype)
         self.planner = self._make_planner(planner, limits)
@@ -224,10 +225,11 @@ class PlanningController:
                                  self._build(self.goal, self.static_map, settings))
         same_box = np.array_equal(limits.velocity_min, self.limits.velocity_min) and \
             np.array_equal(limits.velocity_max, self.limits.velocity_max)
-        same_step = (settings.rollout_dtype, settings.rollout_model) == \
-            (self.settings.rollout_dtype, self.settings.rollout_model)
+        same_step = (settings.rollout_dtype, settings.rollout_model, config.action_repeat) == \
+            (self.settings.rollout_dtype, self.settings.rollout_model,
+             self.planner.config.action_repeat)
         step = self._step if same_step else planning_step(
-            self.runtime, settings.rollout_dtype, settings.rollout_model)
+            self.runtime, settings.rollout_dtype, settings.rollout_model, config.action_repeat)
         calls_per_action(step, config.action_repeat)   # ValueError before anything changes
         if config != self.planner.config or not same_box:
             self.planner = self._make_planner(config, limits)
@@ -244,6 +246,11 @@ class PlanningController:
             self.planner.plan(z, self._step, lambda zt, a: zt.abs().sum((1, 2)),
                               deadline=time.perf_counter() + budget)
         self.planner.reset()
+
+    @property
+    def rollout_source(self) -> str:
+        """What runs the search's rollouts: a student's file, or the dynamics ensemble."""
+        return rollout_source(self._step)
 
     def unusable_stops(self) -> List[str]:
         """Stops that are set (``max_risk``, ``max_disagreement``) but that the model has
@@ -421,14 +428,15 @@ class PlanningController:
 
 
 def rollout_cost(runtime: WorldModelRuntime, rollout_dtype: str = 'float32',
-                 rollout_model: str = '') -> Optional[RolloutCost]:
+                 rollout_model: str = '', action_repeat: Optional[int] = None
+                 ) -> Optional[RolloutCost]:
     """The measured cost of the planner's batched step in ``rollout_dtype`` (the teacher's,
     or the ``rollout_model`` student's; a search that cannot fit ``max_plan_time`` is
     refused before it runs); None when the model cannot run it (the warm-up plan then fails
     with the reason)."""
     z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
     try:
-        step = planning_step(runtime, rollout_dtype, rollout_model)
+        step = planning_step(runtime, rollout_dtype, rollout_model, action_repeat)
         with torch.inference_mode():
             return measure_rollout_cost(step, z, runtime.action_dim)
     except (RuntimeError, ValueError):

@@ -4,6 +4,10 @@ planner_node's ``rollout_model`` (and offline-reach's / bench_planner's ``--roll
 
 * ``''`` (the default): the runtime backend's step, the dynamics ensemble's mean
   (:meth:`~.backends.TorchBackend.rollout_step`);
+* ``auto`` (config/ros/planner.yaml): the student shipped beside the model
+  (``<model name>_rollout.safetensors``, :func:`student_path_for`) when there is one, it was
+  distilled from this very file and its held steps divide ``action_repeat``; else the
+  ensemble (the reason is logged). Any model, shipped or not, works with it;
 * a file path, or a bare file name looked up beside the checkpoint (the shipped students lie
   beside their models: ``arm_tiny_rollout.safetensors``): a rollout student distilled from
   *this* checkpoint
@@ -22,14 +26,20 @@ more than one model step per call (:func:`single_step`). Pure torch, no ROS.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ..model.rollout_step import compute_dtype
 from ..model.rollout_student import held_steps_of, StudentStep
-from ..model.rollout_student_file import file_sha256, load_student
+from ..model.rollout_student_file import file_sha256, load_student, RolloutModelError
 
-__all__ = ['planning_step', 'resolve_rollout_model', 'single_step']
+__all__ = ['AUTO', 'planning_step', 'resolve_rollout_model', 'rollout_source', 'single_step',
+           'student_path_for']
+
+#: ``rollout_model`` value: the student beside the model if it fits, else the ensemble.
+AUTO = 'auto'
+_LOG = logging.getLogger(__name__)
 
 # (checkpoint path, size, mtime) -> sha256: a node reconfigured many times hashes once.
 _HASHES: Dict[Tuple[str, int, float], str] = {}
@@ -54,22 +64,59 @@ def resolve_rollout_model(rollout_model: str, teacher_path: Path) -> Path:
     return path
 
 
-def planning_step(runtime: Any, rollout_dtype: str = 'float32', rollout_model: str = '') -> Any:
+def student_path_for(teacher_path: Path) -> Path:
+    """Where ``auto`` looks for a model's student: ``<stem>_rollout.safetensors`` beside it."""
+    teacher_path = Path(teacher_path)
+    return teacher_path.with_name(teacher_path.stem + '_rollout.safetensors')
+
+
+def _student_step(runtime: Any, path: Path, dtype: Any) -> StudentStep:
+    teacher_path = Path(runtime.checkpoint.path)
+    student, _ = load_student(path, runtime.model, teacher_path, _teacher_hash(teacher_path))
+    step = StudentStep(student.to(runtime.device), dtype)
+    step.source = str(path)
+    return step
+
+
+def planning_step(runtime: Any, rollout_dtype: str = 'float32', rollout_model: str = '',
+                  action_repeat: Optional[int] = None) -> Any:
     """The planner's batched ``step(z [B, Z], a [B, A]) -> [B, Z]`` for ``runtime``
-    (a :class:`~.inference.WorldModelRuntime`); a student's step carries ``held_steps``.
+    (a :class:`~.inference.WorldModelRuntime`); a student's step carries ``held_steps`` and
+    ``source`` (its file).
+
+    Args:
+        action_repeat: The search's; ``auto`` keeps the ensemble when the student's held
+            steps do not divide it (None: not checked).
 
     Raises:
         ValueError: an unknown ``rollout_dtype``; RolloutModelError (a ValueError): the
-            student file is missing, corrupt, or another model's.
+            named student file is missing, corrupt, or another model's.
     """
+    dtype = compute_dtype(rollout_dtype)
     if not rollout_model:
         return runtime.backend.rollout_step(rollout_dtype)
-    dtype = compute_dtype(rollout_dtype)
     teacher_path = Path(runtime.checkpoint.path)
-    student, _ = load_student(resolve_rollout_model(rollout_model, teacher_path),
-                              runtime.model, teacher_path, _teacher_hash(teacher_path))
-    student = student.to(runtime.device)
-    return StudentStep(student, dtype)
+    if rollout_model != AUTO:
+        return _student_step(runtime, resolve_rollout_model(rollout_model, teacher_path), dtype)
+    path = student_path_for(teacher_path)
+    if not path.is_file():
+        return runtime.backend.rollout_step(rollout_dtype)
+    try:
+        step = _student_step(runtime, path, dtype)
+    except RolloutModelError as exc:
+        _LOG.warning('rollout_model auto: the dynamics ensemble plans (%s)', exc)
+        return runtime.backend.rollout_step(rollout_dtype)
+    if action_repeat is not None and action_repeat % step.held_steps:
+        _LOG.warning('rollout_model auto: the dynamics ensemble plans (%s covers %d model '
+                     'steps per call, action_repeat is %d)', path, step.held_steps,
+                     action_repeat)
+        return runtime.backend.rollout_step(rollout_dtype)
+    return step
+
+
+def rollout_source(step: Any) -> str:
+    """What runs a planner step, for logs: the student's file, else the ensemble."""
+    return getattr(step, 'source', '') or 'the dynamics ensemble'
 
 
 def single_step(runtime: Any, step: Any, rollout_dtype: str = 'float32') -> Any:

@@ -107,13 +107,13 @@ class PlannerNode(PlannerCore):
         path = runtime.checkpoint.path
         if s.rollout_model:   # a clear reason here rather than a failed warm-up below
             try:
-                planning_step(runtime, s.rollout_dtype, s.rollout_model)
+                planning_step(runtime, s.rollout_dtype, s.rollout_model, s.action_repeat)
             except ValueError as exc:
                 return self._fail(f'rollout_model: {exc}')
         # The measured step cost lets validate_updates refuse searches over max_plan_time.
         facts = PlannerFacts(runtime.action_dim, tuple(runtime.joint_names),
-                             rollout_cost(runtime, s.rollout_dtype, s.rollout_model),
-                             s.output)
+                             rollout_cost(runtime, s.rollout_dtype, s.rollout_model,
+                                          s.action_repeat), s.output)
         reason = validate_updates({}, s, facts)
         if reason:
             return self._fail(f'{path} does not fit the parameters: {reason}')
@@ -142,7 +142,8 @@ class PlannerNode(PlannerCore):
                                f'action [{facts.action_dim}]; joints {list(facts.joint_names)}; '
                                f'{s.command_interface} commands in '
                                f'{list(command_bounds(s)[0])}..{list(command_bounds(s)[1])} '
-                               f'{unit_of(s.command_interface)}')
+                               f'{unit_of(s.command_interface)}; rollouts: '
+                               f'{controller.rollout_source}')
         self._warn_deprecated_limits(s)
         return SUCCESS
 

@@ -66,9 +66,10 @@ PARAMS: Dict[str, ParamSpec] = {
     'rollout_model': ParamSpec('', 'Rollout student of the model for the search\'s '
                                'rollouts (.safetensors from `jepa-world-model '
                                'distill-rollout`; a bare file name is looked up beside the '
-                               'model, e.g. `arm_tiny_rollout.safetensors`), checked against '
-                               'the model\'s hash; empty: the dynamics ensemble '
-                               '(docs/planner_speed.md)', 'configure',
+                               'model), checked against the model\'s hash; `auto`: '
+                               '`<model>_rollout.safetensors` beside the model when it fits, '
+                               'else the ensemble (config/ros/planner.yaml); empty: the '
+                               'dynamics ensemble (docs/planner_speed.md)', 'configure',
                                core='controller.rollout_model'),
     'init_std': ParamSpec(0.5, 'Sampling std at the start of a plan (action units)',
                           'runtime', 1e-6, 1e6, core='planner.init_std'),
