@@ -170,3 +170,22 @@ def test_auto_takes_the_student_beside_the_model_only_when_it_fits(runtime, stud
     assert 'distilled from another model' in caplog.text
     controller = _controller(copy, 'auto')
     assert controller.rollout_source == 'the dynamics ensemble'
+
+
+def test_distill_rollout_command_writes_a_student_of_the_model(tmp_path, capsys):
+    from jepa_world_model.core.model.rollout_student_file import read_student_metadata
+    out = tmp_path / 'arm_student.safetensors'
+    argv = ['distill-rollout', '--robot', 'arm', '--checkpoint', ARM, '--out', str(out),
+            '--episodes', '1', '--steps-per-episode', '4', '--steps', '3', '--batch', '4',
+            '--horizon', '2', '--eval-samples', '8', '--hidden', '8']
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report['start_latents'] == 5 and report['settings']['hidden'] == 8
+    meta = read_student_metadata(out)
+    assert meta['architecture']['hidden'] == 8 and meta['teacher_file'] == 'arm_tiny.safetensors'
+    assert meta['distillation']['command'].startswith('jepa-world-model distill-rollout')
+    runtime = WorldModelRuntime.from_path(ARM)
+    assert _controller(runtime, str(out)).rollout_source == str(out)
+    # The base's two actions do not fit the arm's model: one line, status 2.
+    assert main(argv[:2] + ['mobile_base'] + argv[3:]) == 2
+    assert 'actions' in capsys.readouterr().err

@@ -18,6 +18,7 @@ import argparse
 from dataclasses import fields
 import json
 from pathlib import Path
+import sys
 from typing import Any
 
 from ..core.training.rollout_distillation import DistillConfig
@@ -28,18 +29,24 @@ _DEFAULTS = DistillConfig()
 
 
 def run(args: argparse.Namespace) -> int:
-    """Encode start states, distil, write the student; print the report."""
+    """Encode start states, distil, write the student; print the report. 2 with one line
+    on stderr for a bad setting or a model that does not fit the robot."""
     import torch
     from ..core.model.rollout_student_file import save_student
     from ..core.runtime.inference import WorldModelRuntime
     from ..core.training.rollout_distillation import distil_rollout
     from ..experiments.rollout_states import box, encoded_start_states
-    config = DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig)})
-    torch.set_num_threads(args.threads)
-    runtime = WorldModelRuntime.from_path(str(args.checkpoint))
-    starts = encoded_start_states(runtime, args.robot, args.episodes, args.steps_per_episode)
-    low, high = box(args.robot)
-    student, report = distil_rollout(runtime.model, starts, low, high, config)
+    try:
+        config = DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig)})
+        torch.set_num_threads(args.threads)
+        runtime = WorldModelRuntime.from_path(str(args.checkpoint))
+        starts = encoded_start_states(runtime, args.robot, args.episodes,
+                                      args.steps_per_episode)
+        low, high = box(args.robot)
+        student, report = distil_rollout(runtime.model, starts, low, high, config)
+    except ValueError as exc:   # a setting out of range, a model that is not the robot's
+        sys.stderr.write(f'jepa-world-model distill-rollout: error: {exc}\n')
+        return 2
     report.update({'robot': args.robot, 'episodes': args.episodes,
                    'steps_per_episode': args.steps_per_episode, 'threads': args.threads,
                    'command': command_for(args)})
