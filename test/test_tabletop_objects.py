@@ -255,3 +255,16 @@ def test_material_readout_tells_materials_apart_only_when_the_feature_carries_th
     assert seen['grasps'] == 60 and seen['accuracy'] > 0.95
     assert blind['accuracy'] < 0.6 and blind['ci95'][0] < 1 / 3 + 0.15
     assert 0.2 < seen['commonest_material_accuracy'] < 0.5
+
+
+def test_frame_features_pool_pixels_and_label_every_frame():
+    from jepa_world_model.experiments.grip_hold import frame_features
+
+    images = np.zeros((3, 16, 16, 3), np.uint8)
+    images[:, :8, :8, 0] = 255                       # one red 8x8 block
+    ep = Episode(images=images, s=np.zeros((3, 8), np.float32), a=np.zeros((3, 4), np.float32),
+                 extras={'cube_material': np.array(['wood'] * 3)})
+    frames = frame_features([ep, ep], [np.ones((3, 5), np.float32)] * 2, ['steel', 'wood'])
+    assert frames['pixels'].shape == (6, 2 * 2 * 3) and frames['encoded'].shape == (6, 5)
+    np.testing.assert_allclose(frames['pixels'][0], [1, 0, 0] + [0] * 9)
+    np.testing.assert_array_equal(frames['material'], [[0, 1]] * 6)

@@ -56,7 +56,8 @@ from .results import git_commit, wilson_interval
 from .tabletop_data import CLOSE_STEPS, find_grasps, hold_rule, read_tabletop_episodes
 
 __all__ = ['FEATURES', 'grasp_features', 'cube_physics', 'nominal_plan', 'materials_of',
-           'held_by_material', 'material_readout', 'score', 'run', 'add_arguments', 'run_cli']
+           'held_by_material', 'frame_features', 'material_readout', 'score', 'run',
+           'add_arguments', 'run_cli']
 
 FEATURES = ('predicted', 'predicted_plan', 'commands', 'encoded_close', 'proprio_close',
             'encoded_judged', 'proprio_judged', 'physics', 'material')
@@ -98,14 +99,16 @@ def materials_of(episodes) -> List[str]:
 
 
 def grasp_features(model, episodes, plan: np.ndarray, physics: Optional[np.ndarray] = None,
-                   materials: Sequence[str] = (), lead: int = 0) -> Dict[str, np.ndarray]:
+                   materials: Sequence[str] = (), lead: int = 0,
+                   z_all: Optional[List[np.ndarray]] = None) -> Dict[str, np.ndarray]:
     """Per grasp: every ``FEATURES`` entry [N, F], ``held`` [N] bool, ``episode`` [N],
     ``material_name`` [N] text ('' without labels); ``plan`` [H, A] is the nominal plan
     (:func:`nominal_plan`); ``materials`` the one-hot order of ``material`` [N, M] (a name
     not in it is all zeros). The question is asked ``lead`` frames before the close (the
-    ``*_close`` features are read there; ``plan`` must start there too)."""
+    ``*_close`` features are read there; ``plan`` must start there too). ``z_all``: the
+    episodes' encoded latents when already computed."""
     events = asked_grasps(episodes, lead)
-    z_all = encoded_latents(model, episodes)
+    z_all = encoded_latents(model, episodes) if z_all is None else z_all
     feats: Dict[str, List[np.ndarray]] = {k: [] for k in FEATURES}
     names: List[str] = []
     for ev in events:
@@ -144,6 +147,23 @@ def held_by_material(features: Dict[str, np.ndarray]) -> Dict[str, List[int]]:
     return out
 
 
+def frame_features(episodes, z_all: Sequence[np.ndarray], materials: Sequence[str],
+                   block: int = 8) -> Dict[str, np.ndarray]:
+    """Every frame of ``episodes``: ``encoded`` latent [N, Z], ``pixels`` (the image averaged
+    over ``block`` x ``block`` pixel blocks, [N, (H / block) (W / block) 3], in [0, 1]),
+    ``proprio`` [N, S] and the one-hot ``material`` [N, M]: for asking whether the latent
+    keeps what the pixels show of the cube's material."""
+    pixels = []
+    for ep in episodes:
+        t, h, w, c = ep.images.shape
+        pooled = ep.images.reshape(t, h // block, block, w // block, block, c).mean((2, 4))
+        pixels.append(pooled.reshape(t, -1) / 255.0)
+    names = np.concatenate([ep.extras['cube_material'] for ep in episodes])
+    return {'encoded': np.concatenate(z_all), 'pixels': np.concatenate(pixels),
+            'proprio': np.concatenate([ep.s for ep in episodes]),
+            'material': np.stack([names == m for m in materials], axis=1).astype(np.float32)}
+
+
 def material_readout(train: Dict[str, np.ndarray], test: Dict[str, np.ndarray], feature: str,
                      ridge: float = 1.0) -> Dict[str, object]:
     """Does ``feature`` tell the cube's material? A ridge read-out of the one-hot material
@@ -179,13 +199,16 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
     question is asked ``lead`` frames before the close frame."""
     loaded = load_checkpoint(checkpoint)
     model, config = loaded.model, loaded.config
-    sets, plan, materials = {}, None, None
+    sets, frames, plan, materials = {}, {}, None, None
     for split, bags, seed in (('train', train_bags, train_seed), ('test', test_bags, test_seed)):
         episodes = read_tabletop_episodes(bags, config)
         plan = nominal_plan(episodes, lead) if plan is None else plan   # training grasps
         materials = materials_of(episodes) if materials is None else materials
         physics = None if seed is None else cube_physics(seed, len(episodes))
-        sets[split] = grasp_features(model, episodes, plan, physics, materials, lead)
+        z_all = encoded_latents(model, episodes)
+        sets[split] = grasp_features(model, episodes, plan, physics, materials, lead, z_all)
+        if materials:
+            frames[split] = frame_features(episodes, z_all, materials)
     hold_check_steps = hold_rule()[1]
     features = [f for f in FEATURES if (f != 'physics' or train_seed is not None)
                 and (f != 'material' or materials)]
@@ -205,6 +228,9 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
     readouts = ({f: material_readout(sets['train'], sets['test'], f)
                  for f in ('encoded_close', 'predicted_plan', 'proprio_close')}
                 if materials else {})
+    if materials:
+        readouts['every_frame'] = {f: material_readout(frames['train'], frames['test'], f)
+                                   for f in ('encoded', 'pixels', 'proprio')}
     counts = {split: {'grasps': int(len(s['held'])), 'held': int(s['held'].sum()),
                       'slipped': int((~s['held']).sum()),
                       'episodes_with_grasps': int(len(np.unique(s['episode']))),
