@@ -252,7 +252,7 @@ def test_material_readout_tells_materials_apart_only_when_the_feature_carries_th
     train, test = grasps(90), grasps(60)
     seen = material_readout(train, test, 'shows')
     blind = material_readout(train, test, 'blind')
-    assert seen['grasps'] == 60 and seen['accuracy'] > 0.95
+    assert seen['samples'] == 60 and seen['accuracy'] > 0.95
     assert blind['accuracy'] < 0.6 and blind['ci95'][0] < 1 / 3 + 0.15
     assert 0.2 < seen['commonest_material_accuracy'] < 0.5
 

@@ -176,7 +176,7 @@ def material_readout(train: Dict[str, np.ndarray], test: Dict[str, np.ndarray], 
     right = int((guess == truth)[labelled].sum())
     n = int(labelled.sum())
     common = int(np.argmax(train['material'].sum(axis=0)))
-    return {'correct': right, 'grasps': n, 'accuracy': round(right / max(n, 1), 3),
+    return {'correct': right, 'samples': n, 'accuracy': round(right / max(n, 1), 3),
             'ci95': [round(v, 3) for v in wilson_interval(right, n)],
             'commonest_material_accuracy': round(float((truth == common)[labelled].mean()), 3)}
 
