@@ -268,3 +268,16 @@ def test_frame_features_pool_pixels_and_label_every_frame():
     assert frames['pixels'].shape == (6, 2 * 2 * 3) and frames['encoded'].shape == (6, 5)
     np.testing.assert_allclose(frames['pixels'][0], [1, 0, 0] + [0] * 9)
     np.testing.assert_array_equal(frames['material'], [[0, 1]] * 6)
+    assert 'tokens' not in frames
+    config = load_config(CONFIG)
+    m = config.model
+    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = 16, 16, 1, 8
+    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
+    torch.manual_seed(0)
+    model = WorldModel(m).eval()
+    with_tokens = frame_features([ep], [np.ones((3, 5), np.float32)], ['wood'], model=model)
+    with torch.no_grad():
+        tokens = model.patch_tokens(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
+    np.testing.assert_allclose(with_tokens['tokens'],
+                               torch.cat([tokens.amax(1), tokens.mean(1)], -1).numpy(),
+                               atol=1e-6)

@@ -50,14 +50,15 @@ import torch
 
 from ..core.checkpoint import load_checkpoint
 from ..core.model.grip_head import fit_grip_head, save_grip_head
+from ..core.training.data import images_to_tensor
 from ..core.training.roc import bootstrap_auc_interval, roc_auc
 from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
 from .results import git_commit, wilson_interval
 from .tabletop_data import CLOSE_STEPS, find_grasps, hold_rule, read_tabletop_episodes
 
 __all__ = ['FEATURES', 'grasp_features', 'cube_physics', 'nominal_plan', 'materials_of',
-           'held_by_material', 'frame_features', 'material_readout', 'score', 'run',
-           'add_arguments', 'run_cli']
+           'held_by_material', 'pooled_tokens', 'frame_features', 'material_readout',
+           'score', 'run', 'add_arguments', 'run_cli']
 
 FEATURES = ('predicted', 'predicted_plan', 'commands', 'encoded_close', 'proprio_close',
             'encoded_judged', 'proprio_judged', 'physics', 'material')
@@ -147,21 +148,38 @@ def held_by_material(features: Dict[str, np.ndarray]) -> Dict[str, List[int]]:
     return out
 
 
+@torch.no_grad()
+def pooled_tokens(model, episode, batch_size: int = 256) -> np.ndarray:
+    """The online encoder's patch tokens of every frame, max- and mean-pooled over the
+    patches: [T, 2 D] (what the encoder holds before it pools into the latent)."""
+    model.eval()
+    param = next(model.parameters())
+    out = []
+    for i in range(0, len(episode), batch_size):
+        tokens = model.patch_tokens(images_to_tensor(episode.images[i:i + batch_size]).to(param))
+        out.append(torch.cat([tokens.amax(1), tokens.mean(1)], -1).float().cpu().numpy())
+    return np.concatenate(out)
+
+
 def frame_features(episodes, z_all: Sequence[np.ndarray], materials: Sequence[str],
-                   block: int = 8) -> Dict[str, np.ndarray]:
+                   block: int = 8, model=None) -> Dict[str, np.ndarray]:
     """Every frame of ``episodes``: ``encoded`` latent [N, Z], ``pixels`` (the image averaged
     over ``block`` x ``block`` pixel blocks, [N, (H / block) (W / block) 3], in [0, 1]),
-    ``proprio`` [N, S] and the one-hot ``material`` [N, M]: for asking whether the latent
-    keeps what the pixels show of the cube's material."""
+    ``proprio`` [N, S], the one-hot ``material`` [N, M] and, given ``model``, its
+    :func:`pooled_tokens` ``tokens`` [N, 2 D]: for asking whether the latent keeps what the
+    pixels show of the cube's material."""
     pixels = []
     for ep in episodes:
         t, h, w, c = ep.images.shape
         pooled = ep.images.reshape(t, h // block, block, w // block, block, c).mean((2, 4))
         pixels.append(pooled.reshape(t, -1) / 255.0)
     names = np.concatenate([ep.extras['cube_material'] for ep in episodes])
-    return {'encoded': np.concatenate(z_all), 'pixels': np.concatenate(pixels),
-            'proprio': np.concatenate([ep.s for ep in episodes]),
-            'material': np.stack([names == m for m in materials], axis=1).astype(np.float32)}
+    out = {'encoded': np.concatenate(z_all), 'pixels': np.concatenate(pixels),
+           'proprio': np.concatenate([ep.s for ep in episodes]),
+           'material': np.stack([names == m for m in materials], axis=1).astype(np.float32)}
+    if model is not None:
+        out['tokens'] = np.concatenate([pooled_tokens(model, ep) for ep in episodes])
+    return out
 
 
 def material_readout(train: Dict[str, np.ndarray], test: Dict[str, np.ndarray], feature: str,
@@ -208,7 +226,7 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
         z_all = encoded_latents(model, episodes)
         sets[split] = grasp_features(model, episodes, plan, physics, materials, lead, z_all)
         if materials:
-            frames[split] = frame_features(episodes, z_all, materials)
+            frames[split] = frame_features(episodes, z_all, materials, model=model)
     hold_check_steps = hold_rule()[1]
     features = [f for f in FEATURES if (f != 'physics' or train_seed is not None)
                 and (f != 'material' or materials)]
@@ -230,7 +248,7 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
                 if materials else {})
     if materials:
         readouts['every_frame'] = {f: material_readout(frames['train'], frames['test'], f)
-                                   for f in ('encoded', 'pixels', 'proprio')}
+                                   for f in ('encoded', 'tokens', 'pixels', 'proprio')}
     counts = {split: {'grasps': int(len(s['held'])), 'held': int(s['held'].sum()),
                       'slipped': int((~s['held']).sum()),
                       'episodes_with_grasps': int(len(np.unique(s['episode']))),
