@@ -37,19 +37,19 @@ from torch import Tensor
 
 from .command_limits import CommandLimits
 from .continuous_joint_limits import free_continuous_joints
-from .goal_checks import assess_plan, goal_reached
+from .goal_checks import assess_plan, goal_reached, overrun_stop, plan_stop
 from .goals import build_objective, ensemble_size, Goal, has_risk_probe
 from ..runtime.inference import WorldModelRuntime
 from .objective_terms import Objective
 from .objectives import ObjectiveFn, sum_objectives
 from .plan_agents import PlanAgents
-from .plan_budget import measure_rollout_cost, RolloutCost
+from .plan_budget import rollout_cost
 from .planner import ActionBounds, hold_action, LatentPlanner, PlannerConfig
 from ..model.rollout_student import calls_per_action
 from ..runtime.planning_step import planning_step, rollout_source, single_step
 from ..runtime.streams import WindowStats
 from .commands import Command, limit_plan, Stop
-from .observation import check_observation, Observation, obstacle_points
+from .observation import check_observation, encode_frame, Observation, obstacle_points
 from .settings import ControllerSettings
 from .static_map import navigation_for, StaticMap
 
@@ -322,7 +322,8 @@ class PlanningController:
         check_observation(obs, runtime.image_size, runtime.config.state_dim,
                           len(runtime.joint_names))
         with torch.inference_mode():
-            z, q_image, scene = self._encode(obs)
+            # One encoder pass (a composed process encodes each frame once).
+            z, q_image, scene = encode_frame(runtime.encoder, self.goal, self.objective, obs)
             if s.tolerance is not None:
                 reached, dist = self._goal_check(obs, q_image)
                 self.last['goal_distance'] = dist
@@ -363,22 +364,6 @@ class PlanningController:
         return self._limited(result.actions.float().cpu().numpy(), float(result.cost),
                              poses, obs.q)
 
-    def _encode(self, obs: Observation) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
-        """``(z [Z], q_image [J] or None, scene [C] or None)`` of the frame, in one pass.
-
-        Image goals with a head reading are judged and aimed in joint units (goals.py): the
-        reading of the current frame comes from the same encoder pass as z. A clearance
-        term on a scene read-out reads the frame's scene the same way.
-        """
-        encoder = self.runtime.encoder   # a composed process encodes each frame once
-        if self.goal.kind == 'image' and self.goal.joints is not None and np.size(obs.q):
-            z, q_image = encoder.encode_with_image_joints(obs.o, obs.s)
-            return z[0], q_image[0], None
-        if self.objective.needs_scene:
-            z, scene = encoder.encode_with_scene(obs.o, obs.s)
-            return z[0], None, scene[0]
-        return encoder.encode(obs.o, obs.s)[0], None, None
-
     def _goal_check(self, obs: Observation, q_image: Optional[Tensor]) -> Tuple[bool, float]:
         """Measured joints and odometry beat probes; the target encoder only runs when the
         check needs a latent."""
@@ -392,30 +377,18 @@ class PlanningController:
             image_joints=q_image)
 
     def _checks(self, started: float, result: Any, z_plan: Tensor) -> Optional[Stop]:
-        """The stop a finished plan calls for, if any: it overran, or it is too risky or
-        too uncertain. Records the plan's time and figures."""
-        s, planner = self.settings, self.planner
+        """The stop a finished plan calls for, if any (goal_checks.plan_stop). Records the
+        plan's time and figures."""
         elapsed = time.perf_counter() - started
         self.plan_ms.add(elapsed * 1e3)
-        if result.cut_short:
-            return Stop('overrun', 'plan_overrun', 'plan stopped at max_plan_time '
-                        f'{s.max_plan_time * 1e3:.1f} ms after {elapsed * 1e3:.1f} ms, '
-                        f'{result.iterations} of {planner.config.num_iterations} '
-                        'iterations done')
-        if s.max_plan_time is not None and elapsed > s.max_plan_time:
-            return Stop('overrun', 'plan_overrun', f'plan took {elapsed * 1e3:.1f} ms > '
-                        f'max_plan_time {s.max_plan_time * 1e3:.1f} ms')
+        overrun = overrun_stop(result, elapsed, self.settings.max_plan_time,
+                               self.planner.config.num_iterations)
+        if overrun is not None:
+            return overrun
         figures = assess_plan(self.runtime.model, z_plan, result.latents, result.actions)
         self.last.update(cost=result.cost, risk=figures.risk,
                          disagreement=figures.disagreement)
-        if s.max_risk > 0 and figures.risk is not None and figures.risk > s.max_risk:
-            return Stop('risk_too_high', 'plan_risk', f'predicted risk {figures.risk:.3f} > '
-                        f'max_risk {s.max_risk}')
-        if s.max_disagreement > 0 and figures.disagreement is not None \
-                and figures.disagreement > s.max_disagreement:
-            return Stop('uncertainty_too_high', 'plan_uncertainty', 'ensemble disagreement '
-                        f'{figures.disagreement:.3f} > max_disagreement {s.max_disagreement}')
-        return None
+        return plan_stop(figures, self.settings.max_risk, self.settings.max_disagreement)
 
     def _limited(self, actions: np.ndarray, cost: float, poses: Optional[np.ndarray],
                  q: np.ndarray) -> Command:
@@ -425,19 +398,3 @@ class PlanningController:
                                        s.trajectory, s.model_step_period)
         self._previous = first.a.copy()
         return Command(first.a, velocities, q_act, tuple(first.kinds), cost, poses)
-
-
-def rollout_cost(runtime: WorldModelRuntime, rollout_dtype: str = 'float32',
-                 rollout_model: str = '', action_repeat: Optional[int] = None
-                 ) -> Optional[RolloutCost]:
-    """The measured cost of the planner's batched step in ``rollout_dtype`` (the teacher's,
-    or the ``rollout_model`` student's; a search that cannot fit ``max_plan_time`` is
-    refused before it runs); None when the model cannot run it (the warm-up plan then fails
-    with the reason)."""
-    z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
-    try:
-        step = planning_step(runtime, rollout_dtype, rollout_model, action_repeat)
-        with torch.inference_mode():
-            return measure_rollout_cost(step, z, runtime.action_dim)
-    except (RuntimeError, ValueError):
-        return None

@@ -16,10 +16,12 @@ from typing import Any, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .commands import Stop
 from .goals import (ensemble_size, finite_vector, Goal, GoalError, has_risk_probe,
                     joint_difference, read_displacement)
 
-__all__ = ['GoalTolerance', 'goal_reached', 'PlanAssessment', 'assess_plan']
+__all__ = ['GoalTolerance', 'goal_reached', 'PlanAssessment', 'assess_plan', 'overrun_stop',
+           'plan_stop']
 
 
 @dataclass(frozen=True)
@@ -129,3 +131,31 @@ def assess_plan(model: Any, z0: Tensor, latents: Tensor, actions: Tensor) -> Pla
         starts = torch.cat([z0.reshape(1, -1).to(latents), latents[:-1]], dim=0)
         disagreement = float(model.disagreement(starts, actions.to(latents)).max())
     return PlanAssessment(risk, disagreement)
+
+
+def overrun_stop(result: Any, elapsed: float, max_plan_time: Optional[float],
+                 num_iterations: int) -> Optional[Stop]:
+    """The overrun stop of a finished plan (``result.cut_short`` at the deadline, or
+    ``elapsed`` s over ``max_plan_time``), else None."""
+    if result.cut_short:
+        return Stop('overrun', 'plan_overrun', 'plan stopped at max_plan_time '
+                    f'{max_plan_time * 1e3:.1f} ms after {elapsed * 1e3:.1f} ms, '
+                    f'{result.iterations} of {num_iterations} iterations done')
+    if max_plan_time is not None and elapsed > max_plan_time:
+        return Stop('overrun', 'plan_overrun', f'plan took {elapsed * 1e3:.1f} ms > '
+                    f'max_plan_time {max_plan_time * 1e3:.1f} ms')
+    return None
+
+
+def plan_stop(figures: PlanAssessment, max_risk: float, max_disagreement: float
+              ) -> Optional[Stop]:
+    """The stop a plan's predicted figures call for (a limit <= 0 is off): too risky, or
+    too uncertain (ensemble disagreement); else None."""
+    if max_risk > 0 and figures.risk is not None and figures.risk > max_risk:
+        return Stop('risk_too_high', 'plan_risk', f'predicted risk {figures.risk:.3f} > '
+                    f'max_risk {max_risk}')
+    if max_disagreement > 0 and figures.disagreement is not None \
+            and figures.disagreement > max_disagreement:
+        return Stop('uncertainty_too_high', 'plan_uncertainty', 'ensemble disagreement '
+                    f'{figures.disagreement:.3f} > max_disagreement {max_disagreement}')
+    return None

@@ -18,7 +18,7 @@ from torch import Tensor
 from .scan import laser_points
 
 __all__ = ['ScanReading', 'Observation', 'ObservationError', 'check_observation',
-           'obstacle_points']
+           'obstacle_points', 'encode_frame']
 
 
 class ScanReading(NamedTuple):
@@ -99,3 +99,22 @@ def obstacle_points(model: Any, z: Tensor, obs: Observation, mount: Any) -> Opti
     pose = obs.pose if obs.pose is not None else model.probe_pose(z).float().cpu().numpy()
     return laser_points(scan.ranges, scan.angle_min, scan.angle_increment, scan.range_min,
                         scan.range_max, pose, mount).to(z.device, z.dtype)
+
+
+def encode_frame(encoder: Any, goal: Any, objective: Any, obs: Observation
+                 ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
+    """``(z [Z], q_image [J] or None, scene [C] or None)`` of the frame, in one encoder pass.
+
+    Image goals with a head reading are judged and aimed in joint units (goals.py): the
+    reading of the current frame comes from the same encoder pass as z. A clearance term on
+    a scene read-out (``objective.needs_scene``) reads the frame's scene the same way.
+    ``encoder``: the runtime's encoder (``encode``, ``encode_with_image_joints``,
+    ``encode_with_scene``).
+    """
+    if goal.kind == 'image' and goal.joints is not None and np.size(obs.q):
+        z, q_image = encoder.encode_with_image_joints(obs.o, obs.s)
+        return z[0], q_image[0], None
+    if objective.needs_scene:
+        z, scene = encoder.encode_with_scene(obs.o, obs.s)
+        return z[0], None, scene[0]
+    return encoder.encode(obs.o, obs.s)[0], None, None

@@ -14,14 +14,15 @@ Pure PyTorch: it never imports ROS.
 
 from dataclasses import dataclass
 import time
-from typing import Callable
+from typing import Any, Callable, Optional
 
 import torch
 
 from ..model.rollout_student import held_steps_of
+from ..runtime.planning_step import planning_step
 from .planner import PlannerConfig
 
-__all__ = ['RolloutCost', 'measure_rollout_cost']
+__all__ = ['RolloutCost', 'measure_rollout_cost', 'rollout_cost']
 
 StepFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -98,3 +99,19 @@ def measure_rollout_cost(step: StepFn, z: torch.Tensor, action_dim: int, batch: 
         times.append(_time_call(step, zs, a, repeats))
     per_sample = max(0.0, (times[1] - times[0]) / (batch - 1))
     return RolloutCost(fixed=times[0], per_sample=per_sample, held_steps=held_steps_of(step))
+
+
+def rollout_cost(runtime: Any, rollout_dtype: str = 'float32',
+                 rollout_model: str = '', action_repeat: Optional[int] = None
+                 ) -> Optional[RolloutCost]:
+    """The measured cost of the planner's batched step in ``rollout_dtype`` (the teacher's,
+    or the ``rollout_model`` student's; a search that cannot fit ``max_plan_time`` is
+    refused before it runs); None when the model cannot run it (the warm-up plan then fails
+    with the reason)."""
+    z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
+    try:
+        step = planning_step(runtime, rollout_dtype, rollout_model, action_repeat)
+        with torch.inference_mode():
+            return measure_rollout_cost(step, z, runtime.action_dim)
+    except (RuntimeError, ValueError):
+        return None
