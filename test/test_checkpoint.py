@@ -248,6 +248,9 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(saved, tmp_path
     os.umask(umask)
     save_config(CFG, old_config)
     assert old_config.stat().st_mode & 0o777 == 0o666 & ~umask
+    # Also a checkpoint: safetensors' save_file swaps in its own 0o600 temporary file.
+    save_checkpoint(path, model, CFG, 100)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_loading_checks_shapes_without_symbolic_shape_machinery(tmp_path):

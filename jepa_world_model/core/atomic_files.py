@@ -12,6 +12,7 @@ import contextlib
 import os
 from pathlib import Path
 import secrets
+import stat
 from typing import Callable, Iterator
 
 __all__ = ['atomic_write_text', 'atomic_writer', 'fsync_directory']
@@ -47,8 +48,13 @@ def atomic_writer(path: str | Path) -> Iterator[Path]:
     # make checkpoints unreadable to a node running as another user).
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp')
     os.close(os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    mode = stat.S_IMODE(os.stat(tmp).st_mode)
     try:
         yield tmp
+        # A library may replace the file it was given with its own temporary file (safetensors'
+        # save_file does, with mode 0o600): give the result the mode a plain open() would.
+        if stat.S_IMODE(os.stat(tmp).st_mode) != mode:
+            os.chmod(tmp, mode)
         with open(tmp, 'rb') as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
