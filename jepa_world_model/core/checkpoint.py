@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from torch.overrides import TorchFunctionMode
 
 from .atomic_files import atomic_writer
+from .safetensors_header import read_header_metadata
 from .config import ConfigError, ExperimentConfig, config_from_json, config_to_json
 from .model.world_model import WorldModel
 
@@ -89,18 +90,7 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, flat: Dict[str, torch.Te
 
 def read_metadata(path: str | Path) -> Dict[str, str]:
     """The checkpoint's metadata header, validated."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f'checkpoint not found: {path}')
-    try:
-        with safe_open(str(path), framework='pt') as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f'{path}: not a readable safetensors file (corrupt or '
-                              f'truncated?): {exc}') from None
-    if metadata.get('format') != FORMAT:
-        raise CheckpointError(f'{path}: metadata "format" is {metadata.get("format")!r}, '
-                              f'expected {FORMAT!r}')
+    metadata = read_header_metadata(path, FORMAT, CheckpointError, 'checkpoint')
     for key in ('config', 'step'):
         if key not in metadata:
             raise CheckpointError(f'{path}: metadata key {key!r} is missing')

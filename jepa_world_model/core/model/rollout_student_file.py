@@ -24,6 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..atomic_files import atomic_writer
+from ..safetensors_header import read_header_metadata
 from .rollout_student import check_shape, RolloutStudent
 
 __all__ = ['FORMAT', 'RolloutModelError', 'file_sha256', 'save_student', 'load_student',
@@ -71,17 +72,8 @@ def read_student_metadata(path: str | Path) -> Dict[str, Any]:
             malformed keys, or sizes out of range.
     """
     path = Path(path)
-    if not path.is_file():
-        raise RolloutModelError(f'rollout model not found: {path}')
-    try:
-        with safe_open(str(path), framework='pt') as f:
-            raw = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise RolloutModelError(f'{path}: not a readable safetensors file (corrupt or '
-                                f'truncated?): {exc}') from None
-    if raw.get('format') != FORMAT:
-        raise RolloutModelError(f'{path}: metadata "format" is {raw.get("format")!r}, '
-                                f'expected {FORMAT!r} (a rollout student file)')
+    raw = read_header_metadata(path, FORMAT, RolloutModelError, 'rollout model',
+                               ' (a rollout student file)')
     out: Dict[str, Any] = {}
     for key in ('architecture', 'distillation'):
         try:
