@@ -21,7 +21,8 @@ except ImportError:   # the tests need these; they are marked ros and skipped by
     pass
 
 pytestmark = pytest.mark.ros
-SETTINGS = SimpleNamespace(use_map=True, map_inflation=0.0, map_occupied_threshold=50)
+SETTINGS = SimpleNamespace(use_map=True, map_inflation=0.0, map_occupied_threshold=50,
+                           people_cost_to_go_every=0)
 
 
 def grid_msg(cells, resolution=0.5, origin=(-1.0, -1.0), frame='odom'):

@@ -32,7 +32,8 @@ SHARED = ('model', 'episodes', 'first_seed', 'budget', 'tolerance', 'threads', '
 #: Options of one robot's experiment only.
 ARM_ONLY = ('objective',)
 BASE_ONLY = ('risk', 'risk_weight', 'min_range', 'margin', 'disagreement_weight', 'use_map',
-             'map_inflation', 'action_repeat', 'command_delay', 'plan_delay')
+             'map_inflation', 'people_cost_to_go_every', 'action_repeat', 'command_delay',
+             'plan_delay')
 ARM, BASE = ArmReachOptions(), BaseReachOptions()   # their defaults, for the help
 
 
@@ -197,6 +198,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     base.add_argument('--map', dest='use_map', action='store_true', default=None,
                       help='score the goal by the path length on the static map')
     base.add_argument('--map-inflation', type=float, help=f'default {BASE.map_inflation:g}')
+    base.add_argument('--people-cost-to-go-every', type=int,
+                      help='with --map: mark the scan returns the map does not explain '
+                      '(people) in its cost-to-go, rebuilt at most every this many plans '
+                      f'(planner_node\'s people_cost_to_go_every; default '
+                      f'{BASE.people_cost_to_go_every}: off)')
     base.add_argument('--action-repeat', type=int, help=f'default {BASE.action_repeat}')
     base.add_argument('--command-delay', type=int, choices=(0, 1),
                       help=f'1: each command takes effect one step after its frame, as over '

@@ -43,13 +43,14 @@ from ..runtime.inference import WorldModelRuntime
 from .objective_terms import Objective
 from .objectives import ObjectiveFn, sum_objectives
 from .plan_agents import PlanAgents
+from .people_cost_to_go import PeopleCostToGo
 from .plan_budget import rollout_cost
 from .planner import ActionBounds, hold_action, LatentPlanner, PlannerConfig
 from ..model.rollout_student import calls_per_action
 from ..runtime.planning_step import planning_step, rollout_source, single_step
 from ..runtime.streams import WindowStats
 from .commands import Command, limit_plan, Stop
-from .observation import check_observation, encode_frame, Observation, obstacle_points
+from .observation import check_observation, encode_frame, Observation, plan_obstacles
 from .settings import ControllerSettings
 from .static_map import navigation_for, StaticMap
 
@@ -129,16 +130,15 @@ class PlanningController:
 
     def _build(self, goal: Goal, static_map: Optional[StaticMap],
                settings: ControllerSettings) -> Tuple[Objective, Tuple[Any, Any]]:
-        """The objective of ``goal`` under ``settings``, on the map when there is one, and
-        the ``(key, field)`` of the map's cost-to-go to keep with it.
+        """The objective of ``goal`` under ``settings``, on the map when there is one, and the
+        ``(key, field)`` of the map's cost-to-go to keep with it.
 
-        The cost-to-go is rebuilt only when the goal, the map or a map setting changed (goal
-        and map compared by identity; the key holds them, so an id is never reused while
-        cached). Nothing is kept here: the caller keeps both once everything it builds has
-        succeeded.
+        The cost-to-go is rebuilt only when the goal, the map or a map setting changed (goal and
+        map compared by identity; the key holds them, so an id is never reused while cached).
+        Nothing is kept here: the caller keeps both once everything it builds has succeeded.
         """
         key = (goal, static_map, settings.use_map, settings.map_inflation,
-               settings.map_occupied_threshold)
+               settings.map_occupied_threshold, settings.people_cost_to_go_every)
         navigation = self._navigation
         cached = navigation[0]
         if cached is None or cached[0] is not goal or cached[1] is not static_map \
@@ -290,6 +290,8 @@ class PlanningController:
         (previous command zero). The goal stays."""
         self.planner.reset()
         self.agents.reset()
+        if isinstance(self.navigation, PeopleCostToGo):   # the people it saw are gone
+            self.navigation.reset()
         self._previous = np.zeros(self.runtime.action_dim)
 
     def _action_q(self, q: Optional[np.ndarray]) -> Optional[np.ndarray]:
@@ -330,11 +332,10 @@ class PlanningController:
                 if reached:
                     self.planner.reset()
                     return Stop('goal_reached', '', f'within tolerance ({dist:.3f})')
-            obstacles = None
-            if self.objective.needs_obstacles:
-                obstacles = obstacle_points(runtime.model, z, obs, s.scan_mount)
-                if obstacles is None:
-                    return Stop('stale_inputs', 'scan_stale', 'the obstacle term has no scan')
+            obstacles = plan_obstacles(runtime.model, z, obs, s.scan_mount,
+                                       self.objective.needs_obstacles, self.navigation)
+            if obstacles is None and self.objective.needs_obstacles:
+                return Stop('stale_inputs', 'scan_stale', 'the obstacle term has no scan')
             agents = None
             if self.objective.needs_agents:
                 agents = self.agents.for_plan(runtime.model, z, obs, s, self.planner.config,

@@ -15,10 +15,11 @@ from typing import Any, NamedTuple, Optional, Tuple
 import numpy as np
 from torch import Tensor
 
+from .people_cost_to_go import PeopleCostToGo
 from .scan import laser_points
 
 __all__ = ['ScanReading', 'Observation', 'ObservationError', 'check_observation',
-           'obstacle_points', 'encode_frame']
+           'obstacle_points', 'plan_obstacles', 'encode_frame']
 
 
 class ScanReading(NamedTuple):
@@ -99,6 +100,21 @@ def obstacle_points(model: Any, z: Tensor, obs: Observation, mount: Any) -> Opti
     pose = obs.pose if obs.pose is not None else model.probe_pose(z).float().cpu().numpy()
     return laser_points(scan.ranges, scan.angle_min, scan.angle_increment, scan.range_min,
                         scan.range_max, pose, mount).to(z.device, z.dtype)
+
+
+def plan_obstacles(model: Any, z: Tensor, obs: Observation, mount: Any, needed: bool,
+                   navigation: Any) -> Optional[Tensor]:
+    """The scan's returns [P, 2] (:func:`obstacle_points`) when the obstacle term
+    (``needed``) or a map cost-to-go that marks people
+    (:class:`~.people_cost_to_go.PeopleCostToGo`) takes them, else None; such a
+    ``navigation`` is given them (it rebuilds at its own cadence)."""
+    people = navigation if isinstance(navigation, PeopleCostToGo) else None
+    if not needed and people is None:
+        return None
+    points = obstacle_points(model, z, obs, mount)
+    if people is not None:   # without a scan its last rebuild stays
+        people.observe(points)
+    return points
 
 
 def encode_frame(encoder: Any, goal: Any, objective: Any, obs: Observation

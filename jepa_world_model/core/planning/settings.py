@@ -49,6 +49,9 @@ class ControllerSettings:
         use_map: Score pose goals by the path length on the map when there is one.
         map_inflation: Band (m) around occupied map cells that paths avoid.
         map_occupied_threshold: Map cells at or above this occupancy (0-100) are obstacles.
+        people_cost_to_go_every: Mark the scan returns the map does not explain (people) in
+            the map's cost-to-go, rebuilt at most every this many plans
+            (:mod:`.people_cost_to_go`); 0: off, the static map's cost-to-go alone.
         rollout_dtype: dtype of the planner's model step ('float32', or 'bfloat16': about
             twice the matrix throughput on CPUs with bfloat16 instructions, predictions
             within ~1 % of the increment; core/model/rollout_step.py).
@@ -71,6 +74,7 @@ class ControllerSettings:
     use_map: bool = True
     map_inflation: float = 0.32
     map_occupied_threshold: int = 50
+    people_cost_to_go_every: int = 0
     rollout_dtype: str = 'float32'
     rollout_model: str = ''
 
@@ -89,5 +93,8 @@ class ControllerSettings:
         compute_dtype(self.rollout_dtype)
         if not isinstance(self.rollout_model, str):
             raise ValueError(f'rollout_model must be a path or empty, got {self.rollout_model!r}')
+        every = self.people_cost_to_go_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise ValueError(f'people_cost_to_go_every must be an int >= 0, got {every!r}')
         if len(self.scan_mount) != 3:
             raise ValueError(f'scan_mount must be (x, y, yaw), got {self.scan_mount!r}')

@@ -21,6 +21,7 @@ import numpy as np
 from .frames import Planar
 from .goals import Goal, GoalError
 from .navigation import NavigationField
+from .people_cost_to_go import PeopleCostToGo
 
 __all__ = ['StaticMap', 'MapGoalError', 'navigation_for']
 
@@ -52,12 +53,13 @@ class MapGoalError(GoalError):
 
 
 def navigation_for(goal: Optional[Goal], static_map: Optional[StaticMap],
-                   settings: Any, previous: Optional[Tuple[Optional[StaticMap],
-                                                           Optional[NavigationField]]] = None
-                   ) -> Optional[NavigationField]:
+                   settings: Any, previous: Optional[Tuple[Optional[StaticMap], Any]] = None
+                   ) -> Optional[Any]:
     """The cost-to-go for a pose goal on the map, or None (no map, ``settings.use_map``
     off, another goal kind); ``settings.map_occupied_threshold`` and
     ``settings.map_inflation`` say which cells are obstacles and how far paths keep away.
+    With ``settings.people_cost_to_go_every`` > 0 the field is a
+    :class:`~.people_cost_to_go.PeopleCostToGo` over it (the caller feeds it the scan).
 
     ``previous``: ``(map, field)`` built under the same settings. When ``static_map`` is
     that map's grid (the same occupancy array) re-placed, and the goal sits where it did on
@@ -71,15 +73,20 @@ def navigation_for(goal: Optional[Goal], static_map: Optional[StaticMap],
         return None
     goal_xy = goal.target[:2].tolist()
     old_map, old_field = previous if previous is not None else (None, None)
+    if isinstance(old_field, PeopleCostToGo):   # re-placed: the people are seen anew
+        old_field = old_field.static
+    occupied = static_map.occupancy >= int(settings.map_occupied_threshold)
+    field = None
     if old_field is not None and old_map is not None \
             and old_map.occupancy is static_map.occupancy:
-        moved = old_field.placed(static_map.placement, goal_xy)
-        if moved is not None:
-            return moved
-    occupied = static_map.occupancy >= int(settings.map_occupied_threshold)
-    try:
-        return NavigationField(occupied, static_map.resolution, static_map.origin,
-                               goal_xy, settings.map_inflation,
-                               placement=static_map.placement)
-    except ValueError as exc:
-        raise MapGoalError(str(exc)) from None
+        field = old_field.placed(static_map.placement, goal_xy)
+    if field is None:
+        try:
+            field = NavigationField(occupied, static_map.resolution, static_map.origin,
+                                    goal_xy, settings.map_inflation,
+                                    placement=static_map.placement)
+        except ValueError as exc:
+            raise MapGoalError(str(exc)) from None
+    every = settings.people_cost_to_go_every
+    return field if not every else PeopleCostToGo(field, occupied, settings.map_inflation,
+                                                  every)

@@ -116,6 +116,7 @@ def make_controller(runtime: WorldModelRuntime, opts: BaseReachOptions
     settings = ControllerSettings(period=CONTROL_DT, command_delay_steps=plan_delay(opts),
                                   terms=terms, tolerance=None, max_plan_time=None,
                                   map_inflation=opts.map_inflation,
+                                  people_cost_to_go_every=opts.people_cost_to_go_every,
                                   rollout_dtype=opts.rollout_dtype,
                                   rollout_model=opts.rollout_model)
     config = PlannerConfig(num_samples=opts.num_samples, num_iterations=2,
@@ -157,7 +158,8 @@ def run_episode(controller: PlanningController, factory: BaseTaskFactory, sim: M
     for step in range(1, opts.budget + 1):
         started = time.perf_counter()
         running = controller.previous          # the command the robot is executing
-        outcome = controller.act(observe(runtime, sim, obs, opts.risk == 'scan'), started)
+        with_scan = opts.risk == 'scan' or opts.people_cost_to_go_every > 0
+        outcome = controller.act(observe(runtime, sim, obs, with_scan), started)
         plan_s.append(time.perf_counter() - started)
         if not isinstance(outcome, Command):
             stops += 1
@@ -205,7 +207,9 @@ def run_base_reach(opts: BaseReachOptions) -> Dict[str, Any]:
             'num_elites': elites(opts), 'risk': opts.risk,
             'risk_weight': opts.risk_weight if opts.risk != 'none' else 0.0,
             'min_range': opts.min_range, 'map': opts.use_map,
-            'map_inflation': opts.map_inflation, 'action_repeat': opts.action_repeat,
+            'map_inflation': opts.map_inflation,
+            'people_cost_to_go_every': opts.people_cost_to_go_every,
+            'action_repeat': opts.action_repeat,
             'command_delay': opts.command_delay, 'plan_delay': plan_delay(opts),
             'disagreement_weight': opts.disagreement_weight,
             'first_seed': opts.first_seed,

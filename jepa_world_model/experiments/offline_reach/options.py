@@ -116,6 +116,10 @@ class BaseReachOptions(ReachOptions):
     #: Score the goal by the path length on the room's static map, inflated this much [m].
     use_map: bool = False
     map_inflation: float = 0.32
+    #: With ``use_map``: the scan's unexplained returns (people) marked in the map's
+    #: cost-to-go, rebuilt at most every this many plans (0: off; ControllerSettings'
+    #: ``people_cost_to_go_every``).
+    people_cost_to_go_every: int = 0
     #: Steps each planned action is held.
     action_repeat: int = 1
     #: 1: each command takes effect one step after its frame, as over ROS (sim_node
@@ -128,6 +132,8 @@ class BaseReachOptions(ReachOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(self.risk in RISKS, f'risk must be one of {RISKS}, not {self.risk!r}')
+        _require(self.people_cost_to_go_every >= 0, 'people_cost_to_go_every must be >= 0, '
+                 f'got {self.people_cost_to_go_every}')
         _require(self.command_delay in (0, 1),
                  f'command_delay must be 0 or 1, got {self.command_delay}')
 

@@ -194,6 +194,9 @@ class PlannerInputs:
                                  'scan within '
                                  f'stale_timeout {s.stale_timeout} s of the image')
             scan = self.scan
+        elif s.people_cost_to_go_every > 0 and self.scan is not None \
+                and abs(self.scan.stamp - stamp) <= s.stale_timeout:
+            scan = self.scan   # optional: without one the map's last cost-to-go stays
         q = joints.position if joints is not None else np.zeros(0)
         dq = joints.velocity if joints is not None else None
         state = runtime.make_state(q, dq, pose)

@@ -200,6 +200,12 @@ PARAMS: Dict[str, ParamSpec] = {
                                         'are obstacles; unknown (-1) cells are free',
                                         'runtime', 1, 100,
                                         core='controller.map_occupied_threshold'),
+    'people_cost_to_go_every': ParamSpec(0, 'Mark the `scan` returns the map does not '
+                                         'explain (people) in the map\'s cost-to-go, rebuilt '
+                                         'at most every this many plans (~30 ms per rebuild '
+                                         'on a 70 x 70 grid); 0: off (docs/agents.md)',
+                                         'runtime', 0, 1000,
+                                         core='controller.people_cost_to_go_every'),
     'max_risk': ParamSpec(0.0, 'Stop when the plan predicts an event probability above '
                           'this; 0: off', 'runtime', 0.0, 1.0, core='controller.max_risk'),
     'disagreement_weight': ParamSpec(0.0, 'Cost of ensemble disagreement (ensemble models)',
