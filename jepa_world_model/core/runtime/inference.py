@@ -18,32 +18,18 @@ Tensor names: ``z`` latent [B, Z], ``a`` action [B, A], ``s`` proprio [B, S] (jo
 positions, velocities and the odometry pose as the config selects, core/model/state_layout.py).
 Images are uint8 RGB [H, W, 3] already at the model's input size.
 
-Which earlier prediction a frame is compared with: every frame is remembered with its
-latent ``z``, its rollout and the action applied just before it arrived. A new frame at stamp
-``t`` is compared with the remembered frame ``p`` and step count ``k`` whose target time
-``stamp_p + k * step_period`` is closest to ``t``, within half a step. So the surprise is a
-proper k-step prediction error whatever the camera rate (30 Hz camera, 0.1 s model step:
-the frame three back, k = 1). Without stamps (``stamp`` or ``step_period`` None) the previous
-frame's one-step prediction is used.
-
-Which actions that prediction uses: a driver that reacts to frames publishes the command for
-frame ``p`` a few milliseconds *after* frame ``p`` arrived, so the rollout made at ``p``
-usually holds the previous command. When the caller passes ``a_applied`` (the command in
-effect when a frame arrived, i.e. what the robot did since the frame before), the k-step
-prediction is recomputed from ``z_p`` with the actions that were really applied: step ``j``
-uses ``a_applied`` of the frame that closed it. Without ``a_applied`` the stored rollout is
-used.
+Which earlier prediction a frame is compared with, and under which actions:
+:class:`~.prediction_history.PredictionHistory`.
 
 Normalisation: :class:`~jepa_world_model.core.runtime.surprise.SurpriseNormalizer`.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 import time
-from typing import Any, Deque, Optional, Tuple
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -53,22 +39,13 @@ from ..checkpoint import LoadedCheckpoint, load_checkpoint
 from ..config import ModelConfig
 from .backends import make_backend
 from .devices import DTYPES, resolve_device
+from .prediction_history import PredictionHistory, Remembered
 from .shared_encoder import EncoderClient, EncoderPool, SharedEncoder
 from ..model.state_layout import assemble_state, joint_positions_from_state
 from .surprise import SurpriseNormalizer
 
 __all__ = ['SurpriseNormalizer', 'StepResult', 'WorldModelRuntime', 'resolve_device',
            'DTYPES']
-
-
-@dataclass
-class _Remembered:
-    """A processed frame, kept to score later frames against (tensors on the device)."""
-
-    key: float                    # stamp (s), or frame index without stamps
-    z: Tensor                     # [Z] online latent, the start of its rollout
-    rollout: Tensor               # [H, Z] predicted latents for steps 1..H
-    a_applied: Optional[Tensor]   # [A] action in effect when the frame arrived
 
 
 @dataclass
@@ -149,8 +126,7 @@ class WorldModelRuntime:
         self.encoder: EncoderClient = self.backend.encoder   # every ViT pass goes through it
         self.model_shared = False   # True when another runtime had loaded the model
         self.normalizer = normalizer or SurpriseNormalizer()
-        self._history: Deque[_Remembered] = deque(maxlen=512)
-        self._frame_index = 0
+        self._history = PredictionHistory()
         self._goal: Optional[Tensor] = None
         self._last_obs: Optional[Tensor] = None
 
@@ -301,8 +277,9 @@ class WorldModelRuntime:
         with torch.inference_mode():
             z = self.encoder.encode(o, s_t)                        # [1, Z]
             z_obs = self.encoder.encode(o, s_t, target=True)       # [1, Z]
-            key = self._key(stamp, step_period)
-            err, k = self._prediction_error(z_obs[0], key, step_period, applied)
+            key = self._history.key(stamp, step_period)
+            err, k = self._history.error(z_obs[0], key, step_period, applied,
+                                         self.backend.rollout)
             z_roll = self.backend.rollout(z, a_t.unsqueeze(1).expand(1, horizon, -1))  # [1,H,Z]
             state = (self.backend.probe_state(z_roll[0]) if self.model.state_probe is not None
                      else None)                                    # [H, S]
@@ -310,7 +287,7 @@ class WorldModelRuntime:
                      if self.has_pose else None)                   # [H + 1, 3]
             goal = (float((z_obs[0] - self._goal).abs().mean()) if self._goal is not None
                     else None)
-        self._remember(_Remembered(key, z[0], z_roll[0], applied), step_period)
+        self._history.remember(Remembered(key, z[0], z_roll[0], applied), step_period)
         self._last_obs = z_obs[0]
         raw = float(err.mean()) if err is not None else None
         surprise = self.normalizer.update(err) if err is not None else None
@@ -328,62 +305,6 @@ class WorldModelRuntime:
             poses=poses.float().cpu().numpy() if poses is not None else None,
             surprise_raw=raw, surprise=surprise, surprise_steps=k, goal_distance=goal,
             compute_ms=(time.perf_counter() - t0) * 1e3)
-
-    def _key(self, stamp: Optional[float], step_period: Optional[float]) -> float:
-        """History key of this frame: its stamp when stamps are used, else a frame index."""
-        self._frame_index += 1
-        if stamp is not None and step_period:
-            return float(stamp)
-        return float(self._frame_index)
-
-    def _prediction_error(self, z_obs: Tensor, key: float, step_period: Optional[float],
-                          applied: Optional[Tensor]) -> Tuple[Optional[np.ndarray], int]:
-        """``|prediction - z_obs|`` [Z] for the best-matching earlier prediction, and its k."""
-        if not self._history:
-            return None, 0
-        period = step_period if step_period else 1.0
-        best: Optional[Tuple[float, int, _Remembered]] = None
-        for past in reversed(self._history):
-            if past.key >= key:
-                continue
-            k = int(round((key - past.key) / period))
-            if k < 1 or k > past.rollout.shape[0]:
-                continue
-            # Timing errors within 0.1 % of a step tie (stamps are floats); then the most
-            # recent frame (smallest k) wins, its prediction being the most informed.
-            err = round(abs(past.key + k * period - key) / period, 3)
-            if err <= 0.5 and (best is None or (err, k) < (best[0], best[1])):
-                best = (err, k, past)
-        if best is None:
-            return None, 0
-        _, k, past = best
-        if applied is None:
-            z_pred = past.rollout[k - 1]
-        else:
-            a_seq = self._applied_actions(past.key, k, period, applied)       # [k, A]
-            z_pred = self.backend.rollout(past.z.unsqueeze(0), a_seq.unsqueeze(0))[0, -1]
-        return (z_pred - z_obs).abs().float().cpu().numpy(), k
-
-    def _applied_actions(self, start: float, k: int, period: float, last: Tensor) -> Tensor:
-        """[k, A] actions applied over the k steps after ``start``: step j uses
-        ``a_applied`` of the remembered frame closest to ``start + j * period`` (within half
-        a step); the final step, and any step without such a frame, uses ``last``."""
-        actions = [last] * k
-        for j in range(1, k):
-            target = start + j * period
-            for past in self._history:
-                if past.a_applied is not None and abs(past.key - target) <= 0.5 * period:
-                    actions[j - 1] = past.a_applied
-                    break
-        return torch.stack(actions)
-
-    def _remember(self, entry: _Remembered, step_period: Optional[float]) -> None:
-        self._history.append(entry)
-        period = step_period if step_period else 1.0
-        # Entries whose whole rollout lies in the past can never match again.
-        while self._history and (self._history[0].key + self._history[0].rollout.shape[0]
-                                 * period + 0.5 * period < entry.key):
-            self._history.popleft()
 
     def capture_goal(self) -> bool:
         """Make the last observed frame's target latent the goal. False if no frame yet."""
@@ -403,6 +324,5 @@ class WorldModelRuntime:
         The goal latent is kept: it describes a place, not a moment.
         """
         self._history.clear()
-        self._frame_index = 0
         self._last_obs = None
         self.normalizer.reset()
