@@ -82,6 +82,13 @@ def test_a_person_on_the_straight_line_makes_the_path_go_round():
     d = people.distance(front)
     ahead, side = float(d[1] - d[0]), float(d[2] - d[0])
     assert side < ahead
+    # Dear to cross, not forbidden: a person standing on the goal still leaves a way there.
+    on_goal = layer()
+    on_goal.observe(person_points(centre=GOAL))
+    assert math.isfinite(float(on_goal.distance(start)[0]))
+    assert float(on_goal.distance(start)[0]) < 10.0
+    with pytest.raises(ValueError, match='expensive'):
+        NavigationField(open_room(), RES, ORIGIN, GOAL, INFLATION, expensive=np.zeros((3, 3)))
     # The static range, which the clearance term reads, stays the map's.
     torch.testing.assert_close(people.static_range(front), people.static.static_range(front))
 
@@ -130,6 +137,8 @@ def test_the_setting_makes_the_map_field_a_people_field():
     assert isinstance(navigation_for(pose_goal(*GOAL), static, off), NavigationField)
     field = navigation_for(pose_goal(*GOAL), static, on)
     assert isinstance(field, PeopleCostToGo)
+    # The people's band is the robot's radius: the map's inflation less the obstacle margin.
+    assert field.people_band == pytest.approx(INFLATION - on.terms.clearance_margin)
     # Re-placed with its map (a localisation correction): the static part is kept.
     moved = StaticMap(cells, RES, ORIGIN, 'odom', Planar(0.5, 0.0, 0.0))
     again = navigation_for(pose_goal(GOAL[0] + 0.5, GOAL[1]), moved, on, (static, field))

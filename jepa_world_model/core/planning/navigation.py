@@ -104,6 +104,9 @@ class NavigationField:
         inflated_cost_factor: How many times a metre in the inflated band costs.
         placement: Grid frame -> planner frame (None: the same frame). Goals and query
             points are in the planner's frame.
+        expensive: ``[H, W]`` bool, more cells to cost like the inflated band (not
+            obstacles: crossing them is dear, not forbidden), e.g. people seen by the scan
+            (:mod:`.people_cost_to_go`); None: none.
 
     Raises:
         ValueError: Empty or non-2-D grid, non-positive resolution, a negative inflation, a
@@ -113,10 +116,14 @@ class NavigationField:
     def __init__(self, occupied: np.ndarray, resolution: float, origin: Sequence[float],
                  goal_xy: Sequence[float], inflation: float,
                  inflated_cost_factor: float = 10.0,
-                 placement: Optional[Planar] = None) -> None:
+                 placement: Optional[Planar] = None,
+                 expensive: Optional[np.ndarray] = None) -> None:
         occupied = np.asarray(occupied, dtype=bool)
         if occupied.ndim != 2 or occupied.size == 0:
             raise ValueError(f'occupied must be a non-empty [H, W] grid, got {occupied.shape}')
+        if expensive is not None and np.shape(expensive) != occupied.shape:
+            raise ValueError(f'expensive must be {occupied.shape} like occupied, got '
+                             f'{np.shape(expensive)}')
         if not (math.isfinite(resolution) and resolution > 0):
             raise ValueError(f'resolution must be finite and > 0, got {resolution!r}')
         if not (math.isfinite(inflation) and inflation >= 0):
@@ -131,6 +138,8 @@ class NavigationField:
         if goal is None:
             raise ValueError(f'goal {self.goal_xy.tolist()} lies outside the map')
         self.inflated = inflate(occupied, inflation / self.resolution)
+        if expensive is not None:
+            self.inflated |= np.asarray(expensive, dtype=bool)
         step_cost = np.where(self.inflated, float(inflated_cost_factor), 1.0)
         step_cost[occupied] = 10.0 * float(inflated_cost_factor)
         self.distance_grid = self._dijkstra(goal, step_cost * self.resolution, occupied)

@@ -6,9 +6,12 @@ remaining failures were deadlocks where a person who gave way stood on the cheap
 and the robot backed off instead of going round (docs/agents.md). Nav2 feeds its global
 planner a costmap whose obstacle layer marks what the range sensor sees; this is that layer
 for the map field: scan returns the static map does not explain (farther than ``explained``
-from its nearest occupied cell) mark their cells occupied in a copy of the grid, the copy is
-inflated like the map (``inflation``: robot radius plus margin) and the cost-to-go is built
-again on it.
+from its nearest occupied cell) mark their cells, a band of ``people_band`` around them
+costs like the map's inflated band (dear to cross, not forbidden), and the cost-to-go is
+built again. Why a band and not obstacles: marked as occupied and inflated like the map
+(0.32 m), the robot waiting 0.32 m from a person sat inside the band, the goal cost's
+slope there (10x) outweighed the obstacle term and two offline episodes ran into a person
+(docs/results/people_cost_to_go.json).
 
 Dijkstra is Python (~30 ms for the base's 70 x 70 grid on one loaded core), so the field is
 rebuilt at most every ``every`` plans, and only when the marked cells changed since the
@@ -24,10 +27,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .navigation import NavigationField
+from .navigation import inflate, NavigationField
 
-__all__ = ['PeopleCostToGo', 'EXPLAINED_M']
+__all__ = ['PeopleCostToGo', 'EXPLAINED_M', 'PEOPLE_BAND_M']
 
+#: Band [m] around a person's returns that paths pay to cross (the simulated base's
+#: radius; navigation_for gives map_inflation less the obstacle term's margin).
+PEOPLE_BAND_M = 0.22
 #: A return within this distance [m] of an occupied map cell is the map's (a wall seen by
 #: the scanner lies on the cells' edge, up to one cell and the beam's bearing error off).
 EXPLAINED_M = 0.1
@@ -39,17 +45,19 @@ class PeopleCostToGo:
     Args:
         static: The static map's field (built for this goal, map and inflation).
         occupied: ``[H, W]`` bool, the map's occupied cells ``static`` was built from.
-        inflation: Band [m] around occupied cells (the map's and the people's) that paths
-            avoid.
+        inflation: The map's band [m] around its occupied cells that paths avoid.
         every: Rebuild at most once per this many :meth:`observe` calls (>= 1).
         explained: Returns within this distance [m] of the map's obstacles are left out.
+        people_band: Band [m] around the people's returns that costs like the map's
+            inflated band.
 
     Raises:
         ValueError: ``every`` below 1, or a grid that does not fit ``static``.
     """
 
     def __init__(self, static: NavigationField, occupied: np.ndarray, inflation: float,
-                 every: int, explained: float = EXPLAINED_M) -> None:
+                 every: int, explained: float = EXPLAINED_M,
+                 people_band: float = PEOPLE_BAND_M) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f'every must be an int >= 1, got {every!r}')
         occupied = np.asarray(occupied, dtype=bool)
@@ -61,6 +69,7 @@ class PeopleCostToGo:
         self._inflation = float(inflation)
         self._every = every
         self._explained = float(explained)
+        self._people_band = float(people_band)
         self._marked = np.zeros(static.shape, dtype=bool)   # the cells ``current`` holds
         self._since = every                                 # the first observe may rebuild
         #: How many times the field was rebuilt (for tests and diagnostics).
@@ -82,6 +91,11 @@ class PeopleCostToGo:
     def shape(self) -> Tuple[int, int]:
         """``(H, W)`` of the grid."""
         return self.static.shape
+
+    @property
+    def people_band(self) -> float:
+        """Band [m] around the people's returns that costs like the map's inflated band."""
+        return self._people_band
 
     @property
     def marked(self) -> np.ndarray:
@@ -144,7 +158,8 @@ class PeopleCostToGo:
             self.current = self.static
         else:
             self.current = NavigationField(
-                self._occupied | marked, self.resolution, self.static.origin, self.goal_xy,
-                self._inflation, placement=self.static.placement)
+                self._occupied, self.resolution, self.static.origin, self.goal_xy,
+                self._inflation, placement=self.static.placement,
+                expensive=inflate(marked, self._people_band / self.resolution))
         self.rebuilds += 1
         return True

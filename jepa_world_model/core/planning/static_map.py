@@ -59,7 +59,8 @@ def navigation_for(goal: Optional[Goal], static_map: Optional[StaticMap],
     off, another goal kind); ``settings.map_occupied_threshold`` and
     ``settings.map_inflation`` say which cells are obstacles and how far paths keep away.
     With ``settings.people_cost_to_go_every`` > 0 the field is a
-    :class:`~.people_cost_to_go.PeopleCostToGo` over it (the caller feeds it the scan).
+    :class:`~.people_cost_to_go.PeopleCostToGo` over it (the caller feeds it the scan), its
+    people's band ``map_inflation - terms.clearance_margin`` (the robot's radius).
 
     ``previous``: ``(map, field)`` built under the same settings. When ``static_map`` is
     that map's grid (the same occupancy array) re-placed, and the goal sits where it did on
@@ -88,5 +89,9 @@ def navigation_for(goal: Optional[Goal], static_map: Optional[StaticMap],
         except ValueError as exc:
             raise MapGoalError(str(exc)) from None
     every = settings.people_cost_to_go_every
-    return field if not every else PeopleCostToGo(field, occupied, settings.map_inflation,
-                                                  every)
+    if not every:
+        return field
+    # The map's inflation is the robot's radius plus the margin the obstacle term keeps
+    # from people itself: the people's band is the radius alone.
+    band = max(0.0, settings.map_inflation - settings.terms.clearance_margin)
+    return PeopleCostToGo(field, occupied, settings.map_inflation, every, people_band=band)
