@@ -247,3 +247,25 @@ def test_a_scan_that_sees_nothing_stops_the_obstacle_term(runtime):
     with pytest.raises(InputError) as info:
         inputs.observe(runtime, require_new=False)
     assert info.value.reason == 'scan_stale'
+
+
+def test_the_people_cost_to_go_takes_a_fresh_scan_but_does_not_need_one(runtime):
+    """people_cost_to_go_every alone (no obstacle or agent term): a scan within
+    stale_timeout of the image goes with the observation; none, or a stale one, is no error
+    (the map's last cost-to-go stays), unlike the obstacle term's scan_stale."""
+    inputs, rejected = make_inputs(people_cost_to_go_every=2)
+    inputs.on_image(image(NOW))
+    inputs.on_joint_state(joint_state(NOW - 0.01))
+    assert inputs.observe(runtime, require_new=True).observation.scan is None
+    msg = LaserScan()
+    msg.header.stamp = seconds_to_stamp(NOW)
+    msg.angle_min, msg.angle_increment = -np.pi, 2 * np.pi / 360
+    msg.range_min, msg.range_max = 0.1, 10.0
+    msg.ranges = [2.0] * 360
+    inputs.on_scan(msg)
+    assert inputs.observe(runtime, require_new=False).observation.scan is inputs.scan
+    msg.header.stamp = seconds_to_stamp(NOW - 100.0)
+    inputs.on_scan(msg)
+    assert inputs.scan is not None and inputs.observe(
+        runtime, require_new=False).observation.scan is None
+    assert rejected == []
