@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 from torch.overrides import TorchFunctionMode
 
 from .atomic_files import atomic_writer
-from .safetensors_header import read_header_metadata
+from .safetensors_header import read_header_metadata, read_tensor_header
 from .config import ConfigError, ExperimentConfig, config_from_json, config_to_json
 from .model.world_model import WorldModel
 
@@ -122,7 +122,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = 'cpu',
         raise CheckpointError(f'{path}: metadata "step" is not an integer: '
                               f'{metadata["step"]!r}') from None
     expected = _expected_tensors(path, config, max_elements)
-    _check_header(path, expected, _header(path))
+    _check_header(path, expected, read_tensor_header(path, CheckpointError))
     try:
         with safe_open(str(path), framework='pt') as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -190,16 +190,6 @@ def _expected_tensors(path: Path, config: ExperimentConfig,
     return {f'model.{k}': (tuple(t.shape), t.dtype) for k, t in state.items()}
 
 
-def _header(path: Path) -> Dict[str, Tuple[Tuple[int, ...], str]]:
-    """Name -> (shape, safetensors dtype) of every tensor in the file's header (no data)."""
-    try:
-        with safe_open(str(path), framework='pt') as f:
-            return {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
-                    for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f'{path}: tensor header unreadable (truncated?): {exc}') from None
-
-
 def _check_header(path: Path, expected: Dict[str, Tuple[Tuple[int, ...], torch.dtype]],
                   found: Dict[str, Tuple[Tuple[int, ...], str]]) -> None:
     """The header's model tensors are exactly the expected ones, shapes and dtypes included;
@@ -251,7 +241,7 @@ def describe(path: str | Path) -> Dict[str, object]:
         raise CheckpointError(f'{path}: metadata "step" is not an integer: '
                               f'{metadata["step"]!r}') from None
     return {'path': str(path), 'step': step, 'config': json.loads(metadata['config']),
-            'num_tensors': len(_header(path))}
+            'num_tensors': len(read_tensor_header(path, CheckpointError))}
 
 
 def export_model(src: str | Path, dst: str | Path) -> Path:

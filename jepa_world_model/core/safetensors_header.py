@@ -9,11 +9,11 @@ single tensor. Nothing is ever unpickled.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Type
+from typing import Dict, Tuple, Type
 
 from safetensors import SafetensorError, safe_open
 
-__all__ = ['read_header_metadata']
+__all__ = ['read_header_metadata', 'read_tensor_header']
 
 
 def read_header_metadata(path: str | Path, fmt: str, error: Type[Exception], what: str,
@@ -44,3 +44,15 @@ def read_header_metadata(path: str | Path, fmt: str, error: Type[Exception], wha
         raise error(f'{path}: metadata "format" is {metadata.get("format")!r}, '
                     f'expected {fmt!r}{kind_hint}')
     return metadata
+
+
+def read_tensor_header(path: str | Path, error: Type[Exception]
+                       ) -> Dict[str, Tuple[Tuple[int, ...], str]]:
+    """Name -> (shape, safetensors dtype) of every tensor in the file's header; no tensor
+    data is read. ``error`` (the loader's own type) when the header cannot be read."""
+    try:
+        with safe_open(str(path), framework='pt') as f:
+            return {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
+                    for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise error(f'{path}: tensor header unreadable (truncated?): {exc}') from None

@@ -24,7 +24,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..atomic_files import atomic_writer
-from ..safetensors_header import read_header_metadata
+from ..safetensors_header import read_header_metadata, read_tensor_header
 from .rollout_student import check_shape, RolloutStudent
 
 __all__ = ['FORMAT', 'RolloutModelError', 'file_sha256', 'save_student', 'load_student',
@@ -104,16 +104,6 @@ def _expected(arch: Dict[str, Any]) -> Dict[str, Tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
-def _header(path: Path) -> Dict[str, Tuple[Tuple[int, ...], str]]:
-    try:
-        with safe_open(str(path), framework='pt') as f:
-            return {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype())
-                    for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise RolloutModelError(f'{path}: tensor header unreadable (truncated?): '
-                                f'{exc}') from None
-
-
 def load_student(path: str | Path, teacher: torch.nn.Module, teacher_path: str | Path,
                  teacher_sha256: Optional[str] = None) -> Tuple[RolloutStudent, Dict[str, Any]]:
     """The student in ``path`` for the loaded ``teacher`` (read from ``teacher_path``), and
@@ -139,7 +129,7 @@ def load_student(path: str | Path, teacher: torch.nn.Module, teacher_path: str |
         if arch[key] != have:
             raise RolloutModelError(f'{path}: {key} {arch[key]} does not match the model\'s '
                                     f'{have}')
-    expected, found = _expected(arch), _header(path)
+    expected, found = _expected(arch), read_tensor_header(path, RolloutModelError)
     if set(found) != set(expected):
         raise RolloutModelError(f'{path}: tensors {sorted(found)} do not match the '
                                 f'architecture\'s {sorted(expected)}')
