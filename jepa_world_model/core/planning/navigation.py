@@ -174,11 +174,16 @@ class NavigationField:
     def cell(self, xy: Sequence[float]) -> Tuple[int, int] | None:
         """``(row, col)`` of the cell holding ``xy`` (planner frame), or None outside the
         grid."""
-        col, row = np.floor((self._to_grid.apply(xy)[0] - self.origin)
-                            / self.resolution).astype(int)
-        if 0 <= row < self.shape[0] and 0 <= col < self.shape[1]:
-            return int(row), int(col)
-        return None
+        row, col, inside = self.cells_of(np.asarray(xy, dtype=np.float64).reshape(1, 2))
+        return (int(row[0]), int(col[0])) if inside[0] else None
+
+    def cells_of(self, xy: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(row [P], col [P], inside [P])`` of the cells holding points ``xy`` [P, 2]
+        (planner frame); ``inside`` False where a point lies outside the grid."""
+        col, row = np.floor((self._to_grid.apply(xy) - self.origin)
+                            / self.resolution).astype(int).T
+        inside = (row >= 0) & (row < self.shape[0]) & (col >= 0) & (col < self.shape[1])
+        return row, col, inside
 
     def _dijkstra(self, goal: Tuple[int, int], enter_cost: np.ndarray,
                   occupied: np.ndarray) -> np.ndarray:

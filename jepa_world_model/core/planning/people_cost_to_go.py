@@ -133,9 +133,7 @@ class PeopleCostToGo:
         marked = np.zeros(self.shape, dtype=bool)
         if len(points) == 0:
             return marked
-        grid = self.static._to_grid.apply(np.asarray(points, dtype=np.float64))
-        col, row = np.floor((grid - self.static.origin) / self.resolution).astype(int).T
-        inside = (row >= 0) & (row < self.shape[0]) & (col >= 0) & (col < self.shape[1])
+        row, col, inside = self.static.cells_of(np.asarray(points, dtype=np.float64))
         marked[row[inside], col[inside]] = True
         return marked
 
