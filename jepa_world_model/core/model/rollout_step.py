@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 import torch.nn.functional as F
 
-__all__ = ['COMPUTE_DTYPES', 'RolloutStep', 'compute_dtype']
+__all__ = ['COMPUTE_DTYPES', 'RolloutStep', 'compute_dtype', 'frozen_mlp', 'hidden_forward']
 
 #: ``rollout_dtype`` names and their torch dtypes.
 COMPUTE_DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
@@ -75,6 +75,44 @@ def _member_layers(member: nn.Sequential) -> Tuple[_Hidden, nn.Linear]:
     return hidden, mods[-1]
 
 
+def frozen_mlp(module: nn.Sequential, latent_dim: int, action_mean: Tensor,
+               action_std: Tensor, dtype: torch.dtype, out_divisor: int = 1
+               ) -> Tuple[List[_Layer], Tensor, Tensor]:
+    """``(hidden layers, W_out, b_out)`` of a :func:`~.layers.mlp` over ``[z, a_norm]``
+    frozen into ``dtype`` tensors, with the action normalisation folded into the first layer
+    (``W (a - mu) / sigma + b = (W / sigma) a + (b - W mu / sigma)``; the action columns
+    come after the ``latent_dim`` latent ones) and the output layer divided by
+    ``out_divisor`` (an ensemble mean sums its members' outputs).
+
+    Raises:
+        ValueError: the module is not laid out as layers.mlp (see :func:`_member_layers`).
+    """
+    hidden, out = _member_layers(module)
+    with torch.no_grad():
+        mu, sigma = action_mean.detach().float(), action_std.detach().float()
+        layers: List[_Layer] = []
+        for k, (lin, norm) in enumerate(hidden):
+            w, b = lin.weight.detach().float(), lin.bias.detach().float()
+            if k == 0:
+                w_a = w[:, latent_dim:] / sigma
+                b = b - w_a @ mu
+                w = torch.cat([w[:, :latent_dim], w_a], dim=1)
+            w, b, gamma, beta = (_frozen(t, dtype) for t in (w, b, norm.weight, norm.bias))
+            layers.append((w, b, gamma, beta, norm.eps))
+        w_out, b_out = out.weight, out.bias
+        if out_divisor != 1:
+            w_out, b_out = w_out / out_divisor, b_out / out_divisor
+        return layers, _frozen(w_out, dtype), _frozen(b_out, dtype)
+
+
+def hidden_forward(layers: List[_Layer], x: Tensor) -> Tensor:
+    """The hidden layers of :func:`frozen_mlp`: ``GELU(LayerNorm(W x + b))`` in turn."""
+    h = x
+    for w, b, gamma, beta, eps in layers:
+        h = F.gelu(F.layer_norm(F.linear(h, w, b), (w.shape[0],), gamma, beta, eps))
+    return h
+
+
 class RolloutStep:
     """Batched ensemble-mean step ``step(z [B, Z], a [B, A]) -> z_next [B, Z]`` of a frozen
     :class:`~.world_model.WorldModel` (the planner's ``StepFn``).
@@ -94,35 +132,11 @@ class RolloutStep:
         if not members:
             raise ValueError('the model has no dynamics members')
         latent_dim = model.cfg.latent_dim
-        with torch.no_grad():
-            mu = model.action_mean.detach().float()
-            sigma = model.action_std.detach().float()
-            self._members: List[Tuple[List[_Layer], Tensor, Tensor]] = []
-            for member in members:
-                hidden, out = _member_layers(member)
-                layers = []
-                for k, (lin, norm) in enumerate(hidden):
-                    w, b = lin.weight.detach().float(), lin.bias.detach().float()
-                    if k == 0:
-                        # Fold the action normalisation into the first layer, whose input
-                        # is [z, a_norm] (the action columns come after the Z latent ones).
-                        w_a = w[:, latent_dim:] / sigma
-                        b = b - w_a @ mu
-                        w = torch.cat([w[:, :latent_dim], w_a], dim=1)
-                    w, b, gamma, beta = (_frozen(t, compute_dtype) for t in (
-                        w, b, norm.weight, norm.bias))
-                    layers.append((w, b, gamma, beta, norm.eps))
-                # The output layers are averaged: divide once here instead of every step.
-                n = len(members)
-                self._members.append((layers, _frozen(out.weight / n, compute_dtype),
-                                      _frozen(out.bias / n, compute_dtype)))
+        n = len(members)
+        # The output layers are averaged: divide once here instead of every step.
+        self._members = [frozen_mlp(member, latent_dim, model.action_mean, model.action_std,
+                                    compute_dtype, out_divisor=n) for member in members]
         self.ensemble_size = len(members)
-
-    def _hidden(self, layers: List[_Layer], x: Tensor) -> Tensor:
-        h = x
-        for w, b, gamma, beta, eps in layers:
-            h = F.gelu(F.layer_norm(F.linear(h, w, b), (w.shape[0],), gamma, beta, eps))
-        return h
 
     def __call__(self, z: Tensor, a: Tensor) -> Tensor:
         """``z [B, Z]``, ``a [B, A]`` (physical units) -> ``[B, Z]``, the ensemble mean of
@@ -130,7 +144,7 @@ class RolloutStep:
         x = torch.cat([z, a.to(z.dtype)], dim=-1).to(self.compute_dtype)
         total = None
         for layers, w_out, b_out in self._members:
-            y = F.linear(self._hidden(layers, x), w_out, b_out)
+            y = F.linear(hidden_forward(layers, x), w_out, b_out)
             total = y if total is None else total + y
         return z + total.to(z.dtype)
 
@@ -139,5 +153,5 @@ class RolloutStep:
         :meth:`WorldModel.predict_ensemble` up to rounding)."""
         x = torch.cat([z, a.to(z.dtype)], dim=-1).to(self.compute_dtype)
         n = self.ensemble_size
-        return torch.stack([z + n * F.linear(self._hidden(layers, x), w_out, b_out).to(z.dtype)
+        return torch.stack([z + n * F.linear(hidden_forward(layers, x), w_out, b_out).to(z.dtype)
                             for layers, w_out, b_out in self._members])

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 import torch.nn.functional as F
 
 from .layers import mlp
-from .rollout_step import _member_layers, _frozen
+from .rollout_step import frozen_mlp, hidden_forward
 
 __all__ = ['RolloutStudent', 'StudentStep', 'calls_per_action', 'held_steps_of']
 
@@ -98,8 +98,8 @@ class RolloutStudent(nn.Module):
 class StudentStep:
     """The student's weights frozen into plain tensors, as a planner ``StepFn``:
     ``step(z [B, Z], a [B, A]) -> [B, Z]`` equal to :meth:`RolloutStudent.forward` up to
-    rounding, covering ``held_steps`` teacher steps (the action normalisation folded into the
-    first layer, as :class:`~.rollout_step.RolloutStep` does).
+    rounding, covering ``held_steps`` teacher steps (frozen by :func:`~.rollout_step.frozen_mlp`,
+    as :class:`~.rollout_step.RolloutStep`'s members are).
 
     A snapshot: later training of the module does not reach it.
 
@@ -117,27 +117,16 @@ class StudentStep:
         self.held_steps = student.held_steps
         self.source = ''   # the file it came from, when it came from one (for logs)
         self.latent_dim, self.action_dim = student.latent_dim, student.action_dim
-        hidden, out = _member_layers(student.net)
-        with torch.no_grad():
-            mu, sigma = student.action_mean.float(), student.action_std.float()
-            self._layers = []
-            for k, (lin, norm) in enumerate(hidden):
-                w, b = lin.weight.detach().float(), lin.bias.detach().float()
-                if k == 0:
-                    # W (a - mu) / sigma + b = (W / sigma) a + (b - W mu / sigma)
-                    w_a = w[:, self.latent_dim:] / sigma
-                    b = b - w_a @ mu
-                    w = torch.cat([w[:, :self.latent_dim], w_a], dim=1)
-                self._layers.append(tuple(_frozen(t, compute_dtype) for t in (
-                    w, b, norm.weight, norm.bias)) + (norm.eps,))
-            self._out = (_frozen(out.weight, compute_dtype), _frozen(out.bias, compute_dtype))
+        self._layers, w_out, b_out = frozen_mlp(student.net, self.latent_dim,
+                                                student.action_mean, student.action_std,
+                                                compute_dtype)
+        self._out = (w_out, b_out)
 
     def __call__(self, z: Tensor, a: Tensor) -> Tensor:
         """``z [B, Z]``, ``a [B, A]`` (physical units) -> ``[B, Z]`` after ``held_steps``
         teacher steps under ``a``."""
-        h = torch.cat([z, a.to(z.dtype)], dim=-1).to(self.compute_dtype)
-        for w, b, gamma, beta, eps in self._layers:
-            h = F.gelu(F.layer_norm(F.linear(h, w, b), (w.shape[0],), gamma, beta, eps))
+        h = hidden_forward(self._layers,
+                           torch.cat([z, a.to(z.dtype)], dim=-1).to(self.compute_dtype))
         return z + F.linear(h, *self._out).to(z.dtype)
 
 
