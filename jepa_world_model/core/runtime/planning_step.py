@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from ..model.rollout_step import compute_dtype
-from ..model.rollout_student import held_steps_of, StudentStep
+from ..model.rollout_student import calls_per_action, held_steps_of, StudentStep
 from ..model.rollout_student_file import file_sha256, load_student, RolloutModelError
 
 __all__ = ['AUTO', 'planning_step', 'resolve_rollout_model', 'rollout_source', 'single_step',
@@ -106,11 +106,14 @@ def planning_step(runtime: Any, rollout_dtype: str = 'float32', rollout_model: s
     except RolloutModelError as exc:
         _LOG.warning('rollout_model auto: the dynamics ensemble plans (%s)', exc)
         return runtime.backend.rollout_step(rollout_dtype)
-    if action_repeat is not None and action_repeat % step.held_steps:
-        _LOG.warning('rollout_model auto: the dynamics ensemble plans (%s covers %d model '
-                     'steps per call, action_repeat is %d)', path, step.held_steps,
-                     action_repeat)
-        return runtime.backend.rollout_step(rollout_dtype)
+    if action_repeat is not None:
+        try:
+            calls_per_action(step, action_repeat)
+        except ValueError:
+            _LOG.warning('rollout_model auto: the dynamics ensemble plans (%s covers %d model '
+                         'steps per call, action_repeat is %d)', path, step.held_steps,
+                         action_repeat)
+            return runtime.backend.rollout_step(rollout_dtype)
     return step
 
 
