@@ -341,6 +341,25 @@ def test_disable_sends_one_zero_and_nothing_else(rig):
     assert wait_for(lambda: feeder.out['status'][-1] == 'planning', 5.0)
 
 
+@pytest.mark.parametrize('rig', [{'plan_rate_hz': 0.5}], indirect=True)
+def test_enable_with_a_goal_plans_at_once(rig):
+    """~/enable true with a goal set: the first plan runs in the call, on the newest
+    frame, not at the next plan tick (here up to 2 s away)."""
+    node, feeder = rig
+    n = len(feeder.out['cmd'])
+    assert wait_for(lambda: len(feeder.out['cmd']) > n, 3.0)   # a tick just ran
+    assert feeder.call(SetBool, 'enable', SetBool.Request(data=False)).success
+    assert wait_for(lambda: feeder.out['status'][-1] == 'disabled')
+    n = len(feeder.out['cmd'])
+    started = time.monotonic()
+    assert feeder.call(SetBool, 'enable', SetBool.Request(data=True)).success
+    assert wait_for(lambda: len(feeder.out['cmd']) > n, 1.0), node.counters.snapshot()
+    assert time.monotonic() - started < 1.0
+    assert command_values(feeder.out['cmd'][n]).any()
+    assert feeder.out['status'][-1] == 'planning' or wait_for(
+        lambda: feeder.out['status'][-1] == 'planning', 1.0)
+
+
 BAD_PARAMETERS = [
     ('horizon', 0), ('num_elites', 500), ('velocity_min', [2.0]), ('velocity_max', [-0.5]),
     ('velocity_max', [1.0, 1.0, 1.0]), ('acceleration_max', [0.0]), ('output', 'teleport'),

@@ -276,6 +276,39 @@ def test_reset_service_time_and_runtime_parameters(graph):
         stop_sim(graph, node)
 
 
+def test_lockstep_reset_sends_the_start_state_at_once_and_clock_last(graph):
+    """In lock-step, ~/reset's start state goes out at once, not after the control period
+    the simulator waits for a command; each step's /clock is sent after its sensor data.
+    """
+    ns = f'/lockreset{os.getpid()}'
+    # 0.5 Hz: without a command the next step would come only after 2 s of wall time.
+    node = start_sim(graph, ns, robot='arm', rate_hz=0.5, control_period=0.1,
+                     step_on_command=True)
+    probe = Probe(graph, ns)
+    try:
+        client = probe.node.create_client(Trigger, 'sim_node/reset')
+        assert client.wait_for_service(timeout_sec=TIMEOUT)
+        # Just after a tick: the next one is 2 s away.
+        assert wait_for(lambda: len(probe.out['joints']) >= 1, timeout=5.0)
+        count = len(probe.out['joints'])
+        started = time.monotonic()
+        future = client.call_async(Trigger.Request())
+        assert wait_for(future.done) and future.result().success
+        assert wait_for(lambda: len(probe.out['joints']) > count, timeout=1.5)
+        assert time.monotonic() - started < 1.5
+        stamp = probe.latest('joints').header.stamp
+        assert wait_for(lambda: any(c.clock == stamp for c in probe.out['clock']), timeout=3.0)
+        # The start state is the reset's: at rest.
+        assert np.allclose(probe.latest('joints').velocity, 0.0)
+        # Sent in order over one process's writers: the image of a step reaches a
+        # subscriber before that step's /clock.
+        images_seen = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in probe.out['image']}
+        assert (stamp.sec, stamp.nanosec) in images_seen
+    finally:
+        probe.close()
+        stop_sim(graph, node)
+
+
 @pytest.mark.parametrize('params, error', [
     ({'robot': 'hexapod'}, 'robot must be one of'),
     ({'camera_frame': 'bad frame!'}, 'camera_frame'),

@@ -299,8 +299,6 @@ class SimNode(Node):
     def publish(self, obs: SimObservation) -> None:
         """Publish one observation on every output topic, stamped with simulated time."""
         stamp = seconds_to_stamp(self.sim_time)
-        if self._clock_pub is not None:   # first, so sim-time consumers see time advance
-            self._clock_pub.publish(ClockMsg(clock=stamp))
         self._joint_pub.publish(arrays_to_joint_state(
             self.robot.joint_names, obs.q, obs.dq, Header(stamp=stamp, frame_id='base_link')))
         if self._odom_pub is not None:
@@ -314,6 +312,11 @@ class SimNode(Node):
         self._contact_pub.publish(Bool(data=obs.contact))
         self._collision_pub.publish(Bool(data=obs.collision))
         self._ground_truth.publish(obs.objects, stamp, obs.labels)
+        if self._clock_pub is not None:
+            # Last: a node whose timers run on /clock wakes for this step with the step's
+            # sensor data already sent, not a control period before it (a planner that
+            # ticked first found no new image and skipped the step).
+            self._clock_pub.publish(ClockMsg(clock=stamp))
 
     def _publish_odometry(self, obs: SimObservation, stamp: Any) -> None:
         odom, tf = odometry_message(obs, stamp)
@@ -326,6 +329,12 @@ class SimNode(Node):
         self._time_offset = self.sim_time + self.robot.dt
         self._goal = self._velocity = None
         self._obs = self.robot.reset(self.seed + self.episode)
+        # The start state goes out at once, as its own step in time: a supervisor or
+        # planner waiting for it need not wait for the next tick (in lock-step that tick
+        # would come only after a control period without a command).
+        self.publish(self._obs)
+        if self.step_on_command:
+            self._timer.reset()
         response.success = True
         response.message = f'episode {self.episode}, seed {self.seed + self.episode}'
         return response

@@ -225,6 +225,16 @@ class PlannerCore(GuardedLifecycleNode):
         finally:
             self._lock.release()
 
+    def _on_enable(self, request: Any, response: Any) -> Any:
+        """``~/enable``; switched on with a goal, the first plan runs at once on the newest
+        frame rather than up to a plan period later (in a lock-stepped simulation, that
+        period would pass with no command while the simulator waits for one)."""
+        response = super()._on_enable(request, response)
+        if response.success and request.data and self._state == 'active' \
+                and self.controller is not None and self.controller.goal is not None:
+            self._on_timer()
+        return response
+
     def _tick(self) -> None:
         s, controller = self.settings, self.controller
         if not s.enabled or controller.goal is None:
