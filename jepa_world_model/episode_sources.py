@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .core.config import BagConfig, ConfigError, ExperimentConfig, from_dict, to_dict
-from .core.training.data import Episode, split_episodes
+from .core.training.data import Episode, first_episodes, split_episodes
 from .core.training.synthetic import generate_episodes, SceneSpec
 
 __all__ = ['apply_bag_overrides', 'bag_module', 'load_episodes', 'load_training_data',
@@ -44,9 +44,12 @@ def load_episodes(cfg: ExperimentConfig) -> Tuple[List[Episode], Optional[Dict[s
     """All episodes for ``cfg.data.source``, and the bag read report (None for synthetic).
 
     The read summary of bags goes to stderr; bags without episodes raise BagDatasetError.
+    With ``data.episode_fraction`` below 1 only the first ceil(f * N) episodes are returned
+    (the bag report still counts every episode read).
     """
+    fraction = cfg.data.episode_fraction
     if cfg.data.source == 'synthetic':
-        return synthetic_episodes(cfg, cfg.train.seed), None
+        return first_episodes(synthetic_episodes(cfg, cfg.train.seed), fraction), None
     if not cfg.data.bag.paths:
         raise ConfigError('data.source is rosbag but no bags are given: pass --bag DIR or set '
                           'data.bag.paths')
@@ -55,7 +58,13 @@ def load_episodes(cfg: ExperimentConfig) -> Tuple[List[Episode], Optional[Dict[s
                                                 reader.BagDatasetConfig.from_experiment(cfg))
     sys.stderr.write(f'[data] {report.episodes} episodes, {report.frames} frames from '
                      f'{report.bags} bag(s)\n{report.summary()}\n')
-    return episodes, report.to_dict()
+    report_dict = report.to_dict()
+    if fraction < 1:
+        episodes = first_episodes(episodes, fraction)
+        report_dict['episode_fraction'] = {'fraction': fraction, 'episodes_used': len(episodes)}
+        sys.stderr.write(f'[data] data.episode_fraction {fraction:g}: training on the first '
+                         f'{len(episodes)} episodes\n')
+    return episodes, report_dict
 
 
 def load_training_data(cfg: ExperimentConfig) -> Tuple[List[Episode], List[Episode]]:

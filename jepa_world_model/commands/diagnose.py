@@ -14,6 +14,8 @@ diagnostics"), and the image head on a continuous joint (docs/datasets.md).
 * ``tabletop-objects`` / ``grip-hold``: object positions read from predicted latents, and
   the grip-hold head, on held-out tabletop bags (docs/tabletop.md;
   :mod:`jepa_world_model.experiments.tabletop_objects`, ``grip_hold``);
+* ``data-efficiency``: the JEPA objective against a pixel objective on fractions of the
+  tabletop recordings, several seeds (:mod:`jepa_world_model.experiments.data_efficiency`);
 * ``agent-term``: the base's plan-eval results with and without the predicted-people term
   (:mod:`jepa_world_model.experiments.agent_term_report`);
 * ``backend-quality``: offline-reach reports of several inference backends side by side,
@@ -29,7 +31,7 @@ import sys
 from typing import Any, Dict, Optional
 
 __all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_tabletop',
-           'run_agent_term', 'run_backend_quality']
+           'run_data_efficiency', 'run_agent_term', 'run_backend_quality']
 
 
 def _write_json(report: Dict[str, Any], path: Optional[Path]) -> None:
@@ -73,6 +75,12 @@ def run_tabletop(args: argparse.Namespace) -> int:
     from ..experiments import grip_hold, tabletop_objects
     module = tabletop_objects if args.diagnostic == 'tabletop-objects' else grip_hold
     return module.run_cli(args, 'jepa-world-model ' + ' '.join(sys.argv[1:]))
+
+
+def run_data_efficiency(args: argparse.Namespace) -> int:
+    """The data-efficiency sweep (trains every missing run; writes its JSON and figure)."""
+    from ..experiments import data_efficiency
+    return data_efficiency.run_cli(args, 'jepa-world-model ' + ' '.join(sys.argv[1:]))
 
 
 def run_agent_term(args: argparse.Namespace) -> int:
@@ -122,6 +130,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         parser = which.add_parser(name, help=text)
         module.add_arguments(parser)
         parser.set_defaults(func=run_tabletop)
+    efficiency = which.add_parser('data-efficiency', help='JEPA vs pixel objective on '
+                                  'fractions of the tabletop recordings (trains every run)')
+    from ..experiments.data_efficiency import add_arguments as efficiency_arguments
+    efficiency_arguments(efficiency)
+    efficiency.set_defaults(func=run_data_efficiency)
     agent_term = which.add_parser('agent-term', help='the base\'s plan-eval results with and '
                                   'without the predicted-people term, as one report')
     from ..experiments.agent_term_report import add_arguments as agent_term_arguments

@@ -1,8 +1,10 @@
 """Checkpoints: safetensors weights + the resolved config + the step. Nothing is unpickled.
 
-One file holds the model (``model.*`` tensors) and, for training checkpoints, the optimizer
-moments (``optim.*``). The metadata header carries the config as JSON, the step and a format
-version. Every failure raises ``CheckpointError`` naming the file and the offending key/shape.
+One file holds the model (``model.*`` tensors), for a pixel-objective run its pixel decoder
+(``pixel_decoder.*``, core/model/pixel_decoder.py; not part of the model, which loads and runs
+without it) and, for training checkpoints, the optimizer moments (``optim.*``). The metadata
+header carries the config as JSON, the step and a format version. Every failure raises
+``CheckpointError`` naming the file and the offending key/shape.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import torch
+from torch import nn
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch.overrides import TorchFunctionMode
@@ -20,9 +23,12 @@ from torch.overrides import TorchFunctionMode
 from .atomic_files import atomic_writer
 from .safetensors_header import read_header_metadata, read_tensor_header
 from .config import ConfigError, ExperimentConfig, config_from_json, config_to_json
+from .model.pixel_decoder import PixelDecoder
 from .model.world_model import WorldModel
 
 FORMAT = 'jepa_world_model/1'
+#: Prefix of the pixel decoder's tensors (loss.objective pixel).
+DECODER_PREFIX = 'pixel_decoder.'
 # At most this many numbers in a model's tensors (its EMA target encoder included): 1 GB of
 # float32, ~200 times the largest model this package ships. Checked on the meta device.
 MAX_MODEL_ELEMENTS = 250_000_000
@@ -46,15 +52,24 @@ class LoadedCheckpoint:
     step: int
     optimizer_state: Optional[Dict[str, torch.Tensor]]
     path: Path
+    # The pixel decoder's weights (loss.objective pixel), without the prefix; None otherwise.
+    pixel_decoder_state: Optional[Dict[str, torch.Tensor]] = None
 
 
 def save_checkpoint(path: str | Path, model: WorldModel, config: ExperimentConfig, step: int,
-                    optimizer: Optional[torch.optim.Optimizer] = None) -> Path:
-    """Write model weights (+ optimizer moments) atomically: a crash, even a power cut, never
-    leaves half a file (core/atomic_files.py: temporary file, fsync, rename, fsync of the
-    directory)."""
+                    optimizer: Optional[torch.optim.Optimizer] = None,
+                    pixel_decoder: Optional[nn.Module] = None) -> Path:
+    """Write model weights (+ optimizer moments, + the pixel decoder's weights) atomically:
+    a crash, even a power cut, never leaves half a file (core/atomic_files.py: temporary
+    file, fsync, rename, fsync of the directory)."""
     path = Path(path)
+    if pixel_decoder is not None and config.loss.objective != 'pixel':
+        raise CheckpointError(f'{path}: a pixel decoder given for loss.objective '
+                              f'{config.loss.objective!r}')
     tensors = {f'model.{k}': v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if pixel_decoder is not None:
+        tensors.update({f'{DECODER_PREFIX}{k}': v.detach().contiguous().cpu()
+                        for k, v in pixel_decoder.state_dict().items()})
     if optimizer is not None:
         tensors.update(_flatten_optimizer(optimizer))
     metadata = {'format': FORMAT, 'config': config_to_json(config), 'step': str(int(step))}
@@ -130,13 +145,35 @@ def load_checkpoint(path: str | Path, device: torch.device | str = 'cpu',
         raise CheckpointError(f'{path}: tensor data unreadable (truncated?): {exc}') from None
     model_tensors = {k[len('model.'):]: v for k, v in tensors.items() if k.startswith('model.')}
     optim_tensors = {k: v for k, v in tensors.items() if k.startswith('optim.')}
-    for key, tensor in model_tensors.items():
+    decoder_tensors = {k[len(DECODER_PREFIX):]: v for k, v in tensors.items()
+                       if k.startswith(DECODER_PREFIX)}
+    for key, tensor in {**model_tensors, **decoder_tensors}.items():
         if not torch.isfinite(tensor).all():
             raise CheckpointError(f'{path}: tensor {key!r} contains NaN or inf')
     model = WorldModel(config.model)
     model.load_state_dict(model_tensors, strict=True)
     model.to(device=device, dtype=dtype)
-    return LoadedCheckpoint(model, config, step, optim_tensors or None, path)
+    return LoadedCheckpoint(model, config, step, optim_tensors or None, path,
+                            decoder_tensors or None)
+
+
+def load_pixel_decoder(loaded: LoadedCheckpoint) -> PixelDecoder:
+    """The pixel decoder of a pixel-objective checkpoint, weights loaded, in eval mode.
+
+    Raises:
+        CheckpointError: the checkpoint was trained with another objective.
+    """
+    if loaded.pixel_decoder_state is None:
+        raise CheckpointError(f'{loaded.path}: no pixel decoder (loss.objective '
+                              f'{loaded.config.loss.objective!r})')
+    decoder = _pixel_decoder_for(loaded.config)
+    decoder.load_state_dict(loaded.pixel_decoder_state, strict=True)
+    return decoder.eval()
+
+
+def _pixel_decoder_for(config: ExperimentConfig) -> PixelDecoder:
+    return PixelDecoder(config.model.latent_dim, config.model.image_size,
+                        config.loss.pixel_decoder_width)
 
 
 def _embedded_config(path: Path, metadata: Dict[str, str]) -> ExperimentConfig:
@@ -187,15 +224,23 @@ def _expected_tensors(path: Path, config: ExperimentConfig,
         raise CheckpointError(f'{path}: the embedded config describes a model of {total:,} '
                               f'numbers, above the limit of {max_elements:,}; refusing to '
                               f'build it')
-    return {f'model.{k}': (tuple(t.shape), t.dtype) for k, t in state.items()}
+    expected = {f'model.{k}': (tuple(t.shape), t.dtype) for k, t in state.items()}
+    if config.loss.objective == 'pixel':
+        with torch.device('meta'), _ShapesOnly():
+            decoder = _pixel_decoder_for(config).state_dict()
+        expected.update({f'{DECODER_PREFIX}{k}': (tuple(t.shape), t.dtype)
+                         for k, t in decoder.items()})
+    return expected
 
 
 def _check_header(path: Path, expected: Dict[str, Tuple[Tuple[int, ...], torch.dtype]],
                   found: Dict[str, Tuple[Tuple[int, ...], str]]) -> None:
     """The header's model tensors are exactly the expected ones, shapes and dtypes included;
-    other tensors may only be optimizer moments (``optim.<index>.<name>``)."""
-    model_found = {k for k in found if k.startswith('model.')}
-    missing = sorted(k[len('model.'):] for k in set(expected) - model_found)
+    other tensors may only be optimizer moments (``optim.<index>.<name>``) and, for a
+    pixel-objective config, the pixel decoder's (optional, shapes checked)."""
+    # The decoder is optional: it trains the model and is not needed to run it.
+    missing = sorted(k[len('model.'):] for k in set(expected) - set(found)
+                     if k.startswith('model.'))
     if missing:
         raise CheckpointError(f'{path}: missing tensor(s) {missing[:5]}'
                               f'{" ..." if len(missing) > 5 else ""}')
@@ -205,8 +250,10 @@ def _check_header(path: Path, expected: Dict[str, Tuple[Tuple[int, ...], torch.d
         raise CheckpointError(f'{path}: unexpected tensor(s) {unexpected[:5]}'
                               f'{" ..." if len(unexpected) > 5 else ""}')
     for key, (shape, dtype) in expected.items():
+        if key not in found:
+            continue
         got_shape, got_dtype = found[key]
-        name = key[len('model.'):]
+        name = key[len('model.'):] if key.startswith('model.') else key
         if got_shape != shape:
             raise CheckpointError(f'{path}: tensor {name!r} has shape {got_shape}, the config '
                                   f'expects {shape}')
@@ -247,4 +294,6 @@ def describe(path: str | Path) -> Dict[str, object]:
 def export_model(src: str | Path, dst: str | Path) -> Path:
     """Copy a training checkpoint without its optimizer state (what a robot needs to ship)."""
     loaded = load_checkpoint(src)
-    return save_checkpoint(dst, loaded.model, loaded.config, loaded.step)
+    decoder = (load_pixel_decoder(loaded) if loaded.pixel_decoder_state is not None else None)
+    return save_checkpoint(dst, loaded.model, loaded.config, loaded.step,
+                           pixel_decoder=decoder)

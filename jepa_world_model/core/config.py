@@ -25,8 +25,8 @@ from .settings_spec import ConfigError, from_dict, require
 
 __all__ = ['ConfigError', 'from_dict', 'to_dict', 'ModelConfig', 'MODEL_SIZE_LIMITS',
            'PATCH_STEMS', 'IMAGE_STATE_SOURCES', 'MaskConfig', 'LossConfig', 'OptimConfig',
-           'BagConfig', 'DataConfig', 'TrainConfig', 'ExperimentConfig', 'load_config',
-           'save_config', 'config_to_json', 'config_from_json']
+           'BagConfig', 'DataConfig', 'OBJECTIVES', 'TrainConfig', 'ExperimentConfig',
+           'load_config', 'save_config', 'config_to_json', 'config_from_json']
 
 
 @dataclass
@@ -45,6 +45,10 @@ class MaskConfig:
             require(0 < lo <= hi, f'{name} must satisfy 0 < low <= high, got {(lo, hi)}')
         require(self.target_scale[1] <= 1 and self.context_scale[1] <= 1, 'scales must be <= 1')
         require(self.num_target_blocks >= 1, 'num_target_blocks must be >= 1')
+
+
+#: Training objectives (``loss.objective``).
+OBJECTIVES = ('jepa', 'pixel')
 
 
 @dataclass
@@ -76,8 +80,21 @@ class LossConfig:
     scan_query_steps: int = 0
     probe: float = 1.0                  # probes on detached latents (no effect on the encoder)
     stop_gradient: bool = True          # targets from the EMA encoder without gradient
+    # What the predictor is trained to predict (issue #13 item 5). 'jepa': the target
+    # encoder's latents (the I-JEPA / V-JEPA patch terms and the dynamics terms above).
+    # 'pixel': the comparison: a decoder (core/model/pixel_decoder.py) reconstructs the next
+    # frame from the predicted latent, MSE on normalised pixels, in the two dynamics terms
+    # (teacher forcing, rollout; same weights); the patch terms and the target encoder's
+    # forward pass are off. Everything else (VICReg, inverse dynamics, probes) is the same.
+    objective: str = 'jepa'
+    # Channels of the decoder's first 4 x 4 grid. 32 keeps a tabletop_tiny step of the pixel
+    # objective about as long as the JEPA's (measured in docs/results/data_efficiency.json).
+    pixel_decoder_width: int = 32
 
     def __post_init__(self) -> None:
+        require(self.objective in OBJECTIVES,
+                f'unknown loss.objective {self.objective!r}; use one of {list(OBJECTIVES)}')
+        require(self.pixel_decoder_width >= 1, 'pixel_decoder_width must be >= 1')
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float):
@@ -183,6 +200,10 @@ class DataConfig:
     synthetic_steps: int = 32
     synthetic_distractor: str = 'moving'  # 'moving', 'static' or 'none'
     validation_fraction: float = 0.1
+    # Train on the first ceil(f * N) of the N episodes read, in their read order (bags in
+    # path order, episodes in time), before the validation split: the data-efficiency
+    # experiment's "f of the same recordings" (issue #13 item 5). 1: all of them.
+    episode_fraction: float = 1.0
     bag: BagConfig = field(default_factory=BagConfig)
 
     def __post_init__(self) -> None:
@@ -191,6 +212,9 @@ class DataConfig:
         require(self.synthetic_distractor in ('moving', 'static', 'none'),
                 f'unknown synthetic_distractor {self.synthetic_distractor!r}')
         require(0 <= self.validation_fraction < 1, 'validation_fraction must be in [0, 1)')
+        require(isinstance(self.episode_fraction, (int, float))
+                and math.isfinite(self.episode_fraction) and 0 < self.episode_fraction <= 1,
+                f'data.episode_fraction must be in (0, 1], got {self.episode_fraction!r}')
 
 
 @dataclass
@@ -220,6 +244,11 @@ class ExperimentConfig:
         require(self.data.clip_length > self.loss.rollout_steps,
                 f'data.clip_length ({self.data.clip_length}) must exceed loss.rollout_steps '
                 f'({self.loss.rollout_steps})')
+        # The pixel objective replaces the latent dynamics targets only; the range read-out's
+        # loss is built on those (trainer.scan_loss) and has no pixel counterpart.
+        require(self.loss.objective != 'pixel' or not self.model.scan_sectors,
+                'loss.objective pixel does not train a range read-out; set '
+                'model.scan_sectors: 0')
         if self.model.encoder.is_pretrained:
             # The I-JEPA / V-JEPA patch losses exist to train the encoder; a frozen backbone
             # sees whole frames (its context would contain the masked targets) and cannot

@@ -7,6 +7,7 @@ caller-owned generator seeded by the training step, so a resumed run draws the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -144,6 +145,24 @@ def normalization_stats(episodes: Sequence[Episode]) -> Tuple[Tensor, Tensor, Te
     a = np.concatenate([ep.a[:-1] for ep in episodes if len(ep) > 1])
     stats = (s.mean(0), s.std(0), a.mean(0), a.std(0))
     return tuple(torch.from_numpy(np.asarray(x, dtype=np.float32)) for x in stats)
+
+
+def first_episodes(episodes: Sequence[Episode], fraction: float) -> List[Episode]:
+    """The first ceil(fraction * N) of the N ``episodes``, in the given order
+    (``data.episode_fraction``). At least one episode is kept.
+
+    Raises:
+        ValueError: ``fraction`` is not in (0, 1], or there are no episodes.
+    """
+    if not (isinstance(fraction, (int, float)) and math.isfinite(fraction)
+            and 0 < fraction <= 1):
+        raise ValueError(f'episode fraction must be in (0, 1], got {fraction!r}')
+    if not episodes:
+        raise ValueError('no episodes to take a fraction of')
+    # The tolerance: a fraction written in decimal (0.3 * 10 = 3.0000000000000004) must not
+    # round up to one episode more.
+    count = math.ceil(fraction * len(episodes) - 1e-9)
+    return list(episodes[:max(count, 1)])
 
 
 def split_episodes(episodes: Sequence[Episode], validation_fraction: float,

@@ -35,8 +35,10 @@ from ..model.ema import ema_momentum, ema_update
 from .losses import (feature_prediction_loss, latent_l1, vicreg_covariance_loss,
                      vicreg_variance_loss)
 from ..model.masks import MaskBatch, sample_masks
+from ..model.pixel_decoder import PixelDecoder
 from ..model.pretrained_source import new_world_model
 from .metrics import effective_rank
+from .pixel_objective import new_pixel_decoder, pixel_dynamics_losses
 from ..model.range_readout import sector_ranges
 from ..model.state_layout import pose_from_state
 from ..model.vit import gather_tokens
@@ -59,13 +61,19 @@ def resolve_dtype(name: str) -> torch.dtype:
 
 
 def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
-                   cfg: ExperimentConfig) -> Dict[str, Tensor]:
+                   cfg: ExperimentConfig, decoder: Optional[PixelDecoder] = None
+                   ) -> Dict[str, Tensor]:
     """All loss terms (unweighted) and health metrics for one batch.
 
     batch.o [B, L, 3, H, W], batch.s [B, L, S], batch.a [B, L, A]; masks index frame-0 patches.
     Returns a dict with every term, ``total`` (weighted sum) and detached metrics.
+    ``loss.objective`` 'pixel' needs ``decoder`` (pixel_objective.py): the dynamics terms
+    are then pixel MSE of the decoded predictions and the patch terms are off.
     """
     w = cfg.loss
+    pixel = w.objective == 'pixel'
+    if pixel and decoder is None:
+        raise TrainingSetupError('loss.objective pixel needs a pixel decoder')
     b, length = batch.o.shape[:2]
     o = batch.o.flatten(0, 1)                                     # [B*L, 3, H, W]
     has_s = model.cfg.state_dim > 0
@@ -75,6 +83,13 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
 
     tokens = model.patch_tokens(o)                                # [B*L, N, D]
     z = model.encoder.latent_from_tokens(tokens, s_flat).view(b, length, -1)  # [B, L, Z]
+    out: Dict[str, Tensor] = {}
+    zero = z.new_zeros(())
+    if pixel:
+        # No latent targets: the target encoder's pass and the patch terms are skipped.
+        out.update(pixel_dynamics_losses(model, decoder, z, a_norm, batch.o, w.rollout_steps))
+        out['masked_prediction'] = out['future_prediction'] = out['scan'] = zero
+        return _shared_terms(model, batch, tokens, z, s_flat, a_norm, out, cfg)
     if w.stop_gradient:
         with torch.no_grad():
             tgt_tokens = model.patch_tokens(o, target=True)
@@ -84,8 +99,6 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
         tgt_tokens, z_tgt = tokens, z.flatten(0, 1)
     tgt_tokens = tgt_tokens.view(b, length, *tokens.shape[1:])   # [B, L, N, D]
     z_tgt = z_tgt.view(b, length, -1)                             # [B, L, Z]
-    out: Dict[str, Tensor] = {}
-    zero = z.new_zeros(())
 
     if w.masked_prediction > 0 or w.future_prediction > 0:
         context = model.patch_tokens(batch.o[:, 0], keep_idx=masks.context)  # [B, K, D]
@@ -115,7 +128,22 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     out['scan'] = scan_loss(model, tokens, z, torch.stack(rolled, dim=2), batch,
                             w.scan_near_weight) \
         if model.scan_head is not None and batch.scan is not None else zero
+    with torch.no_grad():
+        # Absolute latent errors start near 0 because an untrained encoder maps every frame to
+        # nearly the same z; relative to "nothing changes" they are scale-free.
+        copy = latent_l1(z_tgt[:, :-1], z_tgt[:, 1:]).clamp_min(1e-8)
+        out['dynamics_relative'] = out['dynamics_teacher_forcing'].detach() / copy
+    return _shared_terms(model, batch, tokens, z, s_flat, a_norm, out, cfg)
 
+
+def _shared_terms(model: WorldModel, batch: Batch, tokens: Tensor, z: Tensor,
+                  s_flat: Optional[Tensor], a_norm: Tensor, out: Dict[str, Tensor],
+                  cfg: ExperimentConfig) -> Dict[str, Tensor]:
+    """The terms both objectives share (VICReg, inverse dynamics, image state, probes),
+    ``total`` and the health metrics, added to ``out``. tokens [B*L, N, D], z [B, L, Z],
+    s_flat [B*L, S] or None, a_norm [B, L, A]."""
+    w = cfg.loss
+    zero = z.new_zeros(())
     z_flat = z.flatten(0, 1)                                      # [B*L, Z]
     # VICReg only on what the encoder learns: the state slice of z is the input itself, and a
     # covariance penalty against it would push the image part to *ignore* the robot.
@@ -131,7 +159,7 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
     else:
         out['image_state'] = zero
     out['probe'] = (F.mse_loss(model.state_probe(z_flat.detach()), s_flat)
-                    if has_s else zero)
+                    if s_flat is not None else zero)
     if model.pose_probe is not None and batch.pose is not None:
         out['probe'] = out['probe'] + pose_loss(model.probe_pose(z_flat.detach()),
                                                 batch.pose.flatten(0, 1))
@@ -143,10 +171,6 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
         out['z_std_min'] = std.min()
         out['effective_rank'] = torch.tensor(effective_rank(z_learned))
         out['effective_rank_image'] = torch.tensor(effective_rank(model.image_part(z_flat)))
-        # Absolute latent errors start near 0 because an untrained encoder maps every frame to
-        # nearly the same z; relative to "nothing changes" they are scale-free.
-        copy = latent_l1(z_tgt[:, :-1], z_tgt[:, 1:]).clamp_min(1e-8)
-        out['dynamics_relative'] = out['dynamics_teacher_forcing'].detach() / copy
     return out
 
 
@@ -251,10 +275,18 @@ class Trainer:
             model = new_world_model(config.model)
             model.set_normalization(*normalization_stats(episodes))
         self.model = model.to(self.device, self.dtype)
+        # Built after the model, from the same seeded stream: the model's initial weights do
+        # not depend on the objective.
+        decoder = new_pixel_decoder(config)
+        self.pixel_decoder = None if decoder is None else decoder.to(self.device, self.dtype)
         if self.dist.enabled:
             broadcast_parameters(self.model)
-        decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.dim() >= 2]
-        no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.dim() < 2]
+            if self.pixel_decoder is not None:
+                broadcast_parameters(self.pixel_decoder)
+        trained = list(self.model.named_parameters()) + (
+            [] if self.pixel_decoder is None else list(self.pixel_decoder.named_parameters()))
+        decay = [p for n, p in trained if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for n, p in trained if p.requires_grad and p.dim() < 2]
         self.optimizer = torch.optim.AdamW(
             [{'params': decay, 'weight_decay': config.optim.weight_decay},
              {'params': no_decay, 'weight_decay': 0.0}], lr=config.optim.lr)
@@ -300,12 +332,15 @@ class Trainer:
         lr = learning_rate(step, cfg)
         for group in self.optimizer.param_groups:
             group['lr'] = lr
-        terms = compute_losses(self.model, batch, masks, cfg)
+        if self.pixel_decoder is not None:
+            self.pixel_decoder.train()
+        terms = compute_losses(self.model, batch, masks, cfg, self.pixel_decoder)
         self.optimizer.zero_grad(set_to_none=True)
         terms['total'].backward()
+        params = [p for group in self.optimizer.param_groups for p in group['params']]
         if self.dist.enabled:
-            average_gradients(self.model.parameters(), self.dist.world_size)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+            average_gradients(params, self.dist.world_size)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
         self.optimizer.step()
         momentum = ema_momentum(step, cfg.optim.steps, cfg.optim.ema_momentum_start,
                                 cfg.optim.ema_momentum_end)
@@ -349,7 +384,8 @@ class Trainer:
 
     def save(self, path: str | Path) -> Path:
         """Checkpoint model + optimizer + step (enough to resume exactly)."""
-        return save_checkpoint(path, self.model, self.config, self.state.step, self.optimizer)
+        return save_checkpoint(path, self.model, self.config, self.state.step, self.optimizer,
+                               self.pixel_decoder)
 
     @classmethod
     def resume(cls, path: str | Path, episodes: Sequence[Episode],
@@ -371,6 +407,11 @@ class Trainer:
             loaded.config.optim.steps = steps
         trainer = cls(loaded.config, episodes, device, dtype, out_dir, model=loaded.model,
                       dist_ctx=dist_ctx)
+        if trainer.pixel_decoder is not None:
+            if loaded.pixel_decoder_state is None:
+                raise TrainingSetupError(f'{path}: a pixel-objective checkpoint without its '
+                                         f'pixel decoder cannot be resumed')
+            trainer.pixel_decoder.load_state_dict(loaded.pixel_decoder_state, strict=True)
         if loaded.optimizer_state:
             restore_optimizer(trainer.optimizer, loaded.optimizer_state)
         trainer.state.step = loaded.step

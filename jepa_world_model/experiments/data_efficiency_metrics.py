@@ -1,0 +1,120 @@
+"""What one run of the data-efficiency experiment scores (issue #13 item 5).
+
+The same code paths as ``diagnose tabletop-objects`` and ``diagnose grip-hold``, applied to a
+model in memory, on labelled tabletop episodes (experiments/tabletop_data.py):
+
+* ``object_error_h4_cm``: per object (block, cube), the mean error [cm] of a ridge read-out
+  of its (x, y, z), fitted on the *encoded* latents of the whole training bag, applied to the
+  latents the model *predicts* 4 steps ahead from every start frame of the held-out bag under
+  the recorded commands (tabletop_objects.object_errors); also on the ``contact_start``
+  slice, and the read-out of the encoded future frame (the ceiling);
+* ``grip_auc``: grip_hold's held-out ROC AUC at the close frame, on the predicted latent under
+  the nominal plan (``predicted_plan``, item 3's headline) and on the encoded close frame;
+* ``readout_r2``: how much of each object's position the encoded latent holds: R^2 of the
+  same kind of read-out on the held-out frames (x and y; the distractor is the item's
+  question: JEPA should leave out what is unpredictable and irrelevant).
+
+The read-outs are evaluation probes: they are always fitted on the whole training bag,
+whatever fraction of it the model was trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from ..core.training.data import Episode
+from .grip_hold import grasp_features, nominal_plan, score
+from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
+from .tabletop_data import OBJECTS, object_positions, read_tabletop_episodes
+from .tabletop_objects import object_errors
+
+__all__ = ['HORIZON', 'READOUT_OBJECTS', 'EvaluationData', 'load_evaluation_data',
+           'r2_score', 'evaluate']
+
+#: The horizon the issue asks for (steps of 0.1 s).
+HORIZON = 4
+#: Objects whose position read-out R^2 is reported (the distractor moves on its own).
+READOUT_OBJECTS = OBJECTS + ('distractor',)
+
+
+@dataclass
+class EvaluationData:
+    """Labelled episodes (``<object>_xyz`` extras [T, 3]) of the training and held-out bags,
+    and grip_hold's nominal plan [H, A] from the training grasps."""
+
+    train: List[Episode]
+    test: List[Episode]
+    plan: np.ndarray
+
+
+def _attach_distractor(episodes: Sequence[Episode], bags: Sequence[str]) -> None:
+    """Add ``distractor_xyz`` [T, 3] to each episode, matched by frame stamp."""
+    stamps, xyz = object_positions(bags, ('distractor',))['distractor']
+    order = np.argsort(stamps, kind='stable')
+    stamps, xyz = stamps[order], xyz[order]
+    for ep in episodes:
+        frame_t = ep.extras['stamp_ns']
+        k = np.clip(np.searchsorted(stamps, frame_t), 0, len(stamps) - 1)
+        if np.any(stamps[k] != frame_t):
+            raise ValueError('distractor: a frame has no ground-truth position with its stamp')
+        ep.extras['distractor_xyz'] = xyz[k]
+
+
+def load_evaluation_data(train_bags: Sequence[str], test_bags: Sequence[str],
+                         config) -> EvaluationData:
+    """Read both bags once with their labels (the runs share them)."""
+    sets = []
+    for bags in (train_bags, test_bags):
+        episodes = read_tabletop_episodes(bags, config)
+        _attach_distractor(episodes, bags)
+        sets.append(episodes)
+    return EvaluationData(sets[0], sets[1], nominal_plan(sets[0]))
+
+
+def r2_score(truth: np.ndarray, guess: np.ndarray) -> float:
+    """1 - SSE / SST summed over the columns of truth, guess [N, D] (0: the mean's error)."""
+    truth = np.asarray(truth, dtype=np.float64)
+    sst = float(((truth - truth.mean(0)) ** 2).sum())
+    sse = float(((truth - np.asarray(guess, dtype=np.float64)) ** 2).sum())
+    return 1.0 - sse / max(sst, 1e-12)
+
+
+def evaluate(model, data: EvaluationData, ridge: float = 1.0) -> Dict[str, object]:
+    """Every metric of the module notes for ``model`` (a WorldModel in memory)."""
+    z_train = encoded_latents(model, data.train)
+    z_test = encoded_latents(model, data.test)
+    z_train_all = np.concatenate(z_train)
+    starts = [np.arange(1, len(ep) - HORIZON) for ep in data.test]
+    z_pred = [predicted_latents(model, ep, z, HORIZON, s)
+              for ep, z, s in zip(data.test, z_test, starts)]
+    objects: Dict[str, Dict[str, float]] = {}
+    for name in OBJECTS:
+        y_train = np.concatenate([ep.extras[f'{name}_xyz'] for ep in data.train])
+        readout = RidgeReadout.fit(z_train_all, y_train, ridge)
+        parts = [object_errors(readout, ep, z, zp, s, name)
+                 for ep, z, zp, s in zip(data.test, z_test, z_pred, starts)]
+        predicted = np.concatenate([p['predicted'][:, HORIZON - 1] for p in parts]) * 100
+        ceiling = np.concatenate([p['encoded_future'][:, HORIZON - 1] for p in parts]) * 100
+        contact = np.concatenate([p['slice_contact_start'] for p in parts])
+        objects[name] = {'predicted_cm': round(float(predicted.mean()), 3),
+                         'predicted_contact_start_cm': round(float(predicted[contact].mean()), 3),
+                         'encoded_future_cm': round(float(ceiling.mean()), 3),
+                         'samples': int(len(predicted)),
+                         'contact_start_samples': int(contact.sum())}
+    r2 = {}
+    for name in READOUT_OBJECTS:
+        y_train = np.concatenate([ep.extras[f'{name}_xyz'][:, :2] for ep in data.train])
+        y_test = np.concatenate([ep.extras[f'{name}_xyz'][:, :2] for ep in data.test])
+        readout = RidgeReadout.fit(z_train_all, y_train, ridge)
+        r2[name] = round(r2_score(y_test, readout(np.concatenate(z_test))), 4)
+    sets = [grasp_features(model, eps, data.plan, z_all=z)
+            for eps, z in ((data.train, z_train), (data.test, z_test))]
+    grip = {}
+    for feature in ('predicted_plan', 'encoded_close'):
+        scored = score(sets[0], sets[1], feature)
+        grip[feature] = {'auc': scored['auc'], 'ci95': scored['ci95']}
+    return {'object_error_h4_cm': objects, 'readout_r2_encoded_xy': r2, 'grip_auc': grip,
+            'grasps': {'train': int(len(sets[0]['held'])), 'test': int(len(sets[1]['held']))}}

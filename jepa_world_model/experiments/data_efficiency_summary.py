@@ -1,0 +1,156 @@
+"""Summary of the data-efficiency runs: means with seed-bootstrap intervals, the data
+multiple, and the figure (issue #13 item 5; the runs come from data_efficiency.py).
+
+The data multiple asks, per metric, at which fraction of the training data one objective
+reaches what the other reaches on all of it. Between the measured fractions the mean curve is
+interpolated linearly in log2(fraction); a curve already there at the smallest fraction gives
+that fraction (an upper bound: smaller ones were not measured); one that never gets there
+gives None ("never within the range"). The 6x claim says the JEPA objective needs 1/6 of the
+pixel objective's data: ``jepa_fraction_for_pixel_full`` <= 1/6 (measurable down to 1/8).
+Intervals: 2.5 and 97.5 percentiles over bootstrap resamples of the seeds of every condition.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ['METRICS', 'metric_value', 'matching_fraction', 'summarise', 'plot']
+
+#: name -> (path into a run's metrics, higher is better; None: no "better", no multiple).
+METRICS: Dict[str, Tuple[Tuple[str, ...], Optional[bool]]] = {
+    'block_error_h4_cm': (('object_error_h4_cm', 'block', 'predicted_cm'), False),
+    'cube_error_h4_cm': (('object_error_h4_cm', 'cube', 'predicted_cm'), False),
+    'grip_auc_predicted_plan': (('grip_auc', 'predicted_plan', 'auc'), True),
+    'grip_auc_encoded_close': (('grip_auc', 'encoded_close', 'auc'), True),
+    'block_r2_encoded': (('readout_r2_encoded_xy', 'block'), True),
+    'cube_r2_encoded': (('readout_r2_encoded_xy', 'cube'), True),
+    # JEPA "should ignore" the distractor, so neither direction is better.
+    'distractor_r2_encoded': (('readout_r2_encoded_xy', 'distractor'), None),
+}
+BOOTSTRAP_SAMPLES = 2000
+
+
+def metric_value(run: Dict[str, object], name: str) -> float:
+    """One metric of one run (``METRICS``)."""
+    value: object = run
+    for key in METRICS[name][0]:
+        value = value[key]   # type: ignore[index]
+    return float(value)      # type: ignore[arg-type]
+
+
+def matching_fraction(fractions: Sequence[float], values: Sequence[float], reference: float,
+                      higher_is_better: bool) -> Optional[float]:
+    """The smallest fraction at which the curve ``values`` (at ascending ``fractions``)
+    reaches ``reference``, interpolated in log2(fraction); None if it never does."""
+    sign = 1.0 if higher_is_better else -1.0
+    gap = [sign * (v - reference) for v in values]    # >= 0: reached
+    if gap[0] >= 0:
+        return float(fractions[0])
+    for i in range(1, len(gap)):
+        if gap[i] >= 0:
+            lo, hi = math.log2(fractions[i - 1]), math.log2(fractions[i])
+            t = -gap[i - 1] / (gap[i] - gap[i - 1])
+            return float(2 ** (lo + t * (hi - lo)))
+    return None
+
+
+def _by_condition(runs: Sequence[Dict[str, object]], name: str
+                  ) -> Dict[Tuple[str, float], List[float]]:
+    out: Dict[Tuple[str, float], List[float]] = {}
+    for run in runs:
+        out.setdefault((str(run['objective']), float(run['fraction'])), []).append(
+            metric_value(run, name))
+    return out
+
+
+def _interval(values: Sequence[float]) -> List[float]:
+    return [round(float(np.percentile(values, 2.5)), 4),
+            round(float(np.percentile(values, 97.5)), 4)]
+
+
+def _multiple(per: Dict[Tuple[str, float], List[float]], fractions: Sequence[float],
+              higher: bool, mean: Callable[[Sequence[float]], float]
+              ) -> Dict[str, Optional[float]]:
+    """Both directions of the data multiple from the condition means ``mean``."""
+    curve = {o: [mean(per[(o, f)]) for f in fractions] for o in ('jepa', 'pixel')}
+    return {'pixel_fraction_for_jepa_full': matching_fraction(
+                fractions, curve['pixel'], curve['jepa'][-1], higher),
+            'jepa_fraction_for_pixel_full': matching_fraction(
+                fractions, curve['jepa'], curve['pixel'][-1], higher)}
+
+
+def summarise(runs: Sequence[Dict[str, object]], objectives: Sequence[str],
+              fractions: Sequence[float], seed: int = 0) -> Dict[str, object]:
+    """Per metric: per objective and fraction the seeds' values, mean and bootstrap
+    interval; with both objectives at every fraction, the data multiple (module notes)."""
+    fractions = sorted(float(f) for f in fractions)
+    rng = np.random.default_rng(seed)
+    out: Dict[str, object] = {}
+    for name, (_, higher) in METRICS.items():
+        per = _by_condition(runs, name)
+        entry: Dict[str, object] = {'higher_is_better': higher, 'conditions': {}}
+        for (objective, fraction), values in sorted(per.items()):
+            boot = [np.mean(rng.choice(values, len(values))) for _ in range(BOOTSTRAP_SAMPLES)]
+            entry['conditions'][f'{objective}_f{fraction:g}'] = {
+                'objective': objective, 'fraction': fraction, 'seeds': len(values),
+                'values': [round(v, 4) for v in values],
+                'mean': round(float(np.mean(values)), 4), 'ci95_seed_bootstrap': _interval(boot)}
+        complete = all((o, f) in per for o in ('jepa', 'pixel') for f in fractions)
+        if higher is not None and complete and set(objectives) >= {'jepa', 'pixel'}:
+            point = _multiple(per, fractions, higher, lambda v: float(np.mean(v)))
+            samples = [_multiple({k: list(rng.choice(v, len(v))) for k, v in per.items()},
+                                 fractions, higher, lambda v: float(np.mean(v)))
+                       for _ in range(BOOTSTRAP_SAMPLES)]
+            multiple: Dict[str, object] = {}
+            for key, value in point.items():
+                found = [s[key] for s in samples if s[key] is not None]
+                multiple[key] = {
+                    'fraction': None if value is None else round(value, 4),
+                    'data_multiple': None if value is None else round(1 / value, 2),
+                    'ci95_fraction_seed_bootstrap': _interval(found) if found else None,
+                    'bootstrap_share_never': round(1 - len(found) / len(samples), 3)}
+            entry['data_multiple'] = multiple
+        out[name] = entry
+    return out
+
+
+def plot(report: Dict[str, object], path: Path) -> Path:
+    """One panel per metric: mean over seeds (markers: each seed) against the fraction."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    names = ['block_error_h4_cm', 'cube_error_h4_cm', 'grip_auc_predicted_plan',
+             'distractor_r2_encoded']
+    titles = ['block error, predicted h=4 [cm]', 'cube error, predicted h=4 [cm]',
+              'grip-hold AUC (predicted, plan)', 'distractor read-out R² (encoded)']
+    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.2), dpi=100)
+    summary = report['summary']
+    for ax, name, title in zip(axes, names, titles):
+        for objective, colour in (('jepa', 'tab:blue'), ('pixel', 'tab:orange')):
+            conds = [c for c in summary[name]['conditions'].values()
+                     if c['objective'] == objective]
+            conds.sort(key=lambda c: c['fraction'])
+            if not conds:
+                continue
+            f = [c['fraction'] for c in conds]
+            ax.plot(f, [c['mean'] for c in conds], 'o-', color=colour, label=objective)
+            low = [c['ci95_seed_bootstrap'][0] for c in conds]
+            high = [c['ci95_seed_bootstrap'][1] for c in conds]
+            ax.fill_between(f, low, high, color=colour, alpha=0.2)
+            for c in conds:
+                ax.plot([c['fraction']] * len(c['values']), c['values'], '.', color=colour,
+                        markersize=3)
+        ax.set_xscale('log', base=2)
+        ax.set_xlabel('fraction of the training episodes', fontsize=8)
+        ax.set_title(title, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
