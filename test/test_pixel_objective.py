@@ -161,3 +161,38 @@ def test_matching_fraction_and_r2():
     truth = torch.randn(50, 2).numpy()
     assert math.isclose(r2_score(truth, truth), 1.0)
     assert abs(r2_score(truth, truth.mean(0, keepdims=True).repeat(50, 0))) < 1e-12
+
+
+def _fake_run(objective, fraction, seed, block_cm, auc):
+    """A run record with only the metrics the summary reads set to known values."""
+    return {'objective': objective, 'fraction': fraction, 'seed': seed, 's_per_step': 0.1,
+            'object_error_h4_cm': {'block': {'predicted_cm': block_cm},
+                                   'cube': {'predicted_cm': block_cm}},
+            'grip_auc': {'predicted_plan': {'auc': auc}, 'encoded_close': {'auc': auc}},
+            'readout_r2_encoded_xy': {'block': 0.5, 'cube': 0.5, 'distractor': 0.1}}
+
+
+def test_summary_finds_the_data_multiple_of_made_up_curves():
+    """JEPA's error falls 8 -> 4 cm with data, the pixel objective's 10 -> 6 cm: the pixel
+    objective never reaches JEPA's 4 cm; JEPA reaches the pixel's 6 cm halfway (in log2)
+    between 1/4 and 1/2 of the data. The AUCs are equal, so each matches the other at once."""
+    from jepa_world_model.experiments.data_efficiency_summary import summarise, timing
+    fractions = [0.125, 0.25, 0.5, 1.0]
+    runs = []
+    for seed in (0, 1):
+        for f, jepa_cm, pixel_cm in zip(fractions, (8, 7, 5, 4), (10, 9, 8, 6)):
+            runs.append(_fake_run('jepa', f, seed, jepa_cm + 0.1 * seed, 0.7))
+            runs.append(_fake_run('pixel', f, seed, pixel_cm + 0.1 * seed, 0.7))
+    summary = summarise(runs, ['jepa', 'pixel'], fractions)
+    block = summary['block_error_h4_cm']
+    assert block['conditions']['jepa_f1']['mean'] == pytest.approx(4.05)
+    multiple = block['data_multiple']
+    assert multiple['pixel_fraction_for_jepa_full']['fraction'] is None
+    assert multiple['pixel_fraction_for_jepa_full']['bootstrap_share_never'] == 1.0
+    assert multiple['jepa_fraction_for_pixel_full']['fraction'] == pytest.approx(
+        0.25 * math.sqrt(2), abs=1e-3)
+    assert multiple['jepa_fraction_for_pixel_full']['data_multiple'] == pytest.approx(2.83, 0.01)
+    auc = summary['grip_auc_predicted_plan']['data_multiple']
+    assert auc['pixel_fraction_for_jepa_full']['fraction'] == 0.125
+    assert 'data_multiple' not in summary['distractor_r2_encoded']   # no "better" there
+    assert timing(runs)['pixel_over_jepa'] == 1.0

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['METRICS', 'metric_value', 'matching_fraction', 'summarise', 'plot']
+__all__ = ['METRICS', 'metric_value', 'matching_fraction', 'summarise', 'timing', 'plot']
 
 #: name -> (path into a run's metrics, higher is better; None: no "better", no multiple).
 METRICS: Dict[str, Tuple[Tuple[str, ...], Optional[bool]]] = {
@@ -115,6 +115,21 @@ def summarise(runs: Sequence[Dict[str, object]], objectives: Sequence[str],
                     'bootstrap_share_never': round(1 - len(found) / len(samples), 3)}
             entry['data_multiple'] = multiple
         out[name] = entry
+    return out
+
+
+def timing(runs: Sequence[Dict[str, object]]) -> Dict[str, object]:
+    """Wall seconds per training step, per objective (mean, min, max over its runs), and
+    the pixel objective's mean over the JEPA's: how equal the compute per step was."""
+    out: Dict[str, object] = {}
+    for objective in sorted({str(r['objective']) for r in runs}):
+        steps = [float(r['s_per_step']) for r in runs if r['objective'] == objective]
+        out[objective] = {'s_per_step_mean': round(float(np.mean(steps)), 4),
+                          'min': round(min(steps), 4), 'max': round(max(steps), 4),
+                          'runs': len(steps)}
+    if {'jepa', 'pixel'} <= set(out):
+        out['pixel_over_jepa'] = round(out['pixel']['s_per_step_mean']
+                                       / out['jepa']['s_per_step_mean'], 3)
     return out
 
 
