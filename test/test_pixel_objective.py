@@ -166,8 +166,9 @@ def test_matching_fraction_and_r2():
 def _fake_run(objective, fraction, seed, block_cm, auc):
     """A run record with only the metrics the summary reads set to known values."""
     return {'objective': objective, 'fraction': fraction, 'seed': seed, 's_per_step': 0.1,
-            'object_error_h4_cm': {'block': {'predicted_cm': block_cm},
-                                   'cube': {'predicted_cm': block_cm}},
+            'object_error_h4_cm': {
+                name: {'predicted_cm': block_cm, 'predicted_fit_on_predicted_cm': block_cm}
+                for name in ('block', 'cube')},
             'grip_auc': {'predicted_plan': {'auc': auc}, 'encoded_close': {'auc': auc}},
             'readout_r2_encoded_xy': {'block': 0.5, 'cube': 0.5, 'distractor': 0.1}}
 

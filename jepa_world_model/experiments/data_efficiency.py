@@ -11,7 +11,8 @@ episodes (``data.episode_fraction``; no validation split: the held-out bag is th
 scored by data_efficiency_metrics.py. Runs go seed by seed (seed 0 of every condition first),
 so a sweep stopped early still has whole seeds. The JSON is rewritten after every run with
 the summary so far (data_efficiency_summary.py); a run already in it is not trained again,
-so a stopped sweep continues where it stopped.
+so a stopped sweep continues where it stopped; ``--reevaluate`` scores the runs already
+there again from their checkpoints.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import time
 from typing import Dict, List, Sequence
 
+from ..core.checkpoint import load_checkpoint
 from ..core.config import ExperimentConfig, load_config, OBJECTIVES
 from ..core.training.data import Episode, first_episodes
 from ..core.training.trainer import Trainer
@@ -97,6 +99,14 @@ def sweep(args: argparse.Namespace, command: str) -> Dict[str, object]:
                                      and r['fraction'] in args.fractions
                                      and r['seed'] in args.seeds
                                      and r.get('steps') == base.optim.steps]
+    if args.reevaluate:
+        # The metrics again from the saved checkpoints (timing kept): for a metric added
+        # after the runs were trained.
+        for run in runs:
+            started = time.monotonic()
+            run.update(evaluate(load_checkpoint(run['checkpoint']).model, data))
+            run['eval_s'] = round(time.monotonic() - started, 1)
+            print(f'[data-efficiency] re-evaluated {run["name"]}', flush=True)
     done = {r['name'] for r in runs}
     for seed in args.seeds:
         for fraction in args.fractions:
@@ -161,6 +171,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--steps', type=int, default=None, help='override optim.steps')
     parser.add_argument('--threads', type=int, default=1, help='torch threads per run')
+    parser.add_argument('--reevaluate', action='store_true',
+                        help='score the runs already in --out again from their checkpoints')
 
 
 def _fraction(text: str) -> float:

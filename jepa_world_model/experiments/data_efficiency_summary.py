@@ -24,6 +24,10 @@ __all__ = ['METRICS', 'metric_value', 'matching_fraction', 'summarise', 'timing'
 METRICS: Dict[str, Tuple[Tuple[str, ...], Optional[bool]]] = {
     'block_error_h4_cm': (('object_error_h4_cm', 'block', 'predicted_cm'), False),
     'cube_error_h4_cm': (('object_error_h4_cm', 'cube', 'predicted_cm'), False),
+    'block_error_h4_fit_on_predicted_cm': (
+        ('object_error_h4_cm', 'block', 'predicted_fit_on_predicted_cm'), False),
+    'cube_error_h4_fit_on_predicted_cm': (
+        ('object_error_h4_cm', 'cube', 'predicted_fit_on_predicted_cm'), False),
     'grip_auc_predicted_plan': (('grip_auc', 'predicted_plan', 'auc'), True),
     'grip_auc_encoded_close': (('grip_auc', 'encoded_close', 'auc'), True),
     'block_r2_encoded': (('readout_r2_encoded_xy', 'block'), True),
@@ -138,13 +142,18 @@ def plot(report: Dict[str, object], path: Path) -> Path:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    names = ['block_error_h4_cm', 'cube_error_h4_cm', 'grip_auc_predicted_plan',
-             'distractor_r2_encoded']
-    titles = ['block error, predicted h=4 [cm]', 'cube error, predicted h=4 [cm]',
-              'grip-hold AUC (predicted, plan)', 'distractor read-out R² (encoded)']
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.2), dpi=100)
+    panels = [('block_error_h4_cm', 'block [cm], predicted h=4\n(read-out fit on encoded)'),
+              ('cube_error_h4_cm', 'cube [cm], predicted h=4\n(read-out fit on encoded)'),
+              ('grip_auc_predicted_plan', 'grip-hold AUC\n(predicted latent, nominal plan)'),
+              ('block_error_h4_fit_on_predicted_cm',
+               'block [cm], predicted h=4\n(read-out fit on predicted)'),
+              ('cube_error_h4_fit_on_predicted_cm',
+               'cube [cm], predicted h=4\n(read-out fit on predicted)'),
+              ('distractor_r2_encoded', 'distractor x, y read-out R²\n(encoded latent)')]
+    fig, grid = plt.subplots(2, 3, figsize=(10, 6.4), dpi=100)
     summary = report['summary']
-    for ax, name, title in zip(axes, names, titles):
+    axes = grid.ravel()
+    for ax, (name, title) in zip(axes, panels):
         for objective, colour in (('jepa', 'tab:blue'), ('pixel', 'tab:orange')):
             conds = [c for c in summary[name]['conditions'].values()
                      if c['objective'] == objective]
@@ -159,7 +168,12 @@ def plot(report: Dict[str, object], path: Path) -> Path:
             for c in conds:
                 ax.plot([c['fraction']] * len(c['values']), c['values'], '.', color=colour,
                         markersize=3)
+        if name in ('block_error_h4_cm', 'cube_error_h4_cm'):
+            ax.set_yscale('log')   # the encoded-fit read-out of pixel rollouts is far off
         ax.set_xscale('log', base=2)
+        ticks = sorted(report['fractions'])
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f'{100 * f:g} %' for f in ticks], fontsize=7)
         ax.set_xlabel('fraction of the training episodes', fontsize=8)
         ax.set_title(title, fontsize=8)
         ax.grid(alpha=0.3)
