@@ -108,6 +108,10 @@ def sweep(args: argparse.Namespace, command: str) -> Dict[str, object]:
             run['eval_s'] = round(time.monotonic() - started, 1)
             print(f'[data-efficiency] re-evaluated {run["name"]}', flush=True)
     done = {r['name'] for r in runs}
+    # Every command that made the runs of this file, oldest first (a sweep continued, or
+    # re-evaluated, keeps the commands before it).
+    earlier = previous.get('commands', [previous['command']] if 'command' in previous else [])
+    commands = [c for c in earlier if c != command] + [command]
     for seed in args.seeds:
         for fraction in args.fractions:
             for objective in args.objectives:
@@ -129,15 +133,15 @@ def sweep(args: argparse.Namespace, command: str) -> Dict[str, object]:
                              'checkpoint': str(args.runs_dir / name / 'checkpoint.safetensors'),
                              **metrics})
                 print(f'[data-efficiency] {name}: {json.dumps(runs[-1])}', flush=True)
-                _write(args, command, base, episodes, runs)
-    return _write(args, command, base, episodes, runs)
+                _write(args, commands, base, episodes, runs)
+    return _write(args, commands, base, episodes, runs)
 
 
-def _write(args: argparse.Namespace, command: str, base: ExperimentConfig,
+def _write(args: argparse.Namespace, commands: List[str], base: ExperimentConfig,
            episodes: Sequence[Episode], runs: List[Dict[str, object]]) -> Dict[str, object]:
     planned = len(args.seeds) * len(args.fractions) * len(args.objectives)
-    report = {'command': command, 'date': datetime.datetime.now(datetime.timezone.utc)
-              .isoformat(timespec='seconds'), 'commit': git_commit(),
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+    report = {'command': commands[-1], 'commands': commands, 'date': now, 'commit': git_commit(),
               'config': str(args.config), 'steps': base.optim.steps,
               'batch_size': base.optim.batch_size, 'train_bag': [str(b) for b in args.train_bag],
               'test_bag': [str(b) for b in args.test_bag], 'train_episodes': len(episodes),
