@@ -427,6 +427,22 @@ def test_configure_refuses_bad_action_fields_and_a_search_over_max_plan_time(gra
         close_node(graph, node)
 
 
+def test_rollout_model_is_checked_at_configure_and_auto_falls_back(graph, ckpt, tmp_path):
+    """A named student file that is not there fails configure with the reason; ``auto``
+    with no student beside the model configures with the ensemble."""
+    node = make_node(graph, ckpt, '/rollout_model', activate=False,
+                     rollout_model=str(tmp_path / 'missing_rollout.safetensors'))
+    try:
+        configure_fails(node)
+        message = node.diagnostics().status[0].message
+        assert 'rollout_model' in message and 'missing_rollout' in message
+        assert node.set_parameters([Parameter('rollout_model', value='auto')])[0].successful
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.controller.rollout_source == 'the dynamics ensemble'
+    finally:
+        close_node(graph, node)
+
+
 def test_bad_goals_are_counted_and_the_node_keeps_planning(rig):
     """Bad pose, joint and image goals are counted, the node keeps planning; image goals and
     ~/capture_goal replace the goal."""

@@ -165,6 +165,9 @@ def test_auto_takes_the_student_beside_the_model_only_when_it_fits(runtime, stud
     # Its 2 held steps do not divide action_repeat 1: the ensemble plans, and says why.
     assert isinstance(planning_step(copy, rollout_model='auto', action_repeat=1), RolloutStep)
     assert 'action_repeat is 1' in caplog.text
+    told = []   # a node passes its ROS logger: the reason goes there instead
+    planning_step(copy, rollout_model='auto', action_repeat=1, warn=told.append)
+    assert len(told) == 1 and 'action_repeat is 1' in told[0]
     shutil.copyfile(students['other'], student_path_for(teacher))   # another model's
     assert isinstance(planning_step(copy, rollout_model='auto'), RolloutStep)
     assert 'distilled from another model' in caplog.text

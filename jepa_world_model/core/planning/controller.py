@@ -78,15 +78,16 @@ class PlanningController:
     """
 
     def __init__(self, runtime: WorldModelRuntime, planner: PlannerConfig,
-                 limits: CommandLimits, settings: ControllerSettings = ControllerSettings()
-                 ) -> None:
+                 limits: CommandLimits, settings: ControllerSettings = ControllerSettings(),
+                 step: Any = None) -> None:
         self.runtime = runtime
         self._check_fits(limits, settings)
         limits = self._free_continuous(limits, settings)
         # The runtime's backend (torch or onnxruntime) runs the planner's model step, or a
-        # rollout student does (settings.rollout_model; core/runtime/planning_step.py).
-        self._step = planning_step(runtime, settings.rollout_dtype, settings.rollout_model,
-                                   planner.action_repeat)
+        # rollout student does (settings.rollout_model; core/runtime/planning_step.py);
+        # ``step``: that step already built for these settings (a node builds it once).
+        self._step = step if step is not None else planning_step(
+            runtime, settings.rollout_dtype, settings.rollout_model, planner.action_repeat)
         calls_per_action(self._step, planner.action_repeat)   # ValueError when it cannot
         self._hold_step = single_step(runtime, self._step, settings.rollout_dtype)
         self.planner = self._make_planner(planner, limits)

@@ -102,15 +102,16 @@ def measure_rollout_cost(step: StepFn, z: torch.Tensor, action_dim: int, batch: 
 
 
 def rollout_cost(runtime: Any, rollout_dtype: str = 'float32',
-                 rollout_model: str = '', action_repeat: Optional[int] = None
-                 ) -> Optional[RolloutCost]:
+                 rollout_model: str = '', action_repeat: Optional[int] = None,
+                 step: Any = None) -> Optional[RolloutCost]:
     """The measured cost of the planner's batched step in ``rollout_dtype`` (the teacher's,
     or the ``rollout_model`` student's; a search that cannot fit ``max_plan_time`` is
     refused before it runs); None when the model cannot run it (the warm-up plan then fails
-    with the reason)."""
+    with the reason). ``step``: that step, already built (else built here)."""
     z = torch.zeros(runtime.latent_dim, device=runtime.device, dtype=runtime.dtype)
     try:
-        step = planning_step(runtime, rollout_dtype, rollout_model, action_repeat)
+        if step is None:
+            step = planning_step(runtime, rollout_dtype, rollout_model, action_repeat)
         with torch.inference_mode():
             return measure_rollout_cost(step, z, runtime.action_dim)
     except (RuntimeError, ValueError):

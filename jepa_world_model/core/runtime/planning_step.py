@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..model.rollout_step import compute_dtype
 from ..model.rollout_student import calls_per_action, held_steps_of, StudentStep
@@ -79,7 +79,8 @@ def _student_step(runtime: Any, path: Path, dtype: Any) -> StudentStep:
 
 
 def planning_step(runtime: Any, rollout_dtype: str = 'float32', rollout_model: str = '',
-                  action_repeat: Optional[int] = None) -> Any:
+                  action_repeat: Optional[int] = None,
+                  warn: Optional[Callable[[str], None]] = None) -> Any:
     """The planner's batched ``step(z [B, Z], a [B, A]) -> [B, Z]`` for ``runtime``
     (a :class:`~.inference.WorldModelRuntime`); a student's step carries ``held_steps`` and
     ``source`` (its file).
@@ -87,6 +88,8 @@ def planning_step(runtime: Any, rollout_dtype: str = 'float32', rollout_model: s
     Args:
         action_repeat: The search's; ``auto`` keeps the ensemble when the student's held
             steps do not divide it (None: not checked).
+        warn: Told why ``auto`` keeps the ensemble (a node passes its ROS logger, so the
+            reason reaches ``/rosout``); default: this module's Python logger.
 
     Raises:
         ValueError: an unknown ``rollout_dtype``; RolloutModelError (a ValueError): the
@@ -104,15 +107,15 @@ def planning_step(runtime: Any, rollout_dtype: str = 'float32', rollout_model: s
     try:
         step = _student_step(runtime, path, dtype)
     except RolloutModelError as exc:
-        _LOG.warning('rollout_model auto: the dynamics ensemble plans (%s)', exc)
+        (warn or _LOG.warning)(f'rollout_model auto: the dynamics ensemble plans ({exc})')
         return runtime.backend.rollout_step(rollout_dtype)
     if action_repeat is not None:
         try:
             calls_per_action(step, action_repeat)
         except ValueError:
-            _LOG.warning('rollout_model auto: the dynamics ensemble plans (%s covers %d model '
-                         'steps per call, action_repeat is %d)', path, step.held_steps,
-                         action_repeat)
+            (warn or _LOG.warning)(
+                f'rollout_model auto: the dynamics ensemble plans ({path} covers '
+                f'{step.held_steps} model steps per call, action_repeat is {action_repeat})')
             return runtime.backend.rollout_step(rollout_dtype)
     return step
 

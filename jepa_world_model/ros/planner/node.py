@@ -105,15 +105,18 @@ class PlannerNode(PlannerCore):
         except ModelLoadError as exc:
             return self._fail(str(exc))
         path = runtime.checkpoint.path
-        if s.rollout_model:   # a clear reason here rather than a failed warm-up below
-            try:
-                planning_step(runtime, s.rollout_dtype, s.rollout_model, s.action_repeat)
-            except ValueError as exc:
-                return self._fail(f'rollout_model: {exc}')
+        # Built once: its cost, the controller and the warm-up use this step; auto's reason
+        # for keeping the ensemble goes to this node's log.
+        try:
+            step = planning_step(runtime, s.rollout_dtype, s.rollout_model, s.action_repeat,
+                                 warn=self.get_logger().warning)
+        except ValueError as exc:   # a clear reason here rather than a failed warm-up below
+            return self._fail(f'rollout_model: {exc}' if s.rollout_model else str(exc))
+        except RuntimeError as exc:
+            return self._fail(f'warm-up plan failed on {s.device}: {exc}')
         # The measured step cost lets validate_updates refuse searches over max_plan_time.
         facts = PlannerFacts(runtime.action_dim, tuple(runtime.joint_names),
-                             rollout_cost(runtime, s.rollout_dtype, s.rollout_model,
-                                          s.action_repeat), s.output)
+                             rollout_cost(runtime, step=step), s.output)
         reason = validate_updates({}, s, facts)
         if reason:
             return self._fail(f'{path} does not fit the parameters: {reason}')
@@ -121,7 +124,7 @@ class PlannerNode(PlannerCore):
         try:
             controller = PlanningController(runtime, planner_config(s),
                                             command_limits(s, facts.action_dim),
-                                            self._controller_settings(s))
+                                            self._controller_settings(s), step=step)
             controller.warm_up()
         except (ValueError, RuntimeError) as exc:
             return self._fail(f'warm-up plan failed on {s.device}: {exc}')
