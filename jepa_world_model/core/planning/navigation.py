@@ -4,7 +4,7 @@ A short-horizon planner scoring plans by the straight-line distance to the goal 
 whatever lies on that line and stays there: the local minimum in front of a box. Nav2 splits
 the job the same way robots do: a global planner on the static map, a local controller on
 top. Here the map only shapes the goal cost. :class:`NavigationField` holds, for every grid
-cell, the length of the shortest 8-connected path to the goal (Dijkstra), with cells near
+cell, the length of the shortest 8-connected path to the goal (:mod:`.grid_paths`), with cells near
 obstacles (within ``inflation`` of an occupied cell, the robot's radius plus a margin) made
 ``inflated_cost_factor`` times as expensive to cross rather than forbidden, so a robot that
 starts or drifts there is led out instead of seeing a flat cost. The planner reads the field
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import heapq
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -34,6 +33,7 @@ import torch
 from torch import Tensor
 
 from .frames import Planar
+from .grid_paths import cost_to_go
 
 __all__ = ['NavigationField', 'inflate', 'distance_to_occupied', 'SAME_GOAL_M']
 
@@ -42,8 +42,6 @@ STATIC_RANGE_MAX = 1.5
 #: A re-placed field keeps its cost-to-go when the goal moved less than this (m) in the grid
 #: frame: a goal and a map re-placed by the same transform stay put relative to each other.
 SAME_GOAL_M = 1e-6
-_MOVES = tuple((dr, dc, math.hypot(dr, dc)) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
-               if (dr, dc) != (0, 0))
 
 
 def inflate(occupied: np.ndarray, radius_cells: float) -> np.ndarray:
@@ -142,7 +140,7 @@ class NavigationField:
             self.inflated |= np.asarray(expensive, dtype=bool)
         step_cost = np.where(self.inflated, float(inflated_cost_factor), 1.0)
         step_cost[occupied] = 10.0 * float(inflated_cost_factor)
-        self.distance_grid = self._dijkstra(goal, step_cost * self.resolution, occupied)
+        self.distance_grid = cost_to_go(goal, step_cost * self.resolution, occupied)
         self._table = torch.as_tensor(self.distance_grid, dtype=torch.float32)
         self._occupied = occupied
 
@@ -184,33 +182,6 @@ class NavigationField:
                             / self.resolution).astype(int).T
         inside = (row >= 0) & (row < self.shape[0]) & (col >= 0) & (col < self.shape[1])
         return row, col, inside
-
-    def _dijkstra(self, goal: Tuple[int, int], enter_cost: np.ndarray,
-                  occupied: np.ndarray) -> np.ndarray:
-        """Cost of the cheapest path from each cell to ``goal``; a step costs its length
-        times the mean of the two cells' costs per metre. A diagonal step between two
-        occupied cells that touch only at a corner costs as much as crossing them: a thin
-        diagonal wall on a map is a wall."""
-        occupied_cost = float(enter_cost.max())
-        h, w = self.shape
-        dist = np.full((h, w), np.inf)
-        dist[goal] = 0.0
-        queue = [(0.0, goal)]
-        while queue:
-            d, (r, c) = heapq.heappop(queue)
-            if d > dist[r, c]:
-                continue
-            for dr, dc, length in _MOVES:
-                rr, cc = r + dr, c + dc
-                if 0 <= rr < h and 0 <= cc < w:
-                    cost = 0.5 * (enter_cost[r, c] + enter_cost[rr, cc])
-                    if dr and dc and occupied[rr, c] and occupied[r, cc]:
-                        cost = max(cost, occupied_cost)
-                    nd = d + length * cost
-                    if nd < dist[rr, cc]:
-                        dist[rr, cc] = nd
-                        heapq.heappush(queue, (nd, (rr, cc)))
-        return dist
 
     def distance(self, xy: Tensor) -> Tensor:
         """Cost-to-go [m] at positions xy [..., 2] (bilinear between cell centres; points

@@ -64,8 +64,8 @@ def navigation_for(goal: Optional[Goal], static_map: Optional[StaticMap],
 
     ``previous``: ``(map, field)`` built under the same settings. When ``static_map`` is
     that map's grid (the same occupancy array) re-placed, and the goal sits where it did on
-    the grid, the old cost-to-go is re-placed instead of built again (Dijkstra is Python:
-    seconds on a large map).
+    the grid, the old cost-to-go is re-placed instead of built again (a new one takes a while on a
+    large map).
 
     Raises:
         MapGoalError: The goal lies outside the map.

@@ -24,8 +24,8 @@ from ..common.rejects import InputError
 
 __all__ = ['map_from_msg', 'MAX_CELLS']
 
-#: Largest map (cells) the planner builds a field for: the Dijkstra pass is Python, and it
-#: runs in a callback, so a huge map would stall the plan timer.
+#: Largest map (cells) the planner builds a field for: the cost-to-go is built in a
+#: callback, so a huge map would stall the plan timer.
 MAX_CELLS = 250_000
 
 

@@ -202,7 +202,7 @@ PARAMS: Dict[str, ParamSpec] = {
                                         core='controller.map_occupied_threshold'),
     'people_cost_to_go_every': ParamSpec(0, 'Mark the `scan` returns the map does not '
                                          'explain (people) in the map\'s cost-to-go, rebuilt '
-                                         'at most every this many plans (~30 ms per rebuild '
+                                         'at most every this many plans (~5 ms per rebuild '
                                          'on a 70 x 70 grid); 0: off (docs/agents.md)',
                                          'runtime', 0, 1000,
                                          core='controller.people_cost_to_go_every'),
