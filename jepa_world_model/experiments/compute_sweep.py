@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Sequence
 
 from .conditions import ExperimentError
 from .offline_reach.summary import summarise_episodes
+from .plots import save_figure
 
 __all__ = ['SHIPPED_SAMPLES', 'TIMING_NOTE', 'read_points', 'knee',
            'collect_reports', 'plot_quality_vs_samples']
@@ -182,9 +183,4 @@ def plot_quality_vs_samples(summary: Dict[str, Any], path: Path) -> Path:
         ax.set_xlabel('CEM samples per iteration')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc='best')
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -18,6 +18,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .plots import save_figure
+
 __all__ = ['METRICS', 'metric_value', 'matching_fraction', 'summarise', 'timing', 'plot']
 
 #: name -> (path into a run's metrics, higher is better; None: no "better", no multiple).
@@ -178,8 +180,4 @@ def plot(report: Dict[str, object], path: Path) -> Path:
         ax.set_title(title, fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -31,14 +31,21 @@ def new_figure():
     return _pyplot().subplots(figsize=(6.4, 4.0), dpi=100)
 
 
-def finish_figure(fig: Any, ax: Any, path: Path, legend_loc: str = 'best') -> Path:
-    """Grid, small legend, tight layout; write ``path``, close the figure, return the path."""
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc=legend_loc)
+def save_figure(fig: Any, path: Path) -> Path:
+    """Tight layout; write ``path`` (creating its folder), close the figure, return the path."""
+    path = Path(path)
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     _pyplot().close(fig)
-    return Path(path)
+    return path
+
+
+def finish_figure(fig: Any, ax: Any, path: Path, legend_loc: str = 'best') -> Path:
+    """Grid, small legend; :func:`save_figure`."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc=legend_loc)
+    return save_figure(fig, path)
 
 
 def _seconds_axis(ax, dt: float) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 from ..core.checkpoint import load_checkpoint
 from ..core.training.data import Episode
 from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
+from .plots import save_figure
 from .results import git_commit
 from .tabletop_data import OBJECTS, read_tabletop_episodes
 
@@ -174,11 +175,7 @@ def plot(result: Dict[str, object], path: Path) -> Path:
         ax.set_ylabel('mean position error [cm]', fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=6)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
