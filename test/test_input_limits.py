@@ -75,6 +75,16 @@ def odometry(t, x=1.0, y=2.0):
     return msg
 
 
+def scan(t, beams, value=2.0):
+    """A 360-degree LaserScan of ``beams`` equal ranges ``value`` [m] stamped ``t``."""
+    msg = LaserScan()
+    msg.header.stamp = seconds_to_stamp(t)
+    msg.angle_min, msg.angle_increment = -np.pi, 2 * np.pi / beams
+    msg.range_min, msg.range_max = 0.1, 10.0
+    msg.ranges = [value] * beams
+    return msg
+
+
 class Clock:
     """The node clock, set by hand."""
 
@@ -233,11 +243,7 @@ def test_a_scan_that_sees_nothing_stops_the_obstacle_term(runtime):
     inputs, rejected = make_inputs(obstacle_weight=1.0, max_scan_beams=100)
     inputs.on_image(image(NOW))
     inputs.on_joint_state(joint_state(NOW - 0.01))
-    msg = LaserScan()
-    msg.header.stamp = seconds_to_stamp(NOW)
-    msg.angle_min, msg.angle_increment = -np.pi, 2 * np.pi / 1000
-    msg.range_min, msg.range_max = 0.1, 10.0
-    msg.ranges = [2.0] * 1000
+    msg = scan(NOW, 1000)
     inputs.on_scan(msg)
     assert inputs.scan is not None and inputs.scan.ranges.size == 100
     assert inputs.observe(runtime, require_new=True).observation.scan is inputs.scan
@@ -257,11 +263,7 @@ def test_the_people_cost_to_go_takes_a_fresh_scan_but_does_not_need_one(runtime)
     inputs.on_image(image(NOW))
     inputs.on_joint_state(joint_state(NOW - 0.01))
     assert inputs.observe(runtime, require_new=True).observation.scan is None
-    msg = LaserScan()
-    msg.header.stamp = seconds_to_stamp(NOW)
-    msg.angle_min, msg.angle_increment = -np.pi, 2 * np.pi / 360
-    msg.range_min, msg.range_max = 0.1, 10.0
-    msg.ranges = [2.0] * 360
+    msg = scan(NOW, 360)
     inputs.on_scan(msg)
     assert inputs.observe(runtime, require_new=False).observation.scan is inputs.scan
     msg.header.stamp = seconds_to_stamp(NOW - 100.0)

@@ -152,24 +152,15 @@ def test_the_setting_makes_the_map_field_a_people_field():
 @pytest.fixture(scope='module')
 def base(tmp_path_factory):
     """A mobile-base-like model: wheel velocities and the odometry pose in s."""
-    from jepa_world_model.core.runtime.inference import WorldModelRuntime
-    from tiny_models import save_tiny
-    path = tmp_path_factory.mktemp('people') / 'base.safetensors'
-    save_tiny(path, joint_names=['wheel_left', 'wheel_right'], use_joint_position=False,
-              pose_in_state=True)
-    return WorldModelRuntime.from_path(str(path))
+    from tiny_models import tiny_base_runtime
+    return tiny_base_runtime(tmp_path_factory.mktemp('people'))
 
 
 def test_the_controller_feeds_the_scan_to_the_field(base):
-    from jepa_world_model.core.planning.command_limits import CommandLimits
     from jepa_world_model.core.planning.commands import Command
-    from jepa_world_model.core.planning.controller import PlanningController
-    from jepa_world_model.core.planning.planner import PlannerConfig
-    controller = PlanningController(
-        base, PlannerConfig(horizon=3, num_samples=8, num_elites=2, num_iterations=1),
-        CommandLimits.create([-0.5, -1.0], [0.5, 1.0], [100.0]),
-        ControllerSettings(max_plan_time=10.0, map_inflation=INFLATION,
-                           people_cost_to_go_every=1))
+    from tiny_models import tiny_base_controller
+    controller = tiny_base_controller(base, ControllerSettings(
+        max_plan_time=10.0, map_inflation=INFLATION, people_cost_to_go_every=1))
     cells = np.where(open_room(), 100, 0).astype(np.int8)
     controller.set_goal(pose_goal(*GOAL), StaticMap(cells, RES, ORIGIN, 'odom'))
     field = controller.navigation

@@ -231,23 +231,14 @@ def test_without_tf_nothing_is_placed_again():
 @pytest.fixture(scope='module')
 def base(tmp_path_factory):
     """A mobile-base-like model: wheel velocities and the odometry pose in s."""
-    from jepa_world_model.core.runtime.inference import WorldModelRuntime
-    from tiny_models import save_tiny
-    path = tmp_path_factory.mktemp('rotated') / 'base.safetensors'
-    save_tiny(path, joint_names=['wheel_left', 'wheel_right'], use_joint_position=False,
-              pose_in_state=True)
-    return WorldModelRuntime.from_path(str(path))
+    from tiny_models import tiny_base_runtime
+    return tiny_base_runtime(tmp_path_factory.mktemp('rotated'))
 
 
 def test_the_controller_relocates_without_dropping_its_warm_start(base):
-    from jepa_world_model.core.planning.command_limits import CommandLimits
-    from jepa_world_model.core.planning.controller import PlanningController
-    from jepa_world_model.core.planning.planner import PlannerConfig
-    controller = PlanningController(
-        base, PlannerConfig(horizon=3, num_samples=8, num_elites=2, num_iterations=1),
-        CommandLimits.create([-0.5, -1.0], [0.5, 1.0], [100.0]),
-        ControllerSettings(max_plan_time=10.0, with_poses=True, use_map=True,
-                           map_inflation=0.0))
+    from tiny_models import tiny_base_controller
+    controller = tiny_base_controller(base, ControllerSettings(
+        max_plan_time=10.0, with_poses=True, use_map=True, map_inflation=0.0))
     cells, origin, _ = pillar_grid()
     static = StaticMap(cells, 0.1, origin, 'map', Planar())
     controller.set_goal(pose_goal(2.5, 1.5), static)

@@ -4,6 +4,8 @@ Z = 16 image + 4 state (2 joint positions, 2 velocities) + 8 proprio embedding =
 saves and runs in milliseconds.
 """
 
+from pathlib import Path
+
 import torch
 
 from jepa_world_model.core.checkpoint import save_checkpoint
@@ -44,6 +46,26 @@ def save_tiny(path, seed=0, step=0, **overrides):
     config = tiny_config(**overrides)
     torch.manual_seed(seed)
     return save_checkpoint(path, WorldModel(config.model), config, step=step)
+
+
+def tiny_base_runtime(folder):
+    """A loaded mobile-base-like TINY model (wheel velocities, the odometry pose in s),
+    saved under ``folder``."""
+    from jepa_world_model.core.runtime.inference import WorldModelRuntime
+    path = save_tiny(Path(folder) / 'base.safetensors', joint_names=['wheel_left', 'wheel_right'],
+                     use_joint_position=False, pose_in_state=True)
+    return WorldModelRuntime.from_path(str(path))
+
+
+def tiny_base_controller(runtime, settings):
+    """A PlanningController of :func:`tiny_base_runtime`'s model with a small, fast search
+    (CEM 8 samples, horizon 3, one iteration) and wide command limits."""
+    from jepa_world_model.core.planning.command_limits import CommandLimits
+    from jepa_world_model.core.planning.controller import PlanningController
+    from jepa_world_model.core.planning.planner import PlannerConfig
+    return PlanningController(
+        runtime, PlannerConfig(horizon=3, num_samples=8, num_elites=2, num_iterations=1),
+        CommandLimits.create([-0.5, -1.0], [0.5, 1.0], [100.0]), settings)
 
 
 #: A YAML training config (as a dict) of a tiny gantry model: `train` runs it in seconds.
