@@ -220,11 +220,12 @@ def test_people_walk_on_their_own():
 
 @pytest.mark.parametrize('kind', POLICY_KINDS)
 def test_policies_visit_varied_states(robot, kind):
-    """Every policy moves the robot through a wide range of states within 150 steps."""
+    """Every policy moves the robot through a wide range of states within 150 steps (200
+    for seek_wait, which stands still for about a quarter of them)."""
     obs = robot.reset(0, render=False)
     policy = make_policy(kind, robot, seed=0)
     states, collisions = [], 0
-    for _ in range(150):
+    for _ in range(200 if kind == 'seek_wait' else 150):
         action = policy(obs)
         assert action.shape == (robot.action_dim,)
         assert np.all(action >= robot.action_low) and np.all(action <= robot.action_high)
@@ -237,6 +238,36 @@ def test_policies_visit_varied_states(robot, kind):
     else:
         assert np.hypot(*spread) > 1.0, spread          # m, across the room
     assert 0 < collisions < 0.5 * len(states) or kind == 'random'
+
+
+def test_seek_wait_holds_exact_zero_commands_that_seek_never_gives():
+    """seek_wait's waits are runs of 5-20 exact zero commands (the robot then stands still),
+    a sizeable share of the steps; seek's noise never commands zero."""
+    with make_robot('mobile_base') as sim:
+        runs = {}
+        for kind in ('seek', 'seek_wait'):
+            obs = sim.reset(0, render=False)
+            policy, zero, speeds = make_policy(kind, sim, seed=3), [], []
+            for _ in range(400):
+                action = policy(obs)
+                zero.append(not np.any(action))
+                obs = sim.step(action, render=False)
+                if zero[-1]:
+                    speeds.append(np.abs(obs.dq).max())
+            lengths, n = [], 0
+            for z in zero + [False]:
+                if z:
+                    n += 1
+                elif n:
+                    lengths.append(n)
+                    n = 0
+            runs[kind] = (lengths, speeds)
+    assert runs['seek'][0] == []
+    lengths, speeds = runs['seek_wait']
+    # The last wait may be cut by the end of the 400 steps.
+    assert len(lengths) >= 3 and all(5 <= k <= 20 for k in lengths[:-1]), lengths
+    assert 0.1 < sum(lengths) / 400 < 0.5
+    assert np.median(speeds) < 1e-3    # a zero command stops the wheels within a step
 
 
 def test_make_policy_errors_and_seeding():
