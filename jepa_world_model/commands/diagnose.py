@@ -19,7 +19,9 @@ diagnostics"), and the image head on a continuous joint (docs/datasets.md).
 * ``agent-term``: the base's plan-eval results with and without the predicted-people term
   (:mod:`jepa_world_model.experiments.agent_term_report`);
 * ``backend-quality``: offline-reach reports of several inference backends side by side,
-  paired seed by seed with torch (:mod:`jepa_world_model.experiments.backend_quality`).
+  paired seed by seed with torch (:mod:`jepa_world_model.experiments.backend_quality`);
+* ``hold-drift``: what mobile-base models predict for standing still, against the simulator
+  (:mod:`jepa_world_model.experiments.hold_drift`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import sys
 from typing import Any, Dict, Optional
 
 __all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_tabletop',
-           'run_data_efficiency', 'run_agent_term', 'run_backend_quality']
+           'run_data_efficiency', 'run_agent_term', 'run_backend_quality', 'run_hold_drift']
 
 
 def _write_json(report: Dict[str, Any], path: Optional[Path]) -> None:
@@ -95,6 +97,12 @@ def run_backend_quality(args: argparse.Namespace) -> int:
     return backend_quality.run(args)
 
 
+def run_hold_drift(args: argparse.Namespace) -> int:
+    """Predicted against true pose change under zero commands (prints and writes JSON)."""
+    from ..experiments import hold_drift
+    return hold_drift.run(args)
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``diagnose`` and its ``goals`` and ``risk`` sub-commands to ``sub``."""
     p = sub.add_parser('diagnose', help='offline checks of the planner\'s objectives, no ROS: '
@@ -145,4 +153,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     from ..experiments.backend_quality import add_arguments as backend_arguments
     backend_arguments(backends)
     backends.set_defaults(func=run_backend_quality)
+    drift = which.add_parser('hold-drift', help='what mobile-base models predict for zero '
+                             'commands, against the simulator')
+    from ..experiments.hold_drift import add_arguments as drift_arguments
+    drift_arguments(drift)
+    drift.set_defaults(func=run_hold_drift)
     return p
