@@ -16,8 +16,8 @@
   an exact zero command for 5-20 steps, noise-free, as a robot waiting for a person does.
   ``noisy`` and ``seek`` never command zero (the noise is always on), so a model trained on
   them has not seen what stopping does: rolled out under zero commands for 3.2 s, the
-  shipped base model turns by a median 0.46 rad where the robot stops within a step
-  (docs/agents.md).
+  shipped base model turns by a median 0.27 rad where the robot stops within a step
+  (``diagnose hold-drift``, docs/agents.md).
 
 Policies keep their own state and random generator: the same seed and the same
 observations give the same actions.
