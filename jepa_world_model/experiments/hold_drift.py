@@ -8,8 +8,8 @@ may predict the base to keep turning. From states the ``seek`` policy visits (se
 episodes, one state every ``--every`` steps), each model's dynamics ensemble is rolled out
 under ``--steps`` zero commands and its read-out pose compared with the pose read at the
 start; the simulator, given the same zero commands from the same state, says what really
-happens (then the episode goes on from there). Reports the median and 90th percentile of
-the predicted and true position [m] and heading [rad] change per model.
+happens (then the episode goes on from there). Reports, per model and for the simulator,
+the position [m] and heading [rad] change as :func:`.results.stats` (p50, p90, p99, ...).
 
 No ROS; MuJoCo and torch. JSON on stdout and in ``--out``.
 """
@@ -17,12 +17,13 @@ No ROS; MuJoCo and torch. JSON on stdout and in ``--out``.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
+
+from .results import stats
 
 __all__ = ['add_arguments', 'run', 'measure']
 
@@ -40,22 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument('--out', type=Path, help='JSON file to write')
 
 
-def _stats(values: List[float]) -> Dict[str, float]:
-    v = np.asarray(values, dtype=np.float64)
-    return {'median': round(float(np.median(v)), 4), 'p90': round(float(np.percentile(v, 90)), 4),
-            'max': round(float(v.max()), 4)}
-
-
-def _turn(a: float, b: float) -> float:
-    return abs((b - a + math.pi) % (2 * math.pi) - math.pi)
-
-
 def measure(runtimes: Dict[str, Any], episodes: int, seed: int, every: int, length: int,
             steps: int) -> Dict[str, Any]:
     """Predicted and true pose change under ``steps`` zero commands, per runtime
     (:class:`~..core.runtime.inference.WorldModelRuntime` of a pose model) by name, over
     the states every ``every`` steps of ``episodes`` seek episodes."""
     import torch
+    from ..core.model.joint_angles import wrap_angle
     from ..core.runtime.planning_step import planning_step
     from ..sim.exploration import make_policy
     from ..sim.robots import MobileBaseSim
@@ -86,19 +78,19 @@ def measure(runtimes: Dict[str, Any], episodes: int, seed: int, every: int, leng
                             z = steppers[name](z, a)
                         end = rt.model.probe_pose(z)[0].float().cpu().numpy()
                     predicted[name]['move'].append(float(np.linalg.norm(end[:2] - start[:2])))
-                    predicted[name]['turn'].append(_turn(start[2], end[2]))
+                    predicted[name]['turn'].append(abs(float(wrap_angle(end[2] - start[2]))))
                 before = np.asarray(obs.base_pose, dtype=np.float64).copy()
                 for _ in range(steps):
                     obs = sim.step(zero)
                 true_move.append(float(np.linalg.norm(obs.base_pose[:2] - before[:2])))
-                true_turn.append(_turn(before[2], obs.base_pose[2]))
+                true_turn.append(abs(float(wrap_angle(obs.base_pose[2] - before[2]))))
     finally:
         sim.close()
     return {'states': len(true_move),
-            'simulator': {'position_change_m': _stats(true_move),
-                          'heading_change_rad': _stats(true_turn)},
-            'models': {n: {'position_change_m': _stats(p['move']),
-                           'heading_change_rad': _stats(p['turn'])}
+            'simulator': {'position_change_m': stats(true_move),
+                          'heading_change_rad': stats(true_turn)},
+            'models': {n: {'position_change_m': stats(p['move']),
+                           'heading_change_rad': stats(p['turn'])}
                        for n, p in predicted.items()}}
 
 
