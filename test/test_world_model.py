@@ -189,3 +189,28 @@ def test_encode_with_image_joints_is_encode_plus_read_image_joints(source):
     assert q.shape == (3, len(CFG.joint_names))
     with pytest.raises(ValueError, match='no image_state_head'):
         make().encode_with_image_joints(o, s)
+
+
+def test_grid_pool_keeps_each_patch_in_its_own_channels():
+    """image_pool grid: z's image part is every patch's own C channels in grid order, so a
+    change of one patch's token moves only that patch's slice; the size must divide."""
+    import dataclasses
+    from jepa_world_model.core.config import ConfigError
+    cfg = dataclasses.replace(CFG, image_pool='grid', image_latent_dim=2 * CFG.num_patches)
+    torch.manual_seed(0)
+    model = WorldModel(cfg).eval()
+    o, s = torch.rand(3, 3, 32, 32), torch.randn(3, 4)
+    z = model.encode(o, s)
+    assert z.shape == (3, cfg.latent_dim) and cfg.latent_dim == 32 + CFG.latent_dim - 16
+    tokens = model.patch_tokens(o)
+    changed = tokens.clone()
+    changed[:, 5] += torch.randn(CFG.embed_dim)     # not a constant: LayerNorm removes that
+    with torch.no_grad():
+        a, b = model.encoder.pool(tokens), model.encoder.pool(changed)
+    moved = (a - b).abs().amax(0) > 1e-6
+    assert moved.nonzero().flatten().tolist() == [10, 11]      # patch 5, channels 0 and 1
+    assert model.rollout(z, torch.randn(3, 4, 2)).shape == (3, 4, cfg.latent_dim)
+    with pytest.raises(ConfigError, match='multiple of the number of patches'):
+        dataclasses.replace(CFG, image_pool='grid', image_latent_dim=20)
+    with pytest.raises(ConfigError, match='image_pool'):
+        dataclasses.replace(CFG, image_pool='mean')

@@ -16,10 +16,12 @@ from .encoder_config import EncoderConfig
 from .joint_angles import JointAngleCoding
 from .state_layout import state_dim, state_slices
 
-__all__ = ['ModelConfig', 'MODEL_SIZE_LIMITS', 'PATCH_STEMS', 'IMAGE_STATE_SOURCES']
+__all__ = ['ModelConfig', 'MODEL_SIZE_LIMITS', 'PATCH_STEMS', 'IMAGE_STATE_SOURCES',
+           'IMAGE_POOLS']
 
 PATCH_STEMS = ('linear', 'conv')
 IMAGE_STATE_SOURCES = ('latent', 'tokens')
+IMAGE_POOLS = ('attention', 'grid')
 # Upper bounds on a model's sizes, far above anything this package trains (its models have
 # ~1 M parameters): a config, or a checkpoint's embedded one, asking for more is refused
 # before anything is built. Without them a 2 KB checkpoint could make a node allocate
@@ -50,6 +52,13 @@ class ModelConfig:
     # The compact latent the dynamics predictor and planner work on: pooled image part + proprio
     # part. One pooled token instead of 64 patch tokens is ~100x cheaper per planning step.
     image_latent_dim: int = 64
+    # How the patch tokens become the image part of z. 'attention': a few learned queries
+    # attend over all tokens (compact, but small objects drop out: on the tabletop the
+    # pooled latent read the block no better than its mean position, docs/tabletop.md).
+    # 'grid': every patch keeps image_latent_dim / num_patches channels of its own, flattened
+    # in grid order, so *where* something is stays in z (the spatial latent of DINO-WM, cut
+    # down to a few channels per patch so the dynamics stay one MLP).
+    image_pool: str = 'attention'
     proprio_latent_dim: int = 32
     joint_names: List[str] = field(default_factory=lambda: ['joint_x', 'joint_y'])
     # Joints without limits (URDF type="continuous": wheels, turntables, wrist rolls): their
@@ -114,6 +123,11 @@ class ModelConfig:
         require(self.image_state_source in IMAGE_STATE_SOURCES,
                 f'image_state_source must be one of {IMAGE_STATE_SOURCES}, got '
                 f'{self.image_state_source!r}')
+        require(self.image_pool in IMAGE_POOLS,
+                f'image_pool must be one of {IMAGE_POOLS}, got {self.image_pool!r}')
+        require(self.image_pool != 'grid' or self.image_latent_dim % self.num_patches == 0,
+                f'image_pool grid needs image_latent_dim ({self.image_latent_dim}) to be a '
+                f'multiple of the number of patches ({self.num_patches})')
         require(self.patch_stem in PATCH_STEMS,
                 f'patch_stem must be one of {PATCH_STEMS}, got {self.patch_stem!r}')
         require(self.patch_stem != 'conv' or self.patch_size & (self.patch_size - 1) == 0,

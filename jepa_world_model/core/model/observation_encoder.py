@@ -1,4 +1,4 @@
-"""(o, s) -> z: patch tokens, attention pool and proprio embedding (the trained encoder).
+"""(o, s) -> z: patch tokens, pool (attention or grid) and proprio embedding (the trained encoder).
 
 With ``encoder.kind: vit`` the patch tokens come from the from-scratch ViT held here. With a
 pretrained kind they come from the frozen backbone, which the world model holds *outside*
@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from .layers import mlp
 from .model_config import ModelConfig
-from .vit import AttentionPool, ViTEncoder
+from .vit import AttentionPool, GridPool, ViTEncoder
 
 __all__ = ['ObservationEncoder', 'TokenAdapter']
 
@@ -49,7 +49,9 @@ class ObservationEncoder(nn.Module):
         else:
             self.vit = ViTEncoder(cfg.image_size, cfg.patch_size, cfg.embed_dim, cfg.depth,
                                   cfg.num_heads, cfg.mlp_ratio, stem=cfg.patch_stem)
-        self.pool = AttentionPool(cfg.embed_dim, cfg.num_heads, cfg.image_latent_dim)
+        self.pool = (GridPool(cfg.embed_dim, cfg.num_patches, cfg.image_latent_dim)
+                     if cfg.image_pool == 'grid' else
+                     AttentionPool(cfg.embed_dim, cfg.num_heads, cfg.image_latent_dim))
         self.state_dim = cfg.state_dim
         self.proprio = (mlp(cfg.state_dim, 2 * cfg.proprio_latent_dim, cfg.proprio_latent_dim, 1)
                         if cfg.state_dim and cfg.proprio_latent_dim else None)

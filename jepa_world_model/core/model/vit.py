@@ -148,6 +148,29 @@ class AttentionPool(nn.Module):
         return self.out(pooled.transpose(1, 2).reshape(b, q_n * d))
 
 
+class GridPool(nn.Module):
+    """Each patch token to a few channels of its own, flattened: [B, N, D] -> [B, N * C].
+
+    Unlike :class:`AttentionPool` nothing is mixed across patches, so the latent keeps where
+    each thing is (DINO-WM plans on the full patch grid, Zhou et al. 2024); C channels per
+    patch keep z small enough for one MLP to predict it. VICReg's per-dimension variance term
+    then asks every patch's channels to vary, which makes them describe what changes there.
+    """
+
+    def __init__(self, dim: int, num_patches: int, out_dim: int) -> None:
+        super().__init__()
+        if out_dim % num_patches:
+            raise ValueError(f'out_dim {out_dim} is not a multiple of {num_patches} patches')
+        self.num_patches = num_patches
+        self.proj = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, out_dim // num_patches))
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """tokens [B, N, D] -> [B, N * C], patch-major (channels of patch 0 first)."""
+        if tokens.shape[1] != self.num_patches:
+            raise ValueError(f'expected {self.num_patches} patch tokens, got {tokens.shape[1]}')
+        return self.proj(tokens).flatten(1)
+
+
 class MaskedPredictor(nn.Module):
     """Narrow transformer predicting target-patch features from context tokens.
 
