@@ -19,6 +19,9 @@ training bag's grasps, scores the held-out grasps from:
 * ``commands``: the recorded commands from the close to the judged frame, alone;
 * ``encoded_close``: the encoded latent of the close frame (what the camera shows now);
 * ``proprio_close``: the joint positions and velocities at the close frame;
+* ``colour_histogram_close``: how many pixels of each colour the close frame has
+  (experiments/tabletop_data.py ``colour_histogram``; no model, never a model input): what
+  the camera shows of the cube's material wherever the cube is;
 * ``encoded_judged`` / ``proprio_judged``: the same at the judged frame, i.e. after the fact
   (a reference for what the latent and the joints carry once the outcome shows);
 * ``physics``: log mass and friction of the cube (simulator ground truth from the episode
@@ -54,14 +57,17 @@ from ..core.training.data import images_to_tensor
 from ..core.training.roc import bootstrap_auc_interval, roc_auc
 from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
 from .results import git_commit, wilson_interval
-from .tabletop_data import CLOSE_STEPS, find_grasps, hold_rule, read_tabletop_episodes
+from .tabletop_data import (
+    block_averaged_pixels, CLOSE_STEPS, colour_histogram, find_grasps, hold_rule,
+    read_tabletop_episodes)
 
 __all__ = ['FEATURES', 'grasp_features', 'cube_physics', 'nominal_plan', 'materials_of',
            'held_by_material', 'pooled_tokens', 'frame_features', 'material_readout',
            'score', 'run', 'add_arguments', 'run_cli']
 
 FEATURES = ('predicted', 'predicted_plan', 'commands', 'encoded_close', 'proprio_close',
-            'encoded_judged', 'proprio_judged', 'physics', 'material')
+            'colour_histogram_close', 'encoded_judged', 'proprio_judged', 'physics',
+            'material')
 
 
 def cube_physics(seed: int, episodes: int) -> np.ndarray:
@@ -125,6 +131,7 @@ def grasp_features(model, episodes, plan: np.ndarray, physics: Optional[np.ndarr
         feats['commands'].append(ep.a[ask:ev.judged].reshape(-1))
         feats['encoded_close'].append(z[ask])
         feats['proprio_close'].append(ep.s[ask])
+        feats['colour_histogram_close'].append(colour_histogram(ep.images[ask:ask + 1])[0])
         feats['encoded_judged'].append(z[ev.judged])
         feats['proprio_judged'].append(ep.s[ev.judged])
         feats['physics'].append(physics[ev.episode] if physics is not None
@@ -165,16 +172,15 @@ def frame_features(episodes, z_all: Sequence[np.ndarray], materials: Sequence[st
                    block: int = 8, model=None) -> Dict[str, np.ndarray]:
     """Every frame of ``episodes``: ``encoded`` latent [N, Z], ``pixels`` (the image averaged
     over ``block`` x ``block`` pixel blocks, [N, (H / block) (W / block) 3], in [0, 1]),
-    ``proprio`` [N, S], the one-hot ``material`` [N, M] and, given ``model``, its
+    its ``colour_histogram`` [N, 512], ``proprio`` [N, S], the one-hot ``material`` [N, M]
+    and, given ``model``, its
     :func:`pooled_tokens` ``tokens`` [N, 2 D]: for asking whether the latent keeps what the
     pixels show of the cube's material."""
-    pixels = []
-    for ep in episodes:
-        t, h, w, c = ep.images.shape
-        pooled = ep.images.reshape(t, h // block, block, w // block, block, c).mean((2, 4))
-        pixels.append(pooled.reshape(t, -1) / 255.0)
     names = np.concatenate([ep.extras['cube_material'] for ep in episodes])
-    out = {'encoded': np.concatenate(z_all), 'pixels': np.concatenate(pixels),
+    out = {'encoded': np.concatenate(z_all),
+           'pixels': np.concatenate([block_averaged_pixels(ep, block) for ep in episodes]),
+           'colour_histogram': np.concatenate([colour_histogram(ep.images)
+                                               for ep in episodes]),
            'proprio': np.concatenate([ep.s for ep in episodes]),
            'material': np.stack([names == m for m in materials], axis=1).astype(np.float32)}
     if model is not None:
@@ -244,11 +250,13 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
                 'horizon': lead + CLOSE_STEPS + hold_check_steps,
                 'label': 'cube still above the table hold_check_steps after the lift began'})
     readouts = ({f: material_readout(sets['train'], sets['test'], f)
-                 for f in ('encoded_close', 'predicted_plan', 'proprio_close')}
+                 for f in ('encoded_close', 'predicted_plan', 'proprio_close',
+                           'colour_histogram_close')}
                 if materials else {})
     if materials:
         readouts['every_frame'] = {f: material_readout(frames['train'], frames['test'], f)
-                                   for f in ('encoded', 'tokens', 'pixels', 'proprio')}
+                                   for f in ('encoded', 'tokens', 'pixels', 'colour_histogram',
+                                             'proprio')}
     counts = {split: {'grasps': int(len(s['held'])), 'held': int(s['held'].sum()),
                       'slipped': int((~s['held']).sum()),
                       'episodes_with_grasps': int(len(np.unique(s['episode']))),

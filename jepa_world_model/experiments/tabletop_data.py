@@ -33,6 +33,7 @@ from ..core.config import ExperimentConfig
 from ..core.training.data import Episode
 
 __all__ = ['OBJECTS', 'GraspEvent', 'read_tabletop_episodes', 'object_positions',
+           'positions_of', 'block_averaged_pixels', 'colour_histogram',
            'object_labels', 'LABELS', 'hold_rule',
            'find_grasps', 'count_moves', 'CLOSE_STEPS', 'GRIPPER_OPEN', 'LIFT_LOWERED']
 
@@ -147,6 +148,38 @@ def read_tabletop_episodes(paths: Sequence[str | Path], config: ExperimentConfig
         _attach(ep, positions)
         _attach(ep, labels, suffix='')
     return episodes
+
+
+def positions_of(episode: Episode) -> np.ndarray:
+    """Every object's labelled position per frame, [T, 3 * len(OBJECTS)] in metres
+    (``OBJECTS`` order; an episode from :func:`read_tabletop_episodes`)."""
+    return np.concatenate([episode.extras[f'{name}_xyz'] for name in OBJECTS],
+                          axis=1).astype(np.float64)
+
+
+def block_averaged_pixels(episode: Episode, block: int) -> np.ndarray:
+    """The frames averaged over ``block`` x ``block`` pixels, flattened and in [0, 1]:
+    [T, (H / block) (W / block) 3] float32 (a plain-pixel input for read-out comparisons)."""
+    t, h, w, c = episode.images.shape
+    if h % block or w % block:
+        raise ValueError(f'block {block} does not divide the {h} x {w} image')
+    pooled = episode.images.reshape(t, h // block, block, w // block, block, c).mean((2, 4))
+    return (pooled.reshape(t, -1) / 255.0).astype(np.float32)
+
+
+def colour_histogram(images: np.ndarray, bins: int = 8) -> np.ndarray:
+    """How many pixels of each colour: uint8 frames [T, H, W, 3] -> [T, bins ** 3] float32,
+    log(1 + count) per RGB cell of 256 / ``bins`` levels. It ignores where a colour is, which
+    is what tells the cube's material wherever the cube lies (a position-free reference for
+    what the camera shows; never a model input)."""
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(f'need uint8 frames [T, H, W, 3], got {images.dtype} {images.shape}')
+    if bins < 1 or 256 % bins:
+        raise ValueError(f'bins must divide 256, got {bins}')
+    cell = (images // (256 // bins)).astype(np.int64)
+    index = (cell[..., 0] * bins + cell[..., 1]) * bins + cell[..., 2]      # [T, H, W]
+    counts = np.stack([np.bincount(frame.ravel(), minlength=bins ** 3) for frame in index])
+    return np.log1p(counts).astype(np.float32)
 
 
 def find_grasps(episodes: Sequence[Episode]) -> List[GraspEvent]:
