@@ -167,7 +167,8 @@ def _fake_run(objective, fraction, seed, block_cm, auc):
     """A run record with only the metrics the summary reads set to known values."""
     return {'objective': objective, 'fraction': fraction, 'seed': seed, 's_per_step': 0.1,
             'object_error_h4_cm': {
-                name: {'predicted_cm': block_cm, 'predicted_fit_on_predicted_cm': block_cm}
+                name: {'predicted_cm': block_cm, 'predicted_fit_on_predicted_cm': block_cm,
+                       'consequence_cm': block_cm, 'consequence_contact_start_cm': block_cm}
                 for name in ('block', 'cube')},
             'grip_auc': {'predicted_plan': {'auc': auc}, 'encoded_close': {'auc': auc}},
             'readout_r2_encoded_xy': {'block': 0.5, 'cube': 0.5, 'distractor': 0.1}}
@@ -196,4 +197,6 @@ def test_summary_finds_the_data_multiple_of_made_up_curves():
     auc = summary['grip_auc_predicted_plan']['data_multiple']
     assert auc['pixel_fraction_for_jepa_full']['fraction'] == 0.125
     assert 'data_multiple' not in summary['distractor_r2_encoded']   # no "better" there
+    assert summary['block_consequence_h4_contact_start_cm']['data_multiple'][
+        'pixel_fraction_for_jepa_full']['fraction'] is None
     assert timing(runs)['pixel_over_jepa'] == 1.0

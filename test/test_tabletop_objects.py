@@ -387,3 +387,40 @@ def test_frame_features_pool_pixels_and_label_every_frame():
     np.testing.assert_allclose(with_tokens['tokens'],
                                torch.cat([tokens.amax(1), tokens.mean(1)], -1).numpy(),
                                atol=1e-6)
+
+
+def test_data_efficiency_scores_the_consequence_read_out_at_h4():
+    """The per-run consequence error: one vector per held-out start frame (t >= 1, t + 4 in
+    the episode) and object coordinate; none when its steps are 0."""
+    from jepa_world_model.experiments.data_efficiency_metrics import (
+        _consequence_errors, EvaluationData, HORIZON)
+    from jepa_world_model.experiments.latent_rollouts import encoded_latents, predicted_latents
+
+    config = load_config(CONFIG)
+    m = config.model
+    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = 16, 16, 1, 8
+    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
+    torch.manual_seed(0)
+    model = WorldModel(m).eval()
+    rng = np.random.default_rng(0)
+
+    def episode(t):
+        block = np.cumsum(rng.normal(0, 0.01, (t, 3)), 0).astype(np.float32)
+        return Episode(images=rng.integers(0, 255, (t, 16, 16, 3), dtype=np.uint8),
+                       s=rng.normal(size=(t, 8)).astype(np.float32),
+                       a=rng.normal(size=(t, 4)).astype(np.float32),
+                       extras={'block_xyz': block, 'cube_xyz': np.zeros((t, 3), np.float32)})
+
+    data = EvaluationData([episode(12), episode(10)], [episode(9)], np.zeros((3, 4)))
+    z_train, z_test = encoded_latents(model, data.train), encoded_latents(model, data.test)
+    starts = [np.arange(1, len(ep) - HORIZON) for ep in data.train]
+    test_starts = [np.arange(1, len(ep) - HORIZON) for ep in data.test]
+    roll = [predicted_latents(model, ep, z, HORIZON, s)
+            for ep, z, s in zip(data.train, z_train, starts)]
+    roll_test = [predicted_latents(model, ep, z, HORIZON, s)
+                 for ep, z, s in zip(data.test, z_test, test_starts)]
+    errors = _consequence_errors(model, data, z_train, z_test, roll, roll_test, starts,
+                                 test_starts, steps=3)
+    assert errors.shape == (9 - HORIZON - 1, 6) and np.all(np.isfinite(errors))
+    assert _consequence_errors(model, data, z_train, z_test, roll, roll_test, starts,
+                               test_starts, steps=0) is None

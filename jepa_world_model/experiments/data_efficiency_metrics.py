@@ -14,6 +14,12 @@ model in memory, on labelled tabletop episodes (experiments/tabletop_data.py):
   *predicted* latents at h = 4 of the training bag instead (fair to both objectives), and
   ``training_mean_position_cm`` the error of always answering the training frames' mean
   position (what a read-out gets from a latent that holds nothing of the object);
+* ``consequence_cm``: per object, the error at h = 4 of the consequence read-out
+  (experiments/consequence_readout.py: the displacement read from z_t and the predicted
+  z_{t+4}, fitted on the training bag's rollouts, added to the true position at t), on all
+  start frames and on ``contact_start``, next to no-change there: what the model predicts
+  an action does to the object, which a position read-out cannot show when the latent does
+  not locate the object (docs/tabletop.md, item 2);
 * ``grip_auc``: grip_hold's held-out ROC AUC at the close frame, on the predicted latent under
   the nominal plan (``predicted_plan``, item 3's headline) and on the encoded close frame;
 * ``readout_r2``: how much of each object's position the encoded latent holds: R^2 of the
@@ -32,18 +38,22 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from ..core.training.data import Episode
+from .consequence_readout import consequence_features, ConsequenceReadout
 from .grip_hold import grasp_features, nominal_plan, score
 from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
-from .tabletop_data import OBJECTS, object_positions, read_tabletop_episodes
+from .tabletop_data import OBJECTS, object_positions, positions_of, read_tabletop_episodes
 from .tabletop_objects import object_errors
 
-__all__ = ['HORIZON', 'READOUT_OBJECTS', 'EvaluationData', 'load_evaluation_data',
-           'r2_score', 'evaluate']
+__all__ = ['HORIZON', 'READOUT_OBJECTS', 'CONSEQUENCE_STEPS', 'EvaluationData',
+           'load_evaluation_data', 'r2_score', 'evaluate']
 
 #: The horizon the issue asks for (steps of 0.1 s).
 HORIZON = 4
 #: Objects whose position read-out R^2 is reported (the distractor moves on its own).
 READOUT_OBJECTS = OBJECTS + ('distractor',)
+#: Training steps of the consequence read-out in each run (half of the diagnosis's 4,000:
+#: 24 runs are scored).
+CONSEQUENCE_STEPS = 2000
 
 
 @dataclass
@@ -88,8 +98,36 @@ def r2_score(truth: np.ndarray, guess: np.ndarray) -> float:
     return 1.0 - sse / max(sst, 1e-12)
 
 
-def evaluate(model, data: EvaluationData, ridge: float = 1.0) -> Dict[str, object]:
-    """Every metric of the module notes for ``model`` (a WorldModel in memory)."""
+def _consequence_errors(model, data: EvaluationData, z_train, z_test, rollouts_train,
+                        rollouts_test, train_starts, test_starts, steps: int):
+    """Displacement error vectors [K, 3 * len(OBJECTS)] at h = ``HORIZON`` of the consequence
+    read-out on the held-out start frames, in start order; None when ``steps`` is 0."""
+    if not steps:
+        return None
+    image_dim = model.cfg.image_latent_dim
+
+    def features(episodes, latents, rollouts, starts):
+        return np.concatenate([consequence_features('predicted', z, zp, ep.a, s, image_dim)
+                               for ep, z, zp, s in zip(episodes, latents, rollouts, starts)])
+
+    def moved(episodes, starts):
+        out = []
+        for ep, s in zip(episodes, starts):
+            p = positions_of(ep)
+            out.append(p[s[:, None] + np.arange(1, HORIZON + 1)[None, :]] - p[s][:, None])
+        return np.concatenate(out)
+
+    readout = ConsequenceReadout.fit(
+        features(data.train, z_train, rollouts_train, train_starts),
+        moved(data.train, train_starts), steps=steps)
+    guess = readout(features(data.test, z_test, rollouts_test, test_starts))
+    return (guess - moved(data.test, test_starts))[:, HORIZON - 1]
+
+
+def evaluate(model, data: EvaluationData, ridge: float = 1.0,
+             consequence_steps: int = CONSEQUENCE_STEPS) -> Dict[str, object]:
+    """Every metric of the module notes for ``model`` (a WorldModel in memory);
+    ``consequence_steps`` 0 leaves the consequence read-out out."""
     z_train = encoded_latents(model, data.train)
     z_test = encoded_latents(model, data.test)
     z_train_all = np.concatenate(z_train)
@@ -97,10 +135,13 @@ def evaluate(model, data: EvaluationData, ridge: float = 1.0) -> Dict[str, objec
     z_pred = [predicted_latents(model, ep, z, HORIZON, s)
               for ep, z, s in zip(data.test, z_test, starts)]
     train_starts = [np.arange(1, len(ep) - HORIZON) for ep in data.train]
-    z_pred_train = np.concatenate([predicted_latents(model, ep, z, HORIZON, s)[:, -1]
-                                   for ep, z, s in zip(data.train, z_train, train_starts)])
+    rollouts_train = [predicted_latents(model, ep, z, HORIZON, s)
+                      for ep, z, s in zip(data.train, z_train, train_starts)]
+    z_pred_train = np.concatenate([zp[:, -1] for zp in rollouts_train])
+    consequence = _consequence_errors(model, data, z_train, z_test, rollouts_train, z_pred,
+                                      train_starts, starts, consequence_steps)
     objects: Dict[str, Dict[str, float]] = {}
-    for name in OBJECTS:
+    for j, name in enumerate(OBJECTS):
         y_train = np.concatenate([ep.extras[f'{name}_xyz'] for ep in data.train])
         readout = RidgeReadout.fit(z_train_all, y_train, ridge)
         parts = [object_errors(readout, ep, z, zp, s, name)
@@ -118,7 +159,16 @@ def evaluate(model, data: EvaluationData, ridge: float = 1.0) -> Dict[str, objec
         predicted = np.concatenate([p['predicted'][:, HORIZON - 1] for p in parts]) * 100
         ceiling = np.concatenate([p['encoded_future'][:, HORIZON - 1] for p in parts]) * 100
         contact = np.concatenate([p['slice_contact_start'] for p in parts])
-        objects[name] = {'predicted_cm': round(float(predicted.mean()), 3),
+        no_change = np.concatenate([p['no_change'][:, HORIZON - 1] for p in parts]) * 100
+        if consequence is not None:
+            err = np.linalg.norm(consequence[:, 3 * j:3 * j + 3], axis=-1) * 100
+            conseq = {'consequence_cm': round(float(err.mean()), 3),
+                      'consequence_contact_start_cm': round(float(err[contact].mean()), 3),
+                      'no_change_cm': round(float(no_change.mean()), 3),
+                      'no_change_contact_start_cm': round(float(no_change[contact].mean()), 3)}
+        else:
+            conseq = {}
+        objects[name] = {**conseq, 'predicted_cm': round(float(predicted.mean()), 3),
                          'predicted_fit_on_predicted_cm': round(float(fit_on_predicted.mean()),
                                                                 3),
                          'predicted_contact_start_cm': round(float(predicted[contact].mean()), 3),

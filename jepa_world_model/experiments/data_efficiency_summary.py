@@ -30,6 +30,12 @@ METRICS: Dict[str, Tuple[Tuple[str, ...], Optional[bool]]] = {
         ('object_error_h4_cm', 'block', 'predicted_fit_on_predicted_cm'), False),
     'cube_error_h4_fit_on_predicted_cm': (
         ('object_error_h4_cm', 'cube', 'predicted_fit_on_predicted_cm'), False),
+    'block_consequence_h4_cm': (('object_error_h4_cm', 'block', 'consequence_cm'), False),
+    'cube_consequence_h4_cm': (('object_error_h4_cm', 'cube', 'consequence_cm'), False),
+    'block_consequence_h4_contact_start_cm': (
+        ('object_error_h4_cm', 'block', 'consequence_contact_start_cm'), False),
+    'cube_consequence_h4_contact_start_cm': (
+        ('object_error_h4_cm', 'cube', 'consequence_contact_start_cm'), False),
     'grip_auc_predicted_plan': (('grip_auc', 'predicted_plan', 'auc'), True),
     'grip_auc_encoded_close': (('grip_auc', 'encoded_close', 'auc'), True),
     'block_r2_encoded': (('readout_r2_encoded_xy', 'block'), True),
@@ -144,8 +150,10 @@ def plot(report: Dict[str, object], path: Path) -> Path:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    panels = [('block_error_h4_cm', 'block [cm], predicted h=4\n(read-out fit on encoded)'),
-              ('cube_error_h4_cm', 'cube [cm], predicted h=4\n(read-out fit on encoded)'),
+    panels = [('block_consequence_h4_contact_start_cm',
+               'block [cm], consequence h=4\n(contact start)'),
+              ('cube_consequence_h4_contact_start_cm',
+               'cube [cm], consequence h=4\n(contact start)'),
               ('grip_auc_predicted_plan', 'grip-hold AUC\n(predicted latent, nominal plan)'),
               ('block_error_h4_fit_on_predicted_cm',
                'block [cm], predicted h=4\n(read-out fit on predicted)'),
@@ -170,8 +178,14 @@ def plot(report: Dict[str, object], path: Path) -> Path:
             for c in conds:
                 ax.plot([c['fraction']] * len(c['values']), c['values'], '.', color=colour,
                         markersize=3)
-        if name in ('block_error_h4_cm', 'cube_error_h4_cm'):
-            ax.set_yscale('log')   # the encoded-fit read-out of pixel rollouts is far off
+        obj = name.split('_')[0]
+        if 'consequence' in name and report.get('runs'):
+            # The same frames' no-change error (true start position; identical in every run).
+            no_change = report['runs'][0]['object_error_h4_cm'][obj].get(
+                'no_change_contact_start_cm')
+            if no_change is not None:
+                ax.axhline(no_change, color='k', linestyle='--', linewidth=1,
+                           label='no-change')
         ax.set_xscale('log', base=2)
         ticks = sorted(report['fractions'])
         ax.set_xticks(ticks)
