@@ -175,3 +175,27 @@ def test_recording_writes_object_poses_as_ground_truth_topics(tmp_path):
     expected = robot.reset(0, render=False).labels['cube_material']   # episode 0: seed 0
     robot.close()
     assert set(texts.tolist()) == {expected}
+
+
+def test_project_puts_each_object_on_its_own_pixels_in_the_camera_image():
+    """SimRobot.project: the block's centre lands on green pixels, the cube's on its
+    material's colour; a point behind the camera has no pixel."""
+    robot = TabletopSim(image_size=64)
+    try:
+        obs = robot.reset(3)
+        poses = robot.object_poses()
+        material = {m.name: m for m in CUBE_MATERIALS}[obs.labels['cube_material']]
+        for name, colour in (('block', None), ('cube', material.rgba[:3])):
+            u, v = robot.project(poses[name][:3])
+            assert 0 <= u < 64 and 0 <= v < 64
+            pixel = obs.image[int(v), int(u)].astype(float) / 255
+            if colour is None:
+                assert pixel[1] > pixel[0] + 0.2 and pixel[1] > pixel[2] + 0.2   # green
+            else:
+                assert np.abs(pixel - np.asarray(colour)).max() < 0.25
+        cam = robot.model.camera(robot.camera).id
+        behind = robot.data.cam_xpos[cam] + robot.data.cam_xmat[cam].reshape(3, 3)[:, 2]
+        assert np.all(np.isnan(robot.project(behind)))
+        assert robot.project(np.zeros((2, 5, 3))).shape == (2, 5, 2)
+    finally:
+        robot.close()

@@ -24,6 +24,21 @@ from jepa_world_model.sim.tabletop_policies import HOLD_CHECK_STEPS
 CONFIG = 'config/train/tabletop_tiny.yaml'
 
 
+def _tiny_config(image_size: int):
+    """The tabletop config with a model small enough for tests (``image_size`` px)."""
+    config = load_config(CONFIG)
+    m = config.model
+    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = image_size, 16, 1, 8
+    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
+    return config
+
+
+def _tiny_model(image_size: int) -> WorldModel:
+    """A seeded untrained tabletop model of :func:`_tiny_config`, in eval mode."""
+    torch.manual_seed(0)
+    return WorldModel(_tiny_config(image_size).model).eval()
+
+
 def test_roc_auc_counts_ordered_pairs_and_ties_half():
     assert roc_auc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0
     assert roc_auc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0
@@ -249,18 +264,17 @@ def test_read_out_on_predicted_latents_runs_end_to_end_on_a_tiny_recording(tmp_p
     from jepa_world_model.experiments import tabletop_objects
     from jepa_world_model.sim.robots import make_robot
 
-    config = load_config(CONFIG)
-    m = config.model
-    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = 32, 16, 1, 8
-    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
+    config = _tiny_config(32)
     robot = make_robot('tabletop', image_size=32)
     record(robot, lambda seed: make_policy('scripted', robot, seed), tmp_path / 'bag',
            episodes=2, steps=14, topics=topics_for('tabletop', robot), start_ns=10**18)
     robot.close()
     torch.manual_seed(0)
-    path = save_checkpoint(tmp_path / 'm.safetensors', WorldModel(m), config, 0)
+    path = save_checkpoint(tmp_path / 'm.safetensors', WorldModel(config.model), config, 0)
     result = tabletop_objects.run(str(path), [tmp_path / 'bag'], [tmp_path / 'bag'],
-                                  horizon=3, consequence_steps=5)
+                                  horizon=3, consequence_steps=5, gif=tmp_path / 'c.gif',
+                                  gif_frames=4)
+    assert result['animation']['frames'] == 4 and (tmp_path / 'c.gif').stat().st_size > 0
     for name in ('block', 'cube'):
         entry = result['objects'][name]['all']
         assert entry['samples'] == 2 * (14 - 3 - 1)
@@ -281,12 +295,7 @@ def test_grip_features_roll_out_the_nominal_plan_from_the_close_frame():
     from jepa_world_model.experiments.grip_hold import (
         grasp_features, held_by_material, materials_of, nominal_plan)
 
-    config = load_config(CONFIG)
-    m = config.model
-    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = 32, 16, 1, 8
-    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
-    torch.manual_seed(0)
-    model = WorldModel(m).eval()
+    model = _tiny_model(32)
     episodes = []
     for seed, lift_speed, material in ((1, 0.1, 'wood'), (2, 0.3, 'steel')):
         ep = _episode(lift_speed=lift_speed)   # two grasps whose recorded lifts differ
@@ -375,12 +384,7 @@ def test_frame_features_pool_pixels_and_label_every_frame():
     np.testing.assert_array_equal(frames['material'], [[0, 1]] * 6)
     assert frames['colour_histogram'].shape == (6, 512)
     assert 'tokens' not in frames
-    config = load_config(CONFIG)
-    m = config.model
-    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = 16, 16, 1, 8
-    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
-    torch.manual_seed(0)
-    model = WorldModel(m).eval()
+    model = _tiny_model(16)
     with_tokens = frame_features([ep], [np.ones((3, 5), np.float32)], ['wood'], model=model)
     with torch.no_grad():
         tokens = model.patch_tokens(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
@@ -396,12 +400,7 @@ def test_data_efficiency_scores_the_consequence_read_out_at_h4():
         _consequence_errors, EvaluationData, HORIZON)
     from jepa_world_model.experiments.latent_rollouts import encoded_latents, predicted_latents
 
-    config = load_config(CONFIG)
-    m = config.model
-    m.image_size, m.embed_dim, m.depth, m.image_latent_dim = 16, 16, 1, 8
-    m.predictor_embed_dim, m.dynamics_hidden_dim = 16, 32
-    torch.manual_seed(0)
-    model = WorldModel(m).eval()
+    model = _tiny_model(16)
     rng = np.random.default_rng(0)
 
     def episode(t):
@@ -424,3 +423,37 @@ def test_data_efficiency_scores_the_consequence_read_out_at_h4():
     assert errors.shape == (9 - HORIZON - 1, 6) and np.all(np.isfinite(errors))
     assert _consequence_errors(model, data, z_train, z_test, roll, roll_test, starts,
                                test_starts, steps=0) is None
+
+
+def test_consequence_frames_draw_true_and_predicted_paths_where_contact_starts():
+    from jepa_world_model.demo.overlay import COLORS
+    from jepa_world_model.experiments.tabletop_animation import (
+        busiest_window, consequence_frames)
+
+    t, horizon = 40, 4
+    block = np.zeros((t, 3), np.float32)
+    block[:, :2] = 0.2
+    block[25:, 0] = 0.2 + 0.01 * np.arange(1, t - 24)     # pushed from frame 25 on
+    ep = Episode(images=np.zeros((t, 16, 16, 3), np.uint8), s=np.zeros((t, 8), np.float32),
+                 a=np.zeros((t, 4), np.float32),
+                 extras={'block_xyz': block, 'cube_xyz': np.full((t, 3), 0.05, np.float32)})
+    starts = np.arange(1, t - horizon)
+    rows, count = busiest_window(ep, starts, horizon, 6)
+    # At rest at t, more than 1 cm within 4 steps: t = 22, 23, 24 (at 21 exactly 1 cm; at
+    # 25 already moving); the earliest 6-frame window holding all three.
+    assert count == 3 and starts[rows].tolist() == [19, 20, 21, 22, 23, 24]
+    displacement = np.zeros((len(starts), horizon, 6))
+    displacement[:, :, 1] = 0.03                          # predicted: sideways, not along x
+    frames = consequence_frames(ep, lambda p: p[..., :2] * 50.0, starts, displacement,
+                                [int(np.flatnonzero(starts == 22)[0])], scale=4)
+    (frame,) = frames
+    assert frame.shape == (64, 64, 3)
+    cyan = np.all(frame == COLORS['pred'], axis=-1)
+    # The predicted block path runs from (40, 40) to (40, 46) px, sideways to the true one
+    # (which heads +x); the resting cube's prediction is a dot at (10, 10).
+    ys, xs = np.nonzero(cyan)
+    block = xs > 20
+    assert block.any() and np.all(np.abs(xs[block] - 40) <= 4) and ys[block].max() >= 44
+    assert np.all(np.abs(xs[~block] - 10) <= 4) and np.all(np.abs(ys[~block] - 10) <= 4)
+    grey = (frame.min(-1) > 150) & (frame.max(-1) == frame.min(-1))   # white, anti-aliased
+    assert grey[38:43, 41:46].any()                       # the true path, along +x

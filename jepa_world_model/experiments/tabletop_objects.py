@@ -206,11 +206,40 @@ def encoded_position_errors(train: Sequence[Episode], test: Sequence[Episode],
     return out
 
 
+def write_consequence_gif(path: Path, test: Sequence[Episode],
+                          rollouts: Sequence[Dict[str, np.ndarray]],
+                          displacements: Sequence[np.ndarray], image_size: int,
+                          frames: int) -> Dict[str, object]:
+    """The predicted consequences over ``frames`` frames of the held-out episode with the
+    most contact starts (experiments/tabletop_animation.py), as a GIF at ``path``."""
+    from ..demo.plots import write_animation
+    from ..sim.tabletop import TabletopSim
+    from .tabletop_animation import busiest_window, consequence_frames
+    horizon = displacements[0].shape[1]
+    windows = [busiest_window(ep, r['starts'], horizon, frames)
+               for ep, r in zip(test, rollouts)]
+    index = int(np.argmax([count for _, count in windows]))   # the first of the busiest
+    rows, contact_starts = windows[index]
+    robot = TabletopSim(image_size=image_size)
+    try:
+        robot.reset(0, render=False)                     # the camera does not move
+        images = consequence_frames(test[index], robot.project, rollouts[index]['starts'],
+                                    displacements[index], rows)
+    finally:
+        robot.close()
+    write_animation(images, Path(path), fps=10.0)
+    starts = rollouts[index]['starts'][rows]
+    return {'path': str(path), 'test_episode': index, 'frames': len(images),
+            'first_frame': int(starts[0]), 'last_frame': int(starts[-1]),
+            'contact_starts': contact_starts}
+
+
 def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
-        horizon: int = 8, ridge: float = 1.0,
-        consequence_steps: int = 4000) -> Dict[str, object]:
+        horizon: int = 8, ridge: float = 1.0, consequence_steps: int = 4000,
+        gif: Optional[Path] = None, gif_frames: int = 60) -> Dict[str, object]:
     """Fit the read-outs on ``train_bags``, score on ``test_bags`` (module notes);
-    ``consequence_steps`` trains each consequence read-out (0: leave them out)."""
+    ``consequence_steps`` trains each consequence read-out (0: leave them out); ``gif``:
+    also draw the predicted consequences over ``gif_frames`` held-out frames there."""
     loaded = load_checkpoint(checkpoint)
     model, config = loaded.model, loaded.config
     train = read_tabletop_episodes(train_bags, config)
@@ -231,6 +260,12 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
         consequences = {kind: [readouts[kind](consequence_features(
             kind, z, r['z_pred'], ep.a, r['starts'], image_dim)) for ep, z, r in
             zip(test, z_test, test_rollouts)] for kind in FEATURES}
+    animation: object = None
+    if gif is not None:
+        if not consequence_steps:
+            raise ValueError('the GIF draws the consequence read-out: consequence_steps > 0')
+        animation = write_consequence_gif(gif, test, test_rollouts, consequences['predicted'],
+                                          config.model.image_size, gif_frames)
     result: Dict[str, object] = {}
     for j, name in enumerate(OBJECTS):
         y_train = np.concatenate([ep.extras[f'{name}_xyz'] for ep in train])
@@ -255,7 +290,7 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
                 f'p_(t+h) - p_t, {consequence_steps} AdamW steps of 512 on the training '
                 'rollouts, added to the true p_t; features: ' + ', '.join(FEATURES)
                 if consequence_steps else 'not run'),
-            'encoded_position_mlp': positions,
+            'encoded_position_mlp': positions, 'animation': animation,
             'slices': {'contact': f'the object moves > {MOVE_M * 100:g} cm within the horizon',
                        'contact_start': f'contact, and moved < {REST_M * 1000:g} mm from t-1 '
                                         'to t'},
@@ -313,12 +348,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='training steps of each consequence read-out (0: skip them)')
     parser.add_argument('--out', type=Path, default=None, help='JSON file to write')
     parser.add_argument('--plot', type=Path, default=None, help='figure to write (.png)')
+    parser.add_argument('--gif', type=Path, default=None,
+                        help='draw the predicted consequences over held-out frames (.gif)')
+    parser.add_argument('--gif-frames', type=int, default=60)
 
 
 def run_cli(args: argparse.Namespace, command: str) -> int:
     """Run, print and write the JSON (and the figure)."""
     result = run(args.checkpoint, args.train_bag, args.test_bag, args.horizon, args.ridge,
-                 args.consequence_steps)
+                 args.consequence_steps, args.gif, args.gif_frames)
     result = {'command': command, 'date': datetime.date.today().isoformat(),
               'commit': git_commit(), **result}
     if args.plot:

@@ -161,11 +161,25 @@ class SimRobot:
         return self._observe(contact, collision, render)
 
     def camera_intrinsics(self) -> Tuple[float, float, float, float, int, int]:
-        """Pinhole ``(fx, fy, cx, cy, width, height)`` of the square overhead image."""
+        """Pinhole ``(fx, fy, cx, cy, width, height)`` of the square camera image."""
         fovy = math.radians(float(self.model.cam_fovy[self.model.camera(self.camera).id]))
         size = self.image_size
         focal = 0.5 * size / math.tan(0.5 * fovy)
         return focal, focal, 0.5 * size, 0.5 * size, size, size
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """World points [..., 3] -> pixels [..., 2] (u right, v down; (0, 0) the image's
+        top-left corner) in this robot's camera, as the current state places it; NaN for
+        points behind the camera. For drawing ground truth and predictions over frames."""
+        mujoco.mj_kinematics(self.model, self.data)
+        cam = self.model.camera(self.camera).id
+        # cam_xmat's columns are the camera's x (right), y (up) and z (backward) axes.
+        rel = (np.asarray(points, float) - self.data.cam_xpos[cam]) \
+            @ self.data.cam_xmat[cam].reshape(3, 3)
+        fx, fy, cx, cy, _, _ = self.camera_intrinsics()
+        depth = -rel[..., 2]
+        depth = np.where(depth > 1e-6, depth, np.nan)
+        return np.stack([cx + fx * rel[..., 0] / depth, cy - fy * rel[..., 1] / depth], -1)
 
     def render(self) -> np.ndarray:
         """Render the current state (``(H, W, 3)`` uint8, a new array)."""
