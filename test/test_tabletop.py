@@ -199,3 +199,39 @@ def test_project_puts_each_object_on_its_own_pixels_in_the_camera_image():
         assert robot.project(np.zeros((2, 5, 3))).shape == (2, 5, 2)
     finally:
         robot.close()
+
+
+def test_open_loop_grasps_command_the_same_close_and_lift_whatever_the_cube_does():
+    """``scripted_open_loop``: over the close and the judged part of the lift the commands
+    of a grasp that held and of one that slipped are the same (the feedback policy's are
+    not: its gripper command says how far the fingers closed)."""
+    robot = make_robot('tabletop', image_size=32)
+    windows = {}
+    try:
+        for kind in ('scripted', 'scripted_open_loop'):
+            found = {}
+            for seed in range(10):
+                policy = make_policy(kind, robot, seed)
+                obs, actions = robot.reset(seed, render=False), []
+                for _ in range(150):
+                    actions.append(policy(obs))
+                    obs = robot.step(actions[-1], render=False)
+                for attempt in policy.attempts:
+                    start = attempt.lift_step - 5     # the close phase: 5 steps
+                    if attempt.held is not None and attempt.held not in found:
+                        found[attempt.held] = np.array(
+                            actions[start:attempt.lift_step + HOLD_CHECK_STEPS])
+                if len(found) == 2:
+                    break
+            assert set(found) == {True, False}, kind
+            windows[kind] = found
+    finally:
+        robot.close()
+    blind = windows['scripted_open_loop']
+    np.testing.assert_array_equal(blind[True][:, 3], robot.action_low[3])   # full squeeze
+    np.testing.assert_allclose(blind[True], blind[False], atol=0.01)
+    feedback = windows['scripted']
+    assert np.abs(feedback[True][:, 3] - feedback[False][:, 3]).max() > 0.02
+    from jepa_world_model.bags.errors import RecordError
+    with make_robot('arm', image_size=32) as arm, pytest.raises(RecordError, match='tabletop'):
+        make_policy('scripted_open_loop', arm, 0)

@@ -426,9 +426,8 @@ def test_data_efficiency_scores_the_consequence_read_out_at_h4():
 
 
 def test_consequence_frames_draw_true_and_predicted_paths_where_contact_starts():
-    from jepa_world_model.demo.overlay import COLORS
     from jepa_world_model.experiments.tabletop_animation import (
-        busiest_window, consequence_frames)
+        busiest_window, consequence_frames, PREDICTED_RGB)
 
     t, horizon = 40, 4
     block = np.zeros((t, 3), np.float32)
@@ -448,7 +447,7 @@ def test_consequence_frames_draw_true_and_predicted_paths_where_contact_starts()
                                 [int(np.flatnonzero(starts == 22)[0])], scale=4)
     (frame,) = frames
     assert frame.shape == (64, 64, 3)
-    cyan = np.all(frame == COLORS['pred'], axis=-1)
+    cyan = np.all(frame == PREDICTED_RGB, axis=-1)
     # The predicted block path runs from (40, 40) to (40, 46) px, sideways to the true one
     # (which heads +x); the resting cube's prediction is a dot at (10, 10).
     ys, xs = np.nonzero(cyan)

@@ -33,12 +33,17 @@ from ..core.config import ExperimentConfig
 from ..core.training.data import Episode
 
 __all__ = ['OBJECTS', 'GraspEvent', 'read_tabletop_episodes', 'object_positions',
-           'positions_of', 'block_averaged_pixels', 'colour_histogram',
+           'positions_of', 'block_averaged_pixels', 'colour_histogram', 'MOVE_M', 'REST_M',
            'object_labels', 'LABELS', 'hold_rule',
            'find_grasps', 'count_moves', 'CLOSE_STEPS', 'GRIPPER_OPEN', 'LIFT_LOWERED']
 
 #: Objects whose positions are read out (the distractor is scored separately, if at all).
 OBJECTS = ('block', 'cube')
+#: Contact, for the object read-outs: the object moves more than MOVE_M [m] within the
+#: horizon (only the arm moves the block and the cube); it starts there when it moved less
+#: than REST_M [m] from the frame before.
+MOVE_M = 0.01
+REST_M = 0.002
 #: Frames the gripper is commanded closed before the lift starts (the policy's close phase).
 CLOSE_STEPS = 5
 #: Finger opening [m] above which the hand is open around the cube (it opens to 0.05; a

@@ -41,13 +41,11 @@ from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
 from .plots import save_figure
 from .results import git_commit
 from .tabletop_data import (
-    block_averaged_pixels, OBJECTS, positions_of, read_tabletop_episodes)
+    block_averaged_pixels, MOVE_M, OBJECTS, positions_of, read_tabletop_episodes, REST_M)
 
 __all__ = ['MOVE_M', 'REST_M', 'METHODS', 'JUDGED', 'object_errors', 'summarise',
            'fit_consequence_readouts', 'run', 'plot', 'add_arguments', 'run_cli']
 
-MOVE_M = 0.01
-REST_M = 0.002
 METHODS = ('predicted', 'encoded_future', 'no_change', 'const_velocity',
            'perceived_no_change', 'perceived_const_velocity') + tuple(
                f'consequence_{kind}' for kind in FEATURES)
@@ -212,9 +210,8 @@ def write_consequence_gif(path: Path, test: Sequence[Episode],
                           frames: int) -> Dict[str, object]:
     """The predicted consequences over ``frames`` frames of the held-out episode with the
     most contact starts (experiments/tabletop_animation.py), as a GIF at ``path``."""
-    from ..demo.plots import write_animation
     from ..sim.tabletop import TabletopSim
-    from .tabletop_animation import busiest_window, consequence_frames
+    from .tabletop_animation import busiest_window, consequence_frames, write_gif
     horizon = displacements[0].shape[1]
     windows = [busiest_window(ep, r['starts'], horizon, frames)
                for ep, r in zip(test, rollouts)]
@@ -227,7 +224,7 @@ def write_consequence_gif(path: Path, test: Sequence[Episode],
                                     displacements[index], rows)
     finally:
         robot.close()
-    write_animation(images, Path(path), fps=10.0)
+    write_gif(images, Path(path), fps=10.0)
     starts = rollouts[index]['starts'][rows]
     return {'path': str(path), 'test_episode': index, 'frames': len(images),
             'first_frame': int(starts[0]), 'last_frame': int(starts[-1]),

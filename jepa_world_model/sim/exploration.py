@@ -9,6 +9,9 @@
   the base steers toward random free positions (turn, then drive). A new goal is drawn
   when the old one is reached or after a time limit (e.g. when blocked by an obstacle);
   the base also backs off briefly after a collision;
+* ``scripted_open_loop`` (tabletop only): ``scripted`` with each grasp's close and lift
+  commanded blind, so the commands do not tell whether the cube held
+  (:mod:`.tabletop_policies`);
 * ``noisy``: ``scripted`` plus Gaussian noise (20% of the action range), clipped;
 * ``seek``: ``noisy``, but half of the base's goals are where a person stands, so the
   recording holds many close encounters with people (and bumps into them) to learn from;
@@ -34,7 +37,7 @@ from .tabletop_policies import ScriptedTabletopPolicy
 __all__ = ['POLICY_KINDS', 'make_policy', 'RandomPolicy', 'ScriptedArmPolicy',
            'ScriptedBasePolicy', 'NoisyPolicy', 'WaitingPolicy']
 
-POLICY_KINDS = ('random', 'scripted', 'noisy', 'seek', 'seek_wait')
+POLICY_KINDS = ('random', 'scripted', 'scripted_open_loop', 'noisy', 'seek', 'seek_wait')
 Policy = Callable[[SimObservation], np.ndarray]
 
 
@@ -217,6 +220,11 @@ def make_policy(kind: str, robot: SimRobot, seed: int = 0) -> Policy:
         return RandomPolicy(robot, seed)
     if kind == 'scripted':
         return _scripted(robot, seed)
+    if kind == 'scripted_open_loop':
+        if robot.name != 'tabletop':
+            raise ValueError(f"policy 'scripted_open_loop' is for the tabletop robot (its "
+                             f'grasps), not {robot.name!r}')
+        return ScriptedTabletopPolicy(robot, seed, open_loop_grasp=True)
     if kind in ('noisy', 'seek', 'seek_wait'):
         # Separate streams for goals and noise (and waits), all derived from ``seed``;
         # noisy and seek draw exactly what they drew before seek_wait existed.

@@ -14,9 +14,21 @@ Each episode is a sequence of tasks drawn at random:
 * ``wander``: move to a random joint position (free motion, gripper anywhere).
 
 Every phase ends when its target is reached or after a step limit, so a blocked motion never
-stalls the episode. ``attempts`` logs each grasp: the step the lift began and whether the
-cube was still above the table ``HOLD_CHECK_STEPS`` later (the grip-hold label's ground
-truth; analysis code may recompute it from the recorded poses).
+stalls the episode.
+
+The policy's commands are P-control on the joints, so during a grasp they react to what
+happens: the gripper's closing command is gain x (0 - opening), large while the fingers
+still close on nothing (a slipped cube) and small while they rest on a held one, and the
+lift command stays high while a heavy held cube slows the hand. The recorded commands then
+tell the outcome (docs/tabletop.md: alone they predict it perfectly). With
+``open_loop_grasp`` the close and lift of a grasp are commanded blind instead: the gripper
+squeezes at full speed throughout, and the lift follows the velocity profile the P-control
+would give an unloaded hand from where the lift starts, so the commands are the same
+whatever the cube does (policy ``scripted_open_loop`` of ``record``).
+
+``attempts`` logs each grasp: the step the lift began and whether the cube was still above
+the table ``HOLD_CHECK_STEPS`` later (the grip-hold label's ground truth; analysis code may
+recompute it from the recorded poses).
 """
 
 from dataclasses import dataclass
@@ -58,14 +70,19 @@ class _Phase:
     limit: int
     wait: bool = False
     mark_lift: bool = False
+    blind: bool = False     # a grasp's close or lift: commanded open loop when asked
 
 
 class ScriptedTabletopPolicy:
     """Scripted pushes and grasps (see the module notes); ``policy(obs) -> action``."""
 
     def __init__(self, robot: TabletopSim, seed: int, task_weights=(0.4, 0.45, 0.15),
-                 gain: float = 3.0) -> None:
+                 gain: float = 3.0, open_loop_grasp: bool = False) -> None:
         self.robot = robot
+        self.open_loop_grasp = open_loop_grasp
+        self._blind_start: Optional[np.ndarray] = None   # joints where a blind phase began
+        self._blind_phase: Optional[_Phase] = None
+        self._blind_step = 0
         self.rng = np.random.default_rng(seed)
         self.weights = np.asarray(task_weights, dtype=float) / float(np.sum(task_weights))
         self.gain = gain
@@ -96,8 +113,9 @@ class ScriptedTabletopPolicy:
         cube = obs.objects['cube'][:2]
         hold = int(self.rng.integers(HOLD_CHECK_STEPS, HOLD_CHECK_STEPS + 10))
         return [self._over(cube, _LIFT_HIGH, 0.05, 25), self._over(cube, _LIFT_GRASP, 0.05, 15),
-                _Phase((None, None, None, 0.0), 5, wait=True),
-                _Phase((None, None, _LIFT_HIGH, 0.0), hold, wait=True, mark_lift=True),
+                _Phase((None, None, None, 0.0), 5, wait=True, blind=True),
+                _Phase((None, None, _LIFT_HIGH, 0.0), hold, wait=True, mark_lift=True,
+                       blind=True),
                 _Phase((None, None, _LIFT_GRASP + 0.02, 0.0), 12),
                 _Phase((None, None, None, 0.05), 4, wait=True),
                 _Phase((None, None, _LIFT_HIGH, 0.05), 12)]
@@ -151,10 +169,28 @@ class ScriptedTabletopPolicy:
         phase = self._plan[0]
         self._left -= 1
         self._step += 1
+        if self.open_loop_grasp and phase.blind:
+            return self._blind_action(phase, obs)
+        self._blind_start = None
         action = np.zeros(4)
         for i in range(3):
             target = phase.target[i]
             action[i] = 0.0 if target is None else self.gain * (target - obs.q[i])
         gripper = phase.target[3]
         action[3] = 0.0 if gripper is None else self.gain * (gripper - obs.q[3])
+        return np.clip(action, self.low, self.high)
+
+    def _blind_action(self, phase: _Phase, obs: SimObservation) -> np.ndarray:
+        """An open-loop grasp command: full squeeze, and for a lift the P-control profile of
+        an unloaded hand from the joints where the phase began (module notes)."""
+        if self._blind_start is None or self._blind_phase is not phase:
+            self._blind_start, self._blind_phase, self._blind_step = obs.q.copy(), phase, 0
+        decay = (1.0 - self.gain * self.robot.dt) ** self._blind_step
+        self._blind_step += 1
+        action = np.zeros(4)
+        for i in range(3):
+            target = phase.target[i]
+            if target is not None:
+                action[i] = self.gain * (target - self._blind_start[i]) * decay
+        action[3] = self.low[3]   # close at full speed, whatever the fingers meet
         return np.clip(action, self.low, self.high)
