@@ -38,11 +38,11 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from ..core.training.data import Episode
-from .consequence_readout import consequence_features, ConsequenceReadout
+from .consequence_readout import consequence_features
 from .grip_hold import grasp_features, nominal_plan, score
 from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
-from .tabletop_data import OBJECTS, object_positions, positions_of, read_tabletop_episodes
-from .tabletop_objects import object_errors
+from .tabletop_data import OBJECTS, object_positions, read_tabletop_episodes
+from .tabletop_objects import displacement_labels, fit_consequence_readouts, object_errors
 
 __all__ = ['HORIZON', 'READOUT_OBJECTS', 'CONSEQUENCE_STEPS', 'EvaluationData',
            'load_evaluation_data', 'r2_score', 'evaluate']
@@ -105,23 +105,16 @@ def _consequence_errors(model, data: EvaluationData, z_train, z_test, rollouts_t
     if not steps:
         return None
     image_dim = model.cfg.image_latent_dim
-
-    def features(episodes, latents, rollouts, starts):
-        return np.concatenate([consequence_features('predicted', z, zp, ep.a, s, image_dim)
-                               for ep, z, zp, s in zip(episodes, latents, rollouts, starts)])
-
-    def moved(episodes, starts):
-        out = []
-        for ep, s in zip(episodes, starts):
-            p = positions_of(ep)
-            out.append(p[s[:, None] + np.arange(1, HORIZON + 1)[None, :]] - p[s][:, None])
-        return np.concatenate(out)
-
-    readout = ConsequenceReadout.fit(
-        features(data.train, z_train, rollouts_train, train_starts),
-        moved(data.train, train_starts), steps=steps)
-    guess = readout(features(data.test, z_test, rollouts_test, test_starts))
-    return (guess - moved(data.test, test_starts))[:, HORIZON - 1]
+    train = [{'starts': s, 'z_pred': zp} for s, zp in zip(train_starts, rollouts_train)]
+    readout = fit_consequence_readouts(data.train, z_train, train, image_dim, steps,
+                                       kinds=('predicted',))['predicted']
+    guess = np.concatenate([readout(consequence_features('predicted', z, zp, ep.a, s,
+                                                         image_dim))
+                            for ep, z, zp, s in zip(data.test, z_test, rollouts_test,
+                                                    test_starts)])
+    truth = np.concatenate([displacement_labels(ep, s, HORIZON)
+                            for ep, s in zip(data.test, test_starts)])
+    return (guess - truth)[:, HORIZON - 1]
 
 
 def evaluate(model, data: EvaluationData, ridge: float = 1.0,

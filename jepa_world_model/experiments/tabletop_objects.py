@@ -44,7 +44,8 @@ from .tabletop_data import (
     block_averaged_pixels, MOVE_M, OBJECTS, positions_of, read_tabletop_episodes, REST_M)
 
 __all__ = ['MOVE_M', 'REST_M', 'METHODS', 'JUDGED', 'object_errors', 'summarise',
-           'fit_consequence_readouts', 'run', 'plot', 'add_arguments', 'run_cli']
+           'rollouts_of', 'displacement_labels', 'fit_consequence_readouts', 'run', 'plot',
+           'add_arguments', 'run_cli']
 
 METHODS = ('predicted', 'encoded_future', 'no_change', 'const_velocity',
            'perceived_no_change', 'perceived_const_velocity') + tuple(
@@ -141,8 +142,8 @@ def summarise(errors: Dict[str, np.ndarray], episode_ids: np.ndarray) -> Dict[st
     return out
 
 
-def _rollouts(model, episodes: Sequence[Episode], latents: Sequence[np.ndarray],
-              horizon: int) -> List[Dict[str, np.ndarray]]:
+def rollouts_of(model, episodes: Sequence[Episode], latents: Sequence[np.ndarray],
+                horizon: int) -> List[Dict[str, np.ndarray]]:
     """Per episode: the start frames [K] (t >= 1) and the model's rollouts [K, H, Z] from
     each under the recorded commands."""
     out = []
@@ -153,7 +154,7 @@ def _rollouts(model, episodes: Sequence[Episode], latents: Sequence[np.ndarray],
     return out
 
 
-def _displacement_labels(episode: Episode, starts: np.ndarray, horizon: int) -> np.ndarray:
+def displacement_labels(episode: Episode, starts: np.ndarray, horizon: int) -> np.ndarray:
     """p_{t+h} - p_t of every object, [K, H, 3 * len(OBJECTS)] in metres."""
     p = positions_of(episode)
     future = starts[:, None] + np.arange(1, horizon + 1)[None, :]
@@ -162,13 +163,15 @@ def _displacement_labels(episode: Episode, starts: np.ndarray, horizon: int) -> 
 
 def fit_consequence_readouts(train: Sequence[Episode], z_train: Sequence[np.ndarray],
                              rollouts: Sequence[Dict[str, np.ndarray]], image_dim: int,
-                             steps: int, seed: int = 0) -> Dict[str, ConsequenceReadout]:
-    """One :class:`ConsequenceReadout` per feature in ``FEATURES``, on the training rollouts
-    (labels: every object's displacement, ``_displacement_labels``)."""
-    y = np.concatenate([_displacement_labels(ep, r['starts'], r['z_pred'].shape[1])
+                             steps: int, seed: int = 0, kinds: Sequence[str] = FEATURES
+                             ) -> Dict[str, ConsequenceReadout]:
+    """One :class:`ConsequenceReadout` per feature in ``kinds``, on the training rollouts
+    (``starts`` [K] and ``z_pred`` [K, H, Z] per episode, as :func:`rollouts_of` gives them;
+    labels: every object's displacement, :func:`displacement_labels`)."""
+    y = np.concatenate([displacement_labels(ep, r['starts'], r['z_pred'].shape[1])
                         for ep, r in zip(train, rollouts)])
     readouts = {}
-    for kind in FEATURES:
+    for kind in kinds:
         x = np.concatenate([consequence_features(kind, z, r['z_pred'], ep.a, r['starts'],
                                                  image_dim)
                             for ep, z, r in zip(train, z_train, rollouts)])
@@ -244,7 +247,7 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
     z_train_parts = encoded_latents(model, train)
     z_train = np.concatenate(z_train_parts)
     z_test = encoded_latents(model, test)
-    test_rollouts = _rollouts(model, test, z_test, horizon)
+    test_rollouts = rollouts_of(model, test, z_test, horizon)
     consequences: Dict[str, List[np.ndarray]] = {}
     image_dim = config.model.image_latent_dim
     positions: object = 'not run'
@@ -252,7 +255,7 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
         positions = encoded_position_errors(train, test, z_train, np.concatenate(z_test),
                                             consequence_steps)
         readouts = fit_consequence_readouts(
-            train, z_train_parts, _rollouts(model, train, z_train_parts, horizon), image_dim,
+            train, z_train_parts, rollouts_of(model, train, z_train_parts, horizon), image_dim,
             consequence_steps)
         consequences = {kind: [readouts[kind](consequence_features(
             kind, z, r['z_pred'], ep.a, r['starts'], image_dim)) for ep, z, r in
