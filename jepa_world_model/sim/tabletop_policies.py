@@ -80,8 +80,8 @@ class ScriptedTabletopPolicy:
                  gain: float = 3.0, open_loop_grasp: bool = False) -> None:
         self.robot = robot
         self.open_loop_grasp = open_loop_grasp
-        self._blind_start: Optional[np.ndarray] = None   # joints where a blind phase began
-        self._blind_phase: Optional[_Phase] = None
+        self._blind_phase: Optional[_Phase] = None   # the blind phase under way, if any
+        self._blind_start = np.zeros(4)               # the joints where it began
         self._blind_step = 0
         self.rng = np.random.default_rng(seed)
         self.weights = np.asarray(task_weights, dtype=float) / float(np.sum(task_weights))
@@ -171,7 +171,6 @@ class ScriptedTabletopPolicy:
         self._step += 1
         if self.open_loop_grasp and phase.blind:
             return self._blind_action(phase, obs)
-        self._blind_start = None
         action = np.zeros(4)
         for i in range(3):
             target = phase.target[i]
@@ -183,7 +182,7 @@ class ScriptedTabletopPolicy:
     def _blind_action(self, phase: _Phase, obs: SimObservation) -> np.ndarray:
         """An open-loop grasp command: full squeeze, and for a lift the P-control profile of
         an unloaded hand from the joints where the phase began (module notes)."""
-        if self._blind_start is None or self._blind_phase is not phase:
+        if self._blind_phase is not phase:
             self._blind_start, self._blind_phase, self._blind_step = obs.q.copy(), phase, 0
         decay = (1.0 - self.gain * self.robot.dt) ** self._blind_step
         self._blind_step += 1
