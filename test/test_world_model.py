@@ -214,3 +214,37 @@ def test_grid_pool_keeps_each_patch_in_its_own_channels():
         dataclasses.replace(CFG, image_pool='grid', image_latent_dim=20)
     with pytest.raises(ConfigError, match='image_pool'):
         dataclasses.replace(CFG, image_pool='mean')
+
+
+def test_keypoint_pool_locates_a_patch_that_stands_out():
+    """image_pool keypoints: a keypoint whose score picks one patch reports that patch's place
+    on the grid (x to the right, y down, from the centre), and moves with it; the latent is
+    3 numbers per keypoint; sizes that do not fit are refused."""
+    import dataclasses
+    from jepa_world_model.core.config import ConfigError
+    from jepa_world_model.core.model.keypoint_pool import KeypointPool
+    pool = KeypointPool(dim=4, num_patches=16, out_dim=6).eval()
+    with torch.no_grad():
+        pool.score.weight.zero_()
+        pool.score.bias.zero_()
+        pool.score.weight[0, 0] = 20.0          # keypoint 0 scores channel 0
+    for patch, expected in ((5, (-0.5, -0.5)), (15, (1.5, 1.5)), (3, (1.5, -1.5))):
+        tokens = torch.zeros(2, 16, 4)
+        tokens[:, patch, 0] = 1.0
+        with torch.no_grad():
+            out = pool(tokens).reshape(2, 2, 3)
+        torch.testing.assert_close(out[:, 0, :2], torch.tensor([expected, expected]),
+                                   atol=1e-3, rtol=0)
+        torch.testing.assert_close(out[:, 1, :2], torch.zeros(2, 2), atol=1e-6, rtol=0)
+        assert pool.attention(tokens)[0, patch, 0] > 0.99
+    cfg = dataclasses.replace(CFG, image_pool='keypoints', image_latent_dim=12)
+    torch.manual_seed(0)
+    model = WorldModel(cfg).eval()
+    o, s = torch.rand(3, 3, 32, 32), torch.randn(3, 4)
+    z = model.encode(o, s)
+    assert z.shape == (3, cfg.latent_dim) and torch.isfinite(z).all()
+    assert model.rollout(z, torch.randn(3, 4, 2)).shape == (3, 4, cfg.latent_dim)
+    with pytest.raises(ConfigError, match='multiple of 3'):
+        dataclasses.replace(CFG, image_pool='keypoints', image_latent_dim=16)
+    with pytest.raises(ValueError, match='square grid'):
+        KeypointPool(dim=4, num_patches=12, out_dim=6)

@@ -79,6 +79,8 @@ class LossConfig:
     # 0: the clip's own frames.
     scan_query_steps: int = 0
     probe: float = 1.0                  # probes on detached latents (no effect on the encoder)
+    # The target patch tokens from encoded and predicted z (model.latent_token_decoder).
+    latent_tokens: float = 1.0
     stop_gradient: bool = True          # targets from the EMA encoder without gradient
     # What the predictor is trained to predict (issue #13 item 5). 'jepa': the target
     # encoder's latents (the I-JEPA / V-JEPA patch terms and the dynamics terms above).

@@ -21,7 +21,7 @@ __all__ = ['ModelConfig', 'MODEL_SIZE_LIMITS', 'PATCH_STEMS', 'IMAGE_STATE_SOURC
 
 PATCH_STEMS = ('linear', 'conv')
 IMAGE_STATE_SOURCES = ('latent', 'tokens')
-IMAGE_POOLS = ('attention', 'grid')
+IMAGE_POOLS = ('attention', 'grid', 'keypoints')
 # Upper bounds on a model's sizes, far above anything this package trains (its models have
 # ~1 M parameters): a config, or a checkpoint's embedded one, asking for more is refused
 # before anything is built. Without them a 2 KB checkpoint could make a node allocate
@@ -58,6 +58,8 @@ class ModelConfig:
     # 'grid': every patch keeps image_latent_dim / num_patches channels of its own, flattened
     # in grid order, so *where* something is stays in z (the spatial latent of DINO-WM, cut
     # down to a few channels per patch so the dynamics stay one MLP).
+    # 'keypoints': image_latent_dim / 3 spatial-softmax keypoints, each its expected place on
+    # the patch grid and one feature (core/model/keypoint_pool.py): where things are, compact.
     image_pool: str = 'attention'
     proprio_latent_dim: int = 32
     joint_names: List[str] = field(default_factory=lambda: ['joint_x', 'joint_y'])
@@ -88,6 +90,11 @@ class ModelConfig:
     # keeps where each link is; on the arm the pooled 32-D part left joint 3 unread (median
     # error 0.64 rad), a spatial read-out is what a small CNN regressor needs to reach 0.1.
     image_state_source: str = 'latent'
+    # A decoder from z (encoded or predicted) to the frame's target patch tokens, trained with
+    # gradient into the encoder and the dynamics (loss.latent_tokens;
+    # core/model/token_decoder.py): the compact latent must keep what the tokens hold, e.g.
+    # where the objects are, not only the robot that the state already gives.
+    latent_token_decoder: bool = False
     # Per-frame 0/1 labels (Episode extras, e.g. collision, contact) a logistic risk probe
     # learns to predict from z; the planner's risk term (core/planning/goals.py).
     risk_labels: List[str] = field(default_factory=list)
@@ -128,6 +135,12 @@ class ModelConfig:
         require(self.image_pool != 'grid' or self.image_latent_dim % self.num_patches == 0,
                 f'image_pool grid needs image_latent_dim ({self.image_latent_dim}) to be a '
                 f'multiple of the number of patches ({self.num_patches})')
+        require(self.image_pool != 'keypoints' or self.image_latent_dim % 3 == 0,
+                f'image_pool keypoints needs image_latent_dim ({self.image_latent_dim}) to be a '
+                'multiple of 3 (x, y and a feature per keypoint)')
+        require(self.image_pool != 'keypoints'
+                or math.isqrt(self.num_patches) ** 2 == self.num_patches,
+                'image_pool keypoints needs a square patch grid')
         require(self.patch_stem in PATCH_STEMS,
                 f'patch_stem must be one of {PATCH_STEMS}, got {self.patch_stem!r}')
         require(self.patch_stem != 'conv' or self.patch_size & (self.patch_size - 1) == 0,

@@ -1,4 +1,4 @@
-"""(o, s) -> z: patch tokens, pool (attention or grid) and proprio embedding (the trained encoder).
+"""(o, s) -> z: patch tokens, a pool (attention, grid or keypoints) and proprio embedding.
 
 With ``encoder.kind: vit`` the patch tokens come from the from-scratch ViT held here. With a
 pretrained kind they come from the frozen backbone, which the world model holds *outside*
@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from .keypoint_pool import KeypointPool
 from .layers import mlp
 from .model_config import ModelConfig
 from .vit import AttentionPool, GridPool, ViTEncoder
@@ -39,6 +40,15 @@ class TokenAdapter(nn.Module):
         return self.net(tokens)
 
 
+def _make_pool(cfg: ModelConfig) -> nn.Module:
+    """The module that turns patch tokens into the image part of z (``cfg.image_pool``)."""
+    if cfg.image_pool == 'grid':
+        return GridPool(cfg.embed_dim, cfg.num_patches, cfg.image_latent_dim)
+    if cfg.image_pool == 'keypoints':
+        return KeypointPool(cfg.embed_dim, cfg.num_patches, cfg.image_latent_dim)
+    return AttentionPool(cfg.embed_dim, cfg.num_heads, cfg.image_latent_dim)
+
+
 class ObservationEncoder(nn.Module):
     """(o, s) -> z. Holds the ViT (or the adapter), the attention pool and the proprio MLP."""
 
@@ -49,9 +59,7 @@ class ObservationEncoder(nn.Module):
         else:
             self.vit = ViTEncoder(cfg.image_size, cfg.patch_size, cfg.embed_dim, cfg.depth,
                                   cfg.num_heads, cfg.mlp_ratio, stem=cfg.patch_stem)
-        self.pool = (GridPool(cfg.embed_dim, cfg.num_patches, cfg.image_latent_dim)
-                     if cfg.image_pool == 'grid' else
-                     AttentionPool(cfg.embed_dim, cfg.num_heads, cfg.image_latent_dim))
+        self.pool = _make_pool(cfg)
         self.state_dim = cfg.state_dim
         self.proprio = (mlp(cfg.state_dim, 2 * cfg.proprio_latent_dim, cfg.proprio_latent_dim, 1)
                         if cfg.state_dim and cfg.proprio_latent_dim else None)

@@ -27,6 +27,7 @@ from .range_readout import SceneRangeReadout
 from .state_layout import joint_positions_from_state, pose_from_state
 from .observation_encoder import ObservationEncoder
 from .pretrained_backbone import FrozenBackbone
+from .token_decoder import LatentTokenDecoder
 from .vit import MaskedPredictor, init_weights
 
 # Images are normalised with fixed constants (mean 0.5, std 0.25), not dataset statistics,
@@ -98,6 +99,9 @@ class WorldModel(nn.Module):
                 SceneRangeReadout(cfg.num_patches, cfg.embed_dim, cfg.idm_hidden_dim,
                                   cfg.scan_sectors) if cfg.scan_source == 'tokens' else
                 mlp(cfg.latent_dim, cfg.idm_hidden_dim, cfg.scan_sectors, 2))
+        self.token_decoder: Optional[nn.Module] = (
+            LatentTokenDecoder(cfg.latent_dim, cfg.num_patches, cfg.embed_dim, cfg.idm_hidden_dim)
+            if cfg.latent_token_decoder else None)
         init_weights(self.encoder.vit if self.backbone is None else self.encoder.adapter)
         init_weights(self.masked_predictor)
         self.target_encoder = freeze(copy.deepcopy(self.encoder))

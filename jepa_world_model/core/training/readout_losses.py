@@ -1,6 +1,6 @@
 """Losses of the read-outs trained with the model: the range read-out (``model.scan_sectors``)
-on encoded and predicted latents or on the scene tokens, and the pose probe's wrapped-yaw MSE.
-Moved out of trainer.py unchanged."""
+on encoded and predicted latents or on the scene tokens, the patch tokens decoded from z
+(``model.latent_token_decoder``) and the pose probe's wrapped-yaw MSE."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from ..model.range_readout import sector_ranges
 from ..model.state_layout import pose_from_state
 from ..model.world_model import WorldModel
 from .data import Batch
+from .losses import feature_prediction_loss
 
-__all__ = ['scan_loss', 'pose_loss']
+__all__ = ['scan_loss', 'latent_token_loss', 'pose_loss']
 
 
 def scan_loss(model: WorldModel, tokens: Tensor, z: Tensor, z_rolled: Tensor,
@@ -52,6 +53,22 @@ def scan_loss(model: WorldModel, tokens: Tensor, z: Tensor, z_rolled: Tensor,
     k = z_rolled.shape[2]
     predicted = error(model.predict_ranges(z_rolled, normalized=True),
                       target[:, 1:k + 1].unsqueeze(0).expand(z_rolled.shape[0], -1, -1, -1))
+    return 0.5 * (encoded + predicted)
+
+
+def latent_token_loss(model: WorldModel, z: Tensor, z_rolled: Tensor, target_tokens: Tensor
+                      ) -> Tensor:
+    """The target encoder's patch tokens decoded from z (core/model/token_decoder.py).
+
+    Half from the encoded latents z [B, L, Z] against their own frames' tokens, half from
+    the members' rollouts z_rolled [E, B, K, Z] (step k predicts frame k + 1) against the
+    tokens of the frames they predict; target_tokens [B, L, N, D], layer-normed here as the
+    patch terms do. So both the encoder and the dynamics are asked to carry them.
+    """
+    encoded = feature_prediction_loss(model.token_decoder(z), target_tokens)
+    k = z_rolled.shape[2]
+    future = target_tokens[:, 1:k + 1].unsqueeze(0).expand(z_rolled.shape[0], -1, -1, -1, -1)
+    predicted = feature_prediction_loss(model.token_decoder(z_rolled), future)
     return 0.5 * (encoded + predicted)
 
 

@@ -39,7 +39,7 @@ from ..model.pixel_decoder import PixelDecoder
 from ..model.pretrained_source import new_world_model
 from .metrics import effective_rank
 from .pixel_objective import new_pixel_decoder, pixel_dynamics_losses
-from .readout_losses import pose_loss, scan_loss
+from .readout_losses import latent_token_loss, pose_loss, scan_loss
 from ..model.vit import gather_tokens
 from ..model.world_model import WorldModel
 
@@ -88,6 +88,7 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
         # No latent targets: the target encoder's pass and the patch terms are skipped.
         out.update(pixel_dynamics_losses(model, decoder, z, a_norm, batch.o, w.rollout_steps))
         out['masked_prediction'] = out['future_prediction'] = out['scan'] = zero
+        out['latent_tokens'] = zero
         return _shared_terms(model, batch, tokens, z, s_flat, a_norm, out, cfg)
     if w.stop_gradient:
         with torch.no_grad():
@@ -124,9 +125,11 @@ def compute_losses(model: WorldModel, batch: Batch, masks: MaskBatch,
         roll = roll + latent_l1(z_roll, z_tgt[:, k + 1])
         rolled.append(z_roll)
     out['dynamics_rollout'] = roll / w.rollout_steps
-    out['scan'] = scan_loss(model, tokens, z, torch.stack(rolled, dim=2), batch,
-                            w.scan_near_weight) \
+    z_rolled = torch.stack(rolled, dim=2)                         # [E, B, K, Z]
+    out['scan'] = scan_loss(model, tokens, z, z_rolled, batch, w.scan_near_weight) \
         if model.scan_head is not None and batch.scan is not None else zero
+    out['latent_tokens'] = (latent_token_loss(model, z, z_rolled, tgt_tokens)
+                            if model.token_decoder is not None else zero)
     with torch.no_grad():
         # Absolute latent errors start near 0 because an untrained encoder maps every frame to
         # nearly the same z; relative to "nothing changes" they are scale-free.
@@ -175,7 +178,7 @@ def _shared_terms(model: WorldModel, batch: Batch, tokens: Tensor, z: Tensor,
 
 LOSS_TERMS = ('masked_prediction', 'future_prediction', 'dynamics_teacher_forcing',
               'dynamics_rollout', 'variance', 'covariance', 'inverse_dynamics', 'image_state',
-              'scan', 'probe')
+              'scan', 'latent_tokens', 'probe')
 
 
 def learning_rate(step: int, cfg: ExperimentConfig) -> float:
