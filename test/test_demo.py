@@ -2,8 +2,9 @@
 
 The unit tests need neither ROS nor a model. The ``ros``/``slow`` tests run the real
 command in a subprocess against randomly initialised models (what is measured is the
-plumbing, not the model's quality): a complete 15 s run with the arm and one with the
-mobile base, and an arm run interrupted with SIGINT that must leave no node process behind.
+plumbing, not the model's quality): a complete 15 s run with the arm, one with the
+mobile base and one with the tabletop, and an arm run interrupted with SIGINT that must
+leave no node process behind.
 """
 
 import json
@@ -380,6 +381,31 @@ def random_base_model(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope='module')
+def random_tabletop_model(tmp_path_factory):
+    """A randomly initialised tabletop model with a consequence read-out (+1 cm in x for the
+    block at every horizon) and a grip head (p = 0.5) saved beside it, as shipped."""
+    import torch
+    from jepa_world_model.core.model.grip_head import GripHoldHead, save_grip_head
+    from jepa_world_model.experiments.consequence_readout import (ConsequenceReadout,
+                                                                  save_readout)
+    cfg, path = _save_random_model(tmp_path_factory, 'tabletop_tiny')
+    z_dim, horizon = cfg.model.latent_dim, 8
+    readout = ConsequenceReadout.fit(np.random.default_rng(0).normal(
+        size=(4, horizon, 2 * z_dim)), np.zeros((4, horizon, 6)), steps=1)
+    head = GripHoldHead(z_dim)
+    with torch.no_grad():
+        readout.net[-1].weight.zero_()
+        readout.net[-1].bias.copy_(torch.tensor([1.0, 0, 0, 0, 0, 0]))
+        head.linear.weight.zero_()
+        head.linear.bias.zero_()
+    stem = path.with_suffix('')
+    save_readout(f'{stem}_consequence.safetensors', readout,
+                 {'horizon': horizon, 'feature': 'predicted', 'step': 0})
+    save_grip_head(f'{stem}_grip.safetensors', head, {'horizon': 15})
+    return path
+
+
 DEMO_DOMAIN_MIN, DEMO_DOMAIN_MAX = 20, 101   # Linux-safe domain IDs, as in conftest.py
 #: What every demo run writes (the base adds its path plots).
 DEMO_ARTIFACTS = ('report.json', 'demo.gif', 'joints.png', 'error_vs_horizon.png',
@@ -476,6 +502,31 @@ def test_base_demo_end_to_end(tmp_path, random_base_model):
     assert report['surprise']['free_motion']['count'] > 10
     assert 'predicted path' in output
     assert not _node_processes_using(random_base_model)
+
+
+@live_demo
+def test_tabletop_demo_end_to_end(tmp_path, random_tabletop_model):
+    """The driver pushes and grasps from the ground-truth poses; the report scores the
+    read-out beside the model on the recorded objects and draws it."""
+    report, output = _finished_demo(tmp_path / 'out', random_tabletop_model, 'tabletop',
+                                    DEMO_ARTIFACTS + ('object_motion.png',))
+    assert report['robot'] == 'tabletop'
+    assert report['model']['joints'] == ['yaw', 'reach', 'lift', 'gripper']
+    assert report['run']['sim_seconds'] >= 14.0 and report['run']['commands_sent'] > 100
+    assert min(report['prediction_error']['pairs']) > 50
+    motion = report['object_motion']
+    assert motion['horizon'] == 8 and report['tabletop_frames'] > 100
+    assert motion['starts'] == report['tabletop_frames'] - 8
+    for name in ('block', 'cube'):
+        both = motion[name]['all']
+        assert len(both['model_cm']) == 8 and all(math.isfinite(v) for v in both['model_cm'])
+    # The read-out says +1 cm in x at every horizon: never better than 1 cm minus no-change.
+    block = motion['block']['all']
+    assert block['model_cm'][0] >= 1.0 - block['no_change_cm'][0] - 1e-6
+    assert isinstance(report['grip']['grasps'], list)
+    assert all(g['p_held'] == 0.5 for g in report['grip']['grasps'])
+    assert 'block over the next 8 steps' in output or 'block: never moved' in output
+    assert not _node_processes_using(random_tabletop_model)
 
 
 @live_demo

@@ -201,6 +201,37 @@ def test_consequence_readout_learns_a_push_only_from_a_feature_that_carries_it()
         ConsequenceReadout.fit(x[:, 0], y, steps=1)
 
 
+def test_consequence_readout_round_trips_and_bad_files_are_refused(tmp_path):
+    """save_readout / load_readout: the same answers after a round trip, and a file that is
+    not one, or whose tensors disagree with its declared sizes, is refused before use."""
+    import json
+    from safetensors.torch import load_file, save_file
+    from jepa_world_model.experiments.consequence_readout import load_readout, save_readout
+    x = np.random.default_rng(0).normal(size=(16, 3, 5)).astype(np.float32)
+    y = np.random.default_rng(1).normal(size=(16, 3, 2)) * 0.01
+    readout = ConsequenceReadout.fit(x, y, steps=20, hidden=8)
+    path = save_readout(tmp_path / 'r.safetensors', readout, {'horizon': 3, 'step': 7})
+    loaded, info = load_readout(path)
+    assert info == {'horizon': 3, 'step': 7}
+    np.testing.assert_array_equal(loaded(x), readout(x))
+    with pytest.raises(FileNotFoundError):
+        load_readout(tmp_path / 'missing.safetensors')
+    tensors = load_file(str(path))
+    save_file(tensors, str(tmp_path / 'plain.safetensors'))
+    with pytest.raises(ValueError, match='not a consequence read-out'):
+        load_readout(tmp_path / 'plain.safetensors')
+    header = {'sizes': {'in': 8 + 3, 'hidden': 9, 'out': 2}, 'info': {}}
+    save_file(tensors, str(tmp_path / 'lying.safetensors'),
+              metadata={'consequence_readout': json.dumps(header)})
+    with pytest.raises(ValueError, match='do not match'):
+        load_readout(tmp_path / 'lying.safetensors')
+    header['sizes']['hidden'] = 10 ** 9          # refused before anything is allocated
+    save_file(tensors, str(tmp_path / 'huge.safetensors'),
+              metadata={'consequence_readout': json.dumps(header)})
+    with pytest.raises(ValueError, match='outside'):
+        load_readout(tmp_path / 'huge.safetensors')
+
+
 def test_object_errors_score_a_consequence_from_the_true_start_position():
     t, horizon = 20, 3
     p = np.zeros((t, 3))

@@ -26,14 +26,15 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``demo`` sub-command to ``sub`` (argparse sub-parsers)."""
-    p = sub.add_parser('demo', help='run world_model_node against the simulated arm over ROS 2 '
+    p = sub.add_parser('demo', help='run world_model_node against a simulated robot over ROS 2 '
                        'and report its prediction error and surprise (docs/demo.md)')
     p.add_argument('--out', type=Path, default=Path('outputs/demo'))
-    p.add_argument('--robot', default='arm', choices=['arm', 'mobile_base'])
+    p.add_argument('--robot', default='arm', choices=['arm', 'mobile_base', 'tabletop'])
     p.add_argument('--duration', type=float, default=60.0,
                    help='simulated seconds to record once the model predicts (default 60)')
     p.add_argument('--model', type=Path,
-                   help='checkpoint (default: the shipped models/arm_tiny.safetensors)')
+                   help='checkpoint (default: the robot\'s shipped model, e.g. '
+                   'models/arm_tiny.safetensors)')
     p.add_argument('--seed', type=int, default=0, help='simulator and policy seed')
     p.add_argument('--horizon', type=int, default=10, help='predicted steps H (0.1 s each)')
     p.add_argument('--gif-seconds', type=float, default=20.0, help='animation clip length')

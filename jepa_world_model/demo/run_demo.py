@@ -1,18 +1,20 @@
 """``jepa-world-model demo``: the world model predicting a simulated robot live over ROS 2.
 
-1. ``sim_node`` (robot ``arm`` or ``mobile_base``, publishes ``/clock``) and
+1. ``sim_node`` (robot ``arm``, ``mobile_base`` or ``tabletop``, publishes ``/clock``) and
    ``world_model_node`` (autostart, ``use_sim_time``, the robot's model, actions from the
    simulator's ``commands`` or ``cmd_vel`` topic) start as separate processes in namespace
    ``/demo`` on a private ``ROS_DOMAIN_ID``.
 2. In this process a driver node moves the robot (:class:`~.arm.policy.DemoArmPolicy`:
    random reaches, and reaches into the obstacle block; :class:`~.base.policy.DemoBasePolicy`:
-   wandering, and drives into furniture and walls), and a recorder node collects images,
+   wandering, and drives into furniture and walls; the tabletop's recording policy: pushes
+   and blind grasps), and a recorder node collects images,
    joint states, predictions, surprise and collision flags (and odometry and predicted
    paths for the base) over DDS.
 3. After ``duration`` seconds of simulated time everything stops (also on Ctrl-C, SIGTERM
    or an error; every wait is bounded) and the recording is analysed: prediction error
    by horizon against two baselines, surprise around collisions, plots and an animation.
-   The robot-specific parts are in :mod:`.arm` and :mod:`.base`; the processes and the
+   The robot-specific parts are in :mod:`.arm`, :mod:`.base` and :mod:`.tabletop` (object
+   motion and the grip prediction); the processes and the
    model come from :mod:`jepa_world_model.node_runs`.
 
 docs/demo.md describes the outputs.
@@ -38,6 +40,7 @@ from .arm import demo as arm_demo
 from .arm.kinematics import ArmKinematics
 from .base import demo as base_demo
 from .base.geometry import BaseRoom
+from .tabletop import demo as tabletop_demo
 
 __all__ = ['DemoError', 'DemoOptions', 'run_demo']
 
@@ -90,7 +93,7 @@ def _spin_until(executor: Any, procs: List[NodeProcess], done: Callable[[], bool
 
 def _make_nodes(opts: DemoOptions, model: Dict[str, Any], geometry: Any, context: Any):
     """``(driver, recorder)`` nodes for ``opts.robot`` (after ensure_ros_libraries)."""
-    robot = base_demo if opts.robot == 'mobile_base' else arm_demo
+    robot = {'mobile_base': base_demo, 'tabletop': tabletop_demo}.get(opts.robot, arm_demo)
     return robot.make_nodes(geometry, model['joints'], NAMESPACE, opts.seed, context)
 
 
@@ -165,8 +168,9 @@ def _record(opts: DemoOptions, model: Dict[str, Any], geometry: Any,
         facts = {'sim_seconds': elapsed(), 'first_prediction_stamp': t0,
                  'startup_wall_seconds': startup, 'commands_sent': driver.sent,
                  'messages': recorder.counts(), 'ros_domain_id': int(env['ROS_DOMAIN_ID'])}
-        base = recorder.path_recording() if opts.robot == 'mobile_base' else None
-        return recorder.recording(), base, facts
+        extra = (recorder.path_recording() if opts.robot == 'mobile_base' else
+                 recorder.poses() if opts.robot == 'tabletop' else None)
+        return recorder.recording(), extra, facts
     finally:
         for proc in reversed(procs):
             code = proc.stop()
@@ -179,10 +183,13 @@ def _record(opts: DemoOptions, model: Dict[str, Any], geometry: Any,
         rclpy.try_shutdown(context=context)
 
 
-def _analyse(rec: analysis.Recording, base: Optional[Any], opts: DemoOptions, geometry: Any,
-             echo: Callable[[str], None]) -> Tuple[Dict[str, Any], Dict[str, str]]:
-    """Errors, surprise statistics, plots and the animation; (report parts, files)."""
+def _analyse(rec: analysis.Recording, extra: Optional[Any], opts: DemoOptions,
+             geometry: Any, model_path: str, echo: Callable[[str], None]
+             ) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """Errors, surprise statistics, plots and the animation; (report parts, files).
+    ``extra``: the base's path recording or the tabletop's ground-truth poses."""
     from . import plots
+    base = extra if opts.robot == 'mobile_base' else None
 
     dt = 1.0 / opts.rate_hz
     if len(rec.pred_t) == 0 or len(rec.joint_t) == 0:
@@ -202,7 +209,14 @@ def _analyse(rec: analysis.Recording, base: Optional[Any], opts: DemoOptions, ge
         start = rec.surprise_t[0] if len(rec.surprise_t) else rec.pred_t[0]
         clip = analysis.choose_clip(rec.image_t, analysis.onsets(rec.flag_t, rec.collision),
                                     opts.gif_seconds, start_s=start)
-        if base is not None:
+        if opts.robot == 'tabletop':
+            more, frames, plots_more = tabletop_demo.analyse(
+                rec, extra, Path(model_path), geometry, dt, len(rec.image_t[clip]), out)
+            parts.update(more)
+            files.update(plots_more)
+            if not frames:   # no read-out to draw: the camera frames alone
+                frames = [np.ascontiguousarray(img) for img in rec.images[clip]]
+        elif base is not None:
             from .base.overlay import animation_frames as base_frames
             frames = base_frames(rec, base, geometry, clip, dt)
         else:
@@ -247,6 +261,15 @@ def _model_predictor(opts: DemoOptions, horizon: int) -> Optional[Callable[..., 
     return predict
 
 
+def _tabletop_robot(image_size: int) -> Any:
+    """The tabletop simulator in this process: the driver's kinematics and the camera
+    model the object paths are drawn with (never rendered or stepped here)."""
+    from ..sim.tabletop import TabletopSim
+    robot = TabletopSim(image_size=image_size)
+    robot.reset(0, render=False)   # the camera does not move between episodes
+    return robot
+
+
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -276,12 +299,15 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
     started = time.monotonic()
     env = child_environment(os.environ)
     join_domain(env, os.environ)   # this process's nodes talk to its children
-    make_geometry = BaseRoom.from_sim if opts.robot == 'mobile_base' else ArmKinematics
-    geometry = make_geometry(64)   # ArmKinematics or BaseRoom: drawing and driving
+    make_geometry = {'mobile_base': BaseRoom.from_sim,
+                     'tabletop': _tabletop_robot}.get(opts.robot, ArmKinematics)
+    geometry = make_geometry(64)   # ArmKinematics, BaseRoom or TabletopSim: drawing, driving
     joints = base_demo.JOINTS if opts.robot == 'mobile_base' else geometry.joint_names
     model = check_model(resolve_model(opts.model, opts.robot), tuple(joints),
                         len(geometry.action_low), opts.robot)
     if model['image_size'] != geometry.image_size:
+        if hasattr(geometry, 'close'):
+            geometry.close()
         geometry = make_geometry(model['image_size'])
     opts.out = Path(opts.out)
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -293,11 +319,15 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
     previous = ({sig: signal.signal(sig, _raise_interrupt)
                  for sig in (signal.SIGTERM, signal.SIGINT)} if in_main else {})
     try:
-        rec, base, facts = _record(opts, model, geometry, env, echo)
+        try:
+            rec, extra, facts = _record(opts, model, geometry, env, echo)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        parts, files = _analyse(rec, extra, opts, geometry, model['path'], echo)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    parts, files = _analyse(rec, base, opts, geometry, echo)
+        if hasattr(geometry, 'close'):   # the tabletop's simulator (its renderer)
+            geometry.close()
     facts.update({'wall_seconds': time.monotonic() - started, 'frames': len(rec.image_t),
                   'joint_states': len(rec.joint_t), 'predictions': len(rec.pred_t),
                   'surprise_samples': len(rec.surprise_t),
@@ -314,6 +344,9 @@ def run_demo(opts: DemoOptions, echo: Callable[[str], None] = _print) -> Dict[st
         echo(line)
     if 'path_error' in report:
         for line in base_demo.format_path_summary(report['path_error']):
+            echo(line)
+    if opts.robot == 'tabletop':
+        for line in tabletop_demo.format_summary(report):
             echo(line)
     used = report['command_used']
     if used.get('frames'):

@@ -21,11 +21,21 @@ model between). All are fitted on the training bag's rollouts, scored on held-ou
 from __future__ import annotations
 
 from dataclasses import dataclass
+import json
+from pathlib import Path
+from typing import Dict, Tuple
+
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ['FEATURES', 'consequence_features', 'ConsequenceReadout']
+__all__ = ['FEATURES', 'consequence_features', 'ConsequenceReadout', 'save_readout',
+           'load_readout']
+
+#: Metadata key of a saved read-out (``save_readout``).
+METADATA_KEY = 'consequence_readout'
+#: Largest input, width and output a saved read-out may declare (checked before allocating).
+MAX_READOUT_SIZE = 65536
 
 FEATURES = ('predicted', 'predicted_image', 'current', 'encoded_future', 'commands')
 
@@ -87,9 +97,7 @@ class ConsequenceReadout:
         targets = torch.as_tensor(y, dtype=torch.float32).flatten(0, 1) * 100.0   # cm
         mean, std = inputs.mean(0), inputs.std(0) + 1e-6
         inputs = (inputs - mean) / std
-        net = nn.Sequential(nn.Linear(inputs.shape[1], hidden), nn.GELU(),
-                            nn.Linear(hidden, hidden), nn.GELU(),
-                            nn.Linear(hidden, targets.shape[1]))
+        net = _mlp(inputs.shape[1], hidden, targets.shape[1])
         optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-2)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
         for _ in range(steps):
@@ -108,6 +116,62 @@ class ConsequenceReadout:
         inputs = _with_horizon(torch.as_tensor(x, dtype=torch.float32))
         out = self.net((inputs - self.mean) / self.std) / 100.0
         return out.double().numpy()
+
+
+def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden),
+                         nn.GELU(), nn.Linear(hidden, out_dim))
+
+
+def save_readout(path: str | Path, readout: ConsequenceReadout, info: Dict[str, object]
+                 ) -> Path:
+    """Write ``readout`` as safetensors; ``info`` (JSON-able: feature kind, horizon,
+    objects, the checkpoint it reads) goes into the metadata with the layer sizes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    first, last = readout.net[0], readout.net[-1]
+    sizes = {'in': first.in_features, 'hidden': first.out_features, 'out': last.out_features}
+    tensors = {f'net.{k}': v.detach().contiguous() for k, v in readout.net.state_dict().items()}
+    tensors.update(mean=readout.mean.contiguous(), std=readout.std.contiguous())
+    from safetensors.torch import save_file
+    save_file(tensors, str(path), metadata={
+        METADATA_KEY: json.dumps({'sizes': sizes, 'info': info}, sort_keys=True)})
+    return path
+
+
+def load_readout(path: str | Path) -> Tuple[ConsequenceReadout, Dict[str, object]]:
+    """Read a read-out written by :func:`save_readout` -> (read-out, info). The declared
+    sizes are checked against the limits and the stored tensors before anything is built.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: not a consequence read-out file.
+    """
+    from safetensors import safe_open
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'no consequence read-out at {path}')
+    with safe_open(str(path), framework='pt') as f:
+        metadata = f.metadata() or {}
+        if METADATA_KEY not in metadata:
+            raise ValueError(f'{path} is not a consequence read-out (no {METADATA_KEY} '
+                             'metadata)')
+        try:
+            header = json.loads(metadata[METADATA_KEY])
+            sizes = {k: int(header['sizes'][k]) for k in ('in', 'hidden', 'out')}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f'{path}: unreadable {METADATA_KEY} metadata ({exc})') from None
+        if not all(0 < v <= MAX_READOUT_SIZE for v in sizes.values()):
+            raise ValueError(f'{path}: layer sizes {sizes} outside 1..{MAX_READOUT_SIZE}')
+        net = _mlp(sizes['in'], sizes['hidden'], sizes['out'])
+        expected = {f'net.{k}': tuple(v.shape) for k, v in net.state_dict().items()}
+        expected.update(mean=(sizes['in'],), std=(sizes['in'],))
+        stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        if stored != expected:
+            raise ValueError(f'{path}: tensors {stored} do not match the declared sizes')
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith('net.')})
+    readout = ConsequenceReadout(net.eval(), tensors['mean'].float(), tensors['std'].float())
+    return readout, dict(header.get('info') or {})
 
 
 def _with_horizon(x: torch.Tensor) -> torch.Tensor:

@@ -36,7 +36,8 @@ import numpy as np
 
 from ..core.checkpoint import load_checkpoint
 from ..core.training.data import Episode
-from .consequence_readout import consequence_features, ConsequenceReadout, FEATURES
+from .consequence_readout import (consequence_features, ConsequenceReadout, FEATURES,
+                                  save_readout)
 from .latent_rollouts import encoded_latents, predicted_latents, RidgeReadout
 from .plots import save_figure
 from .results import git_commit
@@ -236,10 +237,12 @@ def write_consequence_gif(path: Path, test: Sequence[Episode],
 
 def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
         horizon: int = 8, ridge: float = 1.0, consequence_steps: int = 4000,
-        gif: Optional[Path] = None, gif_frames: int = 60) -> Dict[str, object]:
+        gif: Optional[Path] = None, gif_frames: int = 60,
+        save_readout_to: Optional[Path] = None) -> Dict[str, object]:
     """Fit the read-outs on ``train_bags``, score on ``test_bags`` (module notes);
     ``consequence_steps`` trains each consequence read-out (0: leave them out); ``gif``:
-    also draw the predicted consequences over ``gif_frames`` held-out frames there."""
+    also draw the predicted consequences over ``gif_frames`` held-out frames there;
+    ``save_readout_to``: write the ``predicted`` read-out there (what the demo draws)."""
     loaded = load_checkpoint(checkpoint)
     model, config = loaded.model, loaded.config
     train = read_tabletop_episodes(train_bags, config)
@@ -260,6 +263,14 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
         consequences = {kind: [readouts[kind](consequence_features(
             kind, z, r['z_pred'], ep.a, r['starts'], image_dim)) for ep, z, r in
             zip(test, z_test, test_rollouts)] for kind in FEATURES}
+    saved: object = None
+    if save_readout_to is not None:
+        if not consequence_steps:
+            raise ValueError('saving the read-out needs consequence_steps > 0')
+        saved = str(save_readout(save_readout_to, readouts['predicted'], {
+            'feature': 'predicted', 'horizon': horizon, 'objects': list(OBJECTS),
+            'checkpoint': Path(checkpoint).name, 'step': loaded.step,
+            'train_bags': [str(b) for b in train_bags], 'steps': consequence_steps}))
     animation: object = None
     if gif is not None:
         if not consequence_steps:
@@ -291,6 +302,7 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
                 'rollouts, added to the true p_t; features: ' + ', '.join(FEATURES)
                 if consequence_steps else 'not run'),
             'encoded_position_mlp': positions, 'animation': animation,
+            'saved_readout': saved,
             'slices': {'contact': f'the object moves > {MOVE_M * 100:g} cm within the horizon',
                        'contact_start': f'contact, and moved < {REST_M * 1000:g} mm from t-1 '
                                         'to t'},
@@ -351,12 +363,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--gif', type=Path, default=None,
                         help='draw the predicted consequences over held-out frames (.gif)')
     parser.add_argument('--gif-frames', type=int, default=60)
+    parser.add_argument('--save-readout', type=Path, default=None,
+                        help='write the predicted-latent consequence read-out (.safetensors; '
+                             'the tabletop demo draws it)')
 
 
 def run_cli(args: argparse.Namespace, command: str) -> int:
     """Run, print and write the JSON (and the figure)."""
     result = run(args.checkpoint, args.train_bag, args.test_bag, args.horizon, args.ridge,
-                 args.consequence_steps, args.gif, args.gif_frames)
+                 args.consequence_steps, args.gif, args.gif_frames, args.save_readout)
     result = {'command': command, 'date': datetime.date.today().isoformat(),
               'commit': git_commit(), **result}
     if args.plot:

@@ -44,6 +44,11 @@ SHIPPED_MODELS: Dict[str, ShippedModel] = {
         'jepa-world-model record --robot mobile_base --out bags/base_seek --episodes 400 '
         '--steps 60 --policy seek --seed 3000\n  jepa-world-model train --bag bags/base_seek '
         '--config config/train/mobile_base_tiny.yaml --out runs/mobile_base_tiny'),
+    'tabletop': ShippedModel(
+        'tabletop_tiny.safetensors',
+        'jepa-world-model record --robot tabletop --out bags/tabletop --episodes 64 '
+        '--steps 150 --policy scripted --seed 0\n  jepa-world-model train --bag bags/tabletop '
+        '--config config/train/tabletop_tiny.yaml --out runs/tabletop_tiny'),
 }
 
 
