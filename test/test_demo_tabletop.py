@@ -89,7 +89,12 @@ def test_object_motion_and_grip_are_scored_from_the_saved_read_outs(tmp_path):
         readout.net[-1].weight.zero_()
         readout.net[-1].bias.copy_(torch.tensor([1.0, 0, 0, 0, 0, 0]))
     paths = head_paths(tmp_path / 'tabletop.safetensors')
-    assert paths['consequence'].name == 'tabletop_consequence.safetensors'
+    # Nothing saved yet: the paths beside the model, never one in the package's models/.
+    assert paths == {'consequence': tmp_path / 'tabletop_consequence.safetensors',
+                     'grip': tmp_path / 'tabletop_grip.safetensors'}
+    # A model under the shipped name finds the shipped read-outs where the package has them.
+    shipped = head_paths(tmp_path / 'tabletop_tiny.safetensors')
+    assert all(p.is_file() and p.parent != tmp_path for p in shipped.values())
     save_readout(paths['consequence'], readout, {'horizon': horizon, 'feature': 'predicted'})
     summary, starts, displacement = object_motion(model, episode, paths['consequence'])
     assert summary['horizon'] == horizon and len(starts) == T - horizon

@@ -32,14 +32,15 @@ def head_paths(model_path: Path) -> Dict[str, Path]:
     """The read-outs of a tabletop model: ``<stem>_consequence.safetensors`` (object motion)
     and ``<stem>_grip.safetensors`` (the grip head) beside it, else, for a model installed
     under a shipped name, where the package's models are found (``resources``: an installed
-    model's share directory may predate a read-out added to the source tree since)."""
+    model's share directory may predate a read-out added to the source tree since); the
+    path beside the model when neither exists."""
     from ...resources import default_model_path
     model_path = Path(model_path)
     paths = {}
     for kind in ('consequence', 'grip'):
         name = f'{model_path.stem}_{kind}.safetensors'
-        beside = model_path.with_name(name)
-        paths[kind] = beside if beside.is_file() else default_model_path(name)
+        beside, installed = model_path.with_name(name), default_model_path(name)
+        paths[kind] = installed if not beside.is_file() and installed.is_file() else beside
     return paths
 
 
