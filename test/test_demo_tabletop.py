@@ -148,3 +148,13 @@ def test_the_clip_follows_the_first_grasp_and_the_frames_tell_its_prediction(tmp
     assert plot_object_motion(motion, tmp_path / 'm.png').stat().st_size > 1000
     grip = {'grasps': grasps + [dict(grasps[0], held=True)], 'note': 'AUC 0.60'}
     assert plot_grip(grip, tmp_path / 'g.png').stat().st_size > 1000
+
+
+def test_a_recording_without_poses_is_reported_not_raised(tmp_path):
+    from jepa_world_model.demo.tabletop.demo import analyse
+    rec, _ = recording()
+    parts, frames, files = analyse(rec, {}, tmp_path / 'missing.safetensors', None, DT, 10,
+                                   tmp_path)
+    assert 'every object pose' in parts['object_motion']['skipped']
+    assert parts['tabletop_frames'] == 0 and frames == [] and files == {}
+    assert '[demo] grip: no episode to analyse' in ' '.join(format_summary(parts))

@@ -61,7 +61,11 @@ def analyse(rec: Any, poses: Dict[str, Any], model_path: Path, robot: Any, dt: f
     torch.set_num_threads(1)
     parts: Dict[str, Any] = {}
     files: Dict[str, Path] = {}
-    episode, _ = episode_from_recording(rec, poses, match_s=0.5 * dt)
+    try:
+        episode, _ = episode_from_recording(rec, poses, match_s=0.5 * dt)
+    except ValueError as exc:   # e.g. no ground-truth poses arrived: say so, keep the rest
+        skipped = {'skipped': f'no episode to analyse: {exc}'}
+        return {'object_motion': skipped, 'grip': skipped, 'tabletop_frames': 0}, [], {}
     loaded = load_checkpoint(str(model_path))
     model = loaded.model.eval()
     heads = head_paths(model_path)
