@@ -109,7 +109,10 @@ def test_object_motion_and_grip_are_scored_from_the_saved_read_outs(tmp_path):
         head.linear.weight.zero_()
         head.linear.bias.zero_()
     save_grip_head(paths['grip'], head, {'horizon': 15})
+    assert 'does not say' in grip_predictions(model, episode, paths['grip'])['note']
+    save_grip_head(paths['grip'], head, {'horizon': 15, 'held_out_auc': 0.6})
     grip = grip_predictions(model, episode, paths['grip'])
+    assert grip['note'] == 'held-out AUC of this head 0.60 (docs/tabletop.md)'
     assert [g['close_frame'] for g in grip['grasps']] == [10]
     assert grip['grasps'][0]['held'] and grip['grasps'][0]['p_held'] == pytest.approx(0.5)
     lines = format_summary({'object_motion': summary, 'grip': grip})

@@ -248,7 +248,9 @@ def run(checkpoint: str, train_bags: Sequence[str], test_bags: Sequence[str],
                 'start': f'{lead} frames before the close frame (gripper open)',
                 'close_steps': CLOSE_STEPS, 'hold_check_steps': hold_check_steps,
                 'horizon': lead + CLOSE_STEPS + hold_check_steps,
-                'label': 'cube still above the table hold_check_steps after the lift began'})
+                'label': 'cube still above the table hold_check_steps after the lift began',
+                'train_bags': [str(b) for b in train_bags],
+                'held_out_auc': round(float(scored['auc']), 3)})
     readouts = ({f: material_readout(sets['train'], sets['test'], f)
                  for f in ('encoded_close', 'predicted_plan', 'proprio_close',
                            'colour_histogram_close')}

@@ -13,7 +13,8 @@ the same kind the tabletop experiments read from bags. Then, with the model the 
 * **the grip** (item 3): at every grasp the driver made, the shipped grip head
   (``*_grip.safetensors``) reads the latent the model predicts for the judged frame under
   the commanded close and lift (blind commands: the same whether the cube holds), next to
-  what happened. Its held-out AUC is 0.60 (docs/tabletop.md): shown as what it is.
+  what happened, with the held-out AUC its file records (docs/tabletop.md): shown as what
+  it is.
 
 The ground-truth poses are evaluation labels: they anchor and score the drawing, they never
 enter the model.
@@ -152,5 +153,8 @@ def grip_predictions(model: Any, episode: Episode, head_path: Path) -> Dict[str,
         p_held = float(head(torch.from_numpy(z_pred[0, -1]).float()))
         grasps.append({'close_frame': event.close, 'judged_frame': event.judged,
                        'p_held': round(p_held, 3), 'held': event.held})
-    return {'head': str(head_path), 'head_info': info, 'grasps': grasps,
-            'note': 'held-out AUC of this head 0.60 (docs/tabletop.md): near chance'}
+    auc = info.get('held_out_auc')
+    note = (f'held-out AUC of this head {float(auc):.2f} (docs/tabletop.md)'
+            if isinstance(auc, (int, float)) else
+            'the head file does not say how well it separates held-out grasps')
+    return {'head': str(head_path), 'head_info': info, 'grasps': grasps, 'note': note}
