@@ -57,6 +57,10 @@ def test_each_frame_gets_the_command_that_answered_it_and_gaps_cut_the_episode()
     episode, _ = episode_from_recording(rec, poses, match_s=0.05)
     assert episode.a[5, 0] == 0 and episode.a[6, 0] == 6
     rec, poses = recording()
+    rec.commands = np.zeros((0, 0))
+    with pytest.raises(ValueError, match='no driver commands'):
+        episode_from_recording(rec, poses, match_s=0.05)
+    rec, poses = recording()
     with pytest.raises(ValueError, match='two frames'):
         episode_from_recording(rec, {'block': poses['block']}, match_s=0.05)
 

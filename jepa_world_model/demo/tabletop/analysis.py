@@ -59,10 +59,12 @@ def episode_from_recording(rec: Recording, poses: Dict[str, Tuple[np.ndarray, np
     sent.
 
     Raises:
-        ValueError: fewer than two complete frames.
+        ValueError: no frames or no commands recorded, or fewer than two complete frames.
     """
     if rec.images is None or len(rec.image_t) == 0:
         raise ValueError('the recording has no camera frames')
+    if rec.commands.size == 0:
+        raise ValueError('no driver commands were recorded')
     t = rec.image_t
     rows = {'joint': _match(rec.joint_t, t)}
     for name in OBJECTS:
@@ -85,13 +87,11 @@ def episode_from_recording(rec: Recording, poses: Dict[str, Tuple[np.ndarray, np
         raise ValueError('fewer than two frames with a joint state and every object pose')
     q, dq = rec.q[rows['joint'][keep]], rec.dq[rows['joint'][keep]]
     dq = np.where(np.isfinite(dq), dq, 0.0)
-    actions = np.zeros((len(keep), rec.commands.shape[1] if rec.commands.size else 0))
-    if rec.commands.size:
-        answered = stamps_from_source_times(rec.command_src, rec.joint_src, rec.joint_t,
-                                            match_s)
-        frame = _match(t[keep], answered)
-        for k in np.flatnonzero(frame >= 0):
-            actions[frame[k]] = rec.commands[k]
+    actions = np.zeros((len(keep), rec.commands.shape[1]))
+    answered = stamps_from_source_times(rec.command_src, rec.joint_src, rec.joint_t, match_s)
+    frame = _match(t[keep], answered)
+    for k in np.flatnonzero(frame >= 0):
+        actions[frame[k]] = rec.commands[k]
     extras = {f'{name}_xyz': np.asarray(poses[name][1])[rows[name][keep]] for name in OBJECTS}
     episode = Episode(images=np.ascontiguousarray(rec.images[keep]),
                       s=np.concatenate([q, dq], axis=1).astype(np.float32),
