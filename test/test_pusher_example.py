@@ -220,3 +220,17 @@ def test_node_publishes_image_and_joint_states_and_takes_effort_commands(graph):
         graph.retire(node)
         node.close()
         node.destroy_node()
+
+
+def test_random_condition_reads_the_command_limits_inspect_writes():
+    """The random-torque driver takes command_min/max (inspect's names since the rename) and
+    still the deprecated velocity_* of older files; neither is a clear error."""
+    pytest.importorskip('yaml')
+    from evaluate import command_limits
+    from jepa_world_model.experiments.conditions import ExperimentError
+    assert command_limits({'command_min': [-2.0], 'command_max': [2.0]}, 'p.yaml') == \
+        ([-2.0], [2.0])
+    assert command_limits({'velocity_min': [-1.0], 'velocity_max': [1.0]}, 'p.yaml') == \
+        ([-1.0], [1.0])
+    with pytest.raises(ExperimentError, match='p.yaml has no command_min'):
+        command_limits({'joint_min': [0.0]}, 'p.yaml')

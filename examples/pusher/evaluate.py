@@ -114,7 +114,7 @@ def run_condition(name: str, args: argparse.Namespace, env: Dict[str, str],
             driver: Any = PlannerDriver(session, GOALS[name])
             driver.enable(False)
         else:
-            driver = RandomDriver(session, limits['velocity_min'], limits['velocity_max'])
+            driver = RandomDriver(session, *command_limits(limits, args.planner_params))
         up_s = time.monotonic() - started
         print(f'[pusher] {name}: nodes up after {up_s:.1f} s', flush=True)
         for i in range(args.episodes):
@@ -148,6 +148,17 @@ def run_condition(name: str, args: argparse.Namespace, env: Dict[str, str],
               'planner_node': planner}
     write_json(args.out / f'results_{name}.json', report, episodes)
     return report
+
+
+def command_limits(params: Dict[str, Any], source: Any) -> tuple:
+    """(low, high) command limits from planner parameters: ``command_min``/``command_max``
+    as ``inspect`` writes them, or the deprecated ``velocity_min``/``velocity_max`` of files
+    written before the rename. ExperimentError naming ``source`` when neither is there."""
+    low, high = (params.get(f'command_{end}', params.get(f'velocity_{end}'))
+                 for end in ('min', 'max'))
+    if low is None or high is None:
+        raise ExperimentError(f'{source} has no command_min/command_max')
+    return low, high
 
 
 def main(argv: List[str] | None = None) -> int:
