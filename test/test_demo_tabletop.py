@@ -12,7 +12,8 @@ from jepa_world_model.demo.analysis import Recording
 from jepa_world_model.demo.tabletop.analysis import (
     episode_from_recording, grip_predictions, object_motion)
 from jepa_world_model.demo.tabletop.demo import format_summary, head_paths
-from jepa_world_model.experiments.consequence_readout import ConsequenceReadout, save_readout
+from jepa_world_model.experiments.consequence_readout import (ConsequenceReadout,
+                                                              load_readout, save_readout)
 
 T, DT = 40, 0.1
 
@@ -100,7 +101,9 @@ def test_object_motion_and_grip_are_scored_from_the_saved_read_outs(tmp_path):
     shipped = head_paths(tmp_path / 'tabletop_tiny.safetensors')
     assert all(p.is_file() and p.parent != tmp_path for p in shipped.values())
     save_readout(paths['consequence'], readout, {'horizon': horizon, 'feature': 'predicted'})
-    summary, starts, displacement = object_motion(model, episode, paths['consequence'])
+    summary, starts, displacement = object_motion(model, episode,
+                                                  *load_readout(paths['consequence']),
+                                                  str(paths['consequence']))
     assert summary['horizon'] == horizon and len(starts) == T - horizon
     assert displacement.shape == (T - horizon, horizon, 6)
     block = summary['block']

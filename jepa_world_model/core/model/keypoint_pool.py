@@ -13,6 +13,7 @@ trivially predictable, yet it varies across episodes, which VICReg's variance te
 from __future__ import annotations
 
 import math
+from typing import Tuple
 
 import torch
 from torch import Tensor, nn
@@ -54,16 +55,20 @@ class KeypointPool(nn.Module):
             grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
         self.register_buffer('grid', grid, persistent=False)       # [N, 2] (x, y)
 
-    def attention(self, tokens: Tensor) -> Tensor:
-        """tokens [B, N, D] -> each keypoint's softmax over the patches [B, N, K]."""
+    def _normed_and_attention(self, tokens: Tensor) -> Tuple[Tensor, Tensor]:
+        """tokens [B, N, D] -> (layer-normed tokens [B, N, D], softmax [B, N, K])."""
         if tokens.shape[1] != self.num_patches:
             raise ValueError(f'expected {self.num_patches} patch tokens, got {tokens.shape[1]}')
-        return torch.softmax(self.score(self.norm(tokens)), dim=1)
+        h = self.norm(tokens)
+        return h, torch.softmax(self.score(h), dim=1)
+
+    def attention(self, tokens: Tensor) -> Tensor:
+        """tokens [B, N, D] -> each keypoint's softmax over the patches [B, N, K]."""
+        return self._normed_and_attention(tokens)[1]
 
     def forward(self, tokens: Tensor) -> Tensor:
         """tokens [B, N, D] -> [B, 3 K]: per keypoint (x, y, feature)."""
-        h = self.norm(tokens)
-        attn = torch.softmax(self.score(h), dim=1)                   # [B, N, K]
+        h, attn = self._normed_and_attention(tokens)                     # [B, N, K]
         xy = torch.einsum('bnk,nc->bkc', attn, self.grid.to(attn.dtype))   # [B, K, 2]
-        feature = (attn * self.feature(h)).sum(dim=1, keepdim=False)       # [B, K]
+        feature = (attn * self.feature(h)).sum(dim=1)                      # [B, K]
         return torch.cat([xy, feature.unsqueeze(-1)], dim=-1).flatten(1)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ...core.training.data import Episode
-from ...experiments.consequence_readout import consequence_features, load_readout
+from ...experiments.consequence_readout import consequence_features
 from ...experiments.latent_rollouts import encoded_latents, predicted_latents
 from ...experiments.tabletop_data import find_grasps, MOVE_M, OBJECTS, positions_of
 from ..analysis import Recording, stamps_from_source_times
@@ -99,18 +99,19 @@ def episode_from_recording(rec: Recording, poses: Dict[str, Tuple[np.ndarray, np
     return episode, t[keep]
 
 
-def object_motion(model: Any, episode: Episode, readout_path: Path
+def object_motion(model: Any, episode: Episode, readout: Any, info: Dict[str, Any],
+                  source: str, z: Optional[np.ndarray] = None
                   ) -> Tuple[Dict[str, Any], np.ndarray, np.ndarray]:
     """(summary, starts [K], displacements [K, H, 3 * objects]): the consequence read-out
-    of ``readout_path`` on the model's rollouts from every frame with H frames after it.
-    The summary gives, per object and h, the mean error [cm] of the prediction (true p_t
-    plus the predicted displacement) and of no-change over the starts where the object
-    moved more than ``MOVE_M`` within H, and over all starts."""
-    readout, info = load_readout(readout_path)
+    (``load_readout``'s pair ``readout``, ``info``, read from ``source``) on the model's
+    rollouts from every frame with H frames after it; ``z`` [T, Z]: the episode's encoded
+    latents when already computed. The summary gives, per object and h, the mean error [cm]
+    of the prediction (true p_t plus the predicted displacement) and of no-change over the
+    starts where the object moved more than ``MOVE_M`` within H, and over all starts."""
     horizon = int(info.get('horizon', 8))
     if len(episode) <= horizon + 1:
         raise ValueError(f'{len(episode)} frames: too short for {horizon}-step rollouts')
-    z = encoded_latents(model, [episode])[0]
+    z = encoded_latents(model, [episode])[0] if z is None else z
     starts = np.arange(0, len(episode) - horizon)
     z_pred = predicted_latents(model, episode, z, horizon, starts)
     features = consequence_features('predicted', z, z_pred, episode.a, starts,
@@ -119,7 +120,7 @@ def object_motion(model: Any, episode: Episode, readout_path: Path
     p = positions_of(episode)
     future = p[starts[:, None] + np.arange(1, horizon + 1)[None, :]]   # [K, H, 3 * O]
     summary: Dict[str, Any] = {'horizon': horizon, 'starts': int(len(starts)),
-                               'readout': str(readout_path), 'readout_info': info}
+                               'readout': source, 'readout_info': info}
     for j, name in enumerate(OBJECTS):
         cols = slice(3 * j, 3 * j + 3)
         now = p[starts][:, None, cols]
@@ -140,12 +141,14 @@ def _mean_cm(err: np.ndarray) -> Optional[List[float]]:
 
 
 @torch.no_grad()
-def grip_predictions(model: Any, episode: Episode, head_path: Path) -> Dict[str, Any]:
+def grip_predictions(model: Any, episode: Episode, head_path: Path,
+                     z: Optional[np.ndarray] = None) -> Dict[str, Any]:
     """Every grasp the driver made: the grip head's p(held) on the latent the model predicts
-    for the judged frame from the close frame under the commands sent, and the outcome."""
+    for the judged frame from the close frame under the commands sent, and the outcome;
+    ``z`` [T, Z]: the episode's encoded latents when already computed."""
     from ...core.model.grip_head import load_grip_head
     head, info = load_grip_head(head_path)
-    z = encoded_latents(model, [episode])[0]
+    z = encoded_latents(model, [episode])[0] if z is None else z
     grasps = []
     for event in find_grasps([episode]):
         z_pred = predicted_latents(model, episode, z, event.judged - event.close,

@@ -55,11 +55,11 @@ def analyse(rec: Any, poses: Dict[str, Any], model_path: Path, robot: Any, dt: f
     import torch
     from ...core.checkpoint import load_checkpoint
     from ...experiments.consequence_readout import load_readout
+    from ...experiments.latent_rollouts import encoded_latents
     from ...experiments.tabletop_animation import busiest_window, consequence_frames
     from .analysis import episode_from_recording, grip_predictions, object_motion
     from .overlay import caption_grip, clip_rows, plot_grip, plot_object_motion
     torch.set_num_threads(1)
-    parts: Dict[str, Any] = {}
     files: Dict[str, Path] = {}
     try:
         episode, _ = episode_from_recording(rec, poses, match_s=0.5 * dt)
@@ -68,31 +68,32 @@ def analyse(rec: Any, poses: Dict[str, Any], model_path: Path, robot: Any, dt: f
         return {'object_motion': skipped, 'grip': skipped, 'tabletop_frames': 0}, [], {}
     loaded = load_checkpoint(str(model_path))
     model = loaded.model.eval()
+    z = encoded_latents(model, [episode])[0]          # both read-outs start from these
     heads = head_paths(model_path)
-    grip = (grip_predictions(model, episode, heads['grip']) if heads['grip'].is_file() else
+    grip = (grip_predictions(model, episode, heads['grip'], z) if heads['grip'].is_file() else
             {'skipped': f'no grip head at {heads["grip"]}'})
     grasps = grip.get('grasps', [])
     if grasps:
         files['grip_png'] = plot_grip(grip, out / 'grip.png')
     frames: List[np.ndarray] = []
-    fitted_on = (load_readout(heads['consequence'])[1].get('step')
-                 if heads['consequence'].is_file() else None)
-    if fitted_on not in (None, loaded.step):
-        motion: Dict[str, Any] = {'skipped': f'{heads["consequence"]} was fitted on a model '
-                                             f'at step {fitted_on}, this one is at '
-                                             f'{loaded.step}'}
-    elif heads['consequence'].is_file():
-        motion, starts, displacement = object_motion(model, episode, heads['consequence'])
+    readout = load_readout(heads['consequence']) if heads['consequence'].is_file() else None
+    fitted_on = None if readout is None else readout[1].get('step')
+    if readout is None:
+        motion: Dict[str, Any] = {'skipped': f'no consequence read-out at '
+                                             f'{heads["consequence"]}'}
+    elif fitted_on not in (None, loaded.step):
+        motion = {'skipped': f'{heads["consequence"]} was fitted on a model at step '
+                             f'{fitted_on}, this one is at {loaded.step}'}
+    else:
+        motion, starts, displacement = object_motion(model, episode, *readout,
+                                                     str(heads['consequence']), z)
         files['object_motion_png'] = plot_object_motion(motion, out / 'object_motion.png')
         busiest, _ = busiest_window(episode, starts, motion['horizon'], clip_frames)
         rows = clip_rows(starts, grasps, clip_frames, busiest)
         frames = caption_grip(consequence_frames(episode, robot.project, starts,
                                                  displacement, rows, step_s=dt),
                               starts[rows], grasps)
-    else:
-        motion = {'skipped': f'no consequence read-out at {heads["consequence"]}'}
-    parts.update(object_motion=motion, grip=grip, tabletop_frames=len(episode))
-    return parts, frames, files
+    return {'object_motion': motion, 'grip': grip, 'tabletop_frames': len(episode)}, frames, files
 
 
 def format_summary(parts: Dict[str, Any]) -> List[str]:
