@@ -134,8 +134,8 @@ def test_object_motion_and_grip_are_scored_from_the_saved_read_outs(tmp_path):
 
 
 def test_the_clip_follows_the_first_grasp_and_the_frames_tell_its_prediction(tmp_path):
-    from jepa_world_model.demo.tabletop.overlay import (
-        caption_grip, clip_rows, GRIP_SHOWN_AFTER, plot_grip, plot_object_motion)
+    from jepa_world_model.demo.plots import plot_grip, plot_object_motion
+    from jepa_world_model.demo.tabletop.overlay import caption_grip, clip_rows, GRIP_SHOWN_AFTER
     starts = np.arange(0, 100)
     busiest = np.arange(60, 70)
     assert clip_rows(starts, [], 10, busiest) is busiest

@@ -5,6 +5,8 @@
 * ``error_vs_horizon.png``: mean absolute joint error per horizon, model vs baselines.
 * ``surprise.png``: ``~/surprise`` over time with collision onsets and contact shaded.
 * ``path.png`` (mobile base): top view of the odometry path and the predicted positions.
+* ``object_motion.png``, ``grip.png`` (tabletop): object position error by horizon, model
+  vs no-change; the grip prediction per grasp.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np  # noqa: E402
 from .analysis import onsets, Recording  # noqa: E402
 
 __all__ = ['plot_joint_trajectories', 'plot_error_vs_horizon', 'plot_surprise',
-           'plot_base_path', 'write_animation', 'ERROR_CURVES']
+           'plot_base_path', 'plot_object_motion', 'plot_grip', 'write_animation',
+           'ERROR_CURVES']
 
 #: (key in the error dict, legend label, line style) of the error-by-horizon plot.
 ERROR_CURVES = (('model', 'world model', 'o-'),
@@ -143,6 +146,43 @@ def plot_base_path(rec: Recording, base: Any, room: Any, path: Path) -> Path:
     ax.set_title('Base path (odometry) and the model\'s predictions')
     ax.grid(alpha=0.3)
     ax.legend(loc='upper right', fontsize=8)
+    return _save(fig, path)
+
+
+def plot_object_motion(motion: Dict[str, Any], path: Path) -> Path:
+    """Tabletop: per object, the mean error [cm] by horizon of the predicted position (true
+    p_t plus the read-out's displacement) and of no-change, on the frames where it moved."""
+    names = [k for k, v in motion.items() if isinstance(v, dict) and 'moving' in v]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6), squeeze=False)
+    h = np.arange(1, motion['horizon'] + 1)
+    for ax, name in zip(axes[0], names):
+        moving = motion[name]['moving']
+        if moving['model_cm'] is not None:
+            ax.plot(h, moving['model_cm'], 'o-', label='world model (consequence read-out)')
+            ax.plot(h, moving['no_change_cm'], '^:', label='no change')
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, 'never moved', ha='center', transform=ax.transAxes)
+        ax.set_title(f'{name}: {motion[name]["moving_starts"]} frames it moved')
+        ax.set_xlabel('horizon [steps of 0.1 s]')
+        ax.set_ylabel('position error [cm]')
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_grip(grip: Dict[str, Any], path: Path) -> Path:
+    """Tabletop: p(held) of each grasp, coloured by what happened, with the 0.5 line."""
+    grasps = grip['grasps']
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    x = np.arange(len(grasps))
+    colours = ['tab:green' if g['held'] else 'tab:red' for g in grasps]
+    ax.bar(x, [g['p_held'] for g in grasps], color=colours)
+    ax.axhline(0.5, color='grey', lw=1, ls='--')
+    ax.set_xticks(x, [str(g['close_frame']) for g in grasps])
+    ax.set_xlabel('grasp (close frame); green held, red slipped')
+    ax.set_ylabel('predicted p(held)')
+    ax.set_ylim(0, 1)
+    ax.set_title(grip['note'], fontsize=8)
     return _save(fig, path)
 
 

@@ -58,7 +58,8 @@ def analyse(rec: Any, poses: Dict[str, Any], model_path: Path, robot: Any, dt: f
     from ...experiments.latent_rollouts import encoded_latents
     from ...experiments.tabletop_animation import busiest_window, consequence_frames
     from .analysis import episode_from_recording, grip_predictions, object_motion
-    from .overlay import caption_grip, clip_rows, plot_grip, plot_object_motion
+    from ..plots import plot_grip, plot_object_motion
+    from .overlay import caption_grip, clip_rows
     torch.set_num_threads(1)
     files: Dict[str, Path] = {}
     try:

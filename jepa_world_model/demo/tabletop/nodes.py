@@ -18,7 +18,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from ...experiments.tabletop_data import OBJECTS
-from ...ros.common.joint_state_conversion import stamp_to_seconds
+from ...ros.common.joint_state_conversion import (
+    joint_state_to_arrays, JointStateError, stamp_to_seconds)
 from ...ros.sim_outputs import GROUND_TRUTH_PREFIX, GROUND_TRUTH_QOS
 from ...sim.base import SimObservation
 from ..driver import PolicyDriverNode
@@ -51,17 +52,17 @@ class TabletopDriverNode(PolicyDriverNode):
 
     def command_for(self, state: JointState, collision: bool
                     ) -> Optional[Float64MultiArray]:
-        """None while a joint or an object pose is missing."""
-        names = list(state.name)
-        if not all(n in names for n in self.joint_names) or len(self.objects) < len(OBJECTS):
+        """None while an object pose is missing, or for a joint state without every joint
+        (or malformed: ``joint_state_to_arrays`` says why)."""
+        if len(self.objects) < len(OBJECTS):
             return None
-        order = [names.index(n) for n in self.joint_names]
-        velocity = np.asarray(state.velocity, float)
-        obs = SimObservation(
-            time=stamp_to_seconds(state.header.stamp), image=None,
-            q=np.asarray(state.position, float)[order],
-            dq=velocity[order] if velocity.size == len(names) else np.zeros(len(order)),
-            collision=collision, objects=dict(self.objects))
+        try:
+            q, dq = joint_state_to_arrays(state, self.joint_names)
+        except JointStateError:
+            return None
+        obs = SimObservation(time=stamp_to_seconds(state.header.stamp), image=None,
+                             q=q.astype(float), dq=dq.astype(float), collision=collision,
+                             objects=dict(self.objects))
         return Float64MultiArray(data=[float(v) for v in self.policy(obs)])
 
     def zero_command(self) -> Float64MultiArray:

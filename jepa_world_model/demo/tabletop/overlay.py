@@ -1,17 +1,14 @@
-"""The tabletop demo's pictures: the grip prediction written onto the animation's frames,
-and ``object_motion.png`` / ``grip.png`` (matplotlib, Agg: no display needed)."""
+"""The tabletop demo's animation: the clip around the first grasp and the grip prediction
+written onto its frames (its plots are in :mod:`~jepa_world_model.demo.plots`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 import cv2
 import numpy as np
 
-from ...experiments.tabletop_data import OBJECTS
-
-__all__ = ['clip_rows', 'caption_grip', 'plot_object_motion', 'plot_grip', 'GRIP_SHOWN_AFTER']
+__all__ = ['clip_rows', 'caption_grip', 'GRIP_SHOWN_AFTER']
 
 #: Frames after the judged frame for which the outcome stays written on the animation.
 GRIP_SHOWN_AFTER = 10
@@ -52,56 +49,3 @@ def caption_grip(frames: List[np.ndarray], frame_index: np.ndarray,
                             _HELD_RGB if held else _SLIPPED_RGB, 1, cv2.LINE_AA)
         out.append(img)
     return out
-
-
-def _figure():
-    import matplotlib
-    matplotlib.use('Agg')   # before pyplot: headless machines have no display
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def plot_object_motion(motion: Dict[str, Any], path: Path) -> Path:
-    """Per object: mean error [cm] by horizon of the predicted position (true p_t plus the
-    read-out's displacement) and of no-change, on the frames where the object moved."""
-    plt = _figure()
-    fig, axes = plt.subplots(1, len(OBJECTS), figsize=(5 * len(OBJECTS), 3.6), squeeze=False)
-    h = np.arange(1, motion['horizon'] + 1)
-    for ax, name in zip(axes[0], OBJECTS):
-        moving = motion[name]['moving']
-        if moving['model_cm'] is not None:
-            ax.plot(h, moving['model_cm'], 'o-', label='world model (consequence read-out)')
-            ax.plot(h, moving['no_change_cm'], '^:', label='no change')
-            ax.legend(fontsize=8)
-        else:
-            ax.text(0.5, 0.5, 'never moved', ha='center', transform=ax.transAxes)
-        ax.set_title(f'{name}: {motion[name]["moving_starts"]} frames it moved')
-        ax.set_xlabel('horizon [steps of 0.1 s]')
-        ax.set_ylabel('position error [cm]')
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def plot_grip(grip: Dict[str, Any], path: Path) -> Path:
-    """p(held) of each grasp, coloured by what happened, with the 0.5 line."""
-    plt = _figure()
-    grasps = grip['grasps']
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    x = np.arange(len(grasps))
-    colours = ['tab:green' if g['held'] else 'tab:red' for g in grasps]
-    ax.bar(x, [g['p_held'] for g in grasps], color=colours)
-    ax.axhline(0.5, color='grey', lw=1, ls='--')
-    ax.set_xticks(x, [str(g['close_frame']) for g in grasps])
-    ax.set_xlabel('grasp (close frame); green held, red slipped')
-    ax.set_ylabel('predicted p(held)')
-    ax.set_ylim(0, 1)
-    ax.set_title(grip['note'], fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
