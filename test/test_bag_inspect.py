@@ -235,3 +235,42 @@ def test_cli_text_report_and_clean_errors(tmp_path, robot_bag, capsys):
     assert 'command topic /nope is not in the bags' in err and '/joint_states' in err
     assert main(['inspect', '--bag', str(tmp_path)]) == 2
     assert 'no metadata.yaml' in capsys.readouterr().err
+
+
+ROBOT_URDF = '''<robot name="r"><link name="base_link"/><link name="upper"/><link name="tool"/>
+  <joint name="shoulder" type="continuous"><parent link="base_link"/><child link="upper"/>
+    <axis xyz="0 0 1"/></joint>
+  <joint name="elbow" type="revolute"><parent link="upper"/><child link="tool"/>
+    <origin xyz="0.3 0 0"/><axis xyz="0 1 0"/></joint></robot>'''
+
+
+def test_a_urdf_writes_the_robot_description_checked_against_the_bag(tmp_path, robot_bag,
+                                                                     capsys):
+    """``--urdf --goal-link`` puts a robot_description (URDF path relative to the config) and
+    the link read-out's loss in the config; it loads into the model's kinematics. A link the
+    bag's joints cannot place is refused before anything is written."""
+    (tmp_path / 'robot').mkdir()
+    urdf = tmp_path / 'robot' / 'r.urdf'
+    urdf.write_text(ROBOT_URDF)
+    config = tmp_path / 'cfg' / 'train.yaml'
+    config.parent.mkdir()
+    base = ['inspect', '--bag', str(robot_bag[0]), '--write-config', str(config)]
+    assert main(base + ['--urdf', str(urdf), '--goal-link', 'tool']) == 0
+    written = yaml.safe_load(config.read_text())
+    assert written['robot_description'] == {'urdf': '../robot/r.urdf', 'base_link': 'base_link',
+                                            'goal_links': ['tool']}
+    assert written['loss']['image_links'] == 2.0
+    cfg = load_config(config)
+    assert [j.name for j in cfg.model.kinematics.joints] == ['shoulder', 'elbow']
+    capsys.readouterr()
+    other = tmp_path / 'cfg' / 'other.yaml'
+    bad = ['inspect', '--bag', str(robot_bag[0]), '--write-config', str(other), '--urdf',
+           str(urdf)]
+    assert main(bad) == 2 and 'needs at least one --goal-link' in capsys.readouterr().err
+    assert main(bad + ['--goal-link', 'gripper']) == 2
+    assert "no link 'gripper'" in capsys.readouterr().err
+    urdf.write_text(ROBOT_URDF.replace('"elbow"', '"knee"'))
+    assert main(bad + ['--goal-link', 'tool']) == 2
+    assert "'knee' moves a goal link" in capsys.readouterr().err and not other.exists()
+    assert main(['inspect', '--bag', str(robot_bag[0]), '--urdf', str(urdf)]) == 2
+    assert 'pass --write-config' in capsys.readouterr().err

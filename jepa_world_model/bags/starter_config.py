@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
@@ -62,8 +62,14 @@ def _round_up(value: float, step: float) -> float:
     return math.ceil(value / step - 1e-9) * step
 
 
-def training_config(insp: BagInspection, image_size: int = 64) -> Dict[str, Any]:
+def training_config(insp: BagInspection, image_size: int = 64,
+                    robot_description: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The training config (a plain dict, as the YAML holds it) for the inspected bags.
+
+    ``robot_description``: ``{'urdf', 'base_link', 'goal_links'}`` (the URDF path as the
+    config will name it, relative to the config's folder) to aim image goals at links
+    (``model.kinematics``, core/model/kinematics.py); its link read-out is trained with the
+    joint read-out's weight.
 
     Raises:
         BagDatasetError: No camera or joint-state topic, or a config the loader refuses.
@@ -103,11 +109,16 @@ def training_config(insp: BagInspection, image_size: int = 64) -> Dict[str, Any]
                  continuous_joints=[j for j in joints if j in insp.continuous_joints],
                  use_joint_velocity=insp.joint_velocities, action_dim=action_dim,
                  action_names=names)
-    config = {'model': model, 'loss': {'image_state': 2.0}, 'optim': dict(_OPTIM),
+    loss = {'image_state': 2.0}
+    if robot_description:
+        loss['image_links'] = 2.0
+    config = {'model': model, 'loss': loss, 'optim': dict(_OPTIM),
               'data': {'clip_length': 4, 'source': 'rosbag', 'validation_fraction': 0.1,
                        'bag': bag},
               'train': {'seed': 0, 'num_threads': 2, 'log_every': 50,
                         'checkpoint_every': 250}}
+    if robot_description:
+        config['robot_description'] = dict(robot_description)
     try:    # the loader's own checks: what we write is what `train --config` accepts
         from_dict(ExperimentConfig, config)
     except ConfigError as exc:

@@ -32,8 +32,9 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Optional
 
-__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_tabletop',
-           'run_data_efficiency', 'run_agent_term', 'run_backend_quality', 'run_hold_drift']
+__all__ = ['add_parser', 'run_goals', 'run_risk', 'run_continuous_joints', 'run_link_reading',
+           'run_tabletop', 'run_data_efficiency', 'run_agent_term', 'run_backend_quality',
+           'run_hold_drift']
 
 
 def _write_json(report: Dict[str, Any], path: Optional[Path]) -> None:
@@ -70,6 +71,12 @@ def run_continuous_joints(args: argparse.Namespace) -> int:
     """The continuous-joint reading experiment (prints and writes its JSON)."""
     from ..experiments import continuous_joints
     return continuous_joints.run(args, 'jepa-world-model ' + ' '.join(sys.argv[1:]))
+
+
+def run_link_reading(args: argparse.Namespace) -> int:
+    """The link-reading diagnostic (prints and writes its JSON)."""
+    from ..experiments import link_reading
+    return link_reading.run_cli(args, 'jepa-world-model ' + ' '.join(sys.argv[1:]))
 
 
 def run_tabletop(args: argparse.Namespace) -> int:
@@ -130,6 +137,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     from ..experiments.continuous_joints import add_arguments
     add_arguments(continuous)
     continuous.set_defaults(func=run_continuous_joints)
+    links = which.add_parser('link-reading', help='how far from its true place a goal link '
+                             'is read from a frame: FK of the joint read-out vs the link '
+                             'read-out (models with kinematics)')
+    from ..experiments.link_reading import add_arguments as link_arguments
+    link_arguments(links)
+    links.set_defaults(func=run_link_reading)
     from ..experiments import grip_hold, tabletop_objects
     for name, module, text in (
             ('tabletop-objects', tabletop_objects, 'object positions read from predicted '

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List, Optional
 
 from ..core.atomic_files import atomic_write_text
-from ..core.config import ConfigError
+from ..core.config import (ConfigError, ExperimentConfig, from_dict,
+                           resolve_robot_description)
 from ..episode_sources import bag_module
 
 __all__ = ['add_parser', 'run', 'format_text']
@@ -29,8 +31,12 @@ def run(args: argparse.Namespace) -> int:
                                    args.joint_state_topic or '', args.action_topic or '',
                                    args.stamp_source)
     written = {}
+    if args.urdf is not None and args.write_config is None:
+        raise ConfigError('--urdf writes the config\'s robot_description: pass --write-config')
     if args.write_config is not None:
-        config = starter.training_config(insp, args.image_size)
+        description = _robot_description(args, [j.name for j in insp.joints],
+                                         args.write_config.parent)
+        config = starter.training_config(insp, args.image_size, description)
         atomic_write_text(args.write_config, starter.config_text(insp, config))
         written['config'] = str(args.write_config)
     if args.write_planner_params is not None:
@@ -42,6 +48,28 @@ def run(args: argparse.Namespace) -> int:
     else:
         print('\n'.join(format_text(insp) + [f'wrote {k}: {v}' for k, v in written.items()]))
     return 0
+
+
+def _robot_description(args: argparse.Namespace, joint_names: List[str],
+                       config_dir: Path) -> Optional[Dict[str, Any]]:
+    """``robot_description`` for the config from ``--urdf`` (None without), checked now
+    against the bag's joints (``joint_names``) rather than at ``train``.
+
+    Raises:
+        ConfigError: No ``--goal-link``, or a URDF that does not hold the links or moves them
+            with joints the bag does not record.
+    """
+    if args.urdf is None:
+        return None
+    if not args.goal_link:
+        raise ConfigError('--urdf needs at least one --goal-link (the link image goals aim at, '
+                          'e.g. the end effector)')
+    description = {'urdf': os.path.relpath(args.urdf.resolve(), config_dir.resolve()),
+                   'base_link': args.base_link, 'goal_links': list(args.goal_link)}
+    config = from_dict(ExperimentConfig, {'robot_description': description,
+                                          'model': {'joint_names': joint_names}})
+    resolve_robot_description(config, config_dir)
+    return description
 
 
 def format_text(insp: Any) -> List[str]:
@@ -102,6 +130,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help='write a starter training config (YAML) here')
     p.add_argument('--write-planner-params', type=Path, metavar='PATH',
                    help='write planner_node parameters (YAML) here')
+    p.add_argument('--urdf', type=Path, metavar='FILE',
+                   help="the robot's URDF: the config gets a robot_description so that image "
+                        'goals are read and aimed at --goal-link (docs/your_robot.md)')
+    p.add_argument('--base-link', default='base_link', help='with --urdf: the frame link '
+                   'positions are in (default base_link)')
+    p.add_argument('--goal-link', action='append', metavar='LINK',
+                   help='with --urdf: a link image goals aim at; repeatable')
     p.add_argument('--force', action='store_true', help='overwrite the files written')
     p.set_defaults(func=run)
     return p

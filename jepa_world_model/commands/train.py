@@ -22,7 +22,8 @@ from ..core.config import ConfigError, ExperimentConfig, load_config, to_dict
 from ..core.training.data import Episode, split_episodes
 from ..core.training.distributed import init_from_env, local_device
 from ..core.training.evaluation import prediction_report, probe_report
-from ..core.training.report_checks import image_readout_report, latent_health
+from ..core.training.report_checks import (image_readout_report, latent_health,
+                                           link_readout_report)
 from ..core.model.probes import refit_probes
 from ..core.training.trainer import resolve_dtype, Trainer
 from ..episode_sources import apply_bag_overrides, load_episodes
@@ -124,8 +125,9 @@ def check_resumable(ckpt: Path, cfg: ExperimentConfig, config_path: Path) -> Non
 def evaluation_report(model, train_eps: Sequence[Episode],
                       val_eps: Sequence[Episode]) -> Dict[str, Any]:
     """Probes, multi-step prediction against the copy and constant-velocity baselines, the
-    latent's health and (models with an ``image_state_head``) the image read-out, on
-    validation episodes (horizons they are long enough for: bag episodes can be short).
+    latent's health, (models with an ``image_state_head``) the image read-out and (models
+    with ``kinematics``) the link read-out, on validation episodes (horizons they are long
+    enough for: bag episodes can be short).
     Each failed check also writes its warning line to stderr."""
     report: Dict[str, Any] = {'probes': probe_report(model, train_eps[:64], val_eps)}
     horizons = [h for h in (1, 2, 3, 4, 5) if h < max(len(ep) for ep in val_eps)]
@@ -134,7 +136,13 @@ def evaluation_report(model, train_eps: Sequence[Episode],
     report['latent_health'] = latent_health(model, val_eps)
     if model.image_state_head is not None:
         report['image_readout'] = image_readout_report(model, val_eps)
-    for check in ('latent_health', 'image_readout'):
+    # A model with kinematics reads and aims image goals at links: the joint reading does not
+    # decide whether they work, the link reading does.
+    goal_check = 'image_readout'
+    if model.link_readout is not None:
+        report['link_readout'] = link_readout_report(model, val_eps)
+        goal_check = 'link_readout'
+    for check in ('latent_health', goal_check):
         warning = report.get(check, {}).get('warning')
         if warning:
             sys.stderr.write(f'[train] warning: {warning}\n')

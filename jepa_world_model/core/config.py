@@ -20,13 +20,15 @@ import yaml
 
 from .atomic_files import atomic_write_text
 # ModelConfig and its limits, ConfigError and from_dict are imported from here by most users.
+from .model.kinematics import kinematics_from_urdf, MAX_URDF_BYTES
 from .model.model_config import IMAGE_STATE_SOURCES, MODEL_SIZE_LIMITS, ModelConfig, PATCH_STEMS
 from .settings_spec import ConfigError, from_dict, require
 
 __all__ = ['ConfigError', 'from_dict', 'to_dict', 'ModelConfig', 'MODEL_SIZE_LIMITS',
            'PATCH_STEMS', 'IMAGE_STATE_SOURCES', 'MaskConfig', 'LossConfig', 'OptimConfig',
            'BagConfig', 'DataConfig', 'OBJECTIVES', 'TrainConfig', 'ExperimentConfig',
-           'load_config', 'save_config', 'config_to_json', 'config_from_json']
+           'RobotDescriptionConfig', 'load_config', 'resolve_robot_description', 'save_config',
+           'config_to_json', 'config_from_json']
 
 
 @dataclass
@@ -68,6 +70,7 @@ class LossConfig:
     # at 1.0 that moment varied from ~250 to >800 steps with the initialisation.
     inverse_dynamics: float = 3.0
     image_state: float = 1.0            # joint positions from the image part (image_state_head)
+    image_links: float = 1.0            # goal link positions from the image (model.kinematics)
     scan: float = 1.0                   # range read-out on encoded and predicted latents
     # Ranges under half of scan_range_max count this many times in the read-out's error:
     # near returns are rare in exploration data and they are the ones that decide collisions.
@@ -232,6 +235,26 @@ class TrainConfig:
 
 
 @dataclass
+class RobotDescriptionConfig:
+    """The robot's URDF, for image goals aimed at links (``model.kinematics``).
+
+    ``urdf``: a URDF file (relative paths from the config file's folder); '' for none.
+    ``base_link``: the frame link positions are in. ``goal_links``: the links image goals are
+    read and aimed at (e.g. the end effector; on gymnasium's Pusher ``tips_arm``). When
+    ``urdf`` is set, loading the config writes the chain to ``model.kinematics``, so the
+    resolved config and every checkpoint carry it and never need the file again.
+    """
+
+    urdf: str = ''
+    base_link: str = 'base_link'
+    goal_links: List[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        require(not self.urdf or bool(self.goal_links),
+                'robot_description.urdf needs goal_links (the links image goals aim at)')
+
+
+@dataclass
 class ExperimentConfig:
     """Everything needed to rebuild a model and rerun its training."""
 
@@ -241,6 +264,7 @@ class ExperimentConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    robot_description: RobotDescriptionConfig = field(default_factory=RobotDescriptionConfig)
 
     def __post_init__(self) -> None:
         require(self.data.clip_length > self.loss.rollout_steps,
@@ -278,9 +302,34 @@ def load_config(path: str | Path) -> ExperimentConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f'config {path} is not valid YAML: {_yaml_problem(exc)}') from None
     try:
-        return from_dict(ExperimentConfig, data)
+        config = from_dict(ExperimentConfig, data)
+        resolve_robot_description(config, path.parent)
     except ConfigError as exc:
         raise ConfigError(f'{path}: {exc}') from None
+    return config
+
+
+def resolve_robot_description(config: ExperimentConfig, base_dir: str | Path = '.') -> None:
+    """Fill ``config.model.kinematics`` from ``config.robot_description`` (nothing when its
+    ``urdf`` is empty); a relative URDF path is taken from ``base_dir``.
+
+    Raises:
+        ConfigError: The URDF cannot be read or does not hold the links and joints.
+    """
+    desc = config.robot_description
+    if not desc.urdf:
+        return
+    urdf = Path(base_dir) / desc.urdf
+    try:
+        if urdf.stat().st_size > MAX_URDF_BYTES:
+            raise ConfigError(f'robot_description.urdf {urdf} is larger than {MAX_URDF_BYTES} '
+                              'bytes')
+        text = urdf.read_text(encoding='utf-8')
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f'cannot read robot_description.urdf {urdf}: {exc}') from None
+    kinematics = kinematics_from_urdf(text, desc.base_link, desc.goal_links,
+                                      config.model.joint_names)
+    config.model = dataclasses.replace(config.model, kinematics=kinematics)
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

@@ -14,6 +14,7 @@ from typing import Dict, List
 from ..settings_spec import require
 from .encoder_config import EncoderConfig
 from .joint_angles import JointAngleCoding
+from .kinematics import KinematicsConfig
 from .state_layout import state_dim, state_slices
 
 __all__ = ['ModelConfig', 'MODEL_SIZE_LIMITS', 'PATCH_STEMS', 'IMAGE_STATE_SOURCES',
@@ -116,6 +117,11 @@ class ModelConfig:
     # The vision encoder (core/model/encoder_config.py): the from-scratch ViT above (default)
     # or a frozen pretrained DINOv2 / V-JEPA 2 backbone with a trained adapter to embed_dim.
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    # The URDF chain to a few goal links (core/model/kinematics.py; filled by `train` from the
+    # training config's robot_description). When set, an image head also reads the goal
+    # links' positions from images and image goals are aimed in metres at those links (the
+    # part of the arm a camera shows) instead of at joint angles it may not show.
+    kinematics: KinematicsConfig = field(default_factory=KinematicsConfig)
 
     def __post_init__(self) -> None:
         self._check_sizes()
@@ -170,6 +176,11 @@ class ModelConfig:
         require(len(set(self.risk_labels)) == len(self.risk_labels), 'risk_labels must be unique')
         require(not self.image_state_head or 'position' in self.state_slices,
                 'image_state_head needs joint positions in the state')
+        if self.kinematics.enabled:
+            missing = [n for n in self.kinematics.moving_joints() if n not in self.joint_names]
+            require(not missing, f'kinematics joints {missing} are not in joint_names')
+            require('position' in self.state_slices,
+                    'kinematics needs joint positions in the state')
 
     def _check_sizes(self) -> None:
         """Positive sizes within MODEL_SIZE_LIMITS, checked before anything divides by them."""

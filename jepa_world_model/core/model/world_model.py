@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ..config import ModelConfig
 from .ema import freeze
 from .layers import mlp, TokenReadout
+from .link_readout import LinkReadout
 from .range_readout import SceneRangeReadout
 from .state_layout import joint_positions_from_state, pose_from_state
 from .observation_encoder import ObservationEncoder
@@ -81,6 +82,9 @@ class WorldModel(nn.Module):
                 TokenReadout(cfg.num_patches, cfg.embed_dim, cfg.idm_hidden_dim, width)
                 if cfg.image_state_source == 'tokens' else
                 mlp(cfg.image_latent_dim, cfg.idm_hidden_dim, width, 1))
+        # Goal links by forward kinematics and read from images (link_readout.py).
+        self.link_readout: Optional[LinkReadout] = (
+            LinkReadout(cfg) if cfg.kinematics.enabled else None)
         # Probes train on detached latents: they read z out, they never shape it.
         self.state_probe = nn.Linear(cfg.latent_dim, cfg.state_dim) if cfg.state_dim else None
         self.pose_probe = nn.Linear(cfg.latent_dim, 3) if cfg.pose_probe else None
@@ -291,6 +295,31 @@ class WorldModel(nn.Module):
         return self.cfg.joint_coding.decode(q_norm * self.state_std[part]
                                             + self.state_mean[part])
 
+    def link_positions(self, q: Tensor) -> Tensor:
+        """Goal link positions by forward kinematics: q [..., J] -> [..., L, 3] (metres, in
+        ``kinematics.base_link``)."""
+        return self._links().positions(q)
+
+    def encode_with_image_links(self, o: Tensor, s: Optional[Tensor] = None
+                                ) -> Tuple[Tensor, Tensor]:
+        """:meth:`encode` and the goal links' positions read from the frame alone, in one
+        encoder pass: o [B, 3, H, W] in [0, 1], s [B, S] -> (z [B, Z], links [B, L, 3])."""
+        self._links()
+        tokens, z = self._tokens_and_latent(o, s)
+        return z, self.image_links_from(tokens, z)
+
+    def image_links_from(self, tokens: Tensor, z: Tensor, normalized: bool = False) -> Tensor:
+        """The link reading of frames from their tokens [B, N, D] and latents z [B, Z] ->
+        [B, L, 3] (``normalized``: [B, 3L], the training scale)."""
+        readout = self._links()
+        return readout.read(tokens if readout.source == 'tokens' else self.image_part(z),
+                            normalized)
+
+    def _links(self) -> LinkReadout:
+        if self.link_readout is None:
+            raise ValueError('this model has no kinematics (model.kinematics.goal_links)')
+        return self.link_readout
+
     def probe_state(self, z: Tensor) -> Tensor:
         """Joint positions (then velocities) decoded from z. z [..., Z] -> s [..., S] physical."""
         if self.state_probe is None:
@@ -375,6 +404,7 @@ class WorldModel(nn.Module):
             'dynamics': count(self.dynamics),
             'inverse_dynamics': count(self.inverse_dynamics_head),
             'image_state': count(self.image_state_head),
+            'image_links': count(self.link_readout),
             'scan': count(self.scan_head),
             'probes': (count(self.state_probe) + count(self.pose_probe)
                        + count(self.risk_probe)),

@@ -34,12 +34,15 @@ class GoalTolerance:
         position: Planar distance to a pose goal (m).
         yaw: Heading error of a pose goal with a heading (rad).
         latent: Mean |z - z_goal| over the compared latent dims (latent and image goals).
+        link: Largest distance (m) between a goal link's position read in the goal image
+            and in the current image (image goals of models with ``kinematics``).
     """
 
     joint: float = 0.05
     position: float = 0.1
     yaw: float = 0.2
     latent: float = 0.1
+    link: float = 0.02
 
 
 @torch.no_grad()
@@ -52,8 +55,9 @@ def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
     Measured values are preferred over probes: joint goals use ``q`` [J] when given, pose
     goals ``pose`` (x, y, yaw) from odometry; otherwise the probes read ``z_obs`` [Z] (the
     target-encoder latent of the current observation). Latent and image goals need ``z_obs``,
-    except image goals with a head reading (``Goal.joints``) when ``image_joints`` [J], the
-    reading of the current image, is given: they are judged in joint units.
+    except image goals with a head reading when ``image_joints``, the reading of the current
+    image, is given: [J] joints (``Goal.joints``) are judged in joint units, [L, 3] links
+    (``Goal.links``, models with ``kinematics``) by the farthest link in metres.
 
     Joint errors of the model's continuous joints are taken the short way round
     (:func:`~.goals.joint_difference`; without ``model`` every joint counts as limited).
@@ -84,6 +88,11 @@ def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
             dyaw = math.remainder(float(now[2] - goal.target[2]), 2 * math.pi)
             reached = reached and abs(dyaw) <= tolerance.yaw
         return reached, dist
+    if goal.kind == 'image' and goal.links is not None and image_joints is not None:
+        # In metres: the farthest any goal link is read from where the goal image shows it.
+        now = finite_vector(image_joints, 'image link reading', goal.links.numel())
+        dist = float((now.reshape(goal.links.shape) - goal.links).norm(dim=-1).max())
+        return dist <= tolerance.link, dist
     if goal.kind == 'image' and goal.joints is not None and image_joints is not None:
         # In joint units: the largest joint displacement the image head reads to the goal.
         dist = float(read_displacement(goal, image_joints, difference).abs().max())

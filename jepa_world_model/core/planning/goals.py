@@ -19,7 +19,12 @@ Four kinds of goal, each scored on the predicted latents ``z_traj`` [N, H, Z]:
   units instead (see :class:`Objective`): the head reads the goal image's joint positions, and
   the planner steers the predicted joints toward ``q_now + head(goal) - head(now)``. Reading
   both images through the same head cancels most of its error as the arm nears the goal, the
-  way image-based visual servoing closes the loop on a feature difference.
+  way image-based visual servoing closes the loop on a feature difference. Models with
+  ``kinematics`` (core/model/kinematics.py) score image goals in metres at their goal links
+  instead: the link read-out gives the goal image's link positions, and the planner steers
+  ``FK(q)`` of the predicted joints toward ``FK(q_now) + links(goal) - links(now)``. A camera
+  shows where a link is better than the angle of every joint (a roll joint turns a round link
+  in place), and the links are what a reaching task asks for (docs/your_robot.md).
 
 With a static map (:class:`~.navigation.NavigationField`), pose goals are scored by the
 map's path length to the goal instead of the straight-line distance, so plans are drawn
@@ -38,13 +43,16 @@ target encoder's, so that is the space the planner's distances live in. Pure PyT
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
+from .goal_types import (finite_vector, Goal, GOAL_KINDS, GoalError, joint_difference,
+                         JointDifference)
+from .image_readings import (has_image_state_head, has_link_readout, image_joint_goal,
+                             image_link_goal, link_goal_objective, read_displacement)
 from .navigation import NavigationField
 from .objectives import (ensemble_disagreement_objective, latent_goal_objective, ObjectiveFn,
                          path_length_objective, risk_objective, state_goal_objective,
@@ -57,26 +65,8 @@ from .terms import TRAJECTORY_TERMS
 __all__ = ['GOAL_KINDS', 'GoalError', 'Goal', 'joint_state_goal', 'pose_goal', 'latent_goal',
            'image_goal', 'ObjectiveTerms', 'Objective', 'build_objective', 'has_risk_probe',
            'ensemble_size', 'has_image_state_head', 'image_joint_goal', 'read_displacement',
-           'finite_vector', 'joint_difference', 'JointDifference']
-
-GOAL_KINDS = ('joint_state', 'pose', 'latent', 'image')
-#: ``(q [..., J], q_goal [..., J]) -> q - q_goal [..., J]``, continuous joints wrapped.
-JointDifference = Callable[[Tensor, Tensor], Tensor]
-
-
-class GoalError(ValueError):
-    """A goal is malformed or does not fit the model."""
-
-
-def finite_vector(values: Any, what: str, size: Optional[int] = None) -> Tensor:
-    """``values`` as a flat float32 CPU tensor; GoalError if empty, non-finite or not
-    ``size`` long."""
-    t = torch.as_tensor(values, dtype=torch.float32).detach().reshape(-1).cpu()
-    if size is not None and t.numel() != size:
-        raise GoalError(f'{what} has {t.numel()} values, expected {size}')
-    if t.numel() == 0 or not bool(torch.isfinite(t).all()):
-        raise GoalError(f'{what} must be non-empty and finite, got {t.tolist()}')
-    return t
+           'finite_vector', 'joint_difference', 'JointDifference', 'has_link_readout',
+           'link_goal_objective', 'image_link_goal']
 
 
 def has_risk_probe(model: Any) -> bool:
@@ -89,35 +79,8 @@ def ensemble_size(model: Any) -> int:
     return int(getattr(model.cfg, 'dynamics_ensemble_size', 1))
 
 
-def joint_difference(model: Any) -> JointDifference:
-    """How ``model``'s joint positions are subtracted: ``a - b``, and for its continuous
-    joints the angle the short way round, in (-pi, pi] (models without them: ``a - b``)."""
-    coding = getattr(getattr(model, 'cfg', None), 'joint_coding', None)
-    return coding.difference if coding is not None and coding.any_continuous else torch.sub
-
-
 def _has_pose(model: Any) -> bool:
     return bool(getattr(model, 'has_pose', getattr(model, 'pose_probe', None) is not None))
-
-
-@dataclass(frozen=True)
-class Goal:
-    """A planning goal (build it with the functions below).
-
-    Attributes:
-        kind: One of :data:`GOAL_KINDS`.
-        target: joint_state [J] positions; pose [3] (x, y, yaw); latent [Z]; image [Zi].
-        weights: joint_state: [J] per-joint weights (None: ones).
-        yaw_weight: pose: weight of the heading error relative to x and y (0: heading free).
-        joints: image: [J] joint positions the model's ``image_state_head`` reads in the goal
-            image, or None (models without the head).
-    """
-
-    kind: str
-    target: Tensor
-    weights: Optional[Tensor] = None
-    yaw_weight: float = 0.0
-    joints: Optional[Tensor] = None
 
 
 def joint_state_goal(q: Sequence[float], weights: Optional[Sequence[float]] = None) -> Goal:
@@ -157,8 +120,12 @@ def image_goal(model: Any, o: Tensor) -> Goal:
     z = model.encode(o, s, target=True)
     joints = (finite_vector(model.read_image_joints(o)[0], 'goal image joints')
               if has_image_state_head(model) else None)
+    links = None
+    if has_link_readout(model):
+        read = model.encode_with_image_links(o, s)[1][0]
+        links = finite_vector(read, 'goal image links').reshape(read.shape)
     return Goal('image', finite_vector(model.image_part(z)[0], 'goal image latent'),
-                joints=joints)
+                joints=joints, links=links)
 
 
 def _check_fits(goal: Goal, model: Any) -> None:
@@ -252,6 +219,8 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
                                        _pose_features(goal.target), w)
     elif goal.kind == 'latent':
         goal_fn = latent_goal_objective(goal.target, p=1)
+    elif goal.links is not None:   # aimed at the read goal links (no current reading yet)
+        goal_fn = link_goal_objective(model, goal.links)
     elif goal.joints is not None and model.cfg.image_state_source == 'latent':
         def goal_fn(z_traj: Tensor, a_traj: Tensor) -> Tensor:
             q_pred = model.image_joint_positions(z_traj)      # [N, H, J]
@@ -324,48 +293,15 @@ def build_objective(goal: Goal, model: Any, terms: ObjectiveTerms = ObjectiveTer
     def combine(first: ObjectiveFn) -> ObjectiveFn:
         return first if len(parts) == 1 else sum_objectives([(1.0, first)] + parts[1:])
 
-    def anchored(q_now: Tensor, q_image_now: Tensor) -> ObjectiveFn:
+    def anchored(q_now: Tensor, reading_now: Tensor) -> ObjectiveFn:
+        if goal.links is not None:
+            return combine(link_goal_objective(model, image_link_goal(model, goal, q_now,
+                                                                      reading_now)))
         return combine(state_goal_objective(
             model.probe_joint_positions,
-            image_joint_goal(goal, q_now, q_image_now, difference), difference=difference))
+            image_joint_goal(goal, q_now, reading_now, difference), difference=difference))
 
-    with_reading = goal.kind == 'image' and goal.joints is not None
+    with_reading = goal.kind == 'image' and goal.reading is not None
     return Objective(combine(goal_fn), tuple(used), tuple(skipped),
                      anchored if with_reading else None, scene_term, obstacle_term,
                      agent_term)
-
-
-def has_image_state_head(model: Any) -> bool:
-    """True when the model reads joint positions from images (``read_image_joints``)."""
-    return getattr(model, 'image_state_head', None) is not None and \
-        hasattr(model, 'read_image_joints')
-
-
-def image_joint_goal(goal: Goal, q_now: Any, q_image_now: Any,
-                     difference: JointDifference = torch.sub) -> Tensor:
-    """Joint goal [J] for an image goal: ``q_now + goal.joints - q_image_now``.
-
-    The measured joints plus the displacement the image head reads between the current image
-    and the goal image. Reading both images through the same head cancels the part of its
-    error they share, which grows as the arm nears the goal. ``difference``: the model's
-    :func:`joint_difference` (a continuous joint's displacement is the short way round).
-
-    Raises:
-        GoalError: The goal has no head reading, or the sizes differ.
-    """
-    shift = read_displacement(goal, q_image_now, difference)
-    return finite_vector(q_now, 'joint positions', shift.numel()) + shift
-
-
-def read_displacement(goal: Goal, q_image_now: Any,
-                      difference: JointDifference = torch.sub) -> Tensor:
-    """``goal.joints - q_image_now`` [J]: the joint displacement the image head reads from
-    the current image to the goal image (``difference``: see :func:`image_joint_goal`).
-
-    Raises:
-        GoalError: The goal has no head reading, or the sizes differ.
-    """
-    if goal.joints is None:
-        raise GoalError('this image goal has no joint reading (model without image_state_head)')
-    return difference(goal.joints, finite_vector(q_image_now, 'image joint reading',
-                                                 goal.joints.numel()))

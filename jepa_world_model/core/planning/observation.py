@@ -119,7 +119,10 @@ def plan_obstacles(model: Any, z: Tensor, obs: Observation, mount: Any, needed: 
 
 def encode_frame(encoder: Any, goal: Any, objective: Any, obs: Observation
                  ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
-    """``(z [Z], q_image [J] or None, scene [C] or None)`` of the frame, in one encoder pass.
+    """``(z [Z], reading or None, scene [C] or None)`` of the frame, in one encoder pass.
+
+    The reading is the image goal's (``Goal.reading``): goal links [L, 3] for models with
+    ``kinematics``, else joint positions [J].
 
     Image goals with a head reading are judged and aimed in joint units (goals.py): the
     reading of the current frame comes from the same encoder pass as z. A clearance term on
@@ -127,6 +130,9 @@ def encode_frame(encoder: Any, goal: Any, objective: Any, obs: Observation
     ``encoder``: the runtime's encoder (``encode``, ``encode_with_image_joints``,
     ``encode_with_scene``).
     """
+    if goal.kind == 'image' and goal.links is not None and np.size(obs.q):
+        z, links = encoder.encode_with_image_links(obs.o, obs.s)
+        return z[0], links[0], None
     if goal.kind == 'image' and goal.joints is not None and np.size(obs.q):
         z, q_image = encoder.encode_with_image_joints(obs.o, obs.s)
         return z[0], q_image[0], None

@@ -107,6 +107,12 @@ class OnnxEncoder:
             raise ValueError('this model has no image_state_head')
         return self._run('encoder', ['z', 'image_joints'], o, s)
 
+    def encode_with_image_links(self, o: Tensor, s: Optional[Tensor] = None
+                                ) -> Tuple[Tensor, Tensor]:
+        """-> (z [B, Z], link reading [B, L, 3]). The export holds no link read-out: the
+        torch encoder reads it (one frame per plan, as for a scene the export lacks)."""
+        return self.fallback.encode_with_image_links(o, s)
+
     def encode_with_scene(self, o: Tensor, s: Optional[Tensor] = None
                           ) -> Tuple[Tensor, Tensor]:
         """-> (z [B, Z], scene code [B, C])."""

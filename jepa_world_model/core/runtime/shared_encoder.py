@@ -175,6 +175,17 @@ class EncoderClient:
             z = model.latent_from_tokens(tokens, s)
             return z, model.image_joints_from(tokens, z)
 
+    def encode_with_image_links(self, o: Tensor, s: Optional[Tensor] = None
+                                ) -> Tuple[Tensor, Tensor]:
+        """``WorldModel.encode_with_image_links``: -> (z [1, Z], link reading [1, L, 3])."""
+        model = self.shared.model
+        if model.link_readout is None:
+            raise ValueError('this model has no kinematics (model.kinematics.goal_links)')
+        with torch.inference_mode():
+            tokens = self._tokens(o, False)
+            z = model.latent_from_tokens(tokens, s)
+            return z, model.image_links_from(tokens, z)
+
     def encode_with_scene(self, o: Tensor, s: Optional[Tensor] = None
                           ) -> Tuple[Tensor, Tensor]:
         """``WorldModel.encode_with_scene``: -> (z [1, Z], scene code [1, C])."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from ..model.state_layout import joint_positions_from_state
 
 
 @dataclass
@@ -145,6 +147,13 @@ def normalization_stats(episodes: Sequence[Episode]) -> Tuple[Tensor, Tensor, Te
     a = np.concatenate([ep.a[:-1] for ep in episodes if len(ep) > 1])
     stats = (s.mean(0), s.std(0), a.mean(0), a.std(0))
     return tuple(torch.from_numpy(np.asarray(x, dtype=np.float32)) for x in stats)
+
+
+def all_joint_positions(episodes: Sequence[Episode], model_cfg: Any) -> Tensor:
+    """Every frame's joint positions [N, J] (physical; continuous joints in (-pi, pi]), for
+    statistics of what the joints put where (the link read-out's normalisation)."""
+    s = torch.from_numpy(np.concatenate([ep.s for ep in episodes]).astype(np.float32))
+    return joint_positions_from_state(s, model_cfg.state_slices, model_cfg.joint_coding)
 
 
 def first_episodes(episodes: Sequence[Episode], fraction: float) -> List[Episode]:

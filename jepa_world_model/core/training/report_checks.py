@@ -8,6 +8,9 @@ fails, a warning line: is the latent collapsed, and will goal images work?
 * :func:`image_readout_report`: for models with an ``image_state_head``, how well the head
   reads the joint positions from images alone, the reading every goal image is planned
   with, against :data:`GOAL_IMAGE_MAX_READOUT_ERROR`.
+* :func:`link_readout_report`: for models with ``kinematics``, whose image goals are read
+  and aimed at links instead, how far from its true place (forward kinematics of the
+  recorded joints) each goal link is read, against :data:`GOAL_IMAGE_MAX_LINK_ERROR`.
 
 Pure PyTorch/numpy, no ROS.
 """
@@ -23,8 +26,9 @@ from .data import Episode, images_to_tensor
 from .evaluation import encode_episode
 from .metrics import effective_rank
 
-__all__ = ['COLLAPSE_EFFECTIVE_RANK', 'GOAL_IMAGE_MAX_READOUT_ERROR', 'latent_health',
-           'image_readout_report']
+__all__ = ['COLLAPSE_EFFECTIVE_RANK', 'GOAL_IMAGE_MAX_READOUT_ERROR',
+           'GOAL_IMAGE_MAX_LINK_ERROR', 'latent_health', 'image_readout_report',
+           'link_readout_report']
 
 #: A held-out learned latent whose effective rank is below this is flagged as collapsed
 #: (or collapsing). The healthy run of the training evidence measures 16 of 48 dimensions;
@@ -36,6 +40,11 @@ COLLAPSE_EFFECTIVE_RANK = 6.0
 #: 0.036 / 0.077 rad and reaches 95 % of goal images (docs/models.md); a new user's arm read
 #: 0.79 / 0.15 rad and reached 2 of 20 (issue #15).
 GOAL_IMAGE_MAX_READOUT_ERROR = 0.1
+
+#: Median distance (m) between where the link read-out puts a goal link and where it is,
+#: above which goal images of a ``kinematics`` model are flagged: half the 5 cm reach
+#: tolerance of the worked example's evaluation (docs/your_robot.md).
+GOAL_IMAGE_MAX_LINK_ERROR = 0.025
 
 
 def latent_health(model: Any, episodes: Sequence[Episode]) -> Dict[str, Any]:
@@ -106,4 +115,47 @@ def image_readout_report(model: Any, episodes: Sequence[Episode],
     return {'joint_names': names, 'median_abs_error': median,
             'mean_abs_error': [float(v) for v in err.mean(dim=0)],
             'max_median_error': worst, 'threshold': GOAL_IMAGE_MAX_READOUT_ERROR,
+            'goal_images_usable': not bad, 'frames': int(err.shape[0]), 'warning': warning}
+
+
+@torch.no_grad()
+def link_readout_report(model: Any, episodes: Sequence[Episode],
+                        batch_size: int = 256) -> Dict[str, Any]:
+    """How far from its true place each goal link is read from images alone.
+
+    The truth is ``model.link_positions`` (forward kinematics) of the recorded joint
+    positions. Returns ``{'links', 'median_error_m' [L], 'p90_error_m' [L],
+    'max_median_error', 'threshold', 'goal_images_usable', 'frames', 'warning'}``;
+    ``warning`` names the links read farther than :data:`GOAL_IMAGE_MAX_LINK_ERROR`, or is ''.
+
+    Raises:
+        ValueError: The model has no ``kinematics`` or ``episodes`` no frame.
+    """
+    if getattr(model, 'link_readout', None) is None:
+        raise ValueError('this model has no kinematics (model.kinematics.goal_links)')
+    part, coding = model.cfg.state_slices['position'], model.cfg.joint_coding
+    model.eval()
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    errors: List[torch.Tensor] = []
+    for ep in episodes:
+        for i in range(0, len(ep), batch_size):
+            o = images_to_tensor(ep.images[i:i + batch_size]).to(device, dtype)
+            s = torch.from_numpy(np.asarray(ep.s[i:i + batch_size], dtype=np.float32))
+            read = model.encode_with_image_links(o, s.to(device, dtype))[1].float().cpu()
+            true = model.link_positions(coding.decode(s[:, part]).to(device, dtype))
+            errors.append((read - true.float().cpu()).norm(dim=-1))          # [B, L]
+    if not errors:
+        raise ValueError('link_readout_report needs at least one frame')
+    err = torch.cat(errors)
+    median = [float(v) for v in err.median(dim=0).values]
+    names = list(model.cfg.kinematics.goal_links)
+    bad = [f'{n} {m * 100:.1f} cm' for n, m in zip(names, median)
+           if m > GOAL_IMAGE_MAX_LINK_ERROR]
+    warning = (f'goal images will likely miss: the link read-out places {", ".join(bad)} '
+               f'from where the goal link is (median), above '
+               f'{GOAL_IMAGE_MAX_LINK_ERROR * 100:g} cm') if bad else ''
+    return {'links': names, 'median_error_m': median,
+            'p90_error_m': [float(v) for v in err.quantile(0.9, dim=0)],
+            'max_median_error': max(median), 'threshold': GOAL_IMAGE_MAX_LINK_ERROR,
             'goal_images_usable': not bad, 'frames': int(err.shape[0]), 'warning': warning}

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from ..checkpoint import load_checkpoint, restore_optimizer, save_checkpoint
 from ..config import ExperimentConfig, save_config
-from .data import Batch, ClipSampler, Episode, normalization_stats
+from .data import all_joint_positions, Batch, ClipSampler, Episode, normalization_stats
 from .distributed import DistributedContext, average_gradients, broadcast_parameters
 from ..model.ema import ema_momentum, ema_update
 from .losses import (feature_prediction_loss, latent_l1, vicreg_covariance_loss,
@@ -40,6 +40,7 @@ from ..model.pretrained_source import new_world_model
 from .metrics import effective_rank
 from .pixel_objective import new_pixel_decoder, pixel_dynamics_losses
 from .readout_losses import latent_token_loss, pose_loss, scan_loss
+from ..model.state_layout import joint_positions_from_state
 from ..model.vit import gather_tokens
 from ..model.world_model import WorldModel
 
@@ -160,6 +161,13 @@ def _shared_terms(model: WorldModel, batch: Batch, tokens: Tensor, z: Tensor,
             model.image_joints_from(tokens, z_flat, normalized=True), positions)
     else:
         out['image_state'] = zero
+    if model.link_readout is not None:   # goal links read from the frame (link_readout.py)
+        s_phys = s_flat * model.state_std + model.state_mean
+        q = joint_positions_from_state(s_phys, model.cfg.state_slices, model.cfg.joint_coding)
+        out['image_links'] = F.mse_loss(model.image_links_from(tokens, z_flat, normalized=True),
+                                        model.link_readout.target(q))
+    else:
+        out['image_links'] = zero
     out['probe'] = (F.mse_loss(model.state_probe(z_flat.detach()), s_flat)
                     if s_flat is not None else zero)
     if model.pose_probe is not None and batch.pose is not None:
@@ -178,7 +186,7 @@ def _shared_terms(model: WorldModel, batch: Batch, tokens: Tensor, z: Tensor,
 
 LOSS_TERMS = ('masked_prediction', 'future_prediction', 'dynamics_teacher_forcing',
               'dynamics_rollout', 'variance', 'covariance', 'inverse_dynamics', 'image_state',
-              'scan', 'latent_tokens', 'probe')
+              'image_links', 'scan', 'latent_tokens', 'probe')
 
 
 def learning_rate(step: int, cfg: ExperimentConfig) -> float:
@@ -231,6 +239,8 @@ class Trainer:
             # config.model here, before the config is saved below.
             model = new_world_model(config.model)
             model.set_normalization(*normalization_stats(episodes))
+            if model.link_readout is not None:
+                model.link_readout.set_normalization(all_joint_positions(episodes, config.model))
         self.model = model.to(self.device, self.dtype)
         # Built after the model, from the same seeded stream: the model's initial weights do
         # not depend on the objective.

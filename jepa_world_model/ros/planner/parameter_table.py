@@ -150,6 +150,10 @@ PARAMS: Dict[str, ParamSpec] = {
     'goal_joint_tolerance': ParamSpec(0.05, 'Joint goal reached within this (rad or m); also '
                                       'image goals of models with an `image_state_head`',
                                       'runtime', 0.0, 1e3, core='tolerance.joint'),
+    'goal_link_tolerance': ParamSpec(0.02, 'Image goal of a model with `kinematics` reached '
+                                     'when every goal link is read within this distance (m) '
+                                     'of where the goal image shows it', 'runtime', 0.0, 1e3,
+                                     core='tolerance.link'),
     'goal_position_tolerance': ParamSpec(0.1, 'Pose goal reached within this (m)', 'runtime',
                                          0.0, 1e3, core='tolerance.position'),
     'goal_yaw_tolerance': ParamSpec(0.2, 'Pose goal heading tolerance (rad)', 'runtime',
