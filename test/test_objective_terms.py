@@ -79,25 +79,3 @@ def test_planning_with_smoothness_gives_smoother_plans_that_still_reach():
     for a in smooth:
         assert float(torch.linalg.vector_norm(a.sum(0) - target)) < 0.3
 
-
-def test_arrival_speed_costs_the_predicted_joint_velocities_at_the_last_step():
-    """weight x ||v_H||^2 of the velocities probed from the last predicted latent; earlier
-    steps and the positions do not count; a model without velocities skips the term."""
-    from jepa_world_model.core.planning.terms.arrival_speed import arrival_speed_objective
-    model = tiny_model(0).requires_grad_(False)
-    zi, state_dim = model.cfg.image_latent_dim, model.cfg.state_dim
-    with torch.no_grad():             # the probe reads s straight from z's state slice
-        model.state_probe.weight.zero_()
-        model.state_probe.bias.zero_()
-        model.state_probe.weight[:, zi:zi + state_dim] = torch.eye(state_dim)
-    z = torch.zeros(2, 3, model.cfg.latent_dim)
-    z[0, -1, zi:zi + 4] = torch.tensor([5.0, 5.0, 1.0, -2.0])   # positions, then velocities
-    z[1, 0, zi + 2:zi + 4] = 9.0                                # fast, but not at the end
-    cost = arrival_speed_objective(model, 0.5)(z, torch.zeros(2, 3, 2))
-    assert cost.tolist() == pytest.approx([0.5 * (1.0 + 4.0), 0.0])
-    goal = joint_state_goal([0.1, -0.1])
-    on = build_objective(goal, model, ObjectiveTerms(weights=(('arrival_speed', 1.0),)))
-    assert on.terms == ('goal', 'arrival_speed')
-    still = tiny_model(0, use_joint_velocity=False).requires_grad_(False)
-    skipped = build_objective(goal, still, ObjectiveTerms(weights=(('arrival_speed', 1.0),)))
-    assert skipped.terms == ('goal',) and skipped.skipped == ('arrival_speed',)
