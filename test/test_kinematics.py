@@ -127,6 +127,8 @@ def test_hand_written_kinematics_are_validated():
         KinematicsConfig('base', ['x'], [KinematicJoint('j', 'fixed', 3)], [0])
     with pytest.raises(ConfigError, match='one goal_joints entry'):
         KinematicsConfig('base', ['x'], [KinematicJoint('j')], [])
+    with pytest.raises(ConfigError, match='at most 64'):
+        KinematicsConfig('base', [f'l{i}' for i in range(65)], [], [-1] * 65)
     with pytest.raises(ConfigError, match='non-zero axis'):
         KinematicsConfig('base', ['x'], [KinematicJoint('j', 'revolute', axis=[0, 0, 0])], [0])
     with pytest.raises(ConfigError, match='not in joint_names'):

@@ -145,3 +145,34 @@ def test_link_loss_trains_the_read_out_and_the_report_measures_it():
     assert math.isfinite(after['p90_error_m'][0])
     with pytest.raises(ValueError, match='no kinematics'):
         link_readout_report(tiny_model(), eps)
+
+
+def test_reading_smoother_averages_the_heads_error_not_the_robot():
+    """The smoothed reading is f(q) minus an exponential average of f(q) - reading: with a
+    constant head error it is the reading itself; frame-to-frame noise in the error is
+    averaged while the measured joints stay current; a new goal starts afresh."""
+    from jepa_world_model.core.planning.image_readings import ReadingSmoother
+    m = link_model()
+    goal = Goal('image', torch.zeros(m.cfg.image_latent_dim), links=torch.zeros(1, 3))
+    smooth = ReadingSmoother(0.5)
+    bias = torch.tensor([[0.02, 0.0, 0.0]])
+    for q in ([0.0, 0.0], [0.3, 0.1], [0.5, -0.2]):
+        q = torch.tensor(q)
+        reading = m.link_positions(q) - bias          # the same error in every frame
+        torch.testing.assert_close(smooth(m, goal, q, reading), reading)
+    q = torch.tensor([0.5, -0.2])
+    noisy = m.link_positions(q) - bias + torch.tensor([[0.0, 0.04, 0.0]])   # one bad frame
+    out = smooth(m, goal, q, noisy)
+    torch.testing.assert_close(out, m.link_positions(q) - bias + torch.tensor([[0.0, 0.02, 0.0]]))
+    smooth.reset()
+    torch.testing.assert_close(smooth(m, goal, q, noisy), noisy)
+    joints = Goal('image', goal.target, joints=torch.zeros(2))
+    passthrough = ReadingSmoother(0.0)
+    assert passthrough(m, joints, q, torch.ones(2)) is not None
+    torch.testing.assert_close(passthrough(m, joints, q, torch.ones(2)), torch.ones(2))
+    with pytest.raises(ValueError, match='beta'):
+        ReadingSmoother(1.0)
+    from jepa_world_model.core.planning.settings import ControllerSettings
+    assert ControllerSettings(image_reading_smoothing=0.8).image_reading_smoothing == 0.8
+    with pytest.raises(ValueError, match='image_reading_smoothing'):
+        ControllerSettings(image_reading_smoothing=1.0)

@@ -78,4 +78,3 @@ def test_planning_with_smoothness_gives_smoother_plans_that_still_reach():
     assert tv_smooth < 0.3 * tv_plain, (tv_smooth, tv_plain)
     for a in smooth:
         assert float(torch.linalg.vector_norm(a.sum(0) - target)) < 0.3
-

@@ -32,12 +32,13 @@ from torch import Tensor, nn
 from ..settings_spec import ConfigError, require
 
 __all__ = ['KinematicJoint', 'KinematicsConfig', 'ForwardKinematics', 'kinematics_from_urdf',
-           'JOINT_TYPES', 'MAX_KINEMATIC_JOINTS', 'MAX_URDF_BYTES']
+           'JOINT_TYPES', 'MAX_KINEMATIC_JOINTS', 'MAX_GOAL_LINKS', 'MAX_URDF_BYTES']
 
 #: URDF joint types a chain may hold (``floating`` and ``planar`` have no single position).
 JOINT_TYPES = ('fixed', 'revolute', 'continuous', 'prismatic')
 #: Bounds checked before anything is built (a real arm's chain has tens of joints).
 MAX_KINEMATIC_JOINTS = 256
+MAX_GOAL_LINKS = 64        # each adds 3 outputs to the link read-out
 MAX_URDF_BYTES = 16 * 1024 * 1024
 
 
@@ -99,6 +100,8 @@ class KinematicsConfig:
     def __post_init__(self) -> None:
         require(len(self.joints) <= MAX_KINEMATIC_JOINTS,
                 f'kinematics has {len(self.joints)} joints, at most {MAX_KINEMATIC_JOINTS}')
+        require(len(self.goal_links) <= MAX_GOAL_LINKS,
+                f'kinematics has {len(self.goal_links)} goal links, at most {MAX_GOAL_LINKS}')
         if not self.enabled:
             require(not self.joints and not self.goal_joints,
                     'kinematics: joints without goal_links')

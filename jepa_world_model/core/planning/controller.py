@@ -39,6 +39,7 @@ from .command_limits import CommandLimits
 from .continuous_joint_limits import free_continuous_joints
 from .goal_checks import assess_plan, goal_reached, overrun_stop, plan_stop
 from .goals import build_objective, ensemble_size, Goal, has_risk_probe
+from .image_readings import ReadingSmoother
 from ..runtime.inference import WorldModelRuntime
 from .objective_terms import Objective
 from .objectives import ObjectiveFn, sum_objectives
@@ -99,6 +100,7 @@ class PlanningController:
         self._navigation: Tuple[Any, Any] = (None, None)   # (key, field) of the last build
         self._previous = np.zeros(runtime.action_dim)
         self.agents = PlanAgents()   # the agent term's people (plan_agents.py)
+        self._smoother = ReadingSmoother(settings.image_reading_smoothing)
         #: Figures of the latest plan (goal_distance, cost, risk, disagreement).
         self.last: Dict[str, Any] = {}
         #: Milliseconds from ``started`` to the end of each plan.
@@ -178,6 +180,7 @@ class PlanningController:
         self.goal, self.static_map, self.objective = goal, map, objective
         self._extra_cost = extra_cost
         self.planner.reset()   # the warm start aimed at the old goal
+        self._smoother.reset()
         return objective
 
     def relocate(self, goal: Goal, map: Optional[StaticMap]) -> None:
@@ -234,6 +237,8 @@ class PlanningController:
         calls_per_action(step, config.action_repeat)   # ValueError before anything changes
         if config != self.planner.config or not same_box:
             self.planner = self._make_planner(config, limits)
+        if settings.image_reading_smoothing != self.settings.image_reading_smoothing:
+            self._smoother = ReadingSmoother(settings.image_reading_smoothing)
         self.limits, self.settings, self._step = limits, settings, step
         self._hold_step = single_step(self.runtime, step, settings.rollout_dtype)
         self.objective, self._navigation = objective, navigation
@@ -327,6 +332,8 @@ class PlanningController:
         with torch.inference_mode():
             # One encoder pass (a composed process encodes each frame once).
             z, q_image, scene = encode_frame(runtime.encoder, self.goal, self.objective, obs)
+            if q_image is not None:
+                q_image = self._smoother(runtime.model, self.goal, obs.q, q_image)
             if s.tolerance is not None:
                 reached, dist = self._goal_check(obs, q_image)
                 self.last['goal_distance'] = dist

@@ -16,7 +16,7 @@ from .goal_types import finite_vector, Goal, GoalError, JointDifference
 from .objectives import ObjectiveFn, state_goal_objective
 
 __all__ = ['has_link_readout', 'link_goal_objective', 'image_link_goal',
-           'has_image_state_head', 'image_joint_goal', 'read_displacement']
+           'has_image_state_head', 'image_joint_goal', 'read_displacement', 'ReadingSmoother']
 
 
 def has_link_readout(model: Any) -> bool:
@@ -85,3 +85,46 @@ def read_displacement(goal: Goal, q_image_now: Any,
         raise GoalError('this image goal has no joint reading (model without image_state_head)')
     return difference(goal.joints, finite_vector(q_image_now, 'image joint reading',
                                                  goal.joints.numel()))
+
+
+class ReadingSmoother:
+    """Averages the image head's *error* over recent frames, so an image goal's aim point
+    stops jumping with every frame's reading.
+
+    Each frame gives the correction ``e = f(q) - reading`` between where the measured joints
+    put the read quantity (``f``: the joints themselves, or forward kinematics of the goal
+    links) and where the head reads it. The aim point of an image goal is
+    ``f(q_now) + goal_reading - reading_now = goal_reading + e``, so the reading's
+    frame-to-frame noise (a 64 px frame moves by whole pixels as the arm moves by parts of
+    one) moves the aim point by as much. This keeps ``e_bar = (1 - beta) e + beta e_bar`` and
+    returns the reading ``f(q) - e_bar`` in its place: an exponential moving average of the
+    head's error, not of where the robot is (the measured ``q`` stays current).
+
+    Args:
+        beta: Weight of the previous average, in [0, 1); 0 passes readings through.
+    """
+
+    def __init__(self, beta: float) -> None:
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f'beta must be in [0, 1), got {beta!r}')
+        self.beta = float(beta)
+        self._error: Any = None
+
+    def reset(self) -> None:
+        """Forget the average (a new goal, or a gap in the frames)."""
+        self._error = None
+
+    def __call__(self, model: Any, goal: Goal, q: Any, reading: Tensor) -> Tensor:
+        """The smoothed ``reading`` (same shape) for ``goal``'s kind of reading at the
+        measured joints ``q`` [J]."""
+        if self.beta == 0.0 or goal.reading is None:
+            return reading
+        q_t = finite_vector(q, 'joint positions').to(reading)
+        at_q = (model.link_positions(q_t).reshape(reading.shape) if goal.links is not None
+                else q_t.reshape(reading.shape))
+        error = at_q - reading
+        if self._error is None or self._error.shape != error.shape:
+            self._error = error
+        else:
+            self._error = (1.0 - self.beta) * error + self.beta * self._error
+        return at_q - self._error

@@ -55,6 +55,9 @@ class ControllerSettings:
         rollout_dtype: dtype of the planner's model step ('float32', or 'bfloat16': about
             twice the matrix throughput on CPUs with bfloat16 instructions, predictions
             within ~1 % of the increment; core/model/rollout_step.py).
+        image_reading_smoothing: Image goals aimed through a head reading: weight in [0, 1)
+            of the previous frames in an exponential average of the head's error
+            (:class:`~.image_readings.ReadingSmoother`); 0: each frame's reading as is.
         rollout_model: A rollout student file distilled from the loaded model for the
             search's rollouts ('': the dynamics ensemble; core/runtime/planning_step.py).
     """
@@ -77,6 +80,7 @@ class ControllerSettings:
     people_cost_to_go_every: int = 0
     rollout_dtype: str = 'float32'
     rollout_model: str = ''
+    image_reading_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         """Raise ValueError naming the first unusable value."""
@@ -93,6 +97,9 @@ class ControllerSettings:
         compute_dtype(self.rollout_dtype)
         if not isinstance(self.rollout_model, str):
             raise ValueError(f'rollout_model must be a path or empty, got {self.rollout_model!r}')
+        if not 0.0 <= self.image_reading_smoothing < 1.0:
+            raise ValueError('image_reading_smoothing must be in [0, 1), got '
+                             f'{self.image_reading_smoothing!r}')
         every = self.people_cost_to_go_every
         if isinstance(every, bool) or not isinstance(every, int) or every < 0:
             raise ValueError(f'people_cost_to_go_every must be an int >= 0, got {every!r}')

@@ -154,6 +154,12 @@ PARAMS: Dict[str, ParamSpec] = {
                                      'when every goal link is read within this distance (m) '
                                      'of where the goal image shows it', 'runtime', 0.0, 1e3,
                                      core='tolerance.link'),
+    'image_reading_smoothing': ParamSpec(0.0, 'Image goals aimed through a head reading '
+                                         '(joints or goal links): weight in [0, 1) of the '
+                                         "previous frames in an exponential average of the "
+                                         "head's error, so the aim point does not jump with "
+                                         "each frame's reading; 0: off", 'runtime', 0.0, 0.99,
+                                         core='controller.image_reading_smoothing'),
     'goal_position_tolerance': ParamSpec(0.1, 'Pose goal reached within this (m)', 'runtime',
                                          0.0, 1e3, core='tolerance.position'),
     'goal_yaw_tolerance': ParamSpec(0.2, 'Pose goal heading tolerance (rad)', 'runtime',
