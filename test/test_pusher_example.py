@@ -80,6 +80,28 @@ def test_pose_at_renders_another_pose_and_restores_the_state(robot):
     assert np.array_equal(after.image, here.image)
 
 
+def test_the_urdf_places_the_links_where_mujoco_does(robot):
+    """The example's URDF (what a ROS robot ships) gives, through the package's forward
+    kinematics, the MuJoCo positions of the links image goals aim at."""
+    import mujoco
+    import torch
+    from jepa_world_model.core.model.kinematics import ForwardKinematics, kinematics_from_urdf
+    urdf = (Path(__file__).resolve().parents[1] / 'examples' / 'pusher' / 'pusher.urdf')
+    links = ['r_elbow_flex_link', 'tips_arm']
+    fk = ForwardKinematics(kinematics_from_urdf(urdf.read_text(), 'base_link', links,
+                                                ARM_JOINTS), ARM_JOINTS)
+    ids = [mujoco.mj_name2id(robot.model, mujoco.mjtObj.mjOBJ_BODY, n) for n in links]
+    rng = np.random.default_rng(0)
+    robot.reset(0)
+    for _ in range(10):
+        q = rng.uniform(robot.joint_low, robot.joint_high)
+        robot.data.qpos[:len(ARM_JOINTS)] = q
+        mujoco.mj_kinematics(robot.model, robot.data)
+        p = fk(torch.tensor(q, dtype=torch.float64)).numpy()
+        np.testing.assert_allclose(p, robot.data.xpos[ids], atol=1e-6)
+    robot.reset(0)
+
+
 def test_tasks_are_seeded_reachable_and_far_enough():
     factory = PusherTaskFactory(32, goal_steps=20)
     try:
