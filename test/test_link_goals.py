@@ -176,3 +176,22 @@ def test_reading_smoother_averages_the_heads_error_not_the_robot():
     assert ControllerSettings(image_reading_smoothing=0.8).image_reading_smoothing == 0.8
     with pytest.raises(ValueError, match='image_reading_smoothing'):
         ControllerSettings(image_reading_smoothing=1.0)
+
+
+def test_link_reading_diagnostic_compares_both_readings_with_the_truth():
+    """``diagnose link-reading``'s core: per frame the truth (FK of the recorded joints) and
+    each reading the model has; the summary's errors are distances to the truth, and the
+    displacement errors are zero for a reading that is the truth plus a constant."""
+    from jepa_world_model.experiments.link_reading import readings, summarize
+    m = link_model(image_state_head=True)
+    eps = planar_episodes(n=2, length=6)
+    r = readings(m, m.link_readout.fk, eps)
+    assert set(r) == {'true', 'joints_then_fk', 'link_readout'}
+    q = torch.from_numpy(np.concatenate([ep.s[:, :2] for ep in eps]))
+    np.testing.assert_allclose(r['true'], m.link_positions(q).numpy(), atol=1e-6)
+    assert r['link_readout'].shape == r['true'].shape == (12, 1, 3)
+    shifted = summarize(r['true'] + np.array([0.03, 0.0, 0.04]) * 0.9, r['true'], ['tool'])
+    assert shifted['tool']['median_cm'] == pytest.approx(4.5, abs=1e-3)
+    assert shifted['tool']['within_5cm'] == 1.0
+    for row in shifted['tool']['displacement_error_by_true_distance'].values():
+        assert row['median_cm'] == pytest.approx(0.0, abs=1e-4) and row['pairs'] > 0

@@ -34,7 +34,8 @@ from ..core.atomic_files import atomic_write_text
 from ..core.checkpoint import load_checkpoint
 from ..core.config import ConfigError, load_config
 from ..core.model.kinematics import ForwardKinematics
-from ..core.training.data import Episode, images_to_tensor, split_episodes
+from ..core.training.data import Episode, split_episodes
+from ..core.training.report_checks import frame_batches
 from ..episode_sources import apply_bag_overrides, load_episodes
 
 __all__ = ['add_arguments', 'run_cli', 'readings', 'summarize', 'DISTANCE_BINS']
@@ -57,19 +58,15 @@ def readings(model: Any, fk: ForwardKinematics, episodes: Sequence[Episode],
     joints) and each reading the model has, ``'joints_then_fk'`` and ``'link_readout'``."""
     part, coding = model.cfg.state_slices['position'], model.cfg.joint_coding
     out: Dict[str, List[torch.Tensor]] = {}
-    model.eval()
-    for ep in episodes:
-        for i in range(0, len(ep), batch_size):
-            o = images_to_tensor(ep.images[i:i + batch_size])
-            s = torch.from_numpy(np.asarray(ep.s[i:i + batch_size], dtype=np.float32))
-            out.setdefault('true', []).append(fk(coding.decode(s[:, part])))
-            if model.image_state_head is not None:
-                out.setdefault('joints_then_fk', []).append(
-                    fk(model.read_image_joints(o).float()))
-            if model.link_readout is not None:
-                out.setdefault('link_readout', []).append(
-                    model.encode_with_image_links(o, s)[1].float())
-    return {k: torch.cat(v).numpy() for k, v in out.items()}
+    for o, s in frame_batches(model, episodes, batch_size):
+        out.setdefault('true', []).append(fk(coding.decode(s[:, part]).float()))
+        if model.image_state_head is not None:
+            out.setdefault('joints_then_fk', []).append(
+                fk(model.read_image_joints(o).float()))
+        if model.link_readout is not None:
+            out.setdefault('link_readout', []).append(
+                model.encode_with_image_links(o, s)[1].float())
+    return {k: torch.cat(v).cpu().numpy() for k, v in out.items()}
 
 
 #: Bins [m] of the true distance between two frames' links, for the displacement errors.

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import os
 from pathlib import Path
 import threading
-from typing import Deque, Dict, Optional, Tuple
+from typing import Any, Deque, Dict, Optional, Tuple
 import weakref
 
 import torch
@@ -167,24 +167,23 @@ class EncoderClient:
     def encode_with_image_joints(self, o: Tensor, s: Optional[Tensor] = None
                                  ) -> Tuple[Tensor, Tensor]:
         """``WorldModel.encode_with_image_joints``: -> (z [1, Z], joint reading [1, J])."""
-        model = self.shared.model
-        if model.image_state_head is None:
+        if self.shared.model.image_state_head is None:
             raise ValueError('this model has no image_state_head')
-        with torch.inference_mode():
-            tokens = self._tokens(o, False)
-            z = model.latent_from_tokens(tokens, s)
-            return z, model.image_joints_from(tokens, z)
+        return self._with_reading(o, s, self.shared.model.image_joints_from)
 
     def encode_with_image_links(self, o: Tensor, s: Optional[Tensor] = None
                                 ) -> Tuple[Tensor, Tensor]:
         """``WorldModel.encode_with_image_links``: -> (z [1, Z], link reading [1, L, 3])."""
-        model = self.shared.model
-        if model.link_readout is None:
+        if self.shared.model.link_readout is None:
             raise ValueError('this model has no kinematics (model.kinematics.goal_links)')
+        return self._with_reading(o, s, self.shared.model.image_links_from)
+
+    def _with_reading(self, o: Tensor, s: Optional[Tensor], read: Any) -> Tuple[Tensor, Tensor]:
+        """(z, ``read(tokens, z)``) from one online-encoder pass (cached tokens)."""
         with torch.inference_mode():
             tokens = self._tokens(o, False)
-            z = model.latent_from_tokens(tokens, s)
-            return z, model.image_links_from(tokens, z)
+            z = self.shared.model.latent_from_tokens(tokens, s)
+            return z, read(tokens, z)
 
     def encode_with_scene(self, o: Tensor, s: Optional[Tensor] = None
                           ) -> Tuple[Tensor, Tensor]:

@@ -17,7 +17,7 @@ Pure PyTorch/numpy, no ROS.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from .metrics import effective_rank
 
 __all__ = ['COLLAPSE_EFFECTIVE_RANK', 'GOAL_IMAGE_MAX_READOUT_ERROR',
            'GOAL_IMAGE_MAX_LINK_ERROR', 'latent_health', 'image_readout_report',
-           'link_readout_report']
+           'link_readout_report', 'frame_batches']
 
 #: A held-out learned latent whose effective rank is below this is flagged as collapsed
 #: (or collapsing). The healthy run of the training evidence measures 16 of 48 dimensions;
@@ -71,6 +71,19 @@ def latent_health(model: Any, episodes: Sequence[Episode]) -> Dict[str, Any]:
             'collapsed': collapsed, 'warning': warning}
 
 
+def frame_batches(model: Any, episodes: Sequence[Episode], batch_size: int = 256
+                  ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """Every frame of ``episodes`` in batches, on the model's device and dtype: (o [B, 3, H,
+    W] in [0, 1], s [B, S] physical). Puts the model in eval mode."""
+    model.eval()
+    param = next(model.parameters())
+    for ep in episodes:
+        for i in range(0, len(ep), batch_size):
+            o = images_to_tensor(ep.images[i:i + batch_size])
+            s = torch.from_numpy(np.asarray(ep.s[i:i + batch_size], dtype=np.float32))
+            yield o.to(param.device, param.dtype), s.to(param.device, param.dtype)
+
+
 @torch.no_grad()
 def image_readout_report(model: Any, episodes: Sequence[Episode],
                          batch_size: int = 256) -> Dict[str, Any]:
@@ -90,17 +103,11 @@ def image_readout_report(model: Any, episodes: Sequence[Episode],
         raise ValueError('this model has no image_state_head')
     part = model.cfg.state_slices['position']
     coding = model.cfg.joint_coding
-    model.eval()
-    device = next(model.parameters()).device
-    dtype = next(model.parameters()).dtype
     errors: List[torch.Tensor] = []
-    for ep in episodes:
-        for i in range(0, len(ep), batch_size):
-            o = images_to_tensor(ep.images[i:i + batch_size]).to(device, dtype)
-            q_read = model.read_image_joints(o).float().cpu()                 # [B, J]
-            q_true = coding.decode(torch.from_numpy(np.asarray(ep.s[i:i + batch_size, part],
-                                                               dtype=np.float32)))
-            errors.append(coding.difference(q_read, q_true).abs())
+    for o, s in frame_batches(model, episodes, batch_size):
+        q_read = model.read_image_joints(o).float().cpu()                     # [B, J]
+        q_true = coding.decode(s[:, part].float().cpu())
+        errors.append(coding.difference(q_read, q_true).abs())
     if not errors:
         raise ValueError('image_readout_report needs at least one frame')
     err = torch.cat(errors)                                                    # [N, J]
@@ -134,17 +141,11 @@ def link_readout_report(model: Any, episodes: Sequence[Episode],
     if getattr(model, 'link_readout', None) is None:
         raise ValueError('this model has no kinematics (model.kinematics.goal_links)')
     part, coding = model.cfg.state_slices['position'], model.cfg.joint_coding
-    model.eval()
-    device = next(model.parameters()).device
-    dtype = next(model.parameters()).dtype
     errors: List[torch.Tensor] = []
-    for ep in episodes:
-        for i in range(0, len(ep), batch_size):
-            o = images_to_tensor(ep.images[i:i + batch_size]).to(device, dtype)
-            s = torch.from_numpy(np.asarray(ep.s[i:i + batch_size], dtype=np.float32))
-            read = model.encode_with_image_links(o, s.to(device, dtype))[1].float().cpu()
-            true = model.link_positions(coding.decode(s[:, part]).to(device, dtype))
-            errors.append((read - true.float().cpu()).norm(dim=-1))          # [B, L]
+    for o, s in frame_batches(model, episodes, batch_size):
+        read = model.encode_with_image_links(o, s)[1].float().cpu()           # [B, L, 3]
+        true = model.link_positions(coding.decode(s[:, part])).float().cpu()
+        errors.append((read - true).norm(dim=-1))                              # [B, L]
     if not errors:
         raise ValueError('link_readout_report needs at least one frame')
     err = torch.cat(errors)
