@@ -251,37 +251,34 @@ class ForwardKinematics(nn.Module):
         self.q_index = [names.index(j.name) if j.type != 'fixed' else -1 for j in cfg.joints]
         self.goal_joints = list(cfg.goal_joints)
         origins = torch.zeros(max(len(cfg.joints), 1), 4, 4, dtype=torch.float64)
-        axes = torch.zeros(max(len(cfg.joints), 1), 3, dtype=torch.float64)
+        generators = torch.zeros_like(origins)
         for i, joint in enumerate(cfg.joints):
             origins[i, :3, :3] = _rpy_matrix(joint.rpy)
             origins[i, :3, 3] = torch.tensor(joint.xyz, dtype=torch.float64)
             origins[i, 3, 3] = 1.0
-            axis = torch.tensor(joint.axis, dtype=torch.float64)
-            axes[i] = axis / axis.norm().clamp_min(1e-12)
+            # plain Python: a checkpoint builds the model on the meta device first
+            norm = math.sqrt(sum(v * v for v in joint.axis)) or 1.0
+            x, y, z = (v / norm for v in joint.axis)
+            if joint.type == 'prismatic':       # translation along the axis
+                generators[i, :3, 3] = torch.tensor([x, y, z])
+            else:                               # the cross-product matrix of the axis
+                generators[i, :3, :3] = torch.tensor([[0.0, -z, y], [z, 0.0, -x],
+                                                      [-y, x, 0.0]])
         # Derived from the config, so not saved in checkpoints (persistent=False).
         self.register_buffer('origins', origins.float(), persistent=False)
-        self.register_buffer('axes', axes.float(), persistent=False)
+        self.register_buffer('generators', generators.float(), persistent=False)
 
     def _motion(self, i: int, q: Tensor) -> Tensor:
-        """Joint i's motion [..., 4, 4] at its position q [...] (Rodrigues for rotations)."""
-        eye = torch.eye(4, dtype=q.dtype, device=q.device).expand(*q.shape, 4, 4)
-        axis = self.axes[i].to(q)
+        """Joint i's motion [..., 4, 4] at its position q [...]: I + a K + b K^2 with K the
+        axis's generator, (a, b) = (sin q, 1 - cos q) for a rotation (Rodrigues' formula)
+        and (q, 0) for a translation (its K^2 is zero)."""
         if self.types[i] == 'prismatic':
-            return self._translation(q, axis, eye)
-        x, y, z = axis.unbind()
-        zero = torch.zeros((), dtype=q.dtype, device=q.device)
-        k = torch.stack([torch.stack([zero, -z, y]), torch.stack([z, zero, -x]),
-                         torch.stack([-y, x, zero])])                       # [3, 3]
-        s, c = torch.sin(q)[..., None, None], torch.cos(q)[..., None, None]
-        rot = torch.eye(3, dtype=q.dtype, device=q.device) + s * k + (1 - c) * (k @ k)
-        top = torch.cat([rot, torch.zeros(*q.shape, 3, 1, dtype=q.dtype, device=q.device)], -1)
-        return torch.cat([top, eye[..., 3:, :]], -2)
-
-    @staticmethod
-    def _translation(q: Tensor, axis: Tensor, eye: Tensor) -> Tensor:
-        shift = (q[..., None] * axis)[..., :, None]                         # [..., 3, 1]
-        top = torch.cat([eye[..., :3, :3], shift], -1)
-        return torch.cat([top, eye[..., 3:, :]], -2)
+            a, b = q, torch.zeros_like(q)
+        else:
+            a, b = torch.sin(q), 1 - torch.cos(q)
+        eye = torch.eye(4, dtype=q.dtype, device=q.device)
+        k = self.generators[i].to(q)
+        return eye + a[..., None, None] * k + b[..., None, None] * (k @ k)
 
     def transforms(self, q: Tensor) -> List[Tensor]:
         """Each chain joint's child-link pose in ``base_link``: a list of [..., 4, 4]."""
