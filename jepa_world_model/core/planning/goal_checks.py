@@ -19,6 +19,7 @@ from torch import Tensor
 from .commands import Stop
 from .goals import (ensemble_size, finite_vector, Goal, GoalError, has_risk_probe,
                     joint_difference, read_displacement)
+from .image_readings import read_link_displacement
 
 __all__ = ['GoalTolerance', 'goal_reached', 'PlanAssessment', 'assess_plan', 'overrun_stop',
            'plan_stop']
@@ -90,8 +91,7 @@ def goal_reached(goal: Goal, tolerance: GoalTolerance, model: Any = None,
         return reached, dist
     if goal.kind == 'image' and goal.links is not None and image_joints is not None:
         # In metres: the farthest any goal link is read from where the goal image shows it.
-        now = finite_vector(image_joints, 'image link reading', goal.links.numel())
-        dist = float((now.reshape(goal.links.shape) - goal.links).norm(dim=-1).max())
+        dist = float(read_link_displacement(goal, image_joints).norm(dim=-1).max())
         return dist <= tolerance.link, dist
     if goal.kind == 'image' and goal.joints is not None and image_joints is not None:
         # In joint units: the largest joint displacement the image head reads to the goal.

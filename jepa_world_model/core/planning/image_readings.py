@@ -15,7 +15,7 @@ from torch import Tensor
 from .goal_types import finite_vector, Goal, GoalError, JointDifference
 from .objectives import ObjectiveFn, state_goal_objective
 
-__all__ = ['has_link_readout', 'link_goal_objective', 'image_link_goal',
+__all__ = ['has_link_readout', 'link_goal_objective', 'image_link_goal', 'read_link_displacement',
            'has_image_state_head', 'image_joint_goal', 'read_displacement', 'ReadingSmoother']
 
 
@@ -42,13 +42,24 @@ def image_link_goal(model: Any, goal: Goal, q_now: Any, links_now: Any) -> Tenso
     Raises:
         GoalError: The goal has no link reading, or a size differs.
     """
+    shift = read_link_displacement(goal, links_now)
+    q = finite_vector(q_now, 'joint positions', len(model.cfg.joint_names))
+    with torch.no_grad():
+        at_q = model.link_positions(q.to(shift)).reshape(shift.shape)
+    return at_q + shift
+
+
+def read_link_displacement(goal: Goal, links_now: Any) -> Tensor:
+    """``goal.links - links_now`` [L, 3] (m): the displacement of each goal link the link
+    read-out reads from the current image to the goal image.
+
+    Raises:
+        GoalError: The goal has no link reading, or the sizes differ.
+    """
     if goal.links is None:
         raise GoalError('this image goal has no link reading (model without kinematics)')
     now = finite_vector(links_now, 'image link reading', goal.links.numel())
-    q = finite_vector(q_now, 'joint positions', len(model.cfg.joint_names))
-    with torch.no_grad():
-        at_q = model.link_positions(q.to(goal.links)).reshape(-1)
-    return (at_q + goal.links.reshape(-1) - now).reshape(goal.links.shape)
+    return goal.links - now.reshape(goal.links.shape)
 
 
 def has_image_state_head(model: Any) -> bool:
